@@ -1,0 +1,33 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuthModule } from './auth/auth.module';
+import { AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { dataSourceOptions } from './database/data-source-options';
+import { ImageTypesModule } from './image-types/image-types.module';
+import { ImagesModule } from './images/images.module';
+import { JobTypesModule } from './job-types/job-types.module';
+import { JobsModule } from './jobs/jobs.module';
+import { UsersModule } from './users/users.module';
+import { WorkerModule } from './worker/worker.module';
+
+@Module({})
+export class AppModule {
+  /** `databaseUrl` is resolved before the app is built: it may be an embedded server started for it. */
+  static forRoot(config: AppConfig, databaseUrl: string): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        TypeOrmModule.forRoot(dataSourceOptions(databaseUrl)),
+        AuthModule,
+        UsersModule,
+        ImageTypesModule,
+        ImagesModule,
+        JobTypesModule,
+        JobsModule,
+        WorkerModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,33 @@
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { ApiExceptionFilter } from './common/api-exception.filter';
+import { ApiValidationPipe } from './common/api-validation.pipe';
+import { stripJsonSuffix } from './common/json-suffix.middleware';
+
+/** Everything about the HTTP app that main.ts and the end-to-end tests must share. */
+export function configureApp(app: NestExpressApplication): void {
+  app.disable('x-powered-by');
+  app.use(stripJsonSuffix);
+  app.useGlobalFilters(new ApiExceptionFilter());
+  app.useGlobalPipes(new ApiValidationPipe());
+  setUpApiDocs(app);
+}
+
+function setUpApiDocs(app: NestExpressApplication): void {
+  const options = new DocumentBuilder()
+    .setTitle('Darkroom')
+    .setDescription(
+      'Image-processing job server. Every route also answers with a `.json` suffix, as in the seed ' +
+        '(`/api/users.json`, `/api/users/7.json`). Sign up with `POST /api/users`, then press ' +
+        '"Authorize" and paste the `authentication_token` (or the server\'s ADMIN_TOKEN).',
+    )
+    .setVersion('0.1.0')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'authentication_token or ADMIN_TOKEN' })
+    .build();
+  const document = SwaggerModule.createDocument(app, options);
+  SwaggerModule.setup('api/docs', app, document, {
+    jsonDocumentUrl: 'api/docs-json',
+    customSiteTitle: 'Darkroom API',
+    swaggerOptions: { persistAuthorization: true },
+  });
+}

@@ -1,0 +1,35 @@
+import { HttpStatus, UnprocessableEntityException } from '@nestjs/common';
+import { ValidationError } from 'class-validator';
+
+export interface ErrorDetail {
+  field: string;
+  message: string;
+}
+
+/** The body of every error response. */
+export interface ErrorBody {
+  error: string;
+  details: ErrorDetail[];
+}
+
+export function invalidFields(details: ErrorDetail[]): UnprocessableEntityException {
+  const fields = [...new Set(details.map((d) => d.field))];
+  const error =
+    details.length === 1 ? details[0].message : `Invalid value${fields.length > 1 ? 's' : ''} for ${fields.join(', ')}`;
+  return new UnprocessableEntityException({ error, details });
+}
+
+export function invalidField(field: string, message: string): UnprocessableEntityException {
+  return invalidFields([{ field, message }]);
+}
+
+/** Flattens class-validator's tree of errors into one detail per broken constraint. */
+export function validationDetails(errors: ValidationError[], parent = ''): ErrorDetail[] {
+  return errors.flatMap((error) => {
+    const field = parent ? `${parent}.${error.property}` : error.property;
+    const own = Object.values(error.constraints ?? {}).map((message) => ({ field, message }));
+    return [...own, ...validationDetails(error.children ?? [], field)];
+  });
+}
+
+export const VALIDATION_STATUS = HttpStatus.UNPROCESSABLE_ENTITY;

@@ -1,0 +1,111 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import { QueryFailedError } from 'typeorm';
+import { ErrorBody, ErrorDetail } from './api-errors';
+
+interface PgError {
+  code?: string;
+  detail?: string;
+  column?: string;
+  constraint?: string;
+  table?: string;
+}
+
+/** Turns every failure into the API's JSON error shape, `{ error, details }`. */
+@Catch()
+export class ApiExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger(ApiExceptionFilter.name);
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<Response>();
+    const { status, body } = this.describe(exception);
+    if (status >= 500) {
+      this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    }
+    if (!response.headersSent) {
+      response.status(status).json(body);
+    }
+  }
+
+  private describe(exception: unknown): { status: number; body: ErrorBody } {
+    if (exception instanceof HttpException) {
+      return { status: exception.getStatus(), body: httpExceptionBody(exception) };
+    }
+    if (exception instanceof QueryFailedError) {
+      const described = describeDatabaseError(exception.driverError as PgError);
+      if (described) return described;
+    }
+    const bodyParserError = describeBodyParserError(exception);
+    if (bodyParserError) return bodyParserError;
+    return {
+      status: HttpStatus.INTERNAL_SERVER_ERROR,
+      body: { error: 'Internal server error', details: [] },
+    };
+  }
+}
+
+function httpExceptionBody(exception: HttpException): ErrorBody {
+  const response = exception.getResponse();
+  if (typeof response === 'string') {
+    return { error: response, details: [] };
+  }
+  const { error, message, details } = response as { error?: unknown; message?: unknown; details?: ErrorDetail[] };
+  // Nest's own exceptions put the human text in `message` and the status name in `error`.
+  const text = typeof message === 'string' ? message : Array.isArray(message) ? message.join('; ') : error;
+  return { error: String(text ?? exception.message), details: Array.isArray(details) ? details : [] };
+}
+
+const UNIQUE_KEY_DETAIL = /^Key \((?:lower\()?"?([a-z_]+)"?\)?\)=\((.*)\) already exists\.$/;
+const FOREIGN_KEY_DETAIL = /^Key \(([a-z_]+)\)=\((.*)\) is (not present|still referenced) in table "([a-z_]+)"\.$/;
+
+/** Constraint violations are the client's doing (a duplicate, a dangling reference): never a 500. */
+function describeDatabaseError(error: PgError): { status: number; body: ErrorBody } | undefined {
+  switch (error.code) {
+    case '23505': {
+      const match = UNIQUE_KEY_DETAIL.exec(error.detail ?? '');
+      const field = match?.[1] ?? error.constraint ?? 'unknown';
+      const message = `${field} has already been taken`;
+      return { status: HttpStatus.UNPROCESSABLE_ENTITY, body: { error: message, details: [{ field, message }] } };
+    }
+    case '23503': {
+      const match = FOREIGN_KEY_DETAIL.exec(error.detail ?? '');
+      if (match?.[3] === 'still referenced') {
+        const message = `This record is still referenced by ${match[4]}; remove those first`;
+        return { status: HttpStatus.CONFLICT, body: { error: message, details: [] } };
+      }
+      const field = match?.[1] ?? 'reference';
+      const message = `${field} does not name an existing record`;
+      return { status: HttpStatus.UNPROCESSABLE_ENTITY, body: { error: message, details: [{ field, message }] } };
+    }
+    case '22001':
+    case '22003':
+    case '22P02': {
+      const message = 'A value is out of range or of the wrong form';
+      return { status: HttpStatus.UNPROCESSABLE_ENTITY, body: { error: message, details: [] } };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Express's body parser reports malformed or oversized bodies with a `type` and a status. */
+function describeBodyParserError(exception: unknown): { status: number; body: ErrorBody } | undefined {
+  const error = exception as { type?: string; status?: number; message?: string; limit?: number };
+  switch (error?.type) {
+    case 'entity.parse.failed':
+      return {
+        status: HttpStatus.BAD_REQUEST,
+        body: { error: `Malformed JSON body: ${error.message}`, details: [] },
+      };
+    case 'entity.too.large':
+      return {
+        status: HttpStatus.PAYLOAD_TOO_LARGE,
+        body: { error: `Request body is larger than the ${error.limit}-byte limit`, details: [] },
+      };
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return { status: HttpStatus.UNSUPPORTED_MEDIA_TYPE, body: { error: String(error.message), details: [] } };
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,29 @@
+import { ArgumentMetadata, Injectable, ValidationPipe } from '@nestjs/common';
+import { invalidField, invalidFields, validationDetails } from './api-errors';
+
+/**
+ * Validates JSON bodies against their DTO: unknown fields, wrong types and missing fields are a 422
+ * naming each. Route parameters and query strings are left to their own pipes (ids, selections),
+ * so that `abc` in a URL reaches them as written instead of as a coerced NaN.
+ */
+@Injectable()
+export class ApiValidationPipe extends ValidationPipe {
+  constructor() {
+    super({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      forbidUnknownValues: true,
+      transform: true,
+      validationError: { target: false, value: false },
+      exceptionFactory: (errors) => invalidFields(validationDetails(errors)),
+    });
+  }
+
+  async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type !== 'body') return value;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw invalidField('body', 'The body must be a JSON object');
+    }
+    return super.transform(value, metadata);
+  }
+}

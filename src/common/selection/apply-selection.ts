@@ -1,0 +1,15 @@
+import { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import { Selection } from './selection';
+
+/** Newest first, limited and filtered by creation time and owner, as a selection asks. */
+export function applySelection<T extends ObjectLiteral>(
+  query: SelectQueryBuilder<T>,
+  selection: Selection,
+): SelectQueryBuilder<T> {
+  const alias = query.alias;
+  if (selection.since) query.andWhere(`${alias}.createdAt >= :since`, { since: selection.since });
+  if (selection.userId !== null) query.andWhere(`${alias}.userId = :selectedUserId`, { selectedUserId: selection.userId });
+  query.orderBy(`${alias}.createdAt`, 'DESC').addOrderBy(`${alias}.id`, 'DESC');
+  if (selection.limit !== null) query.take(selection.limit);
+  return query;
+}

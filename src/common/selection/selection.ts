@@ -1,0 +1,95 @@
+import { ErrorDetail, invalidFields } from '../api-errors';
+
+/**
+ * The selection language shared by the index routes (`GET /api/images.json?n=5&days=today`) and
+ * the aggregate jobs: which records, newest first.
+ */
+export const SELECTION_KEYS = ['n', 'count', 'days', 'image_type', 'user_id'] as const;
+export type SelectionKey = (typeof SELECTION_KEYS)[number];
+
+export interface Selection {
+  /** How many of the newest records; `null` for all of them. */
+  limit: number | null;
+  /** Only records created at or after this instant. */
+  since: Date | null;
+  imageType: string | null;
+  userId: number | null;
+}
+
+export const DEFAULT_LIMIT = 20;
+const MAX_DAYS = 36_500;
+const MAX_ID = 2_147_483_647;
+const POSITIVE_INTEGER = /^[1-9][0-9]{0,9}$/;
+
+export const SELECTION_DESCRIPTIONS: Record<SelectionKey, string> = {
+  n: `How many of the newest records to return (default ${DEFAULT_LIMIT}), or \`all\`.`,
+  count: 'Same as `n`.',
+  days: 'Only records created in the last N days, or `today` for those created since 00:00 UTC.',
+  image_type: 'Only images of this image type (by name).',
+  user_id: "Only this user's records (admins; a user may name only themself).",
+};
+
+/**
+ * Parses selection parameters given as strings. Unknown keys, repeated keys and malformed values
+ * are refused with one detail each, so a client learns everything that is wrong at once.
+ */
+export function parseSelection(
+  input: Record<string, unknown>,
+  allowed: readonly SelectionKey[],
+  now: Date = new Date(),
+): Selection {
+  const details: ErrorDetail[] = [];
+  const values = new Map<SelectionKey, string>();
+  for (const [key, raw] of Object.entries(input)) {
+    if (!(allowed as readonly string[]).includes(key)) {
+      details.push({ field: key, message: `${key} is not a known parameter; known: ${allowed.join(', ')}` });
+    } else if (typeof raw !== 'string') {
+      details.push({ field: key, message: `${key} must be given once, as a single value` });
+    } else {
+      values.set(key as SelectionKey, raw);
+    }
+  }
+
+  const selection: Selection = { limit: DEFAULT_LIMIT, since: null, imageType: null, userId: null };
+  const n = values.get('n');
+  const count = values.get('count');
+  if (n !== undefined && count !== undefined && n !== count) {
+    details.push({ field: 'count', message: 'n and count are the same parameter; give one of them' });
+  }
+  const limit = n ?? count;
+  if (limit !== undefined) {
+    const field = n !== undefined ? 'n' : 'count';
+    if (limit === 'all') selection.limit = null;
+    else if (POSITIVE_INTEGER.test(limit) && Number(limit) <= MAX_ID) selection.limit = Number(limit);
+    else details.push({ field, message: `${field} must be a positive integer or "all", not ${JSON.stringify(limit)}` });
+  }
+
+  const days = values.get('days');
+  if (days !== undefined) {
+    if (days === 'today') {
+      selection.since = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+    } else if (POSITIVE_INTEGER.test(days) && Number(days) <= MAX_DAYS) {
+      selection.since = new Date(now.getTime() - Number(days) * 86_400_000);
+    } else {
+      details.push({
+        field: 'days',
+        message: `days must be a whole number of days from 1 to ${MAX_DAYS} or "today", not ${JSON.stringify(days)}`,
+      });
+    }
+  }
+
+  const imageType = values.get('image_type');
+  if (imageType !== undefined) {
+    if (imageType.length >= 1 && imageType.length <= 64) selection.imageType = imageType;
+    else details.push({ field: 'image_type', message: 'image_type must be an image type name of 1 to 64 characters' });
+  }
+
+  const userId = values.get('user_id');
+  if (userId !== undefined) {
+    if (POSITIVE_INTEGER.test(userId) && Number(userId) <= MAX_ID) selection.userId = Number(userId);
+    else details.push({ field: 'user_id', message: `user_id must be a positive integer, not ${JSON.stringify(userId)}` });
+  }
+
+  if (details.length > 0) throw invalidFields(details);
+  return selection;
+}

@@ -1,0 +1,24 @@
+import { DataSourceOptions } from 'typeorm';
+import { migrations } from '../../migrations';
+import { ImageType } from '../image-types/image-type.entity';
+import { Image } from '../images/image.entity';
+import { JobType } from '../job-types/job-type.entity';
+import { Job } from '../jobs/job.entity';
+import { User } from '../users/user.entity';
+import { SnakeNamingStrategy } from './snake-naming.strategy';
+
+export const entities = [User, ImageType, Image, JobType, Job];
+
+export function dataSourceOptions(url: string): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    entities,
+    migrations,
+    namingStrategy: new SnakeNamingStrategy(),
+    synchronize: false,
+    migrationsRun: false,
+    migrationsTransactionMode: 'each',
+    extra: { max: 20 },
+  };
+}

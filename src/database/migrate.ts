@@ -1,0 +1,47 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { ConfigError, loadConfig } from '../config/app-config';
+import { dataSourceOptions } from './data-source-options';
+import { openDatabase } from './database';
+
+// Any fixed number: every process that migrates this database takes the same lock.
+const MIGRATION_LOCK = 7_461_001;
+const logger = new Logger('Migrations');
+
+/**
+ * Applies pending migrations. Several API and worker processes may start at once, so they take
+ * turns under a PostgreSQL advisory lock and only the first one finds anything to do.
+ */
+export async function runMigrations(url: string): Promise<string[]> {
+  const dataSource = await new DataSource(dataSourceOptions(url)).initialize();
+  const lock = dataSource.createQueryRunner();
+  try {
+    await lock.connect();
+    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    for (const migration of applied) logger.log(`Applied ${migration.name}`);
+    return applied.map((migration) => migration.name);
+  } finally {
+    await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+    await lock.release();
+    await dataSource.destroy();
+  }
+}
+
+async function main(): Promise<void> {
+  const database = await openDatabase(loadConfig());
+  try {
+    const applied = await runMigrations(database.url);
+    logger.log(applied.length ? `${applied.length} migration(s) applied` : 'The schema is up to date');
+  } finally {
+    await database.close();
+  }
+}
+
+if (require.main === module) {
+  main().catch((error) => {
+    logger.error(error instanceof ConfigError ? error.message : (error as Error).stack);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,17 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsInt, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { TYPE_NAME_PATTERN } from './create-image-type.dto';
+
+export class UpdateImageTypeDto {
+  @ApiPropertyOptional({ description: 'Ignored if it matches the id in the URL; refused otherwise.' })
+  @IsOptional()
+  @IsInt()
+  id?: number;
+
+  @ApiPropertyOptional({ maxLength: 64, pattern: TYPE_NAME_PATTERN.source })
+  @IsOptional()
+  @IsString()
+  @Length(1, 64)
+  @Matches(TYPE_NAME_PATTERN, { message: 'type_name may contain only lower-case letters, digits, "_" and "-"' })
+  type_name?: string;
+}

@@ -1,0 +1,58 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { ArrayNotEmpty, IsArray, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { STEP_PATTERN } from '../job-sequence';
+
+const MAX_ID = 2_147_483_647;
+const STEP_MESSAGE = 'each step must be an operation name: a lower-case letter, then a-z, 0-9 or "_"';
+const asList = ({ value }: { value: unknown }) => (typeof value === 'string' ? [value] : value);
+
+export class CreateJobDto {
+  @ApiPropertyOptional({ description: 'The image to process; must be yours.' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_ID)
+  image_id?: number;
+
+  @ApiPropertyOptional({ description: 'Owner; defaults to you. Only admins may name another user.' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_ID)
+  user_id?: number;
+
+  @ApiPropertyOptional({
+    description: 'One operation or a list of them; a list not starting with process/query/search is a process job.',
+    oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+    example: ['grayscale', 'histogram'],
+  })
+  @IsOptional()
+  @Transform(asList)
+  @IsArray({ message: 'job_type must be an operation name or a list of them' })
+  @ArrayNotEmpty()
+  @IsString({ each: true })
+  @Matches(STEP_PATTERN, { each: true, message: STEP_MESSAGE })
+  job_type?: string[];
+
+  @ApiPropertyOptional({
+    description: "The seed's form: the pipeline kind, then its operations.",
+    type: [String],
+    example: ['process', 'grayscale', 'histogram'],
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayNotEmpty()
+  @IsString({ each: true })
+  @Matches(STEP_PATTERN, { each: true, message: STEP_MESSAGE })
+  job_sequence?: string[];
+
+  @ApiPropertyOptional({
+    description: "The seed's environment string, stored as given.",
+    example: "QUERY='n=all&days=today&image_type=histogram'",
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(4096)
+  environment?: string;
+}

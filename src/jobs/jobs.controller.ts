@@ -1,0 +1,76 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { CurrentPrincipal } from '../auth/current-principal.decorator';
+import { Principal } from '../auth/principal';
+import { ApiErrorResponses } from '../common/api-error-responses.decorator';
+import { ParseIdPipe } from '../common/parse-id.pipe';
+import { ApiSelectionQuery, SelectionQuery } from '../common/selection/selection.decorator';
+import type { Selection, SelectionKey } from '../common/selection/selection';
+import { CreateJobDto } from './dto/create-job.dto';
+import { JobResponseDto } from './dto/job-response.dto';
+import { UpdateJobDto } from './dto/update-job.dto';
+import { JobsService } from './jobs.service';
+
+const FILTERS: SelectionKey[] = ['n', 'count', 'days', 'user_id'];
+
+@ApiTags('jobs')
+@ApiBearerAuth()
+@Controller('api/jobs')
+export class JobsController {
+  constructor(private readonly jobs: JobsService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'List your jobs, newest first (admins: everyone’s)' })
+  @ApiSelectionQuery(FILTERS)
+  @ApiOkResponse({ type: [JobResponseDto] })
+  @ApiErrorResponses(401, 403, 422)
+  async index(
+    @CurrentPrincipal() principal: Principal,
+    @SelectionQuery(FILTERS) selection: Selection,
+  ): Promise<JobResponseDto[]> {
+    return (await this.jobs.findAll(principal, selection)).map(JobResponseDto.from);
+  }
+
+  @Post()
+  @ApiOperation({ summary: "Create a job (status 'queued') on one of your images" })
+  @ApiCreatedResponse({ type: JobResponseDto })
+  @ApiErrorResponses(400, 401, 403, 422)
+  async create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateJobDto): Promise<JobResponseDto> {
+    return JobResponseDto.from(await this.jobs.create(principal, dto));
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'Read one of your jobs' })
+  @ApiOkResponse({ type: JobResponseDto })
+  @ApiErrorResponses(401, 404)
+  async read(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseIdPipe('job')) id: number,
+  ): Promise<JobResponseDto> {
+    return JobResponseDto.from(await this.jobs.findOne(principal, id));
+  }
+
+  @Put(':id')
+  @ApiOperation({ summary: 'Change a job that is still queued' })
+  @ApiOkResponse({ type: JobResponseDto })
+  @ApiErrorResponses(400, 401, 404, 409, 422)
+  async update(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseIdPipe('job')) id: number,
+    @Body() dto: UpdateJobDto,
+  ): Promise<JobResponseDto> {
+    return JobResponseDto.from(await this.jobs.update(principal, id, dto));
+  }
+
+  @Delete(':id')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Delete one of your jobs' })
+  @ApiOkResponse({ type: JobResponseDto, description: 'The deleted job.' })
+  @ApiErrorResponses(401, 404)
+  async destroy(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseIdPipe('job')) id: number,
+  ): Promise<JobResponseDto> {
+    return JobResponseDto.from(await this.jobs.remove(principal, id));
+  }
+}

@@ -1,0 +1,27 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsEmail, IsString, Length, Matches, MaxLength } from 'class-validator';
+
+export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]+$/;
+
+export const lowercaseTrimmed = ({ value }: { value: unknown }) =>
+  typeof value === 'string' ? value.trim().toLowerCase() : value;
+
+export class CreateUserDto {
+  @ApiProperty({ example: 'ada', minLength: 3, maxLength: 40, pattern: USERNAME_PATTERN.source })
+  @IsString()
+  @Length(3, 40)
+  @Matches(USERNAME_PATTERN, { message: 'username may contain only letters, digits, "_", "." and "-"' })
+  username: string;
+
+  @ApiProperty({ example: 'ada@example.com', maxLength: 254 })
+  @Transform(lowercaseTrimmed)
+  @IsEmail({}, { message: 'email must be an email address' })
+  @MaxLength(254)
+  email: string;
+
+  @ApiProperty({ example: 'correct horse battery staple', minLength: 8, maxLength: 256, writeOnly: true })
+  @IsString()
+  @Length(8, 256)
+  password: string;
+}

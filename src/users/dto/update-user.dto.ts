@@ -1,0 +1,36 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsBoolean, IsEmail, IsInt, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
+import { lowercaseTrimmed, USERNAME_PATTERN } from './create-user.dto';
+
+export class UpdateUserDto {
+  @ApiPropertyOptional({ description: 'Ignored if it matches the id in the URL; refused otherwise.' })
+  @IsOptional()
+  @IsInt()
+  id?: number;
+
+  @ApiPropertyOptional({ minLength: 3, maxLength: 40, pattern: USERNAME_PATTERN.source })
+  @IsOptional()
+  @IsString()
+  @Length(3, 40)
+  @Matches(USERNAME_PATTERN, { message: 'username may contain only letters, digits, "_", "." and "-"' })
+  username?: string;
+
+  @ApiPropertyOptional({ maxLength: 254 })
+  @IsOptional()
+  @Transform(lowercaseTrimmed)
+  @IsEmail({}, { message: 'email must be an email address' })
+  @MaxLength(254)
+  email?: string;
+
+  @ApiPropertyOptional({ minLength: 8, maxLength: 256, writeOnly: true })
+  @IsOptional()
+  @IsString()
+  @Length(8, 256)
+  password?: string;
+
+  @ApiPropertyOptional({ description: 'Admins only.' })
+  @IsOptional()
+  @IsBoolean()
+  admin?: boolean;
+}

@@ -1,0 +1,36 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { User } from '../user.entity';
+
+export class UserResponseDto {
+  @ApiProperty() id: number;
+  @ApiProperty() username: string;
+  @ApiProperty() email: string;
+  @ApiProperty({ description: 'How many jobs this user has.' }) jobs_count: number;
+  @ApiProperty({ description: 'How many images this user has.' }) image_count: number;
+  @ApiProperty() admin: boolean;
+  @ApiProperty({ type: String, format: 'date-time' }) created_at: string;
+  @ApiProperty({ type: String, format: 'date-time' }) updated_at: string;
+
+  static from(user: User): UserResponseDto {
+    return {
+      id: user.id,
+      username: user.username,
+      email: user.email,
+      jobs_count: user.jobsCount,
+      image_count: user.imageCount,
+      admin: user.admin,
+      created_at: user.createdAt.toISOString(),
+      updated_at: user.updatedAt.toISOString(),
+    };
+  }
+}
+
+/** Sign-up and sign-in answer with the bearer token; no other response ever shows it. */
+export class AuthenticatedUserResponseDto extends UserResponseDto {
+  @ApiProperty({ description: 'Send as "Authorization: Bearer <authentication_token>".' })
+  authentication_token: string;
+
+  static withToken(user: User): AuthenticatedUserResponseDto {
+    return { ...UserResponseDto.from(user), authentication_token: user.authenticationToken };
+  }
+}

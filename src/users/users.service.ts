@@ -1,0 +1,72 @@
+import { Injectable, NotFoundException, UnauthorizedException } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { generateToken, hashPassword, verifyPassword } from '../auth/credentials';
+import { Principal } from '../auth/principal';
+import { invalidField } from '../common/api-errors';
+import { applySelection } from '../common/selection/apply-selection';
+import { Selection } from '../common/selection/selection';
+import { CreateUserDto } from './dto/create-user.dto';
+import { UpdateUserDto } from './dto/update-user.dto';
+import { User } from './user.entity';
+
+@Injectable()
+export class UsersService {
+  constructor(@InjectRepository(User) private readonly users: Repository<User>) {}
+
+  async create(dto: CreateUserDto): Promise<User> {
+    const user = this.users.create({
+      username: dto.username,
+      email: dto.email,
+      encryptedPassword: await hashPassword(dto.password),
+      authenticationToken: generateToken(),
+    });
+    return this.users.save(user);
+  }
+
+  findAll(principal: Principal, selection: Selection): Promise<User[]> {
+    const query = this.users.createQueryBuilder('user');
+    const ownerId = principal.ownerFilter();
+    if (ownerId !== null) query.andWhere('user.id = :ownerId', { ownerId });
+    return applySelection(query, { ...selection, userId: null }).getMany();
+  }
+
+  /** A user record, if the caller may see it; someone else's is as absent as a missing one. */
+  async findOne(principal: Principal, id: number): Promise<User> {
+    const user = principal.owns(id) ? await this.users.findOneBy({ id }) : null;
+    if (!user) throw new NotFoundException(`No user with id ${id}`);
+    return user;
+  }
+
+  async update(principal: Principal, id: number, dto: UpdateUserDto): Promise<User> {
+    if (dto.id !== undefined && dto.id !== id) throw invalidField('id', `id ${dto.id} does not match the URL's id ${id}`);
+    if (dto.admin !== undefined) principal.requireAdmin('grant or revoke admin');
+    const user = await this.findOne(principal, id);
+    if (dto.username !== undefined) user.username = dto.username;
+    if (dto.email !== undefined) user.email = dto.email;
+    if (dto.admin !== undefined) user.admin = dto.admin;
+    if (dto.password !== undefined) user.encryptedPassword = await hashPassword(dto.password);
+    return this.users.save(user);
+  }
+
+  async remove(principal: Principal, id: number): Promise<User> {
+    const user = await this.findOne(principal, id);
+    await this.users.delete({ id });
+    return user;
+  }
+
+  findByToken(token: string): Promise<User | null> {
+    return this.users.findOneBy({ authenticationToken: token });
+  }
+
+  /** Checks a password against the account named by username or email. */
+  async authenticate(login: { username?: string; email?: string }, password: string): Promise<User> {
+    const user = login.username
+      ? await this.users.findOneBy({ username: login.username })
+      : await this.users.findOneBy({ email: login.email ?? '' });
+    if (!user || !(await verifyPassword(user.encryptedPassword, password))) {
+      throw new UnauthorizedException('Wrong username, email or password');
+    }
+    return user;
+  }
+}
