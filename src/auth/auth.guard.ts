@@ -53,6 +53,6 @@ export class AuthGuard implements CanActivate {
   }
 
   private unauthorized(message: string): UnauthorizedException {
-    return new UnauthorizedException({ error: message, details: [] });
+    return new UnauthorizedException(message);
   }
 }

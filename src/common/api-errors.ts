@@ -16,7 +16,7 @@ export function invalidFields(details: ErrorDetail[]): UnprocessableEntityExcept
   const fields = [...new Set(details.map((d) => d.field))];
   const error =
     details.length === 1 ? details[0].message : `Invalid value${fields.length > 1 ? 's' : ''} for ${fields.join(', ')}`;
-  return new UnprocessableEntityException({ error, details });
+  return new UnprocessableEntityException({ message: error, details });
 }
 
 export function invalidField(field: string, message: string): UnprocessableEntityException {

@@ -23,6 +23,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
     if (!response.headersSent) {
+      if (status === HttpStatus.UNAUTHORIZED) response.setHeader('WWW-Authenticate', 'Bearer');
       response.status(status).json(body);
     }
   }
@@ -56,7 +57,8 @@ function httpExceptionBody(exception: HttpException): ErrorBody {
 }
 
 const UNIQUE_KEY_DETAIL = /^Key \((?:lower\()?"?([a-z_]+)"?\)?\)=\((.*)\) already exists\.$/;
-const FOREIGN_KEY_DETAIL = /^Key \(([a-z_]+)\)=\((.*)\) is (not present|still referenced) in table "([a-z_]+)"\.$/;
+const MISSING_REFERENCE_DETAIL = /^Key \(([a-z_]+)\)=\((.*)\) is not present in table "([a-z_]+)"\.$/;
+const REFERENCED_BY_DETAIL = /is (?:still )?referenced from table "([a-z_]+)"/;
 
 /** Constraint violations are the client's doing (a duplicate, a dangling reference): never a 500. */
 function describeDatabaseError(error: PgError): { status: number; body: ErrorBody } | undefined {
@@ -67,13 +69,14 @@ function describeDatabaseError(error: PgError): { status: number; body: ErrorBod
       const message = `${field} has already been taken`;
       return { status: HttpStatus.UNPROCESSABLE_ENTITY, body: { error: message, details: [{ field, message }] } };
     }
+    case '23001':
     case '23503': {
-      const match = FOREIGN_KEY_DETAIL.exec(error.detail ?? '');
-      if (match?.[3] === 'still referenced') {
-        const message = `This record is still referenced by ${match[4]}; remove those first`;
+      const referencedBy = REFERENCED_BY_DETAIL.exec(error.detail ?? '');
+      if (referencedBy) {
+        const message = `This record is still used by ${referencedBy[1]}; remove those first`;
         return { status: HttpStatus.CONFLICT, body: { error: message, details: [] } };
       }
-      const field = match?.[1] ?? 'reference';
+      const field = MISSING_REFERENCE_DETAIL.exec(error.detail ?? '')?.[1] ?? 'reference';
       const message = `${field} does not name an existing record`;
       return { status: HttpStatus.UNPROCESSABLE_ENTITY, body: { error: message, details: [{ field, message }] } };
     }

@@ -38,8 +38,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     if (!text) return;
     recentOutput.push(text);
     if (recentOutput.length > 20) recentOutput.shift();
-    // The server's routine chatter is kept for a start-up failure message; its trouble is shown.
-    if (/\b(ERROR|FATAL|PANIC):/.test(text)) logger.warn(text);
+    // Routine chatter and statement errors (the API reports those) are kept for a start-up
+    // failure message; the server's own trouble is shown.
+    if (/\b(FATAL|PANIC):/.test(text)) logger.warn(text);
   };
 
   const server = new EmbeddedPostgres({

@@ -15,12 +15,12 @@ import { UsersService } from './users.service';
 const FILTERS: SelectionKey[] = ['n', 'count', 'days'];
 
 @ApiTags('users')
-@ApiBearerAuth()
 @Controller('api/users')
 export class UsersController {
   constructor(private readonly users: UsersService) {}
 
   @Get()
+  @ApiBearerAuth()
   @ApiOperation({ summary: 'List users, newest first: yourself, or everyone for an admin' })
   @ApiSelectionQuery(FILTERS)
   @ApiOkResponse({ type: [UserResponseDto] })
@@ -42,6 +42,7 @@ export class UsersController {
   }
 
   @Get(':id')
+  @ApiBearerAuth()
   @ApiOperation({ summary: 'Read a user: yourself, or anyone for an admin' })
   @ApiOkResponse({ type: UserResponseDto })
   @ApiErrorResponses(401, 404)
@@ -53,6 +54,7 @@ export class UsersController {
   }
 
   @Put(':id')
+  @ApiBearerAuth()
   @ApiOperation({ summary: 'Change your username, email or password (admins: anyone, and `admin`)' })
   @ApiOkResponse({ type: UserResponseDto })
   @ApiErrorResponses(400, 401, 403, 404, 422)
@@ -65,6 +67,7 @@ export class UsersController {
   }
 
   @Delete(':id')
+  @ApiBearerAuth()
   @HttpCode(200)
   @ApiOperation({ summary: 'Delete a user with their images and jobs: yourself, or anyone for an admin' })
   @ApiOkResponse({ type: UserResponseDto, description: 'The deleted user.' })

@@ -1,0 +1,47 @@
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { api, createTestApp } from './utils/test-app';
+
+describe('API docs', () => {
+  let app: NestExpressApplication;
+
+  beforeAll(async () => {
+    app = await createTestApp();
+  });
+
+  afterAll(() => app.close());
+
+  it('documents all 25 routes of the seed plus sign-in, each with its schemas and bearer auth', async () => {
+    const { body: spec } = await api(app).get('/api/docs-json').expect(200);
+    const operations = Object.entries(spec.paths as Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>)
+      .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`))
+      .sort();
+    const expected = ['users', 'image_types', 'images', 'job_types', 'jobs'].flatMap((resource) => [
+      `GET /api/${resource}`,
+      `POST /api/${resource}`,
+      `GET /api/${resource}/{id}`,
+      `PUT /api/${resource}/{id}`,
+      `DELETE /api/${resource}/{id}`,
+    ]);
+    expect(operations).toEqual([...expected, 'POST /api/sessions'].sort());
+    expect(spec.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(spec.paths['/api/images/{id}'].get.security).toEqual([{ bearer: [] }]);
+    expect(spec.paths['/api/images/{id}'].get.responses['200'].content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/ImageResponseDto',
+    });
+    expect(spec.paths['/api/jobs'].post.requestBody.content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/CreateJobDto',
+    });
+    expect(Object.keys(spec.components.schemas.UserResponseDto.properties)).not.toContain('authentication_token');
+    expect(spec.paths['/api/users'].post.security).toBeUndefined();
+    expect(spec.paths['/api/sessions'].post.security).toBeUndefined();
+    expect(spec.paths['/api/users'].get.security).toEqual([{ bearer: [] }]);
+    expect(spec.paths['/api/images'].get.responses['401'].content['application/json'].example.error).toBe(
+      'Invalid bearer token',
+    );
+  });
+
+  it('serves the Swagger UI at /api/docs', async () => {
+    const response = await api(app).get('/api/docs').redirects(1).expect(200);
+    expect(response.text).toContain('swagger-ui');
+  });
+});

@@ -1,0 +1,145 @@
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DataSource } from 'typeorm';
+import { createImage, createJob, createStoredImage, createUser, TestUser } from './utils/factories';
+import { ADMIN_TOKEN, api, bearer, createTestApp } from './utils/test-app';
+
+describe('jobs', () => {
+  let app: NestExpressApplication;
+  let alice: TestUser;
+  let bob: TestUser;
+  let image: { id: number };
+
+  beforeAll(async () => {
+    app = await createTestApp();
+    alice = await createUser(app);
+    bob = await createUser(app);
+    image = await createStoredImage(app, alice);
+  });
+
+  afterAll(() => app.close());
+
+  it.each([
+    ['a single operation', { job_type: 'grayscale' }, ['process', 'grayscale']],
+    ['a list of operations', { job_type: ['grayscale', 'histogram'] }, ['process', 'grayscale', 'histogram']],
+    ["the seed's job_sequence", { job_sequence: ['process', 'grayscale', 'histogram'] }, ['process', 'grayscale', 'histogram']],
+  ])('accepts %s and stores the sequence in the job_type text[] column', async (_, body, sequence) => {
+    const job = await createJob(app, alice, { image_id: image.id, user_id: alice.id, ...body });
+    expect(job).toMatchObject({
+      status: 'queued',
+      job_type: sequence,
+      image_id: image.id,
+      user_id: alice.id,
+      image_url: `originals/${image.id}.jpg`,
+    });
+    const [row] = await app.get(DataSource).query('SELECT job_type::text AS stored FROM jobs WHERE id = $1', [job.id]);
+    expect(row.stored).toBe(`{${sequence.join(',')}}`);
+  });
+
+  it('stores the environment string exactly as given', async () => {
+    const environment = `QUERY='n=all&days=today&image_type=histogram' USER=${alice.id} K=10`;
+    const job = await createJob(app, alice, { job_sequence: ['query', 'histogram', 'median'], environment });
+    expect(job).toMatchObject({ environment, image_id: null, job_type: ['query', 'histogram', 'median'] });
+  });
+
+  it.each([
+    ['no job_type', {}, 'job_type'],
+    ['both forms', { job_type: 'grayscale', job_sequence: ['process', 'grayscale'] }, 'job_sequence'],
+    ['a kind with no operation', { job_sequence: ['process'] }, 'job_sequence'],
+    ['a step that is no name', { job_type: ['grayscale', 'rm -rf /'] }, 'job_type'],
+    ['a number as job_type', { job_type: 7 }, 'job_type'],
+    ['an empty list', { job_type: [] }, 'job_type'],
+    ['an unknown field', { job_type: 'grayscale', status: 'completed' }, 'status'],
+  ])('refuses %s with 422 naming the field', async (_, body, field) => {
+    const response = await api(app)
+      .post('/api/jobs.json')
+      .set(bearer(alice.token))
+      .send({ image_id: image.id, ...body })
+      .expect(422);
+    expect(response.body.details.map((detail: { field: string }) => detail.field)).toContain(field);
+  });
+
+  it("refuses a process job without an image or on someone else's image (422)", async () => {
+    const noImage = await api(app).post('/api/jobs.json').set(bearer(alice.token)).send({ job_type: 'grayscale' }).expect(422);
+    expect(noImage.body.details[0].field).toBe('image_id');
+    const bobsImage = await createImage(app, bob);
+    const foreign = await api(app)
+      .post('/api/jobs.json')
+      .set(bearer(alice.token))
+      .send({ image_id: bobsImage.id, job_type: 'grayscale' })
+      .expect(422);
+    expect(foreign.body.details[0]).toEqual({ field: 'image_id', message: `image_id ${bobsImage.id} is not an image of user ${alice.id}` });
+  });
+
+  it('refuses to create a job for another user (403) unless an admin does it', async () => {
+    await api(app).post('/api/jobs.json').set(bearer(bob.token)).send({ user_id: alice.id, image_id: image.id, job_type: 'blur' }).expect(403);
+    const job = await createJob(app, { ...alice, token: ADMIN_TOKEN }, { user_id: alice.id, image_id: image.id, job_type: 'blur' });
+    expect(job.user_id).toBe(alice.id);
+  });
+
+  it('updates a queued job and refuses to change one that has started (409)', async () => {
+    const job = await createJob(app, alice, { image_id: image.id, job_type: 'grayscale' });
+    const updated = await api(app)
+      .put(`/api/jobs/${job.id}.json`)
+      .set(bearer(alice.token))
+      .send({ id: job.id, job_type: ['grayscale', 'histogram'], environment: 'K=3' })
+      .expect(200);
+    expect(updated.body).toMatchObject({ job_type: ['process', 'grayscale', 'histogram'], environment: 'K=3' });
+    await app.get(DataSource).query(`UPDATE jobs SET status = 'running' WHERE id = $1`, [job.id]);
+    const refused = await api(app).put(`/api/jobs/${job.id}`).set(bearer(alice.token)).send({ environment: 'K=4' }).expect(409);
+    expect(refused.body.error).toMatch(/running/);
+    await api(app).put(`/api/jobs/${job.id}`).set(bearer(alice.token)).send({ image_id: image.id }).expect(422);
+  });
+
+  it('reads, lists and destroys, keeping jobs_count exact', async () => {
+    const user = await createUser(app);
+    const own = await createStoredImage(app, user);
+    const first = await createJob(app, user, { image_id: own.id, job_type: 'grayscale' });
+    const second = await createJob(app, user, { image_id: own.id, job_type: 'histogram' });
+    const read = await api(app).get(`/api/jobs/${first.id}.json`).set(bearer(user.token)).expect(200);
+    expect(read.body).toEqual(first);
+    const list = await api(app).get('/api/jobs.json').set(bearer(user.token)).expect(200);
+    expect(list.body.map((job: { id: number }) => job.id)).toEqual([second.id, first.id]);
+    const count = async () => (await api(app).get(`/api/users/${user.id}`).set(bearer(user.token))).body.jobs_count;
+    expect(await count()).toBe(2);
+    const destroyed = await api(app).delete(`/api/jobs/${first.id}.json`).set(bearer(user.token)).expect(200);
+    expect(destroyed.body.id).toBe(first.id);
+    expect(await count()).toBe(1);
+    await api(app).get(`/api/jobs/${first.id}.json`).set(bearer(user.token)).expect(404);
+  });
+
+  it('filters the index by days and n, and user_id only for oneself (else 403)', async () => {
+    const user = await createUser(app);
+    const own = await createStoredImage(app, user);
+    const old = await createJob(app, user, { image_id: own.id, job_type: 'grayscale' });
+    const recent = await createJob(app, user, { image_id: own.id, job_type: 'grayscale' });
+    await app.get(DataSource).query(`UPDATE jobs SET created_at = now() - interval '2 days' WHERE id = $1`, [old.id]);
+    const list = async (query: string, token = user.token) =>
+      (await api(app).get(`/api/jobs.json?${query}`).set(bearer(token)).expect(200)).body.map((job: { id: number }) => job.id);
+    expect(await list('days=today')).toEqual([recent.id]);
+    expect(await list('days=3')).toEqual([recent.id, old.id]);
+    expect(await list('n=1')).toEqual([recent.id]);
+    expect(await list(`user_id=${user.id}&n=all`, ADMIN_TOKEN)).toEqual([recent.id, old.id]);
+    await api(app).get(`/api/jobs.json?user_id=${alice.id}`).set(bearer(user.token)).expect(403);
+  });
+
+  it("hides another user's job: 404 to read, change or destroy", async () => {
+    const job = await createJob(app, alice, { image_id: image.id, job_type: 'grayscale' });
+    await api(app).get(`/api/jobs/${job.id}.json`).set(bearer(bob.token)).expect(404);
+    await api(app).put(`/api/jobs/${job.id}.json`).set(bearer(bob.token)).send({ environment: 'x' }).expect(404);
+    await api(app).delete(`/api/jobs/${job.id}.json`).set(bearer(bob.token)).expect(404);
+    const bobsList = await api(app).get('/api/jobs.json?n=all').set(bearer(bob.token)).expect(200);
+    expect(bobsList.body.map((row: { id: number }) => row.id)).not.toContain(job.id);
+  });
+
+  it("destroying a user removes their images and jobs; the job's image reference clears when the image goes", async () => {
+    const user = await createUser(app);
+    const own = await createStoredImage(app, user);
+    const job = await createJob(app, user, { image_id: own.id, job_type: 'grayscale' });
+    await api(app).delete(`/api/images/${own.id}.json`).set(bearer(user.token)).expect(200);
+    const orphan = await api(app).get(`/api/jobs/${job.id}.json`).set(bearer(user.token)).expect(200);
+    expect(orphan.body.image_id).toBeNull();
+    await api(app).delete(`/api/users/${user.id}.json`).set(bearer(user.token)).expect(200);
+    const [left] = await app.get(DataSource).query('SELECT count(*)::int AS n FROM jobs WHERE user_id = $1', [user.id]);
+    expect(left.n).toBe(0);
+  });
+});
