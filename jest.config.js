@@ -2,6 +2,7 @@
 const transform = { '^.+\\.ts$': 'ts-jest' };
 
 module.exports = {
+  reporters: ['default', '<rootDir>/test/setup/summary-reporter.js'],
   projects: [
     {
       displayName: 'unit',

@@ -1,0 +1,67 @@
+import { UnprocessableEntityException } from '@nestjs/common';
+import { DEFAULT_LIMIT, parseSelection, SELECTION_KEYS } from './selection';
+
+const NOW = new Date('2026-11-23T15:30:00Z');
+const detailsOf = (run: () => unknown) => {
+  try {
+    run();
+  } catch (error) {
+    return ((error as UnprocessableEntityException).getResponse() as { details: unknown }).details;
+  }
+  throw new Error('expected the selection to be refused');
+};
+
+describe('parseSelection', () => {
+  it('defaults to the newest 20 of everything', () => {
+    expect(parseSelection({}, SELECTION_KEYS, NOW)).toEqual({ limit: DEFAULT_LIMIT, since: null, imageType: null, userId: null });
+  });
+
+  it('reads n, count and all', () => {
+    expect(parseSelection({ n: '5' }, SELECTION_KEYS, NOW).limit).toBe(5);
+    expect(parseSelection({ count: '7' }, SELECTION_KEYS, NOW).limit).toBe(7);
+    expect(parseSelection({ n: 'all' }, SELECTION_KEYS, NOW).limit).toBeNull();
+    expect(parseSelection({ n: '3', count: '3' }, SELECTION_KEYS, NOW).limit).toBe(3);
+  });
+
+  it('reads days=N as N×24 hours back and days=today as 00:00 UTC', () => {
+    expect(parseSelection({ days: '2' }, SELECTION_KEYS, NOW).since).toEqual(new Date('2026-11-21T15:30:00Z'));
+    expect(parseSelection({ days: 'today' }, SELECTION_KEYS, NOW).since).toEqual(new Date('2026-11-23T00:00:00Z'));
+  });
+
+  it('reads image_type and user_id', () => {
+    expect(parseSelection({ image_type: 'histogram', user_id: '42' }, SELECTION_KEYS, NOW)).toMatchObject({
+      imageType: 'histogram',
+      userId: 42,
+    });
+  });
+
+  it('refuses every bad parameter at once, naming each', () => {
+    const details = detailsOf(() =>
+      parseSelection({ n: '0', days: '1.5', user_id: '01', image_type: '', colour: 'red' }, SELECTION_KEYS, NOW),
+    );
+    expect(details).toEqual([
+      { field: 'colour', message: 'colour is not a known parameter; known: n, count, days, image_type, user_id' },
+      { field: 'n', message: 'n must be a positive integer or "all", not "0"' },
+      { field: 'days', message: 'days must be a whole number of days from 1 to 36500 or "today", not "1.5"' },
+      { field: 'image_type', message: 'image_type must be an image type name of 1 to 64 characters' },
+      { field: 'user_id', message: 'user_id must be a positive integer, not "01"' },
+    ]);
+  });
+
+  it('refuses a key the caller does not allow, a repeated key, and n that disagrees with count', () => {
+    expect(detailsOf(() => parseSelection({ image_type: 'x' }, ['n', 'days'], NOW))).toEqual([
+      { field: 'image_type', message: 'image_type is not a known parameter; known: n, days' },
+    ]);
+    expect(detailsOf(() => parseSelection({ n: ['1', '2'] }, SELECTION_KEYS, NOW))).toEqual([
+      { field: 'n', message: 'n must be given once, as a single value' },
+    ]);
+    expect(detailsOf(() => parseSelection({ n: '1', count: '2' }, SELECTION_KEYS, NOW))).toEqual([
+      { field: 'count', message: 'n and count are the same parameter; give one of them' },
+    ]);
+  });
+
+  it('refuses numbers beyond a PostgreSQL integer', () => {
+    expect(detailsOf(() => parseSelection({ user_id: '2147483648' }, SELECTION_KEYS, NOW))).toHaveLength(1);
+    expect(parseSelection({ user_id: '2147483647' }, SELECTION_KEYS, NOW).userId).toBe(2147483647);
+  });
+});
