@@ -2,6 +2,7 @@
 const transform = { '^.+\\.ts$': 'ts-jest' };
 
 module.exports = {
+  testTimeout: 30000,
   reporters: ['default', '<rootDir>/test/setup/summary-reporter.js'],
   projects: [
     {
@@ -19,7 +20,6 @@ module.exports = {
       transform,
       globalSetup: '<rootDir>/test/setup/global-setup.ts',
       globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
-      testTimeout: 30000,
     },
   ],
 };

@@ -45,7 +45,7 @@ describe('users and sessions', () => {
       const rows: { encrypted_password: string }[] = await app
         .get(DataSource)
         .query('SELECT encrypted_password FROM users WHERE id = ANY($1) ORDER BY id', [[user.id, other.id]]);
-      expect(rows[0].encrypted_password).toMatch(/^\$argon2id\$/);
+      expect(rows[0].encrypted_password).toMatch(/^\$2b\$12\$/);
       expect(rows[0].encrypted_password).not.toContain('same-password');
       expect(rows[0].encrypted_password).not.toEqual(rows[1].encrypted_password);
     });
@@ -77,6 +77,15 @@ describe('users and sessions', () => {
       const fields = response.body.details.map((detail: { field: string }) => detail.field);
       expect(new Set(fields)).toEqual(new Set(['username', 'email', 'password']));
       expect(response.body.error).toEqual(expect.any(String));
+    });
+
+    it('refuses a password bcrypt would truncate (over 72 bytes)', async () => {
+      const username = unique('long');
+      const response = await api(app)
+        .post('/api/users.json')
+        .send({ username, email: `${username}@example.com`, password: 'é'.repeat(37) })
+        .expect(422);
+      expect(response.body.details).toEqual([{ field: 'password', message: 'password must be 8 to 72 bytes long' }]);
     });
 
     it.each(['admin', 'jobs_count', 'image_count', 'encrypted_password', 'authentication_token'])(

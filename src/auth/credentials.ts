@@ -1,17 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import * as argon2 from 'argon2';
+import * as bcrypt from 'bcrypt';
 
-/** argon2id with the library's defaults (64 MiB, 3 passes): slow by design, salted per hash. */
+/** bcrypt's cost: 2^12 rounds, about a quarter second, run on libuv's thread pool. */
+const COST = 12;
+
+/** bcrypt reads at most this many bytes of a password; longer ones are refused, not truncated. */
+export const MAX_PASSWORD_BYTES = 72;
+
 export function hashPassword(password: string): Promise<string> {
-  return argon2.hash(password, { type: argon2.argon2id });
+  return bcrypt.hash(password, COST);
 }
 
-export async function verifyPassword(hash: string, password: string): Promise<boolean> {
-  try {
-    return await argon2.verify(hash, password);
-  } catch {
-    return false;
-  }
+export function verifyPassword(hash: string, password: string): Promise<boolean> {
+  return bcrypt.compare(password, hash);
 }
 
 /** 256 random bits, URL-safe: a bearer token nobody can guess. */

@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsEmail, IsString, Length, Matches, MaxLength } from 'class-validator';
+import { MAX_PASSWORD_BYTES } from '../../auth/credentials';
+import { IsByteLength, IsEmail, IsString, Length, Matches, MaxLength } from 'class-validator';
 
 export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]+$/;
 
@@ -20,8 +21,8 @@ export class CreateUserDto {
   @MaxLength(254)
   email: string;
 
-  @ApiProperty({ example: 'correct horse battery staple', minLength: 8, maxLength: 256, writeOnly: true })
+  @ApiProperty({ example: 'correct horse battery staple', minLength: 8, maxLength: MAX_PASSWORD_BYTES, writeOnly: true })
   @IsString()
-  @Length(8, 256)
+  @IsByteLength(8, MAX_PASSWORD_BYTES, { message: `password must be 8 to ${MAX_PASSWORD_BYTES} bytes long` })
   password: string;
 }

@@ -1,6 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsEmail, IsInt, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
+import { MAX_PASSWORD_BYTES } from '../../auth/credentials';
+import { IsBoolean, IsByteLength, IsEmail, IsInt, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
 import { lowercaseTrimmed, USERNAME_PATTERN } from './create-user.dto';
 
 export class UpdateUserDto {
@@ -23,10 +24,10 @@ export class UpdateUserDto {
   @MaxLength(254)
   email?: string;
 
-  @ApiPropertyOptional({ minLength: 8, maxLength: 256, writeOnly: true })
+  @ApiPropertyOptional({ minLength: 8, maxLength: MAX_PASSWORD_BYTES, writeOnly: true })
   @IsOptional()
   @IsString()
-  @Length(8, 256)
+  @IsByteLength(8, MAX_PASSWORD_BYTES, { message: `password must be 8 to ${MAX_PASSWORD_BYTES} bytes long` })
   password?: string;
 
   @ApiPropertyOptional({ description: 'Admins only.' })
