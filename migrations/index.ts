@@ -1,4 +1,5 @@
 import { InitialSchema1795392934373 } from './1795392934373-InitialSchema';
+import { Pipelines1795394272569 } from './1795394272569-Pipelines';
 
 /** Every migration, in order. `npm run migration:generate` writes new ones; list them here. */
-export const migrations = [InitialSchema1795392934373];
+export const migrations = [InitialSchema1795392934373, Pipelines1795394272569];

@@ -9,7 +9,8 @@ import { ImagesModule } from './images/images.module';
 import { JobTypesModule } from './job-types/job-types.module';
 import { JobsModule } from './jobs/jobs.module';
 import { UsersModule } from './users/users.module';
-import { WorkerModule } from './worker/worker.module';
+import { QueueModule } from './queue/queue.module';
+import { StorageModule } from './storage/storage.module';
 
 @Module({})
 export class AppModule {
@@ -20,13 +21,14 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         TypeOrmModule.forRoot(dataSourceOptions(databaseUrl)),
+        StorageModule,
+        QueueModule.forRoot(config, databaseUrl),
         AuthModule,
         UsersModule,
         ImageTypesModule,
         ImagesModule,
         JobTypesModule,
         JobsModule,
-        WorkerModule,
       ],
     };
   }

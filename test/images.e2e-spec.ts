@@ -1,6 +1,7 @@
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DataSource } from 'typeorm';
-import { createImage, createImageType, createUser, TestUser } from './utils/factories';
+import { createHash } from 'node:crypto';
+import { createImage, createImageType, createUser, fixture, TestUser } from './utils/factories';
 import { ADMIN_TOKEN, api, bearer, createTestApp } from './utils/test-app';
 
 const ids = (body: { id: number }[]) => body.map((row) => row.id);
@@ -23,18 +24,39 @@ describe('images', () => {
   }
 
   describe('the seed’s upload transaction', () => {
-    it("creates with {user_id}, records the s3_key with the seed's update body, and reads back", async () => {
+    it('creates with {user_id}, uploads the original, and reads back its facts', async () => {
       const created = await api(app).post('/api/images.json').set(bearer(alice.token)).send({ user_id: alice.id }).expect(201);
       expect(created.body).toMatchObject({ id: expect.any(Number), status: 'created', s3_key: null, user_id: alice.id });
       const id = created.body.id;
-      const updated = await api(app)
-        .put(`/api/images/${id}.json`)
+      const photo = fixture('astronaut.jpg');
+      const uploaded = await api(app)
+        .put(`/api/images/${id}/file`)
         .set(bearer(alice.token))
-        .send({ id, s3_key: 'image-string', user_id: alice.id })
+        .set('Content-Type', 'image/jpeg')
+        .send(photo)
         .expect(200);
-      expect(updated.body).toMatchObject({ id, status: 'original stored', s3_key: 'image-string' });
+      expect(uploaded.body).toMatchObject({
+        id,
+        status: 'original stored',
+        s3_key: expect.stringMatching(/^originals\/\d{4}\/\d{2}\/\d{2}\/[0-9a-f-]{36}\.jpg$/),
+        image_type: 'original',
+        format: 'jpeg',
+        bytes: photo.length,
+        sha256: createHash('sha256').update(photo).digest('hex'),
+      });
       const read = await api(app).get(`/api/images/${id}`).set(bearer(alice.token)).expect(200);
-      expect(read.body).toEqual(updated.body);
+      expect(read.body).toEqual(uploaded.body);
+    });
+
+    it("refuses an s3_key the server did not issue for this image (the seed's free-form key)", async () => {
+      const image = await createImage(app, alice);
+      const response = await api(app)
+        .put(`/api/images/${image.id}.json`)
+        .set(bearer(alice.token))
+        .send({ id: image.id, s3_key: 'image-string', user_id: alice.id })
+        .expect(422);
+      expect(response.body.details[0]).toMatchObject({ field: 's3_key' });
+      expect(response.body.error).toMatch(/upload_url/);
     });
   });
 

@@ -7,7 +7,7 @@ describe('jobs', () => {
   let app: NestExpressApplication;
   let alice: TestUser;
   let bob: TestUser;
-  let image: { id: number };
+  let image: { id: number; s3_key: string };
 
   beforeAll(async () => {
     app = await createTestApp();
@@ -29,7 +29,7 @@ describe('jobs', () => {
       job_type: sequence,
       image_id: image.id,
       user_id: alice.id,
-      image_url: `originals/${image.id}.jpg`,
+      image_url: image.s3_key,
     });
     const [row] = await app.get(DataSource).query('SELECT job_type::text AS stored FROM jobs WHERE id = $1', [job.id]);
     expect(row.stored).toBe(`{${sequence.join(',')}}`);

@@ -11,7 +11,7 @@ export class ErrorResponseDto {
   @ApiProperty({ type: [ErrorDetailDto] }) details: ErrorDetailDto[];
 }
 
-const RESPONSES: Record<number, { description: string; example: ErrorResponseDto }> = {
+const RESPONSES = {
   400: {
     description: 'Malformed JSON body.',
     example: { error: "Expected ',' or '}' after property value in JSON at position 17", details: [] },
@@ -32,6 +32,14 @@ const RESPONSES: Record<number, { description: string; example: ErrorResponseDto
     description: 'The record is still used elsewhere, or in a state that forbids this.',
     example: { error: 'Job 7 is running; only a queued job can be changed', details: [] },
   },
+  413: {
+    description: 'The body or file is larger than the limit.',
+    example: { error: 'The file is larger than the 52428800-byte limit', details: [] },
+  },
+  415: {
+    description: 'Not an image in an accepted format (JPEG, PNG, WebP, GIF, TIFF, AVIF).',
+    example: { error: 'The file is not an image in an accepted format (jpeg, png, webp, gif, tiff, avif)', details: [] },
+  },
   422: {
     description: 'Invalid, missing, unknown or duplicate fields; `details` names each.',
     example: {
@@ -39,7 +47,11 @@ const RESPONSES: Record<number, { description: string; example: ErrorResponseDto
       details: [{ field: 'email', message: 'email must be an email address' }],
     },
   },
-};
+  503: {
+    description: 'A service the request needs (the job queue) is unavailable; try again.',
+    example: { error: 'The job queue is unavailable; try again shortly', details: [] },
+  },
+} satisfies Record<number, { description: string; example: ErrorResponseDto }>;
 
 /** Documents the JSON error responses a route can give, each with a typical example. */
 export function ApiErrorResponses(...statuses: (keyof typeof RESPONSES)[]): MethodDecorator {

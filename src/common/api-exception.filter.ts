@@ -24,6 +24,8 @@ export class ApiExceptionFilter implements ExceptionFilter {
     }
     if (!response.headersSent) {
       if (status === HttpStatus.UNAUTHORIZED) response.setHeader('WWW-Authenticate', 'Bearer');
+      // The rest of a refused oversized body is not worth reading: close once the answer is sent.
+      if (status === HttpStatus.PAYLOAD_TOO_LARGE) response.setHeader('Connection', 'close');
       response.status(status).json(body);
     }
   }

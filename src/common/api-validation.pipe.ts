@@ -21,6 +21,8 @@ export class ApiValidationPipe extends ValidationPipe {
 
   async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.type !== 'body') return value;
+    // No JSON parser ran (no body, or a multipart one): there are no JSON fields to check.
+    if (value === undefined) return super.transform({}, metadata);
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       throw invalidField('body', 'The body must be a JSON object');
     }

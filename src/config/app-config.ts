@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Expose, plainToInstance, Transform } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
+import { cpus } from 'node:os';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, ValidateIf, validateSync } from 'class-validator';
 
 /**
  * The process environment, validated once at start. Every variable the product reads is declared
@@ -39,6 +40,102 @@ export class AppConfig {
   @Min(1, { message: 'EMBEDDED_PG_PORT must be an integer between 1 and 65535' })
   @Max(65535, { message: 'EMBEDDED_PG_PORT must be an integer between 1 and 65535' })
   EMBEDDED_PG_PORT: number;
+
+  @Expose()
+  @IsOptional()
+  @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
+
+  @Expose()
+  @Transform(({ value }) => (value === undefined || value === '' ? 'darkroom' : String(value)))
+  @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'QUEUE_PREFIX must be 1 to 64 letters, digits, "_" or "-"' })
+  QUEUE_PREFIX: string;
+
+  @Expose()
+  @Transform(({ value }) => (value === undefined || value === '' ? 'local' : String(value)))
+  @IsIn(['local', 's3'], { message: 'STORAGE must be "local" or "s3"' })
+  STORAGE: 'local' | 's3';
+
+  @Expose()
+  @ValidateIf((config: AppConfig) => config.STORAGE === 's3')
+  @IsString({ message: 'S3_BUCKET is required when STORAGE=s3' })
+  @MinLength(3, { message: 'S3_BUCKET is required when STORAGE=s3' })
+  S3_BUCKET?: string;
+
+  @Expose()
+  @IsOptional()
+  @Matches(/^https?:\/\/.+/, { message: 'S3_ENDPOINT must be an http:// or https:// URL' })
+  S3_ENDPOINT?: string;
+
+  @Expose()
+  @Transform(({ value }) => (value === undefined || value === '' ? 'us-east-1' : String(value)))
+  @IsString()
+  S3_REGION: string;
+
+  @Expose()
+  @IsOptional()
+  @IsString()
+  S3_ACCESS_KEY_ID?: string;
+
+  @Expose()
+  @IsOptional()
+  @IsString()
+  S3_SECRET_ACCESS_KEY?: string;
+
+  @Expose()
+  @Transform(({ value }) => positiveInteger(value, 50 * 1024 * 1024))
+  @IsInt({ message: 'MAX_UPLOAD_BYTES must be a positive integer' })
+  @Min(1, { message: 'MAX_UPLOAD_BYTES must be a positive integer' })
+  MAX_UPLOAD_BYTES: number;
+
+  @Expose()
+  @Transform(({ value }) => positiveInteger(value, 50_000_000))
+  @IsInt({ message: 'MAX_PIXELS must be a positive integer' })
+  @Min(1, { message: 'MAX_PIXELS must be a positive integer' })
+  MAX_PIXELS: number;
+
+  @Expose()
+  @Transform(({ value }) => positiveInteger(value, cpus().length))
+  @IsInt({ message: 'WORKER_CONCURRENCY must be a positive integer' })
+  @Min(1, { message: 'WORKER_CONCURRENCY must be a positive integer' })
+  WORKER_CONCURRENCY: number;
+
+  @Expose()
+  @Transform(({ value }) =>
+    (value === undefined || value === '' ? 'process,query,search' : String(value)).split(',').map((q) => q.trim()),
+  )
+  @IsIn(['process', 'query', 'search'], { each: true, message: 'WORKER_QUEUES must list some of process, query, search' })
+  WORKER_QUEUES: string[];
+
+  @Expose()
+  @Transform(({ value }) => positiveInteger(value, 300))
+  @IsInt({ message: 'JOB_TIMEOUT must be a positive number of seconds' })
+  @Min(1, { message: 'JOB_TIMEOUT must be a positive number of seconds' })
+  JOB_TIMEOUT: number;
+
+  @Expose()
+  @Transform(({ value }) => positiveInteger(value, 3))
+  @IsInt({ message: 'MAX_RETRY must be a positive integer' })
+  @Min(1, { message: 'MAX_RETRY must be a positive integer' })
+  MAX_RETRY: number;
+
+  @Expose()
+  @Transform(({ value }) => positiveInteger(value, 7 * 24 * 3600))
+  @IsInt({ message: 'RESULT_TTL must be a positive number of seconds' })
+  @Min(1, { message: 'RESULT_TTL must be a positive number of seconds' })
+  RESULT_TTL: number;
+
+  @Expose()
+  @Transform(({ value }) => (value === undefined || value === '' ? 1 : Number(value)))
+  @IsInt({ message: 'PNG_COMPRESSION must be an integer from 0 to 9' })
+  @Min(0, { message: 'PNG_COMPRESSION must be an integer from 0 to 9' })
+  @Max(9, { message: 'PNG_COMPRESSION must be an integer from 0 to 9' })
+  PNG_COMPRESSION: number;
+}
+
+/** Reads a variable that must be a positive integer, with its default when unset. */
+function positiveInteger(value: unknown, fallback: number): number {
+  return value === undefined || value === '' ? fallback : Number(value);
 }
 
 export class ConfigError extends Error {}

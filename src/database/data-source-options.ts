@@ -1,13 +1,14 @@
 import { DataSourceOptions } from 'typeorm';
 import { migrations } from '../../migrations';
 import { ImageType } from '../image-types/image-type.entity';
+import { Histogram } from '../histograms/histogram.entity';
 import { Image } from '../images/image.entity';
 import { JobType } from '../job-types/job-type.entity';
 import { Job } from '../jobs/job.entity';
 import { User } from '../users/user.entity';
 import { SnakeNamingStrategy } from './snake-naming.strategy';
 
-export const entities = [User, ImageType, Image, JobType, Job];
+export const entities = [User, ImageType, Image, JobType, Job, Histogram];
 
 export function dataSourceOptions(url: string): DataSourceOptions {
   return {

@@ -1,7 +1,10 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
+import { runMigrations as runQueueMigrations } from 'bullmq';
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { ConfigError, loadConfig } from '../config/app-config';
+import { syncOperationCatalog } from '../job-types/operation-catalog';
 import { dataSourceOptions } from './data-source-options';
 import { openDatabase } from './database';
 
@@ -10,10 +13,12 @@ const MIGRATION_LOCK = 7_461_001;
 const logger = new Logger('Migrations');
 
 /**
- * Applies pending migrations. Several API and worker processes may start at once, so they take
- * turns under a PostgreSQL advisory lock and only the first one finds anything to do.
+ * Applies pending migrations, then records the registered operations as job and image types.
+ * Several API and worker processes may start at once, so they take turns under a PostgreSQL
+ * advisory lock and only the first one finds anything to do.
  */
-export async function runMigrations(url: string): Promise<string[]> {
+export async function runMigrations(url: string, options: { queueOnPostgres: boolean }): Promise<string[]> {
+  if (options.queueOnPostgres) await migrateQueueSchema(url);
   const dataSource = await new DataSource(dataSourceOptions(url)).initialize();
   const lock = dataSource.createQueryRunner();
   try {
@@ -21,6 +26,7 @@ export async function runMigrations(url: string): Promise<string[]> {
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     const applied = await dataSource.runMigrations({ transaction: 'each' });
     for (const migration of applied) logger.log(`Applied ${migration.name}`);
+    await syncOperationCatalog(dataSource);
     return applied.map((migration) => migration.name);
   } finally {
     await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
@@ -29,10 +35,22 @@ export async function runMigrations(url: string): Promise<string[]> {
   }
 }
 
-async function main(): Promise<void> {
-  const database = await openDatabase(loadConfig());
+/** BullMQ's PostgreSQL backend keeps its tables in its own `bullmq` schema, migrated by BullMQ. */
+async function migrateQueueSchema(url: string): Promise<void> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
   try {
-    const applied = await runMigrations(database.url);
+    await runQueueMigrations(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const database = await openDatabase(config);
+  try {
+    const applied = await runMigrations(database.url, { queueOnPostgres: !config.REDIS_URL });
     logger.log(applied.length ? `${applied.length} migration(s) applied` : 'The schema is up to date');
   } finally {
     await database.close();

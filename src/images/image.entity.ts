@@ -6,9 +6,13 @@ import {
   JoinColumn,
   ManyToOne,
   PrimaryGeneratedColumn,
+  Relation,
+  Unique,
   UpdateDateColumn,
 } from 'typeorm';
+import type { Histogram } from '../histograms/histogram.entity';
 import { ImageType } from '../image-types/image-type.entity';
+import type { Job } from '../jobs/job.entity';
 import { User } from '../users/user.entity';
 
 export const IMAGE_STATUS = {
@@ -19,6 +23,7 @@ export const IMAGE_STATUS = {
 
 @Entity('images')
 @Index('images_user_id_created_at_idx', ['userId', 'createdAt'])
+@Unique('images_job_id_step_index_key', ['jobId', 'stepIndex'])
 export class Image {
   @PrimaryGeneratedColumn()
   id: number;
@@ -52,6 +57,37 @@ export class Image {
   @ManyToOne(() => Image, { onDelete: 'SET NULL', nullable: true })
   @JoinColumn({ name: 'original_id', foreignKeyConstraintName: 'images_original_id_fkey' })
   original: Image | null;
+
+  @Column({ type: 'integer', nullable: true })
+  width: number | null;
+
+  @Column({ type: 'integer', nullable: true })
+  height: number | null;
+
+  /** The decoder's name for the stored file's format: jpeg, png, webp, gif, tiff, heif (AVIF)… */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  format: string | null;
+
+  @Column({ type: 'integer', nullable: true })
+  bytes: number | null;
+
+  /** Hex SHA-256 of the stored file. */
+  @Column({ type: 'char', length: 64, nullable: true })
+  sha256: string | null;
+
+  /** The job whose step made this image, and which step: at most one output per step. */
+  @Column({ type: 'integer', nullable: true })
+  jobId: number | null;
+
+  @ManyToOne('Job', { onDelete: 'SET NULL', nullable: true })
+  @JoinColumn({ name: 'job_id', foreignKeyConstraintName: 'images_job_id_fkey' })
+  job: Relation<Job> | null;
+
+  @Column({ type: 'smallint', nullable: true })
+  stepIndex: number | null;
+
+  /** Loaded by queries that join it: the histogram this image's step computed, if any. */
+  histogram?: Histogram | null;
 
   @Index('images_created_at_idx')
   @CreateDateColumn({ type: 'timestamptz' })

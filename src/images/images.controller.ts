@@ -1,5 +1,17 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Req, Res, StreamableFile, UnsupportedMediaTypeException } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiConsumes,
+  ApiCreatedResponse,
+  ApiExtraModels,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiTags,
+  getSchemaPath,
+} from '@nestjs/swagger';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import { Principal } from '../auth/principal';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
@@ -9,12 +21,14 @@ import type { Selection, SelectionKey } from '../common/selection/selection';
 import { CreateImageDto } from './dto/create-image.dto';
 import { ImageResponseDto } from './dto/image-response.dto';
 import { UpdateImageDto } from './dto/update-image.dto';
+import { UploadUrlRequestDto, UploadUrlResponseDto } from './dto/upload-url.dto';
 import { ImagesService } from './images.service';
 
 const FILTERS: SelectionKey[] = ['n', 'count', 'days', 'user_id', 'image_type'];
 
 @ApiTags('images')
 @ApiBearerAuth()
+@ApiExtraModels(CreateImageDto)
 @Controller('api/images')
 export class ImagesController {
   constructor(private readonly images: ImagesService) {}
@@ -32,11 +46,97 @@ export class ImagesController {
   }
 
   @Post()
-  @ApiOperation({ summary: "Create an image record (status 'created'), before uploading its file" })
+  @ApiOperation({
+    summary: 'Create an image record; as multipart/form-data with a `file` part, upload its original in the same request',
+  })
+  @ApiConsumes('application/json', 'multipart/form-data')
+  @ApiBody({
+    schema: {
+      oneOf: [
+        { $ref: getSchemaPath(CreateImageDto) },
+        {
+          type: 'object',
+          required: ['file'],
+          properties: {
+            file: { type: 'string', format: 'binary', description: 'JPEG, PNG, WebP, GIF, TIFF or AVIF' },
+            image_type: { type: 'string' },
+            user_id: { type: 'integer' },
+            original_id: { type: 'integer' },
+          },
+        },
+      ],
+    },
+  })
   @ApiCreatedResponse({ type: ImageResponseDto })
-  @ApiErrorResponses(400, 401, 403, 422)
-  async create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateImageDto): Promise<ImageResponseDto> {
-    return ImageResponseDto.from(await this.images.create(principal, dto));
+  @ApiErrorResponses(400, 401, 403, 413, 415, 422)
+  async create(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: CreateImageDto,
+    @Req() request: Request,
+  ): Promise<ImageResponseDto> {
+    const image = request.is('multipart/form-data')
+      ? await this.images.createFromMultipart(principal, request)
+      : await this.images.create(principal, dto);
+    return ImageResponseDto.from(image);
+  }
+
+  @Put(':id/file')
+  @ApiOperation({ summary: "Upload the image's original: the request body is the file's bytes" })
+  @ApiConsumes('image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/tiff', 'image/avif')
+  @ApiBody({ schema: { type: 'string', format: 'binary' } })
+  @ApiOkResponse({ type: ImageResponseDto })
+  @ApiErrorResponses(401, 404, 409, 413, 415, 422)
+  async upload(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseIdPipe('image')) id: number,
+    @Req() request: Request,
+    @Headers('content-length') contentLength?: string,
+  ): Promise<ImageResponseDto> {
+    if (!request.is('image/*')) {
+      throw new UnsupportedMediaTypeException('Send the file as the body with Content-Type: image/<format>');
+    }
+    const declared = contentLength && /^[0-9]+$/.test(contentLength) ? Number(contentLength) : undefined;
+    return ImageResponseDto.from(await this.images.attachFile(principal, id, request, declared));
+  }
+
+  @Get(':id/file')
+  @ApiOperation({ summary: "Download the image's file (`curl -OJ` saves it under its name)" })
+  @ApiProduces('image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/tiff', 'image/avif')
+  @ApiOkResponse({ schema: { type: 'string', format: 'binary' } })
+  @ApiErrorResponses(401, 404)
+  async download(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseIdPipe('image')) id: number,
+    @Headers('if-none-match') ifNoneMatch: string | undefined,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<StreamableFile | undefined> {
+    const file = await this.images.openFile(principal, id);
+    response.setHeader('ETag', file.etag);
+    if (ifNoneMatch === file.etag) {
+      file.stream.destroy();
+      response.status(304);
+      return undefined;
+    }
+    return new StreamableFile(file.stream, {
+      type: file.mime,
+      length: file.bytes,
+      disposition: `attachment; filename="${file.filename}"`,
+    });
+  }
+
+  @Post(':id/upload_url')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'A presigned URL to PUT the original to S3 directly; then record it with PUT /api/images/:id {"s3_key"}',
+  })
+  @ApiOkResponse({ type: UploadUrlResponseDto })
+  @ApiErrorResponses(401, 404, 409, 422)
+  uploadUrl(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseIdPipe('image')) id: number,
+    @Body() dto: UploadUrlRequestDto,
+  ): Promise<UploadUrlResponseDto> {
+    return this.images.presignUpload(principal, id, dto.content_type ?? 'image/jpeg');
   }
 
   @Get(':id')
@@ -51,7 +151,7 @@ export class ImagesController {
   }
 
   @Put(':id')
-  @ApiOperation({ summary: "Update an image; giving s3_key marks it 'original stored'" })
+  @ApiOperation({ summary: "Update an image; s3_key records a presigned upload, marking it 'original stored'" })
   @ApiOkResponse({ type: ImageResponseDto })
   @ApiErrorResponses(400, 401, 403, 404, 422)
   async update(
@@ -64,7 +164,7 @@ export class ImagesController {
 
   @Delete(':id')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Delete one of your images' })
+  @ApiOperation({ summary: 'Delete one of your images and its file' })
   @ApiOkResponse({ type: ImageResponseDto, description: 'The deleted image.' })
   @ApiErrorResponses(401, 404)
   async destroy(

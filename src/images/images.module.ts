@@ -3,12 +3,13 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { ImageTypesModule } from '../image-types/image-types.module';
 import { Image } from './image.entity';
 import { ImagesController } from './images.controller';
+import { ImageUploadService } from './image-upload.service';
 import { ImagesService } from './images.service';
 
 @Module({
   imports: [TypeOrmModule.forFeature([Image]), ImageTypesModule],
   controllers: [ImagesController],
-  providers: [ImagesService],
+  providers: [ImagesService, ImageUploadService],
   exports: [ImagesService],
 })
 export class ImagesModule {}

@@ -1,51 +1,125 @@
-import { Injectable, NotFoundException } from '@nestjs/common';
+import { ConflictException, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import { plainToInstance } from 'class-transformer';
+import { validate } from 'class-validator';
+import type { Request } from 'express';
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { Repository } from 'typeorm';
 import { Principal } from '../auth/principal';
-import { invalidField } from '../common/api-errors';
+import { invalidField, invalidFields, validationDetails } from '../common/api-errors';
 import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../common/selection/selection';
+import { Histogram } from '../histograms/histogram.entity';
 import { ImageType } from '../image-types/image-type.entity';
 import { ImageTypesService } from '../image-types/image-types.service';
+import { ORIGINAL_IMAGE_TYPE } from '../job-types/operation-catalog';
+import { PresignUnsupportedError, StorageDriver } from '../storage/storage.driver';
 import { CreateImageDto } from './dto/create-image.dto';
 import { UpdateImageDto } from './dto/update-image.dto';
+import { formatOf } from './image-formats';
+import { ImageUploadService, StoredImageFile } from './image-upload.service';
 import { Image, IMAGE_STATUS } from './image.entity';
+import { readMultipartUpload } from './multipart-upload';
+
+const PRESIGNED_URL_SECONDS = 900;
+const NUMERIC_FORM_FIELDS = ['user_id', 'image_type_id', 'original_id'];
+
+export interface ImageFileDownload {
+  stream: Readable;
+  bytes: number;
+  mime: string;
+  filename: string;
+  etag: string;
+}
 
 @Injectable()
 export class ImagesService {
+  private readonly logger = new Logger(ImagesService.name);
+
   constructor(
     @InjectRepository(Image) private readonly images: Repository<Image>,
     private readonly imageTypes: ImageTypesService,
+    private readonly uploads: ImageUploadService,
+    private readonly storage: StorageDriver,
   ) {}
 
   findAll(principal: Principal, selection: Selection): Promise<Image[]> {
     const scoped = principal.scope(selection);
-    const query = this.images.createQueryBuilder('image').leftJoinAndSelect('image.imageType', 'imageType');
+    const query = this.withDetails(this.images.createQueryBuilder('image'));
     if (scoped.imageType !== null) query.andWhere('imageType.typeName = :typeName', { typeName: scoped.imageType });
     return applySelection(query, scoped).getMany();
   }
 
   /** An image the caller may see; someone else's is as absent as a missing one. */
   async findOne(principal: Principal, id: number): Promise<Image> {
-    const image = await this.images.findOne({ where: { id }, relations: { imageType: true } });
+    const image = await this.withDetails(this.images.createQueryBuilder('image')).where('image.id = :id', { id }).getOne();
     if (!image || !principal.owns(image.userId)) throw new NotFoundException(`No image with id ${id}`);
     return image;
   }
 
-  async create(principal: Principal, dto: CreateImageDto): Promise<Image> {
+  async create(principal: Principal, dto: CreateImageDto, file?: StoredImageFile): Promise<Image> {
     const userId = principal.ownerFor(dto.user_id);
-    const imageType = await this.resolveImageType(dto);
+    const imageType = (await this.resolveImageType(dto)) ?? (file ? await this.imageTypes.findByName(ORIGINAL_IMAGE_TYPE) : null);
     const originalId =
       dto.original_id === undefined ? null : (await this.requireOwned(dto.original_id, userId, 'original_id')).id;
     const saved = await this.images.save(
-      this.images.create({ status: IMAGE_STATUS.created, userId, imageType: imageType ?? null, originalId }),
+      this.images.create({
+        status: file ? IMAGE_STATUS.originalStored : IMAGE_STATUS.created,
+        userId,
+        imageType,
+        originalId,
+        ...(file ? fileColumns(file) : {}),
+      }),
     );
     return this.findOne(principal, saved.id);
+  }
+
+  /** `POST /api/images` as multipart/form-data: the record and its file in one request. */
+  async createFromMultipart(principal: Principal, request: Request): Promise<Image> {
+    const { fields, file } = await readMultipartUpload(request, (stream) => this.uploads.store(stream));
+    try {
+      const dto = plainToInstance(CreateImageDto, formValues(fields));
+      const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
+      if (errors.length > 0) throw invalidFields(validationDetails(errors));
+      return await this.create(principal, dto, file);
+    } catch (error) {
+      await this.storage.delete(file.key);
+      throw error;
+    }
+  }
+
+  /** `PUT /api/images/:id/file`: stores the body as the image's original. */
+  async attachFile(principal: Principal, id: number, body: Readable, declaredBytes?: number): Promise<Image> {
+    const image = await this.findOne(principal, id);
+    if (image.status === IMAGE_STATUS.processed) {
+      throw new ConflictException(`Image ${id} is the output of job ${image.jobId}; its file cannot be replaced`);
+    }
+    return this.recordFile(principal, image, await this.uploads.store(body, declaredBytes));
+  }
+
+  /** A URL the client PUTs the original to directly; then `PUT /api/images/:id {"s3_key"}` records it. */
+  async presignUpload(principal: Principal, id: number, contentType: string): Promise<{ url: string; s3_key: string; expires_in: number }> {
+    const image = await this.findOne(principal, id);
+    if (image.status === IMAGE_STATUS.processed) {
+      throw new ConflictException(`Image ${id} is the output of job ${image.jobId}; its file cannot be replaced`);
+    }
+    const key = `${uploadPrefix(id)}${randomUUID()}`;
+    try {
+      const url = await this.storage.presignPut(key, contentType, PRESIGNED_URL_SECONDS);
+      return { url, s3_key: key, expires_in: PRESIGNED_URL_SECONDS };
+    } catch (error) {
+      if (error instanceof PresignUnsupportedError) {
+        throw new ConflictException('Direct uploads need S3 storage (STORAGE=s3); send the file to PUT /api/images/:id/file');
+      }
+      throw error;
+    }
   }
 
   async update(principal: Principal, id: number, dto: UpdateImageDto): Promise<Image> {
     if (dto.id !== undefined && dto.id !== id) throw invalidField('id', `id ${dto.id} does not match the URL's id ${id}`);
     const image = await this.findOne(principal, id);
+    const file = dto.s3_key === undefined ? undefined : await this.adoptUpload(image, dto.s3_key);
     if (dto.user_id !== undefined) image.userId = principal.ownerFor(dto.user_id);
     const imageType = await this.resolveImageType(dto);
     if (imageType !== undefined) {
@@ -56,10 +130,7 @@ export class ImagesService {
       if (dto.original_id === id) throw invalidField('original_id', 'An image cannot be derived from itself');
       image.originalId = (await this.requireOwned(dto.original_id, image.userId, 'original_id')).id;
     }
-    if (dto.s3_key !== undefined) {
-      image.s3Key = dto.s3_key;
-      image.status = IMAGE_STATUS.originalStored;
-    }
+    if (file) return this.recordFile(principal, image, file);
     await this.images.save(image);
     return this.findOne(principal, id);
   }
@@ -67,7 +138,65 @@ export class ImagesService {
   async remove(principal: Principal, id: number): Promise<Image> {
     const image = await this.findOne(principal, id);
     await this.images.delete({ id });
+    if (image.s3Key) await this.deleteFile(image.s3Key);
     return image;
+  }
+
+  async openFile(principal: Principal, id: number): Promise<ImageFileDownload> {
+    const image = await this.findOne(principal, id);
+    if (!image.s3Key || image.bytes === null) throw new NotFoundException(`Image ${id} has no stored file yet`);
+    const format = formatOf(image.format);
+    return {
+      stream: await this.storage.get(image.s3Key),
+      bytes: image.bytes,
+      mime: format.mime,
+      filename: `${image.id}-${image.imageType?.typeName ?? 'image'}.${format.extension}`,
+      etag: `"${image.sha256}"`,
+    };
+  }
+
+  /** Image `imageId` of user `userId`, named by a body's `field`: refused (422) if it is not theirs. */
+  async requireOwned(imageId: number, userId: number, field: string): Promise<Image> {
+    const image = await this.images.findOneBy({ id: imageId, userId });
+    if (!image) throw invalidField(field, `${field} ${imageId} is not an image of user ${userId}`);
+    return image;
+  }
+
+  private withDetails(query: ReturnType<Repository<Image>['createQueryBuilder']>) {
+    return query
+      .leftJoinAndSelect('image.imageType', 'imageType')
+      .leftJoinAndMapOne('image.histogram', Histogram, 'histogram', 'histogram.image_id = image.id');
+  }
+
+  private async adoptUpload(image: Image, key: string): Promise<StoredImageFile> {
+    if (image.status === IMAGE_STATUS.processed) {
+      throw new ConflictException(`Image ${image.id} is the output of job ${image.jobId}; its file cannot be replaced`);
+    }
+    if (!key.startsWith(uploadPrefix(image.id)) || !(await this.storage.stat(key))) {
+      throw invalidField('s3_key', `s3_key must be a key that POST /api/images/${image.id}/upload_url issued, with the file uploaded to it`);
+    }
+    return this.uploads.adopt(key);
+  }
+
+  /** Records a stored file as the image's original; the file it replaces is deleted afterwards. */
+  private async recordFile(principal: Principal, image: Image, file: StoredImageFile): Promise<Image> {
+    const replaced = image.s3Key;
+    try {
+      await this.images.update(image.id, { ...fileColumns(file), status: IMAGE_STATUS.originalStored });
+      if (image.imageTypeId === null) {
+        await this.images.update(image.id, { imageTypeId: (await this.imageTypes.findByName(ORIGINAL_IMAGE_TYPE)).id });
+      }
+    } catch (error) {
+      await this.deleteFile(file.key);
+      throw error;
+    }
+    if (replaced && replaced !== file.key) await this.deleteFile(replaced);
+    return this.findOne(principal, image.id);
+  }
+
+  /** A file left behind is harmless but wasted; a failed delete must not fail the request. */
+  private async deleteFile(key: string): Promise<void> {
+    await this.storage.delete(key).catch((error: Error) => this.logger.warn(`Could not delete ${key}: ${error.message}`));
   }
 
   /** The image type a body names by `image_type` or `image_type_id`; `undefined` when it names none. */
@@ -84,11 +213,30 @@ export class ImagesService {
     }
     return imageType;
   }
+}
 
-  /** Image `imageId` of user `userId`, named by a body's `field`: refused (422) if it is not theirs. */
-  async requireOwned(imageId: number, userId: number, field: string): Promise<Image> {
-    const image = await this.images.findOneBy({ id: imageId, userId });
-    if (!image) throw invalidField(field, `${field} ${imageId} is not an image of user ${userId}`);
-    return image;
-  }
+function fileColumns(file: StoredImageFile): Partial<Image> {
+  return {
+    s3Key: file.key,
+    width: file.width,
+    height: file.height,
+    format: file.format,
+    bytes: file.bytes,
+    sha256: file.sha256,
+  };
+}
+
+/** Presigned uploads land under a prefix of their image, so a client cannot claim another object. */
+function uploadPrefix(imageId: number): string {
+  return `uploads/${imageId}/`;
+}
+
+/** Form fields arrive as strings; ids that look like numbers are numbers. */
+function formValues(fields: Record<string, string>): Record<string, string | number> {
+  return Object.fromEntries(
+    Object.entries(fields).map(([name, value]) => [
+      name,
+      NUMERIC_FORM_FIELDS.includes(name) && /^[0-9]{1,10}$/.test(value) ? Number(value) : value,
+    ]),
+  );
 }

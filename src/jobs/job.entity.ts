@@ -53,6 +53,43 @@ export class Job {
   @JoinColumn({ name: 'image_id', foreignKeyConstraintName: 'jobs_image_id_fkey' })
   image: Image | null;
 
+  /** Each step's parameters, by operation name: `{"resize": {"width": 800}}`. */
+  @Column({ type: 'jsonb', default: () => "'{}'" })
+  params: Record<string, object>;
+
+  /** Percent of the steps done. */
+  @Column({ type: 'smallint', default: 0 })
+  progress: number;
+
+  /** How many times a worker has started this job. */
+  @Column({ type: 'integer', default: 0 })
+  attempts: number;
+
+  @Column({ type: 'integer', default: 3 })
+  maxAttempts: number;
+
+  /** Seconds a single attempt may run. */
+  @Column({ type: 'integer', default: 300 })
+  timeout: number;
+
+  /** Seconds the job may wait in the queue before it expires unrun; null: forever. */
+  @Column({ type: 'integer', nullable: true })
+  ttl: number | null;
+
+  @Column({ type: 'timestamptz', nullable: true })
+  startedAt: Date | null;
+
+  @Column({ type: 'timestamptz', nullable: true })
+  finishedAt: Date | null;
+
+  /** Why the job failed, in words a user can act on. */
+  @Column({ type: 'text', nullable: true })
+  error: string | null;
+
+  /** Each step's output image id, in step order. */
+  @Column({ type: 'integer', array: true, default: () => "'{}'" })
+  outputImageIds: number[];
+
   @Index('jobs_created_at_idx')
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;

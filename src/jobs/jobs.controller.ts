@@ -1,5 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, StreamableFile } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import { Principal } from '../auth/principal';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
@@ -32,9 +32,9 @@ export class JobsController {
   }
 
   @Post()
-  @ApiOperation({ summary: "Create a job (status 'queued') on one of your images" })
+  @ApiOperation({ summary: "Create a job on one of your images and queue it" })
   @ApiCreatedResponse({ type: JobResponseDto })
-  @ApiErrorResponses(400, 401, 403, 422)
+  @ApiErrorResponses(400, 401, 403, 422, 503)
   async create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateJobDto): Promise<JobResponseDto> {
     return JobResponseDto.from(await this.jobs.create(principal, dto));
   }
@@ -48,6 +48,23 @@ export class JobsController {
     @Param('id', new ParseIdPipe('job')) id: number,
   ): Promise<JobResponseDto> {
     return JobResponseDto.from(await this.jobs.findOne(principal, id));
+  }
+
+  @Get(':id/download')
+  @ApiOperation({ summary: "Download the job's output: the file itself, or a zip when it made several" })
+  @ApiProduces('image/png', 'image/jpeg', 'image/webp', 'image/avif', 'application/zip')
+  @ApiOkResponse({ schema: { type: 'string', format: 'binary' } })
+  @ApiErrorResponses(401, 404)
+  async download(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseIdPipe('job')) id: number,
+  ): Promise<StreamableFile> {
+    const file = await this.jobs.openDownload(principal, id);
+    return new StreamableFile(file.stream, {
+      type: file.mime,
+      length: file.bytes ?? undefined,
+      disposition: `attachment; filename="${file.filename}"`,
+    });
   }
 
   @Put(':id')

@@ -1,21 +1,38 @@
-import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
+import { ConflictException, Injectable, Logger, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import { Readable } from 'node:stream';
 import { Repository } from 'typeorm';
+import { ZipFile } from 'yazl';
 import { Principal } from '../auth/principal';
-import { invalidField } from '../common/api-errors';
+import { ErrorDetail, invalidField, invalidFields } from '../common/api-errors';
 import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../common/selection/selection';
+import { AppConfig } from '../config/app-config';
 import { ImagesService } from '../images/images.service';
+import { JobQueue } from '../queue/job-queue';
+import { operationRegistry } from '../worker/operation-registry';
 import { CreateJobDto } from './dto/create-job.dto';
 import { UpdateJobDto } from './dto/update-job.dto';
 import { Job, JOB_STATUS } from './job.entity';
 import { normalizeJobSequence, pipelineKind } from './job-sequence';
 
+export interface JobDownload {
+  stream: Readable;
+  /** Unknown ahead for a zip, which is streamed as it is built. */
+  bytes: number | null;
+  mime: string;
+  filename: string;
+}
+
 @Injectable()
 export class JobsService {
+  private readonly logger = new Logger(JobsService.name);
+
   constructor(
     @InjectRepository(Job) private readonly jobs: Repository<Job>,
     private readonly images: ImagesService,
+    private readonly queue: JobQueue,
+    private readonly config: AppConfig,
   ) {}
 
   findAll(principal: Principal, selection: Selection): Promise<Job[]> {
@@ -29,56 +46,134 @@ export class JobsService {
     return job;
   }
 
+  /**
+   * Writes the job row, then queues it. Everything the worker will need is checked first, so a
+   * job that is accepted can run: registered operations, valid parameters, a stored original.
+   */
   async create(principal: Principal, dto: CreateJobDto): Promise<Job> {
     const userId = principal.ownerFor(dto.user_id);
-    const sequence = sequenceOf(dto, true)!;
+    const { sequence, field } = sequenceOf(dto, true)!;
+    const params = validateSteps(sequence, field, dto.params ?? {});
     const image = dto.image_id === undefined ? null : await this.images.requireOwned(dto.image_id, userId, 'image_id');
-    if (pipelineKind(sequence) === 'process' && !image) {
-      throw invalidField('image_id', 'image_id is required: a process job works on one of your images');
+    if (pipelineKind(sequence) === 'process') {
+      if (!image) throw invalidField('image_id', 'image_id is required: a process job works on one of your images');
+      if (!image.s3Key) {
+        throw invalidField('image_id', `Image ${image.id} has no stored file yet: upload it first (PUT /api/images/${image.id}/file)`);
+      }
     }
-    return this.jobs.save(
+    const job = await this.jobs.save(
       this.jobs.create({
         status: JOB_STATUS.queued,
         environment: dto.environment ?? null,
         imageUrl: image?.s3Key ?? null,
         jobType: sequence,
+        params,
         userId,
         imageId: image?.id ?? null,
+        timeout: dto.timeout ?? this.config.JOB_TIMEOUT,
+        ttl: dto.ttl ?? null,
+        maxAttempts: dto.attempts ?? this.config.MAX_RETRY,
       }),
     );
+    try {
+      await this.queue.enqueue(job);
+    } catch (error) {
+      this.logger.error(`Could not queue job ${job.id}: ${(error as Error).message}`);
+      await this.jobs.update(job.id, { status: JOB_STATUS.failed, error: 'The job could not be queued', finishedAt: new Date() });
+      throw new ServiceUnavailableException('The job queue is unavailable; try again shortly');
+    }
+    return job;
   }
 
   async update(principal: Principal, id: number, dto: UpdateJobDto): Promise<Job> {
     if (dto.id !== undefined && dto.id !== id) throw invalidField('id', `id ${dto.id} does not match the URL's id ${id}`);
     const job = await this.findOne(principal, id);
-    if (job.status !== JOB_STATUS.queued) {
-      throw new ConflictException(`Job ${id} is ${job.status}; only a queued job can be changed`);
-    }
-    const sequence = sequenceOf(dto, false);
-    if (sequence) {
-      if (pipelineKind(sequence) === 'process' && job.imageId === null) {
-        throw invalidField('job_type', 'A process job needs an image; this job has none');
+    const changes: Partial<Job> = {};
+    const given = sequenceOf(dto, false);
+    if (given) {
+      if (pipelineKind(given.sequence) !== pipelineKind(job.jobType)) {
+        throw invalidField(given.field, `A queued ${pipelineKind(job.jobType)} job cannot become a ${pipelineKind(given.sequence)} job`);
       }
-      job.jobType = sequence;
+      changes.params = validateSteps(given.sequence, given.field, job.params);
+      changes.jobType = given.sequence;
     }
-    if (dto.environment !== undefined) job.environment = dto.environment;
-    return this.jobs.save(job);
+    if (dto.environment !== undefined) changes.environment = dto.environment;
+    // Only while still queued: the condition sits in the UPDATE so a worker starting meanwhile wins.
+    const { affected } = await this.jobs.update({ id, status: JOB_STATUS.queued }, changes);
+    if (!affected) {
+      const current = await this.findOne(principal, id);
+      throw new ConflictException(`Job ${id} is ${current.status}; only a queued job can be changed`);
+    }
+    return this.findOne(principal, id);
+  }
+
+  /** The job's outputs as files: the one file itself, or a zip of several, as the kiosk consumer zips its results. */
+  async openDownload(principal: Principal, id: number): Promise<JobDownload> {
+    const job = await this.findOne(principal, id);
+    if (job.outputImageIds.length === 0) {
+      throw new NotFoundException(
+        job.status === JOB_STATUS.completed ? `Job ${id} has no output files` : `Job ${id} is ${job.status}; it has no outputs yet`,
+      );
+    }
+    const files = await Promise.all(job.outputImageIds.map((imageId) => this.images.openFile(principal, imageId)));
+    if (files.length === 1) return files[0];
+    const zip = new ZipFile();
+    for (const [index, file] of files.entries()) {
+      zip.addReadStream(file.stream, `${index + 1}-${file.filename}`, { compress: false });
+    }
+    zip.end();
+    return { stream: zip.outputStream as Readable, bytes: null, mime: 'application/zip', filename: `job-${id}.zip` };
   }
 
   async remove(principal: Principal, id: number): Promise<Job> {
     const job = await this.findOne(principal, id);
+    if (job.status === JOB_STATUS.queued || job.status === JOB_STATUS.running) {
+      await this.queue.remove(job);
+    }
     await this.jobs.delete({ id });
     return job;
   }
 }
 
 /** The normalised sequence a body gives by `job_type` or `job_sequence` (exactly one of them). */
-function sequenceOf(dto: Pick<CreateJobDto, 'job_type' | 'job_sequence'>, required: boolean): string[] | undefined {
+function sequenceOf(
+  dto: Pick<CreateJobDto, 'job_type' | 'job_sequence'>,
+  required: boolean,
+): { sequence: string[]; field: string } | undefined {
   if (dto.job_type !== undefined && dto.job_sequence !== undefined) {
     throw invalidField('job_sequence', 'Give job_type or job_sequence, not both');
   }
-  if (dto.job_sequence !== undefined) return normalizeJobSequence(dto.job_sequence, 'job_sequence');
-  if (dto.job_type !== undefined) return normalizeJobSequence(dto.job_type, 'job_type');
+  if (dto.job_sequence !== undefined) {
+    return { sequence: normalizeJobSequence(dto.job_sequence, 'job_sequence'), field: 'job_sequence' };
+  }
+  if (dto.job_type !== undefined) return { sequence: normalizeJobSequence(dto.job_type, 'job_type'), field: 'job_type' };
   if (required) throw invalidField('job_type', 'job_type (or job_sequence) is required');
   return undefined;
+}
+
+/**
+ * A process job's steps must be registered operations, and `params` may only hold parameters of
+ * its steps, valid for them. Returns the validated parameters, by operation name.
+ */
+function validateSteps(sequence: string[], field: string, rawParams: Record<string, unknown>): Record<string, object> {
+  if (pipelineKind(sequence) !== 'process') return {};
+  const details: ErrorDetail[] = [];
+  const steps = sequence.slice(1);
+  for (const step of steps) {
+    if (!operationRegistry.get(step)) {
+      details.push({ field, message: `"${step}" is not an operation; known: ${operationRegistry.names().join(', ')}` });
+    }
+  }
+  const params: Record<string, object> = {};
+  for (const [name, raw] of Object.entries(rawParams)) {
+    if (!steps.includes(name)) {
+      details.push({ field: `params.${name}`, message: `params.${name} names no step of this job` });
+      continue;
+    }
+    const validated = operationRegistry.validateParams(name, raw);
+    details.push(...validated.errors);
+    params[name] = validated.params;
+  }
+  if (details.length > 0) throw invalidFields(details);
+  return params;
 }

@@ -30,7 +30,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   }
   await ensureDatabase(serverUrl, name);
   const url = withDatabase(serverUrl, name);
-  await runMigrations(url);
+  await runMigrations(url, { queueOnPostgres: true });
   return {
     url,
     async destroy() {

@@ -1,4 +1,6 @@
 import { NestExpressApplication } from '@nestjs/platform-express';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ADMIN_TOKEN, api, bearer } from './test-app';
 
 let sequence = 0;
@@ -44,15 +46,22 @@ export async function createImage(
   return response.body;
 }
 
-/** An image whose original is recorded as stored, ready for a process job. */
-export async function createStoredImage(app: NestExpressApplication, owner: TestUser): Promise<{ id: number }> {
+export const fixture = (name: string) => readFileSync(join(__dirname, '..', 'fixtures', name));
+
+/** An image with a real photograph uploaded as its original, ready for a process job. */
+export async function createStoredImage(
+  app: NestExpressApplication,
+  owner: TestUser,
+  file = 'astronaut.png',
+): Promise<{ id: number; s3_key: string; [field: string]: unknown }> {
   const image = await createImage(app, owner);
-  await api(app)
-    .put(`/api/images/${image.id}.json`)
+  const response = await api(app)
+    .put(`/api/images/${image.id}/file`)
     .set(bearer(owner.token))
-    .send({ s3_key: `originals/${image.id}.jpg` })
+    .set('Content-Type', file.endsWith('.png') ? 'image/png' : 'image/jpeg')
+    .send(fixture(file))
     .expect(200);
-  return image;
+  return response.body;
 }
 
 export async function createJob(

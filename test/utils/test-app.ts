@@ -1,22 +1,52 @@
+import { INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import request from 'supertest';
 import { AppModule } from '../../src/app.module';
 import { configureApp } from '../../src/app.setup';
 import { loadConfig } from '../../src/config/app-config';
+import { WorkerAppModule } from '../../src/worker/worker-app.module';
 import { TEST_DATABASE_URL_VARIABLE } from '../setup/test-env';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
-/** The real application, as main.ts builds it, on the run's fresh database. */
-export async function createTestApp(): Promise<NestExpressApplication> {
+export type TestEnv = Record<string, string | undefined>;
+
+/**
+ * The environment of one suite's API and workers: the run's database, its own data directory,
+ * and its own queue namespace on Redis, so suites sharing a Redis never see each other's jobs.
+ */
+export function testEnv(overrides: TestEnv = {}): TestEnv {
   const databaseUrl = process.env[TEST_DATABASE_URL_VARIABLE];
   if (!databaseUrl) throw new Error(`${TEST_DATABASE_URL_VARIABLE} is unset: run the e2e tests through jest`);
-  const config = loadConfig({ DATABASE_URL: databaseUrl, ADMIN_TOKEN, DATA_DIR: process.env.DATA_DIR });
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config, databaseUrl)] }).compile();
+  return {
+    DATABASE_URL: databaseUrl,
+    ADMIN_TOKEN,
+    DATA_DIR: mkdtempSync(join(tmpdir(), 'darkroom-data-')),
+    QUEUE_PREFIX: `test${process.pid}x${Date.now().toString(36)}`,
+    WORKER_CONCURRENCY: '2',
+    ...overrides,
+  };
+}
+
+/** The real application, as main.ts builds it, on the run's fresh database. */
+export async function createTestApp(env: TestEnv = testEnv()): Promise<NestExpressApplication> {
+  const config = loadConfig(env);
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config, env.DATABASE_URL!)] }).compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ logger: ['error', 'warn'] });
   configureApp(app);
   return app.init();
+}
+
+/** A real worker (BullMQ consumers and the pipeline) in this process, as worker.main.ts builds it. */
+export async function startTestWorker(env: TestEnv): Promise<INestApplicationContext> {
+  return NestFactory.createApplicationContext(WorkerAppModule.forRoot(loadConfig(env), env.DATABASE_URL!), {
+    logger: ['error', 'warn'],
+  });
 }
 
 export type Agent = ReturnType<typeof request>;
@@ -26,3 +56,19 @@ export function api(app: NestExpressApplication): Agent {
 }
 
 export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+/** Polls a job until it is completed or failed. */
+export async function waitForJob(
+  app: NestExpressApplication,
+  token: string,
+  jobId: number,
+  timeoutMs = 60_000,
+): Promise<Record<string, any>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { body } = await api(app).get(`/api/jobs/${jobId}.json`).set(bearer(token)).expect(200);
+    if (body.status === 'completed' || body.status === 'failed') return body;
+    if (Date.now() > deadline) throw new Error(`Job ${jobId} still ${body.status} after ${timeoutMs} ms: ${JSON.stringify(body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

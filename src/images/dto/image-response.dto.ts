@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Image } from '../image.entity';
 
 export class ImageResponseDto {
@@ -11,10 +11,17 @@ export class ImageResponseDto {
   @ApiProperty() user_id: number;
   @ApiProperty({ type: Number, nullable: true, description: 'The image this one was derived from.' })
   original_id: number | null;
+  @ApiProperty({ type: Number, nullable: true }) width: number | null;
+  @ApiProperty({ type: Number, nullable: true }) height: number | null;
+  @ApiProperty({ type: String, nullable: true, example: 'jpeg' }) format: string | null;
+  @ApiProperty({ type: Number, nullable: true, description: 'Size of the stored file.' }) bytes: number | null;
+  @ApiProperty({ type: String, nullable: true, description: 'Hex SHA-256 of the stored file.' }) sha256: string | null;
+  @ApiProperty({ type: Number, nullable: true, description: 'The job whose step made this image.' }) job_id: number | null;
+  @ApiPropertyOptional({ type: [Number], description: 'Histogram images: the 256 bins.' }) histogram?: number[];
   @ApiProperty({ type: String, format: 'date-time' }) created_at: string;
   @ApiProperty({ type: String, format: 'date-time' }) updated_at: string;
 
-  /** `image` must have its `imageType` relation loaded. */
+  /** `image` must have its `imageType` (and, where it has one, `histogram`) loaded. */
   static from(image: Image): ImageResponseDto {
     return {
       id: image.id,
@@ -24,6 +31,13 @@ export class ImageResponseDto {
       image_type_id: image.imageTypeId,
       user_id: image.userId,
       original_id: image.originalId,
+      width: image.width,
+      height: image.height,
+      format: image.format,
+      bytes: image.bytes,
+      sha256: image.sha256,
+      job_id: image.jobId,
+      ...(image.histogram ? { histogram: image.histogram.bins } : {}),
       created_at: image.createdAt.toISOString(),
       updated_at: image.updatedAt.toISOString(),
     };

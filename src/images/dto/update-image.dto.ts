@@ -12,8 +12,9 @@ export class UpdateImageDto extends CreateImageDto {
   id?: number;
 
   @ApiPropertyOptional({
-    description: "Where the uploaded original is stored; setting it marks the image 'original stored'.",
-    example: 'originals/12345.jpg',
+    description:
+      "The key POST /api/images/:id/upload_url issued, once the file is uploaded there: it is checked, then recorded, and the image becomes 'original stored'.",
+    example: 'uploads/12345/0b7c0c52-8a53-4f5e-9c53-2f8d9d1f7e0a',
   })
   @IsOptional()
   @IsString()

@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { ArrayNotEmpty, IsArray, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { ArrayNotEmpty, IsArray, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { STEP_PATTERN } from '../job-sequence';
 
 const MAX_ID = 2_147_483_647;
@@ -55,4 +55,33 @@ export class CreateJobDto {
   @IsString()
   @MaxLength(4096)
   environment?: string;
+
+  @ApiPropertyOptional({
+    description: "Each step's parameters, by operation name.",
+    example: { resize: { width: 800 }, blur: { sigma: 3 } },
+  })
+  @IsOptional()
+  @IsObject()
+  params?: Record<string, unknown>;
+
+  @ApiPropertyOptional({ description: 'Seconds one attempt may run (default JOB_TIMEOUT).', minimum: 1, maximum: 86400 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(86_400)
+  timeout?: number;
+
+  @ApiPropertyOptional({ description: 'Seconds the job may wait in the queue before it expires unrun.', minimum: 1 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(30 * 86_400)
+  ttl?: number;
+
+  @ApiPropertyOptional({ description: 'Attempts before the job fails (default MAX_RETRY).', minimum: 1, maximum: 20 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(20)
+  attempts?: number;
 }

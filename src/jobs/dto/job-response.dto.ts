@@ -9,6 +9,17 @@ export class JobResponseDto {
   @ApiProperty({ type: [String], example: ['process', 'grayscale', 'histogram'] }) job_type: string[];
   @ApiProperty() user_id: number;
   @ApiProperty({ type: Number, nullable: true }) image_id: number | null;
+  @ApiProperty({ type: Object, example: { resize: { width: 800 } } }) params: Record<string, object>;
+  @ApiProperty({ description: 'Percent of the steps done.' }) progress: number;
+  @ApiProperty({ description: 'How many times a worker has started the job.' }) attempts: number;
+  @ApiProperty({ description: 'Attempts allowed before the job fails.' }) max_attempts: number;
+  @ApiProperty({ description: 'Seconds one attempt may run.' }) timeout: number;
+  @ApiProperty({ type: Number, nullable: true, description: 'Seconds it may wait queued before expiring.' }) ttl: number | null;
+  @ApiProperty({ type: String, nullable: true, description: 'Why the job failed, or why an attempt is being retried.' })
+  error: string | null;
+  @ApiProperty({ type: [Number], description: "Each step's output image id, in step order." }) outputs: number[];
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) started_at: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) finished_at: string | null;
   @ApiProperty({ type: String, format: 'date-time' }) created_at: string;
   @ApiProperty({ type: String, format: 'date-time' }) updated_at: string;
 
@@ -21,6 +32,16 @@ export class JobResponseDto {
       job_type: job.jobType,
       user_id: job.userId,
       image_id: job.imageId,
+      params: job.params,
+      progress: job.progress,
+      attempts: job.attempts,
+      max_attempts: job.maxAttempts,
+      timeout: job.timeout,
+      ttl: job.ttl,
+      error: job.error,
+      outputs: job.outputImageIds,
+      started_at: job.startedAt?.toISOString() ?? null,
+      finished_at: job.finishedAt?.toISOString() ?? null,
       created_at: job.createdAt.toISOString(),
       updated_at: job.updatedAt.toISOString(),
     };

@@ -3,7 +3,7 @@ import { IsInt, IsOptional } from 'class-validator';
 import { CreateJobDto } from './create-job.dto';
 
 /** A job can be changed only while it is still queued; its image and owner stay. */
-export class UpdateJobDto extends OmitType(CreateJobDto, ['image_id', 'user_id'] as const) {
+export class UpdateJobDto extends OmitType(CreateJobDto, ['image_id', 'user_id', 'params', 'timeout', 'ttl', 'attempts'] as const) {
   @ApiPropertyOptional({ description: 'Ignored if it matches the id in the URL; refused otherwise.' })
   @IsOptional()
   @IsInt()

@@ -1,0 +1,45 @@
+import { BullModule } from '@nestjs/bullmq';
+import { DynamicModule, Module } from '@nestjs/common';
+import { createPostgresBackend, Queue, withBackend, Worker } from 'bullmq';
+import { AppConfig } from '../config/app-config';
+import { JobQueue } from './job-queue';
+import { QUEUE_NAMES } from './queue-names';
+
+/**
+ * BullMQ on Redis when REDIS_URL is set (the scale-out path), otherwise on BullMQ's PostgreSQL
+ * backend in the application's own database, so the one-command start needs no other service.
+ */
+@Module({})
+export class QueueModule {
+  static forRoot(config: AppConfig, databaseUrl: string): DynamicModule {
+    const classes = config.REDIS_URL ? { Queue, Worker } : withBackend(createPostgresBackend);
+    BullModule.queueClass = classes.Queue;
+    BullModule.workerClass = classes.Worker;
+    const connection = config.REDIS_URL ? redisConnection(config.REDIS_URL) : { connectionString: databaseUrl, max: 10 };
+    return {
+      module: QueueModule,
+      global: true,
+      imports: [
+        BullModule.forRoot({ connection: connection as never, prefix: config.QUEUE_PREFIX }),
+        BullModule.registerQueue(...QUEUE_NAMES.map((name) => ({ name }))),
+      ],
+      providers: [JobQueue],
+      exports: [BullModule, JobQueue],
+    };
+  }
+}
+
+/** ioredis options from a redis:// or rediss:// URL (user, password, database, TLS). */
+export function redisConnection(url: string) {
+  const parsed = new URL(url);
+  return {
+    host: parsed.hostname,
+    port: Number(parsed.port || 6379),
+    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    db: parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0,
+    tls: parsed.protocol === 'rediss:' ? {} : undefined,
+    // Workers block on Redis; BullMQ requires unlimited retries per request for them.
+    maxRetriesPerRequest: null,
+  };
+}

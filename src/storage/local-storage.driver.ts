@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { assertValidStorageKey } from './storage-key';
+import { PresignUnsupportedError, StorageDriver, StorageObjectNotFoundError, StoredObjectInfo } from './storage.driver';
+
+/** Files carry no type of their own, so it is read back from the extension `newStorageKey` gave them. */
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.png': 'image/png',
+  '.webp': 'image/webp',
+  '.gif': 'image/gif',
+  '.tif': 'image/tiff',
+  '.tiff': 'image/tiff',
+  '.avif': 'image/avif',
+  '.zip': 'application/zip',
+};
+
+/** Errors meaning "nothing there": ENOTDIR when a parent segment of the key is itself a file. */
+function isMissing(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+export class LocalStorageDriver extends StorageDriver {
+  constructor(private readonly rootDir: string) {
+    super();
+  }
+
+  /** The content type is not stored: `stat` infers it from the key's extension. */
+  async put(key: string, body: Readable | Buffer, _contentType: string): Promise<void> {
+    const path = this.pathOf(key);
+    // Same directory as the target so that the rename cannot cross file systems and stays atomic.
+    const temp = join(dirname(path), `.${basename(path)}.${randomBytes(8).toString('hex')}.part`);
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      // Opened before any byte is read so the file exists by the time a failure removes it.
+      const handle = await open(temp, 'wx');
+      try {
+        // Synced before the rename: otherwise a crash soon after it can leave an empty or truncated file
+        // under the key.
+        if (Buffer.isBuffer(body)) {
+          await handle.writeFile(body);
+          await handle.sync();
+        } else {
+          await pipeline(body, handle.createWriteStream({ flush: true }));
+        }
+      } finally {
+        // Waits for the write stream to let go of the handle, which it may not have yet when a failure
+        // rejected the pipeline.
+        await handle.close();
+      }
+      await rename(temp, path);
+    } catch (error) {
+      if (!Buffer.isBuffer(body)) body.destroy();
+      await rm(temp, { force: true });
+      throw error;
+    }
+  }
+
+  async get(key: string): Promise<Readable> {
+    const path = this.pathOf(key);
+    let handle;
+    try {
+      handle = await open(path, 'r');
+    } catch (error) {
+      if (isMissing(error)) throw new StorageObjectNotFoundError(key);
+      throw error;
+    }
+    try {
+      // Opening a directory succeeds on Linux; only reading it fails, which would surface mid-stream.
+      if (!(await handle.stat()).isFile()) throw new StorageObjectNotFoundError(key);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+    return handle.createReadStream();
+  }
+
+  async stat(key: string): Promise<StoredObjectInfo | null> {
+    try {
+      const info = await stat(this.pathOf(key));
+      if (!info.isFile()) return null;
+      return { bytes: info.size, contentType: CONTENT_TYPES[extname(key).toLowerCase()] ?? null };
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw error;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await unlink(this.pathOf(key));
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+    }
+  }
+
+  async presignPut(key: string, _contentType: string, _expiresInSeconds: number): Promise<string> {
+    assertValidStorageKey(key);
+    throw new PresignUnsupportedError('Local storage cannot issue upload URLs: upload through the API instead');
+  }
+
+  private pathOf(key: string): string {
+    assertValidStorageKey(key);
+    return join(this.rootDir, key);
+  }
+}

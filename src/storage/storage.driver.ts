@@ -1,0 +1,32 @@
+import type { Readable } from 'node:stream';
+
+export interface StoredObjectInfo {
+  bytes: number;
+  contentType: string | null;
+}
+
+export class StorageObjectNotFoundError extends Error {
+  override name = 'StorageObjectNotFoundError';
+
+  constructor(key: string) {
+    super(`No stored object under "${key}"`);
+  }
+}
+
+/** Where image files live; the keys come from `newStorageKey`, never from a client. */
+export abstract class StorageDriver {
+  /** Streams `body` to `key` (never buffering a stream whole); the object appears only when complete (no partial object is ever visible under `key`). */
+  abstract put(key: string, body: Readable | Buffer, contentType: string): Promise<void>;
+  /** The object's bytes as a stream; rejects with StorageObjectNotFoundError. */
+  abstract get(key: string): Promise<Readable>;
+  /** Size and type, or null when absent. */
+  abstract stat(key: string): Promise<StoredObjectInfo | null>;
+  /** Idempotent: deleting a missing key is fine. */
+  abstract delete(key: string): Promise<void>;
+  /** A URL a client can PUT the object's bytes to directly (S3 only); the local driver throws PresignUnsupportedError. */
+  abstract presignPut(key: string, contentType: string, expiresInSeconds: number): Promise<string>;
+}
+
+export class PresignUnsupportedError extends Error {
+  override name = 'PresignUnsupportedError';
+}

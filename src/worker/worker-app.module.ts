@@ -1,0 +1,25 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AppConfig } from '../config/app-config';
+import { ConfigModule } from '../config/config.module';
+import { dataSourceOptions } from '../database/data-source-options';
+import { QueueModule } from '../queue/queue.module';
+import { StorageModule } from '../storage/storage.module';
+import { WorkerModule } from './worker.module';
+
+/** The worker process: no HTTP, just the queue consumers and what they need. */
+@Module({})
+export class WorkerAppModule {
+  static forRoot(config: AppConfig, databaseUrl: string): DynamicModule {
+    return {
+      module: WorkerAppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        TypeOrmModule.forRoot(dataSourceOptions(databaseUrl)),
+        StorageModule,
+        QueueModule.forRoot(config, databaseUrl),
+        WorkerModule.forRoot(config),
+      ],
+    };
+  }
+}
