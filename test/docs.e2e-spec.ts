@@ -10,7 +10,7 @@ describe('API docs', () => {
 
   afterAll(() => app.close());
 
-  it('documents all 25 routes of the seed plus sign-in, each with its schemas and bearer auth', async () => {
+  it('documents all 25 routes of the seed, sign-in and the file routes, each with its schemas and bearer auth', async () => {
     const { body: spec } = await api(app).get('/api/docs-json').expect(200);
     const operations = Object.entries(spec.paths as Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>)
       .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`))
@@ -22,7 +22,13 @@ describe('API docs', () => {
       `PUT /api/${resource}/{id}`,
       `DELETE /api/${resource}/{id}`,
     ]);
-    expect(operations).toEqual([...expected, 'POST /api/sessions'].sort());
+    const files = [
+      'PUT /api/images/{id}/file',
+      'GET /api/images/{id}/file',
+      'POST /api/images/{id}/upload_url',
+      'GET /api/jobs/{id}/download',
+    ];
+    expect(operations).toEqual([...expected, 'POST /api/sessions', ...files].sort());
     expect(spec.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(spec.paths['/api/images/{id}'].get.security).toEqual([{ bearer: [] }]);
     expect(spec.paths['/api/images/{id}'].get.responses['200'].content['application/json'].schema).toEqual({

@@ -58,6 +58,41 @@ describe('jobs', () => {
     expect(response.body.details.map((detail: { field: string }) => detail.field)).toContain(field);
   });
 
+  it.each([
+    ['an unknown operation', { job_type: ['grayscale', 'sepia'] }, 'job_type', /"sepia" is not an operation; known: .*grayscale/],
+    ['bad parameters', { job_type: 'resize', params: { resize: { width: 0, colour: 'red' } } }, 'params.resize.width', /width/],
+    ['missing required parameters', { job_type: 'rotate', params: {} }, 'params.rotate.angle', /angle/],
+    ['parameters for a step the job does not have', { job_type: 'blur', params: { resize: { width: 9 } } }, 'params.resize', /names no step/],
+    ['parameters that are not an object', { job_type: 'blur', params: [1] }, 'params', /object/],
+    ['a timeout of zero', { job_type: 'blur', timeout: 0 }, 'timeout', /timeout/],
+  ])('refuses %s with 422 naming it, and queues nothing', async (_, body, field, message) => {
+    const before = (await app.get(DataSource).query('SELECT count(*)::int AS n FROM jobs'))[0].n;
+    const response = await api(app).post('/api/jobs.json').set(bearer(alice.token)).send({ image_id: image.id, ...body }).expect(422);
+    const detail = response.body.details.find((d: { field: string }) => d.field === field);
+    expect(detail?.message ?? response.body.error).toMatch(message);
+    expect((await app.get(DataSource).query('SELECT count(*)::int AS n FROM jobs'))[0].n).toBe(before);
+  });
+
+  it('refuses a process job on an image with no stored file yet (422)', async () => {
+    const bare = await createImage(app, alice);
+    const response = await api(app).post('/api/jobs.json').set(bearer(alice.token)).send({ image_id: bare.id, job_type: 'blur' }).expect(422);
+    expect(response.body.error).toMatch(/no stored file yet/);
+  });
+
+  it('records timeout, ttl, attempts and parameters given at creation, with defaults otherwise', async () => {
+    const job = await createJob(app, alice, {
+      image_id: image.id,
+      job_type: ['resize', 'blur'],
+      params: { resize: { width: 100 } },
+      timeout: 60,
+      ttl: 600,
+      attempts: 5,
+    });
+    expect(job).toMatchObject({ timeout: 60, ttl: 600, max_attempts: 5, params: { resize: { width: 100 } }, progress: 0, attempts: 0, outputs: [] });
+    const defaults = await createJob(app, alice, { image_id: image.id, job_type: 'blur' });
+    expect(defaults).toMatchObject({ timeout: 300, ttl: null, max_attempts: 3, params: {} });
+  });
+
   it("refuses a process job without an image or on someone else's image (422)", async () => {
     const noImage = await api(app).post('/api/jobs.json').set(bearer(alice.token)).send({ job_type: 'grayscale' }).expect(422);
     expect(noImage.body.details[0].field).toBe('image_id');

@@ -165,14 +165,15 @@ function validateSteps(sequence: string[], field: string, rawParams: Record<stri
     }
   }
   const params: Record<string, object> = {};
-  for (const [name, raw] of Object.entries(rawParams)) {
-    if (!steps.includes(name)) {
-      details.push({ field: `params.${name}`, message: `params.${name} names no step of this job` });
-      continue;
-    }
-    const validated = operationRegistry.validateParams(name, raw);
+  for (const name of Object.keys(rawParams)) {
+    if (!steps.includes(name)) details.push({ field: `params.${name}`, message: `params.${name} names no step of this job` });
+  }
+  // Every step is checked, given parameters or not, so a missing required one is caught here.
+  for (const step of new Set(steps)) {
+    if (!operationRegistry.get(step)) continue;
+    const validated = operationRegistry.validateParams(step, rawParams[step]);
     details.push(...validated.errors);
-    params[name] = validated.params;
+    if (rawParams[step] !== undefined) params[step] = validated.params;
   }
   if (details.length > 0) throw invalidFields(details);
   return params;

@@ -33,6 +33,7 @@ class JobGone extends Error {}
 export class ProcessPipeline {
   private readonly logger = new Logger(ProcessPipeline.name);
   private readonly registry: OperationRegistry = operationRegistry;
+  private readonly imageTypeIds = new Map<string, number | null>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -56,7 +57,7 @@ export class ProcessPipeline {
       .execute();
 
     try {
-      const outputIds = await withTimeout(this.runSteps(job, queued), job.timeout * 1000, job.timeout);
+      const outputIds = await withTimeout(this.runSteps(job), job.timeout * 1000, job.timeout);
       await this.finish(job.id, JOB_STATUS.completed, { outputImageIds: outputIds, progress: 100, error: null });
     } catch (error) {
       if (error instanceof JobGone) return;
@@ -71,43 +72,40 @@ export class ProcessPipeline {
     }
   }
 
-  private async runSteps(job: Job, queued: QueuedJob<QueuedJobData>): Promise<number[]> {
+  private async runSteps(job: Job): Promise<number[]> {
     const steps = job.jobType.slice(1);
-    const original = job.imageId === null ? null : await this.dataSource.getRepository(Image).findOneBy({ id: job.imageId });
+    const images = this.dataSource.getRepository(Image);
+    const original = job.imageId === null ? null : await images.findOneBy({ id: job.imageId });
     if (!original?.s3Key) throw new UnrecoverableError('The job’s image, or its stored file, no longer exists');
+    const done = new Map((await images.findBy({ jobId: job.id })).map((image) => [image.stepIndex, image]));
     let input = await this.read(original.s3Key);
     const outputIds: number[] = [];
     for (const [index, step] of steps.entries()) {
-      const done = await this.dataSource.getRepository(Image).findOneBy({ jobId: job.id, stepIndex: index });
-      let output: { id: number; data: Buffer };
-      if (done) {
-        output = { id: done.id, data: index < steps.length - 1 ? await this.read(done.s3Key!) : Buffer.alloc(0) };
-      } else {
-        output = await this.runStep(job, index, step, input);
-      }
+      const earlier = done.get(index);
+      const output = earlier
+        ? { id: earlier.id, data: index < steps.length - 1 ? await this.read(earlier.s3Key!) : input }
+        : await this.runStep(job, index, step, input, Math.round(((index + 1) / steps.length) * 100));
       outputIds.push(output.id);
       input = output.data;
-      const progress = Math.round(((index + 1) / steps.length) * 100);
-      await queued.updateProgress(progress);
-      const { affected } = await this.dataSource.getRepository(Job).update(job.id, { progress });
-      if (!affected) throw new JobGone();
     }
     return outputIds;
   }
 
-  private async runStep(job: Job, index: number, step: string, input: Buffer): Promise<{ id: number; data: Buffer }> {
+  private async runStep(job: Job, index: number, step: string, input: Buffer, progress: number): Promise<{ id: number; data: Buffer }> {
     const operation = this.registry.get(step);
     if (!operation) throw new UnrecoverableError(`"${step}" is no longer an operation this worker knows`);
+    // Parameters were validated when the job was created; validating again applies their defaults.
+    const { params } = this.registry.validateParams(step, job.params[step]);
     let output: OperationOutput;
     try {
       const decoder = sharp(input, { limitInputPixels: this.config.MAX_PIXELS, failOn: 'error' }).rotate();
-      output = await operation.run(decoder, job.params[step] ?? {}, { pngCompression: this.config.PNG_COMPRESSION });
+      output = await operation.run(decoder, params, { pngCompression: this.config.PNG_COMPRESSION });
     } catch (error) {
       throw new UnrecoverableError(`Step ${index + 1} (${step}) could not process its input: ${(error as Error).message}`);
     }
     const key = newStorageKey('outputs', formatOf(output.format).extension);
     await this.storage.put(key, output.data, formatOf(output.format).mime);
-    const id = await this.recordOutput(job, index, step, key, output);
+    const id = await this.recordOutput(job, index, step, key, output, progress);
     if (id === null) {
       // Another delivery of this job recorded this step first: keep its output, drop ours.
       await this.storage.delete(key);
@@ -117,11 +115,21 @@ export class ProcessPipeline {
     return { id, data: output.data };
   }
 
-  /** The new image's id, or null when this step's output was already recorded. */
-  private async recordOutput(job: Job, index: number, step: string, key: string, output: OperationOutput): Promise<number | null> {
+  /**
+   * Records a step's output, its histogram and the job's progress in one transaction. Returns
+   * the new image's id, or null when this step's output was already recorded.
+   */
+  private async recordOutput(
+    job: Job,
+    index: number,
+    step: string,
+    key: string,
+    output: OperationOutput,
+    progress: number,
+  ): Promise<number | null> {
+    const imageTypeId = await this.imageTypeId(step);
     try {
       return await this.dataSource.transaction(async (manager) => {
-        const imageType = await manager.findOneBy(ImageType, { typeName: step });
         const inserted = await manager
           .createQueryBuilder()
           .insert()
@@ -129,7 +137,7 @@ export class ProcessPipeline {
           .values({
             status: IMAGE_STATUS.processed,
             s3Key: key,
-            imageTypeId: imageType?.id ?? null,
+            imageTypeId,
             userId: job.userId,
             originalId: job.imageId,
             jobId: job.id,
@@ -148,6 +156,7 @@ export class ProcessPipeline {
         if (output.histogram) {
           await manager.insert(Histogram, { imageId: id, jobId: job.id, bins: output.histogram });
         }
+        await manager.update(Job, job.id, { progress });
         return id;
       });
     } catch (error) {
@@ -157,6 +166,15 @@ export class ProcessPipeline {
       }
       throw error;
     }
+  }
+
+  /** Output images are typed by their step; the catalog sync made a type for every operation. */
+  private async imageTypeId(step: string): Promise<number | null> {
+    if (!this.imageTypeIds.has(step)) {
+      const imageType = await this.dataSource.getRepository(ImageType).findOneBy({ typeName: step });
+      this.imageTypeIds.set(step, imageType?.id ?? null);
+    }
+    return this.imageTypeIds.get(step)!;
   }
 
   private async finish(id: number, status: string, changes: Partial<Job>): Promise<void> {

@@ -20,6 +20,7 @@ export const operation: Operation<ConvertParams> = {
   description: `Re-encodes as format (${FORMATS.join('|')}); quality (1 to 100) applies to the lossy ones.`,
   params: ConvertParams,
   run(input, { format, quality }, context) {
+    // @IsOptional lets a JSON null through; it means the same as leaving quality out.
     return encode(input, format, context, quality ?? undefined);
   },
 };

@@ -51,6 +51,15 @@ describe('grayscale', () => {
     expect(pixels.data.equals(camera.data)).toBe(true);
   });
 
+  it('passes a grey image with alpha through without its alpha', async () => {
+    const translucent = await sharp(fixture('camera.png')).ensureAlpha(0.3).toColourspace('b-w').png().toBuffer();
+    expect(await sharp(translucent).metadata()).toMatchObject({ channels: 2 });
+    const out = await operation.run(openImage(translucent), {}, context);
+    const pixels = await decode(out.data);
+    expect(pixels.channels).toBe(1);
+    expect(pixels.data.equals((await decode(fixture('camera.png'))).data)).toBe(true);
+  });
+
   it('ignores alpha', async () => {
     const translucent = await sharp(fixture('astronaut.png')).ensureAlpha(0.3).png().toBuffer();
     const out = await operation.run(openImage(translucent), {}, context);

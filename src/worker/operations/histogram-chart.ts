@@ -1,5 +1,5 @@
-export const CHART_WIDTH = 800;
-export const CHART_HEIGHT = 400;
+const CHART_WIDTH = 800;
+const CHART_HEIGHT = 400;
 
 const MARGIN = { top: 40, right: 20, bottom: 50, left: 80 };
 const PLOT_WIDTH = CHART_WIDTH - MARGIN.left - MARGIN.right;
@@ -11,8 +11,9 @@ const FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"';
 function countStep(max: number): number {
   const rough = max / 4;
   const power = 10 ** Math.floor(Math.log10(rough));
-  const step = [1, 2, 5, 10].map((m) => m * power).find((candidate) => candidate >= rough);
-  return Math.max(1, step ?? 10 * power);
+  const step = [1, 2, 5, 10].map((multiple) => multiple * power).find((candidate) => candidate >= rough)!;
+  // Counts are whole, so a chart of a few pixels needs no fractional ticks.
+  return Math.max(1, step);
 }
 
 /** An SVG bar chart of a 256-bin grey-level histogram, for sharp to render; `title` is plain text without markup. */
@@ -27,7 +28,9 @@ export function histogramChartSvg(bins: readonly number[], title: string): strin
 
   // One path for all bars keeps the document small and quick to rasterise.
   const bars = bins
-    .map((count, level) => (count > 0 ? `M${x(level).toFixed(2)} ${baseline}V${y(count).toFixed(2)}h${barWidth.toFixed(3)}V${baseline}z` : ''))
+    .map((count, level) =>
+      count > 0 ? `M${x(level).toFixed(2)} ${baseline}V${y(count).toFixed(2)}h${barWidth.toFixed(3)}V${baseline}z` : '',
+    )
     .join('');
 
   const greyTicks = GREY_TICKS.map((level) => {
@@ -38,7 +41,8 @@ export function histogramChartSvg(bins: readonly number[], title: string): strin
   const countTicks: string[] = [];
   for (let count = 0; count <= top; count += step) {
     const at = y(count).toFixed(1);
-    countTicks.push(`<line x1="${MARGIN.left - 5}" y1="${at}" x2="${CHART_WIDTH - MARGIN.right}" y2="${at}" stroke="${count === 0 ? '#333' : '#ddd'}"/>
+    const colour = count === 0 ? '#333' : '#ddd';
+    countTicks.push(`<line x1="${MARGIN.left - 5}" y1="${at}" x2="${CHART_WIDTH - MARGIN.right}" y2="${at}" stroke="${colour}"/>
 <text x="${MARGIN.left - 8}" y="${at}" dy="4" text-anchor="end">${count.toLocaleString('en-US')}</text>`);
   }
 

@@ -5,18 +5,19 @@ import type { Operation } from './operation';
 const MAX_SIDE = 10_000;
 const FITS = ['cover', 'contain', 'fill', 'inside', 'outside'] as const;
 
+const isSide = (value: unknown) => Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_SIDE;
+
 /**
- * An optional side in pixels. Width carries the rule that one of the two sides must be given: class-validator
- * has no rule spanning properties, and @IsInt would add its own complaint about the missing side.
+ * An optional side in pixels, checked by one rule so that each mistake gets one message: @IsInt, @Min and
+ * @Max would each complain about an absent side. class-validator has no rule spanning properties, so
+ * width's rule also requires a side when `orElse` is absent too.
  */
-function IsSide(requiredUnlessGiven?: 'height'): PropertyDecorator {
+function IsSide(orElse?: 'height'): PropertyDecorator {
   return ValidateBy({
     name: 'isSide',
     validator: {
       validate: (side, args) =>
-        side === undefined
-          ? requiredUnlessGiven === undefined || (args?.object as ResizeParams)[requiredUnlessGiven] !== undefined
-          : Number.isInteger(side) && (side as number) >= 1 && (side as number) <= MAX_SIDE,
+        side === undefined ? !orElse || (args?.object as ResizeParams)[orElse] !== undefined : isSide(side),
       defaultMessage: (args) =>
         args?.value === undefined
           ? 'resize needs a width, a height or both'
@@ -41,7 +42,9 @@ export const operation: Operation<ResizeParams> = {
   name: 'resize',
   description: `Resizes to a width and/or height (up to ${MAX_SIDE} px); fit is ${FITS.join('|')}, default inside; PNG.`,
   params: ResizeParams,
-  run(input, { width, height, fit = 'inside' }, context) {
-    return encodePng(input.resize({ width, height, fit }), context);
+  run(input, { width, height, fit }, context) {
+    // The default is applied here, not in ResizeParams, because jobs store the parameters as given;
+    // `??` also covers the JSON null that @IsOptional lets through.
+    return encodePng(input.resize({ width, height, fit: fit ?? 'inside' }), context);
   },
 };

@@ -1,0 +1,103 @@
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { operationRegistry } from '../src/worker/operation-registry';
+import { api, inParallel, startProduct } from './bench-support';
+
+/**
+ * `npm run bench:pipeline`: 200 photographs (1920×1080 JPEGs cut from a real photo) through
+ * upload → ["process", "grayscale", "histogram"] → completed on the running product, against the
+ * same pixel work (decode, grayscale, histogram, PNG encode, chart) in a bare sharp loop.
+ */
+const PHOTOS = Number(process.env.BENCH_PHOTOS ?? 200);
+const PNG_COMPRESSION = Number(process.env.PNG_COMPRESSION ?? 1);
+
+async function makePhotos(): Promise<Buffer[]> {
+  const source = await sharp(join(__dirname, '..', '..', 'test', 'fixtures', 'astronaut.png')).resize(2400, 2400).toBuffer();
+  return Promise.all(
+    Array.from({ length: PHOTOS }, (_, i) =>
+      sharp(source)
+        .extract({ left: (i * 7) % 480, top: (i * 13) % 1320, width: 1920, height: 1080 })
+        .modulate({ brightness: 0.8 + (i % 10) / 25 })
+        .jpeg({ quality: 90 })
+        .toBuffer(),
+    ),
+  );
+}
+
+/** The worker's own operations, called directly: the pixel work with nothing around it. */
+async function bareLoop(photos: Buffer[], concurrency: number): Promise<number> {
+  const grayscale = operationRegistry.get('grayscale')!;
+  const histogram = operationRegistry.get('histogram')!;
+  const context = { pngCompression: PNG_COMPRESSION };
+  const started = performance.now();
+  await inParallel(photos, concurrency, async (photo) => {
+    const grey = await grayscale.run(sharp(photo, { failOn: 'error' }).rotate(), {}, context);
+    await histogram.run(sharp(grey.data, { failOn: 'error' }).rotate(), {}, context);
+  });
+  return photos.length / ((performance.now() - started) / 1000);
+}
+
+async function throughProduct(photos: Buffer[]): Promise<number> {
+  const product = await startProduct({ PNG_COMPRESSION: String(PNG_COMPRESSION) });
+  try {
+    const username = `bench${Date.now()}`;
+    const user = await api(product.url, '', '/api/users.json', {
+      method: 'POST',
+      body: JSON.stringify({ username, email: `${username}@example.com`, password: 'bench-password' }),
+    });
+    const token: string = user.authentication_token;
+    const jobIds: number[] = [];
+    const started = performance.now();
+    await inParallel(photos, 4, async (photo, index) => {
+      const form = new FormData();
+      form.append('file', new Blob([photo], { type: 'image/jpeg' }), `photo-${index}.jpg`);
+      const uploaded = await fetch(`${product.url}/api/images.json`, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, body: form });
+      if (uploaded.status !== 201) throw new Error(`upload: ${uploaded.status} ${await uploaded.text()}`);
+      const image = (await uploaded.json()) as { id: number };
+      const job = await api(product.url, token, '/api/jobs.json', {
+        method: 'POST',
+        body: JSON.stringify({ image_id: image.id, job_sequence: ['process', 'grayscale', 'histogram'] }),
+      });
+      jobIds.push(job.id);
+    });
+    // Jobs finish in about the order they were queued: wait on the last one, then confirm all,
+    // so that watching costs the product almost nothing.
+    const lastJob = Math.max(...jobIds);
+    for (;;) {
+      const job = await api(product.url, token, `/api/jobs/${lastJob}.json`);
+      if (job.status === 'failed') throw new Error(`Job ${lastJob} failed: ${job.error}`);
+      if (job.status === 'completed') {
+        const jobs: { status: string; error: string | null }[] = await api(product.url, token, '/api/jobs.json?n=all');
+        const failed = jobs.find((candidate) => candidate.status === 'failed');
+        if (failed) throw new Error(`A job failed: ${failed.error}`);
+        if (jobs.every((candidate) => candidate.status === 'completed')) break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return photos.length / ((performance.now() - started) / 1000);
+  } finally {
+    await product.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  sharp.cache(false);
+  const photos = await makePhotos();
+  const concurrencies = [1, 2, 4].filter((n) => n <= Math.max(2, availableParallelism() * 2));
+  const bare: Record<number, number> = {};
+  for (const concurrency of concurrencies) bare[concurrency] = await bareLoop(photos, concurrency);
+  const [bestConcurrency, bestBare] = Object.entries(bare).sort((a, b) => b[1] - a[1])[0];
+  const product = await throughProduct(photos);
+  const line = (label: string, value: string) => console.log(`${label.padEnd(44)} ${value}`);
+  console.log(`\n${PHOTOS} photographs, 1920×1080 JPEG, ["process", "grayscale", "histogram"], PNG compression ${PNG_COMPRESSION}`);
+  for (const [concurrency, rate] of Object.entries(bare)) line(`bare sharp loop, concurrency ${concurrency}`, `${rate.toFixed(1)} photos/s`);
+  line(`bare sharp loop, best (concurrency ${bestConcurrency})`, `${bestBare.toFixed(1)} photos/s`);
+  line('product: upload → queue → worker → completed', `${product.toFixed(1)} photos/s`);
+  line('ratio product / bare', `${(product / bestBare).toFixed(2)} (target ≥ 0.80)`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
