@@ -10,6 +10,8 @@ COPY migrations ./migrations
 RUN npx nest build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
+# The histogram chart is SVG rendered by libvips, whose text needs a font.
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules

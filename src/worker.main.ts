@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import sharp from 'sharp';
 import { ConfigError, loadConfig } from './config/app-config';
+import { runMigrations } from './database/migrate';
 import { WorkerAppModule } from './worker/worker-app.module';
 
 const logger = new Logger('Worker');
@@ -16,6 +17,8 @@ async function bootstrap(): Promise<void> {
   if (!config.DATABASE_URL) {
     throw new ConfigError('A worker process needs DATABASE_URL: the database its API process uses');
   }
+  // A worker may start before any API process has migrated the database; the lock makes it safe.
+  await runMigrations(config.DATABASE_URL, { queueOnPostgres: !config.REDIS_URL });
   // One job's input is decoded once and never again: libvips' operation cache would only hold memory.
   sharp.cache(false);
   const app = await NestFactory.createApplicationContext(WorkerAppModule.forRoot(config, config.DATABASE_URL));
