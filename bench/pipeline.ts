@@ -73,7 +73,7 @@ async function throughProduct(photos: Buffer[]): Promise<number> {
         if (failed) throw new Error(`A job failed: ${failed.error}`);
         if (jobs.every((candidate) => candidate.status === 'completed')) break;
       }
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await new Promise((resolve) => setTimeout(resolve, 200));
     }
     return photos.length / ((performance.now() - started) / 1000);
   } finally {

@@ -183,6 +183,15 @@ describe('uploads and downloads (local storage)', () => {
     expect(stored()).not.toContain(second);
   });
 
+  it("deletes a user's files with the user", async () => {
+    const carol = await createUser(app);
+    const image = await createStoredImage(app, carol, 'coffee.png');
+    const file = join(env.DATA_DIR!, 'files', image.s3_key);
+    expect(stored()).toContain(file);
+    await api(app).delete(`/api/users/${carol.id}.json`).set(bearer(carol.token)).expect(200);
+    expect(stored()).not.toContain(file);
+  });
+
   it('explains that presigned uploads need S3 (409)', async () => {
     const image = await createImage(app, alice);
     const response = await api(app).post(`/api/images/${image.id}/upload_url`).set(bearer(alice.token)).send({}).expect(409);

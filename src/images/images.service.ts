@@ -63,16 +63,14 @@ export class ImagesService {
     const imageType = (await this.resolveImageType(dto)) ?? (file ? await this.imageTypes.findByName(ORIGINAL_IMAGE_TYPE) : null);
     const originalId =
       dto.original_id === undefined ? null : (await this.requireOwned(dto.original_id, userId, 'original_id')).id;
-    const saved = await this.images.save(
-      this.images.create({
-        status: file ? IMAGE_STATUS.originalStored : IMAGE_STATUS.created,
-        userId,
-        imageType,
-        originalId,
-        ...(file ? fileColumns(file) : {}),
-      }),
-    );
-    return this.findOne(principal, saved.id);
+    const { identifiers } = await this.images.insert({
+      status: file ? IMAGE_STATUS.originalStored : IMAGE_STATUS.created,
+      userId,
+      imageTypeId: imageType?.id ?? null,
+      originalId,
+      ...(file ? fileColumns(file) : {}),
+    });
+    return this.findOne(principal, identifiers[0].id as number);
   }
 
   /** `POST /api/images` as multipart/form-data: the record and its file in one request. */

@@ -61,20 +61,19 @@ export class JobsService {
         throw invalidField('image_id', `Image ${image.id} has no stored file yet: upload it first (PUT /api/images/${image.id}/file)`);
       }
     }
-    const job = await this.jobs.save(
-      this.jobs.create({
-        status: JOB_STATUS.queued,
-        environment: dto.environment ?? null,
-        imageUrl: image?.s3Key ?? null,
-        jobType: sequence,
-        params,
-        userId,
-        imageId: image?.id ?? null,
-        timeout: dto.timeout ?? this.config.JOB_TIMEOUT,
-        ttl: dto.ttl ?? null,
-        maxAttempts: dto.attempts ?? this.config.MAX_RETRY,
-      }),
-    );
+    const { identifiers } = await this.jobs.insert({
+      status: JOB_STATUS.queued,
+      environment: dto.environment ?? null,
+      imageUrl: image?.s3Key ?? null,
+      jobType: sequence,
+      params,
+      userId,
+      imageId: image?.id ?? null,
+      timeout: dto.timeout ?? this.config.JOB_TIMEOUT,
+      ttl: dto.ttl ?? null,
+      maxAttempts: dto.attempts ?? this.config.MAX_RETRY,
+    });
+    const job = await this.jobs.findOneByOrFail({ id: identifiers[0].id as number });
     try {
       await this.queue.enqueue(job);
     } catch (error) {

@@ -43,8 +43,4 @@ export class JobQueue {
   async remove(job: Job): Promise<void> {
     await this.queues[pipelineKind(job.jobType)].remove(queueJobId(job.id)).catch(() => undefined);
   }
-
-  queue(kind: PipelineKind): Queue {
-    return this.queues[kind];
-  }
 }

@@ -1,4 +1,4 @@
-import { Injectable, NotFoundException, UnauthorizedException } from '@nestjs/common';
+import { Injectable, Logger, NotFoundException, UnauthorizedException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { generateToken, hashPassword, verifyPassword } from '../auth/credentials';
@@ -6,13 +6,19 @@ import { Principal } from '../auth/principal';
 import { invalidField } from '../common/api-errors';
 import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../common/selection/selection';
+import { StorageDriver } from '../storage/storage.driver';
 import { CreateUserDto } from './dto/create-user.dto';
 import { UpdateUserDto } from './dto/update-user.dto';
 import { User } from './user.entity';
 
 @Injectable()
 export class UsersService {
-  constructor(@InjectRepository(User) private readonly users: Repository<User>) {}
+  private readonly logger = new Logger(UsersService.name);
+
+  constructor(
+    @InjectRepository(User) private readonly users: Repository<User>,
+    private readonly storage: StorageDriver,
+  ) {}
 
   async create(dto: CreateUserDto): Promise<User> {
     const user = this.users.create({
@@ -49,9 +55,17 @@ export class UsersService {
     return this.users.save(user);
   }
 
+  /** Deletes the user, their images and jobs (by the foreign keys' cascade), then their files. */
   async remove(principal: Principal, id: number): Promise<User> {
     const user = await this.findOne(principal, id);
+    const files: { s3_key: string }[] = await this.users.query(
+      'SELECT s3_key FROM images WHERE user_id = $1 AND s3_key IS NOT NULL',
+      [id],
+    );
     await this.users.delete({ id });
+    for (const { s3_key } of files) {
+      await this.storage.delete(s3_key).catch((error: Error) => this.logger.warn(`Could not delete ${s3_key}: ${error.message}`));
+    }
     return user;
   }
 
