@@ -1,7 +1,7 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import sharp from 'sharp';
-import { createStoredImage, createUser, TestUser } from './utils/factories';
+import { createStoredImage, createUser, fixture, TestUser } from './utils/factories';
 import { binary } from './utils/images';
 import { api, bearer, createTestApp, startTestWorker, testEnv, TestEnv, waitForJob } from './utils/test-app';
 
@@ -75,6 +75,26 @@ describe('job lifecycle', () => {
     // An opaque photograph's thumbnail is a JPEG.
     expect(file.headers['content-disposition']).toBe(`attachment; filename="${finished.outputs[0]}-thumbnail.jpg"`);
     expect((await sharp(file.body).metadata()).format).toBe('jpeg');
+  });
+
+  it('fails an attempt that runs past its timeout, with the reason', async () => {
+    worker ??= await startTestWorker(env);
+    const large = await sharp(fixture('astronaut.png')).resize(2500, 2500).png({ compressionLevel: 1 }).toBuffer();
+    const image = (await api(app).post('/api/images.json').set(bearer(user.token)).attach('file', large, 'noise.png').expect(201)).body;
+    const job = await createJob({ image_id: image.id, job_type: Array(20).fill('edges'), timeout: 1, attempts: 1 });
+    const finished = await waitForJob(app, user.token, job.id);
+    expect(finished).toMatchObject({ status: 'failed', error: 'Timed out after 1 s', attempts: 1 });
+    expect(finished.outputs).toEqual([]);
+  });
+
+  it('offers every operation as a job type in typescript and an image type', async () => {
+    const jobTypes = (await api(app).get('/api/job_types.json?n=all').set(bearer(user.token)).expect(200)).body;
+    const byName = new Map(jobTypes.map((type: { job_name: string; language: string }) => [type.job_name, type.language]));
+    for (const name of ['grayscale', 'histogram', 'thumbnail', 'resize', 'rotate', 'flip', 'flop', 'blur', 'sharpen', 'invert', 'threshold', 'edges', 'equalize', 'convert']) {
+      expect(byName.get(name)).toBe('typescript');
+    }
+    const imageTypes = (await api(app).get('/api/image_types.json?n=all').set(bearer(user.token)).expect(200)).body;
+    expect(imageTypes.map((type: { type_name: string }) => type.type_name)).toEqual(expect.arrayContaining(['original', 'grayscale', 'histogram']));
   });
 
   it('answers 404 to a download of a job with no outputs yet', async () => {
