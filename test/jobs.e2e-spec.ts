@@ -36,7 +36,7 @@ describe('jobs', () => {
   });
 
   it('stores the environment string exactly as given', async () => {
-    const environment = `QUERY='n=all&days=today&image_type=histogram' USER=${alice.id} K=10`;
+    const environment = `QUERY='n=all&days=today&image_type=histogram'`;
     const job = await createJob(app, alice, { job_sequence: ['query', 'histogram', 'median'], environment });
     expect(job).toMatchObject({ environment, image_id: null, job_type: ['query', 'histogram', 'median'] });
   });
@@ -71,6 +71,37 @@ describe('jobs', () => {
     const detail = response.body.details.find((d: { field: string }) => d.field === field);
     expect(detail?.message ?? response.body.error).toMatch(message);
     expect((await app.get(DataSource).query('SELECT count(*)::int AS n FROM jobs'))[0].n).toBe(before);
+  });
+
+  it.each([
+    [`QUERY='$(rm -rf /)'`, 'environment.QUERY.$(rm -rf /)'],
+    [`QUERY='n=all`, 'environment'],
+    [`QUERY=$(reboot)`, 'environment'],
+    [`QUERY='n=all' EVIL=1`, 'environment'],
+    [`QUERY='n=all&bogus=1'`, 'environment.QUERY.bogus'],
+  ])('refuses the environment %s with 422 naming %s, and queues nothing', async (environment, field) => {
+    const before = (await app.get(DataSource).query('SELECT count(*)::int AS n FROM jobs'))[0].n;
+    const response = await api(app)
+      .post('/api/jobs.json')
+      .set(bearer(alice.token))
+      .send({ job_sequence: ['query', 'histogram', 'median'], environment })
+      .expect(422);
+    expect(response.body.details.map((detail: { field: string }) => detail.field)).toContain(field);
+    expect((await app.get(DataSource).query('SELECT count(*)::int AS n FROM jobs'))[0].n).toBe(before);
+  });
+
+  it("refuses a search whose target is not the caller's histogram image, or whose USER is someone else", async () => {
+    const response = await api(app)
+      .post('/api/jobs.json')
+      .set(bearer(alice.token))
+      .send({ job_sequence: ['search', 'histogram', 'nearest_neighbor'], environment: `TARGET=${image.id} K=3` })
+      .expect(422);
+    expect(response.body.details[0]).toEqual({ field: 'TARGET', message: `TARGET ${image.id} is not a histogram image of user ${alice.id}` });
+    await api(app)
+      .post('/api/jobs.json')
+      .set(bearer(alice.token))
+      .send({ job_sequence: ['search', 'histogram', 'nearest_neighbor'], params: { target: image.id, user: bob.id } })
+      .expect(403);
   });
 
   it('refuses a process job on an image with no stored file yet (422)', async () => {

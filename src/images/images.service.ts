@@ -153,6 +153,14 @@ export class ImagesService {
     };
   }
 
+  /** The histogram bins of a histogram image of `userId`, named by id or by storage key. */
+  async histogramOf(userId: number, target: { imageId: number } | { s3Key: string }): Promise<number[] | null> {
+    const query = this.withDetails(this.images.createQueryBuilder('image')).where('image.userId = :userId', { userId });
+    if ('imageId' in target) query.andWhere('image.id = :id', { id: target.imageId });
+    else query.andWhere('image.s3Key = :key', { key: target.s3Key });
+    return (await query.getOne())?.histogram?.bins ?? null;
+  }
+
   /** Image `imageId` of user `userId`, named by a body's `field`: refused (422) if it is not theirs. */
   async requireOwned(imageId: number, userId: number, field: string): Promise<Image> {
     const image = await this.images.findOneBy({ id: imageId, userId });

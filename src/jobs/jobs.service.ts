@@ -1,4 +1,4 @@
-import { ConflictException, Injectable, Logger, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
+import { ConflictException, ForbiddenException, Injectable, Logger, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Readable } from 'node:stream';
 import { Repository } from 'typeorm';
@@ -14,6 +14,7 @@ import { operationRegistry } from '../worker/operation-registry';
 import { CreateJobDto } from './dto/create-job.dto';
 import { UpdateJobDto } from './dto/update-job.dto';
 import { Job, JOB_STATUS } from './job.entity';
+import { AggregateRequest, parseAggregateRequest } from './aggregate-request';
 import { normalizeJobSequence, pipelineKind } from './job-sequence';
 
 export interface JobDownload {
@@ -53,7 +54,13 @@ export class JobsService {
   async create(principal: Principal, dto: CreateJobDto): Promise<Job> {
     const userId = principal.ownerFor(dto.user_id);
     const { sequence, field } = sequenceOf(dto, true)!;
-    const params = validateSteps(sequence, field, dto.params ?? {});
+    let params: Record<string, object>;
+    if (pipelineKind(sequence) === 'process') {
+      params = validateSteps(sequence, field, dto.params ?? {});
+    } else {
+      await this.checkAggregate(principal, userId, parseAggregateRequest(sequence, field, dto.environment, dto.params));
+      params = (dto.params ?? {}) as Record<string, object>;
+    }
     const image = dto.image_id === undefined ? null : await this.images.requireOwned(dto.image_id, userId, 'image_id');
     if (pipelineKind(sequence) === 'process') {
       if (!image) throw invalidField('image_id', 'image_id is required: a process job works on one of your images');
@@ -84,12 +91,29 @@ export class JobsService {
     return job;
   }
 
+  /**
+   * A search leaves out its requesting user (USER, the owner by default; only admins may name
+   * another) and starts from one of the owner's own histograms: other users' images stay private.
+   */
+  private async checkAggregate(principal: Principal, ownerId: number, request: AggregateRequest): Promise<void> {
+    if (request.userId !== null && request.userId !== ownerId && !principal.isAdmin) {
+      throw new ForbiddenException('USER must be your own id');
+    }
+    if (request.target && !(await this.images.histogramOf(ownerId, request.target))) {
+      const [field, value] = 'imageId' in request.target ? ['TARGET', request.target.imageId] : ['TARGET_S3_HIST', request.target.s3Key];
+      throw invalidField(field, `${field} ${value} is not a histogram image of user ${ownerId}`);
+    }
+  }
+
   async update(principal: Principal, id: number, dto: UpdateJobDto): Promise<Job> {
     if (dto.id !== undefined && dto.id !== id) throw invalidField('id', `id ${dto.id} does not match the URL's id ${id}`);
     const job = await this.findOne(principal, id);
     const changes: Partial<Job> = {};
     const given = sequenceOf(dto, false);
     if (given) {
+      if (pipelineKind(given.sequence) !== 'process') {
+        throw invalidField(given.field, 'Only a process job\'s operations can be changed; create a new query or search job');
+      }
       if (pipelineKind(given.sequence) !== pipelineKind(job.jobType)) {
         throw invalidField(given.field, `A queued ${pipelineKind(job.jobType)} job cannot become a ${pipelineKind(given.sequence)} job`);
       }

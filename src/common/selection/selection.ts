@@ -37,6 +37,7 @@ export function parseSelection(
   input: Record<string, unknown>,
   allowed: readonly SelectionKey[],
   now: Date = new Date(),
+  fieldPrefix = '',
 ): Selection {
   const details: ErrorDetail[] = [];
   const values = new Map<SelectionKey, string>();
@@ -90,6 +91,8 @@ export function parseSelection(
     else details.push({ field: 'user_id', message: `user_id must be a positive integer, not ${JSON.stringify(userId)}` });
   }
 
-  if (details.length > 0) throw invalidFields(details);
+  if (details.length > 0) {
+    throw invalidFields(details.map((detail) => ({ ...detail, field: `${fieldPrefix}${detail.field}` })));
+  }
   return selection;
 }
