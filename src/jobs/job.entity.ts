@@ -18,6 +18,21 @@ export const JOB_STATUS = {
   failed: 'failed',
 } as const;
 
+export interface Neighbor {
+  user_id: number;
+  image_id: number;
+  distance: number;
+}
+
+/** A query's reduced histogram, or a search's nearest users, over `count` histograms. */
+export interface JobResult {
+  count: number;
+  median?: number[] | null;
+  mean?: number[] | null;
+  neighbors?: Neighbor[];
+  message?: string;
+}
+
 @Entity('jobs')
 @Index('jobs_user_id_created_at_idx', ['userId', 'createdAt'])
 export class Job {
@@ -85,6 +100,10 @@ export class Job {
   /** Why the job failed, in words a user can act on. */
   @Column({ type: 'text', nullable: true })
   error: string | null;
+
+  /** What a query or search job computed: `{"median": […], "count": N}`, `{"neighbors": […]}`. */
+  @Column({ type: 'jsonb', nullable: true })
+  result: JobResult | null;
 
   /** Each step's output image id, in step order. */
   @Column({ type: 'integer', array: true, default: () => "'{}'" })

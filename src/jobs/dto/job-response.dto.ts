@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { Job } from '../job.entity';
+import { Job, JobResult } from '../job.entity';
 
 export class JobResponseDto {
   @ApiProperty() id: number;
@@ -18,6 +18,12 @@ export class JobResponseDto {
   @ApiProperty({ type: String, nullable: true, description: 'Why the job failed, or why an attempt is being retried.' })
   error: string | null;
   @ApiProperty({ type: [Number], description: "Each step's output image id, in step order." }) outputs: number[];
+  @ApiProperty({
+    type: Object,
+    nullable: true,
+    description: 'query: {"median" or "mean": [256 numbers], "count"}; search: {"neighbors": [{user_id, image_id, distance}], "count"}',
+  })
+  result: JobResult | null;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) started_at: string | null;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) finished_at: string | null;
   @ApiProperty({ type: String, format: 'date-time' }) created_at: string;
@@ -40,6 +46,7 @@ export class JobResponseDto {
       ttl: job.ttl,
       error: job.error,
       outputs: job.outputImageIds,
+      result: job.result,
       started_at: job.startedAt?.toISOString() ?? null,
       finished_at: job.finishedAt?.toISOString() ?? null,
       created_at: job.createdAt.toISOString(),
