@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
 import { ImageType } from '../image-types/image-type.entity';
+import { REDUCERS } from '../jobs/aggregate-request';
 import { operationRegistry } from '../worker/operation-registry';
 import { JobType } from './job-type.entity';
 
@@ -7,11 +8,11 @@ import { JobType } from './job-type.entity';
 export const ORIGINAL_IMAGE_TYPE = 'original';
 
 /**
- * Every registered operation is a job type (language `typescript`) and the image type of its
- * outputs. Run at each start, so that adding an operation file is all it takes to offer it.
+ * Every registered operation, and every reducer of query and search jobs, is a job type
+ * (language `typescript`) and the image type of its outputs. Run at each start, so that adding an operation file is all it takes to offer it.
  */
 export async function syncOperationCatalog(dataSource: DataSource): Promise<void> {
-  const names = operationRegistry.names();
+  const names = [...operationRegistry.names(), ...REDUCERS];
   await dataSource
     .createQueryBuilder()
     .insert()

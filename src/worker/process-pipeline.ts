@@ -1,207 +1,62 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
 import type { Job as QueuedJob } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
-import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
 import sharp from 'sharp';
-import { DataSource } from 'typeorm';
+import { Repository } from 'typeorm';
 import { AppConfig } from '../config/app-config';
-import { Histogram } from '../histograms/histogram.entity';
-import { ImageType } from '../image-types/image-type.entity';
-import { formatOf } from '../images/image-formats';
-import { Image, IMAGE_STATUS } from '../images/image.entity';
-import { Job, JOB_STATUS } from '../jobs/job.entity';
+import { Image } from '../images/image.entity';
+import { Job } from '../jobs/job.entity';
 import { QueuedJobData } from '../queue/queue-names';
-import { newStorageKey } from '../storage/storage-key';
-import { StorageDriver } from '../storage/storage.driver';
+import { JobOutcome, JobRunner } from './job-runner';
 import { OperationRegistry, operationRegistry } from './operation-registry';
 import { OperationOutput } from './operations/operation';
 
-/** The job row is gone: it was deleted while queued or running, so there is nothing to finish. */
-class JobGone extends Error {}
-
-/**
- * Runs a `process` job: each step's output feeds the next, and each is stored as a new image.
- *
- * Delivery is at least once (a crashed or stalled worker's job is handed to another), so every
- * step is idempotent: an output is recorded under the unique (job_id, step_index) pair, a step
- * whose output exists is not redone, and a worker that loses that race discards its own file.
- * However often a job runs, it ends with one output per step.
- */
+/** Runs a `process` job: each step's output feeds the next, and each is stored as a new image. */
 @Injectable()
 export class ProcessPipeline {
-  private readonly logger = new Logger(ProcessPipeline.name);
   private readonly registry: OperationRegistry = operationRegistry;
-  private readonly imageTypeIds = new Map<string, number | null>();
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly storage: StorageDriver,
+    private readonly runner: JobRunner,
+    @InjectRepository(Image) private readonly images: Repository<Image>,
     private readonly config: AppConfig,
   ) {}
 
-  async run(queued: QueuedJob<QueuedJobData>): Promise<void> {
-    const jobs = this.dataSource.getRepository(Job);
-    const job = await jobs.findOneBy({ id: queued.data.jobId });
-    if (!job || job.status === JOB_STATUS.completed || job.status === JOB_STATUS.failed) return;
-    if (job.ttl !== null && job.startedAt === null && Date.now() - job.createdAt.getTime() > job.ttl * 1000) {
-      await this.finish(job.id, JOB_STATUS.failed, { error: `Expired: still queued after its ttl of ${job.ttl} s` });
-      return;
-    }
-    await jobs
-      .createQueryBuilder()
-      .update()
-      .set({ status: JOB_STATUS.running, startedAt: () => 'coalesce(started_at, now())', attempts: () => 'attempts + 1' })
-      .where('id = :id', { id: job.id })
-      .execute();
-
-    try {
-      const outputIds = await withTimeout(this.runSteps(job), job.timeout * 1000, job.timeout);
-      await this.finish(job.id, JOB_STATUS.completed, { outputImageIds: outputIds, progress: 100, error: null });
-    } catch (error) {
-      if (error instanceof JobGone) return;
-      const message = describeFailure(error);
-      const final = error instanceof UnrecoverableError || queued.attemptsMade + 1 >= (queued.opts.attempts ?? 1);
-      if (final) {
-        await this.finish(job.id, JOB_STATUS.failed, { error: message });
-        throw new UnrecoverableError(message);
-      }
-      await jobs.update(job.id, { status: JOB_STATUS.queued, error: `Attempt ${queued.attemptsMade + 1} failed (${message}); retrying` });
-      throw error;
-    }
+  run(queued: QueuedJob<QueuedJobData>): Promise<void> {
+    return this.runner.run(queued, (job) => this.runSteps(job));
   }
 
-  private async runSteps(job: Job): Promise<number[]> {
+  /** A step a previous delivery completed is not redone: its stored output feeds the next step. */
+  private async runSteps(job: Job): Promise<JobOutcome> {
     const steps = job.jobType.slice(1);
-    const images = this.dataSource.getRepository(Image);
-    const original = job.imageId === null ? null : await images.findOneBy({ id: job.imageId });
+    const original = job.imageId === null ? null : await this.images.findOneBy({ id: job.imageId });
     if (!original?.s3Key) throw new UnrecoverableError('The job’s image, or its stored file, no longer exists');
-    const done = new Map((await images.findBy({ jobId: job.id })).map((image) => [image.stepIndex, image]));
-    let input = await this.read(original.s3Key);
-    const outputIds: number[] = [];
+    const done = await this.runner.recordedOutputs(job.id);
+    let input = await this.runner.read(original.s3Key);
+    const outputImageIds: number[] = [];
     for (const [index, step] of steps.entries()) {
       const earlier = done.get(index);
+      const progress = Math.round(((index + 1) / steps.length) * 100);
       const output = earlier
-        ? { id: earlier.id, data: index < steps.length - 1 ? await this.read(earlier.s3Key!) : input }
-        : await this.runStep(job, index, step, input, Math.round(((index + 1) / steps.length) * 100));
-      outputIds.push(output.id);
+        ? { id: earlier.id, data: index < steps.length - 1 ? await this.runner.read(earlier.s3Key!) : input }
+        : await this.runner.storeOutput(job, index, step, await this.runStep(job, index, step, input), progress);
+      outputImageIds.push(output.id);
       input = output.data;
     }
-    return outputIds;
+    return { outputImageIds };
   }
 
-  private async runStep(job: Job, index: number, step: string, input: Buffer, progress: number): Promise<{ id: number; data: Buffer }> {
+  private async runStep(job: Job, index: number, step: string, input: Buffer): Promise<OperationOutput> {
     const operation = this.registry.get(step);
     if (!operation) throw new UnrecoverableError(`"${step}" is no longer an operation this worker knows`);
     // Parameters were validated when the job was created; validating again applies their defaults.
     const { params } = this.registry.validateParams(step, job.params[step]);
-    let output: OperationOutput;
     try {
       const decoder = sharp(input, { limitInputPixels: this.config.MAX_PIXELS, failOn: 'error' }).rotate();
-      output = await operation.run(decoder, params, { pngCompression: this.config.PNG_COMPRESSION });
+      return await operation.run(decoder, params, { pngCompression: this.config.PNG_COMPRESSION });
     } catch (error) {
       throw new UnrecoverableError(`Step ${index + 1} (${step}) could not process its input: ${(error as Error).message}`);
     }
-    const key = newStorageKey('outputs', formatOf(output.format).extension);
-    await this.storage.put(key, output.data, formatOf(output.format).mime);
-    const id = await this.recordOutput(job, index, step, key, output, progress);
-    if (id === null) {
-      // Another delivery of this job recorded this step first: keep its output, drop ours.
-      await this.storage.delete(key);
-      const winner = await this.dataSource.getRepository(Image).findOneByOrFail({ jobId: job.id, stepIndex: index });
-      return { id: winner.id, data: await this.read(winner.s3Key!) };
-    }
-    return { id, data: output.data };
   }
-
-  /**
-   * Records a step's output, its histogram and the job's progress in one transaction. Returns
-   * the new image's id, or null when this step's output was already recorded.
-   */
-  private async recordOutput(
-    job: Job,
-    index: number,
-    step: string,
-    key: string,
-    output: OperationOutput,
-    progress: number,
-  ): Promise<number | null> {
-    const imageTypeId = await this.imageTypeId(step);
-    try {
-      return await this.dataSource.transaction(async (manager) => {
-        const inserted = await manager
-          .createQueryBuilder()
-          .insert()
-          .into(Image)
-          .values({
-            status: IMAGE_STATUS.processed,
-            s3Key: key,
-            imageTypeId,
-            userId: job.userId,
-            originalId: job.imageId,
-            jobId: job.id,
-            stepIndex: index,
-            width: output.width,
-            height: output.height,
-            format: output.format,
-            bytes: output.data.length,
-            sha256: createHash('sha256').update(output.data).digest('hex'),
-          })
-          .orIgnore()
-          .returning('id')
-          .execute();
-        const id = (inserted.raw as { id: number }[])[0]?.id;
-        if (id === undefined) return null;
-        if (output.histogram) {
-          await manager.insert(Histogram, { imageId: id, jobId: job.id, bins: output.histogram });
-        }
-        await manager.update(Job, job.id, { progress });
-        return id;
-      });
-    } catch (error) {
-      if ((error as { driverError?: { code?: string } }).driverError?.code === '23503') {
-        await this.storage.delete(key);
-        throw new JobGone();
-      }
-      throw error;
-    }
-  }
-
-  /** Output images are typed by their step; the catalog sync made a type for every operation. */
-  private async imageTypeId(step: string): Promise<number | null> {
-    if (!this.imageTypeIds.has(step)) {
-      const imageType = await this.dataSource.getRepository(ImageType).findOneBy({ typeName: step });
-      this.imageTypeIds.set(step, imageType?.id ?? null);
-    }
-    return this.imageTypeIds.get(step)!;
-  }
-
-  private async finish(id: number, status: string, changes: Partial<Job>): Promise<void> {
-    await this.dataSource.getRepository(Job).update(id, { ...changes, status, finishedAt: new Date() });
-    this.logger.log(`Job ${id} ${status}${changes.error ? `: ${changes.error}` : ''}`);
-  }
-
-  private async read(key: string): Promise<Buffer> {
-    return buffer(await this.storage.get(key));
-  }
-}
-
-async function buffer(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-/** RQ's `timeout`: an attempt that runs longer fails (and is retried like any other failure). */
-function withTimeout<T>(work: Promise<T>, milliseconds: number, seconds: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out after ${seconds} s`)), milliseconds);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
-
-function describeFailure(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

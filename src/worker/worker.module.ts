@@ -1,17 +1,23 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '../config/app-config';
+import { Image } from '../images/image.entity';
+import { ImagesModule } from '../images/images.module';
+import { AggregatePipeline } from './aggregate-pipeline';
+import { QueryQueueProcessor, SearchQueueProcessor } from './aggregate.processors';
+import { JobRunner } from './job-runner';
 import { ProcessPipeline } from './process-pipeline';
 import { ProcessQueueProcessor } from './process.processor';
 
-/**
- * Runs the pipelines of queued jobs. A worker process serves the queues WORKER_QUEUES names;
- * the `query` and `search` pipelines have no consumer yet, so their jobs wait.
- */
+/** Runs the pipelines of queued jobs, consuming the queues WORKER_QUEUES names. */
 @Module({})
 export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
-    const providers: Provider[] = [];
+    const providers: Provider[] = [JobRunner];
     if (config.WORKER_QUEUES.includes('process')) providers.push(ProcessPipeline, ProcessQueueProcessor);
-    return { module: WorkerModule, providers };
+    if (config.WORKER_QUEUES.includes('query') || config.WORKER_QUEUES.includes('search')) providers.push(AggregatePipeline);
+    if (config.WORKER_QUEUES.includes('query')) providers.push(QueryQueueProcessor);
+    if (config.WORKER_QUEUES.includes('search')) providers.push(SearchQueueProcessor);
+    return { module: WorkerModule, imports: [TypeOrmModule.forFeature([Image]), ImagesModule], providers };
   }
 }

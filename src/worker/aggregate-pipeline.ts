@@ -1,0 +1,73 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Job as QueuedJob } from 'bullmq';
+import { UnrecoverableError } from 'bullmq';
+import sharp from 'sharp';
+import { DataSource } from 'typeorm';
+import { AppConfig } from '../config/app-config';
+import { readSelectedHistograms } from '../histograms/histogram-reader';
+import { ImagesService } from '../images/images.service';
+import { AggregateRequest, parseAggregateRequest } from '../jobs/aggregate-request';
+import { Job } from '../jobs/job.entity';
+import { QueuedJobData } from '../queue/queue-names';
+import { runReducer } from './aggregates/reducer-thread';
+import { JobOutcome, JobRunner } from './job-runner';
+import { encodePng } from './operations/encode';
+import { histogramChartSvg } from './operations/histogram-chart';
+
+/**
+ * Runs the seed's `query` and `search` jobs over every user's histograms: the element-wise median
+ * or mean of a selection (with a bar chart of it as the job's output image), or the K users whose
+ * histograms are nearest a target. The arithmetic runs in a worker thread.
+ */
+@Injectable()
+export class AggregatePipeline {
+  constructor(
+    private readonly runner: JobRunner,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly images: ImagesService,
+    private readonly config: AppConfig,
+  ) {}
+
+  run(queued: QueuedJob<QueuedJobData>): Promise<void> {
+    return this.runner.run(queued, (job) => this.aggregate(job));
+  }
+
+  private async aggregate(job: Job): Promise<JobOutcome> {
+    const hasParams = Object.keys(job.params).length > 0;
+    // The same parser as at creation, on the stored request: dates are read relative to now.
+    const request = parseAggregateRequest(job.jobType, 'job_type', hasParams ? undefined : (job.environment ?? undefined), hasParams ? job.params : undefined);
+    const target = request.reducer === 'nearest_neighbor' ? await this.targetOf(job, request) : null;
+    const selected = await readSelectedHistograms(this.dataSource, request.selection);
+    if (selected.count === 0) {
+      return {
+        outputImageIds: [],
+        result: { count: 0, [request.reducer === 'nearest_neighbor' ? 'neighbors' : request.reducer]: request.reducer === 'nearest_neighbor' ? [] : null, message: 'No histograms matched the selection' },
+      };
+    }
+    const transfer = [selected.rows.buffer, selected.userIds.buffer, selected.imageIds.buffer] as ArrayBuffer[];
+    if (target) {
+      const neighbors = await runReducer(
+        'nearestUsers',
+        [selected.rows, selected.userIds, selected.imageIds, selected.count, target, request.userId ?? job.userId, request.k],
+        transfer,
+      );
+      return { outputImageIds: [], result: { count: selected.count, neighbors } };
+    }
+    const reducer = request.reducer === 'median' ? 'medianOfBins' : 'meanOfBins';
+    const bins = await runReducer(reducer, [selected.rows, selected.count], transfer);
+    const title = `${request.reducer === 'median' ? 'Median' : 'Mean'} histogram of ${selected.count} histogram${selected.count === 1 ? '' : 's'}`;
+    const chart = await encodePng(sharp(Buffer.from(histogramChartSvg(bins, title))).removeAlpha(), {
+      pngCompression: this.config.PNG_COMPRESSION,
+    });
+    const output = await this.runner.storeOutput(job, 0, request.reducer, chart, 100);
+    return { outputImageIds: [output.id], result: { count: selected.count, [request.reducer]: bins } };
+  }
+
+  /** The target's bins; it must still be a histogram image of the job's owner. */
+  private async targetOf(job: Job, request: AggregateRequest): Promise<number[]> {
+    const bins = request.target ? await this.images.histogramOf(job.userId, request.target) : null;
+    if (!bins) throw new UnrecoverableError('The target histogram no longer exists');
+    return bins;
+  }
+}
