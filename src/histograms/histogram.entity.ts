@@ -1,9 +1,10 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import { Image } from '../images/image.entity';
 import { Job } from '../jobs/job.entity';
 
 /** A 256-bin histogram of an image's 8-bit grayscale, as the seed's `Job has_one :histogram`. */
 @Entity('histograms')
+@Check('histograms_bins_length_check', 'cardinality(bins) = 256')
 export class Histogram {
   @PrimaryGeneratedColumn()
   id: number;
@@ -26,6 +27,13 @@ export class Histogram {
 
   @Column({ type: 'integer', array: true })
   bins: number[];
+
+  /**
+   * The same 256 bins as 1 KB of big-endian int32s, written by a trigger from `bins`: aggregates
+   * read a million of these in seconds, where PostgreSQL's array output would take far longer.
+   */
+  @Column({ type: 'bytea', select: false, insert: false, update: false })
+  binsPacked: Buffer;
 
   @Index('histograms_created_at_idx')
   @CreateDateColumn({ type: 'timestamptz' })
