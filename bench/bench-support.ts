@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../src/common/free-port';
@@ -7,6 +7,10 @@ import { freePort } from '../src/common/free-port';
 export interface RunningProduct {
   url: string;
   adminToken: string;
+  /** The embedded PostgreSQL's database, for seeding. */
+  databaseUrl: string;
+  /** The API process, whose child is the worker. */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -17,13 +21,15 @@ export interface RunningProduct {
  */
 export async function startProduct(env: NodeJS.ProcessEnv = {}): Promise<RunningProduct> {
   const port = await freePort();
+  const databasePort = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'darkroom-bench-'));
   const adminToken = 'bench-admin-token-0123456789';
   const child: ChildProcess = spawn(process.execPath, [join(__dirname, '..', 'src', 'main.js')], {
     env: {
       ...process.env,
       PORT: String(port),
-      EMBEDDED_PG_PORT: String(await freePort()),
-      DATA_DIR: mkdtempSync(join(tmpdir(), 'darkroom-bench-')),
+      EMBEDDED_PG_PORT: String(databasePort),
+      DATA_DIR: dataDir,
       ADMIN_TOKEN: adminToken,
       ...env,
     },
@@ -36,9 +42,12 @@ export async function startProduct(env: NodeJS.ProcessEnv = {}): Promise<Running
     if (waited > 60_000) throw new Error('The product did not start within 60 s');
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
+  const password = readFileSync(join(dataDir, 'postgres', 'password'), 'utf8').trim();
   return {
     url,
     adminToken,
+    databaseUrl: env.DATABASE_URL ?? `postgres://postgres:${password}@127.0.0.1:${databasePort}/darkroom`,
+    pid: child.pid!,
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());
@@ -67,4 +76,20 @@ export async function api<T = any>(url: string, token: string, path: string, ini
   const body = await response.json();
   if (!response.ok) throw new Error(`${init.method ?? 'GET'} ${path}: ${response.status} ${JSON.stringify(body)}`);
   return body as T;
+}
+
+/** The peak resident memory (VmHWM) of `parentPid`'s child running `script`, in MB. */
+export function peakMemoryOfChild(parentPid: number, script: string): number | null {
+  for (const pid of readdirSync('/proc').filter((entry) => /^[0-9]+$/.test(entry))) {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (Number(/PPid:\s+(\d+)/.exec(status)?.[1]) === parentPid && cmdline.includes(script)) {
+        return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
+      }
+    } catch {
+      // The process ended while being read.
+    }
+  }
+  return null;
 }
