@@ -1,4 +1,5 @@
-import type { PoolClient, QueryArrayConfig } from 'pg';
+import type { PoolClient } from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import { DataSource } from 'typeorm';
 import { Selection } from '../common/selection/selection';
 
@@ -10,67 +11,88 @@ export interface SelectedHistograms {
   userIds: Int32Array;
 }
 
-const BATCH = 20_000;
 const ROW_BYTES = 256 * 4;
-
-const FILTERS = `
-  FROM histograms h
-  JOIN images i ON i.id = h.image_id
-  LEFT JOIN image_types t ON t.id = i.image_type_id
- WHERE ($1::timestamptz IS NULL OR i.created_at >= $1)
-   AND ($2::integer IS NULL OR i.user_id = $2)
-   AND ($3::text IS NULL OR t.type_name = $3)`;
+// PGCOPY signature (11 bytes), flags (4), header extension length (4).
+const COPY_HEADER_BYTES = 19;
+// Field count (2), then image id, user id and packed bins, each a 4-byte length and its bytes.
+const TUPLE_BYTES = 2 + (4 + 4) + (4 + 4) + (4 + ROW_BYTES);
 
 /**
- * Reads the histograms a selection picks, newest first, inside one REPEATABLE READ transaction:
- * the result is exactly what the database held when the read began, however many histograms
- * arrive meanwhile. It counts them first, so the arrays are allocated once at their final size,
- * then reads keyset-paged batches of the packed bins (bytea, which node-pg turns into Buffers
- * natively), copying each row's 1 KB straight into place: no ORM entity, no array parsing.
+ * Reads the histograms a selection picks (the newest n when it limits them) in one REPEATABLE
+ * READ transaction: the result is exactly what the database held when the read began, however
+ * many histograms arrive meanwhile. It counts them first, so the arrays are allocated once at their final size,
+ * then streams the packed bins with a binary COPY and copies each row's 1 KB straight into place:
+ * no ORM entity, no row objects, no text. Rows come in no particular order.
  */
 export async function readSelectedHistograms(dataSource: DataSource, selection: Selection): Promise<SelectedHistograms> {
   const runner = dataSource.createQueryRunner();
   const client = (await runner.connect()) as PoolClient;
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const filters = [selection.since, selection.userId, selection.imageType];
-    const [{ total }] = (await client.query(`SELECT count(*)::integer AS total ${FILTERS}`, filters)).rows;
+    // COPY takes no bind parameters: the selection's values are written as escaped literals.
+    const filters = `
+      FROM histograms h
+      JOIN images i ON i.id = h.image_id
+      LEFT JOIN image_types t ON t.id = i.image_type_id
+     WHERE TRUE
+       ${selection.since ? `AND i.created_at >= ${client.escapeLiteral(selection.since.toISOString())}::timestamptz` : ''}
+       ${selection.userId !== null ? `AND i.user_id = ${Number(selection.userId)}` : ''}
+       ${selection.imageType !== null ? `AND t.type_name = ${client.escapeLiteral(selection.imageType)}` : ''}`;
+    const [{ total }] = (await client.query(`SELECT count(*)::integer AS total ${filters}`)).rows;
     const count = selection.limit === null ? total : Math.min(total, selection.limit);
-    const rows = new Int32Array(count * 256);
-    const bytes = Buffer.from(rows.buffer);
-    const imageIds = new Int32Array(count);
-    const userIds = new Int32Array(count);
-    let read = 0;
-    let after: [string, number] | [null, null] = [null, null];
-    while (read < count) {
-      const page: QueryArrayConfig = {
-        text: `SELECT i.id, i.user_id, i.created_at::text, h.bins_packed ${FILTERS}
-                 AND ($4::timestamptz IS NULL OR (i.created_at, i.id) < ($4::timestamptz, $5::integer))
-               ORDER BY i.created_at DESC, i.id DESC
-               LIMIT $6`,
-        values: [...filters, ...after, Math.min(BATCH, count - read)],
-        rowMode: 'array',
-      };
-      const batch = await client.query<[number, number, string, Buffer]>(page);
-      if (batch.rows.length === 0) break;
-      for (const [imageId, userId, , packed] of batch.rows) {
-        packed.copy(bytes, read * ROW_BYTES);
-        imageIds[read] = imageId;
-        userIds[read] = userId;
-        read++;
-      }
-      // The timestamp travels as text: a JavaScript Date would drop its microseconds.
-      const last = batch.rows[batch.rows.length - 1];
-      after = [last[2], last[0]];
-    }
+    const selected = {
+      count,
+      rows: new Int32Array(count * 256),
+      imageIds: new Int32Array(count),
+      userIds: new Int32Array(count),
+    };
+    // Order matters only to pick the newest n; the reducers' results do not depend on it. So
+    // all-histogram reads stream unsorted, and limited ones sort the keys, not 1 KB payloads.
+    const chosen =
+      selection.limit === null
+        ? `SELECT i.id, i.user_id, h.bins_packed ${filters}`
+        : `SELECT chosen.id, chosen.user_id, packed.bins_packed
+             FROM (SELECT i.id, i.user_id ${filters} ORDER BY i.created_at DESC, i.id DESC LIMIT ${count}) chosen
+             JOIN histograms packed ON packed.image_id = chosen.id`;
+    const stream = client.query(copyTo(`COPY (${chosen}) TO STDOUT (FORMAT binary)`));
+    const read = await unpackCopy(stream, selected);
     await client.query('COMMIT');
-    // Packed big-endian, as int4send writes; this machine's Int32Array is little-endian.
-    if (new Uint8Array(new Uint32Array([1]).buffer)[0] === 1) bytes.subarray(0, read * ROW_BYTES).swap32();
-    return { count: read, rows: rows.subarray(0, read * 256), imageIds: imageIds.subarray(0, read), userIds: userIds.subarray(0, read) };
+    return { ...selected, count: read };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
     await runner.release();
   }
+}
+
+/** Parses a binary COPY of (int4, int4, bytea[1024]) tuples into the arrays; returns how many. */
+async function unpackCopy(stream: AsyncIterable<Buffer>, into: Omit<SelectedHistograms, 'count'> & { count: number }): Promise<number> {
+  const bytes = Buffer.from(into.rows.buffer, into.rows.byteOffset, into.rows.byteLength);
+  let pending: Buffer = Buffer.alloc(0);
+  let headerRead = false;
+  let read = 0;
+  for await (const chunk of stream) {
+    const data: Buffer = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    let offset = 0;
+    if (!headerRead) {
+      if (data.length < COPY_HEADER_BYTES) {
+        pending = data;
+        continue;
+      }
+      offset = COPY_HEADER_BYTES + data.readUInt32BE(15);
+      headerRead = true;
+    }
+    while (data.length - offset >= 2 && data.readInt16BE(offset) === 3 && data.length - offset >= TUPLE_BYTES) {
+      into.imageIds[read] = data.readInt32BE(offset + 6);
+      into.userIds[read] = data.readInt32BE(offset + 14);
+      data.copy(bytes, read * ROW_BYTES, offset + 22, offset + 22 + ROW_BYTES);
+      read++;
+      offset += TUPLE_BYTES;
+    }
+    pending = data.subarray(offset);
+  }
+  // Packed big-endian, as int4send writes; this machine's Int32Array is little-endian.
+  if (new Uint8Array(new Uint32Array([1]).buffer)[0] === 1) bytes.subarray(0, read * ROW_BYTES).swap32();
+  return read;
 }

@@ -26,6 +26,13 @@ describe('histogram reducers', () => {
     expect(medianOfBins(rows.slice(), count)).toEqual(referenceMedian(rows, count));
   });
 
+  it('take exact medians of large counts, which the selection buckets by their top bits', () => {
+    const rows = histograms(501, 3).map((value, i) => value * 1_000_003 + (i % 977));
+    expect(medianOfBins(rows.slice(), 501)).toEqual(referenceMedian(rows, 501));
+    const even = rows.slice(0, 500 * 256);
+    expect(medianOfBins(even.slice(), 500)).toEqual(referenceMedian(even, 500));
+  });
+
   it('handle repeated values in the median', () => {
     const rows = new Int32Array(4 * 256).fill(5);
     rows[0] = 1;

@@ -6,44 +6,57 @@
 
 /** The element-wise median as numpy defines it: the mean of the two middle values for an even count. */
 export function medianOfBins(rows: Int32Array, count: number): number[] {
-  const column = new Float64Array(count);
-  // Hoare's selection: puts the k-th smallest at k, smaller before it, in linear expected time.
-  const select = (values: Float64Array, k: number): number => {
-    let low = 0;
-    let high = values.length - 1;
-    while (low < high) {
-      const pivot = values[(low + high) >> 1];
-      let i = low;
-      let j = high;
-      while (i <= j) {
-        while (values[i] < pivot) i++;
-        while (values[j] > pivot) j--;
-        if (i <= j) {
-          const swap = values[i];
-          values[i] = values[j];
-          values[j] = swap;
-          i++;
-          j--;
-        }
-      }
-      if (k <= j) high = j;
-      else if (k >= i) low = i;
-      else return values[k];
+  const buckets = new Int32Array(1 << 16);
+  // The median of `values`, exactly, in two linear passes: count the values by their top 16 bits
+  // above the minimum, find the buckets holding the middle rank(s), then sort those buckets alone.
+  const middle = (values: Int32Array): number => {
+    const n = values.length;
+    let min = values[0];
+    let max = values[0];
+    for (let i = 1; i < n; i++) {
+      const value = values[i];
+      if (value < min) min = value;
+      else if (value > max) max = value;
     }
-    return values[k];
+    if (min === max) return min;
+    const shift = Math.max(0, 32 - Math.clz32(max - min) - 16);
+    const used = ((max - min) >>> shift) + 1;
+    buckets.fill(0, 0, used);
+    for (let i = 0; i < n; i++) buckets[(values[i] - min) >>> shift]++;
+    const low = (n - 1) >> 1;
+    const high = n >> 1;
+    let bucket = 0;
+    let below = 0;
+    while (below + buckets[bucket] <= low) below += buckets[bucket++];
+    let upperBucket = bucket;
+    let belowUpper = below;
+    while (belowUpper + buckets[upperBucket] <= high) belowUpper += buckets[upperBucket++];
+    if (shift === 0) return (min + bucket + min + upperBucket) / 2;
+    const gathered = new Int32Array(belowUpper + buckets[upperBucket] - below);
+    let filled = 0;
+    for (let i = 0; i < n; i++) {
+      const b = (values[i] - min) >>> shift;
+      if (b >= bucket && b <= upperBucket) gathered[filled++] = values[i];
+    }
+    gathered.sort();
+    return (gathered[low - below] + gathered[high - below]) / 2;
   };
+  // Rows are 1 KB apart, so gathering one bin's column touches a cache line per value. Columns are
+  // gathered 16 bins (a cache line) at a time, in tiles of rows small enough to stay in cache.
+  const GROUP = 16;
+  const TILE = 512;
+  const block = new Int32Array(GROUP * count);
   const median: number[] = [];
-  for (let bin = 0; bin < 256; bin++) {
-    for (let i = 0; i < count; i++) column[i] = rows[i * 256 + bin];
-    const upper = select(column, count >> 1);
-    if (count % 2 === 1) {
-      median.push(upper);
-    } else {
-      // The lower middle is the largest value left of the upper one after selection.
-      let lower = -Infinity;
-      for (let i = 0; i < count >> 1; i++) if (column[i] > lower) lower = column[i];
-      median.push((lower + upper) / 2);
+  for (let first = 0; first < 256; first += GROUP) {
+    for (let start = 0; start < count; start += TILE) {
+      const end = Math.min(count, start + TILE);
+      for (let g = 0; g < GROUP; g++) {
+        const base = g * count;
+        const bin = first + g;
+        for (let i = start; i < end; i++) block[base + i] = rows[i * 256 + bin];
+      }
     }
+    for (let g = 0; g < GROUP; g++) median.push(middle(block.subarray(g * count, (g + 1) * count)));
   }
   return median;
 }
