@@ -33,11 +33,10 @@ export async function readSelectedHistograms(dataSource: DataSource, selection: 
     const filters = `
       FROM histograms h
       JOIN images i ON i.id = h.image_id
-      LEFT JOIN image_types t ON t.id = i.image_type_id
      WHERE TRUE
        ${selection.since ? `AND i.created_at >= ${client.escapeLiteral(selection.since.toISOString())}::timestamptz` : ''}
        ${selection.userId !== null ? `AND i.user_id = ${Number(selection.userId)}` : ''}
-       ${selection.imageType !== null ? `AND t.type_name = ${client.escapeLiteral(selection.imageType)}` : ''}`;
+       ${selection.imageType !== null ? `AND i.image_type_id = (SELECT id FROM image_types WHERE type_name = ${client.escapeLiteral(selection.imageType)})` : ''}`;
     const [{ total }] = (await client.query(`SELECT count(*)::integer AS total ${filters}`)).rows;
     const count = selection.limit === null ? total : Math.min(total, selection.limit);
     const selected = {
