@@ -90,6 +90,8 @@ describe('job lifecycle', () => {
   it('offers every operation as a job type in typescript and an image type', async () => {
     const jobTypes = (await api(app).get('/api/job_types.json?n=all').set(bearer(user.token)).expect(200)).body;
     const byName = new Map(jobTypes.map((type: { job_name: string; language: string }) => [type.job_name, type.language]));
+    const resize = jobTypes.find((type: { job_name: string }) => type.job_name === 'resize');
+    expect(resize).toMatchObject({ description: expect.stringMatching(/./), params: expect.arrayContaining(['width', 'height', 'fit']) });
     for (const name of ['grayscale', 'histogram', 'thumbnail', 'resize', 'rotate', 'flip', 'flop', 'blur', 'sharpen', 'invert', 'threshold', 'edges', 'equalize', 'convert']) {
       expect(byName.get(name)).toBe('typescript');
     }
