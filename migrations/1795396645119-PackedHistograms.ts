@@ -28,17 +28,13 @@ export class PackedHistograms1795396645119 implements MigrationInterface {
             ADD "bins_packed" bytea
         `);
         await queryRunner.query(`
-            UPDATE "histograms" SET "bins_packed" = (
-                SELECT string_agg(int4send(bin), ''::bytea ORDER BY position)
-                FROM unnest(bins) WITH ORDINALITY AS packed(bin, position)
-            )
-        `);
-        await queryRunner.query(`
-            ALTER TABLE "histograms" ALTER COLUMN "bins_packed" SET NOT NULL
-        `);
-        await queryRunner.query(`
             CREATE TRIGGER "histograms_pack_bins" BEFORE INSERT OR UPDATE OF bins ON "histograms"
             FOR EACH ROW EXECUTE FUNCTION pack_histogram_bins()
+        `);
+        // Rewriting bins fires the trigger, which packs the rows written before it existed.
+        await queryRunner.query(`UPDATE "histograms" SET "bins" = "bins"`);
+        await queryRunner.query(`
+            ALTER TABLE "histograms" ALTER COLUMN "bins_packed" SET NOT NULL
         `);
     }
 

@@ -33,3 +33,8 @@ export function validationDetails(errors: ValidationError[], parent = ''): Error
 }
 
 export const VALIDATION_STATUS = HttpStatus.UNPROCESSABLE_ENTITY;
+
+/** The seed's update bodies repeat the record's id; one that differs from the URL's is refused. */
+export function assertBodyIdMatches(bodyId: number | undefined, urlId: number): void {
+  if (bodyId !== undefined && bodyId !== urlId) throw invalidField('id', `id ${bodyId} does not match the URL's id ${urlId}`);
+}

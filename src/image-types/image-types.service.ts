@@ -2,7 +2,7 @@ import { Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { Principal } from '../auth/principal';
-import { invalidField } from '../common/api-errors';
+import { assertBodyIdMatches, invalidField } from '../common/api-errors';
 import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../common/selection/selection';
 import { CreateImageTypeDto } from './dto/create-image-type.dto';
@@ -37,7 +37,7 @@ export class ImageTypesService {
 
   async update(principal: Principal, id: number, dto: UpdateImageTypeDto): Promise<ImageType> {
     principal.requireAdmin('change image types');
-    if (dto.id !== undefined && dto.id !== id) throw invalidField('id', `id ${dto.id} does not match the URL's id ${id}`);
+    assertBodyIdMatches(dto.id, id);
     const imageType = await this.findOne(id);
     if (dto.type_name !== undefined) imageType.typeName = dto.type_name;
     return this.imageTypes.save(imageType);

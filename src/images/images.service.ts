@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Repository } from 'typeorm';
 import { Principal } from '../auth/principal';
-import { invalidField, invalidFields, validationDetails } from '../common/api-errors';
+import { invalidField, assertBodyIdMatches, invalidFields, validationDetails } from '../common/api-errors';
 import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../common/selection/selection';
 import { Histogram } from '../histograms/histogram.entity';
@@ -90,18 +90,14 @@ export class ImagesService {
   /** `PUT /api/images/:id/file`: stores the body as the image's original. */
   async attachFile(principal: Principal, id: number, body: Readable, declaredBytes?: number): Promise<Image> {
     const image = await this.findOne(principal, id);
-    if (image.status === IMAGE_STATUS.processed) {
-      throw new ConflictException(`Image ${id} is the output of job ${image.jobId}; its file cannot be replaced`);
-    }
+    assertReplaceable(image);
     return this.recordFile(principal, image, await this.uploads.store(body, declaredBytes));
   }
 
   /** A URL the client PUTs the original to directly; then `PUT /api/images/:id {"s3_key"}` records it. */
   async presignUpload(principal: Principal, id: number, contentType: string): Promise<{ url: string; s3_key: string; expires_in: number }> {
     const image = await this.findOne(principal, id);
-    if (image.status === IMAGE_STATUS.processed) {
-      throw new ConflictException(`Image ${id} is the output of job ${image.jobId}; its file cannot be replaced`);
-    }
+    assertReplaceable(image);
     const key = `${uploadPrefix(id)}${randomUUID()}`;
     try {
       const url = await this.storage.presignPut(key, contentType, PRESIGNED_URL_SECONDS);
@@ -115,7 +111,7 @@ export class ImagesService {
   }
 
   async update(principal: Principal, id: number, dto: UpdateImageDto): Promise<Image> {
-    if (dto.id !== undefined && dto.id !== id) throw invalidField('id', `id ${dto.id} does not match the URL's id ${id}`);
+    assertBodyIdMatches(dto.id, id);
     const image = await this.findOne(principal, id);
     const file = dto.s3_key === undefined ? undefined : await this.adoptUpload(image, dto.s3_key);
     if (dto.user_id !== undefined) image.userId = principal.ownerFor(dto.user_id);
@@ -175,9 +171,7 @@ export class ImagesService {
   }
 
   private async adoptUpload(image: Image, key: string): Promise<StoredImageFile> {
-    if (image.status === IMAGE_STATUS.processed) {
-      throw new ConflictException(`Image ${image.id} is the output of job ${image.jobId}; its file cannot be replaced`);
-    }
+    assertReplaceable(image);
     if (!key.startsWith(uploadPrefix(image.id)) || !(await this.storage.stat(key))) {
       throw invalidField('s3_key', `s3_key must be a key that POST /api/images/${image.id}/upload_url issued, with the file uploaded to it`);
     }
@@ -218,6 +212,13 @@ export class ImagesService {
       throw invalidField('image_type_id', `image_type_id ${dto.image_type_id} is not the id of "${dto.image_type}"`);
     }
     return imageType;
+  }
+}
+
+/** A job's output is what its step made: its file is never swapped for another. */
+function assertReplaceable(image: Image): void {
+  if (image.status === IMAGE_STATUS.processed) {
+    throw new ConflictException(`Image ${image.id} is the output of job ${image.jobId}; its file cannot be replaced`);
   }
 }
 

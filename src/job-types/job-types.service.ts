@@ -2,7 +2,7 @@ import { Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { Principal } from '../auth/principal';
-import { invalidField } from '../common/api-errors';
+import { assertBodyIdMatches } from '../common/api-errors';
 import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../common/selection/selection';
 import { CreateJobTypeDto } from './dto/create-job-type.dto';
@@ -30,7 +30,7 @@ export class JobTypesService {
 
   async update(principal: Principal, id: number, dto: UpdateJobTypeDto): Promise<JobType> {
     principal.requireAdmin('change job types');
-    if (dto.id !== undefined && dto.id !== id) throw invalidField('id', `id ${dto.id} does not match the URL's id ${id}`);
+    assertBodyIdMatches(dto.id, id);
     const jobType = await this.findOne(id);
     if (dto.job_name !== undefined) jobType.jobName = dto.job_name;
     if (dto.language !== undefined) jobType.language = dto.language;

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { Repository } from 'typeorm';
 import { ZipFile } from 'yazl';
 import { Principal } from '../auth/principal';
-import { ErrorDetail, invalidField, invalidFields } from '../common/api-errors';
+import { ErrorDetail, invalidField, assertBodyIdMatches, invalidFields } from '../common/api-errors';
 import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../common/selection/selection';
 import { AppConfig } from '../config/app-config';
@@ -106,7 +106,7 @@ export class JobsService {
   }
 
   async update(principal: Principal, id: number, dto: UpdateJobDto): Promise<Job> {
-    if (dto.id !== undefined && dto.id !== id) throw invalidField('id', `id ${dto.id} does not match the URL's id ${id}`);
+    assertBodyIdMatches(dto.id, id);
     const job = await this.findOne(principal, id);
     const changes: Partial<Job> = {};
     const given = sequenceOf(dto, false);

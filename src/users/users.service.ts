@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { generateToken, hashPassword, verifyPassword } from '../auth/credentials';
 import { Principal } from '../auth/principal';
-import { invalidField } from '../common/api-errors';
+import { assertBodyIdMatches } from '../common/api-errors';
 import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../common/selection/selection';
 import { StorageDriver } from '../storage/storage.driver';
@@ -45,7 +45,7 @@ export class UsersService {
   }
 
   async update(principal: Principal, id: number, dto: UpdateUserDto): Promise<User> {
-    if (dto.id !== undefined && dto.id !== id) throw invalidField('id', `id ${dto.id} does not match the URL's id ${id}`);
+    assertBodyIdMatches(dto.id, id);
     if (dto.admin !== undefined) principal.requireAdmin('grant or revoke admin');
     const user = await this.findOne(principal, id);
     if (dto.username !== undefined) user.username = dto.username;

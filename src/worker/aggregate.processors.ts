@@ -1,10 +1,11 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job as QueuedJob } from 'bullmq';
 import { QueuedJobData } from '../queue/queue-names';
+import { QUEUE_WORKER_OPTIONS } from './worker-options';
 import { AggregatePipeline } from './aggregate-pipeline';
 
 /** Consumes the `query` queue: medians and means of histograms. */
-@Processor('query', { lockDuration: 15_000, stalledInterval: 15_000, maxStalledCount: 3 })
+@Processor('query', QUEUE_WORKER_OPTIONS)
 export class QueryQueueProcessor extends WorkerHost {
   constructor(private readonly pipeline: AggregatePipeline) {
     super();
@@ -16,7 +17,7 @@ export class QueryQueueProcessor extends WorkerHost {
 }
 
 /** Consumes the `search` queue: nearest users by histogram. */
-@Processor('search', { lockDuration: 15_000, stalledInterval: 15_000, maxStalledCount: 3 })
+@Processor('search', QUEUE_WORKER_OPTIONS)
 export class SearchQueueProcessor extends WorkerHost {
   constructor(private readonly pipeline: AggregatePipeline) {
     super();

@@ -3,13 +3,11 @@ import { OnApplicationBootstrap } from '@nestjs/common';
 import type { Job as QueuedJob } from 'bullmq';
 import { AppConfig } from '../config/app-config';
 import { QueuedJobData } from '../queue/queue-names';
+import { QUEUE_WORKER_OPTIONS } from './worker-options';
 import { ProcessPipeline } from './process-pipeline';
 
-/**
- * Consumes the `process` queue. A worker holding a job renews its lock every 7.5 s; one that dies
- * stops renewing, and within about 15 s its job is stalled and handed to another worker.
- */
-@Processor('process', { lockDuration: 15_000, stalledInterval: 15_000, maxStalledCount: 3 })
+/** Consumes the `process` queue. */
+@Processor('process', QUEUE_WORKER_OPTIONS)
 export class ProcessQueueProcessor extends WorkerHost implements OnApplicationBootstrap {
   constructor(
     private readonly pipeline: ProcessPipeline,
