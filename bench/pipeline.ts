@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { operationRegistry } from '../src/worker/operation-registry';
+import { openStepInput } from '../src/worker/process-pipeline';
 import { api, inParallel, startProduct } from './bench-support';
 
 /**
@@ -11,6 +12,7 @@ import { api, inParallel, startProduct } from './bench-support';
  */
 const PHOTOS = Number(process.env.BENCH_PHOTOS ?? 200);
 const PNG_COMPRESSION = Number(process.env.PNG_COMPRESSION ?? 1);
+const MAX_PIXELS = 50_000_000;
 
 async function makePhotos(): Promise<Buffer[]> {
   const source = await sharp(join(__dirname, '..', '..', 'test', 'fixtures', 'astronaut.png')).resize(2400, 2400).toBuffer();
@@ -25,15 +27,18 @@ async function makePhotos(): Promise<Buffer[]> {
   );
 }
 
-/** The worker's own operations, called directly: the pixel work with nothing around it. */
+/**
+ * The worker's own operations, called directly and handed from one to the next as the pipeline
+ * does: the pixel work with nothing around it.
+ */
 async function bareLoop(photos: Buffer[], concurrency: number): Promise<number> {
   const grayscale = operationRegistry.get('grayscale')!;
   const histogram = operationRegistry.get('histogram')!;
   const context = { pngCompression: PNG_COMPRESSION };
   const started = performance.now();
   await inParallel(photos, concurrency, async (photo) => {
-    const grey = await grayscale.run(sharp(photo, { failOn: 'error' }).rotate(), {}, context);
-    await histogram.run(sharp(grey.data, { failOn: 'error' }).rotate(), {}, context);
+    const grey = await grayscale.run(openStepInput({ data: photo }, MAX_PIXELS), {}, context);
+    await histogram.run(openStepInput(grey, MAX_PIXELS), {}, context);
   });
   return photos.length / ((performance.now() - started) / 1000);
 }

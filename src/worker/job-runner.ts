@@ -13,6 +13,7 @@ import { Job, JOB_STATUS, JobResult } from '../jobs/job.entity';
 import { QueuedJobData } from '../queue/queue-names';
 import { newStorageKey } from '../storage/storage-key';
 import { StorageDriver } from '../storage/storage.driver';
+import type { GreyLevels } from './operations/grey-levels';
 import { OperationOutput } from './operations/operation';
 
 /** The job row is gone: it was deleted while queued or running, so there is nothing to finish. */
@@ -84,7 +85,13 @@ export class JobRunner {
    * one, and the job's progress, in one transaction. If another delivery recorded that step
    * first, its output wins and is returned instead.
    */
-  async storeOutput(job: Job, index: number, typeName: string, output: OperationOutput, progress: number): Promise<{ id: number; data: Buffer }> {
+  async storeOutput(
+    job: Job,
+    index: number,
+    typeName: string,
+    output: OperationOutput,
+    progress: number,
+  ): Promise<{ id: number; data: Buffer; pixels?: GreyLevels }> {
     const key = newStorageKey('outputs', formatOf(output.format).extension);
     await this.storage.put(key, output.data, formatOf(output.format).mime);
     const id = await this.recordOutput(job, index, typeName, key, output, progress);
@@ -93,7 +100,7 @@ export class JobRunner {
       const winner = await this.dataSource.getRepository(Image).findOneByOrFail({ jobId: job.id, stepIndex: index });
       return { id: winner.id, data: await this.read(winner.s3Key!) };
     }
-    return { id, data: output.data };
+    return { id, data: output.data, pixels: output.pixels };
   }
 
   async read(key: string): Promise<Buffer> {

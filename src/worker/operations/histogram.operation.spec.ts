@@ -1,5 +1,6 @@
 import { context, decode, fixture, openFixture } from '../../../test/fixtures/fixtures';
 import { operation as grayscale } from './grayscale.operation';
+import { openStepInput } from '../process-pipeline';
 import { operation } from './histogram.operation';
 
 function countLevels(levels: Buffer): number[] {
@@ -26,6 +27,15 @@ describe('histogram', () => {
     const grey = await decode((await grayscale.run(openFixture('coffee.png'), {}, context)).data);
     expect(out.histogram!.reduce((a, b) => a + b, 0)).toBe(300 * 200);
     expect(out.histogram).toEqual(countLevels(grey.data));
+  });
+
+  it('counts the same from the pixels the grayscale step hands on as from its PNG', async () => {
+    const grey = await grayscale.run(openFixture('astronaut.jpg'), {}, context);
+    expect(grey.pixels).toBeDefined();
+    const fromPixels = await operation.run(openStepInput(grey, 100_000_000), {}, context);
+    const fromPng = await operation.run(openStepInput({ data: grey.data }, 100_000_000), {}, context);
+    expect(fromPixels.histogram).toEqual(fromPng.histogram);
+    expect(fromPixels.data.equals(fromPng.data)).toBe(true);
   });
 
   it('draws the histogram as an 800×400 PNG chart', async () => {

@@ -1,4 +1,5 @@
 import type { Sharp } from 'sharp';
+import type { GreyLevels } from './grey-levels';
 
 export type OutputFormat = 'png' | 'jpeg' | 'webp' | 'avif';
 
@@ -8,6 +9,8 @@ export interface OperationOutput {
   width: number;
   height: number;
   histogram?: number[]; // only the histogram operation: 256 integer bins
+  /** The output's pixels when the operation computed them in JS: the next step starts from them rather than decoding `data`. */
+  pixels?: GreyLevels;
 }
 
 export interface OperationContext {
