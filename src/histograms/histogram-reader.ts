@@ -1,28 +1,40 @@
 import type { PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
 import { Selection } from '../common/selection/selection';
 
-/** The selected histograms as typed arrays: 256 bins a row, with each row's image and user. */
-export interface SelectedHistograms {
+/** A run of histograms: `count` rows of 256 bins in `bins`, with each row's image and user. */
+export interface HistogramBlock {
   count: number;
-  rows: Int32Array;
+  bins: Int32Array;
   imageIds: Int32Array;
   userIds: Int32Array;
 }
 
-const ROW_BYTES = 256 * 4;
+export interface SelectedHistograms {
+  count: number;
+  blocks: HistogramBlock[];
+}
+
+const BINS = 256;
+const ROW_BYTES = BINS * 4;
+// Blocks start small, for the common small selection, and double up to 16 MB of bins each.
+const FIRST_BLOCK_ROWS = 1024;
+const LARGEST_BLOCK_ROWS = 16384;
 // PGCOPY signature (11 bytes), flags (4), header extension length (4).
+const COPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const COPY_HEADER_BYTES = 19;
 // Field count (2), then image id, user id and packed bins, each a 4-byte length and its bytes.
 const TUPLE_BYTES = 2 + (4 + 4) + (4 + 4) + (4 + ROW_BYTES);
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
  * Reads the histograms a selection picks (the newest n when it limits them) in one REPEATABLE
  * READ transaction: the result is exactly what the database held when the read began, however
- * many histograms arrive meanwhile. It counts them first, so the arrays are allocated once at their final size,
- * then streams the packed bins with a binary COPY and copies each row's 1 KB straight into place:
- * no ORM entity, no row objects, no text. Rows come in no particular order.
+ * many histograms arrive meanwhile. The packed bins stream in a binary COPY and each row's 1 KB is
+ * copied straight into place: no ORM entity, no row objects, no text, and no count beforehand,
+ * since the blocks grow as rows arrive. Rows come in no particular order.
  */
 export async function readSelectedHistograms(dataSource: DataSource, selection: Selection): Promise<SelectedHistograms> {
   const runner = dataSource.createQueryRunner();
@@ -37,26 +49,18 @@ export async function readSelectedHistograms(dataSource: DataSource, selection: 
        ${selection.since ? `AND i.created_at >= ${client.escapeLiteral(selection.since.toISOString())}::timestamptz` : ''}
        ${selection.userId !== null ? `AND i.user_id = ${Number(selection.userId)}` : ''}
        ${selection.imageType !== null ? `AND i.image_type_id = (SELECT id FROM image_types WHERE type_name = ${client.escapeLiteral(selection.imageType)})` : ''}`;
-    const [{ total }] = (await client.query(`SELECT count(*)::integer AS total ${filters}`)).rows;
-    const count = selection.limit === null ? total : Math.min(total, selection.limit);
-    const selected = {
-      count,
-      rows: new Int32Array(count * 256),
-      imageIds: new Int32Array(count),
-      userIds: new Int32Array(count),
-    };
     // Order matters only to pick the newest n; the reducers' results do not depend on it. So
     // all-histogram reads stream unsorted, and limited ones sort the keys, not 1 KB payloads.
     const chosen =
       selection.limit === null
         ? `SELECT i.id, i.user_id, h.bins_packed ${filters}`
         : `SELECT chosen.id, chosen.user_id, packed.bins_packed
-             FROM (SELECT i.id, i.user_id ${filters} ORDER BY i.created_at DESC, i.id DESC LIMIT ${count}) chosen
+             FROM (SELECT i.id, i.user_id ${filters} ORDER BY i.created_at DESC, i.id DESC LIMIT ${Number(selection.limit)}) chosen
              JOIN histograms packed ON packed.image_id = chosen.id`;
-    const stream = client.query(copyTo(`COPY (${chosen}) TO STDOUT (FORMAT binary)`));
-    const read = await unpackCopy(stream, selected);
+    const parser = new HistogramCopyParser();
+    await consume(client.query(copyTo(`COPY (${chosen}) TO STDOUT (FORMAT binary)`)), (chunk) => parser.push(chunk));
     await client.query('COMMIT');
-    return { ...selected, count: read };
+    return parser.finish();
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
@@ -65,33 +69,116 @@ export async function readSelectedHistograms(dataSource: DataSource, selection: 
   }
 }
 
-/** Parses a binary COPY of (int4, int4, bytea[1024]) tuples into the arrays; returns how many. */
-async function unpackCopy(stream: AsyncIterable<Buffer>, into: Omit<SelectedHistograms, 'count'> & { count: number }): Promise<number> {
-  const bytes = Buffer.from(into.rows.buffer, into.rows.byteOffset, into.rows.byteLength);
-  let pending: Buffer = Buffer.alloc(0);
-  let headerRead = false;
-  let read = 0;
-  for await (const chunk of stream) {
-    const data: Buffer = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-    let offset = 0;
-    if (!headerRead) {
-      if (data.length < COPY_HEADER_BYTES) {
-        pending = data;
-        continue;
+/**
+ * Feeds every chunk to `take` as it arrives ('data' events cost less than async iteration over
+ * ~100,000 chunks). A chunk `take` refuses fails the read once the stream has ended, so that the
+ * connection is left between statements, ready for the ROLLBACK.
+ */
+function consume(stream: Readable, take: (chunk: Buffer) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let refused: unknown = null;
+    stream.on('data', (chunk: Buffer) => {
+      if (refused) return;
+      try {
+        take(chunk);
+      } catch (error) {
+        refused = error;
       }
-      offset = COPY_HEADER_BYTES + data.readUInt32BE(15);
-      headerRead = true;
+    });
+    stream.once('error', reject);
+    stream.once('end', () => (refused ? reject(refused) : resolve()));
+  });
+}
+
+/**
+ * Parses a binary COPY of (int4 image id, int4 user id, bytea bins_packed) rows into blocks. Rows
+ * are a fixed 1,046 bytes, so whole rows are read in place from each chunk, and only a row split
+ * between two chunks is put together in a carry buffer.
+ */
+export class HistogramCopyParser {
+  private readonly blocks: HistogramBlock[] = [];
+  private readonly carry = Buffer.alloc(TUPLE_BYTES);
+  private carried = 0;
+  private inHeader = true;
+  private ended = false;
+  private block: HistogramBlock | null = null;
+  private blockBytes: Buffer<ArrayBufferLike> = Buffer.alloc(0);
+
+  push(chunk: Buffer): void {
+    if (this.ended) return;
+    let offset = 0;
+    while ((this.carried > 0 || this.inHeader) && offset < chunk.length) {
+      const take = Math.min((this.inHeader ? COPY_HEADER_BYTES : TUPLE_BYTES) - this.carried, chunk.length - offset);
+      chunk.copy(this.carry, this.carried, offset, offset + take);
+      this.carried += take;
+      offset += take;
+      if (!this.inHeader && this.carried >= 2 && this.carry.readInt16BE(0) === -1) {
+        this.ended = true;
+        return;
+      }
+      if (this.inHeader && this.carried === COPY_HEADER_BYTES) {
+        this.readHeader(this.carry);
+        this.carried = 0;
+      } else if (this.carried === TUPLE_BYTES) {
+        this.readRow(this.carry, 0);
+        this.carried = 0;
+      }
     }
-    while (data.length - offset >= 2 && data.readInt16BE(offset) === 3 && data.length - offset >= TUPLE_BYTES) {
-      into.imageIds[read] = data.readInt32BE(offset + 6);
-      into.userIds[read] = data.readInt32BE(offset + 14);
-      data.copy(bytes, read * ROW_BYTES, offset + 22, offset + 22 + ROW_BYTES);
-      read++;
+    while (chunk.length - offset >= 2) {
+      if (chunk.readInt16BE(offset) === -1) {
+        this.ended = true;
+        return;
+      }
+      if (chunk.length - offset < TUPLE_BYTES) break;
+      this.readRow(chunk, offset);
       offset += TUPLE_BYTES;
     }
-    pending = data.subarray(offset);
+    chunk.copy(this.carry, this.carried, offset);
+    this.carried += chunk.length - offset;
   }
-  // Packed big-endian, as int4send writes; this machine's Int32Array is little-endian.
-  if (new Uint8Array(new Uint32Array([1]).buffer)[0] === 1) bytes.subarray(0, read * ROW_BYTES).swap32();
-  return read;
+
+  finish(): SelectedHistograms {
+    if (!this.ended) throw new Error('The histogram COPY stream ended without its trailer');
+    this.sealBlock();
+    return { count: this.blocks.reduce((total, block) => total + block.count, 0), blocks: this.blocks };
+  }
+
+  private readHeader(header: Buffer): void {
+    if (!header.subarray(0, COPY_SIGNATURE.length).equals(COPY_SIGNATURE) || header.readUInt32BE(15) !== 0) {
+      throw new Error('The histogram COPY stream has an unexpected header');
+    }
+    this.inHeader = false;
+  }
+
+  private readRow(data: Buffer, at: number): void {
+    if (data.readInt16BE(at) !== 3 || data.readInt32BE(at + 2) !== 4 || data.readInt32BE(at + 10) !== 4 || data.readInt32BE(at + 18) !== ROW_BYTES) {
+      throw new Error('The histogram COPY stream has a row that is not (image id, user id, 1 KB of bins)');
+    }
+    let block = this.block;
+    if (!block || block.count === block.imageIds.length) block = this.openBlock();
+    block.imageIds[block.count] = data.readInt32BE(at + 6);
+    block.userIds[block.count] = data.readInt32BE(at + 14);
+    data.copy(this.blockBytes, block.count * ROW_BYTES, at + 22, at + 22 + ROW_BYTES);
+    block.count++;
+  }
+
+  private openBlock(): HistogramBlock {
+    this.sealBlock();
+    const rows = Math.min(LARGEST_BLOCK_ROWS, FIRST_BLOCK_ROWS * 2 ** this.blocks.length);
+    this.block = {
+      count: 0,
+      bins: new Int32Array(rows * BINS),
+      imageIds: new Int32Array(rows),
+      userIds: new Int32Array(rows),
+    };
+    this.blockBytes = Buffer.from(this.block.bins.buffer);
+    this.blocks.push(this.block);
+    return this.block;
+  }
+
+  /** Bins are packed big-endian, as int4send writes them: a block is put in this machine's order once it is full. */
+  private sealBlock(): void {
+    if (this.block && LITTLE_ENDIAN) this.blockBytes.subarray(0, this.block.count * ROW_BYTES).swap32();
+    this.block = null;
+  }
 }

@@ -45,17 +45,11 @@ export class AggregatePipeline {
         result: { count: 0, [request.reducer === 'nearest_neighbor' ? 'neighbors' : request.reducer]: request.reducer === 'nearest_neighbor' ? [] : null, message: 'No histograms matched the selection' },
       };
     }
-    const transfer = [selected.rows.buffer, selected.userIds.buffer, selected.imageIds.buffer] as ArrayBuffer[];
     if (target) {
-      const neighbors = await runReducer(
-        'nearestUsers',
-        [selected.rows, selected.userIds, selected.imageIds, selected.count, target, request.userId ?? job.userId, request.k],
-        transfer,
-      );
+      const neighbors = await runReducer('nearestUsers', selected.blocks, target, request.userId ?? job.userId, request.k);
       return { outputImageIds: [], result: { count: selected.count, neighbors } };
     }
-    const reducer = request.reducer === 'median' ? 'medianOfBins' : 'meanOfBins';
-    const bins = await runReducer(reducer, [selected.rows, selected.count], transfer);
+    const bins = await runReducer(request.reducer === 'median' ? 'medianOfBins' : 'meanOfBins', selected.blocks);
     const title = `${request.reducer === 'median' ? 'Median' : 'Mean'} histogram of ${selected.count} histogram${selected.count === 1 ? '' : 's'}`;
     const chart = await encodePng(sharp(Buffer.from(histogramChartSvg(bins, title))).removeAlpha(), {
       pngCompression: this.config.PNG_COMPRESSION,

@@ -1,3 +1,4 @@
+import type { HistogramBlock } from '../../histograms/histogram-reader';
 import { meanOfBins, medianOfBins, nearestUsers } from './histogram-reducers';
 import { runReducer } from './reducer-thread';
 
@@ -12,6 +13,21 @@ function histograms(count: number, seed = 7): Int32Array {
   return rows;
 }
 
+/** The rows cut into blocks of uneven sizes, as the reader leaves them; row i is image 1000 + i of user i % 7. */
+function blocksOf(rows: Int32Array, sizes = [1, 2, 5, 64]): HistogramBlock[] {
+  const count = rows.length / 256;
+  const blocks: HistogramBlock[] = [];
+  for (let start = 0, b = 0; start < count; b++) {
+    const size = Math.min(sizes[b % sizes.length], count - start);
+    const bins = rows.slice(start * 256, (start + size) * 256);
+    const imageIds = new Int32Array(size).map((_, i) => 1000 + start + i);
+    const userIds = new Int32Array(size).map((_, i) => (start + i) % 7);
+    blocks.push({ count: size, bins, imageIds, userIds });
+    start += size;
+  }
+  return blocks;
+}
+
 /** numpy's median, the slow obvious way: sort each column. */
 function referenceMedian(rows: Int32Array, count: number): number[] {
   return Array.from({ length: 256 }, (_, bin) => {
@@ -21,29 +37,28 @@ function referenceMedian(rows: Int32Array, count: number): number[] {
 }
 
 describe('histogram reducers', () => {
-  it.each([1, 2, 7, 100, 1001])('take the median of %i histograms as numpy does', (count) => {
+  it.each([1, 2, 7, 100, 1001])('take the median of %i histograms as numpy does, across blocks', (count) => {
     const rows = histograms(count, count);
-    expect(medianOfBins(rows.slice(), count)).toEqual(referenceMedian(rows, count));
+    expect(medianOfBins(blocksOf(rows))).toEqual(referenceMedian(rows, count));
   });
 
   it('take exact medians of large counts, which the selection buckets by their top bits', () => {
     const rows = histograms(501, 3).map((value, i) => value * 1_000_003 + (i % 977));
-    expect(medianOfBins(rows.slice(), 501)).toEqual(referenceMedian(rows, 501));
+    expect(medianOfBins(blocksOf(rows))).toEqual(referenceMedian(rows, 501));
     const even = rows.slice(0, 500 * 256);
-    expect(medianOfBins(even.slice(), 500)).toEqual(referenceMedian(even, 500));
+    expect(medianOfBins(blocksOf(even))).toEqual(referenceMedian(even, 500));
   });
 
   it('handle repeated values in the median', () => {
     const rows = new Int32Array(4 * 256).fill(5);
     rows[0] = 1;
-    expect(medianOfBins(rows, 4)[0]).toBe(5);
-    expect(medianOfBins(rows, 4)[1]).toBe(5);
+    expect(medianOfBins(blocksOf(rows)).slice(0, 2)).toEqual([5, 5]);
   });
 
   it('take the mean', () => {
     const rows = histograms(10);
     const expected = Array.from({ length: 256 }, (_, bin) => Array.from({ length: 10 }, (__, i) => rows[i * 256 + bin]).reduce((a, b) => a + b) / 10);
-    expect(meanOfBins(rows, 10)).toEqual(expected.map((value) => expect.closeTo(value, 9)));
+    expect(meanOfBins(blocksOf(rows))).toEqual(expected.map((value) => expect.closeTo(value, 9)));
   });
 
   it("find each user's nearest histogram, nearest users first, ties by image id, excluding the asker", () => {
@@ -56,21 +71,22 @@ describe('histogram reducers', () => {
     put(2, { 1: 3 }); // user 2 again, farther: sqrt(2)
     put(3, { 0: 7 }); // user 3: distance 0, larger image id than user 1's
     put(4, { 0: 9 }); // user 9, the asker
-    const users = Int32Array.from([1, 2, 2, 3, 9]);
-    const images = Int32Array.from([10, 20, 21, 5, 1]);
-    expect(nearestUsers(rows, users, images, 5, target, 9, 10)).toEqual([
+    const block: HistogramBlock = { count: 5, bins: rows, userIds: Int32Array.from([1, 2, 2, 3, 9]), imageIds: Int32Array.from([10, 20, 21, 5, 1]) };
+    const expected = [
       { user_id: 3, image_id: 5, distance: 0 },
       { user_id: 1, image_id: 10, distance: 0 },
       { user_id: 2, image_id: 20, distance: Math.sqrt(0.5) },
-    ]);
-    expect(nearestUsers(rows, users, images, 5, target, 9, 1)).toHaveLength(1);
+    ];
+    expect(nearestUsers([block], target, 9, 10)).toEqual(expected);
+    expect(nearestUsers([block], target, 9, 1)).toHaveLength(1);
   });
 
-  it('give the same results in a worker thread, with the rows moved there', async () => {
+  it('give the same results in a worker thread, with the blocks moved there', async () => {
     const rows = histograms(301);
-    const expected = referenceMedian(rows, 301);
-    const copy = rows.slice();
-    expect(await runReducer('medianOfBins', [copy, 301], [copy.buffer as ArrayBuffer])).toEqual(expected);
-    expect(copy.length).toBe(0);
+    const blocks = blocksOf(rows);
+    expect(await runReducer('medianOfBins', blocks)).toEqual(referenceMedian(rows, 301));
+    expect(blocks.every((block) => block.bins.length === 0)).toBe(true);
+    const target = Array.from(rows.subarray(256, 512));
+    expect(await runReducer('nearestUsers', blocksOf(rows), target, 0, 5)).toEqual(nearestUsers(blocksOf(rows), target, 0, 5));
   });
 });

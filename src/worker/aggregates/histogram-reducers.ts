@@ -1,23 +1,24 @@
 /*
- * The arithmetic of query and search jobs over `count` histograms of 256 bins, row after row in
- * `rows`. These functions also run in a worker thread built from their source text
+ * The arithmetic of query and search jobs over histograms of 256 bins, held in blocks of rows
+ * (`HistogramBlock`). These functions also run in a worker thread built from their source text
  * (reducer-thread.ts), so each must stand alone: no imports, no reference outside itself.
  */
+import type { HistogramBlock } from '../../histograms/histogram-reader';
+
+export interface Neighbor {
+  user_id: number;
+  image_id: number;
+  distance: number;
+}
 
 /** The element-wise median as numpy defines it: the mean of the two middle values for an even count. */
-export function medianOfBins(rows: Int32Array, count: number): number[] {
+export function medianOfBins(blocks: HistogramBlock[]): number[] {
+  const count = blocks.reduce((total, block) => total + block.count, 0);
   const buckets = new Int32Array(1 << 16);
-  // The median of `values`, exactly, in two linear passes: count the values by their top 16 bits
-  // above the minimum, find the buckets holding the middle rank(s), then sort those buckets alone.
-  const middle = (values: Int32Array): number => {
+  // The median of `values`, from min to max, exactly: count the values by their top 16 bits above
+  // the minimum, find the buckets holding the middle rank(s), then sort those buckets alone.
+  const middle = (values: Int32Array, min: number, max: number): number => {
     const n = values.length;
-    let min = values[0];
-    let max = values[0];
-    for (let i = 1; i < n; i++) {
-      const value = values[i];
-      if (value < min) min = value;
-      else if (value > max) max = value;
-    }
     if (min === max) return min;
     const shift = Math.max(0, 32 - Math.clz32(max - min) - 16);
     const used = ((max - min) >>> shift) + 1;
@@ -42,64 +43,80 @@ export function medianOfBins(rows: Int32Array, count: number): number[] {
     return (gathered[low - below] + gathered[high - below]) / 2;
   };
   // Rows are 1 KB apart, so gathering one bin's column touches a cache line per value. Columns are
-  // gathered 16 bins (a cache line) at a time, in tiles of rows small enough to stay in cache.
+  // gathered 16 bins (a cache line) at a time, in tiles of rows small enough to stay in cache, and
+  // their extremes are noted on the way rather than in another pass.
   const GROUP = 16;
   const TILE = 512;
-  const block = new Int32Array(GROUP * count);
+  const columns = new Int32Array(GROUP * count);
+  const mins = new Int32Array(GROUP);
+  const maxes = new Int32Array(GROUP);
   const median: number[] = [];
   for (let first = 0; first < 256; first += GROUP) {
-    for (let start = 0; start < count; start += TILE) {
-      const end = Math.min(count, start + TILE);
-      for (let g = 0; g < GROUP; g++) {
-        const base = g * count;
-        const bin = first + g;
-        for (let i = start; i < end; i++) block[base + i] = rows[i * 256 + bin];
+    mins.fill(2147483647);
+    maxes.fill(-2147483648);
+    let placed = 0;
+    for (const { bins, count: rows } of blocks) {
+      for (let start = 0; start < rows; start += TILE) {
+        const end = Math.min(rows, start + TILE);
+        for (let g = 0; g < GROUP; g++) {
+          const column = g * count + placed;
+          const bin = first + g;
+          let min = mins[g];
+          let max = maxes[g];
+          for (let i = start; i < end; i++) {
+            const value = bins[i * 256 + bin];
+            columns[column + i] = value;
+            if (value < min) min = value;
+            if (value > max) max = value;
+          }
+          mins[g] = min;
+          maxes[g] = max;
+        }
       }
+      placed += rows;
     }
-    for (let g = 0; g < GROUP; g++) median.push(middle(block.subarray(g * count, (g + 1) * count)));
+    for (let g = 0; g < GROUP; g++) median.push(middle(columns.subarray(g * count, (g + 1) * count), mins[g], maxes[g]));
   }
   return median;
 }
 
-export function meanOfBins(rows: Int32Array, count: number): number[] {
+export function meanOfBins(blocks: HistogramBlock[]): number[] {
   const sums = new Float64Array(256);
-  for (let i = 0; i < count; i++) for (let bin = 0; bin < 256; bin++) sums[bin] += rows[i * 256 + bin];
+  let count = 0;
+  for (const { bins, count: rows } of blocks) {
+    for (let i = 0; i < rows; i++) for (let bin = 0; bin < 256; bin++) sums[bin] += bins[i * 256 + bin];
+    count += rows;
+  }
   return Array.from(sums, (sum) => sum / count);
 }
 
 /**
- * The `k` users, other than `excludeUserId`, whose histograms are nearest `target`: Euclidean
- * distance between histograms normalised to sum 1, each user at the distance of their closest
- * histogram, ties broken by the smaller image id.
+ * The `k` users, other than `excludeUserId`, whose histograms in these blocks are nearest
+ * `target`: Euclidean distance between histograms normalised to sum 1, each user at the distance
+ * of their closest histogram, ties broken by the smaller image id.
  */
-export function nearestUsers(
-  rows: Int32Array,
-  userIds: Int32Array,
-  imageIds: Int32Array,
-  count: number,
-  target: number[],
-  excludeUserId: number,
-  k: number,
-): { user_id: number; image_id: number; distance: number }[] {
+export function nearestUsers(blocks: HistogramBlock[], target: number[], excludeUserId: number, k: number): Neighbor[] {
   const targetSum = target.reduce((sum, value) => sum + value, 0) || 1;
   const normalisedTarget = Float64Array.from(target, (value) => value / targetSum);
   const best = new Map<number, { squared: number; imageId: number }>();
-  for (let i = 0; i < count; i++) {
-    const userId = userIds[i];
-    if (userId === excludeUserId) continue;
-    const offset = i * 256;
-    let sum = 0;
-    for (let bin = 0; bin < 256; bin++) sum += rows[offset + bin];
-    const scale = sum === 0 ? 0 : 1 / sum;
-    let squared = 0;
-    for (let bin = 0; bin < 256; bin++) {
-      const difference = rows[offset + bin] * scale - normalisedTarget[bin];
-      squared += difference * difference;
-    }
-    const current = best.get(userId);
-    const imageId = imageIds[i];
-    if (!current || squared < current.squared || (squared === current.squared && imageId < current.imageId)) {
-      best.set(userId, { squared, imageId });
+  for (const { bins, userIds, imageIds, count } of blocks) {
+    for (let i = 0; i < count; i++) {
+      const userId = userIds[i];
+      if (userId === excludeUserId) continue;
+      const offset = i * 256;
+      let sum = 0;
+      for (let bin = 0; bin < 256; bin++) sum += bins[offset + bin];
+      const scale = sum === 0 ? 0 : 1 / sum;
+      let squared = 0;
+      for (let bin = 0; bin < 256; bin++) {
+        const difference = bins[offset + bin] * scale - normalisedTarget[bin];
+        squared += difference * difference;
+      }
+      const current = best.get(userId);
+      const imageId = imageIds[i];
+      if (!current || squared < current.squared || (squared === current.squared && imageId < current.imageId)) {
+        best.set(userId, { squared, imageId });
+      }
     }
   }
   return [...best.entries()]

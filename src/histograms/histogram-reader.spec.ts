@@ -1,0 +1,86 @@
+import { HistogramCopyParser } from './histogram-reader';
+
+/** A binary COPY of (image id, user id, bins packed big-endian) rows, as PostgreSQL writes it. */
+function copyStream(rows: { imageId: number; userId: number; bins: number[] }[]): Buffer {
+  const header = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
+  const tuples = rows.map(({ imageId, userId, bins }) => {
+    const tuple = Buffer.alloc(2 + 8 + 8 + 4 + 1024);
+    tuple.writeInt16BE(3, 0);
+    tuple.writeInt32BE(4, 2);
+    tuple.writeInt32BE(imageId, 6);
+    tuple.writeInt32BE(4, 10);
+    tuple.writeInt32BE(userId, 14);
+    tuple.writeInt32BE(1024, 18);
+    bins.forEach((value, bin) => tuple.writeInt32BE(value, 22 + bin * 4));
+    return tuple;
+  });
+  return Buffer.concat([header, ...tuples, Buffer.from([0xff, 0xff])]);
+}
+
+function parseInChunks(stream: Buffer, sizes: number[]) {
+  const parser = new HistogramCopyParser();
+  for (let offset = 0, i = 0; offset < stream.length; i++) {
+    const size = sizes[i % sizes.length];
+    parser.push(stream.subarray(offset, offset + size));
+    offset += size;
+  }
+  return parser.finish();
+}
+
+describe('HistogramCopyParser', () => {
+  const rows = Array.from({ length: 2500 }, (_, i) => ({
+    imageId: 10 + i,
+    userId: i % 13,
+    bins: Array.from({ length: 256 }, (__, bin) => (i * 7919 + bin * 104729) % 5_000_000),
+  }));
+  const stream = copyStream(rows);
+
+  it.each([[[1]], [[7, 1046, 3]], [[1046]], [[65536]], [[stream.length]], [[2, 19, 1045, 1047, 5000]]])(
+    'reads every row whatever the chunk sizes (%j)',
+    (sizes) => {
+      const { count, blocks } = parseInChunks(stream, sizes);
+      expect(count).toBe(rows.length);
+      // Blocks grow: 1024 rows, then 2048.
+      expect(blocks.map((block) => block.count)).toEqual([1024, 1476]);
+      const misread = [];
+      let row = 0;
+      for (const block of blocks) {
+        for (let i = 0; i < block.count; i++, row++) {
+          const { imageId, userId, bins } = rows[row];
+          const read = block.bins.subarray(i * 256, (i + 1) * 256);
+          if (block.imageIds[i] !== imageId || block.userIds[i] !== userId || bins.some((value, bin) => read[bin] !== value)) misread.push(row);
+        }
+      }
+      expect(misread).toEqual([]);
+    },
+  );
+
+  it('grows blocks up to 16,384 rows and no further', () => {
+    const parser = new HistogramCopyParser();
+    const one = copyStream([{ imageId: 1, userId: 1, bins: Array(256).fill(1) }]);
+    const row = one.subarray(19, one.length - 2);
+    parser.push(one.subarray(0, 19));
+    const rowsInBlocks = [1024, 2048, 4096, 8192, ...Array(30).fill(16384)];
+    const many = Buffer.concat(Array(1024).fill(row));
+    for (let pushed = 0; pushed < rowsInBlocks.reduce((a, b) => a + b); pushed += 1024) parser.push(many);
+    parser.push(Buffer.from([0xff, 0xff]));
+    expect(parser.finish().blocks.map((block) => block.count)).toEqual(rowsInBlocks);
+  });
+
+  it('reads an empty selection', () => {
+    expect(parseInChunks(copyStream([]), [5])).toEqual({ count: 0, blocks: [] });
+  });
+
+  it('refuses a stream cut short', () => {
+    const parser = new HistogramCopyParser();
+    parser.push(stream.subarray(0, 5000));
+    expect(() => parser.finish()).toThrow('ended without its trailer');
+  });
+
+  it('refuses rows of another shape', () => {
+    const parser = new HistogramCopyParser();
+    const odd = copyStream(rows.slice(0, 2));
+    odd.writeInt32BE(1020, 19 + 18);
+    expect(() => parser.push(odd)).toThrow('not (image id, user id, 1 KB of bins)');
+  });
+});
