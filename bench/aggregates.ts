@@ -72,21 +72,28 @@ async function main(): Promise<void> {
     for (const size of SIZES) {
       const seeding = performance.now();
       await seedHistograms(db, size);
+      // Timed jobs should not race the server writing out what seeding left in memory.
       await db.query('VACUUM ANALYZE images, histograms');
+      await db.query('CHECKPOINT');
       const seeded = (performance.now() - seeding) / 1000;
+      // Each job runs twice: the first after seeding, the second as a server in use would run it.
+      const median = { job_sequence: ['query', 'histogram', 'median'], params: { n: 'all', image_type: 'histogram' } };
+      const search = { job_sequence: ['search', 'histogram', 'nearest_neighbor'], params: { target: targetId, k: 10 } };
       for (const [name, body] of [
-        ['median', { job_sequence: ['query', 'histogram', 'median'], params: { n: 'all', image_type: 'histogram' } }],
-        ['search K=10', { job_sequence: ['search', 'histogram', 'nearest_neighbor'], params: { target: targetId, k: 10 } }],
+        ['median', median],
+        ['search K=10', search],
+        ['median again', median],
+        ['search again', search],
       ] as const) {
         const { seconds, count } = await timeJob(product.url, asker.authentication_token, body);
         const memory = peakMemoryOfChild(product.pid, 'worker.main.js');
         lines.push(
-          `${String(count).padStart(9)}  ${name.padEnd(12)} ${seconds.toFixed(2).padStart(7)} s ${Math.round(count / seconds).toLocaleString('en').padStart(12)} /s ${memory ? memory.toFixed(0).padStart(6) : '     ?'} MB   (seeded in ${seeded.toFixed(0)} s)`,
+          `${String(count).padStart(9)}  ${name.padEnd(13)} ${seconds.toFixed(2).padStart(7)} s ${Math.round(count / seconds).toLocaleString('en').padStart(12)} /s ${memory ? memory.toFixed(0).padStart(6) : '     ?'} MB   (seeded in ${seeded.toFixed(0)} s)`,
         );
         console.log(lines[lines.length - 1]);
       }
     }
-    console.log(`\n        N  job           seconds   histograms/s  worker peak RSS\n${lines.join('\n')}`);
+    console.log(`\n        N  job            seconds   histograms/s  worker peak RSS\n${lines.join('\n')}`);
   } finally {
     await db.end();
     await product.stop();

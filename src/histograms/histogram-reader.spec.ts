@@ -1,3 +1,4 @@
+import { HistogramBlockPool } from './histogram-block-pool';
 import { HistogramCopyParser } from './histogram-reader';
 
 /** A binary COPY of (image id, user id, bins packed big-endian) rows, as PostgreSQL writes it. */
@@ -18,7 +19,7 @@ function copyStream(rows: { imageId: number; userId: number; bins: number[] }[])
 }
 
 function parseInChunks(stream: Buffer, sizes: number[]) {
-  const parser = new HistogramCopyParser();
+  const parser = new HistogramCopyParser(new HistogramBlockPool());
   for (let offset = 0, i = 0; offset < stream.length; i++) {
     const size = sizes[i % sizes.length];
     parser.push(stream.subarray(offset, offset + size));
@@ -40,8 +41,7 @@ describe('HistogramCopyParser', () => {
     (sizes) => {
       const { count, blocks } = parseInChunks(stream, sizes);
       expect(count).toBe(rows.length);
-      // Blocks grow: 1024 rows, then 2048.
-      expect(blocks.map((block) => block.count)).toEqual([1024, 1476]);
+      expect(blocks.map((block) => block.count)).toEqual([2500]);
       const misread = [];
       let row = 0;
       for (const block of blocks) {
@@ -55,16 +55,26 @@ describe('HistogramCopyParser', () => {
     },
   );
 
-  it('grows blocks up to 16,384 rows and no further', () => {
-    const parser = new HistogramCopyParser();
+  it('fills blocks of 16,384 rows in shared memory, and reuses the blocks given back', () => {
+    const pool = new HistogramBlockPool();
     const one = copyStream([{ imageId: 1, userId: 1, bins: Array(256).fill(1) }]);
     const row = one.subarray(19, one.length - 2);
-    parser.push(one.subarray(0, 19));
-    const rowsInBlocks = [1024, 2048, 4096, 8192, ...Array(30).fill(16384)];
-    const many = Buffer.concat(Array(1024).fill(row));
-    for (let pushed = 0; pushed < rowsInBlocks.reduce((a, b) => a + b); pushed += 1024) parser.push(many);
-    parser.push(Buffer.from([0xff, 0xff]));
-    expect(parser.finish().blocks.map((block) => block.count)).toEqual(rowsInBlocks);
+    const read = () => {
+      const parser = new HistogramCopyParser(pool);
+      parser.push(one.subarray(0, 19));
+      for (let pushed = 0; pushed < 20_000; pushed += 1000) parser.push(Buffer.concat(Array(1000).fill(row)));
+      parser.push(Buffer.from([0xff, 0xff]));
+      return parser.finish().blocks;
+    };
+    const first = read();
+    expect(first.map((block) => block.count)).toEqual([16384, 3616]);
+    expect(first.every((block) => block.bins.buffer instanceof SharedArrayBuffer)).toBe(true);
+    pool.release(first);
+    expect(pool.idle).toBe(2);
+    const second = read();
+    expect(second.map((block) => block.count)).toEqual([16384, 3616]);
+    expect(new Set([...first, ...second].map((block) => block.bins.buffer)).size).toBe(2);
+    expect(pool.idle).toBe(0);
   });
 
   it('reads an empty selection', () => {
@@ -72,13 +82,13 @@ describe('HistogramCopyParser', () => {
   });
 
   it('refuses a stream cut short', () => {
-    const parser = new HistogramCopyParser();
+    const parser = new HistogramCopyParser(new HistogramBlockPool());
     parser.push(stream.subarray(0, 5000));
     expect(() => parser.finish()).toThrow('ended without its trailer');
   });
 
   it('refuses rows of another shape', () => {
-    const parser = new HistogramCopyParser();
+    const parser = new HistogramCopyParser(new HistogramBlockPool());
     const odd = copyStream(rows.slice(0, 2));
     odd.writeInt32BE(1020, 19 + 18);
     expect(() => parser.push(odd)).toThrow('not (image id, user id, 1 KB of bins)');

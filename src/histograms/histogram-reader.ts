@@ -3,8 +3,12 @@ import { to as copyTo } from 'pg-copy-streams';
 import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
 import { Selection } from '../common/selection/selection';
+import { HistogramBlockPool } from './histogram-block-pool';
 
-/** A run of histograms: `count` rows of 256 bins in `bins`, with each row's image and user. */
+/**
+ * A run of histograms in shared memory, which several threads can reduce where it lies: `count`
+ * rows of 256 bins in `bins`, with each row's image and user.
+ */
 export interface HistogramBlock {
   count: number;
   bins: Int32Array;
@@ -17,11 +21,7 @@ export interface SelectedHistograms {
   blocks: HistogramBlock[];
 }
 
-const BINS = 256;
-const ROW_BYTES = BINS * 4;
-// Blocks start small, for the common small selection, and double up to 16 MB of bins each.
-const FIRST_BLOCK_ROWS = 1024;
-const LARGEST_BLOCK_ROWS = 16384;
+const ROW_BYTES = 256 * 4;
 // PGCOPY signature (11 bytes), flags (4), header extension length (4).
 const COPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const COPY_HEADER_BYTES = 19;
@@ -30,39 +30,38 @@ const TUPLE_BYTES = 2 + (4 + 4) + (4 + 4) + (4 + ROW_BYTES);
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
- * Reads the histograms a selection picks (the newest n when it limits them) in one REPEATABLE
- * READ transaction: the result is exactly what the database held when the read began, however
+ * Reads the histograms a selection picks (the newest n when it limits them) in one statement, so
+ * from one snapshot: the result is exactly what the database held when the read began, however
  * many histograms arrive meanwhile. The packed bins stream in a binary COPY and each row's 1 KB is
  * copied straight into place: no ORM entity, no row objects, no text, and no count beforehand,
- * since the blocks grow as rows arrive. Rows come in no particular order.
+ * since blocks are taken from the pool as rows arrive. Rows come in no particular order. The
+ * caller gives the blocks back to the pool when it is done with them.
  */
-export async function readSelectedHistograms(dataSource: DataSource, selection: Selection): Promise<SelectedHistograms> {
+export async function readSelectedHistograms(dataSource: DataSource, selection: Selection, pool: HistogramBlockPool): Promise<SelectedHistograms> {
   const runner = dataSource.createQueryRunner();
   const client = (await runner.connect()) as PoolClient;
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    // COPY takes no bind parameters: the selection's values are written as escaped literals.
-    const filters = `
+  // COPY takes no bind parameters: the selection's values are written as escaped literals.
+  const filters = `
       FROM histograms h
       JOIN images i ON i.id = h.image_id
      WHERE TRUE
        ${selection.since ? `AND i.created_at >= ${client.escapeLiteral(selection.since.toISOString())}::timestamptz` : ''}
        ${selection.userId !== null ? `AND i.user_id = ${Number(selection.userId)}` : ''}
        ${selection.imageType !== null ? `AND i.image_type_id = (SELECT id FROM image_types WHERE type_name = ${client.escapeLiteral(selection.imageType)})` : ''}`;
-    // Order matters only to pick the newest n; the reducers' results do not depend on it. So
-    // all-histogram reads stream unsorted, and limited ones sort the keys, not 1 KB payloads.
-    const chosen =
-      selection.limit === null
-        ? `SELECT i.id, i.user_id, h.bins_packed ${filters}`
-        : `SELECT chosen.id, chosen.user_id, packed.bins_packed
-             FROM (SELECT i.id, i.user_id ${filters} ORDER BY i.created_at DESC, i.id DESC LIMIT ${Number(selection.limit)}) chosen
-             JOIN histograms packed ON packed.image_id = chosen.id`;
-    const parser = new HistogramCopyParser();
+  // Order matters only to pick the newest n; the reducers' results do not depend on it. So
+  // all-histogram reads stream unsorted, and limited ones sort the keys, not 1 KB payloads.
+  const chosen =
+    selection.limit === null
+      ? `SELECT i.id, i.user_id, h.bins_packed ${filters}`
+      : `SELECT chosen.id, chosen.user_id, packed.bins_packed
+           FROM (SELECT i.id, i.user_id ${filters} ORDER BY i.created_at DESC, i.id DESC LIMIT ${Number(selection.limit)}) chosen
+           JOIN histograms packed ON packed.image_id = chosen.id`;
+  const parser = new HistogramCopyParser(pool);
+  try {
     await consume(client.query(copyTo(`COPY (${chosen}) TO STDOUT (FORMAT binary)`)), (chunk) => parser.push(chunk));
-    await client.query('COMMIT');
     return parser.finish();
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    pool.release(parser.blocks);
     throw error;
   } finally {
     await runner.release();
@@ -96,13 +95,15 @@ function consume(stream: Readable, take: (chunk: Buffer) => void): Promise<void>
  * between two chunks is put together in a carry buffer.
  */
 export class HistogramCopyParser {
-  private readonly blocks: HistogramBlock[] = [];
+  readonly blocks: HistogramBlock[] = [];
   private readonly carry = Buffer.alloc(TUPLE_BYTES);
   private carried = 0;
   private inHeader = true;
   private ended = false;
   private block: HistogramBlock | null = null;
   private blockBytes: Buffer<ArrayBufferLike> = Buffer.alloc(0);
+
+  constructor(private readonly pool: HistogramBlockPool) {}
 
   push(chunk: Buffer): void {
     if (this.ended) return;
@@ -164,13 +165,7 @@ export class HistogramCopyParser {
 
   private openBlock(): HistogramBlock {
     this.sealBlock();
-    const rows = Math.min(LARGEST_BLOCK_ROWS, FIRST_BLOCK_ROWS * 2 ** this.blocks.length);
-    this.block = {
-      count: 0,
-      bins: new Int32Array(rows * BINS),
-      imageIds: new Int32Array(rows),
-      userIds: new Int32Array(rows),
-    };
+    this.block = this.pool.acquire();
     this.blockBytes = Buffer.from(this.block.bins.buffer);
     this.blocks.push(this.block);
     return this.block;

@@ -5,12 +5,13 @@ import { UnrecoverableError } from 'bullmq';
 import sharp from 'sharp';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
-import { readSelectedHistograms } from '../histograms/histogram-reader';
+import { HistogramBlockPool } from '../histograms/histogram-block-pool';
+import { readSelectedHistograms, SelectedHistograms } from '../histograms/histogram-reader';
 import { ImagesService } from '../images/images.service';
 import { AggregateRequest, parseAggregateRequest } from '../jobs/aggregate-request';
 import { Job } from '../jobs/job.entity';
 import { QueuedJobData } from '../queue/queue-names';
-import { runReducer } from './aggregates/reducer-thread';
+import { meanInThreads, medianInThreads, nearestInThreads } from './aggregates/reducer-threads';
 import { JobOutcome, JobRunner } from './job-runner';
 import { encodePng } from './operations/encode';
 import { histogramChartSvg } from './operations/histogram-chart';
@@ -18,10 +19,12 @@ import { histogramChartSvg } from './operations/histogram-chart';
 /**
  * Runs the seed's `query` and `search` jobs over every user's histograms: the element-wise median
  * or mean of a selection (with a bar chart of it as the job's output image), or the K users whose
- * histograms are nearest a target. The arithmetic runs in a worker thread.
+ * histograms are nearest a target. The arithmetic runs in worker threads.
  */
 @Injectable()
 export class AggregatePipeline {
+  private readonly blocks = new HistogramBlockPool();
+
   constructor(
     private readonly runner: JobRunner,
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -38,7 +41,15 @@ export class AggregatePipeline {
     // The same parser as at creation, on the stored request: dates are read relative to now.
     const request = parseAggregateRequest(job.jobType, 'job_type', hasParams ? undefined : (job.environment ?? undefined), hasParams ? job.params : undefined);
     const target = request.reducer === 'nearest_neighbor' ? await this.targetOf(job, request) : null;
-    const selected = await readSelectedHistograms(this.dataSource, request.selection);
+    const selected = await readSelectedHistograms(this.dataSource, request.selection, this.blocks);
+    try {
+      return await this.reduce(job, request, target, selected);
+    } finally {
+      this.blocks.release(selected.blocks);
+    }
+  }
+
+  private async reduce(job: Job, request: AggregateRequest, target: number[] | null, selected: SelectedHistograms): Promise<JobOutcome> {
     if (selected.count === 0) {
       return {
         outputImageIds: [],
@@ -46,10 +57,10 @@ export class AggregatePipeline {
       };
     }
     if (target) {
-      const neighbors = await runReducer('nearestUsers', selected.blocks, target, request.userId ?? job.userId, request.k);
+      const neighbors = await nearestInThreads(selected, target, request.userId ?? job.userId, request.k);
       return { outputImageIds: [], result: { count: selected.count, neighbors } };
     }
-    const bins = await runReducer(request.reducer === 'median' ? 'medianOfBins' : 'meanOfBins', selected.blocks);
+    const bins = request.reducer === 'median' ? await medianInThreads(selected) : await meanInThreads(selected);
     const title = `${request.reducer === 'median' ? 'Median' : 'Mean'} histogram of ${selected.count} histogram${selected.count === 1 ? '' : 's'}`;
     const chart = await encodePng(sharp(Buffer.from(histogramChartSvg(bins, title))).removeAlpha(), {
       pngCompression: this.config.PNG_COMPRESSION,

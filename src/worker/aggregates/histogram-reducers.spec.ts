@@ -1,6 +1,6 @@
-import type { HistogramBlock } from '../../histograms/histogram-reader';
-import { meanOfBins, medianOfBins, nearestUsers } from './histogram-reducers';
-import { runReducer } from './reducer-thread';
+import type { HistogramBlock, SelectedHistograms } from '../../histograms/histogram-reader';
+import { medianOfBins, nearestUsers, sumOfBins } from './histogram-reducers';
+import { meanInThreads, medianInThreads, mergeNearest, nearestInThreads } from './reducer-threads';
 
 /** Deterministic pseudo-random histograms, so a failure reproduces. */
 function histograms(count: number, seed = 7): Int32Array {
@@ -13,19 +13,24 @@ function histograms(count: number, seed = 7): Int32Array {
   return rows;
 }
 
-/** The rows cut into blocks of uneven sizes, as the reader leaves them; row i is image 1000 + i of user i % 7. */
+/** The rows cut into blocks of uneven sizes in shared memory; row i is image 1000 + i of user i % 7. */
 function blocksOf(rows: Int32Array, sizes = [1, 2, 5, 64]): HistogramBlock[] {
   const count = rows.length / 256;
   const blocks: HistogramBlock[] = [];
   for (let start = 0, b = 0; start < count; b++) {
     const size = Math.min(sizes[b % sizes.length], count - start);
-    const bins = rows.slice(start * 256, (start + size) * 256);
-    const imageIds = new Int32Array(size).map((_, i) => 1000 + start + i);
-    const userIds = new Int32Array(size).map((_, i) => (start + i) % 7);
+    const bins = new Int32Array(new SharedArrayBuffer(size * 1024));
+    bins.set(rows.subarray(start * 256, (start + size) * 256));
+    const imageIds = new Int32Array(new SharedArrayBuffer(size * 4)).map((_, i) => 1000 + start + i);
+    const userIds = new Int32Array(new SharedArrayBuffer(size * 4)).map((_, i) => (start + i) % 7);
     blocks.push({ count: size, bins, imageIds, userIds });
     start += size;
   }
   return blocks;
+}
+
+function selection(rows: Int32Array): SelectedHistograms {
+  return { count: rows.length / 256, blocks: blocksOf(rows) };
 }
 
 /** numpy's median, the slow obvious way: sort each column. */
@@ -42,6 +47,11 @@ describe('histogram reducers', () => {
     expect(medianOfBins(blocksOf(rows))).toEqual(referenceMedian(rows, count));
   });
 
+  it('take the median of a range of bins alone', () => {
+    const rows = histograms(33);
+    expect(medianOfBins(blocksOf(rows), 96, 200)).toEqual(referenceMedian(rows, 33).slice(96, 200));
+  });
+
   it('take exact medians of large counts, which the selection buckets by their top bits', () => {
     const rows = histograms(501, 3).map((value, i) => value * 1_000_003 + (i % 977));
     expect(medianOfBins(blocksOf(rows))).toEqual(referenceMedian(rows, 501));
@@ -55,10 +65,10 @@ describe('histogram reducers', () => {
     expect(medianOfBins(blocksOf(rows)).slice(0, 2)).toEqual([5, 5]);
   });
 
-  it('take the mean', () => {
+  it('sum the bins', () => {
     const rows = histograms(10);
-    const expected = Array.from({ length: 256 }, (_, bin) => Array.from({ length: 10 }, (__, i) => rows[i * 256 + bin]).reduce((a, b) => a + b) / 10);
-    expect(meanOfBins(blocksOf(rows))).toEqual(expected.map((value) => expect.closeTo(value, 9)));
+    const expected = Array.from({ length: 256 }, (_, bin) => Array.from({ length: 10 }, (__, i) => rows[i * 256 + bin]).reduce((a, b) => a + b));
+    expect(sumOfBins(blocksOf(rows))).toEqual(expected);
   });
 
   it("find each user's nearest histogram, nearest users first, ties by image id, excluding the asker", () => {
@@ -77,16 +87,26 @@ describe('histogram reducers', () => {
       { user_id: 1, image_id: 10, distance: 0 },
       { user_id: 2, image_id: 20, distance: Math.sqrt(0.5) },
     ];
-    expect(nearestUsers([block], target, 9, 10)).toEqual(expected);
+    expect(mergeNearest([nearestUsers([block], target, 9, 10)], 10)).toEqual(expected);
     expect(nearestUsers([block], target, 9, 1)).toHaveLength(1);
   });
 
-  it('give the same results in a worker thread, with the blocks moved there', async () => {
-    const rows = histograms(301);
+  it("merge the threads' parts into the same neighbours as one pass over everything", () => {
+    const rows = histograms(400, 11);
     const blocks = blocksOf(rows);
-    expect(await runReducer('medianOfBins', blocks)).toEqual(referenceMedian(rows, 301));
-    expect(blocks.every((block) => block.bins.length === 0)).toBe(true);
+    const target = Array.from(rows.subarray(0, 256));
+    const whole = mergeNearest([nearestUsers(blocks, target, 3, 4)], 4);
+    const parts = [nearestUsers(blocks.filter((_, i) => i % 2 === 0), target, 3, 4), nearestUsers(blocks.filter((_, i) => i % 2 === 1), target, 3, 4)];
+    expect(mergeNearest(parts, 4)).toEqual(whole);
+    expect(whole.map((neighbor) => neighbor.user_id)).not.toContain(3);
+  });
+
+  it('give the same results shared between worker threads as computed here', async () => {
+    const rows = histograms(301);
+    const selected = selection(rows);
     const target = Array.from(rows.subarray(256, 512));
-    expect(await runReducer('nearestUsers', blocksOf(rows), target, 0, 5)).toEqual(nearestUsers(blocksOf(rows), target, 0, 5));
+    expect(await medianInThreads(selected, 3)).toEqual(referenceMedian(rows, 301));
+    expect(await meanInThreads(selected, 3)).toEqual(sumOfBins(selected.blocks).map((sum) => sum / 301));
+    expect(await nearestInThreads(selected, target, 0, 5, 3)).toEqual(mergeNearest([nearestUsers(selected.blocks, target, 0, 5)], 5));
   });
 });

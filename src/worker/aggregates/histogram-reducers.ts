@@ -1,18 +1,23 @@
 /*
  * The arithmetic of query and search jobs over histograms of 256 bins, held in blocks of rows
- * (`HistogramBlock`). These functions also run in a worker thread built from their source text
- * (reducer-thread.ts), so each must stand alone: no imports, no reference outside itself.
+ * (`HistogramBlock`). These functions also run in worker threads built from their source text
+ * (reducer-threads.ts), so each must stand alone: no imports, no reference outside itself. Each
+ * reduces a part (a range of bins, or some of the blocks), so that several threads share a job.
  */
 import type { HistogramBlock } from '../../histograms/histogram-reader';
 
-export interface Neighbor {
+/** A user's closest histogram, before the square root: what the threads' parts are merged on. */
+export interface NearestCandidate {
   user_id: number;
   image_id: number;
-  distance: number;
+  squared: number;
 }
 
-/** The element-wise median as numpy defines it: the mean of the two middle values for an even count. */
-export function medianOfBins(blocks: HistogramBlock[]): number[] {
+/**
+ * The element-wise median, as numpy defines it (the mean of the two middle values for an even
+ * count), of bins `firstBin` up to `endBin` over all the blocks' rows.
+ */
+export function medianOfBins(blocks: HistogramBlock[], firstBin = 0, endBin = 256): number[] {
   const count = blocks.reduce((total, block) => total + block.count, 0);
   const buckets = new Int32Array(1 << 16);
   // The median of `values`, from min to max, exactly: count the values by their top 16 bits above
@@ -47,18 +52,19 @@ export function medianOfBins(blocks: HistogramBlock[]): number[] {
   // their extremes are noted on the way rather than in another pass.
   const GROUP = 16;
   const TILE = 512;
-  const columns = new Int32Array(GROUP * count);
+  const columns = new Int32Array(Math.min(GROUP, endBin - firstBin) * count);
   const mins = new Int32Array(GROUP);
   const maxes = new Int32Array(GROUP);
   const median: number[] = [];
-  for (let first = 0; first < 256; first += GROUP) {
+  for (let first = firstBin; first < endBin; first += GROUP) {
+    const width = Math.min(GROUP, endBin - first);
     mins.fill(2147483647);
     maxes.fill(-2147483648);
     let placed = 0;
     for (const { bins, count: rows } of blocks) {
       for (let start = 0; start < rows; start += TILE) {
         const end = Math.min(rows, start + TILE);
-        for (let g = 0; g < GROUP; g++) {
+        for (let g = 0; g < width; g++) {
           const column = g * count + placed;
           const bin = first + g;
           let min = mins[g];
@@ -75,27 +81,26 @@ export function medianOfBins(blocks: HistogramBlock[]): number[] {
       }
       placed += rows;
     }
-    for (let g = 0; g < GROUP; g++) median.push(middle(columns.subarray(g * count, (g + 1) * count), mins[g], maxes[g]));
+    for (let g = 0; g < width; g++) median.push(middle(columns.subarray(g * count, (g + 1) * count), mins[g], maxes[g]));
   }
   return median;
 }
 
-export function meanOfBins(blocks: HistogramBlock[]): number[] {
+/** The element-wise sums of the blocks' rows (exact: integer sums stay far below 2^53). */
+export function sumOfBins(blocks: HistogramBlock[]): number[] {
   const sums = new Float64Array(256);
-  let count = 0;
-  for (const { bins, count: rows } of blocks) {
-    for (let i = 0; i < rows; i++) for (let bin = 0; bin < 256; bin++) sums[bin] += bins[i * 256 + bin];
-    count += rows;
+  for (const { bins, count } of blocks) {
+    for (let i = 0; i < count; i++) for (let bin = 0; bin < 256; bin++) sums[bin] += bins[i * 256 + bin];
   }
-  return Array.from(sums, (sum) => sum / count);
+  return Array.from(sums);
 }
 
 /**
  * The `k` users, other than `excludeUserId`, whose histograms in these blocks are nearest
  * `target`: Euclidean distance between histograms normalised to sum 1, each user at the distance
- * of their closest histogram, ties broken by the smaller image id.
+ * of their closest histogram, ties broken by the smaller image id. Nearest first.
  */
-export function nearestUsers(blocks: HistogramBlock[], target: number[], excludeUserId: number, k: number): Neighbor[] {
+export function nearestUsers(blocks: HistogramBlock[], target: number[], excludeUserId: number, k: number): NearestCandidate[] {
   const targetSum = target.reduce((sum, value) => sum + value, 0) || 1;
   const normalisedTarget = Float64Array.from(target, (value) => value / targetSum);
   const best = new Map<number, { squared: number; imageId: number }>();
@@ -122,5 +127,5 @@ export function nearestUsers(blocks: HistogramBlock[], target: number[], exclude
   return [...best.entries()]
     .sort(([, a], [, b]) => a.squared - b.squared || a.imageId - b.imageId)
     .slice(0, k)
-    .map(([userId, { squared, imageId }]) => ({ user_id: userId, image_id: imageId, distance: Math.sqrt(squared) }));
+    .map(([userId, { squared, imageId }]) => ({ user_id: userId, image_id: imageId, squared }));
 }
