@@ -15,8 +15,10 @@ const reducers = { ${Object.keys(REDUCERS).join(', ')} };
 parentPort.postMessage(reducers[workerData.name](...workerData.args));
 `;
 
-// Starting a thread costs tens of milliseconds: small selections are reduced by one.
+// Starting a thread costs tens of milliseconds: small selections are reduced by one. Each median
+// thread gathers 16 columns at a time (64 MB at a million histograms), so their number is capped.
 const ROWS_PER_THREAD = 100_000;
+const MAX_THREADS = 4;
 
 export interface Neighbor {
   user_id: number;
@@ -77,7 +79,7 @@ export function mergeNearest(parts: NearestCandidate[][], k: number): Neighbor[]
 }
 
 function threadsFor(count: number): number {
-  return Math.max(1, Math.min(availableParallelism(), Math.ceil(count / ROWS_PER_THREAD)));
+  return Math.max(1, Math.min(availableParallelism(), MAX_THREADS, Math.ceil(count / ROWS_PER_THREAD)));
 }
 
 /** The blocks dealt into `threads` shares of about equal rows, fullest blocks first. */
