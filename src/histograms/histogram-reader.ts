@@ -71,7 +71,7 @@ export async function readSelectedHistograms(dataSource: DataSource, selection: 
 /**
  * Feeds every chunk to `take` as it arrives ('data' events cost less than async iteration over
  * ~100,000 chunks). A chunk `take` refuses fails the read once the stream has ended, so that the
- * connection is left between statements, ready for the ROLLBACK.
+ * connection goes back to the pool between statements, ready for the next.
  */
 function consume(stream: Readable, take: (chunk: Buffer) => void): Promise<void> {
   return new Promise((resolve, reject) => {
