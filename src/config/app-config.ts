@@ -131,6 +131,12 @@ export class AppConfig {
   @Min(0, { message: 'PNG_COMPRESSION must be an integer from 0 to 9' })
   @Max(9, { message: 'PNG_COMPRESSION must be an integer from 0 to 9' })
   PNG_COMPRESSION: number;
+
+  @Expose()
+  @Transform(({ value }) => (value === undefined || value === '' ? 1024 : Number(value)))
+  @IsInt({ message: 'HISTOGRAM_CACHE_MB must be a whole number of megabytes (0 turns the cache off)' })
+  @Min(0, { message: 'HISTOGRAM_CACHE_MB must be a whole number of megabytes (0 turns the cache off)' })
+  HISTOGRAM_CACHE_MB: number;
 }
 
 /** Reads a variable that must be a positive integer, with its default when unset. */

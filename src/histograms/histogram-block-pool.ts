@@ -3,6 +3,17 @@ import type { HistogramBlock } from './histogram-reader';
 /** Rows per block: 16 MB of bins. */
 export const BLOCK_ROWS = 16384;
 
+/** A block of BLOCK_ROWS rows in shared memory, holding none yet. */
+export function newHistogramBlock(): HistogramBlock {
+  return {
+    count: 0,
+    bins: new Int32Array(new SharedArrayBuffer(BLOCK_ROWS * 256 * 4)),
+    rows: null,
+    imageIds: new Int32Array(new SharedArrayBuffer(BLOCK_ROWS * 4)),
+    userIds: new Int32Array(new SharedArrayBuffer(BLOCK_ROWS * 4)),
+  };
+}
+
 /**
  * Blocks of histograms in shared memory, kept from one aggregate job to the next. A fresh
  * gigabyte costs this machine over a second in page faults and forces collections of the whole
@@ -15,12 +26,7 @@ export class HistogramBlockPool {
   constructor(private readonly keepIdleMilliseconds = 60_000) {}
 
   acquire(): HistogramBlock {
-    const block = this.free.pop() ?? {
-      count: 0,
-      bins: new Int32Array(new SharedArrayBuffer(BLOCK_ROWS * 256 * 4)),
-      imageIds: new Int32Array(new SharedArrayBuffer(BLOCK_ROWS * 4)),
-      userIds: new Int32Array(new SharedArrayBuffer(BLOCK_ROWS * 4)),
-    };
+    const block = this.free.pop() ?? newHistogramBlock();
     block.count = 0;
     return block;
   }

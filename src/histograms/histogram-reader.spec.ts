@@ -1,5 +1,5 @@
-import { HistogramBlockPool } from './histogram-block-pool';
-import { HistogramCopyParser } from './histogram-reader';
+import { HistogramBlockPool, newHistogramBlock } from './histogram-block-pool';
+import { HistogramBlockWriter, histogramRowParser } from './histogram-reader';
 
 /** A binary COPY of (image id, user id, bins packed big-endian) rows, as PostgreSQL writes it. */
 function copyStream(rows: { imageId: number; userId: number; bins: number[] }[]): Buffer {
@@ -18,17 +18,35 @@ function copyStream(rows: { imageId: number; userId: number; bins: number[] }[])
   return Buffer.concat([header, ...tuples, Buffer.from([0xff, 0xff])]);
 }
 
-function parseInChunks(stream: Buffer, sizes: number[]) {
-  const parser = new HistogramCopyParser(new HistogramBlockPool());
+/** Rows of (image id, 1 KB of bins), as the histogram cache loads them. */
+function copyStreamWithoutUsers(rows: { imageId: number; bins: number[] }[]): Buffer {
+  const header = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
+  const tuples = rows.map(({ imageId, bins }) => {
+    const tuple = Buffer.alloc(2 + 8 + 4 + 1024);
+    tuple.writeInt16BE(2, 0);
+    tuple.writeInt32BE(4, 2);
+    tuple.writeInt32BE(imageId, 6);
+    tuple.writeInt32BE(1024, 10);
+    bins.forEach((value, bin) => tuple.writeInt32BE(value, 14 + bin * 4));
+    return tuple;
+  });
+  return Buffer.concat([header, ...tuples, Buffer.from([0xff, 0xff])]);
+}
+
+function parseInChunks(stream: Buffer, sizes: number[], pool = new HistogramBlockPool()) {
+  const writer = new HistogramBlockWriter(() => pool.acquire());
+  const parser = histogramRowParser(writer, true);
   for (let offset = 0, i = 0; offset < stream.length; i++) {
     const size = sizes[i % sizes.length];
     parser.push(stream.subarray(offset, offset + size));
     offset += size;
   }
-  return parser.finish();
+  parser.finish();
+  writer.seal();
+  return { count: writer.opened.reduce((total, block) => total + block.count, 0), blocks: writer.opened };
 }
 
-describe('HistogramCopyParser', () => {
+describe('reading histograms from a binary COPY', () => {
   const rows = Array.from({ length: 2500 }, (_, i) => ({
     imageId: 10 + i,
     userId: i % 13,
@@ -60,11 +78,14 @@ describe('HistogramCopyParser', () => {
     const one = copyStream([{ imageId: 1, userId: 1, bins: Array(256).fill(1) }]);
     const row = one.subarray(19, one.length - 2);
     const read = () => {
-      const parser = new HistogramCopyParser(pool);
+      const writer = new HistogramBlockWriter(() => pool.acquire());
+      const parser = histogramRowParser(writer, true);
       parser.push(one.subarray(0, 19));
       for (let pushed = 0; pushed < 20_000; pushed += 1000) parser.push(Buffer.concat(Array(1000).fill(row)));
       parser.push(Buffer.from([0xff, 0xff]));
-      return parser.finish().blocks;
+      parser.finish();
+      writer.seal();
+      return writer.opened;
     };
     const first = read();
     expect(first.map((block) => block.count)).toEqual([16384, 3616]);
@@ -81,16 +102,39 @@ describe('HistogramCopyParser', () => {
     expect(parseInChunks(copyStream([]), [5])).toEqual({ count: 0, blocks: [] });
   });
 
+  it('appends after the rows a block already holds, putting only the new ones in machine order', () => {
+    const block = newHistogramBlock();
+    const first = new HistogramBlockWriter(() => block);
+    const firstParser = histogramRowParser(first, false);
+    firstParser.push(copyStreamWithoutUsers(rows.slice(0, 3)));
+    first.seal();
+    const second = new HistogramBlockWriter(() => newHistogramBlock(), block);
+    const secondParser = histogramRowParser(second, false);
+    const more = copyStreamWithoutUsers(rows.slice(3, 10));
+    for (const [start, end] of [[0, 1], [1, 1038], [1038, 1047], [1047, more.length]]) secondParser.push(more.subarray(start, end));
+    secondParser.finish();
+    second.seal();
+    expect(block.count).toBe(10);
+    expect(second.opened).toEqual([]);
+    expect(Array.from(block.imageIds.subarray(0, 10))).toEqual(rows.slice(0, 10).map((row) => row.imageId));
+    expect(Array.from(block.bins.subarray(0, 10 * 256))).toEqual(rows.slice(0, 10).flatMap((row) => row.bins));
+  });
+
   it('refuses a stream cut short', () => {
-    const parser = new HistogramCopyParser(new HistogramBlockPool());
+    const parser = histogramRowParser(new HistogramBlockWriter(() => newHistogramBlock()), true);
     parser.push(stream.subarray(0, 5000));
     expect(() => parser.finish()).toThrow('ended without its trailer');
   });
 
   it('refuses rows of another shape', () => {
-    const parser = new HistogramCopyParser(new HistogramBlockPool());
+    const parser = histogramRowParser(new HistogramBlockWriter(() => newHistogramBlock()), true);
     const odd = copyStream(rows.slice(0, 2));
     odd.writeInt32BE(1020, 19 + 18);
     expect(() => parser.push(odd)).toThrow('not (image id, user id, 1 KB of bins)');
+  });
+
+  it('refuses a stream with another header', () => {
+    const parser = histogramRowParser(new HistogramBlockWriter(() => newHistogramBlock()), false);
+    expect(() => parser.push(Buffer.from('image_id,bins\n1,{1,2}\n'))).toThrow('unexpected header');
   });
 });

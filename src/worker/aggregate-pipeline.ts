@@ -1,12 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job as QueuedJob } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
 import sharp from 'sharp';
-import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
-import { HistogramBlockPool } from '../histograms/histogram-block-pool';
-import { readSelectedHistograms, SelectedHistograms } from '../histograms/histogram-reader';
+import { HistogramCache } from '../histograms/histogram-cache';
+import type { SelectedHistograms } from '../histograms/histogram-reader';
 import { ImagesService } from '../images/images.service';
 import { AggregateRequest, parseAggregateRequest } from '../jobs/aggregate-request';
 import { Job } from '../jobs/job.entity';
@@ -23,11 +21,9 @@ import { histogramChartSvg } from './operations/histogram-chart';
  */
 @Injectable()
 export class AggregatePipeline {
-  private readonly blocks = new HistogramBlockPool();
-
   constructor(
     private readonly runner: JobRunner,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly histograms: HistogramCache,
     private readonly images: ImagesService,
     private readonly config: AppConfig,
   ) {}
@@ -41,12 +37,7 @@ export class AggregatePipeline {
     // The same parser as at creation, on the stored request: dates are read relative to now.
     const request = parseAggregateRequest(job.jobType, 'job_type', hasParams ? undefined : (job.environment ?? undefined), hasParams ? job.params : undefined);
     const target = request.reducer === 'nearest_neighbor' ? await this.targetOf(job, request) : null;
-    const selected = await readSelectedHistograms(this.dataSource, request.selection, this.blocks);
-    try {
-      return await this.reduce(job, request, target, selected);
-    } finally {
-      this.blocks.release(selected.blocks);
-    }
+    return this.histograms.withSelected(request.selection, (selected) => this.reduce(job, request, target, selected));
   }
 
   private async reduce(job: Job, request: AggregateRequest, target: number[] | null, selected: SelectedHistograms): Promise<JobOutcome> {

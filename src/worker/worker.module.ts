@@ -1,6 +1,7 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '../config/app-config';
+import { HistogramCache } from '../histograms/histogram-cache';
 import { Image } from '../images/image.entity';
 import { ImagesModule } from '../images/images.module';
 import { AggregatePipeline } from './aggregate-pipeline';
@@ -15,7 +16,7 @@ export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
     const providers: Provider[] = [JobRunner];
     if (config.WORKER_QUEUES.includes('process')) providers.push(ProcessPipeline, ProcessQueueProcessor);
-    if (config.WORKER_QUEUES.includes('query') || config.WORKER_QUEUES.includes('search')) providers.push(AggregatePipeline);
+    if (config.WORKER_QUEUES.includes('query') || config.WORKER_QUEUES.includes('search')) providers.push(AggregatePipeline, HistogramCache);
     if (config.WORKER_QUEUES.includes('query')) providers.push(QueryQueueProcessor);
     if (config.WORKER_QUEUES.includes('search')) providers.push(SearchQueueProcessor);
     return { module: WorkerModule, imports: [TypeOrmModule.forFeature([Image]), ImagesModule], providers };

@@ -23,10 +23,25 @@ function blocksOf(rows: Int32Array, sizes = [1, 2, 5, 64]): HistogramBlock[] {
     bins.set(rows.subarray(start * 256, (start + size) * 256));
     const imageIds = new Int32Array(new SharedArrayBuffer(size * 4)).map((_, i) => 1000 + start + i);
     const userIds = new Int32Array(new SharedArrayBuffer(size * 4)).map((_, i) => (start + i) % 7);
-    blocks.push({ count: size, bins, imageIds, userIds });
+    blocks.push({ count: size, bins, rows: null, imageIds, userIds });
     start += size;
   }
   return blocks;
+}
+
+/**
+ * Every other row of `rows`, picked out of one block by row number as the histogram cache picks
+ * a selection: the reducers must see those rows and no others.
+ */
+function everyOtherRow(rows: Int32Array): { picked: Int32Array; blocks: HistogramBlock[]; copied: HistogramBlock[] } {
+  const count = rows.length / 256;
+  const bins = new Int32Array(new SharedArrayBuffer(rows.length * 4));
+  bins.set(rows);
+  const chosen = Int32Array.from({ length: Math.ceil(count / 2) }, (_, i) => 2 * i);
+  const picked = new Int32Array(chosen.length * 256);
+  chosen.forEach((row, i) => picked.set(rows.subarray(row * 256, (row + 1) * 256), i * 256));
+  const block = { count: chosen.length, bins, rows: chosen, imageIds: chosen.map((row) => 1000 + row), userIds: chosen.map((row) => row % 7) };
+  return { picked, blocks: [block], copied: [{ ...block, bins: picked, rows: null }] };
 }
 
 function selection(rows: Int32Array): SelectedHistograms {
@@ -65,6 +80,15 @@ describe('histogram reducers', () => {
     expect(medianOfBins(blocksOf(rows)).slice(0, 2)).toEqual([5, 5]);
   });
 
+  it('reduce only the rows a block names', () => {
+    const rows = histograms(41, 5);
+    const { picked, blocks, copied } = everyOtherRow(rows);
+    expect(medianOfBins(blocks)).toEqual(referenceMedian(picked, 21));
+    expect(sumOfBins(blocks)).toEqual(sumOfBins(copied));
+    const target = Array.from(rows.subarray(256, 512));
+    expect(nearestUsers(blocks, target, 2, 5)).toEqual(nearestUsers(copied, target, 2, 5));
+  });
+
   it('sum the bins', () => {
     const rows = histograms(10);
     const expected = Array.from({ length: 256 }, (_, bin) => Array.from({ length: 10 }, (__, i) => rows[i * 256 + bin]).reduce((a, b) => a + b));
@@ -81,7 +105,7 @@ describe('histogram reducers', () => {
     put(2, { 1: 3 }); // user 2 again, farther: sqrt(2)
     put(3, { 0: 7 }); // user 3: distance 0, larger image id than user 1's
     put(4, { 0: 9 }); // user 9, the asker
-    const block: HistogramBlock = { count: 5, bins: rows, userIds: Int32Array.from([1, 2, 2, 3, 9]), imageIds: Int32Array.from([10, 20, 21, 5, 1]) };
+    const block: HistogramBlock = { count: 5, bins: rows, rows: null, userIds: Int32Array.from([1, 2, 2, 3, 9]), imageIds: Int32Array.from([10, 20, 21, 5, 1]) };
     const expected = [
       { user_id: 3, image_id: 5, distance: 0 },
       { user_id: 1, image_id: 10, distance: 0 },
