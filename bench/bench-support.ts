@@ -84,13 +84,21 @@ export async function api<T = any>(url: string, token: string, path: string, ini
 
 /** The peak resident memory (VmHWM) of `parentPid`'s child running `script`, in MB. */
 export function peakMemoryOfChild(parentPid: number, script: string): number | null {
+  const status = statusOfChild(parentPid, script);
+  return status ? Number(/VmHWM:\s+(\d+) kB/.exec(status.text)?.[1]) / 1024 : null;
+}
+
+/** The process id of `parentPid`'s child running `script`. */
+export function childPid(parentPid: number, script: string): number | null {
+  return statusOfChild(parentPid, script)?.pid ?? null;
+}
+
+function statusOfChild(parentPid: number, script: string): { pid: number; text: string } | null {
   for (const pid of readdirSync('/proc').filter((entry) => /^[0-9]+$/.test(entry))) {
     try {
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const text = readFileSync(`/proc/${pid}/status`, 'utf8');
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (Number(/PPid:\s+(\d+)/.exec(status)?.[1]) === parentPid && cmdline.includes(script)) {
-        return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
-      }
+      if (Number(/PPid:\s+(\d+)/.exec(text)?.[1]) === parentPid && cmdline.includes(script)) return { pid: Number(pid), text };
     } catch {
       // The process ended while being read.
     }
