@@ -1,33 +1,24 @@
 import { HistogramBlockPool, newHistogramBlock } from './histogram-block-pool';
 import { HistogramBlockWriter, histogramRowParser } from './histogram-reader';
 
-/** A binary COPY of (image id, user id, bins packed big-endian) rows, as PostgreSQL writes it. */
-function copyStream(rows: { imageId: number; userId: number; bins: number[] }[]): Buffer {
+/**
+ * A binary COPY of (image id, user id, bins packed big-endian) rows, as PostgreSQL writes it; or,
+ * with `withUsers` false, of (image id, bins) rows, as the histogram cache loads them.
+ */
+function copyStream(rows: { imageId: number; userId: number; bins: number[] }[], withUsers = true): Buffer {
   const header = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
   const tuples = rows.map(({ imageId, userId, bins }) => {
-    const tuple = Buffer.alloc(2 + 8 + 8 + 4 + 1024);
-    tuple.writeInt16BE(3, 0);
-    tuple.writeInt32BE(4, 2);
-    tuple.writeInt32BE(imageId, 6);
-    tuple.writeInt32BE(4, 10);
-    tuple.writeInt32BE(userId, 14);
-    tuple.writeInt32BE(1024, 18);
-    bins.forEach((value, bin) => tuple.writeInt32BE(value, 22 + bin * 4));
-    return tuple;
-  });
-  return Buffer.concat([header, ...tuples, Buffer.from([0xff, 0xff])]);
-}
-
-/** Rows of (image id, 1 KB of bins), as the histogram cache loads them. */
-function copyStreamWithoutUsers(rows: { imageId: number; bins: number[] }[]): Buffer {
-  const header = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
-  const tuples = rows.map(({ imageId, bins }) => {
-    const tuple = Buffer.alloc(2 + 8 + 4 + 1024);
-    tuple.writeInt16BE(2, 0);
-    tuple.writeInt32BE(4, 2);
-    tuple.writeInt32BE(imageId, 6);
-    tuple.writeInt32BE(1024, 10);
-    bins.forEach((value, bin) => tuple.writeInt32BE(value, 14 + bin * 4));
+    const fields = [{ bytes: 4, write: (tuple: Buffer, at: number) => tuple.writeInt32BE(imageId, at) }];
+    if (withUsers) fields.push({ bytes: 4, write: (tuple, at) => tuple.writeInt32BE(userId, at) });
+    fields.push({ bytes: 1024, write: (tuple, at) => bins.forEach((value, bin) => tuple.writeInt32BE(value, at + bin * 4)) });
+    const tuple = Buffer.alloc(2 + fields.reduce((sum, field) => sum + 4 + field.bytes, 0));
+    tuple.writeInt16BE(fields.length, 0);
+    let at = 2;
+    for (const field of fields) {
+      tuple.writeInt32BE(field.bytes, at);
+      field.write(tuple, at + 4);
+      at += 4 + field.bytes;
+    }
     return tuple;
   });
   return Buffer.concat([header, ...tuples, Buffer.from([0xff, 0xff])]);
@@ -106,11 +97,11 @@ describe('reading histograms from a binary COPY', () => {
     const block = newHistogramBlock();
     const first = new HistogramBlockWriter(() => block);
     const firstParser = histogramRowParser(first, false);
-    firstParser.push(copyStreamWithoutUsers(rows.slice(0, 3)));
+    firstParser.push(copyStream(rows.slice(0, 3), false));
     first.seal();
     const second = new HistogramBlockWriter(() => newHistogramBlock(), block);
     const secondParser = histogramRowParser(second, false);
-    const more = copyStreamWithoutUsers(rows.slice(3, 10));
+    const more = copyStream(rows.slice(3, 10), false);
     for (const [start, end] of [[0, 1], [1, 1038], [1038, 1047], [1047, more.length]]) secondParser.push(more.subarray(start, end));
     secondParser.finish();
     second.seal();
