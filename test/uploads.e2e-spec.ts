@@ -3,6 +3,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { createImage, createStoredImage, createUser, fixture, TestUser } from './utils/factories';
+import { ImageInspector } from '../src/images/image-inspector';
 import { binary } from './utils/images';
 import { startS3Server } from './utils/s3-server';
 import { api, bearer, createTestApp, testEnv, TestEnv } from './utils/test-app';
@@ -115,6 +116,20 @@ describe('uploads and downloads (local storage)', () => {
     });
     expect(answer.status).toBe(413);
     expect(JSON.parse(answer.body).error).toMatch(/400000-byte limit/);
+    expect(scratch()).toEqual([]);
+  });
+
+  it('keeps serving when the process that checks uploads dies, and checks the next upload in a new one', async () => {
+    const inspector = app.get(ImageInspector);
+    await put((await createImage(app, alice)).id, fixture('camera.png'), 'image/png').expect(200);
+    const checker = inspector.pid!;
+    expect(checker).not.toBe(process.pid);
+    process.kill(checker, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await api(app).get('/api/users.json').set(bearer(alice.token)).expect(200);
+    const image = await createImage(app, alice);
+    await put(image.id, fixture('camera.png'), 'image/png').expect(200);
+    expect(inspector.pid).not.toBe(checker);
     expect(scratch()).toEqual([]);
   });
 

@@ -8,7 +8,7 @@ import { HistogramBlockWriter, histogramRowParser } from './histogram-reader';
 function copyStream(rows: { imageId: number; userId: number; bins: number[] }[], withUsers = true): Buffer {
   const header = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
   const tuples = rows.map(({ imageId, userId, bins }) => {
-    const fields = [{ bytes: 4, write: (tuple: Buffer, at: number) => tuple.writeInt32BE(imageId, at) }];
+    const fields: { bytes: number; write: (tuple: Buffer, at: number) => void }[] = [{ bytes: 4, write: (tuple, at) => tuple.writeInt32BE(imageId, at) }];
     if (withUsers) fields.push({ bytes: 4, write: (tuple, at) => tuple.writeInt32BE(userId, at) });
     fields.push({ bytes: 1024, write: (tuple, at) => bins.forEach((value, bin) => tuple.writeInt32BE(value, at + bin * 4)) });
     const tuple = Buffer.alloc(2 + fields.reduce((sum, field) => sum + 4 + field.bytes, 0));

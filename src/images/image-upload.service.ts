@@ -11,11 +11,11 @@ import { mkdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import sharp from 'sharp';
 import { AppConfig } from '../config/app-config';
 import { newStorageKey } from '../storage/storage-key';
 import { StorageDriver } from '../storage/storage.driver';
 import { acceptedFormat, IMAGE_FORMATS, ImageFormat } from './image-formats';
+import { ImageCheckCrashed, ImageHeader, ImageInspector } from './image-inspector';
 
 /** What the server knows of a stored, checked image file. */
 export interface StoredImageFile {
@@ -34,7 +34,8 @@ const ACCEPTED = Object.keys(IMAGE_FORMATS).join(', ');
  * cut off past MAX_UPLOAD_BYTES), checked there, and only then written to storage: a refused
  * upload leaves nothing behind. The check reads the header first, so a decompression bomb is
  * refused by its declared size before any pixel is decoded, then decodes the whole image, so a
- * truncated file is refused too.
+ * truncated file is refused too. sharp reads the file in a process of its own (ImageInspector),
+ * so that a file which crashes the decoder costs that process, never the API.
  */
 @Injectable()
 export class ImageUploadService {
@@ -43,6 +44,7 @@ export class ImageUploadService {
   constructor(
     private readonly storage: StorageDriver,
     private readonly config: AppConfig,
+    private readonly inspector: ImageInspector,
   ) {
     this.scratchDir = join(config.DATA_DIR, 'tmp');
   }
@@ -109,11 +111,11 @@ export class ImageUploadService {
   }
 
   private async inspect(path: string): Promise<{ format: ImageFormat; width: number; height: number }> {
-    let metadata: sharp.Metadata;
+    let metadata: ImageHeader;
     try {
-      // Only the header is read here, so no pixel limit yet: the size it declares is checked next.
-      metadata = await sharp(path, { limitInputPixels: false }).metadata();
-    } catch {
+      metadata = await this.inspector.header(path);
+    } catch (error) {
+      if (error instanceof ImageCheckCrashed) throw invalidImage(`The image could not be checked: ${error.message}`);
       throw new UnsupportedMediaTypeException(`The file is not an image in an accepted format (${ACCEPTED})`);
     }
     const format = acceptedFormat(metadata);
@@ -126,13 +128,10 @@ export class ImageUploadService {
       throw invalidImage(`The image is ${width}×${height} pixels, more than the ${this.config.MAX_PIXELS}-pixel limit`);
     }
     try {
-      // Every scanline is decoded, but at 1/8 scale where the format allows (JPEG, WebP): a
-      // truncated or corrupt stream still fails, at a tenth of a full decode's cost.
-      await sharp(path, { limitInputPixels: this.config.MAX_PIXELS, failOn: 'truncated', pages: -1 })
-        .resize({ width: Math.max(1, Math.ceil(width / 8)) })
-        .raw()
-        .toBuffer();
+      // At 1/8 scale: a tenth of a full decode's cost where the format shrinks on load.
+      await this.inspector.decode(path, Math.max(1, Math.ceil(width / 8)), this.config.MAX_PIXELS);
     } catch (error) {
+      if (error instanceof ImageCheckCrashed) throw invalidImage(`The image could not be checked: ${error.message}`);
       throw invalidImage(`The image is corrupt or truncated: ${(error as Error).message}`);
     }
     return { format, width: metadata.width ?? width, height: metadata.height ?? height };

@@ -3,13 +3,14 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { ImageTypesModule } from '../image-types/image-types.module';
 import { Image } from './image.entity';
 import { ImagesController } from './images.controller';
+import { ImageInspector } from './image-inspector';
 import { ImageUploadService } from './image-upload.service';
 import { ImagesService } from './images.service';
 
 @Module({
   imports: [TypeOrmModule.forFeature([Image]), ImageTypesModule],
   controllers: [ImagesController],
-  providers: [ImagesService, ImageUploadService],
+  providers: [ImagesService, ImageUploadService, ImageInspector],
   exports: [ImagesService],
 })
 export class ImagesModule {}
