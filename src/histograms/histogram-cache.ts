@@ -10,10 +10,10 @@ import {
   HistogramBlock,
   HistogramBlockWriter,
   histogramRowParser,
+  imageConditions,
   readSelectedHistograms,
   ROW_BYTES,
   SelectedHistograms,
-  imageConditions,
   selectionFilters,
 } from './histogram-reader';
 
@@ -46,8 +46,8 @@ class Picked {
  * copy grows by the new ones alone, every few seconds and at the start of every job.
  *
  * Exactness does not rest on the copy being current: each job asks the database, in one
- * snapshot, which histograms its selection picks (and whose they are now), fetches any it lacks,
- * and takes the bins of exactly those. Rows of deleted histograms stay until the copy is rebuilt,
+ * snapshot, which histograms exist and which images its selection picks (and whose they are
+ * now), fetches any histogram the copy lacks, and takes the bins of exactly those. Rows of deleted histograms stay until the copy is rebuilt,
  * but no selection names them. When the histograms outgrow HISTOGRAM_CACHE_MB, jobs read their
  * selection from the database each time instead.
  */
