@@ -1,4 +1,5 @@
-import { ForbiddenException, UnprocessableEntityException } from '@nestjs/common';
+import { ForbiddenException } from '@nestjs/common';
+import { InvalidInputError } from '../common/invalid-input.error';
 import { DEFAULT_LIMIT, Selection } from '../common/selection/selection';
 import { Principal } from './principal';
 
@@ -29,7 +30,7 @@ describe('Principal', () => {
     expect(user.ownerFor(7)).toBe(7);
     expect(() => user.ownerFor(8)).toThrow(ForbiddenException);
     expect(admin.ownerFor(8)).toBe(8);
-    expect(() => adminToken.ownerFor(undefined)).toThrow(UnprocessableEntityException);
+    expect(() => adminToken.ownerFor(undefined)).toThrow(InvalidInputError);
   });
 
   it('refuses admin-only actions to users', () => {

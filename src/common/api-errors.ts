@@ -1,35 +1,13 @@
-import { HttpStatus, UnprocessableEntityException } from '@nestjs/common';
-import { ValidationError } from 'class-validator';
+import { HttpStatus } from '@nestjs/common';
+import { type ErrorDetail, invalidField } from './invalid-input.error';
 
-export interface ErrorDetail {
-  field: string;
-  message: string;
-}
+export type { ErrorDetail } from './invalid-input.error';
+export { invalidField, invalidFields } from './invalid-input.error';
 
 /** The body of every error response. */
 export interface ErrorBody {
   error: string;
   details: ErrorDetail[];
-}
-
-export function invalidFields(details: ErrorDetail[]): UnprocessableEntityException {
-  const fields = [...new Set(details.map((d) => d.field))];
-  const error =
-    details.length === 1 ? details[0].message : `Invalid value${fields.length > 1 ? 's' : ''} for ${fields.join(', ')}`;
-  return new UnprocessableEntityException({ message: error, details });
-}
-
-export function invalidField(field: string, message: string): UnprocessableEntityException {
-  return invalidFields([{ field, message }]);
-}
-
-/** Flattens class-validator's tree of errors into one detail per broken constraint. */
-export function validationDetails(errors: ValidationError[], parent = ''): ErrorDetail[] {
-  return errors.flatMap((error) => {
-    const field = parent ? `${parent}.${error.property}` : error.property;
-    const own = Object.values(error.constraints ?? {}).map((message) => ({ field, message }));
-    return [...own, ...validationDetails(error.children ?? [], field)];
-  });
 }
 
 export const VALIDATION_STATUS = HttpStatus.UNPROCESSABLE_ENTITY;

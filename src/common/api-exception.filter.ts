@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import type { Response } from 'express';
 import { QueryFailedError } from 'typeorm';
 import { ErrorBody, ErrorDetail } from './api-errors';
+import { InvalidInputError } from './invalid-input.error';
 
 interface PgError {
   code?: string;
@@ -31,6 +32,9 @@ export class ApiExceptionFilter implements ExceptionFilter {
   }
 
   private describe(exception: unknown): { status: number; body: ErrorBody } {
+    if (exception instanceof InvalidInputError) {
+      return { status: HttpStatus.UNPROCESSABLE_ENTITY, body: { error: exception.message, details: exception.details } };
+    }
     if (exception instanceof HttpException) {
       return { status: exception.getStatus(), body: httpExceptionBody(exception) };
     }

@@ -1,5 +1,5 @@
 import { ArgumentMetadata, Injectable, ValidationPipe } from '@nestjs/common';
-import { invalidField, invalidFields, validationDetails } from './api-errors';
+import { invalidField, invalidFields, validationDetails } from './invalid-input.error';
 
 /**
  * Validates JSON bodies against their DTO: unknown fields, wrong types and missing fields are a 422

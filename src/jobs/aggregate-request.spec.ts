@@ -1,4 +1,4 @@
-import { UnprocessableEntityException } from '@nestjs/common';
+import { InvalidInputError } from '../common/invalid-input.error';
 import { parseAggregateRequest } from './aggregate-request';
 
 const NOW = new Date('2026-11-23T15:00:00Z');
@@ -9,8 +9,8 @@ const details = (run: () => unknown) => {
   try {
     run();
   } catch (error) {
-    expect(error).toBeInstanceOf(UnprocessableEntityException);
-    return ((error as UnprocessableEntityException).getResponse() as { details: { field: string; message: string }[] }).details;
+    expect(error).toBeInstanceOf(InvalidInputError);
+    return (error as InvalidInputError).details;
   }
   throw new Error('expected a refusal');
 };

@@ -1,4 +1,4 @@
-import { ErrorDetail, invalidField, invalidFields } from '../common/api-errors';
+import { ErrorDetail, invalidField, invalidFields } from '../common/invalid-input.error';
 import { parseSelection, Selection, SELECTION_KEYS } from '../common/selection/selection';
 import { isValidStorageKey } from '../storage/storage-key';
 import { EnvironmentKey, parseEnvironment } from './job-environment';

@@ -1,12 +1,12 @@
-import { UnprocessableEntityException } from '@nestjs/common';
+import { InvalidInputError } from '../common/invalid-input.error';
 import { parseEnvironment } from './job-environment';
 
 const refusal = (input: string) => {
   try {
     parseEnvironment(input);
   } catch (error) {
-    expect(error).toBeInstanceOf(UnprocessableEntityException);
-    return ((error as UnprocessableEntityException).getResponse() as { message: string }).message;
+    expect(error).toBeInstanceOf(InvalidInputError);
+    return (error as InvalidInputError).message;
   }
   throw new Error(`${input} was accepted`);
 };

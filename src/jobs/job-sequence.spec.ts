@@ -1,4 +1,4 @@
-import { UnprocessableEntityException } from '@nestjs/common';
+import { InvalidInputError } from '../common/invalid-input.error';
 import { normalizeJobSequence, pipelineKind } from './job-sequence';
 
 describe('normalizeJobSequence', () => {
@@ -17,13 +17,11 @@ describe('normalizeJobSequence', () => {
   });
 
   it('refuses a kind with no operation after it, naming the field', () => {
-    expect(() => normalizeJobSequence(['search'], 'job_sequence')).toThrow(UnprocessableEntityException);
+    expect(() => normalizeJobSequence(['search'], 'job_sequence')).toThrow(InvalidInputError);
     expect(() => normalizeJobSequence(['process'], 'job_type')).toThrow(
       expect.objectContaining({
-        response: {
-          message: 'job_type must name at least one operation after "process"',
-          details: [{ field: 'job_type', message: 'job_type must name at least one operation after "process"' }],
-        },
+        message: 'job_type must name at least one operation after "process"',
+        details: [{ field: 'job_type', message: 'job_type must name at least one operation after "process"' }],
       }),
     );
   });

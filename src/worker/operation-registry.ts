@@ -2,7 +2,7 @@ import { plainToInstance } from 'class-transformer';
 import { getMetadataStorage, validateSync } from 'class-validator';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { validationDetails, type ErrorDetail } from '../common/api-errors';
+import { validationDetails, type ErrorDetail } from '../common/invalid-input.error';
 import type { Operation } from './operations/operation';
 
 /** Compiled to .js in dist/, run as .ts under ts-jest; specs and declaration files don't match. */

@@ -1,4 +1,4 @@
-import { UnprocessableEntityException } from '@nestjs/common';
+import { InvalidInputError } from '../invalid-input.error';
 import { DEFAULT_LIMIT, parseSelection, SELECTION_KEYS } from './selection';
 
 const NOW = new Date('2026-11-23T15:30:00Z');
@@ -6,7 +6,8 @@ const detailsOf = (run: () => unknown) => {
   try {
     run();
   } catch (error) {
-    return ((error as UnprocessableEntityException).getResponse() as { details: unknown }).details;
+    expect(error).toBeInstanceOf(InvalidInputError);
+    return (error as InvalidInputError).details;
   }
   throw new Error('expected the selection to be refused');
 };

@@ -1,4 +1,4 @@
-import { ErrorDetail, invalidFields } from '../api-errors';
+import { ErrorDetail, invalidFields } from '../invalid-input.error';
 
 /**
  * The selection language shared by the index routes (`GET /api/images.json?n=5&days=today`) and
