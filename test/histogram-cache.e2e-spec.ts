@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { Selection } from '../src/common/selection/selection';
+import { Selection } from '../src/pipelines/selection';
 import { loadConfig } from '../src/config/app-config';
 import { dataSourceOptions } from '../src/database/data-source-options';
 import { HistogramCache } from '../src/histograms/histogram-cache';
@@ -13,7 +13,7 @@ interface Row {
   bins: number[];
 }
 
-const everyHistogram: Selection = { limit: null, since: null, imageType: 'histogram', userId: null };
+const everyHistogram: Selection = { limit: null, since: null, imageType: 'histogram', userId: null, status: null };
 
 /**
  * The worker's in-memory copy of the histograms, against the database itself: whatever happened

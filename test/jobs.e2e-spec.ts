@@ -188,6 +188,31 @@ describe('jobs', () => {
     await api(app).get(`/api/jobs.json?user_id=${alice.id}`).set(bearer(user.token)).expect(403);
   });
 
+  it('filters the index by status; images and aggregate jobs refuse status', async () => {
+    const user = await createUser(app);
+    const own = await createStoredImage(app, user);
+    const waiting = await createJob(app, user, { image_id: own.id, job_type: 'grayscale' });
+    const done = await createJob(app, user, { image_id: own.id, job_type: 'grayscale' });
+    await app.get(DataSource).query(`UPDATE jobs SET status = 'completed' WHERE id = $1`, [done.id]);
+    const list = async (query: string) =>
+      (await api(app).get(`/api/jobs.json?${query}`).set(bearer(user.token)).expect(200)).body.map((job: { id: number }) => job.id);
+    expect(await list('status=completed')).toEqual([done.id]);
+    expect(await list('status=queued&n=all')).toEqual([waiting.id]);
+    expect(await list('status=cancelled')).toEqual([]);
+    const refused = await api(app).get('/api/jobs.json?status=done').set(bearer(user.token)).expect(422);
+    expect(refused.body.details).toEqual([
+      { field: 'status', message: 'status must be one of queued, running, completed, failed, cancelled, not "done"' },
+    ]);
+    const images = await api(app).get('/api/images.json?status=queued').set(bearer(user.token)).expect(422);
+    expect(images.body.details[0].field).toBe('status');
+    const aggregate = await api(app)
+      .post('/api/jobs.json')
+      .set(bearer(user.token))
+      .send({ job_sequence: ['query', 'histogram', 'median'], params: { status: 'completed' } })
+      .expect(422);
+    expect(aggregate.body.details[0].field).toBe('params.status');
+  });
+
   it("hides another user's job: 404 to read, change or destroy", async () => {
     const job = await createJob(app, alice, { image_id: image.id, job_type: 'grayscale' });
     await api(app).get(`/api/jobs/${job.id}.json`).set(bearer(bob.token)).expect(404);

@@ -1,9 +1,9 @@
 import { ForbiddenException } from '@nestjs/common';
 import { InvalidInputError } from '../common/invalid-input.error';
-import { DEFAULT_LIMIT, Selection } from '../common/selection/selection';
+import { DEFAULT_LIMIT, Selection } from '../pipelines/selection';
 import { Principal } from './principal';
 
-const everything: Selection = { limit: DEFAULT_LIMIT, since: null, imageType: null, userId: null };
+const everything: Selection = { limit: DEFAULT_LIMIT, since: null, imageType: null, userId: null, status: null };
 
 describe('Principal', () => {
   const user = Principal.forUser({ id: 7, admin: false });

@@ -1,6 +1,6 @@
 import { ForbiddenException } from '@nestjs/common';
 import { invalidField } from '../common/api-errors';
-import { Selection } from '../common/selection/selection';
+import { Selection } from '../pipelines/selection';
 
 /** Who is calling: a user (perhaps an admin), or whoever holds ADMIN_TOKEN (an admin with no user). */
 export class Principal {

@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
-import { Selection } from '../common/selection/selection';
+import { Selection } from '../pipelines/selection';
 import { AppConfig } from '../config/app-config';
 import { BLOCK_ROWS, HistogramBlockPool, newHistogramBlock } from './histogram-block-pool';
 import {

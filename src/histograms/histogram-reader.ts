@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { Selection } from '../common/selection/selection';
+import { Selection } from '../pipelines/selection';
 import { BinaryCopyParser, consumeCopy } from './binary-copy-parser';
 import type { HistogramBlockPool } from './histogram-block-pool';
 

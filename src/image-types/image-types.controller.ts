@@ -5,7 +5,7 @@ import { Principal } from '../auth/principal';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { ApiSelectionQuery, SelectionQuery } from '../common/selection/selection.decorator';
-import type { Selection, SelectionKey } from '../common/selection/selection';
+import type { Selection, SelectionKey } from '../pipelines/selection';
 import { CreateImageTypeDto } from './dto/create-image-type.dto';
 import { ImageTypeResponseDto } from './dto/image-type-response.dto';
 import { UpdateImageTypeDto } from './dto/update-image-type.dto';

@@ -4,7 +4,7 @@ import { Repository } from 'typeorm';
 import { Principal } from '../auth/principal';
 import { assertBodyIdMatches, invalidField } from '../common/api-errors';
 import { applySelection } from '../common/selection/apply-selection';
-import { Selection } from '../common/selection/selection';
+import { Selection } from '../pipelines/selection';
 import { CreateImageTypeDto } from './dto/create-image-type.dto';
 import { UpdateImageTypeDto } from './dto/update-image-type.dto';
 import { ImageType } from './image-type.entity';

@@ -17,7 +17,7 @@ import { Principal } from '../auth/principal';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { ApiSelectionQuery, SelectionQuery } from '../common/selection/selection.decorator';
-import type { Selection, SelectionKey } from '../common/selection/selection';
+import type { Selection, SelectionKey } from '../pipelines/selection';
 import { CreateImageDto } from './dto/create-image.dto';
 import { ImageResponseDto } from './dto/image-response.dto';
 import { UpdateImageDto } from './dto/update-image.dto';

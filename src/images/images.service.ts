@@ -10,7 +10,7 @@ import { Principal } from '../auth/principal';
 import { invalidField, assertBodyIdMatches, invalidFields } from '../common/api-errors';
 import { validationDetails } from '../common/invalid-input.error';
 import { applySelection } from '../common/selection/apply-selection';
-import { Selection } from '../common/selection/selection';
+import { Selection } from '../pipelines/selection';
 import { Histogram } from '../histograms/histogram.entity';
 import { ImageType } from '../image-types/image-type.entity';
 import { ImageTypesService } from '../image-types/image-types.service';

@@ -5,7 +5,7 @@ import { Principal } from '../auth/principal';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { ApiSelectionQuery, SelectionQuery } from '../common/selection/selection.decorator';
-import type { Selection, SelectionKey } from '../common/selection/selection';
+import type { Selection, SelectionKey } from '../pipelines/selection';
 import { CreateJobTypeDto } from './dto/create-job-type.dto';
 import { JobTypeResponseDto } from './dto/job-type-response.dto';
 import { UpdateJobTypeDto } from './dto/update-job-type.dto';

@@ -4,7 +4,7 @@ import { Repository } from 'typeorm';
 import { Principal } from '../auth/principal';
 import { assertBodyIdMatches } from '../common/api-errors';
 import { applySelection } from '../common/selection/apply-selection';
-import { Selection } from '../common/selection/selection';
+import { Selection } from '../pipelines/selection';
 import { CreateJobTypeDto } from './dto/create-job-type.dto';
 import { UpdateJobTypeDto } from './dto/update-job-type.dto';
 import { JobType } from './job-type.entity';

@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { ImageType } from '../image-types/image-type.entity';
-import { REDUCERS } from '../jobs/aggregate-request';
+import { REDUCERS } from '../pipelines/aggregate-request';
 import { operationRegistry } from '../worker/operation-registry';
 import { JobType } from './job-type.entity';
 

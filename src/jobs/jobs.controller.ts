@@ -5,13 +5,13 @@ import { Principal } from '../auth/principal';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { ApiSelectionQuery, SelectionQuery } from '../common/selection/selection.decorator';
-import type { Selection, SelectionKey } from '../common/selection/selection';
+import type { Selection, SelectionKey } from '../pipelines/selection';
 import { CreateJobDto } from './dto/create-job.dto';
 import { JobResponseDto } from './dto/job-response.dto';
 import { UpdateJobDto } from './dto/update-job.dto';
 import { JobsService } from './jobs.service';
 
-const FILTERS: SelectionKey[] = ['n', 'count', 'days', 'user_id'];
+const FILTERS: SelectionKey[] = ['n', 'count', 'days', 'user_id', 'status'];
 
 @ApiTags('jobs')
 @ApiBearerAuth()

@@ -6,7 +6,7 @@ import { ZipFile } from 'yazl';
 import { Principal } from '../auth/principal';
 import { ErrorDetail, invalidField, assertBodyIdMatches, invalidFields } from '../common/api-errors';
 import { applySelection } from '../common/selection/apply-selection';
-import { Selection } from '../common/selection/selection';
+import { Selection } from '../pipelines/selection';
 import { AppConfig } from '../config/app-config';
 import { ImagesService } from '../images/images.service';
 import { JobQueue } from '../queue/job-queue';
@@ -14,8 +14,8 @@ import { operationRegistry } from '../worker/operation-registry';
 import { CreateJobDto } from './dto/create-job.dto';
 import { UpdateJobDto } from './dto/update-job.dto';
 import { Job, JOB_STATUS } from './job.entity';
-import { AggregateRequest, parseAggregateRequest } from './aggregate-request';
-import { normalizeJobSequence, pipelineKind } from './job-sequence';
+import { AggregateRequest, parseAggregateRequest } from '../pipelines/aggregate-request';
+import { normalizeJobSequence, pipelineKind } from '../pipelines/job-sequence';
 
 export interface JobDownload {
   stream: Readable;

@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { AppConfig } from '../config/app-config';
 import { Job } from '../jobs/job.entity';
-import { pipelineKind, PipelineKind } from '../jobs/job-sequence';
+import { pipelineKind, PipelineKind } from '../pipelines/job-sequence';
 import { QueuedJobData, queueJobId } from './queue-names';
 
 /** The producer: puts a job row on its pipeline's queue, once. */

@@ -1,4 +1,4 @@
-import type { PipelineKind } from '../jobs/job-sequence';
+import type { PipelineKind } from '../pipelines/job-sequence';
 
 /** One queue per pipeline kind, as the kiosk seed gives each kind of event its own queue. */
 export const QUEUE_NAMES: readonly PipelineKind[] = ['process', 'query', 'search'];

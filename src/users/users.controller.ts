@@ -6,7 +6,7 @@ import { Public } from '../auth/public.decorator';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { ApiSelectionQuery, SelectionQuery } from '../common/selection/selection.decorator';
-import type { Selection, SelectionKey } from '../common/selection/selection';
+import type { Selection, SelectionKey } from '../pipelines/selection';
 import { CreateUserDto } from './dto/create-user.dto';
 import { UpdateUserDto } from './dto/update-user.dto';
 import { AuthenticatedUserResponseDto, UserResponseDto } from './dto/user-response.dto';

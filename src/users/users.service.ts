@@ -5,7 +5,7 @@ import { generateToken, hashPassword, verifyPassword } from '../auth/credentials
 import { Principal } from '../auth/principal';
 import { assertBodyIdMatches } from '../common/api-errors';
 import { applySelection } from '../common/selection/apply-selection';
-import { Selection } from '../common/selection/selection';
+import { Selection } from '../pipelines/selection';
 import { StorageDriver } from '../storage/storage.driver';
 import { CreateUserDto } from './dto/create-user.dto';
 import { UpdateUserDto } from './dto/update-user.dto';

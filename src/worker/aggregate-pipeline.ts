@@ -6,7 +6,7 @@ import { AppConfig } from '../config/app-config';
 import { HistogramCache } from '../histograms/histogram-cache';
 import type { SelectedHistograms } from '../histograms/histogram-reader';
 import { ImagesService } from '../images/images.service';
-import { AggregateRequest, parseAggregateRequest } from '../jobs/aggregate-request';
+import { AggregateRequest, parseAggregateRequest } from '../pipelines/aggregate-request';
 import { Job } from '../jobs/job.entity';
 import { QueuedJobData } from '../queue/queue-names';
 import { meanInThreads, medianInThreads, nearestInThreads } from './aggregates/reducer-threads';

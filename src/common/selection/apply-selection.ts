@@ -1,7 +1,7 @@
 import { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
-import { Selection } from './selection';
+import { Selection } from '../../pipelines/selection';
 
-/** Newest first, limited and filtered by creation time and owner, as a selection asks. */
+/** Newest first, limited and filtered by creation time, owner and (jobs only) status, as a selection asks. */
 export function applySelection<T extends ObjectLiteral>(
   query: SelectQueryBuilder<T>,
   selection: Selection,
@@ -9,6 +9,7 @@ export function applySelection<T extends ObjectLiteral>(
   const alias = query.alias;
   if (selection.since) query.andWhere(`${alias}.createdAt >= :since`, { since: selection.since });
   if (selection.userId !== null) query.andWhere(`${alias}.userId = :selectedUserId`, { selectedUserId: selection.userId });
+  if (selection.status !== null) query.andWhere(`${alias}.status = :status`, { status: selection.status });
   query.orderBy(`${alias}.createdAt`, 'DESC').addOrderBy(`${alias}.id`, 'DESC');
   if (selection.limit !== null) query.take(selection.limit);
   return query;

@@ -1,7 +1,7 @@
 import { applyDecorators, createParamDecorator, ExecutionContext } from '@nestjs/common';
 import { ApiQuery } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { parseSelection, SELECTION_DESCRIPTIONS, SelectionKey } from './selection';
+import { parseSelection, SELECTION_DESCRIPTIONS, SelectionKey } from '../../pipelines/selection';
 
 /** Injects the parsed selection of an index route's query string. */
 export const SelectionQuery = createParamDecorator((allowed: readonly SelectionKey[], context: ExecutionContext) =>

@@ -22,7 +22,7 @@ describe('parseAggregateRequest', () => {
     expect(fromParams).toEqual(fromEnvironment);
     expect(fromEnvironment).toEqual({
       reducer: 'nearest_neighbor',
-      selection: { limit: 5, since: new Date('2026-11-23T00:00:00Z'), imageType: 'histogram', userId: 3 },
+      selection: { limit: 5, since: new Date('2026-11-23T00:00:00Z'), imageType: 'histogram', userId: 3, status: null },
       userId: 123,
       target: { imageId: 456 },
       k: 7,
@@ -31,7 +31,7 @@ describe('parseAggregateRequest', () => {
 
   it('selects every histogram unless n says otherwise, and K defaults to 10', () => {
     expect(parseAggregateRequest(MEDIAN, 'job_sequence', "QUERY='days=today'", undefined, NOW).selection.limit).toBeNull();
-    expect(parseAggregateRequest(MEDIAN, 'job_sequence', undefined, undefined, NOW).selection).toEqual({ limit: null, since: null, imageType: null, userId: null });
+    expect(parseAggregateRequest(MEDIAN, 'job_sequence', undefined, undefined, NOW).selection).toEqual({ limit: null, since: null, imageType: null, userId: null, status: null });
     expect(parseAggregateRequest(['query', 'histogram', 'nearest_neighbor'], 'job_sequence', 'TARGET_S3_HIST=outputs/a.png', undefined, NOW)).toMatchObject({
       k: 10,
       target: { s3Key: 'outputs/a.png' },
@@ -57,6 +57,8 @@ describe('parseAggregateRequest', () => {
     [['query', 'histogram', 'mode'], undefined, undefined, 'job_sequence'],
     [['search', 'histogram', 'median'], undefined, undefined, 'job_sequence'],
     [MEDIAN, `QUERY='n=1'`, { n: 1 }, 'params'],
+    [MEDIAN, `QUERY='status=completed'`, undefined, 'environment.QUERY.status'],
+    [MEDIAN, undefined, { status: 'completed' }, 'params.status'],
   ])('refuses %j with %j / %j, naming %s', (sequence, environment, params, field) => {
     expect(details(() => parseAggregateRequest(sequence, 'job_sequence', environment, params, NOW)).map((detail) => detail.field)).toContain(field);
   });

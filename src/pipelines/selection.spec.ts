@@ -1,4 +1,5 @@
-import { InvalidInputError } from '../invalid-input.error';
+import { InvalidInputError } from '../common/invalid-input.error';
+import { JOB_STATES } from './job-states';
 import { DEFAULT_LIMIT, parseSelection, SELECTION_KEYS } from './selection';
 
 const NOW = new Date('2026-11-23T15:30:00Z');
@@ -14,7 +15,7 @@ const detailsOf = (run: () => unknown) => {
 
 describe('parseSelection', () => {
   it('defaults to the newest 20 of everything', () => {
-    expect(parseSelection({}, SELECTION_KEYS, NOW)).toEqual({ limit: DEFAULT_LIMIT, since: null, imageType: null, userId: null });
+    expect(parseSelection({}, SELECTION_KEYS, NOW)).toEqual({ limit: DEFAULT_LIMIT, since: null, imageType: null, userId: null, status: null });
   });
 
   it('reads n, count and all', () => {
@@ -41,7 +42,7 @@ describe('parseSelection', () => {
       parseSelection({ n: '0', days: '1.5', user_id: '01', image_type: '', colour: 'red' }, SELECTION_KEYS, NOW),
     );
     expect(details).toEqual([
-      { field: 'colour', message: 'colour is not a known parameter; known: n, count, days, image_type, user_id' },
+      { field: 'colour', message: 'colour is not a known parameter; known: n, count, days, image_type, user_id, status' },
       { field: 'n', message: 'n must be a positive integer or "all", not "0"' },
       { field: 'days', message: 'days must be a whole number of days from 1 to 36500 or "today", not "1.5"' },
       { field: 'image_type', message: 'image_type must be an image type name of 1 to 64 characters' },
@@ -58,6 +59,24 @@ describe('parseSelection', () => {
     ]);
     expect(detailsOf(() => parseSelection({ n: '1', count: '2' }, SELECTION_KEYS, NOW))).toEqual([
       { field: 'count', message: 'n and count are the same parameter; give one of them' },
+    ]);
+  });
+
+  it.each(JOB_STATES)('reads status=%s', (status) => {
+    expect(parseSelection({ status }, SELECTION_KEYS, NOW).status).toBe(status);
+  });
+
+  it('refuses a status that is not a job state, naming the states', () => {
+    for (const status of ['done', 'QUEUED', '']) {
+      expect(detailsOf(() => parseSelection({ status }, SELECTION_KEYS, NOW))).toEqual([
+        { field: 'status', message: `status must be one of queued, running, completed, failed, cancelled, not ${JSON.stringify(status)}` },
+      ]);
+    }
+  });
+
+  it('refuses status where the caller does not allow it', () => {
+    expect(detailsOf(() => parseSelection({ status: 'queued' }, ['n', 'image_type'], NOW))).toEqual([
+      { field: 'status', message: 'status is not a known parameter; known: n, image_type' },
     ]);
   });
 

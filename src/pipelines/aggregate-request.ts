@@ -1,5 +1,5 @@
 import { ErrorDetail, invalidField, invalidFields } from '../common/invalid-input.error';
-import { parseSelection, Selection, SELECTION_KEYS } from '../common/selection/selection';
+import { parseSelection, Selection, SelectionKey } from './selection';
 import { isValidStorageKey } from '../storage/storage-key';
 import { EnvironmentKey, parseEnvironment } from './job-environment';
 
@@ -19,7 +19,9 @@ export type Reducer = (typeof REDUCERS)[number];
 
 export const DEFAULT_K = 10;
 const MAX_K = 1000;
-const PARAM_KEYS = [...SELECTION_KEYS, 'user', 'target', 'target_s3_hist', 'k'] as const;
+/** Aggregates read histograms, which have no job status: `status` is not theirs to filter on. */
+const HISTOGRAM_SELECTION_KEYS: readonly SelectionKey[] = ['n', 'count', 'days', 'image_type', 'user_id'];
+const PARAM_KEYS = [...HISTOGRAM_SELECTION_KEYS, 'user', 'target', 'target_s3_hist', 'k'];
 const POSITIVE_INTEGER = /^[1-9][0-9]{0,9}$/;
 
 /**
@@ -74,7 +76,7 @@ export function parseAggregateRequest(
       if (values.scalars[name] !== undefined) details.push({ field: values.field(name), message: `${values.field(name)} applies only to nearest_neighbor` });
     }
   }
-  const selection = parseSelection(values.selection, SELECTION_KEYS, now, values.selectionPrefix);
+  const selection = parseSelection(values.selection, HISTOGRAM_SELECTION_KEYS, now, values.selectionPrefix);
   if (details.length > 0) throw invalidFields(details);
   return {
     reducer: reducer as Reducer,
@@ -106,13 +108,13 @@ function fromEnvironment(environment: string): RequestValues {
 }
 
 function fromParams(params: Record<string, unknown>): RequestValues {
-  const unknown = Object.keys(params).filter((key) => !(PARAM_KEYS as readonly string[]).includes(key));
+  const unknown = Object.keys(params).filter((key) => !PARAM_KEYS.includes(key));
   if (unknown.length > 0) {
     throw invalidFields(unknown.map((key) => ({ field: `params.${key}`, message: `params.${key} is not a known key; known: ${PARAM_KEYS.join(', ')}` })));
   }
   const text = (value: unknown) => (typeof value === 'number' || typeof value === 'string' ? String(value) : value);
   const selection = Object.fromEntries(
-    Object.entries(params).filter(([key]) => (SELECTION_KEYS as readonly string[]).includes(key)).map(([key, value]) => [key, text(value)]),
+    Object.entries(params).filter(([key]) => (HISTOGRAM_SELECTION_KEYS as readonly string[]).includes(key)).map(([key, value]) => [key, text(value)]),
   );
   const scalars: Record<string, string | undefined> = {};
   for (const name of ['user', 'target', 'target_s3_hist', 'k']) {

@@ -1,10 +1,11 @@
-import { ErrorDetail, invalidFields } from '../invalid-input.error';
+import { ErrorDetail, invalidFields } from '../common/invalid-input.error';
+import { JOB_STATES, JobState } from './job-states';
 
 /**
  * The selection language shared by the index routes (`GET /api/images.json?n=5&days=today`) and
- * the aggregate jobs: which records, newest first.
+ * the aggregate jobs: which records, newest first. Each caller names the keys it accepts.
  */
-export const SELECTION_KEYS = ['n', 'count', 'days', 'image_type', 'user_id'] as const;
+export const SELECTION_KEYS = ['n', 'count', 'days', 'image_type', 'user_id', 'status'] as const;
 export type SelectionKey = (typeof SELECTION_KEYS)[number];
 
 export interface Selection {
@@ -14,6 +15,8 @@ export interface Selection {
   since: Date | null;
   imageType: string | null;
   userId: number | null;
+  /** Only jobs in this state. */
+  status: JobState | null;
 }
 
 export const DEFAULT_LIMIT = 20;
@@ -27,6 +30,7 @@ export const SELECTION_DESCRIPTIONS: Record<SelectionKey, string> = {
   days: 'Only records created in the last N days, or `today` for those created since 00:00 UTC.',
   image_type: 'Only images of this image type (by name).',
   user_id: "Only this user's records (admins; a user may name only themself).",
+  status: `Only jobs in this state: ${JOB_STATES.join(', ')}.`,
 };
 
 /**
@@ -51,7 +55,7 @@ export function parseSelection(
     }
   }
 
-  const selection: Selection = { limit: DEFAULT_LIMIT, since: null, imageType: null, userId: null };
+  const selection: Selection = { limit: DEFAULT_LIMIT, since: null, imageType: null, userId: null, status: null };
   const n = values.get('n');
   const count = values.get('count');
   if (n !== undefined && count !== undefined && n !== count) {
@@ -89,6 +93,12 @@ export function parseSelection(
   if (userId !== undefined) {
     if (POSITIVE_INTEGER.test(userId) && Number(userId) <= MAX_ID) selection.userId = Number(userId);
     else details.push({ field: 'user_id', message: `user_id must be a positive integer, not ${JSON.stringify(userId)}` });
+  }
+
+  const status = values.get('status');
+  if (status !== undefined) {
+    if ((JOB_STATES as readonly string[]).includes(status)) selection.status = status as JobState;
+    else details.push({ field: 'status', message: `status must be one of ${JOB_STATES.join(', ')}, not ${JSON.stringify(status)}` });
   }
 
   if (details.length > 0) {
