@@ -126,6 +126,18 @@ export class AppConfig {
   RESULT_TTL: number;
 
   @Expose()
+  @Transform(({ value }) => positiveInteger(value, 15))
+  @IsInt({ message: 'RECONCILE_INTERVAL must be a positive number of seconds' })
+  @Min(1, { message: 'RECONCILE_INTERVAL must be a positive number of seconds' })
+  RECONCILE_INTERVAL: number;
+
+  @Expose()
+  @Transform(({ value }) => (value === undefined || value === '' ? 30 : Number(value)))
+  @IsInt({ message: 'SHUTDOWN_GRACE must be a whole number of seconds' })
+  @Min(0, { message: 'SHUTDOWN_GRACE must be a whole number of seconds' })
+  SHUTDOWN_GRACE: number;
+
+  @Expose()
   @Transform(({ value }) => (value === undefined || value === '' ? 1 : Number(value)))
   @IsInt({ message: 'PNG_COMPRESSION must be an integer from 0 to 9' })
   @Min(0, { message: 'PNG_COMPRESSION must be an integer from 0 to 9' })

@@ -6,9 +6,10 @@ import { Image } from '../images/image.entity';
 import { JobType } from '../job-types/job-type.entity';
 import { Job } from '../jobs/job.entity';
 import { User } from '../users/user.entity';
+import { Installation } from './installation.entity';
 import { SnakeNamingStrategy } from './snake-naming.strategy';
 
-export const entities = [User, ImageType, Image, JobType, Job, Histogram];
+export const entities = [User, ImageType, Image, JobType, Job, Histogram, Installation];
 
 export function dataSourceOptions(url: string): DataSourceOptions {
   return {

@@ -16,7 +16,11 @@ export const JOB_STATUS = {
   running: 'running',
   completed: 'completed',
   failed: 'failed',
+  cancelled: 'cancelled',
 } as const;
+
+/** The states a job never leaves on its own; only a retry brings it back to `queued`. */
+export const FINAL_JOB_STATUSES: readonly string[] = [JOB_STATUS.completed, JOB_STATUS.failed, JOB_STATUS.cancelled];
 
 export interface Neighbor {
   user_id: number;
@@ -35,12 +39,22 @@ export interface JobResult {
 
 @Entity('jobs')
 @Index('jobs_user_id_created_at_idx', ['userId', 'createdAt'])
+@Index('jobs_unfinished_idx', ['id'], { where: "status IN ('queued', 'running')" })
 export class Job {
   @PrimaryGeneratedColumn()
   id: number;
 
+  @Index('jobs_status_idx')
   @Column({ type: 'varchar', length: 32, default: JOB_STATUS.queued })
   status: string;
+
+  /**
+   * Names the job's current queue entry. A new one is drawn whenever the job is queued again
+   * (retry, requeue), so a stale entry is recognised and dropped, and it fences writes: an
+   * attempt may write only while the row still carries its delivery id and attempt number.
+   */
+  @Column({ type: 'uuid', default: () => 'gen_random_uuid()' })
+  deliveryId: string;
 
   /** The seed's `environment` string, stored exactly as the client gave it. */
   @Column({ type: 'text', nullable: true })
@@ -76,7 +90,7 @@ export class Job {
   @Column({ type: 'smallint', default: 0 })
   progress: number;
 
-  /** How many times a worker has started this job. */
+  /** How many times a worker has started this job since it was created or last retried. */
   @Column({ type: 'integer', default: 0 })
   attempts: number;
 

@@ -1,12 +1,21 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
-import { Queue } from 'bullmq';
+import { JobState, Queue } from 'bullmq';
 import { AppConfig } from '../config/app-config';
-import { Job } from '../jobs/job.entity';
 import { pipelineKind, PipelineKind } from '../pipelines/job-sequence';
-import { QueuedJobData, queueJobId } from './queue-names';
+import { QueuedJobData, queueEntryId } from './queue-names';
 
-/** The producer: puts a job row on its pipeline's queue, once. */
+/** The fields of a job row the queue needs. */
+export interface Deliverable {
+  id: number;
+  deliveryId: string;
+  jobType: string[];
+}
+
+/** A queue entry's state as BullMQ reports it; `unknown` when the queue does not hold it. */
+export type EntryState = JobState | 'unknown';
+
+/** The producer: the only code that knows BullMQ. It puts a job's current delivery on its pipeline's queue. */
 @Injectable()
 export class JobQueue {
   private readonly queues: Record<PipelineKind, Queue>;
@@ -21,26 +30,31 @@ export class JobQueue {
   }
 
   /**
-   * The BullMQ job id is derived from the row's id, so enqueueing the same job twice leaves one
-   * entry. Retries back off exponentially (1 s, 2 s, 4 s…); finished entries leave the queue's
+   * Idempotent: adding a delivery the queue already holds leaves one entry. Retries are the job
+   * core's (each a new delivery), so an entry is tried once; finished entries leave the queue's
    * store after RESULT_TTL while the row and its outputs stay in PostgreSQL.
    */
-  async enqueue(job: Job): Promise<void> {
-    const data: QueuedJobData = { jobId: job.id };
-    await this.queues[pipelineKind(job.jobType)].add(job.jobType.slice(1).join('+'), data, {
-      jobId: queueJobId(job.id),
-      attempts: job.maxAttempts,
-      backoff: { type: 'exponential', delay: 1000 },
+  async enqueue(job: Deliverable, delayMs = 0): Promise<void> {
+    const data: QueuedJobData = { jobId: job.id, deliveryId: job.deliveryId };
+    await this.queueOf(job).add(job.jobType.slice(1).join('+'), data, {
+      jobId: queueEntryId(job.id, job.deliveryId),
+      delay: delayMs,
+      attempts: 1,
       removeOnComplete: { age: this.config.RESULT_TTL },
       removeOnFail: { age: this.config.RESULT_TTL },
     });
   }
 
-  /**
-   * Takes a deleted job off its queue. An entry a worker holds cannot be removed; that worker
-   * finds the row gone and stops.
-   */
-  async remove(job: Job): Promise<void> {
-    await this.queues[pipelineKind(job.jobType)].remove(queueJobId(job.id)).catch(() => undefined);
+  async state(job: Deliverable): Promise<EntryState> {
+    return (await this.queueOf(job).getJobState(queueEntryId(job.id, job.deliveryId))) as EntryState;
+  }
+
+  /** Takes a waiting delivery off its queue. One a worker holds cannot be removed: the fence stops that worker. */
+  async remove(job: Deliverable): Promise<void> {
+    await this.queueOf(job).remove(queueEntryId(job.id, job.deliveryId)).catch(() => undefined);
+  }
+
+  private queueOf(job: Deliverable): Queue {
+    return this.queues[pipelineKind(job.jobType)];
   }
 }

@@ -1,7 +1,10 @@
 import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Module } from '@nestjs/common';
+import { getDataSourceToken } from '@nestjs/typeorm';
 import { createPostgresBackend, Queue, withBackend, Worker } from 'bullmq';
+import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
+import { Installation } from '../database/installation.entity';
 import { JobQueue } from './job-queue';
 import { QUEUE_NAMES } from './queue-names';
 
@@ -20,13 +23,33 @@ export class QueueModule {
       module: QueueModule,
       global: true,
       imports: [
-        BullModule.forRoot({ connection: connection as never, prefix: config.QUEUE_PREFIX }),
+        BullModule.forRootAsync({
+          inject: [getDataSourceToken()],
+          useFactory: async (dataSource: DataSource) => ({
+            connection: connection as never,
+            prefix: queuePrefix(config.QUEUE_PREFIX, await installationId(dataSource)),
+          }),
+        }),
         BullModule.registerQueue(...QUEUE_NAMES.map((name) => ({ name }))),
       ],
       providers: [JobQueue],
       exports: [BullModule, JobQueue],
     };
   }
+}
+
+/**
+ * The Redis namespace of this database's queues: QUEUE_PREFIX, then the installation id its
+ * migration drew. (BullMQ's PostgreSQL backend keeps its queues in the database itself.)
+ */
+export function queuePrefix(configured: string, installation: string): string {
+  return `${configured}:${installation}`;
+}
+
+export async function installationId(dataSource: DataSource): Promise<string> {
+  const [installation] = await dataSource.getRepository(Installation).find({ order: { createdAt: 'ASC' }, take: 1 });
+  if (!installation) throw new Error('The database has no installation id: run the migrations first');
+  return installation.id;
 }
 
 /** ioredis options from a redis:// or rediss:// URL (user, password, database, TLS). */

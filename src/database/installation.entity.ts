@@ -1,0 +1,14 @@
+import { CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+
+/**
+ * This database's one row: a random id made by its migration. Queue entries live under it, so
+ * any number of databases (and test runs) can share one Redis without touching each other's.
+ */
+@Entity('installation')
+export class Installation {
+  @PrimaryColumn({ type: 'varchar', length: 32, primaryKeyConstraintName: 'installation_pkey' })
+  id: string;
+
+  @CreateDateColumn({ type: 'timestamptz' })
+  createdAt: Date;
+}

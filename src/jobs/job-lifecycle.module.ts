@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { JobReconciler } from './job-reconciler';
+import { JobRepository } from './job.repository';
+
+/**
+ * The job state machine without HTTP: the transitions (JobRepository) and the reconciler that
+ * keeps the queue in line with them. API and worker processes both import it; whichever process
+ * takes the reconciler's lock does the reconciling.
+ */
+@Module({
+  providers: [JobRepository, JobReconciler],
+  exports: [JobRepository],
+})
+export class JobLifecycleModule {}

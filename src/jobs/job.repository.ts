@@ -1,0 +1,278 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager, QueryDeepPartialEntity } from 'typeorm';
+import { Job, JOB_STATUS, JobResult } from './job.entity';
+
+/** PostgreSQL channel on which a job's running attempt is told to stop (cancel, delete, source deleted). */
+export const JOB_STOP_CHANNEL = 'darkroom_job_stop';
+
+/**
+ * What an attempt must still hold for its writes to count: the row's delivery id and attempt
+ * number, with the job `running`. A cancel, a timeout, a retry or a takeover changes one of them,
+ * so a write from an attempt that was stopped changes nothing.
+ */
+export interface Fence {
+  jobId: number;
+  deliveryId: string;
+  attempt: number;
+}
+
+/** The attempt's fence no longer holds: the job was cancelled, deleted, failed or taken over. */
+export class FencedOut extends Error {
+  constructor(readonly jobId: number) {
+    super(`Job ${jobId}: this attempt was stopped; its work is discarded`);
+  }
+}
+
+export type Claim =
+  | { kind: 'claimed'; job: Job; fence: Fence }
+  /** The entry is not the job's current one, or the job already ended: nothing to do. */
+  | { kind: 'stale' }
+  | { kind: 'expired'; job: Job }
+  /** A worker died holding the job as often as it may be tried. */
+  | { kind: 'exhausted'; job: Job };
+
+const UNFINISHED = [JOB_STATUS.queued, JOB_STATUS.running];
+
+/**
+ * Every change of a job's state, each one conditional so that concurrent actors (API processes,
+ * workers, the reconciler) cannot undo each other: see JOBS.md's table of transitions.
+ */
+@Injectable()
+export class JobRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  private get jobs() {
+    return this.dataSource.getRepository(Job);
+  }
+
+  findById(id: number): Promise<Job | null> {
+    return this.jobs.findOneBy({ id });
+  }
+
+  async insert(values: QueryDeepPartialEntity<Job>): Promise<Job> {
+    const { identifiers } = await this.jobs.insert({ ...values, status: JOB_STATUS.queued });
+    return this.jobs.findOneByOrFail({ id: identifiers[0].id as number });
+  }
+
+  /** Changes a job only while it is still queued; false when it has left that state. */
+  async updateQueued(id: number, changes: QueryDeepPartialEntity<Job>): Promise<boolean> {
+    const { affected } = await this.jobs.update({ id, status: JOB_STATUS.queued }, changes);
+    return Boolean(affected);
+  }
+
+  /** `queued | running → cancelled`, and a word to the worker running it. Null when it had already ended. */
+  async cancel(id: number): Promise<Job | null> {
+    return this.dataSource.transaction(async (manager) => {
+      const [stopped] = await this.stopUnfinished(manager, 'id = :id', { id }, { status: JOB_STATUS.cancelled, error: null });
+      return stopped ? this.toJob(manager, stopped) : null;
+    });
+  }
+
+  /**
+   * Fails every unfinished job working on `imageId`, in the caller's transaction (the one that
+   * deletes the image), and tells their workers to stop.
+   */
+  async failJobsOfImage(manager: EntityManager, imageId: number): Promise<number[]> {
+    const stopped = await this.stopUnfinished(manager, 'image_id = :imageId', { imageId }, {
+      status: JOB_STATUS.failed,
+      error: `Source image ${imageId} was deleted`,
+    });
+    return stopped.map((row) => row.id as number);
+  }
+
+  /** `failed | cancelled → queued`: a fresh delivery and a fresh count of attempts; recorded outputs stay. */
+  async retry(id: number): Promise<Job | null> {
+    const { raw } = await this.jobs
+      .createQueryBuilder()
+      .update()
+      .set({ status: JOB_STATUS.queued, error: null, finishedAt: null, attempts: 0, deliveryId: () => 'gen_random_uuid()' })
+      .where('id = :id AND status IN (:...ended)', { id, ended: [JOB_STATUS.failed, JOB_STATUS.cancelled] })
+      .returning('*')
+      .execute();
+    return raw[0] ? this.toJob(this.dataSource.manager, raw[0]) : null;
+  }
+
+  async delete(id: number): Promise<void> {
+    await this.jobs.delete({ id });
+  }
+
+  /**
+   * A worker takes the job its queue entry names. A job whose attempt was lost (its worker died,
+   * and the queue handed the entry on) is taken over: the attempt number moves on, which fences
+   * the lost attempt out should it still be running somewhere.
+   */
+  async claim(jobId: number, deliveryId: string): Promise<Claim> {
+    const job = await this.jobs.findOneBy({ id: jobId, deliveryId });
+    if (!job || !UNFINISHED.includes(job.status as never)) return { kind: 'stale' };
+    if (job.status === JOB_STATUS.queued && isExpired(job)) {
+      return (await this.expire(job)) ? { kind: 'expired', job } : { kind: 'stale' };
+    }
+    if (job.status === JOB_STATUS.running && job.attempts >= job.maxAttempts) {
+      const fence = { jobId, deliveryId, attempt: job.attempts };
+      const failed = await this.finish(fence, JOB_STATUS.failed, { error: lostWorkerMessage(job.attempts) });
+      return failed ? { kind: 'exhausted', job } : { kind: 'stale' };
+    }
+    const { raw } = await this.jobs
+      .createQueryBuilder()
+      .update()
+      .set({ status: JOB_STATUS.running, attempts: () => 'attempts + 1', startedAt: () => 'coalesce(started_at, now())' })
+      .where('id = :jobId AND delivery_id = :deliveryId AND status = :status AND attempts = :attempts', {
+        jobId,
+        deliveryId,
+        status: job.status,
+        attempts: job.attempts,
+      })
+      .returning('*')
+      .execute();
+    if (!raw[0]) return { kind: 'stale' };
+    const claimed = this.toJob(this.dataSource.manager, raw[0]);
+    return { kind: 'claimed', job: claimed, fence: { jobId, deliveryId, attempt: claimed.attempts } };
+  }
+
+  /**
+   * Locks the job's row for the rest of `manager`'s transaction if the fence holds, and records
+   * progress; otherwise throws FencedOut, which rolls the transaction back.
+   */
+  async holdFence(manager: EntityManager, fence: Fence, progress?: number): Promise<void> {
+    const { affected } = await manager
+      .createQueryBuilder()
+      .update(Job)
+      .set(progress === undefined ? { updatedAt: () => 'updated_at' } : { progress })
+      .where(fenceCondition, fenceParameters(fence))
+      .execute();
+    if (!affected) throw new FencedOut(fence.jobId);
+  }
+
+  /** `running → completed | failed`, for the attempt holding the fence. False when it no longer does. */
+  async finish(fence: Fence, status: string, changes: { error?: string | null; result?: JobResult; outputImageIds?: number[]; progress?: number }): Promise<boolean> {
+    const { affected } = await this.jobs
+      .createQueryBuilder()
+      .update()
+      .set({ ...changes, status, finishedAt: () => 'now()' })
+      .where(fenceCondition, fenceParameters(fence))
+      .execute();
+    return Boolean(affected);
+  }
+
+  /**
+   * `running → queued` under a new delivery id, for the attempt holding the fence: a retry after a
+   * failure (`attemptUsed`), or a job handed back unfinished at shutdown (its attempt not counted).
+   */
+  async requeue(fence: Fence, error: string | null, attemptUsed: boolean): Promise<Job | null> {
+    const { raw } = await this.jobs
+      .createQueryBuilder()
+      .update()
+      .set({
+        status: JOB_STATUS.queued,
+        error,
+        deliveryId: () => 'gen_random_uuid()',
+        ...(attemptUsed ? {} : { attempts: () => 'attempts - 1' }),
+      })
+      .where(fenceCondition, fenceParameters(fence))
+      .returning('*')
+      .execute();
+    return raw[0] ? this.toJob(this.dataSource.manager, raw[0]) : null;
+  }
+
+  /** Unfinished jobs by id, a keyset batch at a time, that have been in their state for `settledSeconds`. */
+  unfinishedBatch(afterId: number, limit: number, settledSeconds: number): Promise<Job[]> {
+    return this.jobs
+      .createQueryBuilder('job')
+      .where('job.status IN (:...unfinished) AND job.id > :afterId', { unfinished: UNFINISHED, afterId })
+      .andWhere("job.updatedAt < now() - make_interval(secs => :settledSeconds)", { settledSeconds })
+      .orderBy('job.id')
+      .limit(limit)
+      .getMany();
+  }
+
+  /** `queued → failed` for every job still queued past its ttl, whether or not a worker is up. */
+  async expireOverdue(): Promise<number[]> {
+    const { raw } = await this.jobs
+      .createQueryBuilder()
+      .update()
+      .set({ status: JOB_STATUS.failed, error: () => "'Expired: still queued after its ttl of ' || ttl || ' s'", finishedAt: () => 'now()' })
+      .where("status = :queued AND ttl IS NOT NULL AND started_at IS NULL AND created_at + make_interval(secs => ttl) < now()", {
+        queued: JOB_STATUS.queued,
+      })
+      .returning('id')
+      .execute();
+    return (raw as { id: number }[]).map((row) => row.id);
+  }
+
+  /**
+   * The reconciler found the job's attempt gone (its queue entry lost or ended while the row says
+   * `running`): back to the queue under a new delivery id, or failed once its attempts are spent.
+   */
+  async recoverLost(job: Job): Promise<Job | null> {
+    const fence = { jobId: job.id, deliveryId: job.deliveryId, attempt: job.attempts };
+    if (job.attempts >= job.maxAttempts) {
+      await this.finish(fence, JOB_STATUS.failed, { error: lostWorkerMessage(job.attempts) });
+      return null;
+    }
+    return this.requeue(fence, `Attempt ${job.attempts} was lost (its worker stopped or the queue lost it); retrying`, true);
+  }
+
+  /** A queued job whose queue entry already ended: a new delivery id, so that it can be queued afresh. */
+  async redeliver(job: Job): Promise<Job | null> {
+    const { raw } = await this.jobs
+      .createQueryBuilder()
+      .update()
+      .set({ deliveryId: () => 'gen_random_uuid()' })
+      .where('id = :id AND status = :queued AND delivery_id = :deliveryId', { id: job.id, queued: JOB_STATUS.queued, deliveryId: job.deliveryId })
+      .returning('*')
+      .execute();
+    return raw[0] ? this.toJob(this.dataSource.manager, raw[0]) : null;
+  }
+
+  private async expire(job: Job): Promise<boolean> {
+    const { affected } = await this.jobs.update(
+      { id: job.id, deliveryId: job.deliveryId, status: JOB_STATUS.queued },
+      { status: JOB_STATUS.failed, error: `Expired: still queued after its ttl of ${job.ttl} s`, finishedAt: () => 'now()' },
+    );
+    return Boolean(affected);
+  }
+
+  /** Ends the unfinished jobs `where` picks and notifies their workers when the transaction commits. */
+  private async stopUnfinished(
+    manager: EntityManager,
+    where: string,
+    parameters: Record<string, unknown>,
+    changes: { status: string; error: string | null },
+  ): Promise<Record<string, unknown>[]> {
+    const { raw } = await manager
+      .createQueryBuilder()
+      .update(Job)
+      .set({ ...changes, finishedAt: () => 'now()' })
+      .where(`${where} AND status IN (:...unfinished)`, { ...parameters, unfinished: UNFINISHED })
+      .returning('*')
+      .execute();
+    const rows = raw as Record<string, unknown>[];
+    for (const row of rows) await manager.query('SELECT pg_notify($1, $2)', [JOB_STOP_CHANNEL, String(row.id)]);
+    return rows;
+  }
+
+  /** A row from `RETURNING *` as the entity TypeORM would have loaded. */
+  private toJob(manager: EntityManager, row: Record<string, unknown>): Job {
+    const metadata = manager.connection.getMetadata(Job);
+    const job = new Job();
+    for (const column of metadata.columns) {
+      if (column.databaseName in row) (job as unknown as Record<string, unknown>)[column.propertyName] = row[column.databaseName];
+    }
+    return job;
+  }
+}
+
+const fenceCondition = 'id = :fenceJobId AND delivery_id = :fenceDeliveryId AND attempts = :fenceAttempt AND status = :fenceRunning';
+
+function fenceParameters(fence: Fence) {
+  return { fenceJobId: fence.jobId, fenceDeliveryId: fence.deliveryId, fenceAttempt: fence.attempt, fenceRunning: JOB_STATUS.running };
+}
+
+function isExpired(job: Job): boolean {
+  return job.ttl !== null && job.startedAt === null && Date.now() - job.createdAt.getTime() > job.ttl * 1000;
+}
+
+function lostWorkerMessage(attempts: number): string {
+  return `Its worker stopped during each of ${attempts} attempt${attempts === 1 ? '' : 's'} (killed, or out of memory); not retried again`;
+}
