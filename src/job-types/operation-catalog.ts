@@ -1,18 +1,19 @@
 import { DataSource } from 'typeorm';
 import { ImageType } from '../image-types/image-type.entity';
 import { REDUCERS } from '../pipelines/aggregate-request';
-import { operationRegistry } from '../worker/operation-registry';
+import { operationCatalog } from '../pipelines/operation-catalog';
 import { JobType } from './job-type.entity';
 
 /** Uploaded photographs are of this type unless their client says otherwise. */
 export const ORIGINAL_IMAGE_TYPE = 'original';
 
 /**
- * Every registered operation, and every reducer of query and search jobs, is a job type
- * (language `typescript`) and the image type of its outputs. Run at each start, so that adding an operation file is all it takes to offer it.
+ * Every operation of the catalogue, and every reducer of query and search jobs, is a job type
+ * (language `typescript`) and the image type of its outputs. Run at each start, so that adding an
+ * operation (its catalogue entry and its file) is all it takes to offer it.
  */
 export async function syncOperationCatalog(dataSource: DataSource): Promise<void> {
-  const names = [...operationRegistry.names(), ...REDUCERS];
+  const names = [...operationCatalog.names(), ...REDUCERS];
   await dataSource
     .createQueryBuilder()
     .insert()

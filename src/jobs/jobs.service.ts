@@ -10,7 +10,7 @@ import { Selection } from '../pipelines/selection';
 import { AppConfig } from '../config/app-config';
 import { ImagesService } from '../images/images.service';
 import { JobQueue } from '../queue/job-queue';
-import { operationRegistry } from '../worker/operation-registry';
+import { operationCatalog } from '../pipelines/operation-catalog';
 import { CreateJobDto } from './dto/create-job.dto';
 import { UpdateJobDto } from './dto/update-job.dto';
 import { Job, JOB_STATUS } from './job.entity';
@@ -175,7 +175,7 @@ function sequenceOf(
 }
 
 /**
- * A process job's steps must be registered operations, and `params` may only hold parameters of
+ * A process job's steps must be operations of the catalogue, and `params` may only hold parameters of
  * its steps, valid for them. Returns the validated parameters, by operation name.
  */
 function validateSteps(sequence: string[], field: string, rawParams: Record<string, unknown>): Record<string, object> {
@@ -183,8 +183,8 @@ function validateSteps(sequence: string[], field: string, rawParams: Record<stri
   const details: ErrorDetail[] = [];
   const steps = sequence.slice(1);
   for (const step of steps) {
-    if (!operationRegistry.get(step)) {
-      details.push({ field, message: `"${step}" is not an operation; known: ${operationRegistry.names().join(', ')}` });
+    if (!operationCatalog.has(step)) {
+      details.push({ field, message: `"${step}" is not an operation; known: ${operationCatalog.names().join(', ')}` });
     }
   }
   const params: Record<string, object> = {};
@@ -193,8 +193,8 @@ function validateSteps(sequence: string[], field: string, rawParams: Record<stri
   }
   // Every step is checked, given parameters or not, so a missing required one is caught here.
   for (const step of new Set(steps)) {
-    if (!operationRegistry.get(step)) continue;
-    const validated = operationRegistry.validateParams(step, rawParams[step]);
+    if (!operationCatalog.has(step)) continue;
+    const validated = operationCatalog.validateParams(step, rawParams[step]);
     details.push(...validated.errors);
     if (rawParams[step] !== undefined) params[step] = validated.params;
   }

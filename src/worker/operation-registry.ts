@@ -1,43 +1,37 @@
-import { plainToInstance } from 'class-transformer';
-import { getMetadataStorage, validateSync } from 'class-validator';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { validationDetails, type ErrorDetail } from '../common/invalid-input.error';
+import { OperationCatalog, operationCatalog } from '../pipelines/operation-catalog';
 import type { Operation } from './operations/operation';
 
 /** Compiled to .js in dist/, run as .ts under ts-jest; specs and declaration files don't match. */
 const OPERATION_FILE = /\.operation\.(js|ts)$/;
-const NAME_PATTERN = /^[a-z][a-z0-9_]*$/;
-
-export interface OperationDescription {
-  name: string;
-  description: string;
-  params: string[];
-}
-
-export interface ParamsValidation {
-  params: object;
-  errors: ErrorDetail[];
-}
 
 /**
- * Every operation of the `process` pipelines, found by file name so that adding one is adding its file.
- * `folder` is for tests; the operations live in `operations/` beside this file.
+ * The implementation of every operation in the catalogue, found by file name so that adding one
+ * is adding its catalogue entry and its file. The worker refuses to start unless the two agree.
+ * `folder` and `catalog` are for tests; the operations live in `operations/` beside this file.
  */
 export class OperationRegistry {
   private readonly operations = new Map<string, { operation: Operation; file: string }>();
 
-  constructor(folder = join(__dirname, 'operations')) {
+  constructor(folder = join(__dirname, 'operations'), catalog: OperationCatalog = operationCatalog) {
     for (const file of readdirSync(folder).filter((name) => OPERATION_FILE.test(name)).sort()) {
       const { operation } = require(join(folder, file)) as { operation?: Operation };
-      if (!operation || !NAME_PATTERN.test(operation.name)) {
-        throw new Error(`${file} must export an operation whose name matches ${NAME_PATTERN}`);
+      if (typeof operation?.name !== 'string' || typeof operation.run !== 'function') {
+        throw new Error(`${file} must export an operation made by defineOperation(name, run)`);
+      }
+      if (!catalog.has(operation.name)) {
+        throw new Error(`${file} implements "${operation.name}", which is not in the operation catalogue (src/pipelines/operation-catalog.ts)`);
       }
       const existing = this.operations.get(operation.name);
       if (existing) {
-        throw new Error(`Operation "${operation.name}" is defined twice: in ${existing.file} and in ${file}`);
+        throw new Error(`Operation "${operation.name}" is implemented twice: in ${existing.file} and in ${file}`);
       }
       this.operations.set(operation.name, { operation, file });
+    }
+    const missing = catalog.names().filter((name) => !this.operations.has(name));
+    if (missing.length > 0) {
+      throw new Error(`No file in ${folder} implements the catalogue's operation${missing.length > 1 ? 's' : ''} ${missing.map((name) => `"${name}"`).join(', ')}`);
     }
   }
 
@@ -48,40 +42,6 @@ export class OperationRegistry {
   names(): string[] {
     return [...this.operations.keys()].sort();
   }
-
-  describe(): OperationDescription[] {
-    return this.names().map((name) => {
-      const { description, params } = this.operations.get(name)!.operation;
-      return { name, description, params: params ? paramNames(params) : [] };
-    });
-  }
-
-  /** Checks a step's parameters as given in a job; `params` is the DTO instance to hand to `run`. */
-  validateParams(name: string, raw: unknown): ParamsValidation {
-    const field = `params.${name}`;
-    const operation = this.get(name);
-    if (!operation) return invalid(field, `${name} is not an operation`);
-    const given = raw === undefined ? {} : raw;
-    if (typeof given !== 'object' || given === null || Array.isArray(given)) {
-      return invalid(field, `${field} must be an object`);
-    }
-    if (!operation.params) {
-      return Object.keys(given).length > 0 ? invalid(field, `${name} takes no parameters`) : { params: {}, errors: [] };
-    }
-    const params = plainToInstance(operation.params, given);
-    const errors = validateSync(params, { whitelist: true, forbidNonWhitelisted: true });
-    return { params, errors: validationDetails(errors, field) };
-  }
-}
-
-function invalid(field: string, message: string): ParamsValidation {
-  return { params: {}, errors: [{ field, message }] };
-}
-
-/** The properties a params class accepts: the validated ones, since validation rejects all others. */
-function paramNames(params: new () => object): string[] {
-  const rules = getMetadataStorage().getTargetValidationMetadatas(params, '', false, false);
-  return [...new Set(rules.map((rule) => rule.propertyName))];
 }
 
 export const operationRegistry = new OperationRegistry();

@@ -8,6 +8,7 @@ import { AppConfig } from '../config/app-config';
 import { Image } from '../images/image.entity';
 import { Job } from '../jobs/job.entity';
 import { QueuedJobData } from '../queue/queue-names';
+import { operationCatalog } from '../pipelines/operation-catalog';
 import { JobOutcome, JobRunner } from './job-runner';
 import { OperationRegistry, operationRegistry } from './operation-registry';
 import { type GreyLevels, openGreyLevels } from './operations/grey-levels';
@@ -64,7 +65,7 @@ export class ProcessPipeline {
     const operation = this.registry.get(step);
     if (!operation) throw new UnrecoverableError(`"${step}" is no longer an operation this worker knows`);
     // Parameters were validated when the job was created; validating again applies their defaults.
-    const { params } = this.registry.validateParams(step, job.params[step]);
+    const { params } = operationCatalog.validateParams(step, job.params[step]);
     try {
       return await operation.run(openStepInput(input, this.config.MAX_PIXELS), params, { pngCompression: this.config.PNG_COMPRESSION });
     } catch (error) {

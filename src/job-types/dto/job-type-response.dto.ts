@@ -1,8 +1,8 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { operationRegistry } from '../../worker/operation-registry';
+import { operationCatalog } from '../../pipelines/operation-catalog';
 import { JobType } from '../job-type.entity';
 
-const OPERATIONS = new Map(operationRegistry.describe().map((operation) => [operation.name, operation]));
+const OPERATIONS = new Map(operationCatalog.describe().map((operation) => [operation.name, operation]));
 
 export class JobTypeResponseDto {
   @ApiProperty() id: number;

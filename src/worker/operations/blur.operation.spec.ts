@@ -1,5 +1,5 @@
 import { context, decode, fixture, openFixture, type Pixels } from '../../../test/fixtures/fixtures';
-import { operationRegistry } from '../operation-registry';
+import { operationCatalog } from '../../pipelines/operation-catalog';
 import { operation } from './blur.operation';
 
 /** Mean absolute difference between horizontal neighbours: falls as an image blurs. */
@@ -20,14 +20,14 @@ describe('blur', () => {
   });
 
   it('defaults sigma to 2', async () => {
-    expect(operationRegistry.validateParams('blur', undefined).errors).toEqual([]);
+    expect(operationCatalog.validateParams('blur', undefined).errors).toEqual([]);
     const byDefault = await operation.run(openFixture('coffee.png'), {}, context);
     const explicit = await operation.run(openFixture('coffee.png'), { sigma: 2 }, context);
     expect(byDefault.data.equals(explicit.data)).toBe(true);
   });
 
   it.each([{ sigma: 0.2 }, { sigma: 1001 }, { sigma: 'soft' }])('rejects %j', (raw) => {
-    const { errors } = operationRegistry.validateParams('blur', raw);
+    const { errors } = operationCatalog.validateParams('blur', raw);
     expect(errors.length).toBeGreaterThan(0);
     expect(errors.every(({ field }) => field === 'params.blur.sigma')).toBe(true);
   });

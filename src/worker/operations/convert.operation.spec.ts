@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { context, decode, fixture, openFixture } from '../../../test/fixtures/fixtures';
-import { operationRegistry } from '../operation-registry';
+import { operationCatalog } from '../../pipelines/operation-catalog';
 import { operation } from './convert.operation';
 
 describe('convert', () => {
@@ -40,7 +40,7 @@ describe('convert', () => {
     [{ format: 'webp', quality: 0 }, 'params.convert.quality'],
     [{ format: 'webp', quality: 101 }, 'params.convert.quality'],
   ])('rejects %j', (raw, field) => {
-    const { errors } = operationRegistry.validateParams('convert', raw);
+    const { errors } = operationCatalog.validateParams('convert', raw);
     expect(errors.length).toBeGreaterThan(0);
     expect(errors.every((error) => error.field === field)).toBe(true);
   });

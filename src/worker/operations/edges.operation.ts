@@ -1,5 +1,5 @@
 import { encodeGreyLevels, readGreyLevels, type GreyLevels } from './grey-levels';
-import type { Operation } from './operation';
+import { defineOperation } from './operation';
 
 /**
  * Sobel gradient magnitude as scikit-image's `filters.sobel` computes it (3×3 kernels, edges mirrored
@@ -38,11 +38,7 @@ export function sobelMagnitude({ data, width, height }: GreyLevels): Uint8Array 
   return edges;
 }
 
-export const operation: Operation = {
-  name: 'edges',
-  description: 'Sobel edge strength of the grayscale image, stretched to 0-255; single-channel PNG.',
-  async run(input, _params, context) {
-    const grey = await readGreyLevels(input);
-    return encodeGreyLevels({ ...grey, data: sobelMagnitude(grey) }, context);
-  },
-};
+export const operation = defineOperation('edges', async (input, _params, context) => {
+  const grey = await readGreyLevels(input);
+  return encodeGreyLevels({ ...grey, data: sobelMagnitude(grey) }, context);
+});

@@ -1,5 +1,5 @@
 import { countGreyLevels, encodeGreyLevels, readGreyLevels } from './grey-levels';
-import type { Operation } from './operation';
+import { defineOperation } from './operation';
 
 /**
  * Histogram equalisation as scikit-image's `exposure.equalize_hist` does it for 8-bit images: each level
@@ -18,11 +18,7 @@ export function equalizeGreyLevels(levels: Uint8Array): Uint8Array {
   return equalized;
 }
 
-export const operation: Operation = {
-  name: 'equalize',
-  description: 'Histogram equalisation of the grayscale image, spreading its grey levels over 0-255; single-channel PNG.',
-  async run(input, _params, context) {
-    const grey = await readGreyLevels(input);
-    return encodeGreyLevels({ ...grey, data: equalizeGreyLevels(grey.data) }, context);
-  },
-};
+export const operation = defineOperation('equalize', async (input, _params, context) => {
+  const grey = await readGreyLevels(input);
+  return encodeGreyLevels({ ...grey, data: equalizeGreyLevels(grey.data) }, context);
+});

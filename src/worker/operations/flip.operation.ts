@@ -1,10 +1,4 @@
 import { encodePng } from './encode';
-import type { Operation } from './operation';
+import { defineOperation } from './operation';
 
-export const operation: Operation = {
-  name: 'flip',
-  description: 'Mirrors top to bottom; PNG.',
-  run(input, _params, context) {
-    return encodePng(input.flip(), context);
-  },
-};
+export const operation = defineOperation('flip', (input, _params, context) => encodePng(input.flip(), context));

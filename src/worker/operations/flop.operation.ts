@@ -1,10 +1,4 @@
 import { encodePng } from './encode';
-import type { Operation } from './operation';
+import { defineOperation } from './operation';
 
-export const operation: Operation = {
-  name: 'flop',
-  description: 'Mirrors left to right; PNG.',
-  run(input, _params, context) {
-    return encodePng(input.flop(), context);
-  },
-};
+export const operation = defineOperation('flop', (input, _params, context) => encodePng(input.flop(), context));

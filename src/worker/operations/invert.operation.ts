@@ -1,10 +1,4 @@
 import { encodePng } from './encode';
-import type { Operation } from './operation';
+import { defineOperation } from './operation';
 
-export const operation: Operation = {
-  name: 'invert',
-  description: 'Negates the colours, leaving transparency as it is; PNG.',
-  run(input, _params, context) {
-    return encodePng(input.negate({ alpha: false }), context);
-  },
-};
+export const operation = defineOperation('invert', (input, _params, context) => encodePng(input.negate({ alpha: false }), context));

@@ -1,4 +1,5 @@
 import type { Sharp } from 'sharp';
+import type { OperationName, OperationParams } from '../../pipelines/operation-catalog';
 import type { GreyLevels } from './grey-levels';
 
 export type OutputFormat = 'png' | 'jpeg' | 'webp' | 'avif';
@@ -18,13 +19,17 @@ export interface OperationContext {
 }
 
 /**
- * One step of a `process` pipeline. Each lives in its own `<name>.operation.ts` exporting `operation`,
- * which is how the registry finds it.
+ * The pixel work of one `process` step. Each lives in its own `<name>.operation.ts` exporting
+ * `operation`, which is how the registry finds it; its description and parameters are the
+ * catalogue's (src/pipelines/operation-catalog.ts), which the API reads without loading sharp.
  */
-export interface Operation<P extends object = object> {
-  name: string; // unique, /^[a-z][a-z0-9_]*$/
-  description: string; // one line, shown to users
-  params?: new () => P; // a class-validator DTO class for the step's parameters; omit when it takes none
-  /** `input` is already oriented by its EXIF tag; the output must carry no metadata. */
-  run(input: Sharp, params: P, context: OperationContext): Promise<OperationOutput>;
+export interface Operation<N extends OperationName = OperationName> {
+  readonly name: N;
+  /** `input` is already oriented by its EXIF tag; `params` passed the catalogue's checks; the output must carry no metadata. */
+  run(input: Sharp, params: OperationParams[N], context: OperationContext): Promise<OperationOutput>;
+}
+
+/** Types `run`'s parameters by the catalogue's entry for `name`. */
+export function defineOperation<N extends OperationName>(name: N, run: Operation<N>['run']): Operation<N> {
+  return { name, run };
 }

@@ -1,10 +1,11 @@
 import sharp from 'sharp';
 import { context, openFixture } from '../../../test/fixtures/fixtures';
-import { operationRegistry } from '../operation-registry';
-import { operation, ResizeParams } from './resize.operation';
+import { operationCatalog } from '../../pipelines/operation-catalog';
+import { ResizeParams } from '../../pipelines/operation-params';
+import { operation } from './resize.operation';
 
 function params(raw: object): ResizeParams {
-  const { params, errors } = operationRegistry.validateParams('resize', raw);
+  const { params, errors } = operationCatalog.validateParams('resize', raw);
   expect(errors).toEqual([]);
   return params as ResizeParams;
 }
@@ -35,7 +36,7 @@ describe('resize', () => {
     [{ width: null }, 'width must be an integer from 1 to 10000'],
     [{ width: 100, height: -1 }, 'height must be an integer from 1 to 10000'],
   ])('rejects %j with one message', (raw, message) => {
-    const { errors } = operationRegistry.validateParams('resize', raw);
+    const { errors } = operationCatalog.validateParams('resize', raw);
     expect(errors).toEqual([{ field: expect.stringMatching(/^params\.resize\.(width|height)$/), message }]);
   });
 
@@ -45,7 +46,7 @@ describe('resize', () => {
   });
 
   it('rejects an unknown fit', () => {
-    const { errors } = operationRegistry.validateParams('resize', { width: 10, fit: 'stretch' });
+    const { errors } = operationCatalog.validateParams('resize', { width: 10, fit: 'stretch' });
     expect(errors).toEqual([{ field: 'params.resize.fit', message: expect.stringContaining('fit must be one of') }]);
   });
 });

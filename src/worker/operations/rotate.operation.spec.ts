@@ -1,5 +1,5 @@
 import { context, decode, fixture, openFixture } from '../../../test/fixtures/fixtures';
-import { operationRegistry } from '../operation-registry';
+import { operationCatalog } from '../../pipelines/operation-catalog';
 import { operation } from './rotate.operation';
 
 describe('rotate', () => {
@@ -28,12 +28,12 @@ describe('rotate', () => {
   });
 
   it.each([{}, { angle: 361 }, { angle: -400 }, { angle: '90' }])('rejects %j', (raw) => {
-    const { errors } = operationRegistry.validateParams('rotate', raw);
+    const { errors } = operationCatalog.validateParams('rotate', raw);
     expect(errors.length).toBeGreaterThan(0);
     expect(errors.every(({ field }) => field === 'params.rotate.angle')).toBe(true);
   });
 
   it('accepts fractional angles in range', () => {
-    expect(operationRegistry.validateParams('rotate', { angle: -12.5 }).errors).toEqual([]);
+    expect(operationCatalog.validateParams('rotate', { angle: -12.5 }).errors).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { context, decode, fixture, openFixture, type Pixels } from '../../../test/fixtures/fixtures';
-import { operationRegistry } from '../operation-registry';
+import { operationCatalog } from '../../pipelines/operation-catalog';
 import { operation } from './sharpen.operation';
 
 /** Mean absolute difference between horizontal neighbours: rises as an image sharpens. */
@@ -18,12 +18,12 @@ describe('sharpen', () => {
   });
 
   it('takes an optional sigma', () => {
-    expect(operationRegistry.validateParams('sharpen', undefined).errors).toEqual([]);
-    expect(operationRegistry.validateParams('sharpen', { sigma: 0.5 }).errors).toEqual([]);
+    expect(operationCatalog.validateParams('sharpen', undefined).errors).toEqual([]);
+    expect(operationCatalog.validateParams('sharpen', { sigma: 0.5 }).errors).toEqual([]);
   });
 
   it.each([{ sigma: 0 }, { sigma: 11 }, { sigma: 'crisp' }])('rejects %j', (raw) => {
-    const { errors } = operationRegistry.validateParams('sharpen', raw);
+    const { errors } = operationCatalog.validateParams('sharpen', raw);
     expect(errors.length).toBeGreaterThan(0);
     expect(errors.every(({ field }) => field === 'params.sharpen.sigma')).toBe(true);
   });

@@ -1,5 +1,5 @@
 import { context, decode, fixture, openFixture } from '../../../test/fixtures/fixtures';
-import { operationRegistry } from '../operation-registry';
+import { operationCatalog } from '../../pipelines/operation-catalog';
 import { operation as grayscale } from './grayscale.operation';
 import { countGreyLevels } from './grey-levels';
 import { otsuThreshold } from './otsu';
@@ -42,7 +42,7 @@ describe('threshold', () => {
   });
 
   it.each([{ level: -1 }, { level: 256 }, { level: 12.5 }])('rejects %j', (raw) => {
-    const { errors } = operationRegistry.validateParams('threshold', raw);
+    const { errors } = operationCatalog.validateParams('threshold', raw);
     expect(errors.length).toBeGreaterThan(0);
     expect(errors.every(({ field }) => field === 'params.threshold.level')).toBe(true);
   });
