@@ -2,13 +2,12 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import sharp from 'sharp';
 import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
 import { ConfigError, loadConfig } from './config/app-config';
 import { openDatabase } from './database/database';
 import { runMigrations } from './database/migrate';
-import { WorkerSupervisor } from './worker/worker-supervisor';
+import { WorkerSupervisor } from './worker-supervisor';
 
 const logger = new Logger('Darkroom');
 
@@ -23,7 +22,6 @@ async function bootstrap(): Promise<void> {
   const worker = apiOnly ? null : new WorkerSupervisor({ ...process.env, DATABASE_URL: database.url });
   try {
     await runMigrations(database.url, { queueOnPostgres: !config.REDIS_URL });
-    sharp.cache(false);
     const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, database.url));
     configureApp(app);
     await app.listen(config.PORT);

@@ -156,6 +156,27 @@ describe('jobs', () => {
     await api(app).put(`/api/jobs/${job.id}`).set(bearer(alice.token)).send({ image_id: image.id }).expect(422);
   });
 
+  it('checks the job as an update would leave it, storing nothing when it is not a valid job', async () => {
+    const median = ['query', 'histogram', 'median'];
+    const job = await createJob(app, alice, { job_sequence: median, environment: "QUERY='days=today'" });
+    const change = (id: number, body: object) => api(app).put(`/api/jobs/${id}.json`).set(bearer(alice.token)).send(body);
+    expect((await change(job.id, { environment: "QUERY='n=all" }).expect(422)).body.details[0].field).toBe('environment');
+    expect((await change(job.id, { environment: "QUERY='$(rm -rf /)'" }).expect(422)).body.details[0].field).toBe('environment.QUERY.$(rm -rf /)');
+    expect((await change(job.id, { environment: "QUERY='n=all'" }).expect(200)).body.environment).toBe("QUERY='n=all'");
+
+    const withParams = await createJob(app, alice, { job_sequence: median, params: { n: 'all' } });
+    expect((await change(withParams.id, { environment: "QUERY='n=5'" }).expect(422)).body.details).toEqual([
+      { field: 'params', message: 'Give the selection as environment or as params, not both' },
+    ]);
+
+    const resized = await createJob(app, alice, { image_id: image.id, job_type: 'resize', params: { resize: { width: 100 } } });
+    expect((await change(resized.id, { job_type: 'blur' }).expect(422)).body.details).toEqual([
+      { field: 'params.resize', message: 'params.resize names no step of this job' },
+    ]);
+    const stored = await api(app).get(`/api/jobs/${resized.id}.json`).set(bearer(alice.token)).expect(200);
+    expect(stored.body).toMatchObject({ job_type: ['process', 'resize'], params: { resize: { width: 100 } } });
+  });
+
   it('reads, lists and destroys, keeping jobs_count exact', async () => {
     const user = await createUser(app);
     const own = await createStoredImage(app, user);

@@ -4,18 +4,18 @@ import { Readable } from 'node:stream';
 import { Repository } from 'typeorm';
 import { ZipFile } from 'yazl';
 import { Principal } from '../auth/principal';
-import { ErrorDetail, invalidField, assertBodyIdMatches, invalidFields } from '../common/api-errors';
+import { invalidField, assertBodyIdMatches } from '../common/api-errors';
 import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../pipelines/selection';
 import { AppConfig } from '../config/app-config';
 import { ImagesService } from '../images/images.service';
 import { JobQueue } from '../queue/job-queue';
-import { operationCatalog } from '../pipelines/operation-catalog';
 import { CreateJobDto } from './dto/create-job.dto';
 import { UpdateJobDto } from './dto/update-job.dto';
 import { Job, JOB_STATUS } from './job.entity';
-import { AggregateRequest, parseAggregateRequest } from '../pipelines/aggregate-request';
-import { normalizeJobSequence, pipelineKind } from '../pipelines/job-sequence';
+import { AggregateRequest } from '../pipelines/aggregate-request';
+import { pipelineKind } from '../pipelines/job-sequence';
+import { parseJobSpec, requestedSequence } from '../pipelines/job-spec';
 
 export interface JobDownload {
   stream: Readable;
@@ -49,18 +49,14 @@ export class JobsService {
 
   /**
    * Writes the job row, then queues it. Everything the worker will need is checked first, so a
-   * job that is accepted can run: registered operations, valid parameters, a stored original.
+   * job that is accepted can run: operations of the catalogue, valid parameters, a stored original.
    */
   async create(principal: Principal, dto: CreateJobDto): Promise<Job> {
     const userId = principal.ownerFor(dto.user_id);
-    const { sequence, field } = sequenceOf(dto, true)!;
-    let params: Record<string, object>;
-    if (pipelineKind(sequence) === 'process') {
-      params = validateSteps(sequence, field, dto.params ?? {});
-    } else {
-      await this.checkAggregate(principal, userId, parseAggregateRequest(sequence, field, dto.environment, dto.params));
-      params = (dto.params ?? {}) as Record<string, object>;
-    }
+    const spec = parseJobSpec(dto);
+    if (spec.kind !== 'process') await this.checkAggregate(principal, userId, spec.aggregate);
+    const { sequence } = spec;
+    const params = spec.params as Record<string, object>;
     const image = dto.image_id === undefined ? null : await this.images.requireOwned(dto.image_id, userId, 'image_id');
     if (pipelineKind(sequence) === 'process') {
       if (!image) throw invalidField('image_id', 'image_id is required: a process job works on one of your images');
@@ -105,11 +101,14 @@ export class JobsService {
     }
   }
 
+  /**
+   * The job as the change would leave it is checked whole, as at creation, so that an update can
+   * never store a job that could not have been created.
+   */
   async update(principal: Principal, id: number, dto: UpdateJobDto): Promise<Job> {
     assertBodyIdMatches(dto.id, id);
     const job = await this.findOne(principal, id);
-    const changes: Partial<Job> = {};
-    const given = sequenceOf(dto, false);
+    const given = requestedSequence(dto);
     if (given) {
       if (pipelineKind(given.sequence) !== 'process') {
         throw invalidField(given.field, 'Only a process job\'s operations can be changed; create a new query or search job');
@@ -117,8 +116,18 @@ export class JobsService {
       if (pipelineKind(given.sequence) !== pipelineKind(job.jobType)) {
         throw invalidField(given.field, `A queued ${pipelineKind(job.jobType)} job cannot become a ${pipelineKind(given.sequence)} job`);
       }
-      changes.params = validateSteps(given.sequence, given.field, job.params);
-      changes.jobType = given.sequence;
+    }
+    const spec = parseJobSpec({
+      job_type: given ? dto.job_type : job.jobType,
+      job_sequence: dto.job_sequence,
+      params: job.params,
+      environment: dto.environment ?? job.environment ?? undefined,
+    });
+    if (spec.kind !== 'process') await this.checkAggregate(principal, job.userId, spec.aggregate);
+    const changes: Partial<Job> = {};
+    if (given && spec.kind === 'process') {
+      changes.params = spec.params;
+      changes.jobType = spec.sequence;
     }
     if (dto.environment !== undefined) changes.environment = dto.environment;
     // Only while still queued: the condition sits in the UPDATE so a worker starting meanwhile wins.
@@ -156,48 +165,4 @@ export class JobsService {
     await this.jobs.delete({ id });
     return job;
   }
-}
-
-/** The normalised sequence a body gives by `job_type` or `job_sequence` (exactly one of them). */
-function sequenceOf(
-  dto: Pick<CreateJobDto, 'job_type' | 'job_sequence'>,
-  required: boolean,
-): { sequence: string[]; field: string } | undefined {
-  if (dto.job_type !== undefined && dto.job_sequence !== undefined) {
-    throw invalidField('job_sequence', 'Give job_type or job_sequence, not both');
-  }
-  if (dto.job_sequence !== undefined) {
-    return { sequence: normalizeJobSequence(dto.job_sequence, 'job_sequence'), field: 'job_sequence' };
-  }
-  if (dto.job_type !== undefined) return { sequence: normalizeJobSequence(dto.job_type, 'job_type'), field: 'job_type' };
-  if (required) throw invalidField('job_type', 'job_type (or job_sequence) is required');
-  return undefined;
-}
-
-/**
- * A process job's steps must be operations of the catalogue, and `params` may only hold parameters of
- * its steps, valid for them. Returns the validated parameters, by operation name.
- */
-function validateSteps(sequence: string[], field: string, rawParams: Record<string, unknown>): Record<string, object> {
-  if (pipelineKind(sequence) !== 'process') return {};
-  const details: ErrorDetail[] = [];
-  const steps = sequence.slice(1);
-  for (const step of steps) {
-    if (!operationCatalog.has(step)) {
-      details.push({ field, message: `"${step}" is not an operation; known: ${operationCatalog.names().join(', ')}` });
-    }
-  }
-  const params: Record<string, object> = {};
-  for (const name of Object.keys(rawParams)) {
-    if (!steps.includes(name)) details.push({ field: `params.${name}`, message: `params.${name} names no step of this job` });
-  }
-  // Every step is checked, given parameters or not, so a missing required one is caught here.
-  for (const step of new Set(steps)) {
-    if (!operationCatalog.has(step)) continue;
-    const validated = operationCatalog.validateParams(step, rawParams[step]);
-    details.push(...validated.errors);
-    if (rawParams[step] !== undefined) params[step] = validated.params;
-  }
-  if (details.length > 0) throw invalidFields(details);
-  return params;
 }

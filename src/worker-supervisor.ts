@@ -17,7 +17,7 @@ export class WorkerSupervisor {
   constructor(private readonly env: NodeJS.ProcessEnv) {}
 
   start(): void {
-    const child = fork(join(__dirname, '..', 'worker.main.js'), [], { env: this.env });
+    const child = fork(join(__dirname, 'worker.main.js'), [], { env: this.env });
     this.child = child;
     child.once('exit', (code, signal) => {
       this.child = null;
