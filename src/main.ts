@@ -19,7 +19,7 @@ async function bootstrap(): Promise<void> {
   const apiOnly = process.argv.includes('--api-only');
   const config = loadConfig();
   const database = await openDatabase(config);
-  const worker = apiOnly ? null : new WorkerSupervisor({ ...process.env, DATABASE_URL: database.url });
+  const worker = apiOnly ? null : new WorkerSupervisor({ ...process.env, DATABASE_URL: database.url }, config.SHUTDOWN_GRACE);
   try {
     await runMigrations(database.url, { queueOnPostgres: !config.REDIS_URL });
     const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, database.url));

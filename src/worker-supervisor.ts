@@ -4,7 +4,8 @@ import { Logger } from '@nestjs/common';
 
 const logger = new Logger('WorkerSupervisor');
 const RESTART_DELAY_MS = 1000;
-const STOP_GRACE_MS = 30_000;
+/** Past the worker's own SHUTDOWN_GRACE, the time it needs to hand its jobs back and close. */
+const CLOSE_MARGIN_MS = 15_000;
 
 /**
  * `npm start` runs the worker as a child process, so that a crash in native image code takes down
@@ -14,7 +15,10 @@ export class WorkerSupervisor {
   private child: ChildProcess | null = null;
   private stopping = false;
 
-  constructor(private readonly env: NodeJS.ProcessEnv) {}
+  constructor(
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly shutdownGraceSeconds: number,
+  ) {}
 
   start(): void {
     const child = fork(join(__dirname, 'worker.main.js'), [], { env: this.env });
@@ -34,7 +38,7 @@ export class WorkerSupervisor {
     if (!child) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+    const timer = setTimeout(() => child.kill('SIGKILL'), this.shutdownGraceSeconds * 1000 + CLOSE_MARGIN_MS);
     await exited;
     clearTimeout(timer);
   }

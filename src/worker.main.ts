@@ -26,8 +26,9 @@ async function bootstrap(): Promise<void> {
     `Serving queues ${config.WORKER_QUEUES.join(', ')} (concurrency ${config.WORKER_CONCURRENCY}) on ` +
       (config.REDIS_URL ? 'Redis' : 'PostgreSQL'),
   );
+  // Stops taking jobs, gives running ones SHUTDOWN_GRACE to finish and hands the rest back to the queue.
   const shutDown = async (signal: string) => {
-    logger.log(`${signal}: finishing current jobs, then closing`);
+    logger.log(`${signal}: taking no more jobs; running ones have ${config.SHUTDOWN_GRACE} s to finish, then go back to the queue`);
     await app.close();
     process.exit(0);
   };

@@ -27,6 +27,8 @@ describe('API docs', () => {
       'GET /api/images/{id}/file',
       'POST /api/images/{id}/upload_url',
       'GET /api/jobs/{id}/download',
+      'POST /api/jobs/{id}/cancel',
+      'POST /api/jobs/{id}/retry',
     ];
     expect(operations).toEqual([...expected, 'POST /api/sessions', ...files].sort());
     expect(spec.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ImageTypesModule } from '../image-types/image-types.module';
+import { JobLifecycleModule } from '../jobs/job-lifecycle.module';
 import { Image } from './image.entity';
 import { ImagesController } from './images.controller';
 import { ImageInspector } from './image-inspector';
@@ -8,7 +9,7 @@ import { ImageUploadService } from './image-upload.service';
 import { ImagesService } from './images.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([Image]), ImageTypesModule],
+  imports: [TypeOrmModule.forFeature([Image]), ImageTypesModule, JobLifecycleModule],
   controllers: [ImagesController],
   providers: [ImagesService, ImageUploadService, ImageInspector],
   exports: [ImagesService],

@@ -14,6 +14,7 @@ import { Selection } from '../pipelines/selection';
 import { Histogram } from '../histograms/histogram.entity';
 import { ImageType } from '../image-types/image-type.entity';
 import { ImageTypesService } from '../image-types/image-types.service';
+import { JobRepository } from '../jobs/job.repository';
 import { ORIGINAL_IMAGE_TYPE } from '../job-types/operation-catalog';
 import { PresignUnsupportedError, StorageDriver } from '../storage/storage.driver';
 import { CreateImageDto } from './dto/create-image.dto';
@@ -43,6 +44,7 @@ export class ImagesService {
     private readonly imageTypes: ImageTypesService,
     private readonly uploads: ImageUploadService,
     private readonly storage: StorageDriver,
+    private readonly jobRows: JobRepository,
   ) {}
 
   findAll(principal: Principal, selection: Selection): Promise<Image[]> {
@@ -130,9 +132,16 @@ export class ImagesService {
     return this.findOne(principal, id);
   }
 
+  /**
+   * The image goes, even while a job works on it: in the same transaction every queued or running
+   * job of that image fails with the reason, and its worker is told to stop.
+   */
   async remove(principal: Principal, id: number): Promise<Image> {
     const image = await this.findOne(principal, id);
-    await this.images.delete({ id });
+    await this.images.manager.transaction(async (manager) => {
+      await this.jobRows.failJobsOfImage(manager, id);
+      await manager.delete(Image, { id });
+    });
     if (image.s3Key) await this.deleteFile(image.s3Key);
     return image;
   }

@@ -191,9 +191,10 @@ export class JobRepository {
     const { raw } = await this.jobs
       .createQueryBuilder()
       .update()
-      .set({ status: JOB_STATUS.failed, error: () => "'Expired: still queued after its ttl of ' || ttl || ' s'", finishedAt: () => 'now()' })
+      .set({ status: JOB_STATUS.failed, error: () => ":expiredPrefix || ttl || ' s'", finishedAt: () => 'now()' })
       .where("status = :queued AND ttl IS NOT NULL AND started_at IS NULL AND created_at + make_interval(secs => ttl) < now()", {
         queued: JOB_STATUS.queued,
+        expiredPrefix: 'Expired: still queued after its ttl of ',
       })
       .returning('id')
       .execute();

@@ -34,7 +34,7 @@ export class JobsController {
   @Post()
   @ApiOperation({ summary: "Create a job on one of your images and queue it" })
   @ApiCreatedResponse({ type: JobResponseDto })
-  @ApiErrorResponses(400, 401, 403, 422, 503)
+  @ApiErrorResponses(400, 401, 403, 422)
   async create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateJobDto): Promise<JobResponseDto> {
     return JobResponseDto.from(await this.jobs.create(principal, dto));
   }
@@ -48,6 +48,36 @@ export class JobsController {
     @Param('id', new ParseIdPipe('job')) id: number,
   ): Promise<JobResponseDto> {
     return JobResponseDto.from(await this.jobs.findOne(principal, id));
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Cancel a queued or running job',
+    description: 'A queued job leaves the queue; a running one stops at its next step at the latest and records nothing more. 409 once the job has ended.',
+  })
+  @ApiOkResponse({ type: JobResponseDto, description: 'The job, now cancelled.' })
+  @ApiErrorResponses(401, 404, 409)
+  async cancel(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseIdPipe('job')) id: number,
+  ): Promise<JobResponseDto> {
+    return JobResponseDto.from(await this.jobs.cancel(principal, id));
+  }
+
+  @Post(':id/retry')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Queue a failed or cancelled job again',
+    description: 'Its error is cleared and its attempts start afresh; the outputs its steps already recorded are kept and not redone. 409 for a job that has not failed or been cancelled.',
+  })
+  @ApiOkResponse({ type: JobResponseDto, description: 'The job, queued again.' })
+  @ApiErrorResponses(401, 404, 409)
+  async retry(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseIdPipe('job')) id: number,
+  ): Promise<JobResponseDto> {
+    return JobResponseDto.from(await this.jobs.retry(principal, id));
   }
 
   @Get(':id/download')
@@ -81,7 +111,7 @@ export class JobsController {
 
   @Delete(':id')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Delete one of your jobs' })
+  @ApiOperation({ summary: 'Delete one of your jobs (a queued or running one is cancelled first)' })
   @ApiOkResponse({ type: JobResponseDto, description: 'The deleted job.' })
   @ApiErrorResponses(401, 404)
   async destroy(

@@ -1,4 +1,4 @@
-import { ConflictException, ForbiddenException, Injectable, Logger, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
+import { ConflictException, ForbiddenException, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Readable } from 'node:stream';
 import { Repository } from 'typeorm';
@@ -13,9 +13,13 @@ import { JobQueue } from '../queue/job-queue';
 import { CreateJobDto } from './dto/create-job.dto';
 import { UpdateJobDto } from './dto/update-job.dto';
 import { Job, JOB_STATUS } from './job.entity';
+import { JobRepository } from './job.repository';
 import { AggregateRequest } from '../pipelines/aggregate-request';
 import { pipelineKind } from '../pipelines/job-sequence';
 import { parseJobSpec, requestedSequence } from '../pipelines/job-spec';
+
+/** Test hook: an API process with this variable set to 1 dies right after committing a job, before queueing it. */
+const CRASH_AFTER_INSERT_HOOK = 'DARKROOM_CRASH_AFTER_JOB_INSERT';
 
 export interface JobDownload {
   stream: Readable;
@@ -31,6 +35,7 @@ export class JobsService {
 
   constructor(
     @InjectRepository(Job) private readonly jobs: Repository<Job>,
+    private readonly jobRows: JobRepository,
     private readonly images: ImagesService,
     private readonly queue: JobQueue,
     private readonly config: AppConfig,
@@ -64,8 +69,7 @@ export class JobsService {
         throw invalidField('image_id', `Image ${image.id} has no stored file yet: upload it first (PUT /api/images/${image.id}/file)`);
       }
     }
-    const { identifiers } = await this.jobs.insert({
-      status: JOB_STATUS.queued,
+    const job = await this.jobRows.insert({
       environment: dto.environment ?? null,
       imageUrl: image?.s3Key ?? null,
       jobType: sequence,
@@ -76,15 +80,16 @@ export class JobsService {
       ttl: dto.ttl ?? null,
       maxAttempts: dto.attempts ?? this.config.MAX_RETRY,
     });
-    const job = await this.jobs.findOneByOrFail({ id: identifiers[0].id as number });
-    try {
-      await this.queue.enqueue(job);
-    } catch (error) {
-      this.logger.error(`Could not queue job ${job.id}: ${(error as Error).message}`);
-      await this.jobs.update(job.id, { status: JOB_STATUS.failed, error: 'The job could not be queued', finishedAt: new Date() });
-      throw new ServiceUnavailableException('The job queue is unavailable; try again shortly');
-    }
+    if (process.env[CRASH_AFTER_INSERT_HOOK] === '1') process.kill(process.pid, 'SIGKILL');
+    await this.enqueue(job);
     return job;
+  }
+
+  /** The row is committed, so the job exists: should the queue be out of reach, the reconciler queues it later. */
+  private async enqueue(job: Job): Promise<void> {
+    await this.queue.enqueue(job).catch((error: Error) => {
+      this.logger.warn(`Job ${job.id} is saved but not yet queued (${error.message}); the reconciler will queue it`);
+    });
   }
 
   /**
@@ -131,8 +136,7 @@ export class JobsService {
     }
     if (dto.environment !== undefined) changes.environment = dto.environment;
     // Only while still queued: the condition sits in the UPDATE so a worker starting meanwhile wins.
-    const { affected } = await this.jobs.update({ id, status: JOB_STATUS.queued }, changes);
-    if (!affected) {
+    if (!(await this.jobRows.updateQueued(id, changes))) {
       const current = await this.findOne(principal, id);
       throw new ConflictException(`Job ${id} is ${current.status}; only a queued job can be changed`);
     }
@@ -157,12 +161,34 @@ export class JobsService {
     return { stream: zip.outputStream as Readable, bytes: null, mime: 'application/zip', filename: `job-${id}.zip` };
   }
 
+  /** A job being deleted is cancelled first, so that its worker stops and records nothing more. */
   async remove(principal: Principal, id: number): Promise<Job> {
     const job = await this.findOne(principal, id);
-    if (job.status === JOB_STATUS.queued || job.status === JOB_STATUS.running) {
-      await this.queue.remove(job);
-    }
-    await this.jobs.delete({ id });
-    return job;
+    const cancelled = await this.jobRows.cancel(id);
+    if (cancelled) await this.queue.remove(cancelled);
+    await this.jobRows.delete(id);
+    return cancelled ?? job;
+  }
+
+  /**
+   * A queued job leaves its queue and is cancelled at once; a running one is cancelled at once too,
+   * and its worker, told over PostgreSQL, stops at the next step at the latest. Its fence makes sure
+   * nothing it computes afterwards is recorded.
+   */
+  async cancel(principal: Principal, id: number): Promise<Job> {
+    const job = await this.findOne(principal, id);
+    const cancelled = await this.jobRows.cancel(id);
+    if (!cancelled) throw new ConflictException(`Job ${id} is already ${job.status}; only a queued or running job can be cancelled`);
+    await this.queue.remove(cancelled);
+    return cancelled;
+  }
+
+  /** A failed or cancelled job is queued again; the outputs its steps recorded stay, and those steps are not redone. */
+  async retry(principal: Principal, id: number): Promise<Job> {
+    const job = await this.findOne(principal, id);
+    const queued = await this.jobRows.retry(id);
+    if (!queued) throw new ConflictException(`Job ${id} is ${job.status}; only a failed or cancelled job can be retried`);
+    await this.enqueue(queued);
+    return queued;
   }
 }

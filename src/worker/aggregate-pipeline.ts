@@ -5,12 +5,13 @@ import sharp from 'sharp';
 import { AppConfig } from '../config/app-config';
 import { HistogramCache } from '../histograms/histogram-cache';
 import type { SelectedHistograms } from '../histograms/histogram-reader';
-import { ImagesService } from '../images/images.service';
-import { AggregateRequest, parseAggregateRequest } from '../pipelines/aggregate-request';
+import { AggregateRequest } from '../pipelines/aggregate-request';
+import { jobSpecOf } from '../pipelines/job-spec';
 import { Job } from '../jobs/job.entity';
 import { QueuedJobData } from '../queue/queue-names';
 import { meanInThreads, medianInThreads, nearestInThreads } from './aggregates/reducer-threads';
-import { JobOutcome, JobRunner } from './job-runner';
+import { JobOutputRepository } from './job-output.repository';
+import { Attempt, JobOutcome, JobRunner } from './job-runner';
 import { encodePng } from './operations/encode';
 import { histogramChartSvg } from './operations/histogram-chart';
 
@@ -24,23 +25,26 @@ export class AggregatePipeline {
   constructor(
     private readonly runner: JobRunner,
     private readonly histograms: HistogramCache,
-    private readonly images: ImagesService,
+    private readonly outputs: JobOutputRepository,
     private readonly config: AppConfig,
   ) {}
 
   run(queued: QueuedJob<QueuedJobData>): Promise<void> {
-    return this.runner.run(queued, (job) => this.aggregate(job));
+    return this.runner.run(queued, (attempt) => this.aggregate(attempt));
   }
 
-  private async aggregate(job: Job): Promise<JobOutcome> {
-    const hasParams = Object.keys(job.params).length > 0;
+  private async aggregate(attempt: Attempt): Promise<JobOutcome> {
+    const { job } = attempt;
     // The same parser as at creation, on the stored request: dates are read relative to now.
-    const request = parseAggregateRequest(job.jobType, 'job_type', hasParams ? undefined : (job.environment ?? undefined), hasParams ? job.params : undefined);
+    const spec = jobSpecOf(job);
+    if (spec.kind === 'process') throw new UnrecoverableError(`Job ${job.id} is not a query or search job`);
+    const request = spec.aggregate;
     const target = request.reducer === 'nearest_neighbor' ? await this.targetOf(job, request) : null;
-    return this.histograms.withSelected(request.selection, (selected) => this.reduce(job, request, target, selected));
+    attempt.throwIfStopped();
+    return this.histograms.withSelected(request.selection, (selected) => this.reduce(attempt, request, target, selected));
   }
 
-  private async reduce(job: Job, request: AggregateRequest, target: number[] | null, selected: SelectedHistograms): Promise<JobOutcome> {
+  private async reduce(attempt: Attempt, request: AggregateRequest, target: number[] | null, selected: SelectedHistograms): Promise<JobOutcome> {
     if (selected.count === 0) {
       return {
         outputImageIds: [],
@@ -48,7 +52,7 @@ export class AggregatePipeline {
       };
     }
     if (target) {
-      const neighbors = await nearestInThreads(selected, target, request.userId ?? job.userId, request.k);
+      const neighbors = await nearestInThreads(selected, target, request.userId ?? attempt.job.userId, request.k);
       return { outputImageIds: [], result: { count: selected.count, neighbors } };
     }
     const bins = request.reducer === 'median' ? await medianInThreads(selected) : await meanInThreads(selected);
@@ -56,13 +60,13 @@ export class AggregatePipeline {
     const chart = await encodePng(sharp(Buffer.from(histogramChartSvg(bins, title))).removeAlpha(), {
       pngCompression: this.config.PNG_COMPRESSION,
     });
-    const output = await this.runner.storeOutput(job, 0, request.reducer, chart, 100);
+    const output = await this.runner.storeOutput(attempt, 0, request.reducer, chart, 100);
     return { outputImageIds: [output.id], result: { count: selected.count, [request.reducer]: bins } };
   }
 
   /** The target's bins; it must still be a histogram image of the job's owner. */
   private async targetOf(job: Job, request: AggregateRequest): Promise<number[]> {
-    const bins = request.target ? await this.images.histogramOf(job.userId, request.target) : null;
+    const bins = request.target ? await this.outputs.histogramOf(job.userId, request.target) : null;
     if (!bins) throw new UnrecoverableError('The target histogram no longer exists');
     return bins;
   }

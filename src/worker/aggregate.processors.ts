@@ -1,12 +1,13 @@
-import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { Processor } from '@nestjs/bullmq';
 import type { Job as QueuedJob } from 'bullmq';
 import { QueuedJobData } from '../queue/queue-names';
 import { QUEUE_WORKER_OPTIONS } from './worker-options';
 import { AggregatePipeline } from './aggregate-pipeline';
+import { QueueConsumer } from './queue-consumer';
 
 /** Consumes the `query` queue: medians and means of histograms. */
 @Processor('query', QUEUE_WORKER_OPTIONS)
-export class QueryQueueProcessor extends WorkerHost {
+export class QueryQueueProcessor extends QueueConsumer {
   constructor(private readonly pipeline: AggregatePipeline) {
     super();
   }
@@ -18,7 +19,7 @@ export class QueryQueueProcessor extends WorkerHost {
 
 /** Consumes the `search` queue: nearest users by histogram. */
 @Processor('search', QUEUE_WORKER_OPTIONS)
-export class SearchQueueProcessor extends WorkerHost {
+export class SearchQueueProcessor extends QueueConsumer {
   constructor(private readonly pipeline: AggregatePipeline) {
     super();
   }

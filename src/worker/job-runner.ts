@@ -1,23 +1,21 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
+import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import type { Job as QueuedJob } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { DataSource } from 'typeorm';
-import { Histogram } from '../histograms/histogram.entity';
-import { ImageType } from '../image-types/image-type.entity';
+import { AppConfig } from '../config/app-config';
+import { InvalidInputError } from '../common/invalid-input.error';
 import { formatOf } from '../images/image-formats';
-import { Image, IMAGE_STATUS } from '../images/image.entity';
 import { Job, JOB_STATUS, JobResult } from '../jobs/job.entity';
+import { Fence, FencedOut, JobRepository } from '../jobs/job.repository';
+import { JobQueue } from '../queue/job-queue';
 import { QueuedJobData } from '../queue/queue-names';
 import { newStorageKey } from '../storage/storage-key';
 import { StorageDriver } from '../storage/storage.driver';
+import { JobOutputRepository } from './job-output.repository';
+import { JobStopListener, JobStopped } from './job-stop-listener';
 import type { GreyLevels } from './operations/grey-levels';
 import { OperationOutput } from './operations/operation';
-
-/** The job row is gone: it was deleted while queued or running, so there is nothing to finish. */
-export class JobGone extends Error {}
 
 /** What a job's work produced: its output images in step order, and for aggregates, a result. */
 export interface JobOutcome {
@@ -25,9 +23,46 @@ export interface JobOutcome {
   result?: JobResult;
 }
 
+/** The abort reason of attempts still running when the worker's shutdown grace runs out. */
+class WorkerShuttingDown extends Error {
+  constructor() {
+    super('The worker is shutting down');
+  }
+}
+
 /**
- * The life of a queued job, whatever its pipeline: RQ's `ttl` (expire unrun), `timeout` (per
- * attempt), retries until the last attempt, then `failed` with the reason; and its outputs.
+ * One attempt at a job: the job as claimed, the fence its writes must hold, and the signal that
+ * aborts it on a cancel, on its timeout, or at the end of the worker's shutdown grace.
+ */
+export class Attempt {
+  private readonly deadline: number;
+
+  constructor(
+    readonly job: Job,
+    readonly fence: Fence,
+    readonly signal: AbortSignal,
+  ) {
+    this.deadline = Date.now() + job.timeout * 1000;
+  }
+
+  /** Called between steps and before every write. */
+  throwIfStopped(): void {
+    this.signal.throwIfAborted();
+  }
+
+  /** Whole seconds left before the timeout, for sharp's own limit on one pipeline. */
+  secondsLeft(): number {
+    return Math.max(1, Math.ceil((this.deadline - Date.now()) / 1000));
+  }
+}
+
+/**
+ * The life of a delivered job, whatever its pipeline. The runner claims the job's row (the
+ * delivery must be the job's current one), runs its work under one AbortSignal, and settles it:
+ * `completed`; `queued` again with a new delivery after a retryable failure, with exponential
+ * backoff; `failed` with a reason once a failure is fatal or its attempts are spent. Every write
+ * holds the attempt's fence, so an attempt that was cancelled, timed out or superseded records
+ * nothing, even if its pixel work is still finishing.
  *
  * Delivery is at least once (a crashed or stalled worker's job is handed to another), so every
  * output is idempotent: it is recorded under the unique (job_id, step_index) pair, and a worker
@@ -35,69 +70,138 @@ export interface JobOutcome {
  * per step.
  */
 @Injectable()
-export class JobRunner {
+export class JobRunner implements BeforeApplicationShutdown {
   private readonly logger = new Logger(JobRunner.name);
-  private readonly imageTypeIds = new Map<string, number | null>();
+  private readonly shutdown = new AbortController();
+  private readonly active = new Set<Promise<void>>();
+  private draining = false;
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly jobs: JobRepository,
+    private readonly outputs: JobOutputRepository,
+    private readonly queue: JobQueue,
+    private readonly stops: JobStopListener,
     private readonly storage: StorageDriver,
+    private readonly config: AppConfig,
   ) {}
 
-  async run(queued: QueuedJob<QueuedJobData>, work: (job: Job) => Promise<JobOutcome>): Promise<void> {
-    const jobs = this.dataSource.getRepository(Job);
-    const job = await jobs.findOneBy({ id: queued.data.jobId });
-    if (!job || job.status === JOB_STATUS.completed || job.status === JOB_STATUS.failed) return;
-    if (job.ttl !== null && job.startedAt === null && Date.now() - job.createdAt.getTime() > job.ttl * 1000) {
-      await this.finish(job.id, JOB_STATUS.failed, { error: `Expired: still queued after its ttl of ${job.ttl} s` });
-      return;
-    }
-    await jobs
-      .createQueryBuilder()
-      .update()
-      .set({ status: JOB_STATUS.running, startedAt: () => 'coalesce(started_at, now())', attempts: () => 'attempts + 1' })
-      .where('id = :id', { id: job.id })
-      .execute();
+  /**
+   * On SIGTERM, running attempts get SHUTDOWN_GRACE to finish; those still running then are
+   * handed back to the queue unfinished, without counting as an attempt. Runs before the queues
+   * close, so the hand-back can enqueue.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.draining = true;
+    const timer = setTimeout(() => this.shutdown.abort(new WorkerShuttingDown()), this.config.SHUTDOWN_GRACE * 1000);
+    await Promise.allSettled([...this.active]);
+    clearTimeout(timer);
+  }
 
+  run(queued: QueuedJob<QueuedJobData>, work: (attempt: Attempt) => Promise<JobOutcome>): Promise<void> {
+    if (this.draining) {
+      // Failing the entry leaves the row queued; the reconciler queues it again for a worker that is staying.
+      return Promise.reject(new Error('This worker is shutting down'));
+    }
+    const running = this.runClaimed(queued.data, work);
+    this.active.add(running);
+    return running.finally(() => this.active.delete(running));
+  }
+
+  private async runClaimed({ jobId, deliveryId }: QueuedJobData, work: (attempt: Attempt) => Promise<JobOutcome>): Promise<void> {
+    const claim = await this.jobs.claim(jobId, deliveryId);
+    if (claim.kind === 'expired') this.logger.log(`Job ${jobId} failed: it expired in the queue`);
+    if (claim.kind === 'exhausted') this.logger.log(`Job ${jobId} failed: its workers were lost on every attempt`);
+    if (claim.kind !== 'claimed') return;
+    const stop = this.stops.watch(jobId);
+    const attempt = new Attempt(
+      claim.job,
+      claim.fence,
+      AbortSignal.any([stop.signal, AbortSignal.timeout(claim.job.timeout * 1000), this.shutdown.signal]),
+    );
     try {
-      const outcome = await withTimeout(work(job), job.timeout * 1000, job.timeout);
-      await this.finish(job.id, JOB_STATUS.completed, { ...outcome, progress: 100, error: null });
+      const outcome = await untilAborted(work(attempt), attempt.signal);
+      attempt.throwIfStopped();
+      const finished = await this.jobs.finish(attempt.fence, JOB_STATUS.completed, { ...outcome, progress: 100, error: null });
+      if (finished) this.logger.log(`Job ${jobId} completed`);
     } catch (error) {
-      if (error instanceof JobGone) return;
-      const message = describeFailure(error);
-      const final = error instanceof UnrecoverableError || queued.attemptsMade + 1 >= (queued.opts.attempts ?? 1);
-      if (final) {
-        await this.finish(job.id, JOB_STATUS.failed, { error: message });
-        throw new UnrecoverableError(message);
-      }
-      await jobs.update(job.id, { status: JOB_STATUS.queued, error: `Attempt ${queued.attemptsMade + 1} failed (${message}); retrying` });
-      throw error;
+      await this.settleFailure(attempt, attempt.signal.aborted ? attempt.signal.reason : error);
+    } finally {
+      stop.release();
     }
   }
 
-  /** The outputs a previous delivery of this job already recorded, by step. */
-  async recordedOutputs(jobId: number): Promise<Map<number | null, Image>> {
-    return new Map((await this.dataSource.getRepository(Image).findBy({ jobId })).map((image) => [image.stepIndex, image]));
+  private async settleFailure(attempt: Attempt, error: unknown): Promise<void> {
+    const { job, fence } = attempt;
+    if (error instanceof JobStopped || error instanceof FencedOut) {
+      this.logger.log(`Job ${job.id}: attempt ${fence.attempt} stopped (the job was cancelled, deleted or taken over); its work is discarded`);
+      return;
+    }
+    if (error instanceof WorkerShuttingDown) {
+      const handedBack = await this.jobs.requeue(fence, job.error, false);
+      if (handedBack) await this.queue.enqueue(handedBack);
+      this.logger.log(`Job ${job.id} handed back to the queue unfinished: the worker is shutting down`);
+      return;
+    }
+    if (isTimeout(error)) return this.retryOrFail(attempt, `Timed out after ${job.timeout} s`);
+    const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof UnrecoverableError || error instanceof InvalidInputError) {
+      if (await this.jobs.finish(fence, JOB_STATUS.failed, { error: message })) this.logger.log(`Job ${job.id} failed: ${message}`);
+      throw new UnrecoverableError(message);
+    }
+    return this.retryOrFail(attempt, message);
+  }
+
+  /** A retryable failure: queued again after 1, 2, 4… s, or failed once it was the last attempt. */
+  private async retryOrFail(attempt: Attempt, message: string): Promise<void> {
+    const { job, fence } = attempt;
+    if (fence.attempt >= job.maxAttempts) {
+      const reason = job.maxAttempts > 1 ? `${message} (attempt ${fence.attempt} of ${job.maxAttempts})` : message;
+      if (await this.jobs.finish(fence, JOB_STATUS.failed, { error: reason })) this.logger.log(`Job ${job.id} failed: ${reason}`);
+      throw new UnrecoverableError(reason);
+    }
+    const delaySeconds = 2 ** (fence.attempt - 1);
+    const requeued = await this.jobs.requeue(fence, `Attempt ${fence.attempt} failed (${message}); retrying in ${delaySeconds} s`, true);
+    if (requeued) await this.queue.enqueue(requeued, delaySeconds * 1000);
   }
 
   /**
-   * Stores step `index`'s output as a new image typed `typeName`, with its histogram if it has
-   * one, and the job's progress, in one transaction. If another delivery recorded that step
-   * first, its output wins and is returned instead.
+   * Stores step `index`'s output as a new image typed `step`, with its histogram if it has one,
+   * and the job's progress. If another delivery recorded that step first, its output wins and is
+   * returned instead.
    */
   async storeOutput(
-    job: Job,
+    attempt: Attempt,
     index: number,
-    typeName: string,
+    step: string,
     output: OperationOutput,
     progress: number,
   ): Promise<{ id: number; data: Buffer; pixels?: GreyLevels }> {
-    const key = newStorageKey('outputs', formatOf(output.format).extension);
-    await this.storage.put(key, output.data, formatOf(output.format).mime);
-    const id = await this.recordOutput(job, index, typeName, key, output, progress);
+    attempt.throwIfStopped();
+    const format = formatOf(output.format);
+    const key = newStorageKey('outputs', format.extension);
+    await this.storage.put(key, output.data, format.mime);
+    let id: number | null;
+    try {
+      attempt.throwIfStopped();
+      id = await this.outputs.record(attempt.fence, attempt.job.userId, attempt.job.imageId, {
+        step,
+        index,
+        key,
+        format: output.format,
+        width: output.width,
+        height: output.height,
+        bytes: output.data.length,
+        sha256: createHash('sha256').update(output.data).digest('hex'),
+        histogram: output.histogram,
+        progress,
+      });
+    } catch (error) {
+      await this.storage.delete(key).catch(() => undefined);
+      throw error;
+    }
     if (id === null) {
       await this.storage.delete(key);
-      const winner = await this.dataSource.getRepository(Image).findOneByOrFail({ jobId: job.id, stepIndex: index });
+      const winner = await this.outputs.outputOf(attempt.job.id, index);
       return { id: winner.id, data: await this.read(winner.s3Key!) };
     }
     return { id, data: output.data, pixels: output.pixels };
@@ -106,74 +210,6 @@ export class JobRunner {
   async read(key: string): Promise<Buffer> {
     return buffer(await this.storage.get(key));
   }
-
-  /**
-   * Records a step's output, its histogram and the job's progress in one transaction. Returns
-   * the new image's id, or null when this step's output was already recorded.
-   */
-  private async recordOutput(
-    job: Job,
-    index: number,
-    step: string,
-    key: string,
-    output: OperationOutput,
-    progress: number,
-  ): Promise<number | null> {
-    const imageTypeId = await this.imageTypeId(step);
-    try {
-      return await this.dataSource.transaction(async (manager) => {
-        const inserted = await manager
-          .createQueryBuilder()
-          .insert()
-          .into(Image)
-          .values({
-            status: IMAGE_STATUS.processed,
-            s3Key: key,
-            imageTypeId,
-            userId: job.userId,
-            originalId: job.imageId,
-            jobId: job.id,
-            stepIndex: index,
-            width: output.width,
-            height: output.height,
-            format: output.format,
-            bytes: output.data.length,
-            sha256: createHash('sha256').update(output.data).digest('hex'),
-          })
-          .orIgnore()
-          .returning('id')
-          .execute();
-        const id = (inserted.raw as { id: number }[])[0]?.id;
-        if (id === undefined) return null;
-        if (output.histogram) {
-          await manager.insert(Histogram, { imageId: id, jobId: job.id, bins: output.histogram });
-        }
-        await manager.update(Job, job.id, { progress });
-        return id;
-      });
-    } catch (error) {
-      if ((error as { driverError?: { code?: string } }).driverError?.code === '23503') {
-        await this.storage.delete(key);
-        throw new JobGone();
-      }
-      throw error;
-    }
-  }
-
-  /** Output images are typed by their step; the catalog sync made a type for every operation. */
-  private async imageTypeId(step: string): Promise<number | null> {
-    if (!this.imageTypeIds.has(step)) {
-      const imageType = await this.dataSource.getRepository(ImageType).findOneBy({ typeName: step });
-      this.imageTypeIds.set(step, imageType?.id ?? null);
-    }
-    return this.imageTypeIds.get(step)!;
-  }
-
-  private async finish(id: number, status: string, changes: Partial<Job>): Promise<void> {
-    await this.dataSource.getRepository(Job).update(id, { ...changes, status, finishedAt: new Date() });
-    this.logger.log(`Job ${id} ${status}${changes.error ? `: ${changes.error}` : ''}`);
-  }
-
 }
 
 async function buffer(stream: Readable): Promise<Buffer> {
@@ -182,15 +218,20 @@ async function buffer(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** RQ's `timeout`: an attempt that runs longer fails (and is retried like any other failure). */
-function withTimeout<T>(work: Promise<T>, milliseconds: number, seconds: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out after ${seconds} s`)), milliseconds);
+/**
+ * The work's result, or the signal's reason as soon as it aborts: pixel work that cannot be
+ * interrupted finishes in the background, and its writes are refused by the fence.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  work.catch(() => undefined);
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
-function describeFailure(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+function isTimeout(error: unknown): boolean {
+  return (error as { name?: string } | null)?.name === 'TimeoutError';
 }

@@ -1,15 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
 import type { Job as QueuedJob } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
 import sharp, { type Sharp } from 'sharp';
-import { Repository } from 'typeorm';
 import { AppConfig } from '../config/app-config';
-import { Image } from '../images/image.entity';
-import { Job } from '../jobs/job.entity';
+import { jobSpecOf, ProcessStep } from '../pipelines/job-spec';
 import { QueuedJobData } from '../queue/queue-names';
-import { operationCatalog } from '../pipelines/operation-catalog';
-import { JobOutcome, JobRunner } from './job-runner';
+import { JobOutputRepository } from './job-output.repository';
+import { Attempt, JobOutcome, JobRunner } from './job-runner';
 import { OperationRegistry, operationRegistry } from './operation-registry';
 import { type GreyLevels, openGreyLevels } from './operations/grey-levels';
 import { OperationOutput } from './operations/operation';
@@ -20,10 +17,14 @@ export interface StepInput {
   pixels?: GreyLevels;
 }
 
-/** A step's input, oriented by its EXIF tag; pixels handed on from the previous step need no decoding. */
-export function openStepInput(input: StepInput, limitInputPixels: number): Sharp {
-  if (input.pixels) return openGreyLevels(input.pixels);
-  return sharp(input.data, { limitInputPixels, failOn: 'error' }).rotate();
+/**
+ * A step's input, oriented by its EXIF tag; pixels handed on from the previous step need no
+ * decoding. `timeoutSeconds` is libvips' own limit on the work, so that an attempt that ran out of
+ * time does not go on computing for long.
+ */
+export function openStepInput(input: StepInput, limitInputPixels: number, timeoutSeconds?: number): Sharp {
+  const image = input.pixels ? openGreyLevels(input.pixels) : sharp(input.data, { limitInputPixels, failOn: 'error' }).rotate();
+  return timeoutSeconds === undefined ? image : image.timeout({ seconds: timeoutSeconds });
 }
 
 /** Runs a `process` job: each step's output feeds the next, and each is stored as a new image. */
@@ -33,43 +34,50 @@ export class ProcessPipeline {
 
   constructor(
     private readonly runner: JobRunner,
-    @InjectRepository(Image) private readonly images: Repository<Image>,
+    private readonly outputs: JobOutputRepository,
     private readonly config: AppConfig,
   ) {}
 
   run(queued: QueuedJob<QueuedJobData>): Promise<void> {
-    return this.runner.run(queued, (job) => this.runSteps(job));
+    return this.runner.run(queued, (attempt) => this.runSteps(attempt));
   }
 
-  /** A step a previous delivery completed is not redone: its stored output feeds the next step. */
-  private async runSteps(job: Job): Promise<JobOutcome> {
-    const steps = job.jobType.slice(1);
-    const original = job.imageId === null ? null : await this.images.findOneBy({ id: job.imageId });
-    if (!original?.s3Key) throw new UnrecoverableError('The job’s image, or its stored file, no longer exists');
-    const done = await this.runner.recordedOutputs(job.id);
-    let input: StepInput = { data: await this.runner.read(original.s3Key) };
+  /**
+   * A step an earlier attempt completed is not redone: its stored output feeds the next step. The
+   * attempt's signal is checked between steps, so a cancel or a timeout stops it there at the latest.
+   */
+  private async runSteps(attempt: Attempt): Promise<JobOutcome> {
+    const { job } = attempt;
+    const spec = jobSpecOf(job);
+    if (spec.kind !== 'process') throw new UnrecoverableError(`Job ${job.id} is not a process job`);
+    const source = job.imageId === null ? null : await this.outputs.sourceOf(job.imageId);
+    if (!source?.s3Key) throw new UnrecoverableError('The job’s source image, or its stored file, was deleted');
+    const done = await this.outputs.recorded(job.id);
+    let input: StepInput = { data: await this.runner.read(source.s3Key) };
     const outputImageIds: number[] = [];
-    for (const [index, step] of steps.entries()) {
+    for (const [index, step] of spec.steps.entries()) {
+      attempt.throwIfStopped();
       const earlier = done.get(index);
-      const progress = Math.round(((index + 1) / steps.length) * 100);
+      const last = index === spec.steps.length - 1;
+      const progress = Math.round(((index + 1) / spec.steps.length) * 100);
       const output = earlier
-        ? { id: earlier.id, data: index < steps.length - 1 ? await this.runner.read(earlier.s3Key!) : input.data }
-        : await this.runner.storeOutput(job, index, step, await this.runStep(job, index, step, input), progress);
+        ? { id: earlier.id, data: last ? input.data : await this.runner.read(earlier.s3Key!) }
+        : await this.runner.storeOutput(attempt, index, step.name, await this.runStep(attempt, index, step, input), progress);
       outputImageIds.push(output.id);
       input = output;
     }
     return { outputImageIds };
   }
 
-  private async runStep(job: Job, index: number, step: string, input: StepInput): Promise<OperationOutput> {
-    const operation = this.registry.get(step);
-    if (!operation) throw new UnrecoverableError(`"${step}" is no longer an operation this worker knows`);
-    // Parameters were validated when the job was created; validating again applies their defaults.
-    const { params } = operationCatalog.validateParams(step, job.params[step]);
+  private async runStep(attempt: Attempt, index: number, step: ProcessStep, input: StepInput): Promise<OperationOutput> {
+    const operation = this.registry.get(step.name);
+    if (!operation) throw new UnrecoverableError(`"${step.name}" is no longer an operation this worker knows`);
+    const image = openStepInput(input, this.config.MAX_PIXELS, attempt.secondsLeft());
     try {
-      return await operation.run(openStepInput(input, this.config.MAX_PIXELS), params, { pngCompression: this.config.PNG_COMPRESSION });
+      return await operation.run(image, step.params, { pngCompression: this.config.PNG_COMPRESSION });
     } catch (error) {
-      throw new UnrecoverableError(`Step ${index + 1} (${step}) could not process its input: ${(error as Error).message}`);
+      attempt.throwIfStopped();
+      throw new UnrecoverableError(`Step ${index + 1} (${step.name}) could not process its input: ${(error as Error).message}`);
     }
   }
 }

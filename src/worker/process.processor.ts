@@ -1,14 +1,15 @@
-import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { Processor } from '@nestjs/bullmq';
 import { OnApplicationBootstrap } from '@nestjs/common';
 import type { Job as QueuedJob } from 'bullmq';
 import { AppConfig } from '../config/app-config';
 import { QueuedJobData } from '../queue/queue-names';
 import { QUEUE_WORKER_OPTIONS } from './worker-options';
 import { ProcessPipeline } from './process-pipeline';
+import { QueueConsumer } from './queue-consumer';
 
 /** Consumes the `process` queue. */
 @Processor('process', QUEUE_WORKER_OPTIONS)
-export class ProcessQueueProcessor extends WorkerHost implements OnApplicationBootstrap {
+export class ProcessQueueProcessor extends QueueConsumer implements OnApplicationBootstrap {
   constructor(
     private readonly pipeline: ProcessPipeline,
     private readonly config: AppConfig,

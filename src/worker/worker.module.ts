@@ -1,24 +1,24 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '../config/app-config';
 import { HistogramCache } from '../histograms/histogram-cache';
-import { Image } from '../images/image.entity';
-import { ImagesModule } from '../images/images.module';
+import { JobLifecycleModule } from '../jobs/job-lifecycle.module';
 import { AggregatePipeline } from './aggregate-pipeline';
 import { QueryQueueProcessor, SearchQueueProcessor } from './aggregate.processors';
+import { JobOutputRepository } from './job-output.repository';
 import { JobRunner } from './job-runner';
+import { JobStopListener } from './job-stop-listener';
 import { ProcessPipeline } from './process-pipeline';
 import { ProcessQueueProcessor } from './process.processor';
 
-/** Runs the pipelines of queued jobs, consuming the queues WORKER_QUEUES names. */
+/** Runs the pipelines of queued jobs, consuming the queues WORKER_QUEUES names. No HTTP module. */
 @Module({})
 export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
-    const providers: Provider[] = [JobRunner];
+    const providers: Provider[] = [JobRunner, JobOutputRepository, JobStopListener];
     if (config.WORKER_QUEUES.includes('process')) providers.push(ProcessPipeline, ProcessQueueProcessor);
     if (config.WORKER_QUEUES.includes('query') || config.WORKER_QUEUES.includes('search')) providers.push(AggregatePipeline, HistogramCache);
     if (config.WORKER_QUEUES.includes('query')) providers.push(QueryQueueProcessor);
     if (config.WORKER_QUEUES.includes('search')) providers.push(SearchQueueProcessor);
-    return { module: WorkerModule, imports: [TypeOrmModule.forFeature([Image]), ImagesModule], providers };
+    return { module: WorkerModule, imports: [JobLifecycleModule], providers };
   }
 }

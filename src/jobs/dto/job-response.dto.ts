@@ -3,7 +3,7 @@ import { Job, JobResult } from '../job.entity';
 
 export class JobResponseDto {
   @ApiProperty() id: number;
-  @ApiProperty({ example: 'queued', description: "'queued', 'running', 'completed' or 'failed'" }) status: string;
+  @ApiProperty({ example: 'queued', description: "'queued', 'running', 'completed', 'failed' or 'cancelled'" }) status: string;
   @ApiProperty({ type: String, nullable: true }) environment: string | null;
   @ApiProperty({ type: String, nullable: true }) image_url: string | null;
   @ApiProperty({ type: [String], example: ['process', 'grayscale', 'histogram'] }) job_type: string[];

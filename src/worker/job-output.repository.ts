@@ -1,0 +1,116 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { UnrecoverableError } from 'bullmq';
+import { DataSource, QueryFailedError } from 'typeorm';
+import { Histogram } from '../histograms/histogram.entity';
+import { Image, IMAGE_STATUS } from '../images/image.entity';
+import { Fence, FencedOut, JobRepository } from '../jobs/job.repository';
+
+/** What a step's output is, once its file is stored. */
+export interface OutputRecord {
+  step: string;
+  index: number;
+  key: string;
+  format: string;
+  width: number;
+  height: number;
+  bytes: number;
+  sha256: string;
+  histogram?: number[];
+  progress: number;
+}
+
+/** The worker's writes of outputs: each one inside the attempt's fence. */
+@Injectable()
+export class JobOutputRepository {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly jobs: JobRepository,
+  ) {}
+
+  /** The outputs earlier attempts recorded, by step. */
+  async recorded(jobId: number): Promise<Map<number | null, Image>> {
+    return new Map((await this.dataSource.getRepository(Image).findBy({ jobId })).map((image) => [image.stepIndex, image]));
+  }
+
+  async outputOf(jobId: number, stepIndex: number): Promise<Image> {
+    return this.dataSource.getRepository(Image).findOneByOrFail({ jobId, stepIndex });
+  }
+
+  async sourceOf(imageId: number): Promise<Image | null> {
+    return this.dataSource.getRepository(Image).findOneBy({ id: imageId });
+  }
+
+  /** The bins of a histogram image of `userId`, named by id or by storage key. */
+  async histogramOf(userId: number, target: { imageId: number } | { s3Key: string }): Promise<number[] | null> {
+    const query = this.dataSource
+      .getRepository(Histogram)
+      .createQueryBuilder('histogram')
+      .innerJoin(Image, 'image', 'image.id = histogram.imageId')
+      .where('image.userId = :userId', { userId });
+    if ('imageId' in target) query.andWhere('image.id = :id', { id: target.imageId });
+    else query.andWhere('image.s3Key = :key', { key: target.s3Key });
+    return (await query.getOne())?.bins ?? null;
+  }
+
+  /**
+   * Records a step's output, its histogram and the job's progress in one transaction, which
+   * first takes the job's row under the attempt's fence: a cancelled, timed-out or superseded
+   * attempt records nothing (FencedOut). Returns the new image's id, or null when another
+   * delivery recorded this step first.
+   */
+  async record(fence: Fence, userId: number, sourceId: number | null, output: OutputRecord): Promise<number | null> {
+    try {
+      return await this.dataSource.transaction(async (manager) => {
+        await this.jobs.holdFence(manager, fence, output.progress);
+        const inserted = await manager
+          .createQueryBuilder()
+          .insert()
+          .into(Image)
+          .values({
+            status: IMAGE_STATUS.processed,
+            s3Key: output.key,
+            // Looked up as the row is written, so an image type deleted since the worker started is simply absent.
+            imageTypeId: () => '(SELECT id FROM image_types WHERE type_name = :typeName)',
+            userId,
+            originalId: sourceId,
+            jobId: fence.jobId,
+            stepIndex: output.index,
+            width: output.width,
+            height: output.height,
+            format: output.format,
+            bytes: output.bytes,
+            sha256: output.sha256,
+          })
+          .setParameter('typeName', output.step)
+          .orIgnore()
+          .returning('id')
+          .execute();
+        const id = (inserted.raw as { id: number }[])[0]?.id;
+        if (id === undefined) return null;
+        if (output.histogram) await manager.insert(Histogram, { imageId: id, jobId: fence.jobId, bins: output.histogram });
+        return id;
+      });
+    } catch (error) {
+      throw describeConstraintError(error, fence, sourceId) ?? error;
+    }
+  }
+}
+
+/**
+ * A foreign key that vanished under the transaction, named by its constraint: the job deleted
+ * (the attempt is simply over), or its source image deleted (the job cannot go on).
+ */
+function describeConstraintError(error: unknown, fence: Fence, sourceId: number | null): Error | null {
+  if (!(error instanceof QueryFailedError)) return null;
+  const constraint = (error.driverError as { constraint?: string }).constraint;
+  switch (constraint) {
+    case 'images_job_id_fkey':
+    case 'histograms_job_id_fkey':
+      return new FencedOut(fence.jobId);
+    case 'images_original_id_fkey':
+      return new UnrecoverableError(`Source image ${sourceId} was deleted`);
+    default:
+      return null;
+  }
+}
