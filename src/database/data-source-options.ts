@@ -21,6 +21,9 @@ export function dataSourceOptions(url: string): DataSourceOptions {
     synchronize: false,
     migrationsRun: false,
     migrationsTransactionMode: 'each',
+    // Generated uuids use PostgreSQL's own gen_random_uuid(); migrations, not TypeORM, manage extensions.
+    uuidExtension: 'pgcrypto',
+    installExtensions: false,
     extra: { max: 20 },
   };
 }

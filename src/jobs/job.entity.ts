@@ -2,6 +2,7 @@ import {
   Column,
   CreateDateColumn,
   Entity,
+  Generated,
   Index,
   JoinColumn,
   ManyToOne,
@@ -53,7 +54,8 @@ export class Job {
    * (retry, requeue), so a stale entry is recognised and dropped, and it fences writes: an
    * attempt may write only while the row still carries its delivery id and attempt number.
    */
-  @Column({ type: 'uuid', default: () => 'gen_random_uuid()' })
+  @Column({ type: 'uuid' })
+  @Generated('uuid')
   deliveryId: string;
 
   /** The seed's `environment` string, stored exactly as the client gave it. */
