@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import { DataSource } from 'typeorm';
 import { JobReconciler } from '../src/jobs/job-reconciler';
 import { JobQueue } from '../src/queue/job-queue';
+import { StorageDriver } from '../src/storage/storage.driver';
 import { createJob, createStoredImage, createUser, fixture, TestUser } from './utils/factories';
 import { api, bearer, createTestApp, startTestWorker, testEnv, TestEnv } from './utils/test-app';
 
@@ -106,7 +107,20 @@ describe('job control', () => {
     expect(await read(job.id)).toMatchObject({ status: 'failed', error: `Source image ${image.id} was deleted` });
   });
 
+  it('fails at once, with what to do, a job whose source file is gone from storage', async () => {
+    worker ??= await startTestWorker(env);
+    const image = await createStoredImage(app, user, 'coffee.png');
+    await app.get(StorageDriver).delete(image.s3_key);
+    const job = await createJob(app, user, { image_id: image.id, job_type: 'invert' });
+    expect(await until(job.id, (row) => row.status === 'failed')).toMatchObject({
+      attempts: 1,
+      error: `The file of source image ${image.id} is missing from storage; upload it again (PUT /api/images/${image.id}/file)`,
+    });
+  });
+
   it('queues again a job the queue lost, and expires a queued job past its ttl with no worker up', async () => {
+    await worker?.close();
+    worker = undefined;
     const image = await createStoredImage(app, user, 'coffee.png');
     const lost = await createJob(app, user, { image_id: image.id, job_type: 'invert' });
     const expiring = await createJob(app, user, { image_id: image.id, job_type: 'invert', ttl: 1 });

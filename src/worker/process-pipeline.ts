@@ -5,6 +5,7 @@ import sharp, { type Sharp } from 'sharp';
 import { AppConfig } from '../config/app-config';
 import { jobSpecOf, ProcessStep } from '../pipelines/job-spec';
 import { QueuedJobData } from '../queue/queue-names';
+import { StorageObjectNotFoundError } from '../storage/storage.driver';
 import { JobOutputRepository } from './job-output.repository';
 import { Attempt, JobOutcome, JobRunner } from './job-runner';
 import { OperationRegistry, operationRegistry } from './operation-registry';
@@ -53,7 +54,7 @@ export class ProcessPipeline {
     const source = job.imageId === null ? null : await this.outputs.sourceOf(job.imageId);
     if (!source?.s3Key) throw new UnrecoverableError('The job’s source image, or its stored file, was deleted');
     const done = await this.outputs.recorded(job.id);
-    let input: StepInput = { data: await this.runner.read(source.s3Key) };
+    let input: StepInput = { data: await this.readSource(source.id, source.s3Key) };
     const outputImageIds: number[] = [];
     for (const [index, step] of spec.steps.entries()) {
       attempt.throwIfStopped();
@@ -67,6 +68,18 @@ export class ProcessPipeline {
       input = output;
     }
     return { outputImageIds };
+  }
+
+  /** A file gone from storage will not come back by retrying; storage out of reach might. */
+  private async readSource(imageId: number, key: string): Promise<Buffer> {
+    try {
+      return await this.runner.read(key);
+    } catch (error) {
+      if (error instanceof StorageObjectNotFoundError) {
+        throw new UnrecoverableError(`The file of source image ${imageId} is missing from storage; upload it again (PUT /api/images/${imageId}/file)`);
+      }
+      throw error;
+    }
   }
 
   private async runStep(attempt: Attempt, index: number, step: ProcessStep, input: StepInput): Promise<OperationOutput> {
