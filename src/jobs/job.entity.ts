@@ -10,18 +10,10 @@ import {
   UpdateDateColumn,
 } from 'typeorm';
 import { Image } from '../images/image.entity';
+import { JOB_STATUS } from '../pipelines/job-states';
 import { User } from '../users/user.entity';
 
-export const JOB_STATUS = {
-  queued: 'queued',
-  running: 'running',
-  completed: 'completed',
-  failed: 'failed',
-  cancelled: 'cancelled',
-} as const;
-
-/** The states a job never leaves on its own; only a retry brings it back to `queued`. */
-export const FINAL_JOB_STATUSES: readonly string[] = [JOB_STATUS.completed, JOB_STATUS.failed, JOB_STATUS.cancelled];
+export { JOB_STATUS };
 
 export interface Neighbor {
   user_id: number;
