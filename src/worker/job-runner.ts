@@ -23,6 +23,13 @@ export interface JobOutcome {
   result?: JobResult;
 }
 
+/** The abort reason of an attempt that ran past its job's timeout. */
+class AttemptTimedOut extends Error {
+  constructor(readonly seconds: number) {
+    super(`Timed out after ${seconds} s`);
+  }
+}
+
 /** The abort reason of attempts still running when the worker's shutdown grace runs out. */
 class WorkerShuttingDown extends Error {
   constructor() {
@@ -113,11 +120,11 @@ export class JobRunner implements BeforeApplicationShutdown {
     if (claim.kind === 'exhausted') this.logger.log(`Job ${jobId} failed: its workers were lost on every attempt`);
     if (claim.kind !== 'claimed') return;
     const stop = this.stops.watch(jobId);
-    const attempt = new Attempt(
-      claim.job,
-      claim.fence,
-      AbortSignal.any([stop.signal, AbortSignal.timeout(claim.job.timeout * 1000), this.shutdown.signal]),
-    );
+    // A timer of our own rather than AbortSignal.timeout: a signal that AbortSignal.any only
+    // holds weakly can be collected before it fires, and the attempt would never time out.
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new AttemptTimedOut(claim.job.timeout)), claim.job.timeout * 1000);
+    const attempt = new Attempt(claim.job, claim.fence, AbortSignal.any([stop.signal, timeout.signal, this.shutdown.signal]));
     try {
       const outcome = await untilAborted(work(attempt), attempt.signal);
       attempt.throwIfStopped();
@@ -126,6 +133,7 @@ export class JobRunner implements BeforeApplicationShutdown {
     } catch (error) {
       await this.settleFailure(attempt, attempt.signal.aborted ? attempt.signal.reason : error);
     } finally {
+      clearTimeout(timer);
       stop.release();
     }
   }
@@ -142,7 +150,7 @@ export class JobRunner implements BeforeApplicationShutdown {
       this.logger.log(`Job ${job.id} handed back to the queue unfinished: the worker is shutting down`);
       return;
     }
-    if (isTimeout(error)) return this.retryOrFail(attempt, `Timed out after ${job.timeout} s`);
+    if (error instanceof AttemptTimedOut) return this.retryOrFail(attempt, error.message);
     const message = error instanceof Error ? error.message : String(error);
     if (error instanceof UnrecoverableError || error instanceof InvalidInputError) {
       if (await this.jobs.finish(fence, JOB_STATUS.failed, { error: message })) this.logger.log(`Job ${job.id} failed: ${message}`);
@@ -230,8 +238,4 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
     signal.addEventListener('abort', onAbort, { once: true });
     work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
-}
-
-function isTimeout(error: unknown): boolean {
-  return (error as { name?: string } | null)?.name === 'TimeoutError';
 }
