@@ -9,6 +9,7 @@
  * at the end. Children's logs are in each scenario's DATA_DIR; a failure prints their tails.
  */
 import { Logger } from '@nestjs/common';
+import { readFileSync } from 'node:fs';
 import { availableBackends, Cluster } from './utils/faults/cluster';
 import { formatCountsTable, outputsStayPut, statusCounts, waitForJobRow } from './utils/faults/invariants';
 import { restartableServer } from './utils/faults/postgres';
@@ -253,6 +254,9 @@ describe.each(availableBackends().map((backend) => [backend.name, backend] as co
         expect({ status: retried.status, job: retried.body?.status }).toEqual({ status: 200, job: 'queued' });
         const done = await waitForJobRow(cluster.pool, queued, 'final after its retry', (job) => ['completed', 'failed', 'cancelled'].includes(job.status));
         expect({ status: done.status, error: done.error, outputs: done.output_image_ids.length }).toEqual({ status: 'completed', error: null, outputs: 2 });
+        // The API validated, created, cancelled and retried these jobs with the job core alone:
+        // sharp and libvips are mapped only into its upload checker's child process, never into it.
+        expect(readFileSync(`/proc/${cluster.api!.pid}/maps`, 'utf8')).not.toMatch(/sharp|vips/);
         expect((await cluster.client.retryJob(queued)).status).toBe(409);
         expect((await cluster.client.cancelJob(queued)).status).toBe(409);
       }),
