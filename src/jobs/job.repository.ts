@@ -134,11 +134,11 @@ export class JobRepository {
    * Locks the job's row for the rest of `manager`'s transaction if the fence holds, and records
    * progress; otherwise throws FencedOut, which rolls the transaction back.
    */
-  async holdFence(manager: EntityManager, fence: Fence, progress?: number): Promise<void> {
+  async holdFence(manager: EntityManager, fence: Fence, progress: number): Promise<void> {
     const { affected } = await manager
       .createQueryBuilder()
       .update(Job)
-      .set(progress === undefined ? { updatedAt: () => 'updated_at' } : { progress })
+      .set({ progress })
       .where(fenceCondition, fenceParameters(fence))
       .execute();
     if (!affected) throw new FencedOut(fence.jobId);
