@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { availableBackends, Cluster } from './utils/faults/cluster';
 import { formatCountsTable, outputsStayPut, statusCounts, waitForJobRow } from './utils/faults/invariants';
 import { restartableServer } from './utils/faults/postgres';
+import { startPrivateRedis } from './utils/faults/redis-server';
 import { liveProcesses, ManagedProcess, pollUntil, sleep, within } from './utils/faults/processes';
 import { deleteInstallationKeys, redisKeysOf, truncateQueueTables } from './utils/faults/queue-store';
 import { countsRows, images, runScenario } from './utils/faults/scenario';
@@ -189,6 +190,32 @@ describe.each(availableBackends().map((backend) => [backend.name, backend] as co
         },
         { server: restartableServer },
       ),
+    SCENARIO_TIMEOUT,
+  );
+
+  redisOnly(
+    '4b. Redis restarted mid-run, without persistence (a private Redis server, so no one else loses theirs)',
+    async () => {
+      const redis = await startPrivateRedis();
+      if (!redis) {
+        console.warn('4b skipped: no redis-server installed to start a private Redis with');
+        return;
+      }
+      try {
+        await runScenario({ name: 'redis', redisUrl: redis.url }, 'Redis restarted', async (ctx) => {
+          const cluster = await ctx.cluster('c');
+          const { imageId } = await startedCluster(cluster, { workers: 2, image: images.medium });
+          await cluster.submit(60, () => medium(imageId), 6);
+          const counts = await inFlight(cluster, { running: 2, completed: 10 });
+          const restartStarted = Date.now();
+          await redis.restart();
+          ctx.note(`Redis restarted in ${Date.now() - restartStarted} ms with jobs ${JSON.stringify(counts)}; its data is gone`);
+          ctx.faultsOver();
+        });
+      } finally {
+        await redis.close();
+      }
+    },
     SCENARIO_TIMEOUT,
   );
 
