@@ -1,10 +1,9 @@
 import { Injectable, NotFoundException, PipeTransform } from '@nestjs/common';
-
-const MAX_ID = 2_147_483_647;
+import { MAX_ID } from './is-int-in-range.decorator';
 
 /**
- * Ids are PostgreSQL `integer`s. Anything else in the URL cannot name a record, so it is a 404,
- * never a 400 or a database error.
+ * Ids are PostgreSQL `integer`s, from 1 to MAX_ID, as bodies' ids are (`@IsId()`). Anything else in
+ * the URL cannot name a record, so it is a 404, never a 400 or a database error.
  */
 @Injectable()
 export class ParseIdPipe implements PipeTransform<string, number> {

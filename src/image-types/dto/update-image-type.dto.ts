@@ -1,11 +1,12 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsInt, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { IsOptional, IsString, Length, Matches } from 'class-validator';
+import { IsId } from '../../common/is-int-in-range.decorator';
 import { TYPE_NAME_PATTERN } from './create-image-type.dto';
 
 export class UpdateImageTypeDto {
   @ApiPropertyOptional({ description: 'Ignored if it matches the id in the URL; refused otherwise.' })
   @IsOptional()
-  @IsInt()
+  @IsId()
   id?: number;
 
   @ApiPropertyOptional({ maxLength: 64, pattern: TYPE_NAME_PATTERN.source })

@@ -1,14 +1,11 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
-
-const MAX_ID = 2_147_483_647;
+import { IsOptional, IsString, Length } from 'class-validator';
+import { IsId } from '../../common/is-int-in-range.decorator';
 
 export class CreateImageDto {
   @ApiPropertyOptional({ description: 'Owner; defaults to you. Only admins may name another user.' })
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(MAX_ID)
+  @IsId()
   user_id?: number;
 
   @ApiPropertyOptional({ description: 'Image type, by name.', example: 'original' })
@@ -19,15 +16,11 @@ export class CreateImageDto {
 
   @ApiPropertyOptional({ description: 'Image type, by id (alternative to image_type).' })
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(MAX_ID)
+  @IsId()
   image_type_id?: number;
 
   @ApiPropertyOptional({ description: 'The image this one was derived from; must be yours.' })
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(MAX_ID)
+  @IsId()
   original_id?: number;
 }

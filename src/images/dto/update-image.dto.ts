@@ -1,5 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsInt, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsId } from '../../common/is-int-in-range.decorator';
 import { CreateImageDto } from './create-image.dto';
 
 /** A storage key: path segments of safe characters, no `..`, no leading or doubled `/`. */
@@ -8,7 +9,7 @@ export const S3_KEY_PATTERN = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-
 export class UpdateImageDto extends CreateImageDto {
   @ApiPropertyOptional({ description: 'Ignored if it matches the id in the URL; refused otherwise.' })
   @IsOptional()
-  @IsInt()
+  @IsId()
   id?: number;
 
   @ApiPropertyOptional({

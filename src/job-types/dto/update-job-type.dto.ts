@@ -1,11 +1,12 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsInt, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { IsOptional, IsString, Length, Matches } from 'class-validator';
+import { IsId } from '../../common/is-int-in-range.decorator';
 import { JOB_NAME_PATTERN } from './create-job-type.dto';
 
 export class UpdateJobTypeDto {
   @ApiPropertyOptional({ description: 'Ignored if it matches the id in the URL; refused otherwise.' })
   @IsOptional()
-  @IsInt()
+  @IsId()
   id?: number;
 
   @ApiPropertyOptional({ maxLength: 64, pattern: JOB_NAME_PATTERN.source })

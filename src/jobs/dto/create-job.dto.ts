@@ -1,25 +1,21 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { ArrayNotEmpty, IsArray, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { ArrayNotEmpty, IsArray, IsObject, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsId, IsIntInRange } from '../../common/is-int-in-range.decorator';
 import { STEP_PATTERN } from '../../pipelines/job-sequence';
 
-const MAX_ID = 2_147_483_647;
 const STEP_MESSAGE = 'each step must be an operation name: a lower-case letter, then a-z, 0-9 or "_"';
 const asList = ({ value }: { value: unknown }) => (typeof value === 'string' ? [value] : value);
 
 export class CreateJobDto {
   @ApiPropertyOptional({ description: 'The image to process; must be yours.' })
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(MAX_ID)
+  @IsId()
   image_id?: number;
 
   @ApiPropertyOptional({ description: 'Owner; defaults to you. Only admins may name another user.' })
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(MAX_ID)
+  @IsId()
   user_id?: number;
 
   @ApiPropertyOptional({
@@ -66,22 +62,16 @@ export class CreateJobDto {
 
   @ApiPropertyOptional({ description: 'Seconds one attempt may run (default JOB_TIMEOUT).', minimum: 1, maximum: 86400 })
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(86_400)
+  @IsIntInRange(1, 86_400)
   timeout?: number;
 
   @ApiPropertyOptional({ description: 'Seconds the job may wait in the queue before it expires unrun.', minimum: 1 })
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(30 * 86_400)
+  @IsIntInRange(1, 30 * 86_400)
   ttl?: number;
 
   @ApiPropertyOptional({ description: 'Attempts before the job fails (default MAX_RETRY).', minimum: 1, maximum: 20 })
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(20)
+  @IsIntInRange(1, 20)
   attempts?: number;
 }

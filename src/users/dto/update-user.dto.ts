@@ -1,13 +1,14 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { MAX_PASSWORD_BYTES } from '../../auth/credentials';
-import { IsBoolean, IsByteLength, IsEmail, IsInt, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
+import { IsBoolean, IsByteLength, IsEmail, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
+import { IsId } from '../../common/is-int-in-range.decorator';
 import { lowercaseTrimmed, USERNAME_PATTERN } from './create-user.dto';
 
 export class UpdateUserDto {
   @ApiPropertyOptional({ description: 'Ignored if it matches the id in the URL; refused otherwise.' })
   @IsOptional()
-  @IsInt()
+  @IsId()
   id?: number;
 
   @ApiPropertyOptional({ minLength: 3, maxLength: 40, pattern: USERNAME_PATTERN.source })
