@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { generateToken, hashPassword, verifyPassword } from '../auth/credentials';
 import { Principal } from '../auth/principal';
+import { AppConfig } from '../config/app-config';
 import { assertBodyIdMatches } from '../common/api-errors';
 import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../pipelines/selection';
@@ -11,6 +12,9 @@ import { CreateUserDto } from './dto/create-user.dto';
 import { UpdateUserDto } from './dto/update-user.dto';
 import { User } from './user.entity';
 
+/** Any fixed number: every sign-up on an installation without an admin takes the same lock. */
+const FIRST_ADMIN_LOCK = 7_461_003;
+
 @Injectable()
 export class UsersService {
   private readonly logger = new Logger(UsersService.name);
@@ -18,8 +22,16 @@ export class UsersService {
   constructor(
     @InjectRepository(User) private readonly users: Repository<User>,
     private readonly storage: StorageDriver,
+    private readonly config: AppConfig,
   ) {}
 
+  /**
+   * Signs a user up. On an installation with no admin — no user with `admin` and no ADMIN_TOKEN
+   * configured — the new user becomes the admin, so a default start has someone who can grant
+   * admin. Sign-ups take turns under a transaction-scoped advisory lock, and each looks for an
+   * admin only once it holds it (a statement's snapshot in READ COMMITTED is taken after the lock
+   * is granted), so two concurrent first sign-ups never both become admin.
+   */
   async create(dto: CreateUserDto): Promise<User> {
     const user = this.users.create({
       username: dto.username,
@@ -27,7 +39,12 @@ export class UsersService {
       encryptedPassword: await hashPassword(dto.password),
       authenticationToken: generateToken(),
     });
-    return this.users.save(user);
+    if (this.config.ADMIN_TOKEN) return this.users.save(user);
+    return this.users.manager.transaction(async (manager) => {
+      await manager.query('SELECT pg_advisory_xact_lock($1)', [FIRST_ADMIN_LOCK]);
+      user.admin = !(await manager.existsBy(User, { admin: true }));
+      return manager.save(user);
+    });
   }
 
   findAll(principal: Principal, selection: Selection): Promise<User[]> {
