@@ -5,10 +5,11 @@ import { validate } from 'class-validator';
 import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { Repository } from 'typeorm';
+import { EntityManager, Repository } from 'typeorm';
 import { Principal } from '../auth/principal';
 import { invalidField, assertBodyIdMatches, invalidFields } from '../common/api-errors';
 import { validationDetails } from '../common/invalid-input.error';
+import { BODY_VALIDATION } from '../common/api-validation.pipe';
 import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../pipelines/selection';
 import { Histogram } from '../histograms/histogram.entity';
@@ -26,6 +27,8 @@ import { readMultipartUpload } from './multipart-upload';
 
 const PRESIGNED_URL_SECONDS = 900;
 const NUMERIC_FORM_FIELDS = ['user_id', 'image_type_id', 'original_id'];
+const MAX_IDS_SHOWN = 10;
+const MAX_NAMES_SHOWN = 30;
 
 export interface ImageFileDownload {
   stream: Readable;
@@ -47,7 +50,8 @@ export class ImagesService {
     private readonly jobRows: JobRepository,
   ) {}
 
-  findAll(principal: Principal, selection: Selection): Promise<Image[]> {
+  async findAll(principal: Principal, selection: Selection): Promise<Image[]> {
+    if (selection.imageType !== null) await this.assertImageTypeExists(selection.imageType, 'image_type');
     const scoped = principal.scope(selection);
     const query = this.withDetails(this.images.createQueryBuilder('image'));
     if (scoped.imageType !== null) query.andWhere('imageType.typeName = :typeName', { typeName: scoped.imageType });
@@ -81,7 +85,7 @@ export class ImagesService {
     const { fields, file } = await readMultipartUpload(request, (stream) => this.uploads.store(stream));
     try {
       const dto = plainToInstance(CreateImageDto, formValues(fields));
-      const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
+      const errors = await validate(dto, BODY_VALIDATION);
       if (errors.length > 0) throw invalidFields(validationDetails(errors));
       return await this.create(principal, dto, file);
     } catch (error) {
@@ -93,14 +97,14 @@ export class ImagesService {
   /** `PUT /api/images/:id/file`: stores the body as the image's original. */
   async attachFile(principal: Principal, id: number, body: Readable, declaredBytes?: number): Promise<Image> {
     const image = await this.findOne(principal, id);
-    assertReplaceable(image);
+    await this.assertReplaceable(image);
     return this.recordFile(principal, image, await this.uploads.store(body, declaredBytes));
   }
 
   /** A URL the client PUTs the original to directly; then `PUT /api/images/:id {"s3_key"}` records it. */
   async presignUpload(principal: Principal, id: number, contentType: string): Promise<{ url: string; s3_key: string; expires_in: number }> {
     const image = await this.findOne(principal, id);
-    assertReplaceable(image);
+    await this.assertReplaceable(image);
     const key = `${uploadPrefix(id)}${randomUUID()}`;
     try {
       const url = await this.storage.presignPut(key, contentType, PRESIGNED_URL_SECONDS);
@@ -134,13 +138,17 @@ export class ImagesService {
 
   /**
    * The image goes, even while a job works on it: in the same transaction every queued or running
-   * job of that image fails with the reason, and its worker is told to stop.
+   * job of that image fails with the reason, and its worker is told to stop. An image that is a
+   * job's output leaves that job's outputs in the same transaction, so the job and its download
+   * list only what exists (the image's row first, then the job's: the order JobRepository.finish
+   * takes them in).
    */
   async remove(principal: Principal, id: number): Promise<Image> {
     const image = await this.findOne(principal, id);
     await this.images.manager.transaction(async (manager) => {
       await this.jobRows.failJobsOfImage(manager, id);
       await manager.delete(Image, { id });
+      if (image.jobId !== null) await this.jobRows.removeOutput(manager, image.jobId, id);
     });
     if (image.s3Key) await this.deleteFile(image.s3Key);
     return image;
@@ -181,27 +189,87 @@ export class ImagesService {
   }
 
   private async adoptUpload(image: Image, key: string): Promise<StoredImageFile> {
-    assertReplaceable(image);
+    await this.assertReplaceable(image);
     if (!key.startsWith(uploadPrefix(image.id)) || !(await this.storage.stat(key))) {
       throw invalidField('s3_key', `s3_key must be a key that POST /api/images/${image.id}/upload_url issued, with the file uploaded to it`);
     }
     return this.uploads.adopt(key);
   }
 
-  /** Records a stored file as the image's original; the file it replaces is deleted afterwards. */
+  /**
+   * Records a stored file as the image's original; the file it replaces is deleted afterwards. The
+   * image's row is locked and checked again first: a job or an output that appeared while the file
+   * was uploading refuses it (a job's insert, and an output's, wait on that lock, so none can slip
+   * in between the check and the write).
+   */
   private async recordFile(principal: Principal, image: Image, file: StoredImageFile): Promise<Image> {
-    const replaced = image.s3Key;
+    let replaced: string | null;
     try {
-      await this.images.update(image.id, { ...fileColumns(file), status: IMAGE_STATUS.originalStored });
-      if (image.imageTypeId === null) {
-        await this.images.update(image.id, { imageTypeId: (await this.imageTypes.findByName(ORIGINAL_IMAGE_TYPE)).id });
-      }
+      replaced = await this.images.manager.transaction(async (manager) => {
+        const locked = await manager
+          .getRepository(Image)
+          .createQueryBuilder('image')
+          .setLock('pessimistic_write')
+          .where('image.id = :id', { id: image.id })
+          .getOne();
+        if (!locked) throw new NotFoundException(`No image with id ${image.id}`);
+        await this.assertReplaceable(locked, manager);
+        await manager.update(Image, image.id, { ...fileColumns(file), status: IMAGE_STATUS.originalStored });
+        if (locked.imageTypeId === null) {
+          await manager.update(Image, image.id, { imageTypeId: (await this.imageTypes.findByName(ORIGINAL_IMAGE_TYPE)).id });
+        }
+        return locked.s3Key;
+      });
     } catch (error) {
       await this.deleteFile(file.key);
       throw error;
     }
     if (replaced && replaced !== file.key) await this.deleteFile(replaced);
     return this.findOne(principal, image.id);
+  }
+
+  /**
+   * An original can be replaced only while nothing was made from it: not while a job works on it
+   * (its outputs would mix two photographs), and not once it has outputs (they would no longer be
+   * of it). A job's output is never replaced.
+   */
+  private async assertReplaceable(image: Image, manager: EntityManager = this.images.manager): Promise<void> {
+    if (image.status === IMAGE_STATUS.processed) {
+      throw new ConflictException(`Image ${image.id} is the output of job ${image.jobId}; its file cannot be replaced`);
+    }
+    const [job, ...moreJobs] = await this.jobRows.unfinishedJobsOfImage(image.id, manager);
+    if (job) {
+      const others = moreJobs.length > 0 ? ` (and ${moreJobs.length} more)` : '';
+      throw new ConflictException(
+        `Image ${image.id} is the source of job ${job.id}${others}, which is ${job.status}; its original cannot be replaced while a job works on it: cancel the job or wait for it to end`,
+      );
+    }
+    const outputs = await manager
+      .getRepository(Image)
+      .createQueryBuilder('image')
+      .select(['image.id', 'image.jobId'])
+      .where('image.originalId = :id', { id: image.id })
+      .orderBy('image.jobId', 'ASC', 'NULLS LAST')
+      .addOrderBy('image.id')
+      .getMany();
+    if (outputs.length > 0) {
+      throw new ConflictException(
+        `Image ${image.id} has outputs (${describeOutputs(outputs)}); its original cannot be replaced: upload a new image instead`,
+      );
+    }
+  }
+
+  /**
+   * An image type filter must name an image type: an unknown one is refused (422) with the known
+   * ones, rather than selecting nothing. One query reads the names.
+   */
+  async assertImageTypeExists(name: string, field: string): Promise<void> {
+    const names = (
+      await this.images.manager.getRepository(ImageType).find({ select: { id: true, typeName: true }, order: { id: 'ASC' } })
+    ).map((imageType) => imageType.typeName);
+    if (names.includes(name)) return;
+    const shown = names.length > MAX_NAMES_SHOWN ? [...names.slice(0, MAX_NAMES_SHOWN), `… (${names.length - MAX_NAMES_SHOWN} more)`] : names;
+    throw invalidField(field, `image_type ${JSON.stringify(name)} is not an image type; known: ${shown.join(', ')}`);
   }
 
   /** A file left behind is harmless but wasted; a failed delete must not fail the request. */
@@ -225,11 +293,16 @@ export class ImagesService {
   }
 }
 
-/** A job's output is what its step made: its file is never swapped for another. */
-function assertReplaceable(image: Image): void {
-  if (image.status === IMAGE_STATUS.processed) {
-    throw new ConflictException(`Image ${image.id} is the output of job ${image.jobId}; its file cannot be replaced`);
-  }
+/** "images 7, 8 from job 3; image 9 from job 4; image 12": at most MAX_IDS_SHOWN ids, then how many more. */
+function describeOutputs(outputs: Pick<Image, 'id' | 'jobId'>[]): string {
+  const shown = outputs.slice(0, MAX_IDS_SHOWN);
+  const groups = new Map<number | null, number[]>();
+  for (const output of shown) groups.set(output.jobId, [...(groups.get(output.jobId) ?? []), output.id]);
+  const parts = [...groups].map(
+    ([jobId, ids]) => `${ids.length === 1 ? 'image' : 'images'} ${ids.join(', ')}${jobId === null ? '' : ` from job ${jobId}`}`,
+  );
+  const more = outputs.length - shown.length;
+  return parts.join('; ') + (more > 0 ? `; and ${more} more` : '');
 }
 
 function fileColumns(file: StoredImageFile): Partial<Image> {
@@ -248,12 +321,16 @@ function uploadPrefix(imageId: number): string {
   return `uploads/${imageId}/`;
 }
 
-/** Form fields arrive as strings; ids that look like numbers are numbers. */
+/**
+ * Form fields arrive as strings; ids written as whole numbers are numbers, so that the DTO's checks
+ * answer them as they answer JSON: "must be an integer" for `abc` or `1.5`, the range for `0` or
+ * `99999999999`.
+ */
 function formValues(fields: Record<string, string>): Record<string, string | number> {
   return Object.fromEntries(
     Object.entries(fields).map(([name, value]) => [
       name,
-      NUMERIC_FORM_FIELDS.includes(name) && /^[0-9]{1,10}$/.test(value) ? Number(value) : value,
+      NUMERIC_FORM_FIELDS.includes(name) && /^-?[0-9]{1,30}$/.test(value) ? Number(value) : value,
     ]),
   );
 }

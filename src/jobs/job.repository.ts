@@ -81,6 +81,31 @@ export class JobRepository {
     return stopped.map((row) => row.id as number);
   }
 
+  /**
+   * The deleted image `imageId` is no longer an output of job `jobId`: its id leaves the job's
+   * `output_image_ids`, in the caller's transaction (the one that deletes the image, after the
+   * delete: see `finish` for why the image's row is locked before the job's).
+   */
+  async removeOutput(manager: EntityManager, jobId: number, imageId: number): Promise<void> {
+    await manager
+      .createQueryBuilder()
+      .update(Job)
+      .set({ outputImageIds: () => 'array_remove(output_image_ids, :imageId)' })
+      .where('id = :jobId AND :imageId = ANY(output_image_ids)', { jobId, imageId })
+      .execute();
+  }
+
+  /** The queued or running jobs working on image `imageId`, oldest first. */
+  unfinishedJobsOfImage(imageId: number, manager: EntityManager = this.dataSource.manager): Promise<Pick<Job, 'id' | 'status'>[]> {
+    return manager
+      .getRepository(Job)
+      .createQueryBuilder('job')
+      .select(['job.id', 'job.status'])
+      .where('job.imageId = :imageId AND job.status IN (:...unfinished)', { imageId, unfinished: UNFINISHED })
+      .orderBy('job.id')
+      .getMany();
+  }
+
   /** `failed | cancelled → queued`: a fresh delivery and a fresh count of attempts; recorded outputs stay. */
   async retry(id: number): Promise<Job | null> {
     const { raw } = await this.jobs
@@ -144,14 +169,36 @@ export class JobRepository {
     if (!affected) throw new FencedOut(fence.jobId);
   }
 
-  /** `running → completed | failed`, for the attempt holding the fence. False when it no longer does. */
+  /**
+   * `running → completed | failed`, for the attempt holding the fence. False when it no longer does.
+   *
+   * The outputs recorded are those of `outputImageIds` that still exist, in step order: an output
+   * deleted while the job was finishing is left out, whichever commits first. The subquery locks
+   * the images it keeps (FOR KEY SHARE) before the job's row is written, so a concurrent delete
+   * either has already removed its row (the lock waits for it, then skips the row) or waits for
+   * this update and then removes its id from the list (ImagesService.remove deletes the image,
+   * then updates the job: the same order, so the two never deadlock).
+   */
   async finish(fence: Fence, status: string, changes: { error?: string | null; result?: JobResult; outputImageIds?: number[]; progress?: number }): Promise<boolean> {
-    const { affected } = await this.jobs
+    const { outputImageIds, ...rest } = changes;
+    const query = this.jobs
       .createQueryBuilder()
       .update()
-      .set({ ...changes, status, finishedAt: () => 'now()' })
-      .where(fenceCondition, fenceParameters(fence))
-      .execute();
+      .set({
+        ...rest,
+        ...(outputImageIds === undefined
+          ? {}
+          : {
+              // Unqualified names: TypeORM rewrites words that are Job's properties (`image`) in an UPDATE.
+              outputImageIds: () =>
+                'ARRAY(SELECT id FROM images WHERE id = ANY(CAST(:outputImageIds AS integer[])) ORDER BY step_index, id FOR KEY SHARE)',
+            }),
+        status,
+        finishedAt: () => 'now()',
+      })
+      .where(fenceCondition, fenceParameters(fence));
+    if (outputImageIds !== undefined) query.setParameter('outputImageIds', outputImageIds);
+    const { affected } = await query.execute();
     return Boolean(affected);
   }
 

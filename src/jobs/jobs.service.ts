@@ -8,7 +8,7 @@ import { invalidField, assertBodyIdMatches } from '../common/api-errors';
 import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../pipelines/selection';
 import { AppConfig } from '../config/app-config';
-import { ImagesService } from '../images/images.service';
+import { ImageFileDownload, ImagesService } from '../images/images.service';
 import { JobQueue } from '../queue/job-queue';
 import { CreateJobDto } from './dto/create-job.dto';
 import { UpdateJobDto } from './dto/update-job.dto';
@@ -59,7 +59,7 @@ export class JobsService {
   async create(principal: Principal, dto: CreateJobDto): Promise<Job> {
     const userId = principal.ownerFor(dto.user_id);
     const spec = parseJobSpec(dto);
-    if (spec.kind !== 'process') await this.checkAggregate(principal, userId, spec.aggregate);
+    if (spec.kind !== 'process') await this.checkAggregate(principal, userId, spec.aggregate, spec.params);
     const { sequence } = spec;
     const params = spec.params as Record<string, object>;
     const image = dto.image_id === undefined ? null : await this.images.requireOwned(dto.image_id, userId, 'image_id');
@@ -95,10 +95,17 @@ export class JobsService {
   /**
    * A search leaves out its requesting user (USER, the owner by default; only admins may name
    * another) and starts from one of the owner's own histograms: other users' images stay private.
+   * The selection's image_type must name an image type, as on the index routes, rather than
+   * silently selecting nothing.
    */
-  private async checkAggregate(principal: Principal, ownerId: number, request: AggregateRequest): Promise<void> {
+  private async checkAggregate(principal: Principal, ownerId: number, request: AggregateRequest, params: Record<string, unknown>): Promise<void> {
     if (request.userId !== null && request.userId !== ownerId && !principal.isAdmin) {
       throw new ForbiddenException('USER must be your own id');
+    }
+    if (request.selection.imageType !== null) {
+      // The selection came as params or as the environment's QUERY, never both (parseAggregateRequest).
+      const field = Object.keys(params).length > 0 ? 'params.image_type' : 'environment.QUERY.image_type';
+      await this.images.assertImageTypeExists(request.selection.imageType, field);
     }
     if (request.target && !(await this.images.histogramOf(ownerId, request.target))) {
       const [field, value] = 'imageId' in request.target ? ['TARGET', request.target.imageId] : ['TARGET_S3_HIST', request.target.s3Key];
@@ -128,7 +135,7 @@ export class JobsService {
       params: job.params,
       environment: dto.environment ?? job.environment ?? undefined,
     });
-    if (spec.kind !== 'process') await this.checkAggregate(principal, job.userId, spec.aggregate);
+    if (spec.kind !== 'process') await this.checkAggregate(principal, job.userId, spec.aggregate, spec.params);
     const changes: Partial<Job> = {};
     if (given && spec.kind === 'process') {
       changes.params = spec.params;
@@ -143,15 +150,27 @@ export class JobsService {
     return this.findOne(principal, id);
   }
 
-  /** The job's outputs as files: the one file itself, or a zip of several, as the kiosk consumer zips its results. */
+  /**
+   * The job's outputs as files: the one file itself, or a zip of several, as the kiosk consumer zips
+   * its results. Outputs deleted since are left out (deleting one also takes it out of the job's
+   * outputs; this covers a delete racing this request); with none left, a 404 says why.
+   */
   async openDownload(principal: Principal, id: number): Promise<JobDownload> {
     const job = await this.findOne(principal, id);
-    if (job.outputImageIds.length === 0) {
-      throw new NotFoundException(
-        job.status === JOB_STATUS.completed ? `Job ${id} has no output files` : `Job ${id} is ${job.status}; it has no outputs yet`,
-      );
+    const files: ImageFileDownload[] = [];
+    try {
+      for (const imageId of job.outputImageIds) {
+        const file = await this.images.openFile(principal, imageId).catch((error: unknown) => {
+          if (error instanceof NotFoundException) return null;
+          throw error;
+        });
+        if (file) files.push(file);
+      }
+    } catch (error) {
+      for (const file of files) file.stream.destroy();
+      throw error;
     }
-    const files = await Promise.all(job.outputImageIds.map((imageId) => this.images.openFile(principal, imageId)));
+    if (files.length === 0) throw new NotFoundException(noOutputsReason(job));
     if (files.length === 1) return files[0];
     const zip = new ZipFile();
     for (const [index, file] of files.entries()) {
@@ -191,4 +210,20 @@ export class JobsService {
     await this.enqueue(queued);
     return queued;
   }
+}
+
+/**
+ * Why a job has nothing to download: it has not finished, its outputs were deleted, or it never
+ * made a file (a search, or a query that matched no histograms: its answer is its result).
+ */
+function noOutputsReason(job: Job): string {
+  if (job.status !== JOB_STATUS.completed) return `Job ${job.id} is ${job.status}; it has no outputs yet`;
+  const madeFiles =
+    job.outputImageIds.length > 0 ||
+    pipelineKind(job.jobType) === 'process' ||
+    Array.isArray(job.result?.median) ||
+    Array.isArray(job.result?.mean);
+  return madeFiles
+    ? `Job ${job.id} has no output files left: its output images were deleted`
+    : `Job ${job.id} made no output files: its answer is its result`;
 }
