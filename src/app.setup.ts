@@ -25,7 +25,15 @@ function setUpApiDocs(app: NestExpressApplication): void {
         '"Authorize" and paste the `authentication_token` (or the server\'s ADMIN_TOKEN).',
     )
     .setVersion('0.1.0')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'authentication_token or ADMIN_TOKEN' })
+    // Nest labels a bearer scheme "JWT" unless told otherwise; these tokens are random strings.
+    .addBearerAuth({
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'opaque token',
+      description:
+        'The `authentication_token` that sign-up (POST /api/users) and sign-in (POST /api/sessions) answer with, ' +
+        "or the server's ADMIN_TOKEN: an opaque random string, not a JWT.",
+    })
     .build();
   const document = SwaggerModule.createDocument(app, options);
   SwaggerModule.setup('api/docs', app, document, {

@@ -31,7 +31,9 @@ describe('API docs', () => {
       'POST /api/jobs/{id}/retry',
     ];
     expect(operations).toEqual([...expected, 'POST /api/sessions', ...files].sort());
-    expect(spec.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(spec.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'opaque token' });
+    // Swagger UI shows bearerFormat beside the scheme: the tokens are opaque, not JWTs.
+    expect(spec.components.securitySchemes.bearer.description).toMatch(/authentication_token.*ADMIN_TOKEN/);
     expect(spec.paths['/api/images/{id}'].get.security).toEqual([{ bearer: [] }]);
     expect(spec.paths['/api/images/{id}'].get.responses['200'].content['application/json'].schema).toEqual({
       $ref: '#/components/schemas/ImageResponseDto',

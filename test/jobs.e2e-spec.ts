@@ -29,7 +29,7 @@ describe('jobs', () => {
       job_type: sequence,
       image_id: image.id,
       user_id: alice.id,
-      image_url: image.s3_key,
+      image_url: `/api/images/${image.id}/file`,
     });
     const [row] = await app.get(DataSource).query('SELECT job_type::text AS stored FROM jobs WHERE id = $1', [job.id]);
     expect(row.stored).toBe(`{${sequence.join(',')}}`);
@@ -38,7 +38,18 @@ describe('jobs', () => {
   it('stores the environment string exactly as given', async () => {
     const environment = `QUERY='n=all&days=today&image_type=histogram'`;
     const job = await createJob(app, alice, { job_sequence: ['query', 'histogram', 'median'], environment });
-    expect(job).toMatchObject({ environment, image_id: null, job_type: ['query', 'histogram', 'median'] });
+    expect(job).toMatchObject({ environment, image_id: null, image_url: null, job_type: ['query', 'histogram', 'median'] });
+  });
+
+  it("gives as image_url the URL of the job's source image, never its storage key", async () => {
+    const job = await createJob(app, alice, { image_id: image.id, job_type: 'grayscale' });
+    expect(job.image_url).toBe(`/api/images/${image.id}/file`);
+    expect(job.image_url).not.toContain(image.s3_key);
+    const source = await api(app).get(job.image_url as string).set(bearer(alice.token)).expect(200);
+    expect(source.headers['content-disposition']).toBe(`attachment; filename="${image.id}-original.png"`);
+    // The column still records which stored file the job was made from.
+    const [row] = await app.get(DataSource).query('SELECT image_url FROM jobs WHERE id = $1', [job.id]);
+    expect(row.image_url).toBe(image.s3_key);
   });
 
   it.each([

@@ -5,7 +5,13 @@ export class JobResponseDto {
   @ApiProperty() id: number;
   @ApiProperty({ example: 'queued', description: "'queued', 'running', 'completed', 'failed' or 'cancelled'" }) status: string;
   @ApiProperty({ type: String, nullable: true }) environment: string | null;
-  @ApiProperty({ type: String, nullable: true }) image_url: string | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: '/api/images/7/file',
+    description: "Where to download the job's source image (image_id), relative to the server; null when the job has none.",
+  })
+  image_url: string | null;
   @ApiProperty({ type: [String], example: ['process', 'grayscale', 'histogram'] }) job_type: string[];
   @ApiProperty() user_id: number;
   @ApiProperty({ type: Number, nullable: true }) image_id: number | null;
@@ -34,7 +40,8 @@ export class JobResponseDto {
       id: job.id,
       status: job.status,
       environment: job.environment,
-      image_url: job.imageUrl,
+      // The column keeps the storage key of the file the job was made from; clients get a URL.
+      image_url: job.imageId === null ? null : `/api/images/${job.imageId}/file`,
       job_type: job.jobType,
       user_id: job.userId,
       image_id: job.imageId,
