@@ -253,6 +253,19 @@ describe("the seed's out-of-band upload (S3 storage, presigned PUT)", () => {
     expect(back.body.equals(photo)).toBe(true);
   });
 
+  it('records the other fields of a body that adopts an upload along with the file', async () => {
+    const image = (await api(app).post('/api/images.json').set(bearer(user.token)).send({}).expect(201)).body;
+    const source = (await api(app).post('/api/images.json').set(bearer(user.token)).send({}).expect(201)).body;
+    const grant = await presign(image.id);
+    await fetch(grant.url, { method: 'PUT', body: fixture('coffee.png'), headers: { 'Content-Type': 'image/png' } });
+    const recorded = await api(app)
+      .put(`/api/images/${image.id}.json`)
+      .set(bearer(user.token))
+      .send({ s3_key: grant.s3_key, image_type: 'grayscale', original_id: source.id })
+      .expect(200);
+    expect(recorded.body).toMatchObject({ status: 'original stored', s3_key: grant.s3_key, image_type: 'grayscale', original_id: source.id });
+  });
+
   it('refuses a key never uploaded to, another image’s key, and a non-image (deleting it)', async () => {
     const image = (await api(app).post('/api/images.json').set(bearer(user.token)).send({}).expect(201)).body;
     const other = (await api(app).post('/api/images.json').set(bearer(user.token)).send({}).expect(201)).body;

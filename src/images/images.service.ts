@@ -121,18 +121,17 @@ export class ImagesService {
     assertBodyIdMatches(dto.id, id);
     const image = await this.findOne(principal, id);
     const file = dto.s3_key === undefined ? undefined : await this.adoptUpload(image, dto.s3_key);
-    if (dto.user_id !== undefined) image.userId = principal.ownerFor(dto.user_id);
+    const changes: Partial<Image> = {};
+    if (dto.user_id !== undefined) changes.userId = principal.ownerFor(dto.user_id);
     const imageType = await this.resolveImageType(dto);
-    if (imageType !== undefined) {
-      image.imageType = imageType;
-      image.imageTypeId = imageType.id;
-    }
+    if (imageType !== undefined) changes.imageTypeId = imageType.id;
     if (dto.original_id !== undefined) {
       if (dto.original_id === id) throw invalidField('original_id', 'An image cannot be derived from itself');
-      image.originalId = (await this.requireOwned(dto.original_id, image.userId, 'original_id')).id;
+      changes.originalId = (await this.requireOwned(dto.original_id, changes.userId ?? image.userId, 'original_id')).id;
     }
-    if (file) return this.recordFile(principal, image, file);
-    await this.images.save(image);
+    // The other fields of a body that also adopts an upload are recorded with the file, not dropped.
+    if (file) return this.recordFile(principal, image, file, changes);
+    if (Object.keys(changes).length > 0) await this.images.update(id, changes);
     return this.findOne(principal, id);
   }
 
@@ -202,7 +201,7 @@ export class ImagesService {
    * was uploading refuses it (a job's insert, and an output's, wait on that lock, so none can slip
    * in between the check and the write).
    */
-  private async recordFile(principal: Principal, image: Image, file: StoredImageFile): Promise<Image> {
+  private async recordFile(principal: Principal, image: Image, file: StoredImageFile, changes: Partial<Image> = {}): Promise<Image> {
     let replaced: string | null;
     try {
       replaced = await this.images.manager.transaction(async (manager) => {
@@ -214,10 +213,8 @@ export class ImagesService {
           .getOne();
         if (!locked) throw new NotFoundException(`No image with id ${image.id}`);
         await this.assertReplaceable(locked, manager);
-        await manager.update(Image, image.id, { ...fileColumns(file), status: IMAGE_STATUS.originalStored });
-        if (locked.imageTypeId === null) {
-          await manager.update(Image, image.id, { imageTypeId: (await this.imageTypes.findByName(ORIGINAL_IMAGE_TYPE)).id });
-        }
+        const imageTypeId = changes.imageTypeId ?? locked.imageTypeId ?? (await this.imageTypes.findByName(ORIGINAL_IMAGE_TYPE)).id;
+        await manager.update(Image, image.id, { ...changes, ...fileColumns(file), imageTypeId, status: IMAGE_STATUS.originalStored });
         return locked.s3Key;
       });
     } catch (error) {
