@@ -1,0 +1,167 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { freePort } from '../src/common/free-port';
+import { fixture } from './utils/factories';
+import { API_MAIN, ManagedProcess, PollAbort, pollUntil, startNode } from './utils/faults/processes';
+import { checkTools, describeRun, extractWalkthrough, runBashScript, ScriptRun } from './utils/readme-walkthrough';
+import { createSuiteDatabase } from './utils/suite-database';
+
+/**
+ * README.md's "Use it with curl" script, run as a reader runs it (`bash -euo pipefail
+ * walkthrough.sh`) against the product started from dist/ as `npm start` starts it (API and worker
+ * child): twice in a row as ada in one directory, on one database, then as grace. The document can
+ * therefore not drift from the product.
+ */
+const TOOLS = ['bash', 'curl', 'jq'];
+const RUN_TIMEOUT_MS = 150_000;
+/** In CI the tools are part of the machine: their absence is a failure there, never a skip. */
+const TOOLS_REQUIRED = process.env.CI === 'true';
+
+const tools = checkTools(TOOLS);
+const skipWhy = tools.missing.length && !TOOLS_REQUIRED ? `${tools.missing.join(', ')} not installed on this machine (the walk-through needs ${TOOLS.join(', ')})` : null;
+if (skipWhy) console.warn(`Skipping test/readme-walkthrough.e2e-spec.ts: ${skipWhy}. Install them to run it; in CI (CI=true) their absence fails the suite.`);
+
+interface Outcome {
+  run: ScriptRun;
+  /** Files the run added to its directory. */
+  added: string[];
+  /** The last job state the script printed: {"status", "progress", "outputs", "error"}. */
+  finalState: { status: string; outputs: number[]; error: string | null };
+}
+
+(skipWhy ? describe.skip : describe)(`README.md's walk-through${skipWhy ? ` (skipped: ${skipWhy})` : ''}`, () => {
+  let script: string;
+  let database: { url: string; drop(): Promise<void> } | undefined;
+  let server: ManagedProcess | undefined;
+  let workDir: string;
+  let api: string;
+  const outcomes: Outcome[] = [];
+
+  beforeAll(async () => {
+    if (tools.missing.length) throw new Error(`The walk-through needs ${tools.missing.join(', ')}, which ${tools.missing.length > 1 ? 'are' : 'is'} not installed (CI=true: install them on the CI machine)`);
+    if (tools.broken.length) throw new Error(`The walk-through needs ${TOOLS.join(', ')}; these are installed but do not run: ${tools.broken.join('; ')}`);
+    script = extractWalkthrough();
+    workDir = mkdtempSync(join(tmpdir(), 'darkroom-readme-'));
+    writeFileSync(join(workDir, 'walkthrough.sh'), script);
+    database = await createSuiteDatabase(`readme_${process.pid}`);
+    const port = await freePort();
+    api = `http://127.0.0.1:${port}/api`;
+    const dataDir = join(workDir, 'data');
+    const inherited = Object.fromEntries(['PATH', 'HOME', 'TMPDIR', 'LANG', 'LC_ALL', 'TZ', 'USER'].flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])));
+    server = startNode(
+      'darkroom',
+      API_MAIN,
+      [],
+      { ...inherited, DATABASE_URL: database.url, PORT: String(port), DATA_DIR: dataDir, REDIS_URL: process.env.REDIS_URL },
+      join(workDir, 'server.log'),
+    );
+    const started = server;
+    await pollUntil(
+      `the product to answer on ${api}`,
+      async () => {
+        if (!started.running) throw new PollAbort(`The product exited (${JSON.stringify(started.exit)}) before answering HTTP:\n${started.tail()}`);
+        return (await fetch(`${api}/jobs.json`, { signal: AbortSignal.timeout(2_000) })).status === 401;
+      },
+      90_000,
+      200,
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.signal('SIGTERM', 30_000);
+    await server?.kill();
+    await database?.drop();
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  }, 60_000);
+
+  /** Runs the script in `directory` (made on first use, with photo.jpg) as `user` (the script's default: ada). */
+  async function walk(directory: string, user?: string): Promise<Outcome> {
+    const cwd = join(workDir, directory);
+    if (!existsSync(cwd)) {
+      mkdirSync(cwd);
+      writeFileSync(join(cwd, 'photo.jpg'), fixture('astronaut.jpg')); // the README's suggestion
+    }
+    const before = new Set(readdirSync(cwd));
+    // Only what a reader's shell would have; HOME is the run's own so no ~/.curlrc or ~/.jq applies.
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd, API: api };
+    if (user) env.DARKROOM_USER = user;
+    const run = await runBashScript(join(workDir, 'walkthrough.sh'), cwd, env, RUN_TIMEOUT_MS);
+    const label = `bash -euo pipefail walkthrough.sh in ${directory}${user ? ` as ${user}` : ''}`;
+    if (run.code !== 0) throw new Error(`${describeRun(label, run)}\n--- server log ---\n${server?.tail(60)}`);
+    const states = run.stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{"status":'))
+      .map((line) => JSON.parse(line) as Outcome['finalState']);
+    if (!states.length) throw new Error(`${describeRun(label, run)}\nprinted no job state`);
+    const outcome = { run, added: readdirSync(cwd).filter((name) => !before.has(name)).sort(), finalState: states[states.length - 1] };
+    outcomes.push(outcome);
+    return outcome;
+  }
+
+  /** The run completed its job and left its outputs and the job's zip, named by the server, in `directory`. */
+  async function expectResults(directory: string, outcome: Outcome): Promise<number> {
+    const { finalState, added, run } = outcome;
+    expect(finalState).toMatchObject({ status: 'completed', error: null });
+    expect(finalState.outputs).toHaveLength(2);
+    const [grayscale, histogram] = finalState.outputs;
+    const zip = added.find((name) => /^job-\d+\.zip$/.test(name));
+    expect(added).toEqual([`${grayscale}-grayscale.png`, `${histogram}-histogram.png`, zip].sort());
+    const cwd = join(workDir, directory);
+    expect(await sharp(join(cwd, `${grayscale}-grayscale.png`)).metadata()).toMatchObject({ format: 'png', width: 512, height: 512, channels: 1 });
+    expect(await sharp(join(cwd, `${histogram}-histogram.png`)).metadata()).toMatchObject({ format: 'png' });
+    const zipped = readFileSync(join(cwd, zip!));
+    expect(zipped.subarray(0, 4)).toEqual(Buffer.from('PK\x03\x04', 'latin1'));
+    expect(zipped.includes(`${grayscale}-grayscale.png`)).toBe(true);
+    expect(zipped.includes(`${histogram}-histogram.png`)).toBe(true);
+    // The histogram's 256 bins, printed on one line, sum to the photo's pixel count.
+    const bins = run.stdout
+      .split('\n')
+      .filter((line) => line.startsWith('['))
+      .map((line) => JSON.parse(line) as unknown[])
+      .find((array) => array.length === 256) as number[] | undefined;
+    expect(bins?.reduce((sum, count) => sum + count, 0)).toBe(512 * 512);
+    return Number(/^job-(\d+)\.zip$/.exec(zip!)![1]);
+  }
+
+  /** Signs in with the script's default password: the account the script made exists. */
+  async function signIn(username: string): Promise<{ id: number; token: string }> {
+    const response = await fetch(`${api}/sessions.json`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username, password: 'correct horse' }),
+    });
+    expect(response.status).toBe(200);
+    const user = (await response.json()) as { id: number; authentication_token: string };
+    return { id: user.id, token: user.authentication_token };
+  }
+
+  async function get<T>(path: string, token: string): Promise<T> {
+    const response = await fetch(`${api}${path}`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(response.status).toBe(200);
+    return (await response.json()) as T;
+  }
+
+  it('runs as a newcomer types it: signs ada up, uploads, waits, downloads the outputs and the zip', async () => {
+    await expectResults('ada', await walk('ada'));
+  }, RUN_TIMEOUT_MS + 10_000);
+
+  it('runs again in the same directory on the same database: ada signs in, and new files join the old', async () => {
+    if (outcomes.length !== 1) throw new Error('The first run did not complete (see its failure above)');
+    await expectResults('ada', await walk('ada'));
+    const [first, second] = outcomes;
+    expect(second.finalState.outputs.some((id) => first.finalState.outputs.includes(id))).toBe(false);
+    for (const name of first.added) expect(readdirSync(join(workDir, 'ada'))).toContain(name);
+  }, RUN_TIMEOUT_MS + 10_000);
+
+  it('runs for a second user (DARKROOM_USER=grace), whose job is hers alone', async () => {
+    if (outcomes.length !== 2) throw new Error('The first two runs did not complete (see their failures above)');
+    const gracesJob = await expectResults('grace', await walk('grace', 'grace'));
+    const [ada, grace] = [await signIn('ada'), await signIn('grace')];
+    expect(grace.id).not.toBe(ada.id);
+    // (By user_id, not by what each may see: the first account on a server may be its admin.)
+    expect(await get(`/jobs.json?n=all&user_id=${ada.id}`, ada.token)).toHaveLength(2);
+    expect(await get(`/jobs/${gracesJob}.json`, grace.token)).toMatchObject({ user_id: grace.id, status: 'completed' });
+  }, RUN_TIMEOUT_MS + 10_000);
+});
