@@ -4,46 +4,108 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
+import { AppLogger } from './common/app-logger';
 import { ConfigError, loadConfig } from './config/app-config';
-import { openDatabase } from './database/database';
+import { DatabaseConnection, openDatabase } from './database/database';
+import { EmbeddedPostgresError } from './database/embedded-postgres';
 import { runMigrations } from './database/migrate';
 import { WorkerSupervisor } from './worker-supervisor';
 
+const appLogger = new AppLogger();
+Logger.overrideLogger(appLogger);
 const logger = new Logger('Darkroom');
+
+/** Stop signals: Ctrl-C, a service manager's stop, the terminal closing. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** Thrown between start-up steps when a stop signal arrived during one of them. */
+class StopRequested extends Error {}
 
 /**
  * `node dist/src/main.js` (npm start): the API, and a worker in a child process.
  * `node dist/src/main.js --api-only` (npm run start:api): the API alone, for scaling out.
+ *
+ * A stop (Ctrl-C, SIGTERM, SIGHUP) closes the HTTP server once its requests in flight are
+ * answered, lets the worker finish or hand back its jobs, closes the pools and only then stops
+ * the embedded PostgreSQL, which runs in a session of its own so that the terminal's Ctrl-C does
+ * not reach it. A signal during the start is honoured as soon as the current step ends.
  */
-async function bootstrap(): Promise<void> {
+async function main(): Promise<void> {
   const apiOnly = process.argv.includes('--api-only');
   const config = loadConfig();
-  const database = await openDatabase(config);
-  const worker = apiOnly ? null : new WorkerSupervisor({ ...process.env, DATABASE_URL: database.url }, config.SHUTDOWN_GRACE);
-  try {
-    await runMigrations(database.url, { queueOnPostgres: !config.REDIS_URL });
-    const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, database.url));
-    configureApp(app);
-    await app.listen(config.PORT);
-    worker?.start();
-    logger.log(`Serving the API on http://localhost:${config.PORT}/api (docs: /api/docs)${worker ? ' with a worker' : ''}`);
+  let database: DatabaseConnection | undefined;
+  let app: NestExpressApplication | undefined;
+  let worker: WorkerSupervisor | undefined;
+  let started = false;
+  let stopSignal: NodeJS.Signals | undefined;
+  let stoppedAt = 0;
 
-    const shutDown = async (signal: string) => {
-      logger.log(`${signal}: closing`);
-      await Promise.all([app.close(), worker?.stop()]);
-      await database.close();
-      process.exit(0);
-    };
-    process.once('SIGINT', shutDown);
-    process.once('SIGTERM', shutDown);
+  const stop = async (): Promise<void> => {
+    await Promise.all([app?.close(), worker?.stop()]);
+    await database?.close();
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    // npm passes the terminal's Ctrl-C on to this process, which also gets it from the terminal:
+    // one stop for both. A later press only hears how long the stop may take.
+    if (stopSignal) {
+      if (Date.now() - stoppedAt > 1000) {
+        logger.log(`Still stopping${worker ? `: running jobs have up to ${config.SHUTDOWN_GRACE} s (SHUTDOWN_GRACE) to finish` : ''}`);
+      }
+      return;
+    }
+    stopSignal = signal;
+    stoppedAt = Date.now();
+    if (!started) {
+      logger.log(`${signal}: stopping once the current start-up step is done`);
+      return;
+    }
+    logger.log(`${signal}: stopping${worker ? `; running jobs have up to ${config.SHUTDOWN_GRACE} s to finish, then go back to the queue` : ''}`);
+    stop().then(
+      () => exit(0, 'Stopped'),
+      (error) => exit(1, `Stopped, with an error: ${(error as Error)?.stack ?? error}`),
+    );
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  const checkpoint = () => {
+    if (stopSignal) throw new StopRequested();
+  };
+
+  try {
+    database = await openDatabase(config);
+    checkpoint();
+    await runMigrations(database.url, { queueOnPostgres: !config.REDIS_URL });
+    checkpoint();
+    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, database.url), { logger: appLogger });
+    configureApp(app);
+    await app.listen(config.PORT).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EADDRINUSE') throw error;
+      throw new ConfigError(`Port ${config.PORT} is in use (another Darkroom, or another program): stop it, or choose another with PORT`);
+    });
+    checkpoint();
+    if (!apiOnly) {
+      worker = new WorkerSupervisor({ ...process.env, DATABASE_URL: database.url }, config.SHUTDOWN_GRACE);
+      await worker.start();
+      checkpoint();
+    }
   } catch (error) {
-    await worker?.stop();
-    await database.close();
+    await stop().catch((stopError) => logger.error(`While stopping: ${(stopError as Error)?.stack ?? stopError}`));
+    // A failure that the stop itself caused (a step cut short) is not news.
+    if (stopSignal) exit(0, 'Stopped');
     throw error;
   }
+  started = true;
+  const base = `http://localhost:${config.PORT}/api`;
+  logger.log(`Darkroom is ready${apiOnly ? ' (API only)' : ''}: API ${base} · docs ${base}/docs · Ctrl-C stops it`);
 }
 
-bootstrap().catch((error) => {
-  logger.error(error instanceof ConfigError ? error.message : ((error as Error)?.stack ?? String(error)));
+function exit(code: number, message: string): never {
+  if (code === 0) logger.log(message);
+  else logger.error(message);
+  process.exit(code);
+}
+
+main().catch((error) => {
+  const explained = error instanceof ConfigError || error instanceof EmbeddedPostgresError;
+  logger.error(explained ? error.message : ((error as Error)?.stack ?? String(error)));
   process.exit(1);
 });

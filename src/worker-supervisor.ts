@@ -6,10 +6,22 @@ const logger = new Logger('WorkerSupervisor');
 const RESTART_DELAY_MS = 1000;
 /** Past the worker's own SHUTDOWN_GRACE, the time it needs to hand its jobs back and close. */
 const CLOSE_MARGIN_MS = 15_000;
+/** How long start() waits for the worker to say it serves its queues before it stops waiting. */
+const READY_TIMEOUT_MS = 60_000;
+
+/** The message a supervised worker sends once it serves its queues (see worker.main.ts). */
+export const WORKER_READY = 'darkroom:worker-ready';
+/** The argument that tells worker.main.ts it runs under this supervisor. */
+export const SUPERVISED = '--supervised';
 
 /**
  * `npm start` runs the worker as a child process, so that a crash in native image code takes down
  * only the worker, which is then restarted; the API keeps serving.
+ *
+ * The child runs in a process group of its own (`detached`): a Ctrl-C in the terminal reaches
+ * only the API process, which stops the worker once, with SIGTERM, and waits for it to finish or
+ * hand back its jobs. Should the API process die without stopping it, the worker sees its IPC
+ * channel close and stops itself the same way.
  */
 export class WorkerSupervisor {
   private child: ChildProcess | null = null;
@@ -20,14 +32,27 @@ export class WorkerSupervisor {
     private readonly shutdownGraceSeconds: number,
   ) {}
 
-  start(): void {
-    const child = fork(join(__dirname, 'worker.main.js'), [], { env: this.env });
+  /** Starts the worker; resolves once it serves its queues, exits, or a minute has passed. */
+  start(): Promise<void> {
+    const child = fork(join(__dirname, 'worker.main.js'), [SUPERVISED], { env: this.env, detached: true });
     this.child = child;
+    child.on('error', (error) => logger.error(`The worker process: ${error.message}`));
     child.once('exit', (code, signal) => {
       this.child = null;
       if (this.stopping) return;
       logger.error(`The worker exited (${signal ?? `code ${code}`}); restarting it`);
       setTimeout(() => this.stopping || this.start(), RESTART_DELAY_MS);
+    });
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, READY_TIMEOUT_MS);
+      const done = () => {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        resolve();
+      };
+      const onMessage = (message: unknown) => message === WORKER_READY && done();
+      child.on('message', onMessage);
+      child.once('exit', done);
     });
   }
 
@@ -35,10 +60,13 @@ export class WorkerSupervisor {
   async stop(): Promise<void> {
     this.stopping = true;
     const child = this.child;
-    if (!child) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), this.shutdownGraceSeconds * 1000 + CLOSE_MARGIN_MS);
+    const timer = setTimeout(() => {
+      logger.error(`The worker did not stop within ${this.shutdownGraceSeconds} s (SHUTDOWN_GRACE) and ${CLOSE_MARGIN_MS / 1000} s more; killing it`);
+      child.kill('SIGKILL');
+    }, this.shutdownGraceSeconds * 1000 + CLOSE_MARGIN_MS);
     await exited;
     clearTimeout(timer);
   }

@@ -3,9 +3,13 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import sharp from 'sharp';
 import { ConfigError, loadConfig } from './config/app-config';
+import { AppLogger } from './common/app-logger';
 import { runMigrations } from './database/migrate';
+import { SUPERVISED, WORKER_READY } from './worker-supervisor';
 import { WorkerAppModule } from './worker/worker-app.module';
 
+const appLogger = new AppLogger();
+Logger.overrideLogger(appLogger);
 const logger = new Logger('Worker');
 
 /**
@@ -13,6 +17,7 @@ const logger = new Logger('Worker');
  * WORKER_QUEUES names from the database DATABASE_URL names and, with REDIS_URL, from Redis.
  */
 async function bootstrap(): Promise<void> {
+  const supervised = process.argv.includes(SUPERVISED);
   const config = loadConfig();
   if (!config.DATABASE_URL) {
     throw new ConfigError('A worker process needs DATABASE_URL: the database its API process uses');
@@ -21,19 +26,39 @@ async function bootstrap(): Promise<void> {
   await runMigrations(config.DATABASE_URL, { queueOnPostgres: !config.REDIS_URL });
   // One job's input is decoded once and never again: libvips' operation cache would only hold memory.
   sharp.cache(false);
-  const app = await NestFactory.createApplicationContext(WorkerAppModule.forRoot(config, config.DATABASE_URL));
+  const app = await NestFactory.createApplicationContext(WorkerAppModule.forRoot(config, config.DATABASE_URL), { logger: appLogger });
   logger.log(
     `Serving queues ${config.WORKER_QUEUES.join(', ')} (concurrency ${config.WORKER_CONCURRENCY}) on ` +
       (config.REDIS_URL ? 'Redis' : 'PostgreSQL'),
   );
-  // Stops taking jobs, gives running ones SHUTDOWN_GRACE to finish and hands the rest back to the queue.
-  const shutDown = async (signal: string) => {
-    logger.log(`${signal}: taking no more jobs; running ones have ${config.SHUTDOWN_GRACE} s to finish, then go back to the queue`);
-    await app.close();
-    process.exit(0);
+  // Stops taking jobs, gives running ones SHUTDOWN_GRACE to finish and hands the rest back to the
+  // queue. Once: a second signal (npm passes a Ctrl-C on, the terminal sends it too) must not
+  // start a second close in the middle of the hand-back.
+  let stopping = false;
+  const shutDown = (why: string, quietly = false) => {
+    if (stopping) return;
+    stopping = true;
+    if (!quietly) logger.log(`${why}: taking no more jobs; running ones have ${config.SHUTDOWN_GRACE} s to finish, then go back to the queue`);
+    app.close().then(
+      () => {
+        if (!quietly) logger.log('Stopped');
+        process.exit(0);
+      },
+      (error) => {
+        logger.error(`While stopping: ${(error as Error)?.stack ?? error}`);
+        process.exit(1);
+      },
+    );
   };
-  process.once('SIGINT', shutDown);
-  process.once('SIGTERM', shutDown);
+  // Under `npm start`, the API process stops this worker with SIGTERM, having said what a stop does.
+  process.on('SIGTERM', () => shutDown('SIGTERM', supervised));
+  process.on('SIGINT', () => shutDown('SIGINT'));
+  process.on('SIGHUP', () => shutDown('SIGHUP'));
+  if (supervised) {
+    // Should the API process die instead, the IPC channel closes and the worker stops itself.
+    process.once('disconnect', () => shutDown('The API process is gone'));
+    process.send?.(WORKER_READY);
+  }
 }
 
 bootstrap().catch((error) => {

@@ -3,6 +3,7 @@ import { Client } from 'pg';
 /** Creates `database` on the server of `serverUrl` unless it exists. */
 export async function ensureDatabase(serverUrl: string, database: string): Promise<void> {
   const client = new Client({ connectionString: serverUrl });
+  client.on('error', () => undefined); // a connection lost mid-query rejects that query
   await client.connect();
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
@@ -16,6 +17,7 @@ export async function ensureDatabase(serverUrl: string, database: string): Promi
 
 export async function dropDatabase(serverUrl: string, database: string): Promise<void> {
   const client = new Client({ connectionString: serverUrl });
+  client.on('error', () => undefined); // a connection lost mid-query rejects that query
   await client.connect();
   try {
     await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(database)} WITH (FORCE)`);

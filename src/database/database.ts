@@ -5,6 +5,7 @@ import { startEmbeddedPostgres } from './embedded-postgres';
 
 export interface DatabaseConnection {
   url: string;
+  /** Stops the embedded server, if one was started: call it once every pool on it is closed. */
   close(): Promise<void>;
 }
 
@@ -19,6 +20,11 @@ export async function openDatabase(config: AppConfig): Promise<DatabaseConnectio
     dir: join(config.DATA_DIR, 'postgres'),
     port: config.EMBEDDED_PG_PORT,
   });
-  await ensureDatabase(server.serverUrl('postgres'), EMBEDDED_DATABASE);
+  try {
+    await ensureDatabase(server.serverUrl('postgres'), EMBEDDED_DATABASE);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
   return { url: server.serverUrl(EMBEDDED_DATABASE), close: () => server.stop() };
 }

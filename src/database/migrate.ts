@@ -25,7 +25,10 @@ export async function runMigrations(url: string, options: { queueOnPostgres: boo
     await lock.connect();
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     const applied = await dataSource.runMigrations({ transaction: 'each' });
-    for (const migration of applied) logger.log(`Applied ${migration.name}`);
+    if (applied.length) {
+      const names = applied.map((migration) => migration.name.replace(/\d{13}$/, ''));
+      logger.log(`Migrated the database: ${names.join(', ')} (${applied.length} migration${applied.length > 1 ? 's' : ''})`);
+    }
     await syncOperationCatalog(dataSource);
     return applied.map((migration) => migration.name);
   } finally {
@@ -38,6 +41,8 @@ export async function runMigrations(url: string, options: { queueOnPostgres: boo
 /** BullMQ's PostgreSQL backend keeps its tables in its own `bullmq` schema, migrated by BullMQ. */
 async function migrateQueueSchema(url: string): Promise<void> {
   const client = new Client({ connectionString: url });
+  // A connection lost mid-query rejects that query; between queries, the client only emits this.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     await runQueueMigrations(client);
@@ -51,7 +56,7 @@ async function main(): Promise<void> {
   const database = await openDatabase(config);
   try {
     const applied = await runMigrations(database.url, { queueOnPostgres: !config.REDIS_URL });
-    logger.log(applied.length ? `${applied.length} migration(s) applied` : 'The schema is up to date');
+    if (!applied.length) logger.log('The schema is up to date');
   } finally {
     await database.close();
   }

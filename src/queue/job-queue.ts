@@ -1,5 +1,5 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { JobState, Queue } from 'bullmq';
 import { AppConfig } from '../config/app-config';
 import { pipelineKind, PipelineKind } from '../pipelines/job-sequence';
@@ -27,6 +27,9 @@ export class JobQueue {
     private readonly config: AppConfig,
   ) {
     this.queues = { process, query, search };
+    // The queue's connection failing (BullMQ retries it); unheard, BullMQ prints the whole error object.
+    const logger = new Logger('Queue');
+    for (const queue of Object.values(this.queues)) queue.on('error', (error) => logger.warn(`The ${queue.name} queue: ${error.message}`));
   }
 
   /**
