@@ -177,6 +177,9 @@ export class JobsService {
       zip.addReadStream(file.stream, `${index + 1}-${file.filename}`, { compress: false });
     }
     zip.end();
+    // yazl reads the files one after the other: a client gone mid-download would leave the files
+    // not reached yet open until garbage collection (DEP0137). They close with the zip.
+    zip.outputStream.once('close', () => files.forEach((file) => file.stream.destroy()));
     return { stream: zip.outputStream as Readable, bytes: null, mime: 'application/zip', filename: `job-${id}.zip` };
   }
 

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -24,6 +26,19 @@ function chunked(data: Buffer, size: number): Readable {
     })(),
   );
 }
+
+/** How many of this process's file descriptors are open on `path` (Linux: /proc/self/fd). */
+function descriptorsOn(path: string): number {
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === path;
+    } catch {
+      return false; // the descriptor readdir itself used, closed since
+    }
+  }).length;
+}
+
+const onLinux = existsSync('/proc/self/fd') ? it : it.skip;
 
 describe('LocalStorageDriver', () => {
   let root: string;
@@ -130,6 +145,34 @@ describe('LocalStorageDriver', () => {
       expect(await readdir(root)).toEqual([]);
     },
   );
+
+  describe('closes the file it opened for a read (else Node closes it on garbage collection, with DEP0137)', () => {
+    const key = 'outputs/large.png';
+    beforeEach(() => driver.put(key, randomBytes(4 * 1024 * 1024), 'image/png'));
+
+    onLinux('once the stream is read to its end', async () => {
+      const stream = await driver.get(key);
+      expect(descriptorsOn(join(root, key))).toBe(1);
+      await buffer(stream);
+      if (!stream.closed) await once(stream, 'close');
+      expect(descriptorsOn(join(root, key))).toBe(0);
+    });
+
+    onLinux('when the stream is destroyed midway, as a client gone mid-download makes it', async () => {
+      const stream = await driver.get(key);
+      await once(stream, 'data');
+      stream.destroy();
+      await once(stream, 'close');
+      expect(descriptorsOn(join(root, key))).toBe(0);
+    });
+
+    onLinux('when the stream is destroyed before a byte is read (a 304, a request that failed)', async () => {
+      const stream = await driver.get(key);
+      stream.destroy();
+      await once(stream, 'close');
+      expect(descriptorsOn(join(root, key))).toBe(0);
+    });
+  });
 
   it('cannot presign uploads', async () => {
     await expect(driver.presignPut('uploads/i.jpg', 'image/jpeg', 60)).rejects.toThrow(PresignUnsupportedError);

@@ -61,6 +61,12 @@ export class LocalStorageDriver extends StorageDriver {
     }
   }
 
+  /**
+   * The file is opened here, so a delete racing the read cannot take it away. The stream closes it
+   * at its end, on an error and when destroyed; a caller that gives up on the stream before reading
+   * it must destroy it (see JobsService.openDownload), or the file stays open until garbage
+   * collection closes it, with a DEP0137 warning.
+   */
   async get(key: string): Promise<Readable> {
     const path = this.pathOf(key);
     let handle;
