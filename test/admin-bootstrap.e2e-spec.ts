@@ -6,10 +6,10 @@ import { createSuiteDatabase } from './utils/suite-database';
 import { api, bearer, createTestApp, testEnv } from './utils/test-app';
 
 /**
- * The first account to sign up on an installation with no admin becomes the admin. "First" needs
+ * The first account to sign up on an installation becomes the admin. "First" needs
  * a database of its own: the run's shared one has other suites' users.
  */
-describe('the first sign-up on an installation without an admin', () => {
+describe('the first sign-up on an installation', () => {
   const signUp = (app: NestExpressApplication, username = unique('first')) =>
     api(app).post('/api/users.json').send({ username, email: `${username}@example.com`, password: 'password123' });
 
@@ -54,6 +54,13 @@ describe('the first sign-up on an installation without an admin', () => {
         .expect(200);
       const list = await api(app).get('/api/users.json').set(bearer(second.body.authentication_token)).expect(200);
       expect(list.body).toHaveLength(2);
+
+      // Once the installation has accounts, losing its admins hands admin to no newcomer.
+      await api(app).put(`/api/users/${second.body.id}.json`).set(bearer(second.body.authentication_token)).send({ admin: false }).expect(200);
+      await api(app).delete(`/api/users/${first.body.id}.json`).set(bearer(first.body.authentication_token)).expect(200);
+      expect(await admins(app)).toEqual([]);
+      const stranger = await signUp(app).expect(201);
+      expect(stranger.body.admin).toBe(false);
     }));
 
   it('makes exactly one of several concurrent first sign-ups the admin', () =>

@@ -12,7 +12,7 @@ import { CreateUserDto } from './dto/create-user.dto';
 import { UpdateUserDto } from './dto/update-user.dto';
 import { User } from './user.entity';
 
-/** Any fixed number: every sign-up on an installation without an admin takes the same lock. */
+/** Any fixed number: every sign-up on an installation without ADMIN_TOKEN takes the same lock. */
 const FIRST_ADMIN_LOCK = 7_461_003;
 
 @Injectable()
@@ -26,11 +26,13 @@ export class UsersService {
   ) {}
 
   /**
-   * Signs a user up. On an installation with no admin — no user with `admin` and no ADMIN_TOKEN
-   * configured — the new user becomes the admin, so a default start has someone who can grant
-   * admin. Sign-ups take turns under a transaction-scoped advisory lock, and each looks for an
-   * admin only once it holds it (a statement's snapshot in READ COMMITTED is taken after the lock
-   * is granted), so two concurrent first sign-ups never both become admin.
+   * Signs a user up. The very first account of an installation without ADMIN_TOKEN becomes the
+   * admin, as Immich's first sign-up does, so a default start has someone who can grant admin.
+   * Only the first: an installation whose admins were later removed does not hand admin to the
+   * next stranger who signs up (`npm run admin` is the way back). Sign-ups take turns under a
+   * transaction-scoped advisory lock, and each looks for other accounts only once it holds it (a
+   * statement's snapshot in READ COMMITTED is taken after the lock is granted), so two concurrent
+   * first sign-ups never both become admin.
    */
   async create(dto: CreateUserDto): Promise<User> {
     const user = this.users.create({
@@ -42,7 +44,7 @@ export class UsersService {
     if (this.config.ADMIN_TOKEN) return this.users.save(user);
     return this.users.manager.transaction(async (manager) => {
       await manager.query('SELECT pg_advisory_xact_lock($1)', [FIRST_ADMIN_LOCK]);
-      user.admin = !(await manager.existsBy(User, { admin: true }));
+      user.admin = !(await manager.exists(User));
       return manager.save(user);
     });
   }
