@@ -1,6 +1,6 @@
 # The API and worker image for the production-like set in docker-compose.yml. It talks to an
 # external PostgreSQL (DATABASE_URL); the embedded one is for `npm start` on a laptop.
-FROM node:20-bookworm-slim AS build
+FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
@@ -9,7 +9,7 @@ COPY src ./src
 COPY migrations ./migrations
 RUN npx nest build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:22-bookworm-slim
 # The histogram chart is SVG rendered by libvips, whose text needs a font.
 RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
