@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { api, childPid, peakMemoryOfChild, startProduct } from './bench-support';
 
@@ -15,10 +14,10 @@ const CHUNK = 100_000;
 
 async function seedUsers(db: Client): Promise<void> {
   await db.query(
-    `INSERT INTO users (username, email, encrypted_password, authentication_token)
-     SELECT 'bench' || g, 'bench' || g || '@example.com', 'not-a-password-hash', $1 || g
-       FROM generate_series(1, $2) g`,
-    [randomBytes(8).toString('hex'), USERS],
+    `INSERT INTO users (username, email, encrypted_password)
+     SELECT 'bench' || g, 'bench' || g || '@example.com', 'not-a-password-hash'
+       FROM generate_series(1, $1) g`,
+    [USERS],
   );
 }
 

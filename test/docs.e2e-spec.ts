@@ -30,7 +30,14 @@ describe('API docs', () => {
       'POST /api/jobs/{id}/cancel',
       'POST /api/jobs/{id}/retry',
     ];
-    expect(operations).toEqual([...expected, 'POST /api/sessions', ...files].sort());
+    const sessions = [
+      'POST /api/sessions',
+      'GET /api/sessions',
+      'DELETE /api/sessions/current',
+      'DELETE /api/sessions/{id}',
+      'DELETE /api/users/{id}/sessions',
+    ];
+    expect(operations).toEqual([...expected, ...sessions, ...files].sort());
     expect(spec.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'opaque token' });
     // Swagger UI shows bearerFormat beside the scheme: the tokens are opaque, not JWTs.
     expect(spec.components.securitySchemes.bearer.description).toMatch(/authentication_token.*ADMIN_TOKEN/);

@@ -31,8 +31,8 @@ describe('the histogram cache', () => {
     db = new Client({ connectionString: database.url });
     await db.connect();
     const { rows } = await db.query<{ id: number }>(
-      `INSERT INTO users (username, email, encrypted_password, authentication_token)
-       SELECT 'cache' || g, 'cache' || g || '@example.com', 'not-a-password-hash', 'cache-token-' || g FROM generate_series(1, 3) g RETURNING id`,
+      `INSERT INTO users (username, email, encrypted_password)
+       SELECT 'cache' || g, 'cache' || g || '@example.com', 'not-a-password-hash' FROM generate_series(1, 3) g RETURNING id`,
     );
     users = rows.map((row) => row.id);
   });

@@ -102,18 +102,20 @@ describe('users and sessions', () => {
   });
 
   describe('POST /api/sessions.json (sign-in)', () => {
-    it('returns the token again for the username or the email', async () => {
+    it('starts a new session, with a new token, for the username or the email', async () => {
       const user = await createUser(app);
       const byName = await api(app)
         .post('/api/sessions.json')
         .send({ username: user.username, password: user.password })
         .expect(200);
-      expect(byName.body.authentication_token).toBe(user.token);
+      expect(byName.body.authentication_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
       const byEmail = await api(app)
         .post('/api/sessions')
         .send({ email: user.email.toUpperCase(), password: user.password })
         .expect(200);
-      expect(byEmail.body.authentication_token).toBe(user.token);
+      const tokens = [user.token, byName.body.authentication_token, byEmail.body.authentication_token];
+      expect(new Set(tokens).size).toBe(3);
+      for (const token of tokens) await api(app).get(`/api/users/${user.id}.json`).set(bearer(token)).expect(200);
     });
 
     it('answers 401 to a wrong password or an unknown user, 422 to a missing login', async () => {

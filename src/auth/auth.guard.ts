@@ -1,8 +1,8 @@
-import { timingSafeEqual } from 'node:crypto';
 import { CanActivate, ExecutionContext, Injectable, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AppConfig } from '../config/app-config';
-import { UsersService } from '../users/users.service';
+import { SessionsService } from '../sessions/sessions.service';
+import { secretsEqual } from './credentials';
 import { AuthenticatedRequest } from './current-principal.decorator';
 import { Principal } from './principal';
 import { IS_PUBLIC } from './public.decorator';
@@ -12,14 +12,14 @@ const BEARER = /^Bearer +([A-Za-z0-9._~+/=-]+)$/i;
 /** Every route needs `Authorization: Bearer <token>` unless it is marked @Public(). */
 @Injectable()
 export class AuthGuard implements CanActivate {
-  private readonly adminToken: Buffer | null;
+  private readonly adminToken: string | null;
 
   constructor(
     private readonly reflector: Reflector,
-    private readonly users: UsersService,
+    private readonly sessions: SessionsService,
     config: AppConfig,
   ) {
-    this.adminToken = config.ADMIN_TOKEN ? Buffer.from(config.ADMIN_TOKEN) : null;
+    this.adminToken = config.ADMIN_TOKEN ?? null;
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -39,17 +39,20 @@ export class AuthGuard implements CanActivate {
     return true;
   }
 
+  /**
+   * ADMIN_TOKEN is compared in constant time (digests of both, so not even its length shows);
+   * any other token is looked up by its SHA-256 (see SessionsService.authenticate for why that
+   * lookup may use an index): one indexed query joining the user.
+   */
   private async authenticate(token: string): Promise<Principal> {
     if (this.isAdminToken(token)) return Principal.adminToken();
-    const user = await this.users.findByToken(token);
-    if (!user) throw this.unauthorized('Invalid bearer token');
-    return Principal.forUser(user);
+    const session = await this.sessions.authenticate(token);
+    if (!session) throw this.unauthorized('Invalid bearer token');
+    return Principal.forUser({ id: session.userId, admin: session.admin }, session.sessionId);
   }
 
   private isAdminToken(token: string): boolean {
-    if (!this.adminToken) return false;
-    const candidate = Buffer.from(token);
-    return candidate.length === this.adminToken.length && timingSafeEqual(candidate, this.adminToken);
+    return this.adminToken !== null && secretsEqual(token, this.adminToken);
   }
 
   private unauthorized(message: string): UnauthorizedException {

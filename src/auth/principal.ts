@@ -7,14 +7,16 @@ export class Principal {
   private constructor(
     readonly userId: number | null,
     readonly isAdmin: boolean,
+    /** The session whose token authenticated this request (null for ADMIN_TOKEN). */
+    readonly sessionId: number | null = null,
   ) {}
 
-  static forUser(user: { id: number; admin: boolean }): Principal {
-    return new Principal(user.id, user.admin);
+  static forUser(user: { id: number; admin: boolean }, sessionId: number | null = null): Principal {
+    return new Principal(user.id, user.admin, sessionId);
   }
 
   static adminToken(): Principal {
-    return new Principal(null, true);
+    return new Principal(null, true, null);
   }
 
   /** Whether this caller may see and change records owned by `userId`. */

@@ -1,23 +1,79 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Logger, NotFoundException, Param, Post, Req } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Request } from 'express';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
+import { ParseIdPipe } from '../common/parse-id.pipe';
+import { SessionResponseDto } from '../sessions/session-response.dto';
+import { SessionsService } from '../sessions/sessions.service';
 import { AuthenticatedUserResponseDto } from '../users/dto/user-response.dto';
 import { UsersService } from '../users/users.service';
+import { CurrentPrincipal } from './current-principal.decorator';
 import { CreateSessionDto } from './dto/create-session.dto';
+import { Principal } from './principal';
 import { Public } from './public.decorator';
+
+/** Where a request came from: Express's `req.ip`, which follows `trust proxy` when it is set. */
+export const originOf = (request: Request) => ({ userAgent: request.headers['user-agent'] ?? null, ip: request.ip ?? null });
 
 @ApiTags('sessions')
 @Controller('api/sessions')
 export class SessionsController {
-  constructor(private readonly users: UsersService) {}
+  private readonly logger = new Logger('SignIn');
+
+  constructor(
+    private readonly users: UsersService,
+    private readonly sessions: SessionsService,
+  ) {}
 
   @Post()
   @Public()
   @HttpCode(200)
-  @ApiOperation({ summary: 'Sign in with username or email and password; answers with your bearer token' })
+  @ApiOperation({ summary: 'Sign in with username or email and password: starts a new session, answers with its bearer token' })
   @ApiOkResponse({ type: AuthenticatedUserResponseDto })
   @ApiErrorResponses(400, 401, 422)
-  async create(@Body() dto: CreateSessionDto): Promise<AuthenticatedUserResponseDto> {
-    return AuthenticatedUserResponseDto.withToken(await this.users.authenticate(dto, dto.password));
+  async create(@Body() dto: CreateSessionDto, @Req() request: Request): Promise<AuthenticatedUserResponseDto> {
+    const origin = originOf(request);
+    const user = await this.users.authenticate(dto, dto.password).catch((error: unknown) => {
+      // The login named, never the password; JSON-quoted so that it cannot forge a log line.
+      const login = JSON.stringify((dto.username ?? dto.email ?? '').slice(0, 254));
+      this.logger.warn(`Failed sign-in for ${dto.username !== undefined ? 'username' : 'email'} ${login} from ${origin.ip ?? 'unknown address'}`);
+      throw error;
+    });
+    return AuthenticatedUserResponseDto.withToken(user, await this.sessions.create(user.id, origin));
+  }
+
+  @Get()
+  @ApiBearerAuth()
+  @ApiOperation({ summary: 'List your sessions (signed-in devices), most recently used first; never their tokens' })
+  @ApiOkResponse({ type: [SessionResponseDto] })
+  @ApiErrorResponses(401)
+  async index(@CurrentPrincipal() principal: Principal): Promise<SessionResponseDto[]> {
+    return (await this.sessions.list(principal)).map((session) => SessionResponseDto.from(session, principal.sessionId));
+  }
+
+  @Delete('current')
+  @ApiBearerAuth()
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Sign out: ends the session of the token this request is sent with' })
+  @ApiOkResponse({ description: 'Signed out: the token gets 401 from now on.' })
+  @ApiErrorResponses(401, 404)
+  async destroyCurrent(@CurrentPrincipal() principal: Principal): Promise<{ signed_out: true }> {
+    if (principal.sessionId === null) throw new NotFoundException('ADMIN_TOKEN is no session: it cannot sign out');
+    await this.sessions.end(principal, principal.sessionId);
+    return { signed_out: true };
+  }
+
+  @Delete(':id')
+  @ApiBearerAuth()
+  @HttpCode(200)
+  @ApiOperation({ summary: 'End one of your sessions (another device); 404 for anyone else’s' })
+  @ApiOkResponse({ description: 'Ended: its token gets 401 from now on.' })
+  @ApiErrorResponses(401, 404)
+  async destroy(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseIdPipe('session')) id: number,
+  ): Promise<{ id: number; ended: true }> {
+    await this.sessions.end(principal, id);
+    return { id, ended: true };
   }
 }

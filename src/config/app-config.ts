@@ -29,6 +29,14 @@ export class AppConfig {
   @MinLength(16, { message: 'ADMIN_TOKEN must be at least 16 characters long' })
   ADMIN_TOKEN?: string;
 
+  /** A session unused for this many days is over: its token gets 401. */
+  @Expose()
+  @Transform(({ value }) => positiveInteger(value, 90))
+  @IsInt({ message: 'SESSION_TTL_DAYS must be a positive whole number of days' })
+  @Min(1, { message: 'SESSION_TTL_DAYS must be a positive whole number of days' })
+  @Max(36500, { message: 'SESSION_TTL_DAYS must be a positive whole number of days' })
+  SESSION_TTL_DAYS: number;
+
   @Expose()
   @Transform(({ value }) => resolve(value === undefined || value === '' ? './data' : String(value)))
   @IsString()

@@ -5,11 +5,12 @@ import { Histogram } from '../histograms/histogram.entity';
 import { Image } from '../images/image.entity';
 import { JobType } from '../job-types/job-type.entity';
 import { Job } from '../jobs/job.entity';
+import { Session } from '../sessions/session.entity';
 import { User } from '../users/user.entity';
 import { Installation } from './installation.entity';
 import { SnakeNamingStrategy } from './snake-naming.strategy';
 
-export const entities = [User, ImageType, Image, JobType, Job, Histogram, Installation];
+export const entities = [User, ImageType, Image, JobType, Job, Histogram, Installation, Session];
 
 export function dataSourceOptions(url: string): DataSourceOptions {
   return {

@@ -7,7 +7,7 @@ import { Logger } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { DataSource, Repository } from 'typeorm';
-import { generateToken, hashPassword } from '../auth/credentials';
+import { hashPassword } from '../auth/credentials';
 import { loadConfig } from '../config/app-config';
 import { dataSourceOptions } from '../database/data-source-options';
 import { DatabaseConnection, openDatabase } from '../database/database';
@@ -83,7 +83,6 @@ async function createAdmin(users: Repository<User>, dto: CreateUserDto): Promise
       username: dto.username,
       email: dto.email,
       encryptedPassword: await hashPassword(dto.password),
-      authenticationToken: generateToken(),
       admin: true,
     }),
   );

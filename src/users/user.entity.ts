@@ -16,10 +16,6 @@ export class User {
   @Column({ type: 'varchar', length: 255 })
   encryptedPassword: string;
 
-  @Index('users_authentication_token_key', { unique: true })
-  @Column({ type: 'varchar', length: 64 })
-  authenticationToken: string;
-
   /** Counter cache of this user's jobs, kept by a trigger in the same transaction as the change. */
   @Column({ type: 'integer', default: 0 })
   jobsCount: number;

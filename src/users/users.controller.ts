@@ -1,10 +1,12 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Request } from 'express';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import { Principal } from '../auth/principal';
 import { Public } from '../auth/public.decorator';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
 import { ParseIdPipe } from '../common/parse-id.pipe';
+import { SessionsService } from '../sessions/sessions.service';
 import { ApiSelectionQuery, SelectionQuery } from '../common/selection/selection.decorator';
 import type { Selection, SelectionKey } from '../pipelines/selection';
 import { CreateUserDto } from './dto/create-user.dto';
@@ -17,7 +19,10 @@ const FILTERS: SelectionKey[] = ['n', 'count', 'days'];
 @ApiTags('users')
 @Controller('api/users')
 export class UsersController {
-  constructor(private readonly users: UsersService) {}
+  constructor(
+    private readonly users: UsersService,
+    private readonly sessions: SessionsService,
+  ) {}
 
   @Get()
   @ApiBearerAuth()
@@ -34,11 +39,29 @@ export class UsersController {
 
   @Post()
   @Public()
-  @ApiOperation({ summary: 'Sign up: no credentials needed; answers with your bearer token' })
+  @ApiOperation({ summary: 'Sign up: no credentials needed; starts your first session and answers with its bearer token' })
   @ApiCreatedResponse({ type: AuthenticatedUserResponseDto })
   @ApiErrorResponses(400, 422)
-  async create(@Body() dto: CreateUserDto): Promise<AuthenticatedUserResponseDto> {
-    return AuthenticatedUserResponseDto.withToken(await this.users.create(dto));
+  async create(@Body() dto: CreateUserDto, @Req() request: Request): Promise<AuthenticatedUserResponseDto> {
+    const { user, token } = await this.users.create(dto, {
+      userAgent: request.headers['user-agent'] ?? null,
+      ip: request.ip ?? null,
+    });
+    return AuthenticatedUserResponseDto.withToken(user, token);
+  }
+
+  @Delete(':id/sessions')
+  @ApiBearerAuth()
+  @HttpCode(200)
+  @ApiOperation({ summary: "End every session of a user (signs them out everywhere): yourself, or anyone for an admin" })
+  @ApiOkResponse({ description: 'How many sessions ended: `{"ended": 2}`.' })
+  @ApiErrorResponses(401, 404)
+  async destroySessions(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseIdPipe('user')) id: number,
+  ): Promise<{ ended: number }> {
+    await this.users.findOne(principal, id);
+    return { ended: await this.sessions.endAllOf(id) };
   }
 
   @Get(':id')

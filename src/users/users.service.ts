@@ -1,16 +1,20 @@
 import { Injectable, Logger, NotFoundException, UnauthorizedException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { generateToken, hashPassword, verifyPassword } from '../auth/credentials';
+import { hashPassword, verifyPasswordOrDummy } from '../auth/credentials';
 import { Principal } from '../auth/principal';
 import { AppConfig } from '../config/app-config';
 import { assertBodyIdMatches } from '../common/api-errors';
 import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../pipelines/selection';
+import { SessionOrigin, SessionsService } from '../sessions/sessions.service';
 import { StorageDriver } from '../storage/storage.driver';
 import { CreateUserDto } from './dto/create-user.dto';
 import { UpdateUserDto } from './dto/update-user.dto';
 import { User } from './user.entity';
+
+/** The one answer to a refused sign-in, whatever was wrong. */
+export const WRONG_LOGIN = 'Wrong username, email or password';
 
 /** Any fixed number: every sign-up on an installation without ADMIN_TOKEN takes the same lock. */
 const FIRST_ADMIN_LOCK = 7_461_003;
@@ -23,6 +27,7 @@ export class UsersService {
     @InjectRepository(User) private readonly users: Repository<User>,
     private readonly storage: StorageDriver,
     private readonly config: AppConfig,
+    private readonly sessions: SessionsService,
   ) {}
 
   /**
@@ -33,19 +38,23 @@ export class UsersService {
    * transaction-scoped advisory lock, and each looks for other accounts only once it holds it (a
    * statement's snapshot in READ COMMITTED is taken after the lock is granted), so two concurrent
    * first sign-ups never both become admin.
+   *
+   * The new account's first session is made in the same transaction; its bearer token is answered
+   * here and stored nowhere.
    */
-  async create(dto: CreateUserDto): Promise<User> {
+  async create(dto: CreateUserDto, origin: SessionOrigin = {}): Promise<{ user: User; token: string }> {
     const user = this.users.create({
       username: dto.username,
       email: dto.email,
       encryptedPassword: await hashPassword(dto.password),
-      authenticationToken: generateToken(),
     });
-    if (this.config.ADMIN_TOKEN) return this.users.save(user);
     return this.users.manager.transaction(async (manager) => {
-      await manager.query('SELECT pg_advisory_xact_lock($1)', [FIRST_ADMIN_LOCK]);
-      user.admin = !(await manager.exists(User));
-      return manager.save(user);
+      if (!this.config.ADMIN_TOKEN) {
+        await manager.query('SELECT pg_advisory_xact_lock($1)', [FIRST_ADMIN_LOCK]);
+        user.admin = !(await manager.exists(User));
+      }
+      const saved = await manager.save(user);
+      return { user: saved, token: await this.sessions.create(saved.id, origin, manager) };
     });
   }
 
@@ -70,8 +79,16 @@ export class UsersService {
     if (dto.username !== undefined) user.username = dto.username;
     if (dto.email !== undefined) user.email = dto.email;
     if (dto.admin !== undefined) user.admin = dto.admin;
-    if (dto.password !== undefined) user.encryptedPassword = await hashPassword(dto.password);
-    return this.users.save(user);
+    if (dto.password === undefined) return this.users.save(user);
+    user.encryptedPassword = await hashPassword(dto.password);
+    // A new password ends every other session of the user: whoever changed it stays signed in
+    // (an admin changing someone else's password, or ADMIN_TOKEN, ends all of theirs).
+    const keep = principal.userId === id ? principal.sessionId : null;
+    return this.users.manager.transaction(async (manager) => {
+      const saved = await manager.save(user);
+      await this.sessions.endAllOf(id, keep, manager);
+      return saved;
+    });
   }
 
   /** Deletes the user, their images and jobs (by the foreign keys' cascade), then their files. */
@@ -88,18 +105,18 @@ export class UsersService {
     return user;
   }
 
-  findByToken(token: string): Promise<User | null> {
-    return this.users.findOneBy({ authenticationToken: token });
-  }
-
-  /** Checks a password against the account named by username or email. */
+  /**
+   * Checks a password against the account named by username or email. An unknown login and a
+   * wrong password are refused alike, with the same 401 and body, and take the same time: with no
+   * account, the password is checked against a dummy bcrypt hash of the same cost.
+   */
   async authenticate(login: { username?: string; email?: string }, password: string): Promise<User> {
     const user = login.username
       ? await this.users.findOneBy({ username: login.username })
       : await this.users.findOneBy({ email: login.email ?? '' });
-    if (!user || !(await verifyPassword(user.encryptedPassword, password))) {
-      throw new UnauthorizedException('Wrong username, email or password');
+    if (!(await verifyPasswordOrDummy(user?.encryptedPassword ?? null, password))) {
+      throw new UnauthorizedException(WRONG_LOGIN);
     }
-    return user;
+    return user!;
   }
 }

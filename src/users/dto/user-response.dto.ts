@@ -27,10 +27,11 @@ export class UserResponseDto {
 
 /** Sign-up and sign-in answer with the bearer token; no other response ever shows it. */
 export class AuthenticatedUserResponseDto extends UserResponseDto {
-  @ApiProperty({ description: 'Send as "Authorization: Bearer <authentication_token>".' })
+  @ApiProperty({ description: 'A new session\'s bearer token, shown only here: send it as "Authorization: Bearer <authentication_token>".' })
   authentication_token: string;
 
-  static withToken(user: User): AuthenticatedUserResponseDto {
-    return { ...UserResponseDto.from(user), authentication_token: user.authenticationToken };
+  /** `token` is the new session's: each sign-up and sign-in starts one. */
+  static withToken(user: User, token: string): AuthenticatedUserResponseDto {
+    return { ...UserResponseDto.from(user), authentication_token: token };
   }
 }

@@ -1,0 +1,137 @@
+import { Injectable, Logger, NotFoundException, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { EntityManager, Repository } from 'typeorm';
+import { dummyPasswordHash, generateToken, tokenDigest } from '../auth/credentials';
+import { Principal } from '../auth/principal';
+import { AppConfig } from '../config/app-config';
+import { Session, USER_AGENT_LENGTH } from './session.entity';
+
+/** Where a session was started from, as the request that started it says. */
+export interface SessionOrigin {
+  userAgent?: string | null;
+  ip?: string | null;
+}
+
+/** The user a bearer token authenticates, and the session it belongs to. */
+export interface AuthenticatedSession {
+  sessionId: number;
+  userId: number;
+  admin: boolean;
+}
+
+/** last_used_at moves forward at most this often per session: one write a minute, not one a request. */
+export const TOUCH_INTERVAL_SECONDS = 60;
+
+/** How often each API process deletes every expired session in one statement. */
+const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
+
+@Injectable()
+export class SessionsService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(SessionsService.name);
+  private sweeper: NodeJS.Timeout | null = null;
+
+  constructor(
+    @InjectRepository(Session) private readonly sessions: Repository<Session>,
+    private readonly config: AppConfig,
+  ) {}
+
+  onModuleInit(): void {
+    // Ready before the first sign-in for an unknown user, which must not take longer than others.
+    void dummyPasswordHash();
+    this.sweeper = setInterval(() => {
+      this.deleteExpired().catch((error: Error) => this.logger.warn(`Could not delete expired sessions: ${error.message}`));
+    }, SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
+  }
+
+  onModuleDestroy(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+  }
+
+  /**
+   * Starts a session for `userId` and answers its bearer token: 32 random bytes, base64url. Only
+   * the token's SHA-256 is stored; the token itself is in this answer and nowhere else.
+   */
+  async create(userId: number, origin: SessionOrigin = {}, manager: EntityManager = this.sessions.manager): Promise<string> {
+    const token = generateToken();
+    await manager.insert(Session, {
+      userId,
+      tokenSha256: tokenDigest(token),
+      userAgent: origin.userAgent ? origin.userAgent.slice(0, USER_AGENT_LENGTH) : null,
+      ip: origin.ip ? origin.ip.slice(0, 64) : null,
+    });
+    return token;
+  }
+
+  /**
+   * The session and user a bearer token belongs to, or null. One statement, by the unique index
+   * on token_sha256, joining the user. Looking a secret up through a B-tree leaks, by its timing,
+   * at most how many leading bytes of the *digest* matched some stored digest; since nobody can
+   * choose a token whose SHA-256 starts with given bytes, that tells an attacker nothing about any
+   * token, so the lookup needs no constant-time comparison of its own.
+   *
+   * A session unused for SESSION_TTL_DAYS is deleted here, on its first use since, and refused.
+   * last_used_at is written at most once a minute per session.
+   */
+  async authenticate(token: string): Promise<AuthenticatedSession | null> {
+    const rows: { session_id: number; user_id: number; admin: boolean; expired: boolean; stale: boolean }[] =
+      await this.sessions.query(
+        `SELECT s.id AS session_id, u.id AS user_id, u.admin,
+                s.last_used_at < now() - make_interval(days => $2) AS expired,
+                s.last_used_at < now() - make_interval(secs => $3) AS stale
+           FROM sessions s JOIN users u ON u.id = s.user_id
+          WHERE s.token_sha256 = $1`,
+        [tokenDigest(token), this.config.SESSION_TTL_DAYS, TOUCH_INTERVAL_SECONDS],
+      );
+    const row = rows[0];
+    if (!row) return null;
+    if (row.expired) {
+      await this.sessions.delete({ id: row.session_id });
+      return null;
+    }
+    if (row.stale) {
+      await this.sessions.query(
+        `UPDATE sessions SET last_used_at = now() WHERE id = $1 AND last_used_at < now() - make_interval(secs => $2)`,
+        [row.session_id, TOUCH_INTERVAL_SECONDS],
+      );
+    }
+    return { sessionId: row.session_id, userId: row.user_id, admin: row.admin };
+  }
+
+  /** The caller's sessions, most recently used first (ADMIN_TOKEN is no session: none). */
+  list(principal: Principal): Promise<Session[]> {
+    if (principal.userId === null) return Promise.resolve([]);
+    return this.sessions
+      .createQueryBuilder('session')
+      .where('session.userId = :userId', { userId: principal.userId })
+      .andWhere(`session.lastUsedAt >= now() - make_interval(days => :days)`, { days: this.config.SESSION_TTL_DAYS })
+      .orderBy('session.lastUsedAt', 'DESC')
+      .addOrderBy('session.id', 'DESC')
+      .getMany();
+  }
+
+  /** Ends one of the caller's own sessions; anyone else's is as absent as a missing one (404). */
+  async end(principal: Principal, id: number): Promise<void> {
+    const result =
+      principal.userId === null ? { affected: 0 } : await this.sessions.delete({ id, userId: principal.userId });
+    if (!result.affected) throw new NotFoundException(`No session with id ${id}`);
+  }
+
+  /** Ends every session of `userId` but `except` (the one asking, on a password change). */
+  async endAllOf(userId: number, except: number | null = null, manager: EntityManager = this.sessions.manager): Promise<number> {
+    const [, affected] = await manager.query(
+      'DELETE FROM sessions WHERE user_id = $1 AND ($2::integer IS NULL OR id <> $2)',
+      [userId, except],
+    );
+    return affected ?? 0;
+  }
+
+  /** Deletes every session unused for SESSION_TTL_DAYS; answers how many. */
+  async deleteExpired(): Promise<number> {
+    const [, affected] = await this.sessions.query(
+      'DELETE FROM sessions WHERE last_used_at < now() - make_interval(days => $1)',
+      [this.config.SESSION_TTL_DAYS],
+    );
+    return affected ?? 0;
+  }
+}
