@@ -1,6 +1,8 @@
 import { Injectable, Logger, NotFoundException, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import type { Pool } from 'pg';
 import { EntityManager, Repository } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { dummyPasswordHash, generateToken, tokenDigest } from '../auth/credentials';
 import { Principal } from '../auth/principal';
 import { AppConfig } from '../config/app-config';
@@ -21,6 +23,19 @@ export interface AuthenticatedSession {
 
 /** last_used_at moves forward at most this often per session: one write a minute, not one a request. */
 export const TOUCH_INTERVAL_SECONDS = 60;
+
+/**
+ * The lookup every authenticated request makes, as a named prepared statement: each pooled
+ * connection parses and plans it once, not once a request.
+ */
+const LOOKUP = {
+  name: 'darkroom-session-by-token',
+  text: `SELECT s.id AS session_id, u.id AS user_id, u.admin,
+                s.last_used_at < now() - make_interval(days => $2) AS expired,
+                s.last_used_at < now() - make_interval(secs => $3) AS stale
+           FROM sessions s JOIN users u ON u.id = s.user_id
+          WHERE s.token_sha256 = $1`,
+};
 
 /** How often each API process deletes every expired session in one statement. */
 const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
@@ -74,15 +89,11 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
    * last_used_at is written at most once a minute per session.
    */
   async authenticate(token: string): Promise<AuthenticatedSession | null> {
-    const rows: { session_id: number; user_id: number; admin: boolean; expired: boolean; stale: boolean }[] =
-      await this.sessions.query(
-        `SELECT s.id AS session_id, u.id AS user_id, u.admin,
-                s.last_used_at < now() - make_interval(days => $2) AS expired,
-                s.last_used_at < now() - make_interval(secs => $3) AS stale
-           FROM sessions s JOIN users u ON u.id = s.user_id
-          WHERE s.token_sha256 = $1`,
-        [tokenDigest(token), this.config.SESSION_TTL_DAYS, TOUCH_INTERVAL_SECONDS],
-      );
+    // Straight on the pool, past TypeORM's query runner: this runs on every request.
+    const { rows } = await this.pool().query<{ session_id: number; user_id: number; admin: boolean; expired: boolean; stale: boolean }>({
+      ...LOOKUP,
+      values: [tokenDigest(token), this.config.SESSION_TTL_DAYS, TOUCH_INTERVAL_SECONDS],
+    });
     const row = rows[0];
     if (!row) return null;
     if (row.expired) {
@@ -96,6 +107,10 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
       );
     }
     return { sessionId: row.session_id, userId: row.user_id, admin: row.admin };
+  }
+
+  private pool(): Pool {
+    return (this.sessions.manager.connection.driver as PostgresDriver).master as Pool;
   }
 
   /** The caller's sessions, most recently used first (ADMIN_TOKEN is no session: none). */
