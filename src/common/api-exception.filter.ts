@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import type { Response } from 'express';
 import { QueryFailedError } from 'typeorm';
 import { ErrorBody, ErrorDetail } from './api-errors';
+import { QuotaExceededError } from '../quotas/quotas';
 import { InvalidInputError } from './invalid-input.error';
 
 interface PgError {
@@ -34,6 +35,10 @@ export class ApiExceptionFilter implements ExceptionFilter {
   private describe(exception: unknown): { status: number; body: ErrorBody } {
     if (exception instanceof InvalidInputError) {
       return { status: HttpStatus.UNPROCESSABLE_ENTITY, body: { error: exception.message, details: exception.details } };
+    }
+    if (exception instanceof QuotaExceededError) {
+      const status = exception.quota === 'jobs' ? HttpStatus.TOO_MANY_REQUESTS : HttpStatus.PAYLOAD_TOO_LARGE;
+      return { status, body: { error: exception.message, details: [] } };
     }
     if (exception instanceof HttpException) {
       return { status: exception.getStatus(), body: httpExceptionBody(exception) };

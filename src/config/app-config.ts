@@ -153,6 +153,35 @@ export class AppConfig {
   PNG_COMPRESSION: number;
 
   @Expose()
+  @Transform(({ value }) => positiveInteger(value, 1000))
+  @IsInt({ message: 'QUOTA_JOBS_IN_PROGRESS must be a positive integer' })
+  @Min(1, { message: 'QUOTA_JOBS_IN_PROGRESS must be a positive integer' })
+  QUOTA_JOBS_IN_PROGRESS: number;
+
+  @Expose()
+  @Transform(({ value }) => positiveInteger(value, 10 * 1024 ** 3))
+  @IsInt({ message: 'QUOTA_STORAGE_BYTES must be a whole number of bytes' })
+  @Min(0, { message: 'QUOTA_STORAGE_BYTES must be a whole number of bytes' })
+  @Max(Number.MAX_SAFE_INTEGER, { message: 'QUOTA_STORAGE_BYTES must be a whole number of bytes' })
+  QUOTA_STORAGE_BYTES: number;
+
+  /** Origins allowed to call the API from a browser (CORS); none by default. */
+  @Expose()
+  @Transform(({ value }) =>
+    value === undefined || String(value).trim() === ''
+      ? []
+      : String(value)
+          .split(',')
+          .map((origin) => origin.trim().replace(/\/$/, ''))
+          .filter((origin) => origin !== ''),
+  )
+  @Matches(/^https?:\/\/[^/\s?#]+$/, {
+    each: true,
+    message: 'CORS_ORIGINS must be a comma-separated list of origins such as https://app.example.com (scheme, host and port only)',
+  })
+  CORS_ORIGINS: string[];
+
+  @Expose()
   @Transform(({ value }) => (value === undefined || value === '' ? 1024 : Number(value)))
   @IsInt({ message: 'HISTOGRAM_CACHE_MB must be a whole number of megabytes (0 turns the cache off)' })
   @Min(0, { message: 'HISTOGRAM_CACHE_MB must be a whole number of megabytes (0 turns the cache off)' })

@@ -12,6 +12,8 @@ import { validationDetails } from '../common/invalid-input.error';
 import { BODY_VALIDATION } from '../common/api-validation.pipe';
 import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../pipelines/selection';
+import { AppConfig } from '../config/app-config';
+import { assertStorageAfterWrite, precheckStorage, quotaDefaults } from '../quotas/quotas';
 import { Histogram } from '../histograms/histogram.entity';
 import { ImageType } from '../image-types/image-type.entity';
 import { ImageTypesService } from '../image-types/image-types.service';
@@ -48,6 +50,7 @@ export class ImagesService {
     private readonly uploads: ImageUploadService,
     private readonly storage: StorageDriver,
     private readonly jobRows: JobRepository,
+    private readonly config: AppConfig,
   ) {}
 
   async findAll(principal: Principal, selection: Selection): Promise<Image[]> {
@@ -70,18 +73,26 @@ export class ImagesService {
     const imageType = (await this.resolveImageType(dto)) ?? (file ? await this.imageTypes.findByName(ORIGINAL_IMAGE_TYPE) : null);
     const originalId =
       dto.original_id === undefined ? null : (await this.requireOwned(dto.original_id, userId, 'original_id')).id;
-    const { identifiers } = await this.images.insert({
-      status: file ? IMAGE_STATUS.originalStored : IMAGE_STATUS.created,
-      userId,
-      imageTypeId: imageType?.id ?? null,
-      originalId,
-      ...(file ? fileColumns(file) : {}),
+    const id = await this.images.manager.transaction(async (manager) => {
+      const { identifiers } = await manager.getRepository(Image).insert({
+        status: file ? IMAGE_STATUS.originalStored : IMAGE_STATUS.created,
+        userId,
+        imageTypeId: imageType?.id ?? null,
+        originalId,
+        ...(file ? fileColumns(file) : {}),
+      });
+      if (file) await assertStorageAfterWrite(manager, userId, quotaDefaults(this.config), file.bytes, 'this file');
+      return identifiers[0].id as number;
     });
-    return this.findOne(principal, identifiers[0].id as number);
+    return this.findOne(principal, id);
   }
 
   /** `POST /api/images` as multipart/form-data: the record and its file in one request. */
   async createFromMultipart(principal: Principal, request: Request): Promise<Image> {
+    // The file's size is not known ahead (Content-Length counts the whole form): a user already
+    // at their storage quota is refused before anything is read. (An admin may be uploading for
+    // someone else, named in the form: only the exact check, once the owner is known.)
+    if (principal.userId !== null && !principal.isAdmin) await precheckStorage(this.images.manager, principal.userId, quotaDefaults(this.config), null);
     const { fields, file } = await readMultipartUpload(request, (stream) => this.uploads.store(stream));
     try {
       const dto = plainToInstance(CreateImageDto, formValues(fields));
@@ -98,6 +109,7 @@ export class ImagesService {
   async attachFile(principal: Principal, id: number, body: Readable, declaredBytes?: number): Promise<Image> {
     const image = await this.findOne(principal, id);
     await this.assertReplaceable(image);
+    await precheckStorage(this.images.manager, image.userId, quotaDefaults(this.config), declaredBytes ?? null, image.bytes ?? 0);
     return this.recordFile(principal, image, await this.uploads.store(body, declaredBytes));
   }
 
@@ -189,8 +201,15 @@ export class ImagesService {
 
   private async adoptUpload(image: Image, key: string): Promise<StoredImageFile> {
     await this.assertReplaceable(image);
-    if (!key.startsWith(uploadPrefix(image.id)) || !(await this.storage.stat(key))) {
+    const uploaded = key.startsWith(uploadPrefix(image.id)) ? await this.storage.stat(key) : null;
+    if (!uploaded) {
       throw invalidField('s3_key', `s3_key must be a key that POST /api/images/${image.id}/upload_url issued, with the file uploaded to it`);
+    }
+    try {
+      await precheckStorage(this.images.manager, image.userId, quotaDefaults(this.config), uploaded.bytes, image.bytes ?? 0);
+    } catch (error) {
+      await this.deleteFile(key);
+      throw error;
     }
     return this.uploads.adopt(key);
   }
@@ -199,7 +218,8 @@ export class ImagesService {
    * Records a stored file as the image's original; the file it replaces is deleted afterwards. The
    * image's row is locked and checked again first: a job or an output that appeared while the file
    * was uploading refuses it (a job's insert, and an output's, wait on that lock, so none can slip
-   * in between the check and the write).
+   * in between the check and the write). The owner's storage quota is checked exactly once the
+   * row is written; a file refused for any reason is deleted from storage.
    */
   private async recordFile(principal: Principal, image: Image, file: StoredImageFile, changes: Partial<Image> = {}): Promise<Image> {
     let replaced: string | null;
@@ -215,6 +235,9 @@ export class ImagesService {
         await this.assertReplaceable(locked, manager);
         const imageTypeId = changes.imageTypeId ?? locked.imageTypeId ?? (await this.imageTypes.findByName(ORIGINAL_IMAGE_TYPE)).id;
         await manager.update(Image, image.id, { ...changes, ...fileColumns(file), imageTypeId, status: IMAGE_STATUS.originalStored });
+        const ownerId = changes.userId ?? locked.userId;
+        const freed = ownerId === locked.userId ? (locked.bytes ?? 0) : 0;
+        await assertStorageAfterWrite(manager, ownerId, quotaDefaults(this.config), file.bytes - freed, 'this file');
         return locked.s3Key;
       });
     } catch (error) {

@@ -33,6 +33,7 @@ export interface JobResult {
 @Entity('jobs')
 @Index('jobs_user_id_created_at_idx', ['userId', 'createdAt'])
 @Index('jobs_unfinished_idx', ['id'], { where: "status IN ('queued', 'running')" })
+@Index('jobs_user_id_unfinished_idx', ['userId'], { where: "status IN ('queued', 'running')" })
 export class Job {
   @PrimaryGeneratedColumn()
   id: number;

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, QueryDeepPartialEntity } from 'typeorm';
+import { QuotaDefaults, reserveJobSlot } from '../quotas/quotas';
 import { Job, JOB_STATUS, JobResult } from './job.entity';
 
 /** PostgreSQL channel on which a job's running attempt is told to stop (cancel, delete, source deleted). */
@@ -33,6 +34,7 @@ export type Claim =
   | { kind: 'exhausted'; job: Job };
 
 const UNFINISHED = [JOB_STATUS.queued, JOB_STATUS.running];
+const ENDED = [JOB_STATUS.failed, JOB_STATUS.cancelled];
 
 /**
  * Every change of a job's state, each one conditional so that concurrent actors (API processes,
@@ -50,9 +52,18 @@ export class JobRepository {
     return this.jobs.findOneBy({ id });
   }
 
-  async insert(values: QueryDeepPartialEntity<Job>): Promise<Job> {
-    const { identifiers } = await this.jobs.insert({ ...values, status: JOB_STATUS.queued });
-    return this.jobs.findOneByOrFail({ id: identifiers[0].id as number });
+  /**
+   * A new queued job, if its owner has room for one more job in progress (QuotaExceededError
+   * otherwise): the check and the insert share a transaction under the owner's quota lock, so
+   * concurrent creations never take the owner past the limit (see reserveJobSlot).
+   */
+  async insert(values: QueryDeepPartialEntity<Job> & { userId: number }, quota: QuotaDefaults): Promise<Job> {
+    const id = await this.dataSource.transaction(async (manager) => {
+      await reserveJobSlot(manager, values.userId, quota);
+      const { identifiers } = await manager.getRepository(Job).insert({ ...values, status: JOB_STATUS.queued });
+      return identifiers[0].id as number;
+    });
+    return this.jobs.findOneByOrFail({ id });
   }
 
   /** Changes a job only while it is still queued; false when it has left that state. */
@@ -106,16 +117,25 @@ export class JobRepository {
       .getMany();
   }
 
-  /** `failed | cancelled → queued`: a fresh delivery and a fresh count of attempts; recorded outputs stay. */
-  async retry(id: number): Promise<Job | null> {
-    const { raw } = await this.jobs
-      .createQueryBuilder()
-      .update()
-      .set({ status: JOB_STATUS.queued, error: null, finishedAt: null, attempts: 0, deliveryId: () => 'gen_random_uuid()' })
-      .where('id = :id AND status IN (:...ended)', { id, ended: [JOB_STATUS.failed, JOB_STATUS.cancelled] })
-      .returning('*')
-      .execute();
-    return raw[0] ? this.toJob(this.dataSource.manager, raw[0]) : null;
+  /**
+   * `failed | cancelled → queued`: a fresh delivery and a fresh count of attempts; recorded outputs
+   * stay. Null when the job is not failed or cancelled. A job going back to the queue counts
+   * against its owner's jobs in progress as a new one does (QuotaExceededError when full).
+   */
+  async retry(id: number, quota: QuotaDefaults): Promise<Job | null> {
+    return this.dataSource.transaction(async (manager) => {
+      const job = await manager.getRepository(Job).findOneBy({ id });
+      if (!job || !ENDED.includes(job.status as never)) return null;
+      await reserveJobSlot(manager, job.userId, quota);
+      const { raw } = await manager
+        .createQueryBuilder()
+        .update(Job)
+        .set({ status: JOB_STATUS.queued, error: null, finishedAt: null, attempts: 0, deliveryId: () => 'gen_random_uuid()' })
+        .where('id = :id AND status IN (:...ended)', { id, ended: ENDED })
+        .returning('*')
+        .execute();
+      return raw[0] ? this.toJob(manager, raw[0]) : null;
+    });
   }
 
   async delete(id: number): Promise<void> {

@@ -17,6 +17,7 @@ import { JobRepository } from './job.repository';
 import { AggregateRequest } from '../pipelines/aggregate-request';
 import { pipelineKind } from '../pipelines/job-sequence';
 import { parseJobSpec, requestedSequence } from '../pipelines/job-spec';
+import { quotaDefaults } from '../quotas/quotas';
 
 /** Test hook: an API process with this variable set to 1 dies right after committing a job, before queueing it. */
 const CRASH_AFTER_INSERT_HOOK = 'DARKROOM_CRASH_AFTER_JOB_INSERT';
@@ -79,7 +80,7 @@ export class JobsService {
       timeout: dto.timeout ?? this.config.JOB_TIMEOUT,
       ttl: dto.ttl ?? null,
       maxAttempts: dto.attempts ?? this.config.MAX_RETRY,
-    });
+    }, quotaDefaults(this.config));
     if (process.env[CRASH_AFTER_INSERT_HOOK] === '1') process.kill(process.pid, 'SIGKILL');
     await this.enqueue(job);
     return job;
@@ -205,10 +206,13 @@ export class JobsService {
     return cancelled;
   }
 
-  /** A failed or cancelled job is queued again; the outputs its steps recorded stay, and those steps are not redone. */
+  /**
+   * A failed or cancelled job is queued again; the outputs its steps recorded stay, and those steps
+   * are not redone. It counts against its owner's jobs in progress (429 when they are full).
+   */
   async retry(principal: Principal, id: number): Promise<Job> {
     const job = await this.findOne(principal, id);
-    const queued = await this.jobRows.retry(id);
+    const queued = await this.jobRows.retry(id, quotaDefaults(this.config));
     if (!queued) throw new ConflictException(`Job ${id} is ${job.status}; only a failed or cancelled job can be retried`);
     await this.enqueue(queued);
     return queued;

@@ -66,19 +66,20 @@ export class UsersController {
 
   @Get(':id')
   @ApiBearerAuth()
-  @ApiOperation({ summary: 'Read a user: yourself, or anyone for an admin' })
+  @ApiOperation({ summary: 'Read a user, with their usage and quotas: yourself, or anyone for an admin' })
   @ApiOkResponse({ type: UserResponseDto })
   @ApiErrorResponses(401, 404)
   async read(
     @CurrentPrincipal() principal: Principal,
     @Param('id', new ParseIdPipe('user')) id: number,
   ): Promise<UserResponseDto> {
-    return UserResponseDto.from(await this.users.findOne(principal, id));
+    const user = await this.users.findOne(principal, id);
+    return UserResponseDto.withQuota(user, await this.users.quotaOf(user));
   }
 
   @Put(':id')
   @ApiBearerAuth()
-  @ApiOperation({ summary: 'Change your username, email or password (admins: anyone, and `admin`)' })
+  @ApiOperation({ summary: 'Change your username, email or password (admins: anyone, `admin` and the quotas)' })
   @ApiOkResponse({ type: UserResponseDto })
   @ApiErrorResponses(400, 401, 403, 404, 422)
   async update(
@@ -86,7 +87,8 @@ export class UsersController {
     @Param('id', new ParseIdPipe('user')) id: number,
     @Body() dto: UpdateUserDto,
   ): Promise<UserResponseDto> {
-    return UserResponseDto.from(await this.users.update(principal, id, dto));
+    const user = await this.users.update(principal, id, dto);
+    return UserResponseDto.withQuota(user, await this.users.quotaOf(user));
   }
 
   @Delete(':id')

@@ -7,6 +7,7 @@ import { AppConfig } from '../config/app-config';
 import { assertBodyIdMatches } from '../common/api-errors';
 import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../pipelines/selection';
+import { QuotaUsage, quotaDefaults, quotaUsageOf } from '../quotas/quotas';
 import { SessionOrigin, SessionsService } from '../sessions/sessions.service';
 import { StorageDriver } from '../storage/storage.driver';
 import { CreateUserDto } from './dto/create-user.dto';
@@ -72,13 +73,21 @@ export class UsersService {
     return user;
   }
 
+  /** The user's usage and effective limits, as GET /api/users/:id shows them. */
+  quotaOf(user: User): Promise<QuotaUsage> {
+    return quotaUsageOf(this.users.manager, user, quotaDefaults(this.config));
+  }
+
   async update(principal: Principal, id: number, dto: UpdateUserDto): Promise<User> {
     assertBodyIdMatches(dto.id, id);
     if (dto.admin !== undefined) principal.requireAdmin('grant or revoke admin');
+    if (dto.max_jobs_in_progress !== undefined || dto.max_storage_bytes !== undefined) principal.requireAdmin('change quotas');
     const user = await this.findOne(principal, id);
     if (dto.username !== undefined) user.username = dto.username;
     if (dto.email !== undefined) user.email = dto.email;
     if (dto.admin !== undefined) user.admin = dto.admin;
+    if (dto.max_jobs_in_progress !== undefined) user.maxJobsInProgress = dto.max_jobs_in_progress;
+    if (dto.max_storage_bytes !== undefined) user.maxStorageBytes = dto.max_storage_bytes;
     if (dto.password === undefined) return this.users.save(user);
     user.encryptedPassword = await hashPassword(dto.password);
     // A new password ends every other session of the user: whoever changed it stays signed in

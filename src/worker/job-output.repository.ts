@@ -5,6 +5,8 @@ import { DataSource, QueryFailedError } from 'typeorm';
 import { Histogram } from '../histograms/histogram.entity';
 import { Image, IMAGE_STATUS } from '../images/image.entity';
 import { Fence, FencedOut, JobRepository } from '../jobs/job.repository';
+import { AppConfig } from '../config/app-config';
+import { assertStorageAfterWrite, QuotaDefaults, QuotaExceededError, quotaDefaults } from '../quotas/quotas';
 
 /** What a step's output is, once its file is stored. */
 export interface OutputRecord {
@@ -26,7 +28,12 @@ export class JobOutputRepository {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly jobs: JobRepository,
-  ) {}
+    config: AppConfig,
+  ) {
+    this.quota = quotaDefaults(config);
+  }
+
+  private readonly quota: QuotaDefaults;
 
   /** The outputs earlier attempts recorded, by step. */
   async recorded(jobId: number): Promise<Map<number | null, Image>> {
@@ -57,7 +64,8 @@ export class JobOutputRepository {
    * Records a step's output, its histogram and the job's progress in one transaction, which
    * first takes the job's row under the attempt's fence: a cancelled, timed-out or superseded
    * attempt records nothing (FencedOut). Returns the new image's id, or null when another
-   * delivery recorded this step first.
+   * delivery recorded this step first. An output that would take its owner past their storage
+   * quota is not recorded: the job fails with the reason (UnrecoverableError).
    */
   async record(fence: Fence, userId: number, sourceId: number | null, output: OutputRecord): Promise<number | null> {
     try {
@@ -88,10 +96,13 @@ export class JobOutputRepository {
           .execute();
         const id = (inserted.raw as { id: number }[])[0]?.id;
         if (id === undefined) return null;
+        await assertStorageAfterWrite(manager, userId, this.quota, output.bytes, `the output of step ${output.index + 1} (${output.step})`);
         if (output.histogram) await manager.insert(Histogram, { imageId: id, jobId: fence.jobId, bins: output.histogram });
         return id;
       });
     } catch (error) {
+      // The job ends failed with the reason; the runner deletes the file it stored.
+      if (error instanceof QuotaExceededError) throw new UnrecoverableError(error.message);
       throw describeConstraintError(error, fence, sourceId) ?? error;
     }
   }

@@ -2,7 +2,7 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { MAX_PASSWORD_BYTES } from '../../auth/credentials';
 import { IsBoolean, IsByteLength, IsEmail, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
-import { IsId } from '../../common/is-int-in-range.decorator';
+import { IsId, IsIntInRange, MAX_ID } from '../../common/is-int-in-range.decorator';
 import { lowercaseTrimmed, USERNAME_PATTERN } from './create-user.dto';
 
 export class UpdateUserDto {
@@ -35,4 +35,22 @@ export class UpdateUserDto {
   @IsOptional()
   @IsBoolean()
   admin?: boolean;
+
+  @ApiPropertyOptional({
+    type: Number,
+    nullable: true,
+    description: 'Admins only. How many of this user\'s jobs may be queued or running at once; null: the default (QUOTA_JOBS_IN_PROGRESS).',
+  })
+  @IsOptional()
+  @IsIntInRange(0, MAX_ID)
+  max_jobs_in_progress?: number | null;
+
+  @ApiPropertyOptional({
+    type: Number,
+    nullable: true,
+    description: 'Admins only. How many bytes of files (originals and outputs) this user may store; null: the default (QUOTA_STORAGE_BYTES).',
+  })
+  @IsOptional()
+  @IsIntInRange(0, Number.MAX_SAFE_INTEGER)
+  max_storage_bytes?: number | null;
 }

@@ -1,5 +1,11 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import type { QuotaUsage } from '../../quotas/quotas';
 import { User } from '../user.entity';
+
+class QuotaFiguresDto {
+  @ApiProperty({ description: 'Queued plus running jobs.' }) jobs_in_progress: number;
+  @ApiProperty({ description: 'Bytes of stored files, originals and outputs.' }) storage_bytes: number;
+}
 
 export class UserResponseDto {
   @ApiProperty() id: number;
@@ -10,6 +16,15 @@ export class UserResponseDto {
   @ApiProperty() admin: boolean;
   @ApiProperty({ type: String, format: 'date-time' }) created_at: string;
   @ApiProperty({ type: String, format: 'date-time' }) updated_at: string;
+  @ApiPropertyOptional({ type: QuotaFiguresDto, description: 'GET and PUT /api/users/:id only: what the user uses now.' })
+  usage?: QuotaFiguresDto;
+  @ApiPropertyOptional({ type: QuotaFiguresDto, description: 'GET and PUT /api/users/:id only: the user\'s quotas (an admin\'s or the defaults).' })
+  limits?: QuotaFiguresDto;
+
+  /** GET and PUT /api/users/:id: the record with the user's usage and limits. */
+  static withQuota(user: User, quota: QuotaUsage): UserResponseDto {
+    return { ...UserResponseDto.from(user), ...quota };
+  }
 
   static from(user: User): UserResponseDto {
     return {
