@@ -2,15 +2,19 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { ApiExceptionFilter } from './common/api-exception.filter';
 import { ApiValidationPipe } from './common/api-validation.pipe';
+import { AppConfig } from './config/app-config';
 import { requireJsonBody } from './common/json-body.middleware';
+import { useJsonBodyLimit, useProtections } from './common/protections';
 import { stripJsonSuffix } from './common/json-suffix.middleware';
 
 /** Everything about the HTTP app that main.ts and the end-to-end tests must share. */
 export function configureApp(app: NestExpressApplication): void {
   app.disable('x-powered-by');
+  useProtections(app, app.get(AppConfig));
   app.use(stripJsonSuffix);
   // Registered before Nest adds its body parsers, so a body of the wrong type is never parsed.
   app.use(requireJsonBody);
+  useJsonBodyLimit(app);
   app.useGlobalFilters(new ApiExceptionFilter());
   app.useGlobalPipes(new ApiValidationPipe());
   setUpApiDocs(app);

@@ -61,10 +61,10 @@ describe('errors', () => {
     expectErrorBody(response.body);
   });
 
-  it('answers an oversized body with 413', async () => {
+  it('answers a body over the 1 MB JSON limit with 413', async () => {
     const response = await api(app)
       .post('/api/users.json')
-      .send({ username: 'x'.repeat(200_000), email: 'a@b.c', password: 'password123' })
+      .send({ username: 'x'.repeat(1_100_000), email: 'a@b.c', password: 'password123' })
       .expect(413);
     expectErrorBody(response.body);
   });
