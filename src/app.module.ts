@@ -10,6 +10,7 @@ import { JobTypesModule } from './job-types/job-types.module';
 import { JobsModule } from './jobs/jobs.module';
 import { UsersModule } from './users/users.module';
 import { QueueModule } from './queue/queue.module';
+import { RateLimitsModule } from './rate-limits/rate-limits.module';
 import { StorageModule } from './storage/storage.module';
 
 @Module({})
@@ -24,6 +25,8 @@ export class AppModule {
         StorageModule,
         QueueModule.forRoot(config, databaseUrl),
         AuthModule,
+        // After AuthModule: its global guard must run first, so per-user limits see the principal.
+        RateLimitsModule.forRoot(),
         UsersModule,
         ImageTypesModule,
         ImagesModule,

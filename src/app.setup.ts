@@ -11,6 +11,8 @@ import { stripJsonSuffix } from './common/json-suffix.middleware';
 export function configureApp(app: NestExpressApplication): void {
   app.disable('x-powered-by');
   useProtections(app, app.get(AppConfig));
+  // Which proxies' X-Forwarded-For to believe: request.ip, and so the per-IP rate limit, follows it.
+  app.set('trust proxy', app.get(AppConfig).TRUST_PROXY);
   app.use(stripJsonSuffix);
   // Registered before Nest adds its body parsers, so a body of the wrong type is never parsed.
   app.use(requireJsonBody);

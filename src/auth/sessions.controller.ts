@@ -6,6 +6,7 @@ import { ParseIdPipe } from '../common/parse-id.pipe';
 import { SessionResponseDto } from '../sessions/session-response.dto';
 import { SessionsService } from '../sessions/sessions.service';
 import { AuthenticatedUserResponseDto } from '../users/dto/user-response.dto';
+import { RateLimit } from '../rate-limits/rate-limit.decorator';
 import { UsersService } from '../users/users.service';
 import { CurrentPrincipal } from './current-principal.decorator';
 import { CreateSessionDto } from './dto/create-session.dto';
@@ -27,6 +28,7 @@ export class SessionsController {
 
   @Post()
   @Public()
+  @RateLimit('auth')
   @HttpCode(200)
   @ApiOperation({ summary: 'Sign in with username or email and password: starts a new session, answers with its bearer token' })
   @ApiOkResponse({ type: AuthenticatedUserResponseDto })

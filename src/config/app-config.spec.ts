@@ -21,8 +21,31 @@ describe('loadConfig', () => {
     [{ DATABASE_URL: 'mysql://localhost/db' }, 'DATABASE_URL must be a postgres:// or postgresql:// connection URL'],
     [{ ADMIN_TOKEN: 'short' }, 'ADMIN_TOKEN must be at least 16 characters long'],
     [{ EMBEDDED_PG_PORT: '0' }, 'EMBEDDED_PG_PORT must be an integer between 1 and 65535'],
+    [{ AUTH_RATE_LIMIT: '-1' }, 'AUTH_RATE_LIMIT must be a whole number of requests a minute (0 turns the limit off)'],
+    [{ JOB_RATE_LIMIT: 'lots' }, 'JOB_RATE_LIMIT must be a whole number of jobs a minute (0 turns the limit off)'],
+    [{ UPLOAD_RATE_LIMIT: '1.5' }, 'UPLOAD_RATE_LIMIT must be a whole number of uploads a minute (0 turns the limit off)'],
+    [{ TRUST_PROXY: 'yes' }, 'TRUST_PROXY must be false, true, a number of proxy hops'],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY must be false, true, a number of proxy hops'],
   ])('refuses %j, naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('reads the rate limits (0 turns one off) and TRUST_PROXY as Express takes it', () => {
+    expect(loadConfig({})).toMatchObject({ AUTH_RATE_LIMIT: 10, JOB_RATE_LIMIT: 600, UPLOAD_RATE_LIMIT: 120, TRUST_PROXY: false });
+    expect(loadConfig({ AUTH_RATE_LIMIT: '0', JOB_RATE_LIMIT: '3', UPLOAD_RATE_LIMIT: '7' })).toMatchObject({
+      AUTH_RATE_LIMIT: 0,
+      JOB_RATE_LIMIT: 3,
+      UPLOAD_RATE_LIMIT: 7,
+    });
+    expect(loadConfig({ TRUST_PROXY: 'true' }).TRUST_PROXY).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: 'FALSE' }).TRUST_PROXY).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '2' }).TRUST_PROXY).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::/8, 192.168.1.1/255.255.255.0' }).TRUST_PROXY).toEqual([
+      'loopback',
+      '10.0.0.0/8',
+      'fd00::/8',
+      '192.168.1.1/255.255.255.0',
+    ]);
   });
 });

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Expose, plainToInstance, Transform } from 'class-transformer';
 import { cpus } from 'node:os';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, ValidateIf, validateSync } from 'class-validator';
+import { isIP } from 'node:net';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, ValidateBy, ValidateIf, validateSync } from 'class-validator';
 
 /**
  * The process environment, validated once at start. Every variable the product reads is declared
@@ -186,11 +187,71 @@ export class AppConfig {
   @IsInt({ message: 'HISTOGRAM_CACHE_MB must be a whole number of megabytes (0 turns the cache off)' })
   @Min(0, { message: 'HISTOGRAM_CACHE_MB must be a whole number of megabytes (0 turns the cache off)' })
   HISTOGRAM_CACHE_MB: number;
+
+  @Expose()
+  @Transform(({ value }) => rateLimit(value, 10))
+  @IsInt({ message: 'AUTH_RATE_LIMIT must be a whole number of requests a minute (0 turns the limit off)' })
+  @Min(0, { message: 'AUTH_RATE_LIMIT must be a whole number of requests a minute (0 turns the limit off)' })
+  AUTH_RATE_LIMIT: number;
+
+  @Expose()
+  @Transform(({ value }) => rateLimit(value, 600))
+  @IsInt({ message: 'JOB_RATE_LIMIT must be a whole number of jobs a minute (0 turns the limit off)' })
+  @Min(0, { message: 'JOB_RATE_LIMIT must be a whole number of jobs a minute (0 turns the limit off)' })
+  JOB_RATE_LIMIT: number;
+
+  @Expose()
+  @Transform(({ value }) => rateLimit(value, 120))
+  @IsInt({ message: 'UPLOAD_RATE_LIMIT must be a whole number of uploads a minute (0 turns the limit off)' })
+  @Min(0, { message: 'UPLOAD_RATE_LIMIT must be a whole number of uploads a minute (0 turns the limit off)' })
+  UPLOAD_RATE_LIMIT: number;
+
+  /** Express's `trust proxy`: false, true, a number of hops, or a list of addresses and subnets. */
+  @Expose()
+  @Transform(({ value }) => trustProxy(value))
+  @ValidateBy({
+    name: 'trustProxy',
+    validator: {
+      validate: (value: unknown) => value !== INVALID,
+      defaultMessage: () =>
+        'TRUST_PROXY must be false, true, a number of proxy hops, or a comma-separated list of addresses or subnets ' +
+        '(10.0.0.1, 10.0.0.0/8, loopback, linklocal, uniquelocal)',
+    },
+  })
+  TRUST_PROXY: boolean | number | string[];
 }
 
 /** Reads a variable that must be a positive integer, with its default when unset. */
 function positiveInteger(value: unknown, fallback: number): number {
   return value === undefined || value === '' ? fallback : Number(value);
+}
+
+/** A rate limit, in requests a minute: 0 turns it off. */
+function rateLimit(value: unknown, fallback: number): number {
+  return value === undefined || value === '' ? fallback : /^\s*\d+\s*$/.test(String(value)) ? Number(value) : NaN;
+}
+
+const INVALID = Symbol('invalid');
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** TRUST_PROXY as Express takes it; an unreadable value becomes INVALID, which validation names. */
+function trustProxy(value: unknown): boolean | number | string[] | typeof INVALID {
+  const text = value === undefined ? '' : String(value).trim();
+  if (text === '' || /^false$/i.test(text)) return false;
+  if (/^true$/i.test(text)) return true;
+  if (/^\d+$/.test(text)) return Number(text);
+  const entries = text.split(',').map((entry) => entry.trim());
+  return entries.every(isProxyAddress) ? entries : INVALID;
+}
+
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_NAMES.has(entry)) return true;
+  const [address, bits, ...rest] = entry.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  if (isIP(bits) === 4) return version === 4; // a netmask, as proxy-addr accepts
+  return /^\d+$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128);
 }
 
 export class ConfigError extends Error {}

@@ -18,6 +18,7 @@ import { ApiErrorResponses } from '../common/api-error-responses.decorator';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { ApiSelectionQuery, SelectionQuery } from '../common/selection/selection.decorator';
 import type { Selection, SelectionKey } from '../pipelines/selection';
+import { multipartUpload, RateLimit } from '../rate-limits/rate-limit.decorator';
 import { CreateImageDto } from './dto/create-image.dto';
 import { ImageResponseDto } from './dto/image-response.dto';
 import { UpdateImageDto } from './dto/update-image.dto';
@@ -46,6 +47,7 @@ export class ImagesController {
   }
 
   @Post()
+  @RateLimit('uploads', multipartUpload)
   @ApiOperation({
     summary: 'Create an image record; as multipart/form-data with a `file` part, upload its original in the same request',
   })
@@ -81,6 +83,7 @@ export class ImagesController {
   }
 
   @Put(':id/file')
+  @RateLimit('uploads')
   @ApiOperation({ summary: "Upload the image's original: the request body is the file's bytes" })
   @ApiConsumes('image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/tiff', 'image/avif')
   @ApiBody({ schema: { type: 'string', format: 'binary' } })
@@ -125,6 +128,7 @@ export class ImagesController {
   }
 
   @Post(':id/upload_url')
+  @RateLimit('uploads')
   @HttpCode(200)
   @ApiOperation({
     summary: 'A presigned URL to PUT the original to S3 directly; then record it with PUT /api/images/:id {"s3_key"}',

@@ -6,6 +6,7 @@ import { ApiErrorResponses } from '../common/api-error-responses.decorator';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { ApiSelectionQuery, SelectionQuery } from '../common/selection/selection.decorator';
 import type { Selection, SelectionKey } from '../pipelines/selection';
+import { jobsInBody, RateLimit } from '../rate-limits/rate-limit.decorator';
 import { CreateJobDto } from './dto/create-job.dto';
 import { JobResponseDto } from './dto/job-response.dto';
 import { UpdateJobDto } from './dto/update-job.dto';
@@ -32,6 +33,7 @@ export class JobsController {
   }
 
   @Post()
+  @RateLimit('jobs', jobsInBody)
   @ApiOperation({ summary: "Create a job on one of your images and queue it" })
   @ApiCreatedResponse({ type: JobResponseDto })
   @ApiErrorResponses(400, 401, 403, 422)

@@ -8,6 +8,7 @@ import { ApiErrorResponses } from '../common/api-error-responses.decorator';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { SessionsService } from '../sessions/sessions.service';
 import { ApiSelectionQuery, SelectionQuery } from '../common/selection/selection.decorator';
+import { RateLimit } from '../rate-limits/rate-limit.decorator';
 import type { Selection, SelectionKey } from '../pipelines/selection';
 import { CreateUserDto } from './dto/create-user.dto';
 import { UpdateUserDto } from './dto/update-user.dto';
@@ -39,6 +40,7 @@ export class UsersController {
 
   @Post()
   @Public()
+  @RateLimit('auth')
   @ApiOperation({ summary: 'Sign up: no credentials needed; starts your first session and answers with its bearer token' })
   @ApiCreatedResponse({ type: AuthenticatedUserResponseDto })
   @ApiErrorResponses(400, 422)

@@ -16,6 +16,9 @@ export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
 export type TestEnv = Record<string, string | undefined>;
 
+/** Rate limits off (0): the environment of tests that are not about them. */
+export const NO_RATE_LIMITS = { AUTH_RATE_LIMIT: '0', JOB_RATE_LIMIT: '0', UPLOAD_RATE_LIMIT: '0' };
+
 /**
  * The environment of one suite's API and workers: the run's database, its own data directory,
  * and its own queue namespace on Redis, so suites sharing a Redis never see each other's jobs.
@@ -29,6 +32,8 @@ export function testEnv(overrides: TestEnv = {}): TestEnv {
     DATA_DIR: mkdtempSync(join(tmpdir(), 'darkroom-data-')),
     QUEUE_PREFIX: `test${process.pid}x${Date.now().toString(36)}`,
     WORKER_CONCURRENCY: '2',
+    // Suites make many users, jobs and uploads quickly; test/rate-limits.e2e-spec.ts sets the limits it tests.
+    ...NO_RATE_LIMITS,
     ...overrides,
   };
 }

@@ -70,6 +70,10 @@ export class Cluster {
       ADMIN_TOKEN,
       WORKER_CONCURRENCY: '2',
       RECONCILE_INTERVAL: '1',
+      // The scenarios sign up and create jobs far faster than the default rate limits allow.
+      AUTH_RATE_LIMIT: '0',
+      JOB_RATE_LIMIT: '0',
+      UPLOAD_RATE_LIMIT: '0',
       ...this.settings,
       ...extra,
     };
