@@ -9,8 +9,11 @@ import { JobRepository } from './job.repository';
 // Any fixed number: every process reconciling this database takes the same lock.
 const RECONCILE_LOCK = 7_461_002;
 const BATCH = 500;
-/** How many queue look-ups are in flight at once. */
-const LOOKUPS = 32;
+/**
+ * How many queue look-ups are in flight at once. On the PostgreSQL backend each one holds a
+ * connection of its queue's pool, so a pass over a long backlog must not drain them.
+ */
+const LOOKUPS = 4;
 /** A job is looked at only once it has been in its state this long, so that a create and its enqueue, or a claim, are not raced. */
 const SETTLE_SECONDS = 5;
 const ENDED_ENTRY: readonly EntryState[] = ['unknown', 'completed', 'failed'];

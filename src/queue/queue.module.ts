@@ -18,7 +18,9 @@ export class QueueModule {
     const classes = config.REDIS_URL ? { Queue, Worker } : withBackend(createPostgresBackend);
     BullModule.queueClass = classes.Queue;
     BullModule.workerClass = classes.Worker;
-    const connection = config.REDIS_URL ? redisConnection(config.REDIS_URL) : { connectionString: databaseUrl, max: 10 };
+    // Every queue and worker of a process opens a pool of its own on the PostgreSQL backend: a few
+    // connections each keep a process with three queues and three workers far from max_connections.
+    const connection = config.REDIS_URL ? redisConnection(config.REDIS_URL) : { connectionString: databaseUrl, max: 4 };
     return {
       module: QueueModule,
       global: true,
