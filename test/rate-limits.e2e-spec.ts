@@ -11,14 +11,26 @@ const STORES: Array<[string, TestEnv]> = [
   ...(process.env.REDIS_URL ? [['Redis', { REDIS_URL: process.env.REDIS_URL }] as [string, TestEnv]] : []),
 ];
 
-const apps: NestExpressApplication[] = [];
+// Each test closes the apps it started (each holds database connections); the setup apps last.
+let apps: NestExpressApplication[] = [];
+const setupApps: NestExpressApplication[] = [];
 async function startApp(env: TestEnv): Promise<NestExpressApplication> {
   const app = await createTestApp(env);
   apps.push(app);
   return app;
 }
+async function startSetupApp(env: TestEnv): Promise<NestExpressApplication> {
+  const app = await createTestApp(env);
+  setupApps.push(app);
+  return app;
+}
+afterEach(async () => {
+  const started = apps;
+  apps = [];
+  await Promise.all(started.map((app) => app.close()));
+});
 afterAll(async () => {
-  await Promise.all(apps.map((app) => app.close()));
+  await Promise.all(setupApps.map((app) => app.close()));
 });
 
 const signIn = (app: NestExpressApplication, user: TestUser, forwardedFor?: string) => {
@@ -54,7 +66,7 @@ describe.each(STORES)('rate limits on the %s store', (_store, storeEnv) => {
 
   beforeAll(async () => {
     // Makes the users and images the limited apps below are tried with; it limits nothing.
-    setup = await startApp(testEnv(storeEnv));
+    setup = await startSetupApp(testEnv(storeEnv));
   });
 
   it('refuses the eleventh sign-in from one address in a minute with 429 and Retry-After', async () => {
@@ -130,7 +142,7 @@ describe('rate limits: settings', () => {
   let setup: NestExpressApplication;
 
   beforeAll(async () => {
-    setup = await startApp(testEnv());
+    setup = await startSetupApp(testEnv());
   });
 
   it('0 turns a limit off', async () => {
