@@ -261,11 +261,13 @@ describe.each(availableBackends().map((backend) => [backend.name, backend] as co
         const [queued] = await cluster.submit(1, () => light(small));
         await waitForJobRow(cluster.pool, running, 'running with two steps done', (job) => job.status === 'running' && job.progress >= 8);
 
+        // The queued job first, while the one worker slot is surely busy: once the running job is
+        // cancelled the worker is free, and would start the queued one before a second cancel.
+        const cancelQueued = await cluster.client.cancelJob(queued);
+        expect({ status: cancelQueued.status, job: cancelQueued.body?.status }).toEqual({ status: 200, job: 'cancelled' });
         const cancelRunning = await cluster.client.cancelJob(running);
         const atCancel = await outputCount(cluster, running);
         expect({ status: cancelRunning.status, job: cancelRunning.body?.status }).toEqual({ status: 200, job: 'cancelled' });
-        const cancelQueued = await cluster.client.cancelJob(queued);
-        expect({ status: cancelQueued.status, job: cancelQueued.body?.status }).toEqual({ status: 200, job: 'cancelled' });
         expect((await cluster.client.cancelJob(running)).status).toBe(409);
         ctx.note(`cancelled job ${running} at progress ${cancelRunning.body?.progress}`);
 
