@@ -1,6 +1,5 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { JOB_STATUS } from '../src/jobs/job.entity';
@@ -8,17 +7,7 @@ import { JobRepository } from '../src/jobs/job.repository';
 import { createImage, createJob, createStoredImage, createUser, fixture, TestUser } from './utils/factories';
 import { binary } from './utils/images';
 import { api, bearer, createTestApp, startTestWorker, testEnv, TestEnv, waitForJob } from './utils/test-app';
-
-function filesUnder(dir: string): string[] {
-  try {
-    return readdirSync(dir).flatMap((name) => {
-      const path = join(dir, name);
-      return statSync(path).isDirectory() ? filesUnder(path) : [path];
-    });
-  } catch {
-    return [];
-  }
-}
+import { filesUnder } from './utils/files';
 
 /** A job's outputs list what exists; an original something was made from is never swapped. */
 describe('outputs and originals', () => {

@@ -1,24 +1,12 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createImage, createStoredImage, createUser, fixture, TestUser } from './utils/factories';
 import { startS3Server } from './utils/s3-server';
 import { ADMIN_TOKEN, api, bearer, createTestApp, startTestWorker, testEnv, TestEnv, waitForJob } from './utils/test-app';
+import { filesUnder } from './utils/files';
 
 const DEFAULT_STORAGE_BYTES = 10 * 1024 ** 3;
-
-/** Every file under `dir`, recursively. */
-function filesUnder(dir: string): string[] {
-  try {
-    return readdirSync(dir).flatMap((name) => {
-      const path = join(dir, name);
-      return statSync(path).isDirectory() ? filesUnder(path) : [path];
-    });
-  } catch {
-    return [];
-  }
-}
 
 const setQuota = (app: NestExpressApplication, userId: number, body: Record<string, number | null>) =>
   api(app).put(`/api/users/${userId}.json`).set(bearer(ADMIN_TOKEN)).send(body).expect(200);

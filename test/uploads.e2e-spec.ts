@@ -1,5 +1,4 @@
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { readdirSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { createImage, createStoredImage, createUser, fixture, TestUser } from './utils/factories';
@@ -7,20 +6,9 @@ import { ImageInspector } from '../src/images/image-inspector';
 import { binary } from './utils/images';
 import { startS3Server } from './utils/s3-server';
 import { api, bearer, createTestApp, testEnv, TestEnv } from './utils/test-app';
+import { filesUnder } from './utils/files';
 
 const MAX_UPLOAD_BYTES = 400_000;
-
-/** Every file under `dir`, recursively. */
-function filesUnder(dir: string): string[] {
-  try {
-    return readdirSync(dir).flatMap((name) => {
-      const path = join(dir, name);
-      return statSync(path).isDirectory() ? filesUnder(path) : [path];
-    });
-  } catch {
-    return [];
-  }
-}
 
 /** A PNG whose header claims `width`×`height` pixels: a decompression bomb's calling card. */
 function pngClaiming(width: number, height: number): Buffer {
