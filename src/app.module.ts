@@ -8,6 +8,7 @@ import { ImageTypesModule } from './image-types/image-types.module';
 import { ImagesModule } from './images/images.module';
 import { JobTypesModule } from './job-types/job-types.module';
 import { JobsModule } from './jobs/jobs.module';
+import { JobEventsModule } from './events/job-events.module';
 import { UsersModule } from './users/users.module';
 import { QueueModule } from './queue/queue.module';
 import { RateLimitsModule } from './rate-limits/rate-limits.module';
@@ -31,6 +32,7 @@ export class AppModule {
         ImageTypesModule,
         ImagesModule,
         JobTypesModule,
+        JobEventsModule,
         JobsModule,
       ],
     };

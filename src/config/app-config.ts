@@ -166,6 +166,13 @@ export class AppConfig {
   @Max(Number.MAX_SAFE_INTEGER, { message: 'QUOTA_STORAGE_BYTES must be a whole number of bytes' })
   QUOTA_STORAGE_BYTES: number;
 
+  /** Seconds of job events kept for clients reconnecting with Last-Event-ID. */
+  @Expose()
+  @Transform(({ value }) => positiveInteger(value, 300))
+  @IsInt({ message: 'EVENTS_REPLAY must be a positive number of seconds' })
+  @Min(1, { message: 'EVENTS_REPLAY must be a positive number of seconds' })
+  EVENTS_REPLAY: number;
+
   /** Origins allowed to call the API from a browser (CORS); none by default. */
   @Expose()
   @Transform(({ value }) =>

@@ -5,12 +5,13 @@ import { Histogram } from '../histograms/histogram.entity';
 import { Image } from '../images/image.entity';
 import { JobType } from '../job-types/job-type.entity';
 import { Job } from '../jobs/job.entity';
+import { JobEvent } from '../events/job-event.entity';
 import { Session } from '../sessions/session.entity';
 import { User } from '../users/user.entity';
 import { Installation } from './installation.entity';
 import { SnakeNamingStrategy } from './snake-naming.strategy';
 
-export const entities = [User, ImageType, Image, JobType, Job, Histogram, Installation, Session];
+export const entities = [User, ImageType, Image, JobType, Job, Histogram, Installation, Session, JobEvent];
 
 export function dataSourceOptions(url: string): DataSourceOptions {
   return {
