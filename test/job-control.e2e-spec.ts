@@ -130,8 +130,9 @@ describe('job control', () => {
     await age(lost.id);
     await new Promise((resolve) => setTimeout(resolve, 1100));
 
-    const report = await reconcileNow(app);
-    expect(report.enqueued).toBeGreaterThanOrEqual(1);
+    // The app's own periodic pass (every RECONCILE_INTERVAL) may have queued it again first: what
+    // matters is that the queue holds the job again once a pass has run.
+    await reconcileNow(app);
     expect(await app.get(JobQueue).state(row[0])).not.toBe('unknown');
     expect(await read(expiring.id)).toMatchObject({ status: 'failed', error: 'Expired: still queued after its ttl of 1 s', attempts: 0 });
 
