@@ -1,4 +1,5 @@
 import { NestExpressApplication } from '@nestjs/platform-express';
+import type pino from 'pino';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { ApiExceptionFilter } from './common/api-exception.filter';
 import { ApiValidationPipe } from './common/api-validation.pipe';
@@ -6,10 +7,15 @@ import { AppConfig } from './config/app-config';
 import { requireJsonBody } from './common/json-body.middleware';
 import { useJsonBodyLimit, useProtections } from './common/protections';
 import { stripJsonSuffix } from './common/json-suffix.middleware';
+import { requestLogging } from './common/request-log.middleware';
 
-/** Everything about the HTTP app that main.ts and the end-to-end tests must share. */
-export function configureApp(app: NestExpressApplication): void {
+/**
+ * Everything about the HTTP app that main.ts and the end-to-end tests must share. Given a logger,
+ * each request is logged once it is answered.
+ */
+export function configureApp(app: NestExpressApplication, requestLogger?: pino.Logger): void {
   app.disable('x-powered-by');
+  app.use(...requestLogging(requestLogger));
   useProtections(app, app.get(AppConfig));
   // Which proxies' X-Forwarded-For to believe: request.ip, and so the per-IP rate limit, follows it.
   app.set('trust proxy', app.get(AppConfig).TRUST_PROXY);

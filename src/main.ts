@@ -33,6 +33,7 @@ class StopRequested extends Error {}
 async function main(): Promise<void> {
   const apiOnly = process.argv.includes('--api-only');
   const config = loadConfig();
+  appLogger.configure({ format: config.LOG_FORMAT, level: config.LOG_LEVEL });
   let database: DatabaseConnection | undefined;
   let app: NestExpressApplication | undefined;
   let worker: WorkerSupervisor | undefined;
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
     await runMigrations(database.url, { queueOnPostgres: !config.REDIS_URL });
     checkpoint();
     app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, database.url), { logger: appLogger });
-    configureApp(app);
+    configureApp(app, appLogger.pino);
     await app.listen(config.PORT).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'EADDRINUSE') throw error;
       throw new ConfigError(`Port ${config.PORT} is in use (another Darkroom, or another program): stop it, or choose another with PORT`);

@@ -19,6 +19,7 @@ const logger = new Logger('Worker');
 async function bootstrap(): Promise<void> {
   const supervised = process.argv.includes(SUPERVISED);
   const config = loadConfig();
+  appLogger.configure({ format: config.LOG_FORMAT, level: config.LOG_LEVEL });
   if (!config.DATABASE_URL) {
     throw new ConfigError('A worker process needs DATABASE_URL: the database its API process uses');
   }

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { Expose, plainToInstance, Transform } from 'class-transformer';
 import { cpus } from 'node:os';
 import { isIP } from 'node:net';
+import { defaultLogFormat, LOG_LEVELS, type LogFormat, type LogLevel } from '../common/app-logger';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, ValidateBy, ValidateIf, validateSync } from 'class-validator';
 
 /**
@@ -42,6 +43,17 @@ export class AppConfig {
   @Transform(({ value }) => resolve(value === undefined || value === '' ? './data' : String(value)))
   @IsString()
   DATA_DIR: string;
+
+  /** `json` (one object per line, for a log collector) or `pretty`; by default pretty on a terminal only. */
+  @Expose()
+  @Transform(({ value }) => (value === undefined || value === '' ? defaultLogFormat() : String(value)))
+  @IsIn(['json', 'pretty'], { message: 'LOG_FORMAT must be json or pretty' })
+  LOG_FORMAT: LogFormat;
+
+  @Expose()
+  @Transform(({ value }) => (value === undefined || value === '' ? 'info' : String(value)))
+  @IsIn(LOG_LEVELS, { message: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` })
+  LOG_LEVEL: LogLevel;
 
   @Expose()
   @Transform(({ value }) => (value === undefined || value === '' ? 5433 : Number(value)))

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { AppConfig } from '../config/app-config';
 import { InvalidInputError } from '../common/invalid-input.error';
+import { withLogContext } from '../common/log-context';
 import { formatOf } from '../images/image-formats';
 import { Job, JOB_STATUS, JobResult } from '../jobs/job.entity';
 import { Fence, FencedOut, JobRepository } from '../jobs/job.repository';
@@ -109,7 +110,7 @@ export class JobRunner implements BeforeApplicationShutdown {
       // Failing the entry leaves the row queued; the reconciler queues it again for a worker that is staying.
       return Promise.reject(new Error('This worker is shutting down'));
     }
-    const running = this.runClaimed(queued.data, work);
+    const running = withLogContext({ job_id: queued.data.jobId }, () => this.runClaimed(queued.data, work));
     this.active.add(running);
     return running.finally(() => this.active.delete(running));
   }
@@ -119,6 +120,14 @@ export class JobRunner implements BeforeApplicationShutdown {
     if (claim.kind === 'expired') this.logger.log(`Job ${jobId} failed: it expired in the queue`);
     if (claim.kind === 'exhausted') this.logger.log(`Job ${jobId} failed: its workers were lost on every attempt`);
     if (claim.kind !== 'claimed') return;
+    const started = performance.now();
+    const { job } = claim;
+    this.logger.log({
+      msg: `Job ${jobId} started: ${job.jobType.join(', ')}, attempt ${claim.fence.attempt} of ${job.maxAttempts}`,
+      event: 'job_started',
+      job_type: job.jobType.join(','),
+      attempt: claim.fence.attempt,
+    });
     const stop = this.stops.watch(jobId);
     // A timer of our own rather than AbortSignal.timeout: a signal that AbortSignal.any only
     // holds weakly can be collected before it fires, and the attempt would never time out.
@@ -129,47 +138,60 @@ export class JobRunner implements BeforeApplicationShutdown {
       const outcome = await untilAborted(work(attempt), attempt.signal);
       attempt.throwIfStopped();
       const finished = await this.jobs.finish(attempt.fence, JOB_STATUS.completed, { ...outcome, progress: 100, error: null });
-      if (finished) this.logger.log(`Job ${jobId} completed`);
+      if (finished) this.ended(attempt, started, 'completed', `Job ${jobId} completed`);
     } catch (error) {
-      await this.settleFailure(attempt, attempt.signal.aborted ? attempt.signal.reason : error);
+      await this.settleFailure(attempt, started, attempt.signal.aborted ? attempt.signal.reason : error);
     } finally {
       clearTimeout(timer);
       stop.release();
     }
   }
 
-  private async settleFailure(attempt: Attempt, error: unknown): Promise<void> {
+  private async settleFailure(attempt: Attempt, started: number, error: unknown): Promise<void> {
     const { job, fence } = attempt;
     if (error instanceof JobStopped || error instanceof FencedOut) {
-      this.logger.log(`Job ${job.id}: attempt ${fence.attempt} stopped (the job was cancelled, deleted or taken over); its work is discarded`);
+      const message = `Job ${job.id}: attempt ${fence.attempt} stopped (the job was cancelled, deleted or taken over); its work is discarded`;
+      this.ended(attempt, started, 'stopped', message);
       return;
     }
     if (error instanceof WorkerShuttingDown) {
       const handedBack = await this.jobs.requeue(fence, job.error, false);
       if (handedBack) await this.queue.enqueue(handedBack);
-      this.logger.log(`Job ${job.id} handed back to the queue unfinished: the worker is shutting down`);
+      this.ended(attempt, started, 'handed_back', `Job ${job.id} handed back to the queue unfinished: the worker is shutting down`);
       return;
     }
-    if (error instanceof AttemptTimedOut) return this.retryOrFail(attempt, error.message);
+    if (error instanceof AttemptTimedOut) return this.retryOrFail(attempt, started, error.message);
     const message = error instanceof Error ? error.message : String(error);
     if (error instanceof UnrecoverableError || error instanceof InvalidInputError) {
-      if (await this.jobs.finish(fence, JOB_STATUS.failed, { error: message })) this.logger.log(`Job ${job.id} failed: ${message}`);
+      if (await this.jobs.finish(fence, JOB_STATUS.failed, { error: message })) {
+        this.ended(attempt, started, 'failed', `Job ${job.id} failed: ${message}`);
+      }
       throw new UnrecoverableError(message);
     }
-    return this.retryOrFail(attempt, message);
+    return this.retryOrFail(attempt, started, message);
   }
 
   /** A retryable failure: queued again after 1, 2, 4… s, or failed once it was the last attempt. */
-  private async retryOrFail(attempt: Attempt, message: string): Promise<void> {
+  private async retryOrFail(attempt: Attempt, started: number, message: string): Promise<void> {
     const { job, fence } = attempt;
     if (fence.attempt >= job.maxAttempts) {
       const reason = job.maxAttempts > 1 ? `${message} (attempt ${fence.attempt} of ${job.maxAttempts})` : message;
-      if (await this.jobs.finish(fence, JOB_STATUS.failed, { error: reason })) this.logger.log(`Job ${job.id} failed: ${reason}`);
+      if (await this.jobs.finish(fence, JOB_STATUS.failed, { error: reason })) {
+        this.ended(attempt, started, 'failed', `Job ${job.id} failed: ${reason}`);
+      }
       throw new UnrecoverableError(reason);
     }
     const delaySeconds = 2 ** (fence.attempt - 1);
     const requeued = await this.jobs.requeue(fence, `Attempt ${fence.attempt} failed (${message}); retrying in ${delaySeconds} s`, true);
     if (requeued) await this.queue.enqueue(requeued, delaySeconds * 1000);
+    this.ended(attempt, started, 'retrying', `Job ${job.id}: attempt ${fence.attempt} failed (${message}); retrying in ${delaySeconds} s`);
+  }
+
+  /** One line per attempt's end, with its outcome and duration, for log queries and alerts. */
+  private ended(attempt: Attempt, started: number, outcome: string, msg: string): void {
+    const durationMs = Math.round(performance.now() - started);
+    const level = outcome === 'failed' ? 'warn' : 'log';
+    this.logger[level]({ msg: `${msg} (${durationMs} ms)`, event: 'job_ended', outcome, attempt: attempt.fence.attempt, duration_ms: durationMs });
   }
 
   /**

@@ -1,7 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { Job as QueuedJob } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
 import sharp, { type Sharp } from 'sharp';
+import { withLogContext } from '../common/log-context';
 import { AppConfig } from '../config/app-config';
 import { jobSpecOf, ProcessStep } from '../pipelines/job-spec';
 import { QueuedJobData } from '../queue/queue-names';
@@ -31,6 +32,7 @@ export function openStepInput(input: StepInput, limitInputPixels: number, timeou
 /** Runs a `process` job: each step's output feeds the next, and each is stored as a new image. */
 @Injectable()
 export class ProcessPipeline {
+  private readonly logger = new Logger(ProcessPipeline.name);
   private readonly registry: OperationRegistry = operationRegistry;
 
   constructor(
@@ -61,9 +63,10 @@ export class ProcessPipeline {
       const earlier = done.get(index);
       const last = index === spec.steps.length - 1;
       const progress = Math.round(((index + 1) / spec.steps.length) * 100);
+      const from = input;
       const output = earlier
-        ? { id: earlier.id, data: last ? input.data : await this.runner.read(earlier.s3Key!) }
-        : await this.runner.storeOutput(attempt, index, step.name, await this.runStep(attempt, index, step, input), progress);
+        ? { id: earlier.id, data: last ? from.data : await this.runner.read(earlier.s3Key!) }
+        : await withLogContext({ step: index, operation: step.name }, () => this.runAndStore(attempt, index, step, from, progress));
       outputImageIds.push(output.id);
       input = output;
     }
@@ -80,6 +83,14 @@ export class ProcessPipeline {
       }
       throw error;
     }
+  }
+
+  private async runAndStore(attempt: Attempt, index: number, step: ProcessStep, input: StepInput, progress: number) {
+    const started = performance.now();
+    const output = await this.runner.storeOutput(attempt, index, step.name, await this.runStep(attempt, index, step, input), progress);
+    const durationMs = Math.round(performance.now() - started);
+    this.logger.debug({ msg: `Step ${index + 1} (${step.name}) done in ${durationMs} ms`, event: 'step_ended', duration_ms: durationMs });
+    return output;
   }
 
   private async runStep(attempt: Attempt, index: number, step: ProcessStep, input: StepInput): Promise<OperationOutput> {
