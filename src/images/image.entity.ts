@@ -31,6 +31,8 @@ export class Image {
   @Column({ type: 'varchar', length: 32, default: IMAGE_STATUS.created })
   status: string;
 
+  /** Several images may share one file (a reused step's output): it goes with the last of them. */
+  @Index('images_s3_key_idx', { where: 's3_key IS NOT NULL' })
   @Column({ type: 'varchar', length: 1024, nullable: true })
   s3Key: string | null;
 
@@ -85,6 +87,11 @@ export class Image {
 
   @Column({ type: 'smallint', nullable: true })
   stepIndex: number | null;
+
+  /** What made this output (src/worker/work-key.ts): a step with the same key reuses its file. */
+  @Index('images_work_key_idx', { where: 'work_key IS NOT NULL' })
+  @Column({ type: 'char', length: 64, nullable: true })
+  workKey: string | null;
 
   /** Loaded by queries that join it: the histogram this image's step computed, if any. */
   histogram?: Histogram | null;

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { FileReferences } from '../storage/file-references';
 import { ImageTypesModule } from '../image-types/image-types.module';
 import { JobLifecycleModule } from '../jobs/job-lifecycle.module';
 import { Image } from './image.entity';
@@ -11,7 +12,7 @@ import { ImagesService } from './images.service';
 @Module({
   imports: [TypeOrmModule.forFeature([Image]), ImageTypesModule, JobLifecycleModule],
   controllers: [ImagesController],
-  providers: [ImagesService, ImageUploadService, ImageInspector],
+  providers: [ImagesService, ImageUploadService, ImageInspector, FileReferences],
   exports: [ImagesService],
 })
 export class ImagesModule {}

@@ -1,4 +1,4 @@
-import { ConflictException, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
@@ -19,6 +19,7 @@ import { ImageType } from '../image-types/image-type.entity';
 import { ImageTypesService } from '../image-types/image-types.service';
 import { JobRepository } from '../jobs/job.repository';
 import { ORIGINAL_IMAGE_TYPE } from '../job-types/operation-catalog';
+import { FileReferences } from '../storage/file-references';
 import { PresignUnsupportedError, StorageDriver } from '../storage/storage.driver';
 import { CreateImageDto } from './dto/create-image.dto';
 import { UpdateImageDto } from './dto/update-image.dto';
@@ -42,7 +43,6 @@ export interface ImageFileDownload {
 
 @Injectable()
 export class ImagesService {
-  private readonly logger = new Logger(ImagesService.name);
 
   constructor(
     @InjectRepository(Image) private readonly images: Repository<Image>,
@@ -50,6 +50,7 @@ export class ImagesService {
     private readonly uploads: ImageUploadService,
     private readonly storage: StorageDriver,
     private readonly jobRows: JobRepository,
+    private readonly files: FileReferences,
     private readonly config: AppConfig,
   ) {}
 
@@ -292,9 +293,12 @@ export class ImagesService {
     throw invalidField(field, `image_type ${JSON.stringify(name)} is not an image type; known: ${shown.join(', ')}`);
   }
 
-  /** A file left behind is harmless but wasted; a failed delete must not fail the request. */
+  /**
+   * Deletes the file unless another image still points at it (a reused step's output). A file
+   * left behind is harmless but wasted; a failed delete must not fail the request.
+   */
   private async deleteFile(key: string): Promise<void> {
-    await this.storage.delete(key).catch((error: Error) => this.logger.warn(`Could not delete ${key}: ${error.message}`));
+    await this.files.release([key]);
   }
 
   /** The image type a body names by `image_type` or `image_type_id`; `undefined` when it names none. */

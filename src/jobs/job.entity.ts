@@ -118,6 +118,14 @@ export class Job {
   @Column({ type: 'integer', array: true, default: () => "'{}'" })
   outputImageIds: number[];
 
+  /** Compute every step even when the same work was done before. */
+  @Column({ type: 'boolean', default: false })
+  force: boolean;
+
+  /** The steps (indices into outputImageIds) whose output is an earlier identical step's file. */
+  @Column({ type: 'smallint', array: true, default: () => "'{}'" })
+  reusedSteps: number[];
+
   @Index('jobs_created_at_idx')
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;

@@ -80,6 +80,7 @@ export class JobsService {
       timeout: dto.timeout ?? this.config.JOB_TIMEOUT,
       ttl: dto.ttl ?? null,
       maxAttempts: dto.attempts ?? this.config.MAX_RETRY,
+      force: dto.force ?? false,
     }, quotaDefaults(this.config));
     if (process.env[CRASH_AFTER_INSERT_HOOK] === '1') process.kill(process.pid, 'SIGKILL');
     await this.enqueue(job);

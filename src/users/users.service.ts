@@ -1,4 +1,4 @@
-import { Injectable, Logger, NotFoundException, UnauthorizedException } from '@nestjs/common';
+import { Injectable, NotFoundException, UnauthorizedException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { hashPassword, verifyPasswordOrDummy } from '../auth/credentials';
@@ -9,7 +9,7 @@ import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../pipelines/selection';
 import { QuotaUsage, quotaDefaults, quotaUsageOf } from '../quotas/quotas';
 import { SessionOrigin, SessionsService } from '../sessions/sessions.service';
-import { StorageDriver } from '../storage/storage.driver';
+import { FileReferences } from '../storage/file-references';
 import { CreateUserDto } from './dto/create-user.dto';
 import { UpdateUserDto } from './dto/update-user.dto';
 import { User } from './user.entity';
@@ -22,11 +22,10 @@ const FIRST_ADMIN_LOCK = 7_461_003;
 
 @Injectable()
 export class UsersService {
-  private readonly logger = new Logger(UsersService.name);
 
   constructor(
     @InjectRepository(User) private readonly users: Repository<User>,
-    private readonly storage: StorageDriver,
+    private readonly files: FileReferences,
     private readonly config: AppConfig,
     private readonly sessions: SessionsService,
   ) {}
@@ -100,7 +99,7 @@ export class UsersService {
     });
   }
 
-  /** Deletes the user, their images and jobs (by the foreign keys' cascade), then their files. */
+  /** Deletes the user, their images and jobs (by the foreign keys' cascade), then their files that no other user's image shares. */
   async remove(principal: Principal, id: number): Promise<User> {
     const user = await this.findOne(principal, id);
     const files: { s3_key: string }[] = await this.users.query(
@@ -108,9 +107,7 @@ export class UsersService {
       [id],
     );
     await this.users.delete({ id });
-    for (const { s3_key } of files) {
-      await this.storage.delete(s3_key).catch((error: Error) => this.logger.warn(`Could not delete ${s3_key}: ${error.message}`));
-    }
+    await this.files.release(files.map(({ s3_key }) => s3_key));
     return user;
   }
 

@@ -60,7 +60,8 @@ export class AggregatePipeline {
     const chart = await encodePng(sharp(Buffer.from(histogramChartSvg(bins, title))).removeAlpha(), {
       pngCompression: this.config.PNG_COMPRESSION,
     });
-    const output = await this.runner.storeOutput(attempt, 0, request.reducer, chart, 100);
+    // An aggregate's chart depends on every histogram it read: no key names that work, so it is never reused.
+    const output = await this.runner.storeOutput(attempt, 0, request.reducer, chart, 100, null);
     return { outputImageIds: [output.id], result: { count: selected.count, [request.reducer]: bins } };
   }
 

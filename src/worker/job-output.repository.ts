@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { UnrecoverableError } from 'bullmq';
-import { DataSource, QueryFailedError } from 'typeorm';
+import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 import { Histogram } from '../histograms/histogram.entity';
 import { Image, IMAGE_STATUS } from '../images/image.entity';
 import { Fence, FencedOut, JobRepository } from '../jobs/job.repository';
 import { AppConfig } from '../config/app-config';
+import { lockFileReferences } from '../storage/file-references';
 import { assertStorageAfterWrite, QuotaDefaults, QuotaExceededError, quotaDefaults } from '../quotas/quotas';
 
 /** What a step's output is, once its file is stored. */
@@ -20,6 +21,33 @@ export interface OutputRecord {
   sha256: string;
   histogram?: number[];
   progress: number;
+  /** What made it (src/worker/work-key.ts), so that the same work later reuses the file; null for aggregates. */
+  workKey: string | null;
+}
+
+/** A step that was not computed: its new image points at the file of an earlier identical step. */
+export interface ReusedOutput {
+  id: number;
+  s3Key: string;
+  sha256: string;
+}
+
+/** What `reuse` asks for: the step, its work key and the progress the job reaches with it. */
+export interface ReuseRequest {
+  step: string;
+  index: number;
+  workKey: string;
+  progress: number;
+}
+
+interface Candidate {
+  id: number;
+  s3_key: string;
+  format: string;
+  width: number;
+  height: number;
+  bytes: number;
+  sha256: string;
 }
 
 /** The worker's writes of outputs: each one inside the attempt's fence. */
@@ -71,33 +99,8 @@ export class JobOutputRepository {
     try {
       return await this.dataSource.transaction(async (manager) => {
         await this.jobs.holdFence(manager, fence, output.progress);
-        const inserted = await manager
-          .createQueryBuilder()
-          .insert()
-          .into(Image)
-          .values({
-            status: IMAGE_STATUS.processed,
-            s3Key: output.key,
-            // Looked up as the row is written, so an image type deleted since the worker started is simply absent.
-            imageTypeId: () => '(SELECT id FROM image_types WHERE type_name = :typeName)',
-            userId,
-            originalId: sourceId,
-            jobId: fence.jobId,
-            stepIndex: output.index,
-            width: output.width,
-            height: output.height,
-            format: output.format,
-            bytes: output.bytes,
-            sha256: output.sha256,
-          })
-          .setParameter('typeName', output.step)
-          .orIgnore()
-          .returning('id')
-          .execute();
-        const id = (inserted.raw as { id: number }[])[0]?.id;
-        if (id === undefined) return null;
-        await assertStorageAfterWrite(manager, userId, this.quota, output.bytes, `the output of step ${output.index + 1} (${output.step})`);
-        if (output.histogram) await manager.insert(Histogram, { imageId: id, jobId: fence.jobId, bins: output.histogram });
+        const id = await this.insertOutput(manager, fence, userId, sourceId, output);
+        if (id !== null && output.histogram) await manager.insert(Histogram, { imageId: id, jobId: fence.jobId, bins: output.histogram });
         return id;
       });
     } catch (error) {
@@ -105,6 +108,99 @@ export class JobOutputRepository {
       if (error instanceof QuotaExceededError) throw new UnrecoverableError(error.message);
       throw describeConstraintError(error, fence, sourceId) ?? error;
     }
+  }
+
+  /** A stored file that earlier work with this key made, which `isStored` confirms is still in storage. */
+  async findReusable(workKey: string, isStored: (key: string) => Promise<boolean>): Promise<string | null> {
+    const rows: { s3_key: string }[] = await this.dataSource.query(
+      'SELECT s3_key FROM images WHERE work_key = $1 AND s3_key IS NOT NULL ORDER BY id LIMIT 1',
+      [workKey],
+    );
+    const key = rows[0]?.s3_key;
+    return key !== undefined && (await isStored(key)) ? key : null;
+  }
+
+  /**
+   * Records step `request.index` as a new image pointing at the stored file `key`, which earlier
+   * work with the same key made (findReusable), with a copy of its histogram, and marks the step
+   * reused, all under the attempt's fence. The file's reference lock is taken first and an image of
+   * that work is looked up again under it: should the last one have gone meanwhile, the file may be
+   * being deleted, and null tells the caller to compute the step after all. `'taken'` means
+   * another delivery recorded this step first.
+   */
+  async reuse(fence: Fence, userId: number, sourceId: number | null, key: string, request: ReuseRequest): Promise<ReusedOutput | 'taken' | null> {
+    try {
+      return await this.dataSource.transaction(async (manager) => {
+        await lockFileReferences(manager, key);
+        const [candidate]: Candidate[] = await manager.query(
+          'SELECT id, s3_key, format, width, height, bytes, sha256 FROM images WHERE work_key = $1 AND s3_key = $2 ORDER BY id LIMIT 1',
+          [request.workKey, key],
+        );
+        if (!candidate) return null;
+        await this.jobs.holdFence(manager, fence, request.progress);
+        const id = await this.insertOutput(manager, fence, userId, sourceId, {
+          ...request,
+          key,
+          format: candidate.format,
+          width: candidate.width,
+          height: candidate.height,
+          bytes: candidate.bytes,
+          sha256: candidate.sha256,
+        });
+        if (id === null) return 'taken';
+        await manager.query('INSERT INTO histograms (image_id, job_id, bins) SELECT $1, $2, bins FROM histograms WHERE image_id = $3', [
+          id,
+          fence.jobId,
+          candidate.id,
+        ]);
+        await manager.query('UPDATE jobs SET reused_steps = array_append(reused_steps, $2::smallint) WHERE id = $1 AND NOT $2::smallint = ANY(reused_steps)', [
+          fence.jobId,
+          request.index,
+        ]);
+        return { id, s3Key: key, sha256: candidate.sha256 };
+      });
+    } catch (error) {
+      if (error instanceof QuotaExceededError) throw new UnrecoverableError(error.message);
+      throw describeConstraintError(error, fence, sourceId) ?? error;
+    }
+  }
+
+  /** The output's image row, unless another delivery recorded this step first (null). */
+  private async insertOutput(
+    manager: EntityManager,
+    fence: Fence,
+    userId: number,
+    sourceId: number | null,
+    output: Omit<OutputRecord, 'histogram' | 'progress'>,
+  ): Promise<number | null> {
+    const inserted = await manager
+      .createQueryBuilder()
+      .insert()
+      .into(Image)
+      .values({
+        status: IMAGE_STATUS.processed,
+        s3Key: output.key,
+        // Looked up as the row is written, so an image type deleted since the worker started is simply absent.
+        imageTypeId: () => '(SELECT id FROM image_types WHERE type_name = :typeName)',
+        userId,
+        originalId: sourceId,
+        jobId: fence.jobId,
+        stepIndex: output.index,
+        width: output.width,
+        height: output.height,
+        format: output.format,
+        bytes: output.bytes,
+        sha256: output.sha256,
+        workKey: output.workKey,
+      })
+      .setParameter('typeName', output.step)
+      .orIgnore()
+      .returning('id')
+      .execute();
+    const id = (inserted.raw as { id: number }[])[0]?.id;
+    if (id === undefined) return null;
+    await assertStorageAfterWrite(manager, userId, this.quota, output.bytes, `the output of step ${output.index + 1} (${output.step})`);
+    return id;
   }
 }
 

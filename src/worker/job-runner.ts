@@ -18,6 +18,19 @@ import { JobStopListener, JobStopped } from './job-stop-listener';
 import type { GreyLevels } from './operations/grey-levels';
 import { OperationOutput } from './operations/operation';
 
+/**
+ * A step's recorded output: its image, its file and that file's hash (what the next step's work key
+ * starts from). `data` and `pixels` are at hand when this attempt computed it; otherwise the next
+ * step that needs the bytes reads them.
+ */
+export interface StoredOutput {
+  id: number;
+  s3Key: string;
+  sha256: string;
+  data?: Buffer;
+  pixels?: GreyLevels;
+}
+
 /** What a job's work produced: its output images in step order, and for aggregates, a result. */
 export interface JobOutcome {
   outputImageIds: number[];
@@ -205,10 +218,12 @@ export class JobRunner implements BeforeApplicationShutdown {
     step: string,
     output: OperationOutput,
     progress: number,
-  ): Promise<{ id: number; data: Buffer; pixels?: GreyLevels }> {
+    workKey: string | null,
+  ): Promise<StoredOutput> {
     attempt.throwIfStopped();
     const format = formatOf(output.format);
     const key = newStorageKey('outputs', format.extension);
+    const sha256 = createHash('sha256').update(output.data).digest('hex');
     await this.storage.put(key, output.data, format.mime);
     let id: number | null;
     try {
@@ -221,9 +236,10 @@ export class JobRunner implements BeforeApplicationShutdown {
         width: output.width,
         height: output.height,
         bytes: output.data.length,
-        sha256: createHash('sha256').update(output.data).digest('hex'),
+        sha256,
         histogram: output.histogram,
         progress,
+        workKey,
       });
     } catch (error) {
       await this.storage.delete(key).catch(() => undefined);
@@ -231,10 +247,28 @@ export class JobRunner implements BeforeApplicationShutdown {
     }
     if (id === null) {
       await this.storage.delete(key);
-      const winner = await this.outputs.outputOf(attempt.job.id, index);
-      return { id: winner.id, data: await this.read(winner.s3Key!) };
+      return this.recordedOutput(attempt.job.id, index);
     }
-    return { id, data: output.data, pixels: output.pixels };
+    return { id, s3Key: key, sha256, data: output.data, pixels: output.pixels };
+  }
+
+  /**
+   * Records step `index` as pointing at the stored output of earlier identical work, rather than
+   * computing it. Null when there is none to point at (any more): the step must be computed.
+   */
+  async reuseOutput(attempt: Attempt, index: number, step: string, progress: number, workKey: string): Promise<StoredOutput | null> {
+    attempt.throwIfStopped();
+    const key = await this.outputs.findReusable(workKey, async (candidate) => (await this.storage.stat(candidate)) !== null);
+    if (key === null) return null;
+    const reused = await this.outputs.reuse(attempt.fence, attempt.job.userId, attempt.job.imageId, key, { step, index, workKey, progress });
+    if (reused === 'taken') return this.recordedOutput(attempt.job.id, index);
+    return reused;
+  }
+
+  /** Another delivery recorded this step first: its output wins. */
+  private async recordedOutput(jobId: number, index: number): Promise<StoredOutput> {
+    const winner = await this.outputs.outputOf(jobId, index);
+    return { id: winner.id, s3Key: winner.s3Key!, sha256: winner.sha256! };
   }
 
   async read(key: string): Promise<Buffer> {

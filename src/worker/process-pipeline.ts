@@ -1,22 +1,30 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Job as QueuedJob } from 'bullmq';
+import { createHash } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import sharp, { type Sharp } from 'sharp';
 import { withLogContext } from '../common/log-context';
 import { AppConfig } from '../config/app-config';
 import { jobSpecOf, ProcessStep } from '../pipelines/job-spec';
 import { QueuedJobData } from '../queue/queue-names';
-import { StorageObjectNotFoundError } from '../storage/storage.driver';
+import { StorageDriver, StorageObjectNotFoundError } from '../storage/storage.driver';
 import { JobOutputRepository } from './job-output.repository';
-import { Attempt, JobOutcome, JobRunner } from './job-runner';
+import { Attempt, JobOutcome, JobRunner, StoredOutput } from './job-runner';
 import { OperationRegistry, operationRegistry } from './operation-registry';
 import { type GreyLevels, openGreyLevels } from './operations/grey-levels';
-import { OperationOutput } from './operations/operation';
+import type { Operation, OperationContext, OperationOutput } from './operations/operation';
+import { workKey } from './work-key';
 
-/** What a step starts from: the previous output's bytes, and its pixels when its operation kept them. */
-export interface StepInput {
-  data: Buffer;
+/** What a step starts from: the previous output's pixels when its operation kept them, else its bytes. */
+export type StepInput = { pixels: GreyLevels; data?: Buffer } | { pixels?: undefined; data: Buffer };
+
+/** A step's input as the pipeline holds it: the file's hash at once, its bytes only when needed. */
+interface StepSource {
+  sha256: string;
+  load(): Promise<Buffer>;
   pixels?: GreyLevels;
+  /** Throws what `load` would for a missing file, without reading it: a reused step reads nothing. */
+  assertStored?(): Promise<void>;
 }
 
 /**
@@ -38,6 +46,7 @@ export class ProcessPipeline {
   constructor(
     private readonly runner: JobRunner,
     private readonly outputs: JobOutputRepository,
+    private readonly storage: StorageDriver,
     private readonly config: AppConfig,
   ) {}
 
@@ -46,8 +55,11 @@ export class ProcessPipeline {
   }
 
   /**
-   * A step an earlier attempt completed is not redone: its stored output feeds the next step. The
-   * attempt's signal is checked between steps, so a cancel or a timeout stops it there at the latest.
+   * A step an earlier attempt completed is not redone: its stored output feeds the next step. Nor
+   * is a step whose exact work (src/worker/work-key.ts) was done before, unless the job says
+   * `force`: its output points at that work's file. Bytes are read only when a step must compute,
+   * so a pipeline reused end to end reads no file. The attempt's signal is checked between steps,
+   * so a cancel or a timeout stops it there at the latest.
    */
   private async runSteps(attempt: Attempt): Promise<JobOutcome> {
     const { job } = attempt;
@@ -56,21 +68,60 @@ export class ProcessPipeline {
     const source = job.imageId === null ? null : await this.outputs.sourceOf(job.imageId);
     if (!source?.s3Key) throw new UnrecoverableError('The job’s source image, or its stored file, was deleted');
     const done = await this.outputs.recorded(job.id);
-    let input: StepInput = { data: await this.readSource(source.id, source.s3Key) };
+    const sourceKey = source.s3Key;
+    let input: StepSource = {
+      sha256: source.sha256 ?? (await this.hashOf(source.id, sourceKey)),
+      load: () => this.readSource(source.id, sourceKey),
+      assertStored: async () => {
+        if (!(await this.storage.stat(sourceKey))) throw missingSource(source.id);
+      },
+    };
     const outputImageIds: number[] = [];
     for (const [index, step] of spec.steps.entries()) {
       attempt.throwIfStopped();
-      const earlier = done.get(index);
-      const last = index === spec.steps.length - 1;
       const progress = Math.round(((index + 1) / spec.steps.length) * 100);
-      const from = input;
-      const output = earlier
-        ? { id: earlier.id, data: last ? from.data : await this.runner.read(earlier.s3Key!) }
-        : await withLogContext({ step: index, operation: step.name }, () => this.runAndStore(attempt, index, step, from, progress));
+      const earlier = done.get(index);
+      const output: StoredOutput = earlier
+        ? { id: earlier.id, s3Key: earlier.s3Key!, sha256: earlier.sha256! }
+        : await withLogContext({ step: index, operation: step.name }, () => this.runOrReuse(attempt, index, step, input, progress));
       outputImageIds.push(output.id);
-      input = output;
+      input = this.sourceOf(output);
     }
     return { outputImageIds };
+  }
+
+  private sourceOf(output: StoredOutput): StepSource {
+    const { data, pixels } = output;
+    return { sha256: output.sha256, pixels, load: data ? async () => data : () => this.runner.read(output.s3Key) };
+  }
+
+  /** An original uploaded before files were hashed: hashed once here, as the work key needs it. */
+  private async hashOf(imageId: number, key: string): Promise<string> {
+    return createHash('sha256').update(await this.readSource(imageId, key)).digest('hex');
+  }
+
+  private async runOrReuse(attempt: Attempt, index: number, step: ProcessStep, input: StepSource, progress: number): Promise<StoredOutput> {
+    const started = performance.now();
+    const operation = this.registry.get(step.name);
+    if (!operation) throw new UnrecoverableError(`"${step.name}" is no longer an operation this worker knows`);
+    const context = { pngCompression: this.config.PNG_COMPRESSION };
+    const key = workKey(input.sha256, operation, step.params, context);
+    let reused: StoredOutput | null = null;
+    if (!attempt.job.force) {
+      await input.assertStored?.();
+      reused = await this.runner.reuseOutput(attempt, index, step.name, progress, key);
+    }
+    const output =
+      reused ??
+      (await this.runner.storeOutput(attempt, index, step.name, await this.runStep(attempt, index, operation, step, input, context), progress, key));
+    const durationMs = Math.round(performance.now() - started);
+    this.logger.debug({
+      msg: `Step ${index + 1} (${step.name}) ${reused ? 'reused earlier identical work' : 'done'} in ${durationMs} ms`,
+      event: 'step_ended',
+      reused: reused !== null,
+      duration_ms: durationMs,
+    });
+    return output;
   }
 
   /** A file gone from storage will not come back by retrying; storage out of reach might. */
@@ -78,30 +129,30 @@ export class ProcessPipeline {
     try {
       return await this.runner.read(key);
     } catch (error) {
-      if (error instanceof StorageObjectNotFoundError) {
-        throw new UnrecoverableError(`The file of source image ${imageId} is missing from storage; upload it again (PUT /api/images/${imageId}/file)`);
-      }
+      if (error instanceof StorageObjectNotFoundError) throw missingSource(imageId);
       throw error;
     }
   }
 
-  private async runAndStore(attempt: Attempt, index: number, step: ProcessStep, input: StepInput, progress: number) {
-    const started = performance.now();
-    const output = await this.runner.storeOutput(attempt, index, step.name, await this.runStep(attempt, index, step, input), progress);
-    const durationMs = Math.round(performance.now() - started);
-    this.logger.debug({ msg: `Step ${index + 1} (${step.name}) done in ${durationMs} ms`, event: 'step_ended', duration_ms: durationMs });
-    return output;
-  }
-
-  private async runStep(attempt: Attempt, index: number, step: ProcessStep, input: StepInput): Promise<OperationOutput> {
-    const operation = this.registry.get(step.name);
-    if (!operation) throw new UnrecoverableError(`"${step.name}" is no longer an operation this worker knows`);
-    const image = openStepInput(input, this.config.MAX_PIXELS, attempt.secondsLeft());
+  private async runStep(
+    attempt: Attempt,
+    index: number,
+    operation: Operation,
+    step: ProcessStep,
+    input: StepSource,
+    context: OperationContext,
+  ): Promise<OperationOutput> {
+    const opened = input.pixels ? { pixels: input.pixels } : { data: await input.load() };
+    const image = openStepInput(opened, this.config.MAX_PIXELS, attempt.secondsLeft());
     try {
-      return await operation.run(image, step.params, { pngCompression: this.config.PNG_COMPRESSION });
+      return await operation.run(image, step.params as never, context);
     } catch (error) {
       attempt.throwIfStopped();
       throw new UnrecoverableError(`Step ${index + 1} (${step.name}) could not process its input: ${(error as Error).message}`);
     }
   }
+}
+
+function missingSource(imageId: number): UnrecoverableError {
+  return new UnrecoverableError(`The file of source image ${imageId} is missing from storage; upload it again (PUT /api/images/${imageId}/file)`);
 }

@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { ArrayNotEmpty, IsArray, IsObject, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { ArrayNotEmpty, IsArray, IsBoolean, IsObject, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { IsId, IsIntInRange } from '../../common/is-int-in-range.decorator';
 import { STEP_PATTERN } from '../../pipelines/job-sequence';
 
@@ -74,4 +74,14 @@ export class CreateJobDto {
   @IsOptional()
   @IsIntInRange(1, 20)
   attempts?: number;
+
+  @ApiPropertyOptional({
+    description:
+      'Compute every step even where the same work (same input file, operation, version and params) was done before; ' +
+      'by default such a step points at the earlier output’s file instead (listed in reused_steps).',
+    default: false,
+  })
+  @IsOptional()
+  @IsBoolean({ message: 'force must be true or false' })
+  force?: boolean;
 }

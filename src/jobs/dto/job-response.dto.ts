@@ -24,6 +24,13 @@ export class JobResponseDto {
   @ApiProperty({ type: String, nullable: true, description: 'Why the job failed, or why an attempt is being retried.' })
   error: string | null;
   @ApiProperty({ type: [Number], description: "Each step's output image id, in step order." }) outputs: number[];
+  @ApiProperty({ description: 'Every step is computed, even where the same work was done before.' }) force: boolean;
+  @ApiProperty({
+    type: [Number],
+    example: [0, 1],
+    description: 'The steps (indices into outputs) that were not computed: their output shares the file of the same work done before.',
+  })
+  reused_steps: number[];
   @ApiProperty({
     type: Object,
     nullable: true,
@@ -53,6 +60,8 @@ export class JobResponseDto {
       ttl: job.ttl,
       error: job.error,
       outputs: job.outputImageIds,
+      force: job.force,
+      reused_steps: job.reusedSteps,
       result: job.result,
       started_at: job.startedAt?.toISOString() ?? null,
       finished_at: job.finishedAt?.toISOString() ?? null,

@@ -1,0 +1,27 @@
+import { workKey } from './work-key';
+
+const SHA = 'a'.repeat(64);
+const grayscale = { name: 'grayscale' as const, version: 1 };
+const context = { pngCompression: 1 };
+
+describe('workKey', () => {
+  it('is the same for the same input, operation, version, params and encoder setting, whatever the key order', () => {
+    const key = workKey(SHA, grayscale, { a: 1, b: { c: [1, 2], d: 'x' } }, context);
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    expect(workKey(SHA, grayscale, { b: { d: 'x', c: [1, 2] }, a: 1 }, context)).toBe(key);
+  });
+
+  it('differs when any part of the work differs', () => {
+    const key = workKey(SHA, grayscale, {}, context);
+    expect(workKey('b'.repeat(64), grayscale, {}, context)).not.toBe(key);
+    expect(workKey(SHA, { name: 'invert', version: 1 }, {}, context)).not.toBe(key);
+    expect(workKey(SHA, { ...grayscale, version: 2 }, {}, context)).not.toBe(key);
+    expect(workKey(SHA, grayscale, { width: 1 }, context)).not.toBe(key);
+    expect(workKey(SHA, grayscale, { c: [2, 1] }, context)).not.toBe(workKey(SHA, grayscale, { c: [1, 2] }, context));
+    expect(workKey(SHA, grayscale, {}, { pngCompression: 6 })).not.toBe(key);
+  });
+
+  it('treats absent params as empty ones', () => {
+    expect(workKey(SHA, grayscale, undefined, context)).toBe(workKey(SHA, grayscale, {}, context));
+  });
+});

@@ -1,0 +1,97 @@
+import { INestApplicationContext } from '@nestjs/common';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createStoredImage, createUser, TestUser } from './utils/factories';
+import { availableBackends } from './utils/faults/cluster';
+import { binary } from './utils/images';
+import { ADMIN_TOKEN, api, bearer, createTestApp, startTestWorker, testEnv, TestEnv, waitForJob } from './utils/test-app';
+
+const PIPELINE = ['process', 'grayscale', 'histogram'];
+
+describe.each(availableBackends())('no redundant work, queue on $name', (backend) => {
+  let app: NestExpressApplication;
+  let worker: INestApplicationContext;
+  let env: TestEnv;
+  let ada: TestUser;
+  let grace: TestUser;
+
+  beforeAll(async () => {
+    env = testEnv({ REDIS_URL: backend.redisUrl });
+    app = await createTestApp(env);
+    worker = await startTestWorker(env);
+    ada = await createUser(app);
+    grace = await createUser(app);
+  });
+
+  afterAll(async () => {
+    await worker?.close();
+    await app?.close();
+  });
+
+  const run = async (owner: TestUser, body: Record<string, unknown>) => {
+    const created = await api(app).post('/api/jobs.json').set(bearer(owner.token)).send(body).expect(201);
+    const job = await waitForJob(app, owner.token, created.body.id);
+    expect(job).toMatchObject({ status: 'completed', error: null });
+    return job;
+  };
+  const imageOf = async (owner: TestUser, id: number) => (await api(app).get(`/api/images/${id}.json`).set(bearer(owner.token)).expect(200)).body;
+  const fileOf = async (owner: TestUser, id: number) =>
+    (await api(app).get(`/api/images/${id}/file`).set(bearer(owner.token)).buffer(true).parse(binary).expect(200)).body as Buffer;
+  const stored = (key: string) => existsSync(join(env.DATA_DIR!, 'files', key));
+
+  it('reuses every step of a repeated pipeline, recomputes with force, and deletes a shared file with its last image', async () => {
+    const source = await createStoredImage(app, ada, 'camera.png');
+    const first = await run(ada, { image_id: source.id, job_sequence: PIPELINE });
+    expect(first).toMatchObject({ force: false, reused_steps: [] });
+
+    const again = await run(ada, { image_id: source.id, job_sequence: PIPELINE });
+    expect(again.reused_steps).toEqual([0, 1]);
+    expect(again.outputs).toHaveLength(2);
+    expect(again.outputs).not.toEqual(first.outputs);
+    const [firstGrey, firstHistogram] = await Promise.all(first.outputs.map((id: number) => imageOf(ada, id)));
+    const [grey, histogram] = await Promise.all(again.outputs.map((id: number) => imageOf(ada, id)));
+    expect(grey).toMatchObject({ s3_key: firstGrey.s3_key, sha256: firstGrey.sha256, image_type: 'grayscale', original_id: source.id, job_id: again.id });
+    expect(histogram).toMatchObject({ s3_key: firstHistogram.s3_key, histogram: firstHistogram.histogram, job_id: again.id });
+    expect(histogram.histogram).toHaveLength(256);
+
+    const forced = await run(ada, { image_id: source.id, job_sequence: PIPELINE, force: true });
+    expect(forced).toMatchObject({ force: true, reused_steps: [] });
+    const forcedGrey = await imageOf(ada, forced.outputs[0]);
+    expect(forcedGrey.s3_key).not.toBe(firstGrey.s3_key);
+    expect(forcedGrey.sha256).toBe(firstGrey.sha256);
+
+    // A different operation after the same first step: only the first is reused.
+    const mixed = await run(ada, { image_id: source.id, job_sequence: ['process', 'grayscale', 'invert'] });
+    expect(mixed.reused_steps).toEqual([0]);
+
+    // The file of the first grayscale output is now shared by three images (first, again, mixed).
+    expect(stored(firstGrey.s3_key)).toBe(true);
+    await api(app).delete(`/api/images/${firstGrey.id}.json`).set(bearer(ada.token)).expect(200);
+    await api(app).delete(`/api/images/${grey.id}.json`).set(bearer(ada.token)).expect(200);
+    expect(stored(firstGrey.s3_key)).toBe(true);
+    expect((await fileOf(ada, mixed.outputs[0])).length).toBe(firstGrey.bytes);
+    await api(app).delete(`/api/images/${mixed.outputs[0]}.json`).set(bearer(ada.token)).expect(200);
+    expect(stored(firstGrey.s3_key)).toBe(false);
+    expect(stored(forcedGrey.s3_key)).toBe(true);
+  }, 60_000);
+
+  it('reuses the work of the same photo uploaded by another user, whose deletion keeps the shared files', async () => {
+    const adas = await createStoredImage(app, ada, 'coffee.png');
+    const first = await run(ada, { image_id: adas.id, job_sequence: PIPELINE });
+    const graces = await createStoredImage(app, grace, 'coffee.png');
+    const hers = await run(grace, { image_id: graces.id, job_sequence: PIPELINE });
+    expect(hers.reused_steps).toEqual([0, 1]);
+    const keys = await Promise.all(first.outputs.map(async (id: number) => (await imageOf(ada, id)).s3_key as string));
+    expect(keys.every(stored)).toBe(true);
+
+    await api(app).delete(`/api/users/${grace.id}.json`).set(bearer(ADMIN_TOKEN)).expect(200);
+    expect(keys.every(stored)).toBe(true);
+    expect((await fileOf(ada, first.outputs[1])).length).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('refuses a force that is not a boolean', async () => {
+    const response = await api(app).post('/api/jobs.json').set(bearer(ada.token)).send({ image_id: 1, job_sequence: PIPELINE, force: 'yes' }).expect(422);
+    expect(JSON.stringify(response.body)).toContain('force must be true or false');
+  });
+});
