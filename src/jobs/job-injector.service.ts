@@ -35,8 +35,8 @@ interface BatchRow {
  * of, with the same sequence and params; a failed or cancelled copy counts as missing.
  *
  * Images are read in keyset batches by id, so memory stays bounded whatever the count. Each batch
- * is one statement: the page of images, whether each already has such a job (decided in SQL over
- * jobs_image_id_idx), and a multi-row insert of the missing jobs. Like POST /api/jobs.json, the
+ * is one statement: the page of images, whether each already has such a job (decided in SQL, one
+ * probe of jobs_image_id_idx per image), and a multi-row insert of the missing jobs. Like POST /api/jobs.json, the
  * rows are committed first and then queued (here in bulk); should the queue be out of reach, the
  * reconciler queues them later. The jobs belong to each image's owner and take the defaults of a
  * new job (JOB_TIMEOUT, MAX_RETRY, no ttl).
@@ -113,15 +113,20 @@ export class JobInjectorService {
     const param = (value: unknown) => `$${values.push(value)}`;
     const sequence = param(injection.sequence);
     const params = param(JSON.stringify(injection.params));
-    const sameJob = `j.image_id = i.id AND j.job_type = ${sequence}::text[] AND j.params = ${params}::jsonb`;
+    // One probe of jobs_image_id_idx per image, as a lateral aggregate: written as two EXISTS, the
+    // planner may hash every unfinished job of the table for each batch instead.
     const page = `
-      SELECT i.id, i.user_id, i.s3_key,
-             EXISTS (SELECT 1 FROM jobs j WHERE ${sameJob} AND j.status = '${JOB_STATUS.completed}') AS done,
-             EXISTS (SELECT 1 FROM jobs j WHERE ${sameJob} AND j.status IN ('${JOB_STATUS.queued}', '${JOB_STATUS.running}')) AS pending
-        FROM images i
-       WHERE i.id > ${param(afterId)} AND ${filter.where}
-       ORDER BY i.id
-       LIMIT ${param(INJECTION_BATCH)}`;
+      SELECT i.id, i.user_id, i.s3_key, coalesce(s.done, false) AS done, coalesce(s.pending, false) AS pending
+        FROM (SELECT i.id, i.user_id, i.s3_key FROM images i
+               WHERE i.id > ${param(afterId)} AND ${filter.where}
+               ORDER BY i.id
+               LIMIT ${param(INJECTION_BATCH)}) i
+       CROSS JOIN LATERAL (
+         SELECT bool_or(j.status = '${JOB_STATUS.completed}') AS done,
+                bool_or(j.status IN ('${JOB_STATUS.queued}', '${JOB_STATUS.running}')) AS pending
+           FROM jobs j
+          WHERE j.image_id = i.id AND j.job_type = ${sequence}::text[] AND j.params = ${params}::jsonb
+       ) s`;
     if (injection.dryRun) {
       return this.dataSource.query(
         `WITH batch AS (${page}) SELECT id AS image_id, done, pending, NULL AS job_id, NULL AS delivery_id FROM batch ORDER BY id`,
