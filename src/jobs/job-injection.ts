@@ -1,5 +1,6 @@
 import { ErrorDetail, InvalidInputError, invalidField } from '../common/invalid-input.error';
-import { parseJobSpec } from '../pipelines/job-spec';
+import { pipelineKind } from '../pipelines/job-sequence';
+import { JobSpec, parseJobSpec, requestedSequence } from '../pipelines/job-spec';
 import { parseSelection, SelectionKey } from '../pipelines/selection';
 import type { InjectJobsDto } from './dto/inject-jobs.dto';
 
@@ -45,12 +46,14 @@ export function parseInjection(dto: InjectJobsDto, now = new Date()): Injection 
     }
   };
   const spec = collect(() => {
-    if (dto.job_sequence === undefined) throw invalidField('job_sequence', 'job_sequence is required');
-    const parsed = parseJobSpec({ job_sequence: dto.job_sequence, params: dto.params }, now);
-    if (parsed.kind !== 'process') {
-      throw invalidField('job_sequence', `The injector makes process jobs, one per image; a ${parsed.kind} job works on no single image`);
+    const requested = dto.job_sequence === undefined ? undefined : requestedSequence({ job_sequence: dto.job_sequence });
+    if (!requested) throw invalidField('job_sequence', 'job_sequence is required');
+    const kind = pipelineKind(requested.sequence);
+    // Before the rest of the check, which would otherwise ask an aggregate for its own settings.
+    if (kind !== 'process') {
+      throw invalidField('job_sequence', `The injector makes process jobs, one per image; a ${kind} job works on no single image`);
     }
-    return parsed;
+    return parseJobSpec({ job_sequence: dto.job_sequence, params: dto.params }, now) as Extract<JobSpec, { kind: 'process' }>;
   });
   const filters: Record<string, string> = {};
   if (dto.image_type !== undefined) filters.image_type = dto.image_type;
