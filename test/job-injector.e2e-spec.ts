@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import { JobQueue } from '../src/queue/job-queue';
 import { createImage, createJob, createStoredImage, createUser, TestUser } from './utils/factories';
 import { createSuiteDatabase } from './utils/suite-database';
-import { ADMIN_TOKEN, api, bearer, createTestApp, testEnv, TestEnv } from './utils/test-app';
+import { ADMIN_TOKEN, api, bearer, createTestApp, startTestWorker, testEnv, TestEnv, waitForJob } from './utils/test-app';
 
 const SEQUENCE = ['process', 'grayscale', 'histogram'];
 const ROOT = join(__dirname, '..');
@@ -139,7 +139,7 @@ describe('the injector', () => {
       new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
         const child = spawn(process.execPath, [join(ROOT, 'dist/src/jobs/inject.cli.js'), ...args], {
           cwd: ROOT,
-          env: { PATH: process.env.PATH, ...env, ADMIN_TOKEN: undefined } as NodeJS.ProcessEnv,
+          env: { PATH: process.env.PATH, ...env } as NodeJS.ProcessEnv,
         });
         let stdout = '';
         let stderr = '';
@@ -161,5 +161,18 @@ describe('the injector', () => {
     expect(bad.code).toBe(2);
     expect(bad.stdout).toBe('');
     expect(bad.stderr).toBe('darkroom inject: --days: days must be a whole number of days from 1 to 36500 or "today", not "soon"\nSee npm run inject -- --help\n');
+  });
+
+  it('makes jobs that a worker runs as any other', async () => {
+    const [injected] = (await jobsOf(images.bobs)).slice(-1);
+    // The other jobs left queued would keep the worker busy; cancelled, their entries are skipped.
+    await sql("UPDATE jobs SET status = 'cancelled', finished_at = now() WHERE status = 'queued' AND id <> $1", [injected.id]);
+    const worker = await startTestWorker(env);
+    try {
+      const done = await waitForJob(app, bob.token, injected.id);
+      expect(done).toMatchObject({ status: 'completed', job_type: ['process', 'invert'], outputs: [expect.any(Number)] });
+    } finally {
+      await worker.close();
+    }
   });
 });
