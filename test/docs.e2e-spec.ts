@@ -30,6 +30,7 @@ describe('API docs', () => {
       'POST /api/jobs/{id}/cancel',
       'POST /api/jobs/{id}/retry',
     ];
+    const injector = ['POST /api/jobs/inject'];
     const sessions = [
       'POST /api/sessions',
       'GET /api/sessions',
@@ -38,7 +39,7 @@ describe('API docs', () => {
       'DELETE /api/users/{id}/sessions',
     ];
     const events = ['GET /api/jobs/events', 'POST /api/jobs/events_token', 'GET /api/jobs/{id}/events', 'POST /api/jobs/{id}/events_token'];
-    expect(operations).toEqual([...expected, ...sessions, ...files, ...events].sort());
+    expect(operations).toEqual([...expected, ...sessions, ...files, ...events, ...injector].sort());
     expect(spec.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'opaque token' });
     // Swagger UI shows bearerFormat beside the scheme: the tokens are opaque, not JWTs.
     expect(spec.components.securitySchemes.bearer.description).toMatch(/authentication_token.*ADMIN_TOKEN/);

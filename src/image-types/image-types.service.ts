@@ -9,6 +9,9 @@ import { CreateImageTypeDto } from './dto/create-image-type.dto';
 import { UpdateImageTypeDto } from './dto/update-image-type.dto';
 import { ImageType } from './image-type.entity';
 
+/** How many known names an error about an unknown image type lists. */
+const MAX_NAMES_SHOWN = 30;
+
 @Injectable()
 export class ImageTypesService {
   constructor(@InjectRepository(ImageType) private readonly imageTypes: Repository<ImageType>) {}
@@ -28,6 +31,14 @@ export class ImageTypesService {
     const imageType = await this.imageTypes.findOneBy({ typeName: name });
     if (!imageType) throw invalidField(field, `There is no image type named ${JSON.stringify(name)}`);
     return imageType;
+  }
+
+  /** Refuses `name` as the value of `field` unless it names an image type, listing the known ones. */
+  async assertExists(name: string, field: string): Promise<void> {
+    const names = (await this.imageTypes.find({ select: { id: true, typeName: true }, order: { id: 'ASC' } })).map((imageType) => imageType.typeName);
+    if (names.includes(name)) return;
+    const shown = names.length > MAX_NAMES_SHOWN ? [...names.slice(0, MAX_NAMES_SHOWN), `… (${names.length - MAX_NAMES_SHOWN} more)`] : names;
+    throw invalidField(field, `image_type ${JSON.stringify(name)} is not an image type; known: ${shown.join(', ')}`);
   }
 
   create(principal: Principal, dto: CreateImageTypeDto): Promise<ImageType> {

@@ -31,7 +31,6 @@ import { readMultipartUpload } from './multipart-upload';
 const PRESIGNED_URL_SECONDS = 900;
 const NUMERIC_FORM_FIELDS = ['user_id', 'image_type_id', 'original_id'];
 const MAX_IDS_SHOWN = 10;
-const MAX_NAMES_SHOWN = 30;
 
 export interface ImageFileDownload {
   stream: Readable;
@@ -284,13 +283,8 @@ export class ImagesService {
    * An image type filter must name an image type: an unknown one is refused (422) with the known
    * ones, rather than selecting nothing. One query reads the names.
    */
-  async assertImageTypeExists(name: string, field: string): Promise<void> {
-    const names = (
-      await this.images.manager.getRepository(ImageType).find({ select: { id: true, typeName: true }, order: { id: 'ASC' } })
-    ).map((imageType) => imageType.typeName);
-    if (names.includes(name)) return;
-    const shown = names.length > MAX_NAMES_SHOWN ? [...names.slice(0, MAX_NAMES_SHOWN), `… (${names.length - MAX_NAMES_SHOWN} more)`] : names;
-    throw invalidField(field, `image_type ${JSON.stringify(name)} is not an image type; known: ${shown.join(', ')}`);
+  assertImageTypeExists(name: string, field: string): Promise<void> {
+    return this.imageTypes.assertExists(name, field);
   }
 
   /**

@@ -2,13 +2,15 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ImagesModule } from '../images/images.module';
 import { Job } from './job.entity';
+import { JobInjectorController } from './job-injector.controller';
+import { JobInjectorModule } from './job-injector.module';
 import { JobLifecycleModule } from './job-lifecycle.module';
 import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([Job]), ImagesModule, JobLifecycleModule],
-  controllers: [JobsController],
+  imports: [TypeOrmModule.forFeature([Job]), ImagesModule, JobLifecycleModule, JobInjectorModule],
+  controllers: [JobsController, JobInjectorController],
   providers: [JobsService],
 })
 export class JobsModule {}

@@ -150,13 +150,13 @@ function promptHidden(prompt: string, input: ReadStream, output: Writable): Prom
   });
 }
 
-type AdminDatabase = DatabaseConnection & { hint: string };
+export type AdminDatabase = DatabaseConnection & { hint: string };
 
 /**
  * The configured database; without DATABASE_URL, the embedded one under DATA_DIR. If the app is
  * running on that one, a second server cannot start on the same files: connect to the running one.
  */
-async function openAdminDatabase(config: ReturnType<typeof loadConfig>): Promise<AdminDatabase> {
+export async function openAdminDatabase(config: ReturnType<typeof loadConfig>): Promise<AdminDatabase> {
   if (!config.DATABASE_URL) {
     const running = await runningEmbeddedDatabase(config.DATA_DIR);
     if (running) {

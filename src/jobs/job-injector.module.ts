@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { ImageTypesModule } from '../image-types/image-types.module';
+import { JobInjectorService } from './job-injector.service';
+
+/**
+ * The injector without HTTP, for both of its callers: the API's POST /api/jobs/inject.json and
+ * `npm run inject`. It needs the database and the queue (TypeOrmModule and QueueModule, global).
+ */
+@Module({
+  imports: [ImageTypesModule],
+  providers: [JobInjectorService],
+  exports: [JobInjectorService],
+})
+export class JobInjectorModule {}
