@@ -106,6 +106,9 @@ describe('the injector', () => {
     const all = await inject({ job_sequence: SEQUENCE, force: true, days: 1 }).expect(200);
     expect(all.body).toMatchObject({ images_matched: 8, jobs_created: 8 });
     expect(await sameJobs()).toBe(before + 9);
+    // Forced jobs compute their steps again rather than reuse earlier identical work.
+    const forcedJobs = await sql('SELECT force FROM jobs WHERE job_type = $1 ORDER BY id DESC LIMIT 9', [SEQUENCE]);
+    expect(forcedJobs.every((job: { force: boolean }) => job.force)).toBe(true);
   });
 
   it('counts params as part of the job, and concurrent injections create no more than one would', async () => {

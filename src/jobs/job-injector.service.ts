@@ -136,9 +136,9 @@ export class JobInjectorService {
     const statement = `
       WITH batch AS (${page}),
       created AS (
-        INSERT INTO jobs (status, image_url, job_type, params, user_id, image_id, timeout, max_attempts)
+        INSERT INTO jobs (status, image_url, job_type, params, user_id, image_id, timeout, max_attempts, force)
         SELECT '${JOB_STATUS.queued}', b.s3_key, ${sequence}::text[], ${params}::jsonb, b.user_id, b.id,
-               ${param(this.config.JOB_TIMEOUT)}, ${param(this.config.MAX_RETRY)}
+               ${param(this.config.JOB_TIMEOUT)}, ${param(this.config.MAX_RETRY)}, ${param(injection.force)}::boolean
           FROM batch b
          WHERE ${param(injection.force)}::boolean OR NOT (b.done OR b.pending)
          ORDER BY b.id
