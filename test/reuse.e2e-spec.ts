@@ -1,13 +1,23 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { existsSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { existsSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { createStoredImage, createUser, TestUser } from './utils/factories';
+import { createImage, createStoredImage, createUser, fixture, TestUser } from './utils/factories';
 import { availableBackends } from './utils/faults/cluster';
 import { binary } from './utils/images';
+import sharp from 'sharp';
 import { ADMIN_TOKEN, api, bearer, createTestApp, startTestWorker, testEnv, TestEnv, waitForJob } from './utils/test-app';
 
 const PIPELINE = ['process', 'grayscale', 'histogram'];
+
+/** A fixture with one pixel of random colour: a photo of its own, that no earlier run has processed. */
+async function uniquePhoto(name: string): Promise<Buffer> {
+  const pixel = await sharp({ create: { width: 1, height: 1, channels: 3, background: { r: randomInt(256), g: randomInt(256), b: randomInt(256) } } })
+    .png()
+    .toBuffer();
+  return sharp(fixture(name)).composite([{ input: pixel, left: 0, top: 0 }]).png().toBuffer();
+}
 
 describe.each(availableBackends())('no redundant work, queue on $name', (backend) => {
   let app: NestExpressApplication;
@@ -38,6 +48,10 @@ describe.each(availableBackends())('no redundant work, queue on $name', (backend
   const imageOf = async (owner: TestUser, id: number) => (await api(app).get(`/api/images/${id}.json`).set(bearer(owner.token)).expect(200)).body;
   const fileOf = async (owner: TestUser, id: number) =>
     (await api(app).get(`/api/images/${id}/file`).set(bearer(owner.token)).buffer(true).parse(binary).expect(200)).body as Buffer;
+  const uploadImage = async (owner: TestUser, png: Buffer) => {
+    const image = await createImage(app, owner);
+    return (await api(app).put(`/api/images/${image.id}/file`).set(bearer(owner.token)).set('Content-Type', 'image/png').send(png).expect(200)).body;
+  };
   const stored = (key: string) => existsSync(join(env.DATA_DIR!, 'files', key));
 
   it('reuses every step of a repeated pipeline, recomputes with force, and deletes a shared file with its last image', async () => {
@@ -77,9 +91,11 @@ describe.each(availableBackends())('no redundant work, queue on $name', (backend
   }, 60_000);
 
   it('reuses the work of the same photo uploaded by another user, whose deletion keeps the shared files', async () => {
-    const adas = await createStoredImage(app, ada, 'coffee.png');
+    // A photo no other suite sharing this database has processed: their files are in other data directories.
+    const photo = await uniquePhoto('coffee.png');
+    const adas = await uploadImage(ada, photo);
     const first = await run(ada, { image_id: adas.id, job_sequence: PIPELINE });
-    const graces = await createStoredImage(app, grace, 'coffee.png');
+    const graces = await uploadImage(grace, photo);
     const hers = await run(grace, { image_id: graces.id, job_sequence: PIPELINE });
     expect(hers.reused_steps).toEqual([0, 1]);
     const keys = await Promise.all(first.outputs.map(async (id: number) => (await imageOf(ada, id)).s3_key as string));
@@ -88,6 +104,18 @@ describe.each(availableBackends())('no redundant work, queue on $name', (backend
     await api(app).delete(`/api/users/${grace.id}.json`).set(bearer(ADMIN_TOKEN)).expect(200);
     expect(keys.every(stored)).toBe(true);
     expect((await fileOf(ada, first.outputs[1])).length).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('reuses a later copy of the same work when the first file was lost from storage', async () => {
+    const source = await uploadImage(ada, await uniquePhoto('camera.png'));
+    const first = await run(ada, { image_id: source.id, job_sequence: PIPELINE });
+    const forced = await run(ada, { image_id: source.id, job_sequence: PIPELINE, force: true });
+    const [lost, kept] = await Promise.all([first, forced].map(async (job) => (await imageOf(ada, job.outputs[0])).s3_key as string));
+    unlinkSync(join(env.DATA_DIR!, 'files', lost));
+
+    const again = await run(ada, { image_id: source.id, job_sequence: PIPELINE });
+    expect(again.reused_steps).toEqual([0, 1]);
+    expect((await imageOf(ada, again.outputs[0])).s3_key).toBe(kept);
   }, 60_000);
 
   it('refuses a force that is not a boolean', async () => {

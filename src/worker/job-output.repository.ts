@@ -9,6 +9,9 @@ import { AppConfig } from '../config/app-config';
 import { lockFileReferences } from '../storage/file-references';
 import { assertStorageAfterWrite, QuotaDefaults, QuotaExceededError, quotaDefaults } from '../quotas/quotas';
 
+/** How many stored files of the same work a step looks at before it computes the work again. */
+const REUSE_CANDIDATES = 3;
+
 /** What a step's output is, once its file is stored. */
 export interface OutputRecord {
   step: string;
@@ -110,14 +113,18 @@ export class JobOutputRepository {
     }
   }
 
-  /** A stored file that earlier work with this key made, which `isStored` confirms is still in storage. */
+  /**
+   * A stored file that earlier work with this key made, which `isStored` confirms is still in
+   * storage. The oldest few are tried in turn: a file lost from storage (restored from an
+   * older backup, removed by hand) must not stop the reuse of a copy made since.
+   */
   async findReusable(workKey: string, isStored: (key: string) => Promise<boolean>): Promise<string | null> {
     const rows: { s3_key: string }[] = await this.dataSource.query(
-      'SELECT s3_key FROM images WHERE work_key = $1 AND s3_key IS NOT NULL ORDER BY id LIMIT 1',
-      [workKey],
+      'SELECT s3_key FROM images WHERE work_key = $1 AND s3_key IS NOT NULL GROUP BY s3_key ORDER BY min(id) LIMIT $2',
+      [workKey, REUSE_CANDIDATES],
     );
-    const key = rows[0]?.s3_key;
-    return key !== undefined && (await isStored(key)) ? key : null;
+    for (const { s3_key: key } of rows) if (await isStored(key)) return key;
+    return null;
   }
 
   /**
