@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { freePort } from '../src/common/free-port';
 
 export interface RunningProduct {
@@ -104,4 +105,47 @@ function statusOfChild(parentPid: number, script: string): { pid: number; text: 
     }
   }
   return null;
+}
+
+/** `count` different 1920×1080 JPEG photographs, cut from a real photo (the test fixture) at varying offsets and brightness. */
+export async function makePhotos(count: number): Promise<Buffer[]> {
+  const source = await sharp(join(__dirname, '..', '..', 'test', 'fixtures', 'astronaut.png')).resize(2400, 2400).toBuffer();
+  return Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      sharp(source)
+        .extract({ left: (i * 7) % 480, top: (i * 13) % 1320, width: 1920, height: 1080 })
+        .modulate({ brightness: 0.8 + (i % 10) / 25 })
+        .jpeg({ quality: 90 })
+        .toBuffer(),
+    ),
+  );
+}
+
+/**
+ * CPU seconds (user + system) used so far by `rootPid` and every process below it, including
+ * children that already exited and were waited for: for the product, the API, its worker child
+ * and the embedded PostgreSQL with its backends. The trees of `exclude` are left out.
+ */
+export function treeCpuSeconds(rootPid: number, exclude: number[] = []): number {
+  const ticksPerSecond = 100;
+  const stats = new Map<number, { ppid: number; ticks: number }>();
+  for (const entry of readdirSync('/proc').filter((name) => /^[0-9]+$/.test(name))) {
+    try {
+      // Fields after the command name, which is in parentheses and may hold spaces.
+      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ');
+      const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+      stats.set(Number(entry), { ppid: Number(fields[1]), ticks });
+    } catch {
+      // The process ended while being read.
+    }
+  }
+  let total = 0;
+  const pending = [rootPid];
+  while (pending.length > 0) {
+    const pid = pending.pop()!;
+    if (exclude.includes(pid)) continue;
+    total += stats.get(pid)?.ticks ?? 0;
+    for (const [child, stat] of stats) if (stat.ppid === pid) pending.push(child);
+  }
+  return total / ticksPerSecond;
 }

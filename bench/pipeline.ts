@@ -1,9 +1,8 @@
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
 import sharp from 'sharp';
 import { operationRegistry } from '../src/worker/operation-registry';
 import { openStepInput } from '../src/worker/process-pipeline';
-import { api, inParallel, startProduct } from './bench-support';
+import { api, inParallel, makePhotos, startProduct } from './bench-support';
 
 /**
  * `npm run bench:pipeline`: 200 photographs (1920×1080 JPEGs cut from a real photo) through
@@ -13,19 +12,6 @@ import { api, inParallel, startProduct } from './bench-support';
 const PHOTOS = Number(process.env.BENCH_PHOTOS ?? 200);
 const PNG_COMPRESSION = Number(process.env.PNG_COMPRESSION ?? 1);
 const MAX_PIXELS = 50_000_000;
-
-async function makePhotos(): Promise<Buffer[]> {
-  const source = await sharp(join(__dirname, '..', '..', 'test', 'fixtures', 'astronaut.png')).resize(2400, 2400).toBuffer();
-  return Promise.all(
-    Array.from({ length: PHOTOS }, (_, i) =>
-      sharp(source)
-        .extract({ left: (i * 7) % 480, top: (i * 13) % 1320, width: 1920, height: 1080 })
-        .modulate({ brightness: 0.8 + (i % 10) / 25 })
-        .jpeg({ quality: 90 })
-        .toBuffer(),
-    ),
-  );
-}
 
 /**
  * The worker's own operations, called directly and handed from one to the next as the pipeline
@@ -88,7 +74,7 @@ async function throughProduct(photos: Buffer[]): Promise<number> {
 
 async function main(): Promise<void> {
   sharp.cache(false);
-  const photos = await makePhotos();
+  const photos = await makePhotos(PHOTOS);
   const concurrencies = [1, 2, 4].filter((n) => n <= Math.max(2, availableParallelism() * 2));
   const bare: Record<number, number> = {};
   for (const concurrency of concurrencies) bare[concurrency] = await bareLoop(photos, concurrency);

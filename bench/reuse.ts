@@ -1,0 +1,101 @@
+import { api, childPid, inParallel, makePhotos, RunningProduct, startProduct, treeCpuSeconds } from './bench-support';
+
+const PHOTOS = Number(process.env.BENCH_PHOTOS ?? 200);
+const CLIENTS = 4;
+const SEQUENCE = ['process', 'grayscale', 'histogram'];
+
+interface Run {
+  seconds: number;
+  cpuSeconds: number;
+  /** CPU seconds of the API process (with its upload checker), the worker process and PostgreSQL. */
+  split: [number, number, number];
+  reusedSteps: number;
+}
+
+/** CPU seconds so far of the product's whole process tree, then of the API, the worker and PostgreSQL apart. */
+function cpuOf(product: RunningProduct): number[] {
+  const total = treeCpuSeconds(product.pid);
+  const worker = treeCpuSeconds(childPid(product.pid, 'worker.main.js') ?? -1);
+  const postgres = treeCpuSeconds(childPid(product.pid, 'bin/postgres') ?? -1);
+  return [total, total - worker - postgres, worker, postgres];
+}
+
+/** Creates one job per image and waits until every job of the user is completed. */
+async function runPipeline(product: RunningProduct, token: string, imageIds: number[]): Promise<Run> {
+  const cpuBefore = cpuOf(product);
+  const started = performance.now();
+  const jobIds: number[] = [];
+  await inParallel(imageIds, CLIENTS, async (imageId) => {
+    jobIds.push((await api(product.url, token, '/api/jobs.json', { method: 'POST', body: JSON.stringify({ image_id: imageId, job_sequence: SEQUENCE }) })).id);
+  });
+  const last = Math.max(...jobIds);
+  for (;;) {
+    const job = await api(product.url, token, `/api/jobs/${last}.json`);
+    if (job.status === 'failed') throw new Error(`Job ${last} failed: ${job.error}`);
+    if (job.status === 'completed') {
+      const jobs: { id: number; status: string; error: string | null; reused_steps: number[] }[] = await api(product.url, token, '/api/jobs.json?n=all');
+      const mine = jobs.filter((job) => jobIds.includes(job.id));
+      const failed = mine.find((job) => job.status === 'failed');
+      if (failed) throw new Error(`Job ${failed.id} failed: ${failed.error}`);
+      if (mine.every((job) => job.status === 'completed')) {
+        const [total, apiCpu, workerCpu, postgresCpu] = cpuOf(product).map((value, index) => value - cpuBefore[index]);
+        return {
+          seconds: (performance.now() - started) / 1000,
+          cpuSeconds: total,
+          split: [apiCpu, workerCpu, postgresCpu],
+          reusedSteps: mine.reduce((sum, job) => sum + job.reused_steps.length, 0),
+        };
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * `npm run bench:reuse`: PHOTOS 1920×1080 photographs through ["process", "grayscale",
+ * "histogram"] on the product as `npm start` runs it, then the same pipeline on the same images
+ * again, which reuses every step. Prints the time and the CPU of the product's whole process tree
+ * (API, worker, PostgreSQL) for both runs.
+ */
+async function main(): Promise<void> {
+  const photos = await makePhotos(PHOTOS);
+  const product = await startProduct({ AUTH_RATE_LIMIT: '0', JOB_RATE_LIMIT: '0', UPLOAD_RATE_LIMIT: '0' });
+  try {
+    const username = `bench${Date.now()}`;
+    const user = await api(product.url, '', '/api/users.json', {
+      method: 'POST',
+      body: JSON.stringify({ username, email: `${username}@example.com`, password: 'bench-password' }),
+    });
+    const token: string = user.authentication_token;
+    const imageIds: number[] = [];
+    await inParallel(photos, CLIENTS, async (photo, index) => {
+      const form = new FormData();
+      form.append('file', new Blob([photo], { type: 'image/jpeg' }), `photo-${index}.jpg`);
+      const uploaded = await fetch(`${product.url}/api/images.json`, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, body: form });
+      if (uploaded.status !== 201) throw new Error(`upload: ${uploaded.status} ${await uploaded.text()}`);
+      imageIds.push(((await uploaded.json()) as { id: number }).id);
+    });
+    const first = await runPipeline(product, token, imageIds);
+    const again = await runPipeline(product, token, imageIds);
+    const line = (label: string, value: string) => console.log(`${label.padEnd(40)} ${value}`);
+    const perPhoto = (seconds: number) => `${((seconds / PHOTOS) * 1000).toFixed(1)} ms`;
+    const describe = (run: Run) =>
+      `${run.seconds.toFixed(2)} s, ${run.cpuSeconds.toFixed(2)} CPU s, ${run.reusedSteps} steps reused; CPU a photo: ` +
+      `${perPhoto(run.cpuSeconds)} = API ${perPhoto(run.split[0])} + worker ${perPhoto(run.split[1])} + PostgreSQL ${perPhoto(run.split[2])}`;
+    console.log(`\n${PHOTOS} photographs, 1920×1080 JPEG, ${JSON.stringify(SEQUENCE)}, the product's whole process tree`);
+    line('first run', describe(first));
+    line('the same pipeline again', describe(again));
+    line('repeated / first, time', `${((again.seconds / first.seconds) * 100).toFixed(1)} % (target < 10 %)`);
+    line('repeated / first, CPU', `${((again.cpuSeconds / first.cpuSeconds) * 100).toFixed(1)} % (target < 10 %)`);
+  } finally {
+    await product.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
