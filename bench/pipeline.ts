@@ -89,6 +89,12 @@ async function waitForJobs(database: Client, count: number): Promise<{ started: 
   }
 }
 
+async function waitForFirstClaim(database: Client): Promise<void> {
+  while ((await database.query("SELECT 1 FROM jobs WHERE status <> 'queued' LIMIT 1")).rowCount === 0) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** The API alone ingests the photos; then a worker alone drains the jobs they made. */
 async function ingestThenDrain(photos: Buffer[]): Promise<{ ingest: Figure; drain: Figure }> {
   const product = await startProduct(NO_RATE_LIMITS, ['--api-only']);
@@ -97,25 +103,27 @@ async function ingestThenDrain(photos: Buffer[]): Promise<{ ingest: Figure; drai
   try {
     const token = await signUp(product);
     const before = productCpu(product);
-    let started = performance.now();
+    const started = performance.now();
     await ingest(product, token, photos);
     const ingestSeconds = (performance.now() - started) / 1000;
-    const afterIngest = productCpu(product);
-    const { worker: _none, ...ingestCpu } = perPhoto(before, afterIngest, photos.length);
+    const { api: apiCpu, postgres: postgresCpu } = perPhoto(before, productCpu(product), photos.length);
 
     const worker = startWorker(product, (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean));
-    started = performance.now();
+    // The worker's CPU is counted from its first claim: its start-up (modules, connections) is not the work.
+    await waitForFirstClaim(database);
+    const workerBefore = treeCpuSeconds(worker.pid);
+    const postgresBefore = productCpu(product).postgres;
     const span = await waitForJobs(database, photos.length);
-    const workerCpu = treeCpuSeconds(worker.pid);
+    const workerCpu = treeCpuSeconds(worker.pid) - workerBefore;
     const afterDrain = productCpu(product);
     await worker.stop();
     // From the first job claimed to the last one finished: the worker's start-up is not the work.
     const drainSeconds = (span.finished.getTime() - span.started.getTime()) / 1000;
     return {
-      ingest: { perSecond: photos.length / ingestSeconds, cpu: ingestCpu },
+      ingest: { perSecond: photos.length / ingestSeconds, cpu: { api: apiCpu, postgres: postgresCpu } },
       drain: {
         perSecond: photos.length / drainSeconds,
-        cpu: { worker: (workerCpu * 1000) / photos.length, postgres: ((afterDrain.postgres - afterIngest.postgres) * 1000) / photos.length },
+        cpu: { worker: (workerCpu * 1000) / photos.length, postgres: ((afterDrain.postgres - postgresBefore) * 1000) / photos.length },
       },
     };
   } finally {
