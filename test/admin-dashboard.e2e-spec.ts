@@ -174,7 +174,7 @@ describe.each(availableBackends())('the admin queue dashboard, queue on $name', 
     await page(cookie).expect(401);
   });
 
-  it('in Chromium: an admin signs in, sees the counts and the failed job’s error, and Retry runs it to completed', async () => {
+  it('in Chromium: an admin signs in, sees the counts and the failed job’s error, Retry runs it to completed, Cancel takes a queued job off', async () => {
     worker = await startTestWorker(env);
     const storage = app.get(StorageDriver);
     const image = await createStoredImage(app, user, 'coffee.png');
@@ -229,6 +229,18 @@ describe.each(availableBackends())('the admin queue dashboard, queue on $name', 
       expect(await tab.$(row)).toBeNull();
       expect(await count('process', 'jobs.completed')).toBe('1');
       expect(await count('process', 'jobs.failed')).toBe('1');
+
+      // With no worker up, a new job waits in the queue: the page's Cancel takes it off.
+      await worker.close();
+      worker = undefined;
+      const waiting = await createJob(app, user, { image_id: image.id, job_type: 'grayscale' });
+      await tab.reload();
+      expect(await count('process', 'jobs.queued')).toBe('1');
+      const queuedRow = `#jobs-in-progress tr[data-job="${waiting.id}"]`;
+      await Promise.all([tab.waitForNavigation(), tab.click(`${queuedRow} button[data-action$="/cancel"]`)]);
+      expect(await read(waiting.id as number)).toMatchObject({ status: 'cancelled' });
+      expect(await tab.$(queuedRow)).toBeNull();
+      expect(await tab.textContent(`#ended-jobs tr[data-job="${waiting.id}"]`)).toContain('cancelled');
       expect(dialogs).toEqual([]);
     } finally {
       await browser.close();

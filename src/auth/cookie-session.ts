@@ -42,12 +42,13 @@ export function sessionCookieOf(request: Request): string | undefined {
 /**
  * Whether a request's Origin, when it sends one, is this server's own. Browsers send Origin on
  * every cross-site POST, so a form or fetch from another site is refused even before its token
- * is checked.
+ * is checked. Behind a proxy that TRUST_PROXY trusts, protocol and host are the ones the browser
+ * used (X-Forwarded-Proto, X-Forwarded-Host).
  */
-export function sameOrigin(request: Request): boolean {
+export function sameOrigin(request: Pick<Request, 'headers' | 'protocol' | 'host'>): boolean {
   const origin = request.headers.origin;
   if (origin === undefined) return true;
-  return origin === `${request.protocol}://${request.headers.host ?? ''}`;
+  return origin === `${request.protocol}://${request.host}`;
 }
 
 function cookieOptions(request: Request): CookieOptions {
