@@ -98,6 +98,7 @@ describe.each(availableBackends())('the admin queue dashboard, queue on $name', 
     const anonymous = await api(app).get('/admin/queues').expect(401);
     expect(anonymous.headers['content-type']).toMatch(/^text\/html/);
     expect(anonymous.text).toContain('<form id="sign-in">');
+    expect(anonymous.text).toContain('You are not signed in.');
     const ended = await page('darkroom_session=not-a-session').expect(401);
     expect(ended.text).toContain('Your session has ended: sign in again');
 

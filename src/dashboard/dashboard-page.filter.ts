@@ -15,7 +15,9 @@ export class DashboardPageFilter implements ExceptionFilter {
     response.status(exception.getStatus()).setHeader('Cache-Control', 'no-store').type('html');
     if (exception instanceof UnauthorizedException) {
       response.setHeader('WWW-Authenticate', 'Bearer');
-      response.send(renderSignIn(exception.message));
+      // A browser that never signed in needs no advice about bearer headers.
+      const signedOut = !request.headers.authorization && !sessionCookieOf(request);
+      response.send(renderSignIn(signedOut ? 'You are not signed in.' : exception.message));
       return;
     }
     const cookie = sessionCookieOf(request);

@@ -41,6 +41,7 @@ function layout(title: string, body: string, csrfToken: string | null): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 ${csrfToken ? `<meta name="csrf-token" content="${escapeHtml(csrfToken)}">` : ''}
 <title>${escapeHtml(title)} · Darkroom</title>
+<link rel="icon" href="data:,">
 <style>${STYLE}</style>
 <script src="${SCRIPT_PATH}" defer></script>
 </head>
