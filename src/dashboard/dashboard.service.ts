@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Principal } from '../auth/principal';
+import { within } from '../common/within';
 import { Job } from '../jobs/job.entity';
 import { JobsService } from '../jobs/jobs.service';
 import { JOB_STATES, JOB_STATUS, JobState } from '../pipelines/job-states';
@@ -11,6 +12,9 @@ import { DashboardRepository, JobSummary } from './dashboard.repository';
 
 /** How many jobs each list of the page shows, the most recent first. */
 export const LISTED_JOBS = 50;
+
+/** How long the page waits for a queue's counts before it shows that queue as unavailable. */
+export const QUEUE_COUNTS_TIMEOUT_MS = 3000;
 
 export const RETRYABLE: JobState[] = [JOB_STATUS.failed, JOB_STATUS.cancelled];
 export const CANCELLABLE: JobState[] = [JOB_STATUS.queued, JOB_STATUS.running];
@@ -47,11 +51,7 @@ export class DashboardService {
     principal.requireAdmin(ACTION);
     const [counts, entries, ended, inProgress, username] = await Promise.all([
       this.rows.countsByQueueAndStatus(),
-      // A queue backend out of reach leaves its figures blank; the page still shows the database's.
-      Promise.all(QUEUE_NAMES.map((name) => this.queue.counts(name).then(
-        (figures) => ({ figures, error: null }),
-        (error: Error) => ({ figures: null, error: error.message }),
-      ))),
+      Promise.all(QUEUE_NAMES.map((name) => this.entryCounts(name))),
       this.rows.listByStatus(RETRYABLE, LISTED_JOBS),
       this.rows.listByStatus(CANCELLABLE, LISTED_JOBS),
       principal.userId === null ? null : this.rows.usernameOf(principal.userId),
@@ -68,6 +68,14 @@ export class DashboardService {
       ended: { jobs: ended, total: total(RETRYABLE) },
       inProgress: { jobs: inProgress, total: total(CANCELLABLE) },
     };
+  }
+
+  /** A queue backend out of reach leaves its figures blank, saying why; the page still shows the database's. */
+  private entryCounts(name: PipelineKind): Promise<{ figures: QueueEntryCounts | null; error: string | null }> {
+    return within(this.queue.counts(name), QUEUE_COUNTS_TIMEOUT_MS, `The ${name} queue`).then(
+      (figures) => ({ figures, error: null }),
+      (error: Error) => ({ figures: null, error: error.message }),
+    );
   }
 
   retry(principal: Principal, id: number): Promise<Job> {
