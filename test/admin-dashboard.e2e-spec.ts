@@ -198,6 +198,10 @@ describe.each(availableBackends())('the admin queue dashboard, queue on $name', 
     const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     try {
       const tab: Page = await (await browser.newContext()).newPage();
+      const cspViolations: string[] = [];
+      tab.on('console', (message) => {
+        if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
+      });
       const dialogs: string[] = [];
       tab.on('dialog', (dialog) => {
         dialogs.push(dialog.message());
@@ -252,6 +256,7 @@ describe.each(availableBackends())('the admin queue dashboard, queue on $name', 
       expect(await tab.$(queuedRow)).toBeNull();
       expect(await tab.textContent(`#ended-jobs tr[data-job="${waiting.id}"]`)).toContain('cancelled');
       expect(dialogs).toEqual([]);
+      expect(cspViolations).toEqual([]);
     } finally {
       await browser.close();
     }
