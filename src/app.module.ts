@@ -9,6 +9,7 @@ import { ImagesModule } from './images/images.module';
 import { JobTypesModule } from './job-types/job-types.module';
 import { JobsModule } from './jobs/jobs.module';
 import { JobEventsModule } from './events/job-events.module';
+import { DashboardModule } from './dashboard/dashboard.module';
 import { UsersModule } from './users/users.module';
 import { QueueModule } from './queue/queue.module';
 import { RateLimitsModule } from './rate-limits/rate-limits.module';
@@ -34,6 +35,7 @@ export class AppModule {
         JobTypesModule,
         JobEventsModule,
         JobsModule,
+        DashboardModule,
       ],
     };
   }

@@ -1,6 +1,8 @@
 import { NestExpressApplication } from '@nestjs/platform-express';
+import cookieParser from 'cookie-parser';
 import type pino from 'pino';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SESSION_COOKIE_PATH } from './auth/cookie-session';
 import { ApiExceptionFilter } from './common/api-exception.filter';
 import { ApiValidationPipe } from './common/api-validation.pipe';
 import { AppConfig } from './config/app-config';
@@ -20,6 +22,8 @@ export function configureApp(app: NestExpressApplication, requestLogger?: pino.L
   // Which proxies' X-Forwarded-For to believe: request.ip, and so the per-IP rate limit, follows it.
   app.set('trust proxy', app.get(AppConfig).TRUST_PROXY);
   app.use(stripJsonSuffix);
+  // Only where the session cookie is sent: the API itself never reads cookies.
+  app.use(SESSION_COOKIE_PATH, cookieParser());
   // Registered before Nest adds its body parsers, so a body of the wrong type is never parsed.
   app.use(requireJsonBody);
   useJsonBodyLimit(app);

@@ -1,7 +1,8 @@
-import { CanActivate, ExecutionContext, Injectable, UnauthorizedException } from '@nestjs/common';
+import { CanActivate, ExecutionContext, ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AppConfig } from '../config/app-config';
 import { SessionsService } from '../sessions/sessions.service';
+import { csrfTokenMatches, CSRF_HEADER, IS_COOKIE_AUTH, sameOrigin, sessionCookieOf } from './cookie-session';
 import { secretsEqual } from './credentials';
 import { AuthenticatedRequest } from './current-principal.decorator';
 import { Principal } from './principal';
@@ -9,7 +10,15 @@ import { IS_PUBLIC } from './public.decorator';
 
 const BEARER = /^Bearer +([A-Za-z0-9._~+/=-]+)$/i;
 
-/** Every route needs `Authorization: Bearer <token>` unless it is marked @Public(). */
+/** Methods that change nothing, so a cookie alone may authenticate them. */
+const SAFE_METHODS = new Set(['GET', 'HEAD']);
+
+/**
+ * Every route needs `Authorization: Bearer <token>` unless it is marked @Public(). Routes marked
+ * @CookieAuth() also take the session cookie; a cookie is sent by the browser on its own, so a
+ * request it authenticates that may change something must also come from this origin and carry
+ * the session's CSRF token.
+ */
 @Injectable()
 export class AuthGuard implements CanActivate {
   private readonly adminToken: string | null;
@@ -28,6 +37,11 @@ export class AuthGuard implements CanActivate {
     }
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const header = request.headers.authorization;
+    const cookie = sessionCookieOf(request);
+    if (!header && cookie && this.reflector.getAllAndOverride<boolean>(IS_COOKIE_AUTH, [context.getHandler(), context.getClass()])) {
+      request.principal = await this.authenticateCookie(request, cookie);
+      return true;
+    }
     if (!header) {
       throw this.unauthorized('Missing credentials: send the header "Authorization: Bearer <authentication_token>"');
     }
@@ -48,6 +62,19 @@ export class AuthGuard implements CanActivate {
     if (this.isAdminToken(token)) return Principal.adminToken();
     const session = await this.sessions.authenticate(token);
     if (!session) throw this.unauthorized('Invalid bearer token');
+    return Principal.forUser({ id: session.userId, admin: session.admin }, session.sessionId);
+  }
+
+  private async authenticateCookie(request: AuthenticatedRequest, token: string): Promise<Principal> {
+    if (!SAFE_METHODS.has(request.method)) {
+      if (!sameOrigin(request)) throw new ForbiddenException(`Cross-origin request refused: Origin ${request.headers.origin} is not this server`);
+      const given = request.headers[CSRF_HEADER];
+      if (!csrfTokenMatches(token, typeof given === 'string' ? given : undefined)) {
+        throw new ForbiddenException('Missing or wrong CSRF token: a request signed in by cookie must send the X-CSRF-Token header its page gives');
+      }
+    }
+    const session = await this.sessions.authenticate(token);
+    if (!session) throw this.unauthorized('Your session has ended: sign in again');
     return Principal.forUser({ id: session.userId, admin: session.admin }, session.sessionId);
   }
 

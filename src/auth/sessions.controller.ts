@@ -1,13 +1,15 @@
-import { Body, Controller, Delete, Get, HttpCode, Logger, NotFoundException, Param, Post, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Logger, NotFoundException, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
+import { AppConfig } from '../config/app-config';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { SessionResponseDto } from '../sessions/session-response.dto';
 import { SessionsService } from '../sessions/sessions.service';
-import { AuthenticatedUserResponseDto } from '../users/dto/user-response.dto';
+import { AuthenticatedUserResponseDto, UserResponseDto } from '../users/dto/user-response.dto';
 import { RateLimit } from '../rate-limits/rate-limit.decorator';
 import { UsersService } from '../users/users.service';
+import { setSessionCookie } from './cookie-session';
 import { CurrentPrincipal } from './current-principal.decorator';
 import { CreateSessionDto } from './dto/create-session.dto';
 import { Principal } from './principal';
@@ -24,16 +26,24 @@ export class SessionsController {
   constructor(
     private readonly users: UsersService,
     private readonly sessions: SessionsService,
+    private readonly config: AppConfig,
   ) {}
 
   @Post()
   @Public()
   @RateLimit('auth')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Sign in with username or email and password: starts a new session, answers with its bearer token' })
+  @ApiOperation({
+    summary: 'Sign in with username or email and password: starts a new session, answers with its bearer token',
+    description: 'With "cookie": true the token goes into an HttpOnly, SameSite=Strict cookie for the admin pages instead, and the answer has no authentication_token.',
+  })
   @ApiOkResponse({ type: AuthenticatedUserResponseDto })
   @ApiErrorResponses(400, 401, 422)
-  async create(@Body() dto: CreateSessionDto, @Req() request: Request): Promise<AuthenticatedUserResponseDto> {
+  async create(
+    @Body() dto: CreateSessionDto,
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<AuthenticatedUserResponseDto | UserResponseDto> {
     const origin = originOf(request);
     const user = await this.users.authenticate(dto, dto.password).catch((error: unknown) => {
       // The login named, never the password; JSON-quoted so that it cannot forge a log line.
@@ -41,7 +51,11 @@ export class SessionsController {
       this.logger.warn(`Failed sign-in for ${dto.username !== undefined ? 'username' : 'email'} ${login} from ${origin.ip ?? 'unknown address'}`);
       throw error;
     });
-    return AuthenticatedUserResponseDto.withToken(user, await this.sessions.create(user.id, origin));
+    const token = await this.sessions.create(user.id, origin);
+    if (!dto.cookie) return AuthenticatedUserResponseDto.withToken(user, token);
+    // Only in the HttpOnly cookie: no script, not even the page's own, ever reads this token.
+    setSessionCookie(request, response, token, this.config.SESSION_TTL_DAYS);
+    return UserResponseDto.from(user);
   }
 
   @Get()

@@ -12,5 +12,6 @@ import { JobsService } from './jobs.service';
   imports: [TypeOrmModule.forFeature([Job]), ImagesModule, JobLifecycleModule, JobInjectorModule],
   controllers: [JobsController, JobInjectorController],
   providers: [JobsService],
+  exports: [JobsService],
 })
 export class JobsModule {}

@@ -15,6 +15,15 @@ export interface Deliverable {
 /** A queue entry's state as BullMQ reports it; `unknown` when the queue does not hold it. */
 export type EntryState = JobState | 'unknown';
 
+/** What BullMQ holds of one queue, entry by state. */
+export interface QueueEntryCounts {
+  waiting: number;
+  active: number;
+  delayed: number;
+  failed: number;
+  completed: number;
+}
+
 /** The producer: the only code that knows BullMQ. It puts a job's current delivery on its pipeline's queue. */
 @Injectable()
 export class JobQueue {
@@ -66,6 +75,18 @@ export class JobQueue {
         removeOnComplete: { age: this.config.RESULT_TTL },
         removeOnFail: { age: this.config.RESULT_TTL },
       },
+    };
+  }
+
+  /** Each queue's entries by state, as its backend (Redis or PostgreSQL) counts them. */
+  async counts(kind: PipelineKind): Promise<QueueEntryCounts> {
+    const counts = await this.queues[kind].getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
+    return {
+      waiting: counts.waiting ?? 0,
+      active: counts.active ?? 0,
+      delayed: counts.delayed ?? 0,
+      failed: counts.failed ?? 0,
+      completed: counts.completed ?? 0,
     };
   }
 

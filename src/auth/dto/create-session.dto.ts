@@ -1,6 +1,6 @@
 import { ApiPropertyOptional, ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsString, Length, ValidateIf } from 'class-validator';
+import { IsBoolean, IsOptional, IsString, Length, ValidateIf } from 'class-validator';
 import { lowercaseTrimmed } from '../../users/dto/create-user.dto';
 
 export class CreateSessionDto {
@@ -21,4 +21,14 @@ export class CreateSessionDto {
   @IsString()
   @Length(1, 256)
   password: string;
+
+  @ApiPropertyOptional({
+    description:
+      'true: the session token is set as an HttpOnly cookie for the admin pages (/admin/queues) instead of being answered: ' +
+      'how a browser signs in to the queue dashboard.',
+    default: false,
+  })
+  @IsOptional()
+  @IsBoolean()
+  cookie?: boolean;
 }

@@ -42,7 +42,11 @@ export class UserResponseDto {
 
 /** Sign-up and sign-in answer with the bearer token; no other response ever shows it. */
 export class AuthenticatedUserResponseDto extends UserResponseDto {
-  @ApiProperty({ description: 'A new session\'s bearer token, shown only here: send it as "Authorization: Bearer <authentication_token>".' })
+  @ApiProperty({
+    description:
+      'A new session\'s bearer token, shown only here: send it as "Authorization: Bearer <authentication_token>". ' +
+      'Absent when signing in with "cookie": true, whose token is only in the cookie.',
+  })
   authentication_token: string;
 
   /** `token` is the new session's: each sign-up and sign-in starts one. */

@@ -16,6 +16,9 @@ const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].fi
 export interface PrivateRedis {
   url: string;
   restart(): Promise<void>;
+  /** Stops the server, keeping its port, until `start`. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -29,6 +32,10 @@ export async function startPrivateRedis(): Promise<PrivateRedis | null> {
     url,
     async restart() {
       await stop(server);
+      server = await start(port, dir);
+    },
+    stop: () => stop(server),
+    async start() {
       server = await start(port, dir);
     },
     async close() {
