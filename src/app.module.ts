@@ -9,6 +9,8 @@ import { ImagesModule } from './images/images.module';
 import { JobTypesModule } from './job-types/job-types.module';
 import { JobsModule } from './jobs/jobs.module';
 import { JobEventsModule } from './events/job-events.module';
+import { HealthModule } from './health/health.module';
+import { MetricsApiModule } from './metrics/metrics-api.module';
 import { UsersModule } from './users/users.module';
 import { QueueModule } from './queue/queue.module';
 import { RateLimitsModule } from './rate-limits/rate-limits.module';
@@ -34,6 +36,8 @@ export class AppModule {
         JobTypesModule,
         JobEventsModule,
         JobsModule,
+        HealthModule,
+        MetricsApiModule,
       ],
     };
   }

@@ -12,6 +12,10 @@ export interface Deliverable {
   jobType: string[];
 }
 
+/** The states whose counts a queue reports for monitoring: what waits, what runs, what is delayed, what failed. */
+export const MONITORED_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+export type QueueCounts = Record<(typeof MONITORED_STATES)[number], number>;
+
 /** A queue entry's state as BullMQ reports it; `unknown` when the queue does not hold it. */
 export type EntryState = JobState | 'unknown';
 
@@ -76,6 +80,14 @@ export class JobQueue {
   /** Takes a waiting delivery off its queue. One a worker holds cannot be removed: the fence stops that worker. */
   async remove(job: Deliverable): Promise<void> {
     await this.queueOf(job).remove(queueEntryId(job.id, job.deliveryId)).catch(() => undefined);
+  }
+
+  /** Each queue's entries by state (BullMQ's getJobCounts, on either backend). */
+  async counts(): Promise<Record<PipelineKind, QueueCounts>> {
+    const entries = await Promise.all(
+      Object.entries(this.queues).map(async ([kind, queue]) => [kind, (await queue.getJobCounts(...MONITORED_STATES)) as QueueCounts] as const),
+    );
+    return Object.fromEntries(entries) as Record<PipelineKind, QueueCounts>;
   }
 
   private queueOf(job: Deliverable): Queue {
