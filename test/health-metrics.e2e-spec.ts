@@ -6,6 +6,7 @@
  */
 import { INestApplicationContext, Logger } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
+import { createServer, Server, Socket } from 'node:net';
 import { Pool } from 'pg';
 import { freePort } from '../src/common/free-port';
 import { createStoredImage, createUser, TestUser } from './utils/factories';
@@ -217,4 +218,39 @@ describe.each(availableBackends())('readiness when PostgreSQL stops, queue on $n
     await server.start();
     await pollUntil('readiness to come back', async () => (await api(app).get('/api/health/ready')).status === 200, 60_000, 250);
   }, 120_000);
+});
+
+describe('readiness when the file store hangs', () => {
+  let silent: Server;
+  const sockets = new Set<Socket>();
+  let app: NestExpressApplication;
+
+  beforeAll(async () => {
+    // An S3 endpoint that accepts connections and never answers: a dropped network, not a refusal.
+    silent = createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as { port: number };
+    app = await createTestApp(
+      testEnv({
+        STORAGE: 's3',
+        S3_BUCKET: 'darkroom-silent',
+        S3_ENDPOINT: `http://127.0.0.1:${port}`,
+        S3_ACCESS_KEY_ID: 'silent',
+        S3_SECRET_ACCESS_KEY: 'silent-secret',
+      }),
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.close();
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => silent?.close(resolve));
+  });
+
+  it('answers 503 once the store has had its time, naming the timeout, with the others up', async () => {
+    const { body } = await api(app).get('/api/health/ready').expect(503);
+    expect(body.details.storage).toMatchObject({ status: 'down', message: 'timeout of 2000ms exceeded' });
+    expect(body.details.database).toMatchObject({ status: 'up' });
+    expect(body.details.queue).toMatchObject({ status: 'up', backend: 'postgres' });
+  });
 });
