@@ -9,6 +9,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { createServer, Server, Socket } from 'node:net';
 import { Pool } from 'pg';
 import { freePort } from '../src/common/free-port';
+import { JobReconciler } from '../src/jobs/job-reconciler';
 import { createStoredImage, createUser, TestUser } from './utils/factories';
 import { availableBackends } from './utils/faults/cluster';
 import { PrivateDatabaseServer, ScenarioDatabase, startPrivateEmbeddedServer } from './utils/faults/postgres';
@@ -145,6 +146,28 @@ describe.each(availableBackends())('health and metrics, queue on $name', (backen
     expect(valueOf(samples, 'darkroom_http_request_duration_seconds_count', { method: 'POST', route: '/api/jobs', status: '201' })).toBe(4);
     expect(samples.some((sample) => sample.labels.route?.includes('42'))).toBe(false);
     expect(valueOf(samples, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+  });
+
+  it('counts the jobs that fail in the API process: their source image deleted, their ttl passed in the queue', async () => {
+    const doomed = (await createStoredImage(app, owner)).id;
+    const orphan = (await api(app).post('/api/jobs.json').set(bearer(owner.token)).send({ image_id: doomed, job_type: STEPS }).expect(201)).body.id;
+    await api(app).delete(`/api/images/${doomed}.json`).set(bearer(owner.token)).expect(200);
+    expect((await api(app).get(`/api/jobs/${orphan}.json`).set(bearer(owner.token)).expect(200)).body.status).toBe('failed');
+    const expiring = (await api(app).post('/api/jobs.json').set(bearer(owner.token)).send({ image_id: imageId, job_type: STEPS, ttl: 1 }).expect(201)).body
+      .id;
+    // A pass of the reconciler fails it once its ttl has passed (this app's own periodic pass may come first).
+    await pollUntil(
+      `job ${expiring} to expire`,
+      async () => {
+        await app.get(JobReconciler).reconcile();
+        return (await api(app).get(`/api/jobs/${expiring}.json`).set(bearer(owner.token)).expect(200)).body.status === 'failed';
+      },
+      30_000,
+      250,
+    );
+    // Another pass finds nothing more to do, and counts nothing more.
+    await app.get(JobReconciler).reconcile();
+    expect(valueOf(await scrapeApi(app), 'darkroom_jobs_failed_total', { operation: 'process' })).toBe(2);
   });
 
   it("counts the jobs a worker completes, and times them and their steps, on the worker's own port", async () => {

@@ -281,7 +281,7 @@ export class JobRepository {
         queued: JOB_STATUS.queued,
         expiredPrefix: 'Expired: still queued after its ttl of ',
       })
-      .returning(['id', 'job_type'])
+      .returning('id, job_type')
       .execute();
     const expired = raw as { id: number; job_type: string[] }[];
     for (const row of expired) this.metrics.jobEnded(row.job_type, 'failed');
