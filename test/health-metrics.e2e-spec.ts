@@ -193,6 +193,12 @@ describe.each(availableBackends())('health and metrics, queue on $name', (backen
     expect(steps('histogram')).toBe(3);
     expect(valueOf(samples, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
     expect(valueOf(samples, 'darkroom_queue_jobs', { queue: 'process', state: 'waiting' })).toBeUndefined();
+    expect((await fetch(`http://127.0.0.1:${workerPort}/other`, { headers: bearer(METRICS_TOKEN) })).status).toBe(404);
+
+    // A second worker on the same port starts and serves its queues all the same, without a metrics port.
+    const second = await startTestWorker(env);
+    await second.close();
+    expect((await scrapeWorker(workerPort)).status).toBe(200);
 
     // The API's figure follows once its short cache has expired.
     await pollUntil(
