@@ -1,5 +1,10 @@
 /** `npm test` runs both projects: unit specs beside the code, end-to-end suites in test/. */
-const transform = { '^.+\\.ts$': 'ts-jest' };
+const transform = {
+  '^.+\\.ts$': 'ts-jest',
+  // ES modules only (see the transformer): compiled to CommonJS for jest's module loader.
+  'node_modules/@nestjs/terminus/.+\\.js$': '<rootDir>/test/setup/esm-package-transform.js',
+};
+const transformIgnorePatterns = ['/node_modules/(?!@nestjs/terminus/)'];
 
 module.exports = {
   testTimeout: 30000,
@@ -11,6 +16,7 @@ module.exports = {
       rootDir: __dirname,
       testMatch: ['<rootDir>/src/**/*.spec.ts'],
       transform,
+      transformIgnorePatterns,
     },
     {
       displayName: 'e2e',
@@ -18,6 +24,7 @@ module.exports = {
       rootDir: __dirname,
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
       transform,
+      transformIgnorePatterns,
       globalSetup: '<rootDir>/test/setup/global-setup.ts',
       globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
     },

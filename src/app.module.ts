@@ -10,6 +10,8 @@ import { JobTypesModule } from './job-types/job-types.module';
 import { JobsModule } from './jobs/jobs.module';
 import { JobEventsModule } from './events/job-events.module';
 import { DashboardModule } from './dashboard/dashboard.module';
+import { HealthModule } from './health/health.module';
+import { MetricsApiModule } from './metrics/metrics-api.module';
 import { UsersModule } from './users/users.module';
 import { QueueModule } from './queue/queue.module';
 import { RateLimitsModule } from './rate-limits/rate-limits.module';
@@ -36,6 +38,8 @@ export class AppModule {
         JobEventsModule,
         JobsModule,
         DashboardModule,
+        HealthModule,
+        MetricsApiModule,
       ],
     };
   }

@@ -10,6 +10,7 @@ import { requireJsonBody } from './common/json-body.middleware';
 import { useJsonBodyLimit, useProtections } from './common/protections';
 import { stripJsonSuffix } from './common/json-suffix.middleware';
 import { requestLogging } from './common/request-log.middleware';
+import { HttpMetrics } from './metrics/http-metrics';
 
 /**
  * Everything about the HTTP app that main.ts and the end-to-end tests must share. Given a logger,
@@ -17,6 +18,7 @@ import { requestLogging } from './common/request-log.middleware';
  */
 export function configureApp(app: NestExpressApplication, requestLogger?: pino.Logger): void {
   app.disable('x-powered-by');
+  app.use(app.get(HttpMetrics).middleware());
   app.use(...requestLogging(requestLogger));
   useProtections(app, app.get(AppConfig));
   // Which proxies' X-Forwarded-For to believe: request.ip, and so the per-IP rate limit, follows it.

@@ -31,6 +31,7 @@ describe('API docs', () => {
       'POST /api/jobs/{id}/retry',
     ];
     const injector = ['POST /api/jobs/inject'];
+    const health = ['GET /api/health', 'GET /api/health/ready', 'GET /metrics'];
     const sessions = [
       'POST /api/sessions',
       'GET /api/sessions',
@@ -39,7 +40,7 @@ describe('API docs', () => {
       'DELETE /api/users/{id}/sessions',
     ];
     const events = ['GET /api/jobs/events', 'POST /api/jobs/events_token', 'GET /api/jobs/{id}/events', 'POST /api/jobs/{id}/events_token'];
-    expect(operations).toEqual([...expected, ...sessions, ...files, ...events, ...injector].sort());
+    expect(operations).toEqual([...expected, ...sessions, ...files, ...events, ...injector, ...health].sort());
     expect(spec.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'opaque token' });
     // Swagger UI shows bearerFormat beside the scheme: the tokens are opaque, not JWTs.
     expect(spec.components.securitySchemes.bearer.description).toMatch(/authentication_token.*ADMIN_TOKEN/);
@@ -54,6 +55,8 @@ describe('API docs', () => {
     expect(spec.paths['/api/users'].post.security).toBeUndefined();
     expect(spec.paths['/api/sessions'].post.security).toBeUndefined();
     expect(spec.paths['/api/users'].get.security).toEqual([{ bearer: [] }]);
+    expect(spec.paths['/api/health/ready'].get.security).toBeUndefined();
+    expect(Object.keys(spec.paths['/api/health/ready'].get.responses)).toEqual(['200', '503']);
     expect(spec.paths['/api/images'].get.responses['401'].content['application/json'].example.error).toBe(
       'Invalid bearer token',
     );

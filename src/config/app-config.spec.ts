@@ -26,6 +26,8 @@ describe('loadConfig', () => {
     [{ UPLOAD_RATE_LIMIT: '1.5' }, 'UPLOAD_RATE_LIMIT must be a whole number of uploads a minute (0 turns the limit off)'],
     [{ TRUST_PROXY: 'yes' }, 'TRUST_PROXY must be false, true, a number of proxy hops'],
     [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY must be false, true, a number of proxy hops'],
+    [{ METRICS_TOKEN: 'short' }, 'METRICS_TOKEN must be at least 16 characters long'],
+    [{ WORKER_METRICS_PORT: '-1' }, 'WORKER_METRICS_PORT must be an integer between 0 (off) and 65535'],
   ])('refuses %j, naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

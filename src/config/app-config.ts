@@ -225,6 +225,21 @@ export class AppConfig {
   @Min(0, { message: 'UPLOAD_RATE_LIMIT must be a whole number of uploads a minute (0 turns the limit off)' })
   UPLOAD_RATE_LIMIT: number;
 
+  /** Set: GET /metrics (and each worker's metrics port) answer only with this token. */
+  @Expose()
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'METRICS_TOKEN must be at least 16 characters long' })
+  METRICS_TOKEN?: string;
+
+  /** The port a worker process serves its own /metrics on; 0 turns it off. */
+  @Expose()
+  @Transform(({ value }) => (value === undefined || value === '' ? 9464 : Number(value)))
+  @IsInt({ message: 'WORKER_METRICS_PORT must be an integer between 0 (off) and 65535' })
+  @Min(0, { message: 'WORKER_METRICS_PORT must be an integer between 0 (off) and 65535' })
+  @Max(65535, { message: 'WORKER_METRICS_PORT must be an integer between 0 (off) and 65535' })
+  WORKER_METRICS_PORT: number;
+
   /** Express's `trust proxy`: false, true, a number of hops, or a list of addresses and subnets. */
   @Expose()
   @Transform(({ value }) => trustProxy(value))

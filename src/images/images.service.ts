@@ -156,11 +156,13 @@ export class ImagesService {
    */
   async remove(principal: Principal, id: number): Promise<Image> {
     const image = await this.findOne(principal, id);
-    await this.images.manager.transaction(async (manager) => {
-      await this.jobRows.failJobsOfImage(manager, id);
+    const failed = await this.images.manager.transaction(async (manager) => {
+      const stopped = await this.jobRows.failJobsOfImage(manager, id);
       await manager.delete(Image, { id });
       if (image.jobId !== null) await this.jobRows.removeOutput(manager, image.jobId, id);
+      return stopped;
     });
+    this.jobRows.countFailed(failed);
     if (image.s3Key) await this.deleteFile(image.s3Key);
     return image;
   }

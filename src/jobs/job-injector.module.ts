@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ImageTypesModule } from '../image-types/image-types.module';
+import { MetricsModule } from '../metrics/metrics.module';
 import { JobInjectorService } from './job-injector.service';
 
 /**
@@ -7,7 +8,7 @@ import { JobInjectorService } from './job-injector.service';
  * `npm run inject`. It needs the database and the queue (TypeOrmModule and QueueModule, global).
  */
 @Module({
-  imports: [ImageTypesModule],
+  imports: [ImageTypesModule, MetricsModule],
   providers: [JobInjectorService],
   exports: [JobInjectorService],
 })

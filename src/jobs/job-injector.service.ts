@@ -4,6 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { Principal } from '../auth/principal';
 import { AppConfig } from '../config/app-config';
 import { ImageTypesService } from '../image-types/image-types.service';
+import { JobMetrics } from '../metrics/job-metrics';
 import { JobQueue } from '../queue/job-queue';
 import { InjectJobsDto } from './dto/inject-jobs.dto';
 import { JOB_STATUS } from './job.entity';
@@ -59,6 +60,7 @@ export class JobInjectorService {
     private readonly imageTypes: ImageTypesService,
     private readonly queue: JobQueue,
     private readonly config: AppConfig,
+    private readonly metrics: JobMetrics,
   ) {}
 
   async inject(principal: Principal, dto: InjectJobsDto, progress?: InjectionProgress): Promise<InjectionSummary> {
@@ -96,6 +98,7 @@ export class JobInjectorService {
       summary.matched += rows.length;
       summary.created += created.length;
       afterId = rows[rows.length - 1].image_id;
+      this.metrics.jobsCreated(injection.sequence, created.length);
       if (created.length > 0) await this.enqueue(created, injection.sequence);
       progress?.advance(summary.matched);
       if (rows.length < INJECTION_BATCH) break;

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { MetricsModule } from '../metrics/metrics.module';
 import { JobReconciler } from './job-reconciler';
 import { JobRepository } from './job.repository';
 
@@ -8,6 +9,7 @@ import { JobRepository } from './job.repository';
  * takes the reconciler's lock does the reconciling.
  */
 @Module({
+  imports: [MetricsModule],
   providers: [JobRepository, JobReconciler],
   exports: [JobRepository],
 })

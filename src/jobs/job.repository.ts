@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, QueryDeepPartialEntity } from 'typeorm';
+import { JobMetrics } from '../metrics/job-metrics';
 import { QuotaDefaults, reserveJobSlot } from '../quotas/quotas';
 import { Job, JOB_STATUS, JobResult } from './job.entity';
 
@@ -38,11 +39,16 @@ const ENDED = [JOB_STATUS.failed, JOB_STATUS.cancelled];
 
 /**
  * Every change of a job's state, each one conditional so that concurrent actors (API processes,
- * workers, the reconciler) cannot undo each other: see JOBS.md's table of transitions.
+ * workers, the reconciler) cannot undo each other: see JOBS.md's table of transitions. A job's
+ * creation and its end are counted in the metrics here, once the row has changed (and, for a
+ * transaction of its own, committed), so that a transition lost to another actor counts nothing.
  */
 @Injectable()
 export class JobRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly metrics: JobMetrics,
+  ) {}
 
   private get jobs() {
     return this.dataSource.getRepository(Job);
@@ -63,7 +69,9 @@ export class JobRepository {
       const { identifiers } = await manager.getRepository(Job).insert({ ...values, status: JOB_STATUS.queued });
       return identifiers[0].id as number;
     });
-    return this.jobs.findOneByOrFail({ id });
+    const job = await this.jobs.findOneByOrFail({ id });
+    this.metrics.jobsCreated(job.jobType);
+    return job;
   }
 
   /** Changes a job only while it is still queued; false when it has left that state. */
@@ -74,22 +82,30 @@ export class JobRepository {
 
   /** `queued | running → cancelled`, and a word to the worker running it. Null when it had already ended. */
   async cancel(id: number): Promise<Job | null> {
-    return this.dataSource.transaction(async (manager) => {
+    const cancelled = await this.dataSource.transaction(async (manager) => {
       const [stopped] = await this.stopUnfinished(manager, 'id = :id', { id }, { status: JOB_STATUS.cancelled, error: null });
       return stopped ? this.toJob(manager, stopped) : null;
     });
+    if (cancelled) this.metrics.jobEnded(cancelled.jobType, 'cancelled');
+    return cancelled;
   }
 
   /**
    * Fails every unfinished job working on `imageId`, in the caller's transaction (the one that
-   * deletes the image), and tells their workers to stop.
+   * deletes the image), and tells their workers to stop. The caller counts them (`countFailed`)
+   * once that transaction has committed.
    */
-  async failJobsOfImage(manager: EntityManager, imageId: number): Promise<number[]> {
+  async failJobsOfImage(manager: EntityManager, imageId: number): Promise<Pick<Job, 'id' | 'jobType'>[]> {
     const stopped = await this.stopUnfinished(manager, 'image_id = :imageId', { imageId }, {
       status: JOB_STATUS.failed,
       error: `Source image ${imageId} was deleted`,
     });
-    return stopped.map((row) => row.id as number);
+    return stopped.map((row) => ({ id: row.id as number, jobType: row.job_type as string[] }));
+  }
+
+  /** Jobs failed in a caller's transaction (failJobsOfImage), counted once it committed. */
+  countFailed(jobs: Pick<Job, 'jobType'>[]): void {
+    for (const job of jobs) this.metrics.jobEnded(job.jobType, 'failed');
   }
 
   /**
@@ -216,10 +232,12 @@ export class JobRepository {
         status,
         finishedAt: () => 'now()',
       })
-      .where(fenceCondition, fenceParameters(fence));
+      .where(fenceCondition, fenceParameters(fence))
+      .returning('job_type');
     if (outputImageIds !== undefined) query.setParameter('outputImageIds', outputImageIds);
-    const { affected } = await query.execute();
-    return Boolean(affected);
+    const [ended] = (await query.execute()).raw as { job_type: string[] }[];
+    if (ended && (status === JOB_STATUS.completed || status === JOB_STATUS.failed)) this.metrics.jobEnded(ended.job_type, status);
+    return Boolean(ended);
   }
 
   /**
@@ -263,9 +281,11 @@ export class JobRepository {
         queued: JOB_STATUS.queued,
         expiredPrefix: 'Expired: still queued after its ttl of ',
       })
-      .returning('id')
+      .returning('id, job_type')
       .execute();
-    return (raw as { id: number }[]).map((row) => row.id);
+    const expired = raw as { id: number; job_type: string[] }[];
+    for (const row of expired) this.metrics.jobEnded(row.job_type, 'failed');
+    return expired.map((row) => row.id);
   }
 
   /**
@@ -298,6 +318,7 @@ export class JobRepository {
       { id: job.id, deliveryId: job.deliveryId, status: JOB_STATUS.queued },
       { status: JOB_STATUS.failed, error: `Expired: still queued after its ttl of ${job.ttl} s`, finishedAt: () => 'now()' },
     );
+    if (affected) this.metrics.jobEnded(job.jobType, 'failed');
     return Boolean(affected);
   }
 

@@ -99,6 +99,13 @@ export class JobQueue {
     await this.queueOf(job).remove(queueEntryId(job.id, job.deliveryId)).catch(() => undefined);
   }
 
+  /** Every queue's entries by state. */
+  async countsByQueue(): Promise<Record<PipelineKind, QueueEntryCounts>> {
+    const kinds = Object.keys(this.queues) as PipelineKind[];
+    const counts = await Promise.all(kinds.map((kind) => this.counts(kind)));
+    return Object.fromEntries(kinds.map((kind, index) => [kind, counts[index]])) as Record<PipelineKind, QueueEntryCounts>;
+  }
+
   private queueOf(job: Deliverable): Queue {
     return this.queues[pipelineKind(job.jobType)];
   }

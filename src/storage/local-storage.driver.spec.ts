@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readlinkSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +50,17 @@ describe('LocalStorageDriver', () => {
   });
 
   afterEach(() => rm(root, { recursive: true, force: true }));
+
+  it('is reachable when it can write under its root, which it creates, and leaves no probe behind', async () => {
+    const fresh = new LocalStorageDriver(join(root, 'not', 'yet'));
+    await fresh.checkReachable(new AbortController().signal);
+    expect(await readdir(join(root, 'not', 'yet'))).toEqual([]);
+  });
+
+  it('is unreachable when its root cannot be made (a file is in the way)', async () => {
+    await writeFile(join(root, 'file'), 'x');
+    await expect(new LocalStorageDriver(join(root, 'file', 'files')).checkReachable(new AbortController().signal)).rejects.toThrow(/ENOTDIR|EEXIST/);
+  });
 
   it('round-trips a Buffer under join(root, key)', async () => {
     const data = randomBytes(1000);

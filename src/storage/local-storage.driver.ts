@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -108,6 +108,20 @@ export class LocalStorageDriver extends StorageDriver {
   async presignPut(key: string, _contentType: string, _expiresInSeconds: number): Promise<string> {
     assertValidStorageKey(key);
     throw new PresignUnsupportedError('Local storage cannot issue upload URLs: upload through the API instead');
+  }
+
+  /**
+   * Writes and removes a probe file: permission bits say little when the server runs as root, a
+   * full disk or a read-only mount only shows on a write.
+   */
+  async checkReachable(signal: AbortSignal): Promise<void> {
+    await mkdir(this.rootDir, { recursive: true });
+    const probe = join(this.rootDir, `.probe-${randomBytes(8).toString('hex')}`);
+    try {
+      await writeFile(probe, 'ok', { signal });
+    } finally {
+      await rm(probe, { force: true });
+    }
   }
 
   private pathOf(key: string): string {

@@ -36,6 +36,12 @@ describe('S3StorageDriver against s3rver', () => {
 
   afterAll(() => server?.stop());
 
+  it('is reachable when its bucket answers, and unreachable for a bucket that does not exist', async () => {
+    await driver.checkReachable(new AbortController().signal);
+    const missing = new S3StorageDriver({ bucket: 'no-such-bucket', endpoint: server.endpoint, region: 'us-east-1', ...S3RVER_CREDENTIALS });
+    await expect(missing.checkReachable(new AbortController().signal)).rejects.toThrow();
+  });
+
   it('round-trips a Buffer', async () => {
     const data = randomBytes(1000);
     await driver.put('originals/2026/11/23/a.jpg', data, 'image/jpeg');

@@ -1,6 +1,7 @@
 import {
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   PutObjectCommand,
   S3Client,
@@ -87,6 +88,11 @@ export class S3StorageDriver extends StorageDriver {
   async delete(key: string): Promise<void> {
     assertValidStorageKey(key);
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+  }
+
+  /** The bucket answers and these credentials may use it. */
+  async checkReachable(signal: AbortSignal): Promise<void> {
+    await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: signal });
   }
 
   async presignPut(key: string, contentType: string, expiresInSeconds: number): Promise<string> {

@@ -25,6 +25,8 @@ export abstract class StorageDriver {
   abstract delete(key: string): Promise<void>;
   /** A URL a client can PUT the object's bytes to directly (S3 only); the local driver throws PresignUnsupportedError. */
   abstract presignPut(key: string, contentType: string, expiresInSeconds: number): Promise<string>;
+  /** Resolves when the store can take files now (the readiness check); rejects saying why not. */
+  abstract checkReachable(signal: AbortSignal): Promise<void>;
 }
 
 export class PresignUnsupportedError extends Error {

@@ -9,6 +9,7 @@ import { withLogContext } from '../common/log-context';
 import { formatOf } from '../images/image-formats';
 import { Job, JOB_STATUS, JobResult } from '../jobs/job.entity';
 import { Fence, FencedOut, JobRepository } from '../jobs/job.repository';
+import { JobMetrics } from '../metrics/job-metrics';
 import { JobQueue } from '../queue/job-queue';
 import { QueuedJobData } from '../queue/queue-names';
 import { newStorageKey } from '../storage/storage-key';
@@ -104,6 +105,7 @@ export class JobRunner implements BeforeApplicationShutdown {
     private readonly stops: JobStopListener,
     private readonly storage: StorageDriver,
     private readonly config: AppConfig,
+    private readonly metrics: JobMetrics,
   ) {}
 
   /**
@@ -200,9 +202,14 @@ export class JobRunner implements BeforeApplicationShutdown {
     this.ended(attempt, started, 'retrying', `Job ${job.id}: attempt ${fence.attempt} failed (${message}); retrying in ${delaySeconds} s`);
   }
 
-  /** One line per attempt's end, with its outcome and duration, for log queries and alerts. */
+  /**
+   * One line per attempt's end, with its outcome and duration, for log queries and alerts; the
+   * attempt that ended its job (its transition made) is also timed in the metrics.
+   */
   private ended(attempt: Attempt, started: number, outcome: string, msg: string): void {
-    const durationMs = Math.round(performance.now() - started);
+    const seconds = (performance.now() - started) / 1000;
+    if (outcome === 'completed' || outcome === 'failed') this.metrics.attemptEnded(attempt.job.jobType, outcome, seconds);
+    const durationMs = Math.round(seconds * 1000);
     const level = outcome === 'failed' ? 'warn' : 'log';
     this.logger[level]({ msg: `${msg} (${durationMs} ms)`, event: 'job_ended', outcome, attempt: attempt.fence.attempt, duration_ms: durationMs });
   }

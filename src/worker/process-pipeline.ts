@@ -5,6 +5,7 @@ import { UnrecoverableError } from 'bullmq';
 import sharp, { type Sharp } from 'sharp';
 import { withLogContext } from '../common/log-context';
 import { AppConfig } from '../config/app-config';
+import { JobMetrics } from '../metrics/job-metrics';
 import { jobSpecOf, ProcessStep } from '../pipelines/job-spec';
 import { QueuedJobData } from '../queue/queue-names';
 import { StorageDriver, StorageObjectNotFoundError } from '../storage/storage.driver';
@@ -48,6 +49,7 @@ export class ProcessPipeline {
     private readonly outputs: JobOutputRepository,
     private readonly storage: StorageDriver,
     private readonly config: AppConfig,
+    private readonly metrics: JobMetrics,
   ) {}
 
   run(queued: QueuedJob<QueuedJobData>): Promise<void> {
@@ -114,7 +116,9 @@ export class ProcessPipeline {
     const output =
       reused ??
       (await this.runner.storeOutput(attempt, index, step.name, await this.runStep(attempt, index, operation, step, input, context), progress, key));
-    const durationMs = Math.round(performance.now() - started);
+    const seconds = (performance.now() - started) / 1000;
+    this.metrics.stepEnded(step.name, reused !== null, seconds);
+    const durationMs = Math.round(seconds * 1000);
     this.logger.debug({
       msg: `Step ${index + 1} (${step.name}) ${reused ? 'reused earlier identical work' : 'done'} in ${durationMs} ms`,
       event: 'step_ended',

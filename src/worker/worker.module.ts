@@ -2,6 +2,7 @@ import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { HistogramCache } from '../histograms/histogram-cache';
 import { JobLifecycleModule } from '../jobs/job-lifecycle.module';
+import { MetricsModule } from '../metrics/metrics.module';
 import { AggregatePipeline } from './aggregate-pipeline';
 import { QueryQueueProcessor, SearchQueueProcessor } from './aggregate.processors';
 import { JobOutputRepository } from './job-output.repository';
@@ -9,16 +10,17 @@ import { JobRunner } from './job-runner';
 import { JobStopListener } from './job-stop-listener';
 import { ProcessPipeline } from './process-pipeline';
 import { ProcessQueueProcessor } from './process.processor';
+import { WorkerMetricsServer } from './worker-metrics.server';
 
 /** Runs the pipelines of queued jobs, consuming the queues WORKER_QUEUES names. No HTTP module. */
 @Module({})
 export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
-    const providers: Provider[] = [JobRunner, JobOutputRepository, JobStopListener];
+    const providers: Provider[] = [JobRunner, JobOutputRepository, JobStopListener, WorkerMetricsServer];
     if (config.WORKER_QUEUES.includes('process')) providers.push(ProcessPipeline, ProcessQueueProcessor);
     if (config.WORKER_QUEUES.includes('query') || config.WORKER_QUEUES.includes('search')) providers.push(AggregatePipeline, HistogramCache);
     if (config.WORKER_QUEUES.includes('query')) providers.push(QueryQueueProcessor);
     if (config.WORKER_QUEUES.includes('search')) providers.push(SearchQueueProcessor);
-    return { module: WorkerModule, imports: [JobLifecycleModule], providers };
+    return { module: WorkerModule, imports: [JobLifecycleModule, MetricsModule], providers };
   }
 }

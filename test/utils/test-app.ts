@@ -32,6 +32,8 @@ export function testEnv(overrides: TestEnv = {}): TestEnv {
     DATA_DIR: mkdtempSync(join(tmpdir(), 'darkroom-data-')),
     QUEUE_PREFIX: `test${process.pid}x${Date.now().toString(36)}`,
     WORKER_CONCURRENCY: '2',
+    // Suites' workers share the machine: none of them serves its metrics unless a test asks.
+    WORKER_METRICS_PORT: '0',
     // Suites make many users, jobs and uploads quickly; test/rate-limits.e2e-spec.ts sets the limits it tests.
     ...NO_RATE_LIMITS,
     ...overrides,

@@ -70,6 +70,8 @@ export class Cluster {
       ADMIN_TOKEN,
       WORKER_CONCURRENCY: '2',
       RECONCILE_INTERVAL: '1',
+      // Several workers per machine: none serves its metrics port unless a scenario asks.
+      WORKER_METRICS_PORT: '0',
       // The scenarios sign up and create jobs far faster than the default rate limits allow.
       AUTH_RATE_LIMIT: '0',
       JOB_RATE_LIMIT: '0',

@@ -149,12 +149,18 @@ async function stopEmbeddedProcess({ child }: EmbeddedProcess): Promise<void> {
   await exited;
 }
 
+/** A private server, which a test may also keep stopped for a while (`stop`, then `start`). */
+export interface PrivateDatabaseServer extends DatabaseServer {
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
 /**
  * A private embedded PostgreSQL (the product's startEmbeddedPostgres, in a process of its own) on a
  * free port, with its cluster in a scratch directory; restarted by stopping that process (a fast
  * shutdown of the server) and starting it again on the same directory and port.
  */
-async function startPrivateEmbeddedServer(): Promise<DatabaseServer> {
+export async function startPrivateEmbeddedServer(): Promise<PrivateDatabaseServer> {
   const scratch = await mkdtemp(join(tmpdir(), 'darkroom-faults-pg-'));
   // As root, PostgreSQL runs as the `postgres` user, which must be able to enter the directory.
   await chmod(scratch, 0o755);
@@ -164,6 +170,15 @@ async function startPrivateEmbeddedServer(): Promise<DatabaseServer> {
   let server: EmbeddedProcess | undefined = await startEmbeddedProcess(dir, port, logFile);
   const admin = server.url;
   await waitForPostgres(admin);
+  const stop = async () => {
+    const stopping = server;
+    server = undefined;
+    if (stopping) await stopEmbeddedProcess(stopping);
+  };
+  const start = async () => {
+    server ??= await startEmbeddedProcess(dir, port, logFile);
+    await waitForPostgres(admin);
+  };
   return {
     description: `a private embedded PostgreSQL on 127.0.0.1:${port}`,
     async createDatabase(name) {
@@ -174,12 +189,11 @@ async function startPrivateEmbeddedServer(): Promise<DatabaseServer> {
       return { url, drop: () => dropDatabase(admin, database) };
     },
     async restart() {
-      const stopping = server!;
-      server = undefined;
-      await stopEmbeddedProcess(stopping);
-      server = await startEmbeddedProcess(dir, port, logFile);
-      await waitForPostgres(admin);
+      await stop();
+      await start();
     },
+    stop,
+    start,
     async close() {
       if (server) await stopEmbeddedProcess(server).catch(() => undefined);
       server = undefined;

@@ -1,0 +1,56 @@
+import { Injectable, ServiceUnavailableException } from '@nestjs/common';
+import { HealthCheckResult, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { AppConfig } from '../config/app-config';
+import { QueueProbe } from '../queue/queue-probe';
+import { StorageDriver } from '../storage/storage.driver';
+
+/**
+ * Each dependency gets this long to answer, and they are checked side by side: readiness answers
+ * within about this time even when one of them hangs (a dropped network rather than a refusal).
+ */
+export const CHECK_TIMEOUT_MS = 2000;
+
+@Injectable()
+export class HealthService {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    private readonly database: TypeOrmHealthIndicator,
+    private readonly queue: QueueProbe,
+    private readonly storage: StorageDriver,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** PostgreSQL, the queue's store and the file store, each `up` or `down` (with why); ready only when all are up. */
+  async ready(): Promise<{ ready: boolean; result: HealthCheckResult }> {
+    try {
+      return { ready: true, result: await this.check() };
+    } catch (error) {
+      // Terminus reports a dependency down as this exception, carrying the whole result.
+      if (error instanceof ServiceUnavailableException) return { ready: false, result: error.getResponse() as HealthCheckResult };
+      throw error;
+    }
+  }
+
+  private check(): Promise<HealthCheckResult> {
+    return this.health.check([
+      () => this.database.pingCheck('database').withTimeout(CHECK_TIMEOUT_MS),
+      () =>
+        this.indicators
+          .check('queue')
+          .attempt(async () => {
+            await this.queue.check();
+            return { backend: this.queue.backend };
+          })
+          .withTimeout(CHECK_TIMEOUT_MS),
+      () =>
+        this.indicators
+          .check('storage')
+          .attempt(async ({ signal }) => {
+            await this.storage.checkReachable(signal);
+            return { driver: this.config.STORAGE };
+          })
+          .withTimeout(CHECK_TIMEOUT_MS),
+    ]);
+  }
+}

@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { JobMetrics } from './job-metrics';
+import { MetricsRegistry } from './metrics-registry';
+
+/**
+ * The process's metrics, without any transport: the API serves them at GET /metrics
+ * (MetricsApiModule), a worker on its own port (src/worker/worker-metrics.server.ts).
+ */
+@Module({
+  providers: [MetricsRegistry, JobMetrics],
+  exports: [MetricsRegistry, JobMetrics],
+})
+export class MetricsModule {}
