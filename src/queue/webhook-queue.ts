@@ -1,5 +1,5 @@
 import { BullModule, InjectQueue } from '@nestjs/bullmq';
-import { Injectable, Logger, Module } from '@nestjs/common';
+import { DynamicModule, Injectable, Logger, Module } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { AppConfig } from '../config/app-config';
 import type { EntryState } from './job-queue';
@@ -54,10 +54,19 @@ export class WebhookQueue {
   }
 }
 
-/** Registers the webhooks queue (workers only: the API never touches it) and its producer. */
-@Module({
-  imports: [BullModule.registerQueue({ name: WEBHOOK_QUEUE })],
-  providers: [WebhookQueue],
-  exports: [WebhookQueue, BullModule],
-})
-export class WebhookQueueModule {}
+/**
+ * Registers the webhooks queue (workers only: the API never touches it) and its producer. A
+ * dynamic module, made after QueueModule.forRoot has chosen the backend's queue class:
+ * registerQueue reads that class when it is called.
+ */
+@Module({})
+export class WebhookQueueModule {
+  static register(): DynamicModule {
+    return {
+      module: WebhookQueueModule,
+      imports: [BullModule.registerQueue({ name: WEBHOOK_QUEUE })],
+      providers: [WebhookQueue],
+      exports: [WebhookQueue, BullModule],
+    };
+  }
+}

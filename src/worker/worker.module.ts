@@ -28,6 +28,6 @@ export class WorkerModule {
     if (config.WORKER_QUEUES.includes('query') || config.WORKER_QUEUES.includes('search')) providers.push(AggregatePipeline, HistogramCache);
     if (config.WORKER_QUEUES.includes('query')) providers.push(QueryQueueProcessor);
     if (config.WORKER_QUEUES.includes('search')) providers.push(SearchQueueProcessor);
-    return { module: WorkerModule, imports: [JobLifecycleModule, WebhookQueueModule], providers };
+    return { module: WorkerModule, imports: [JobLifecycleModule, WebhookQueueModule.register()], providers };
   }
 }

@@ -97,6 +97,5 @@ export class CreateJobDto {
   })
   @ValidateIf((_dto, value) => value !== null && value !== undefined)
   @IsString({ message: 'callback_url must be a URL string' })
-  @MaxLength(2048, { message: 'callback_url must be at most 2048 characters long' })
   callback_url?: string | null;
 }
