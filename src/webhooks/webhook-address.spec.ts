@@ -39,10 +39,13 @@ describe('isPublicAddress', () => {
 describe('resolveWebhookTarget', () => {
   const publicHost = resolver({ 'hooks.example.com': ['93.184.215.14', '2606:2800:21f:cb07:6820:80da:af6b:8b2c'] });
 
-  it('takes an https URL whose host has only public addresses, and pins the first one', async () => {
+  it('takes an https URL whose host has only public addresses, and answers them all, to connect to', async () => {
     const target = await resolveWebhookTarget('https://hooks.example.com/darkroom?x=1', strict, publicHost);
     expect(target.url.href).toBe('https://hooks.example.com/darkroom?x=1');
-    expect(target).toMatchObject({ address: '93.184.215.14', family: 4 });
+    expect(target.addresses).toEqual([
+      { address: '93.184.215.14', family: 4 },
+      { address: '2606:2800:21f:cb07:6820:80da:af6b:8b2c', family: 6 },
+    ]);
   });
 
   it.each([
@@ -90,9 +93,10 @@ describe('resolveWebhookTarget', () => {
     await expect(resolveWebhookTarget('http://127.0.0.1:8080/hook', { allowHttp: false, allowPrivate: true }, loopback)).rejects.toThrow(
       'http:// is accepted only for localhost, 127.0.0.1 or ::1, with ALLOW_HTTP_WEBHOOKS=true',
     );
-    await expect(resolveWebhookTarget('http://127.0.0.1:8080/hook', local, loopback)).resolves.toMatchObject({ address: '127.0.0.1' });
-    await expect(resolveWebhookTarget('http://[::1]:8080/hook', local, loopback)).resolves.toMatchObject({ address: '::1', family: 6 });
-    await expect(resolveWebhookTarget('http://localhost:8080/hook', local, loopback)).resolves.toMatchObject({ address: '127.0.0.1' });
+    const addressesOf = async (url: string) => (await resolveWebhookTarget(url, local, loopback)).addresses;
+    expect(await addressesOf('http://127.0.0.1:8080/hook')).toEqual([{ address: '127.0.0.1', family: 4 }]);
+    expect(await addressesOf('http://[::1]:8080/hook')).toEqual([{ address: '::1', family: 6 }]);
+    expect(await addressesOf('http://localhost:8080/hook')).toEqual([{ address: '127.0.0.1', family: 4 }]);
     // http to this machine is still a loopback address: without ALLOW_PRIVATE_WEBHOOKS it is refused.
     await expect(resolveWebhookTarget('http://127.0.0.1:8080/hook', { allowHttp: true, allowPrivate: false }, loopback)).rejects.toThrow(
       'is a loopback address',

@@ -8,11 +8,15 @@ export interface WebhookPolicy {
   allowPrivate: boolean;
 }
 
-/** Where a webhook goes: the URL, and the one address its host resolved to that was checked. */
-export interface WebhookTarget {
-  url: URL;
+export interface ResolvedAddress {
   address: string;
   family: 4 | 6;
+}
+
+/** Where a webhook goes: the URL, and the addresses its host resolved to, every one checked. */
+export interface WebhookTarget {
+  url: URL;
+  addresses: ResolvedAddress[];
 }
 
 export type HostResolver = (hostname: string) => Promise<{ address: string; family: number }[]>;
@@ -45,8 +49,8 @@ export function isPublicAddress(address: string): boolean {
 /**
  * Checks a callback URL and resolves its host. It must be https (http only to this machine, and
  * only when the policy allows it), carry no credentials, and every address of its host must be
- * public unless the policy allows private ones. The address returned is the one to connect to,
- * so that a second resolution (DNS rebinding) cannot send the request elsewhere.
+ * public unless the policy allows private ones. The addresses returned are the ones to connect
+ * to, so that a second resolution (DNS rebinding) cannot send the request elsewhere.
  */
 export async function resolveWebhookTarget(raw: string, policy: WebhookPolicy, resolve: HostResolver = systemResolver): Promise<WebhookTarget> {
   if (raw.length > MAX_URL_LENGTH) throw new WebhookTargetRefused(`callback_url must be at most ${MAX_URL_LENGTH} characters long`);
@@ -79,8 +83,7 @@ export async function resolveWebhookTarget(raw: string, policy: WebhookPolicy, r
       }
     }
   }
-  const [first] = addresses;
-  return { url, address: first.address, family: first.family === 6 ? 6 : 4 };
+  return { url, addresses: addresses.map(({ address, family }) => ({ address, family: family === 6 ? 6 : 4 })) };
 }
 
 async function resolveHost(host: string, resolve: HostResolver): Promise<{ address: string; family: number }[]> {

@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { AppConfig } from '../config/app-config';
-import { resolveWebhookTarget, WebhookTarget, WebhookTargetRefused } from '../webhooks/webhook-address';
+import { ResolvedAddress, resolveWebhookTarget, WebhookTarget, WebhookTargetRefused } from '../webhooks/webhook-address';
 import type { AttemptOutcome } from '../webhooks/webhook-attempt.entity';
 
 /** A receiver must answer within this time, body included. */
@@ -26,7 +26,7 @@ export interface SendResult {
 export class WebhookSender {
   constructor(private readonly config: AppConfig) {}
 
-  async send(url: string, body: string, headers: Record<string, string>): Promise<SendResult> {
+  async send(url: string, body: string, headers: Record<string, string>, timeoutMs = WEBHOOK_TIMEOUT_MS): Promise<SendResult> {
     const started = performance.now();
     const result = (outcome: AttemptOutcome, statusCode: number | null, error: string | null): SendResult => ({
       outcome,
@@ -41,22 +41,22 @@ export class WebhookSender {
       if (error instanceof WebhookTargetRefused) return result('refused', null, error.message);
       throw error;
     }
-    const timeout = AbortSignal.timeout(WEBHOOK_TIMEOUT_MS);
+    const timeout = AbortSignal.timeout(timeoutMs);
     try {
       const status = await post(target, body, headers, timeout);
       return status >= 200 && status < 300 ? result('delivered', status, null) : result('http_error', status, `Answered HTTP ${status}`);
     } catch (error) {
-      if (timeout.aborted) return result('timeout', null, `No complete answer within ${WEBHOOK_TIMEOUT_MS / 1000} s`);
+      if (timeout.aborted) return result('timeout', null, `No complete answer within ${timeoutMs / 1000} s`);
       return result('network_error', null, (error as Error).message);
     }
   }
 }
 
-/** A lookup that answers only the address already checked, in whichever form the socket asks for. */
+/** A lookup that answers only the addresses already checked, in whichever form the socket asks for. */
 function pinnedLookup(target: WebhookTarget): LookupFunction {
   return (_hostname, options, callback) => {
-    if (options.all) (callback as (error: null, addresses: { address: string; family: number }[]) => void)(null, [{ address: target.address, family: target.family }]);
-    else callback(null, target.address, target.family);
+    if (options.all) (callback as (error: null, addresses: ResolvedAddress[]) => void)(null, target.addresses);
+    else callback(null, target.addresses[0].address, target.addresses[0].family);
   };
 }
 
