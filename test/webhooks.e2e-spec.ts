@@ -255,3 +255,71 @@ describe('callback URLs without ALLOW_PRIVATE_WEBHOOKS (SSRF)', () => {
     expect(body.details).toEqual([{ field: 'callback_url', message: expect.stringContaining(message) }]);
   });
 });
+
+describe('webhook deliveries that fail for good', () => {
+  let app: NestExpressApplication;
+  let worker: INestApplicationContext | undefined;
+  let receiver: Receiver;
+  let ada: TestUser;
+  let image: number;
+  // One attempt only: the retries of a day shrink to none.
+  const env = testEnv({ ALLOW_HTTP_WEBHOOKS: 'true', ALLOW_PRIVATE_WEBHOOKS: 'true', WEBHOOK_RETRY_HOURS: '0' });
+
+  const finishedDelivery = async (jobId: number) => {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const { body } = await api(app).get(`/api/jobs/${jobId}/deliveries.json`).set(bearer(ada.token)).expect(200);
+      if (body[0]?.finished_at) return body[0];
+      if (Date.now() > deadline) throw new Error(`Deliveries of job ${jobId}: ${JSON.stringify(body)}`);
+      await sleep(100);
+    }
+  };
+
+  beforeAll(async () => {
+    receiver = new Receiver();
+    await receiver.start();
+    app = await createTestApp(env);
+    ada = await createUser(app);
+    image = (await createStoredImage(app, ada)).id;
+    await makeSecret(app, ada);
+  }, 60_000);
+
+  afterAll(async () => {
+    await worker?.close();
+    await app?.close();
+    await receiver?.close();
+  });
+
+  it('checks the URL again at delivery: a worker that allows no private address refuses it, and sends nothing', async () => {
+    worker = await startTestWorker({ ...env, ALLOW_PRIVATE_WEBHOOKS: 'false' });
+    const url = receiver.url('/private');
+    const { body: created } = await api(app).post('/api/jobs.json').set(bearer(ada.token)).send({ image_id: image, job_type: ['grayscale'], callback_url: url }).expect(201);
+    await waitForJob(app, ada.token, created.id);
+    const delivery = await finishedDelivery(created.id);
+    expect(delivery).toMatchObject({ status: 'failed', next_attempt_at: null });
+    expect(delivery.attempts).toEqual([
+      {
+        attempt: 1,
+        attempted_at: expect.any(String),
+        duration_ms: expect.any(Number),
+        outcome: 'refused',
+        status_code: null,
+        error: expect.stringContaining("callback_url's host 127.0.0.1 is a loopback address"),
+      },
+    ]);
+    expect(receiver.received).toHaveLength(0);
+    await worker.close();
+    worker = undefined;
+  }, 60_000);
+
+  it('gives up once WEBHOOK_RETRY_HOURS are spent', async () => {
+    worker = await startTestWorker(env);
+    const url = receiver.url('/down', 503, 503);
+    const { body: created } = await api(app).post('/api/jobs.json').set(bearer(ada.token)).send({ image_id: image, job_type: ['grayscale'], callback_url: url }).expect(201);
+    await waitForJob(app, ada.token, created.id);
+    const delivery = await finishedDelivery(created.id);
+    expect(delivery).toMatchObject({ status: 'failed', event: 'job.completed' });
+    expect(delivery.attempts).toEqual([expect.objectContaining({ attempt: 1, outcome: 'http_error', status_code: 503 })]);
+    expect(receiver.at('/down')).toHaveLength(1);
+  }, 60_000);
+});
