@@ -139,6 +139,9 @@ describe.each(availableBackends())('signed webhooks, queue on $name', (backend) 
     const url = receiver.url('/cancelled');
     const { body: updated } = await api(app).put(`/api/jobs/${job.id}.json`).set(bearer(ada.token)).send({ callback_url: url }).expect(200);
     expect(updated.callback_url).toBe(url);
+    const { body: removed } = await api(app).put(`/api/jobs/${job.id}.json`).set(bearer(ada.token)).send({ callback_url: null }).expect(200);
+    expect(removed.callback_url).toBeNull();
+    await api(app).put(`/api/jobs/${job.id}.json`).set(bearer(ada.token)).send({ callback_url: url }).expect(200);
     const { body: cancelled } = await api(app).post(`/api/jobs/${job.id}/cancel`).set(bearer(ada.token)).expect(200);
     expect(cancelled.status).toBe('cancelled');
 
