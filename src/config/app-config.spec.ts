@@ -28,9 +28,23 @@ describe('loadConfig', () => {
     [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY must be false, true, a number of proxy hops'],
     [{ METRICS_TOKEN: 'short' }, 'METRICS_TOKEN must be at least 16 characters long'],
     [{ WORKER_METRICS_PORT: '-1' }, 'WORKER_METRICS_PORT must be an integer between 0 (off) and 65535'],
+    [{ ALLOW_PRIVATE_WEBHOOKS: 'yes' }, 'ALLOW_PRIVATE_WEBHOOKS must be true or false'],
+    [{ WEBHOOK_RETRY_HOURS: '-1' }, 'WEBHOOK_RETRY_HOURS must be a whole number of hours (0: no retries)'],
+    [{ WEBHOOK_RETRY_BASE_MS: '0' }, 'WEBHOOK_RETRY_BASE_MS must be a positive number of milliseconds'],
+    [{ WEBHOOK_SECRET_KEY: 'too-short' }, 'WEBHOOK_SECRET_KEY must be at least 32 characters long'],
   ])('refuses %j, naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('reads the webhook settings: http and private addresses refused, and a day of retries, by default', () => {
+    expect(loadConfig({})).toMatchObject({ ALLOW_HTTP_WEBHOOKS: false, ALLOW_PRIVATE_WEBHOOKS: false, WEBHOOK_RETRY_HOURS: 24, WEBHOOK_RETRY_BASE_MS: 10_000 });
+    expect(loadConfig({ ALLOW_HTTP_WEBHOOKS: 'true', ALLOW_PRIVATE_WEBHOOKS: '1', WEBHOOK_RETRY_HOURS: '0' })).toMatchObject({
+      ALLOW_HTTP_WEBHOOKS: true,
+      ALLOW_PRIVATE_WEBHOOKS: true,
+      WEBHOOK_RETRY_HOURS: 0,
+    });
+    expect(loadConfig({ ALLOW_HTTP_WEBHOOKS: 'false' }).ALLOW_HTTP_WEBHOOKS).toBe(false);
   });
 
   it('reads the rate limits (0 turns one off) and TRUST_PROXY as Express takes it', () => {

@@ -4,7 +4,7 @@ import { Expose, plainToInstance, Transform } from 'class-transformer';
 import { cpus } from 'node:os';
 import { isIP } from 'node:net';
 import { defaultLogFormat, LOG_LEVELS, type LogFormat, type LogLevel } from '../common/app-logger';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, ValidateBy, ValidateIf, validateSync } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, ValidateBy, ValidateIf, validateSync } from 'class-validator';
 
 /**
  * The process environment, validated once at start. Every variable the product reads is declared
@@ -185,6 +185,40 @@ export class AppConfig {
   @Min(1, { message: 'EVENTS_REPLAY must be a positive number of seconds' })
   EVENTS_REPLAY: number;
 
+  /** Lets a job's callback_url be http:// when its host is localhost, 127.0.0.1 or ::1 (a receiver on this machine). */
+  @Expose()
+  @Transform(({ value }) => flag(value))
+  @IsBoolean({ message: 'ALLOW_HTTP_WEBHOOKS must be true or false' })
+  ALLOW_HTTP_WEBHOOKS: boolean;
+
+  /** Lets callback URLs resolve to private, loopback or link-local addresses (no SSRF guard). */
+  @Expose()
+  @Transform(({ value }) => flag(value))
+  @IsBoolean({ message: 'ALLOW_PRIVATE_WEBHOOKS must be true or false' })
+  ALLOW_PRIVATE_WEBHOOKS: boolean;
+
+  /** Hours after a job's end during which a webhook that was not answered with a 2xx is tried again. */
+  @Expose()
+  @Transform(({ value }) => (value === undefined || value === '' ? 24 : Number(value)))
+  @IsInt({ message: 'WEBHOOK_RETRY_HOURS must be a whole number of hours (0: no retries)' })
+  @Min(0, { message: 'WEBHOOK_RETRY_HOURS must be a whole number of hours (0: no retries)' })
+  @Max(24 * 30, { message: 'WEBHOOK_RETRY_HOURS must be a whole number of hours (0: no retries)' })
+  WEBHOOK_RETRY_HOURS: number;
+
+  /** The first retry's delay; each later one doubles it. */
+  @Expose()
+  @Transform(({ value }) => positiveInteger(value, 10_000))
+  @IsInt({ message: 'WEBHOOK_RETRY_BASE_MS must be a positive number of milliseconds' })
+  @Min(1, { message: 'WEBHOOK_RETRY_BASE_MS must be a positive number of milliseconds' })
+  WEBHOOK_RETRY_BASE_MS: number;
+
+  /** Seals the stored webhook secrets, so that a copy of the database alone cannot sign webhooks. */
+  @Expose()
+  @IsOptional()
+  @IsString()
+  @MinLength(32, { message: 'WEBHOOK_SECRET_KEY must be at least 32 characters long' })
+  WEBHOOK_SECRET_KEY?: string;
+
   /** Origins allowed to call the API from a browser (CORS); none by default. */
   @Expose()
   @Transform(({ value }) =>
@@ -258,6 +292,14 @@ export class AppConfig {
 /** Reads a variable that must be a positive integer, with its default when unset. */
 function positiveInteger(value: unknown, fallback: number): number {
   return value === undefined || value === '' ? fallback : Number(value);
+}
+
+/** A yes/no variable, off when unset; anything but true/false/1/0 is left as is for validation to name. */
+function flag(value: unknown): unknown {
+  const text = value === undefined ? '' : String(value).trim().toLowerCase();
+  if (text === '' || text === 'false' || text === '0') return false;
+  if (text === 'true' || text === '1') return true;
+  return value;
 }
 
 /** A rate limit, in requests a minute: 0 turns it off. */

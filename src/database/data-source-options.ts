@@ -8,10 +8,13 @@ import { Job } from '../jobs/job.entity';
 import { JobEvent } from '../events/job-event.entity';
 import { Session } from '../sessions/session.entity';
 import { User } from '../users/user.entity';
+import { WebhookAttempt } from '../webhooks/webhook-attempt.entity';
+import { WebhookDelivery } from '../webhooks/webhook-delivery.entity';
+import { WebhookSecret } from '../webhooks/webhook-secret.entity';
 import { Installation } from './installation.entity';
 import { SnakeNamingStrategy } from './snake-naming.strategy';
 
-export const entities = [User, ImageType, Image, JobType, Job, Histogram, Installation, Session, JobEvent];
+export const entities = [User, ImageType, Image, JobType, Job, Histogram, Installation, Session, JobEvent, WebhookSecret, WebhookDelivery, WebhookAttempt];
 
 export function dataSourceOptions(url: string): DataSourceOptions {
   return {

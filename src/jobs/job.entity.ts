@@ -126,6 +126,10 @@ export class Job {
   @Column({ type: 'smallint', array: true, default: () => "'{}'" })
   reusedSteps: number[];
 
+  /** Where the job's end is announced as a signed webhook (see src/webhooks); null: nowhere. */
+  @Column({ type: 'varchar', length: 2048, nullable: true })
+  callbackUrl: string | null;
+
   @Index('jobs_created_at_idx')
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;

@@ -7,9 +7,10 @@ import { JobInjectorModule } from './job-injector.module';
 import { JobLifecycleModule } from './job-lifecycle.module';
 import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
+import { WebhooksModule } from '../webhooks/webhooks.module';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([Job]), ImagesModule, JobLifecycleModule, JobInjectorModule],
+  imports: [TypeOrmModule.forFeature([Job]), ImagesModule, JobLifecycleModule, JobInjectorModule, WebhooksModule],
   controllers: [JobsController, JobInjectorController],
   providers: [JobsService],
   exports: [JobsService],

@@ -18,6 +18,7 @@ import { AggregateRequest } from '../pipelines/aggregate-request';
 import { pipelineKind } from '../pipelines/job-sequence';
 import { parseJobSpec, requestedSequence } from '../pipelines/job-spec';
 import { quotaDefaults } from '../quotas/quotas';
+import { WebhooksService } from '../webhooks/webhooks.service';
 
 /** Test hook: an API process with this variable set to 1 dies right after committing a job, before queueing it. */
 const CRASH_AFTER_INSERT_HOOK = 'DARKROOM_CRASH_AFTER_JOB_INSERT';
@@ -40,6 +41,7 @@ export class JobsService {
     private readonly images: ImagesService,
     private readonly queue: JobQueue,
     private readonly config: AppConfig,
+    private readonly webhooks: WebhooksService,
   ) {}
 
   findAll(principal: Principal, selection: Selection): Promise<Job[]> {
@@ -70,6 +72,7 @@ export class JobsService {
         throw invalidField('image_id', `Image ${image.id} has no stored file yet: upload it first (PUT /api/images/${image.id}/file)`);
       }
     }
+    const callbackUrl = dto.callback_url == null ? null : await this.webhooks.checkCallbackUrl(dto.callback_url, userId);
     const job = await this.jobRows.insert({
       environment: dto.environment ?? null,
       imageUrl: image?.s3Key ?? null,
@@ -81,6 +84,7 @@ export class JobsService {
       ttl: dto.ttl ?? null,
       maxAttempts: dto.attempts ?? this.config.MAX_RETRY,
       force: dto.force ?? false,
+      callbackUrl,
     }, quotaDefaults(this.config));
     if (process.env[CRASH_AFTER_INSERT_HOOK] === '1') process.kill(process.pid, 'SIGKILL');
     await this.enqueue(job);
@@ -144,6 +148,9 @@ export class JobsService {
       changes.jobType = spec.sequence;
     }
     if (dto.environment !== undefined) changes.environment = dto.environment;
+    if (dto.callback_url !== undefined) {
+      changes.callbackUrl = dto.callback_url === null ? null : await this.webhooks.checkCallbackUrl(dto.callback_url, job.userId);
+    }
     // Only while still queued: the condition sits in the UPDATE so a worker starting meanwhile wins.
     if (!(await this.jobRows.updateQueued(id, changes))) {
       const current = await this.findOne(principal, id);

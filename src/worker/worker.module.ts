@@ -11,16 +11,35 @@ import { JobStopListener } from './job-stop-listener';
 import { ProcessPipeline } from './process-pipeline';
 import { ProcessQueueProcessor } from './process.processor';
 import { WorkerMetricsServer } from './worker-metrics.server';
+import { WebhookQueueModule } from '../queue/webhook-queue';
+import { WebhookRepository } from '../webhooks/webhook.repository';
+import { WebhookDeliverer } from './webhook-deliverer';
+import { WebhookDeliveryProcessor } from './webhook-delivery.processor';
+import { WebhookDispatcher } from './webhook-dispatcher';
+import { WebhookSender } from './webhook-sender';
 
-/** Runs the pipelines of queued jobs, consuming the queues WORKER_QUEUES names. No HTTP module. */
+/**
+ * Runs the pipelines of queued jobs, consuming the queues WORKER_QUEUES names, and delivers
+ * webhooks (every worker serves the `webhooks` queue). No HTTP module.
+ */
 @Module({})
 export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
-    const providers: Provider[] = [JobRunner, JobOutputRepository, JobStopListener, WorkerMetricsServer];
+    const providers: Provider[] = [
+      JobRunner,
+      JobOutputRepository,
+      JobStopListener,
+      WorkerMetricsServer,
+      WebhookRepository,
+      WebhookSender,
+      WebhookDeliverer,
+      WebhookDeliveryProcessor,
+      WebhookDispatcher,
+    ];
     if (config.WORKER_QUEUES.includes('process')) providers.push(ProcessPipeline, ProcessQueueProcessor);
     if (config.WORKER_QUEUES.includes('query') || config.WORKER_QUEUES.includes('search')) providers.push(AggregatePipeline, HistogramCache);
     if (config.WORKER_QUEUES.includes('query')) providers.push(QueryQueueProcessor);
     if (config.WORKER_QUEUES.includes('search')) providers.push(SearchQueueProcessor);
-    return { module: WorkerModule, imports: [JobLifecycleModule, MetricsModule], providers };
+    return { module: WorkerModule, imports: [JobLifecycleModule, MetricsModule, WebhookQueueModule.register()], providers };
   }
 }

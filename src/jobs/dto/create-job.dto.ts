@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { ArrayNotEmpty, IsArray, IsBoolean, IsObject, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { ArrayNotEmpty, IsArray, IsBoolean, IsObject, IsOptional, IsString, Matches, MaxLength, ValidateIf } from 'class-validator';
 import { IsId, IsIntInRange } from '../../common/is-int-in-range.decorator';
 import { STEP_PATTERN } from '../../pipelines/job-sequence';
 
@@ -84,4 +84,18 @@ export class CreateJobDto {
   @IsOptional()
   @IsBoolean({ message: 'force must be true or false' })
   force?: boolean;
+
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    maxLength: 2048,
+    example: 'https://hooks.example.com/darkroom',
+    description:
+      "Where to POST the job's JSON, signed (Standard Webhooks), when it ends: completed, failed or cancelled. " +
+      'An https URL whose host resolves to public addresses only; you need a webhook secret first (POST /api/users/{id}/webhook_secret). ' +
+      'null (on an update) removes it.',
+  })
+  @ValidateIf((_dto, value) => value !== null && value !== undefined)
+  @IsString({ message: 'callback_url must be a URL string' })
+  callback_url?: string | null;
 }

@@ -37,6 +37,8 @@ export class JobResponseDto {
     description: 'query: {"median" or "mean": [256 numbers], "count"}; search: {"neighbors": [{user_id, image_id, distance}], "count"}',
   })
   result: JobResult | null;
+  @ApiProperty({ type: String, nullable: true, description: "Where the job's end is announced as a signed webhook." })
+  callback_url: string | null;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) started_at: string | null;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) finished_at: string | null;
   @ApiProperty({ type: String, format: 'date-time' }) created_at: string;
@@ -63,6 +65,7 @@ export class JobResponseDto {
       force: job.force,
       reused_steps: job.reusedSteps,
       result: job.result,
+      callback_url: job.callbackUrl,
       started_at: job.startedAt?.toISOString() ?? null,
       finished_at: job.finishedAt?.toISOString() ?? null,
       created_at: job.createdAt.toISOString(),

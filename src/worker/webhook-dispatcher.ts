@@ -1,0 +1,137 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import type { PostgresDataSourceOptions } from 'typeorm/driver/postgres/PostgresDataSourceOptions';
+import { AppConfig } from '../config/app-config';
+import type { EntryState } from '../queue/job-queue';
+import { WebhookQueue } from '../queue/webhook-queue';
+import { WEBHOOK_CHANNEL, WebhookRepository } from '../webhooks/webhook.repository';
+
+// Any fixed number, other than the job reconciler's: every worker of this database takes the same lock.
+const WEBHOOK_RECONCILE_LOCK = 7_461_004;
+const BATCH = 500;
+/** An attempt is looked at only once it is this overdue, so that an enqueue or a worker about to take it is not raced. */
+const SETTLE_SECONDS = 5;
+const RECONNECT_DELAY_MS = 1000;
+const ENDED_ENTRY: readonly EntryState[] = ['completed', 'failed'];
+
+/**
+ * Feeds the webhooks queue from `webhook_deliveries`. The trigger that records a delivery
+ * announces it at commit; every worker hears it and adds its first attempt (the queue keeps one
+ * entry whoever adds it). A notice nobody heard (no worker was up, the connection was down) and an
+ * attempt whose entry was lost are caught by a pass every RECONCILE_INTERVAL, made by one worker
+ * at a time under an advisory lock: any pending delivery whose attempt is overdue and not in the
+ * queue is added again.
+ */
+@Injectable()
+export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Webhooks');
+  private client: Client | null = null;
+  private closed = false;
+  private reconnecting = false;
+  private timer: NodeJS.Timeout | undefined;
+  private pass: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly deliveries: WebhookRepository,
+    private readonly queue: WebhookQueue,
+    private readonly config: AppConfig,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.listen();
+    this.schedule(0);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.client?.end().catch(() => undefined);
+    await this.pass;
+  }
+
+  /** One pass, unless another worker is making one: the number of attempts queued again, or null. */
+  async reconcile(): Promise<number | null> {
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      const [{ locked }] = await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [WEBHOOK_RECONCILE_LOCK]);
+      if (!locked) return null;
+      try {
+        return await this.requeueOverdue();
+      } finally {
+        await runner.query('SELECT pg_advisory_unlock($1)', [WEBHOOK_RECONCILE_LOCK]);
+      }
+    } finally {
+      await runner.release();
+    }
+  }
+
+  private async requeueOverdue(): Promise<number> {
+    let requeued = 0;
+    for (let afterId = '00000000-0000-0000-0000-000000000000'; ; ) {
+      const batch = await this.deliveries.overdueBatch(afterId, BATCH, SETTLE_SECONDS);
+      if (batch.length === 0) return requeued;
+      afterId = batch[batch.length - 1].id;
+      for (const delivery of batch) {
+        const state = await this.queue.state(delivery.id, delivery.attempts);
+        if (state !== 'unknown' && !ENDED_ENTRY.includes(state)) continue;
+        // An entry that ended without its attempt being recorded (its worker failed to write) is replaced.
+        if (state !== 'unknown') await this.queue.remove(delivery.id, delivery.attempts);
+        await this.queue.add(delivery.id, delivery.attempts);
+        requeued++;
+      }
+    }
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => {
+      this.pass = this.reconcile()
+        .then((requeued) => {
+          if (requeued) this.logger.log(`Queued ${requeued} overdue webhook attempt(s) again`);
+        })
+        .catch((error: Error) => this.logger.warn(`The webhook pass failed, tried again in ${this.config.RECONCILE_INTERVAL} s: ${error.message}`))
+        .finally(() => this.schedule(this.config.RECONCILE_INTERVAL * 1000));
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private async listen(): Promise<void> {
+    if (this.closed) return;
+    const client = new Client({ connectionString: (this.dataSource.options as PostgresDataSourceOptions).url });
+    client.on('notification', ({ payload }) => {
+      if (!payload) return;
+      this.queue.add(payload, 0).catch((error: Error) => this.logger.warn(`Webhook ${payload} not queued yet (${error.message}); the next pass queues it`));
+    });
+    client.on('error', (error) => this.logger.warn(`Lost the webhooks channel (${error.message}); reconnecting`));
+    client.on('end', () => {
+      if (this.client !== client) return;
+      this.client = null;
+      this.scheduleReconnect();
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${WEBHOOK_CHANNEL}`);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    this.client = client;
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnecting) return;
+    this.reconnecting = true;
+    setTimeout(() => {
+      this.listen()
+        .then(() => (this.reconnecting = false))
+        .catch(() => {
+          this.reconnecting = false;
+          this.scheduleReconnect();
+        });
+    }, RECONNECT_DELAY_MS).unref();
+  }
+}
