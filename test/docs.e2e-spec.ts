@@ -30,7 +30,7 @@ describe('API docs', () => {
       'POST /api/jobs/{id}/cancel',
       'POST /api/jobs/{id}/retry',
     ];
-    const injector = ['POST /api/jobs/inject'];
+    const injector = ['POST /api/jobs/inject', 'POST /api/jobs/batch'];
     const sessions = [
       'POST /api/sessions',
       'GET /api/sessions',

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, QueryDeepPartialEntity } from 'typeorm';
-import { QuotaDefaults, reserveJobSlot } from '../quotas/quotas';
+import { QuotaDefaults, QuotaExceededError, reserveJobSlot, reserveJobSlots } from '../quotas/quotas';
 import { Job, JOB_STATUS, JobResult } from './job.entity';
 
 /** PostgreSQL channel on which a job's running attempt is told to stop (cancel, delete, source deleted). */
@@ -64,6 +64,42 @@ export class JobRepository {
       return identifiers[0].id as number;
     });
     return this.jobs.findOneByOrFail({ id });
+  }
+
+  /**
+   * Many new queued jobs in one transaction and one multi-row INSERT … RETURNING, in order: each
+   * owner's quota is reserved once for all of theirs (owners in id order, so two batches never
+   * wait on each other's locks in a cycle), and a job past its owner's room is answered with the
+   * QuotaExceededError a single creation would have got, in its place.
+   */
+  async insertMany(
+    values: (QueryDeepPartialEntity<Job> & { userId: number })[],
+    quota: QuotaDefaults,
+  ): Promise<(Job | QuotaExceededError)[]> {
+    if (values.length === 0) return [];
+    return this.dataSource.transaction(async (manager) => {
+      const byOwner = new Map<number, number[]>();
+      values.forEach((value, index) => byOwner.set(value.userId, [...(byOwner.get(value.userId) ?? []), index]));
+      const outcome: (Job | QuotaExceededError | null)[] = values.map(() => null);
+      for (const userId of [...byOwner.keys()].sort((a, b) => a - b)) {
+        const indices = byOwner.get(userId)!;
+        const slots = await reserveJobSlots(manager, userId, quota, indices.length);
+        indices.slice(slots.granted).forEach((index) => (outcome[index] = slots.refusal(slots.granted)));
+      }
+      const admitted = values.flatMap((value, index) => (outcome[index] === null ? [index] : []));
+      if (admitted.length > 0) {
+        const { raw } = await manager
+          .createQueryBuilder()
+          .insert()
+          .into(Job)
+          .values(admitted.map((index) => ({ ...values[index], status: JOB_STATUS.queued })))
+          .returning('*')
+          .execute();
+        // PostgreSQL returns the rows of an INSERT … VALUES in the order of its VALUES.
+        (raw as Record<string, unknown>[]).forEach((row, position) => (outcome[admitted[position]] = this.toJob(manager, row)));
+      }
+      return outcome as (Job | QuotaExceededError)[];
+    });
   }
 
   /** Changes a job only while it is still queued; false when it has left that state. */

@@ -1,13 +1,16 @@
 import { ConflictException, ForbiddenException, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Readable } from 'node:stream';
-import { Repository } from 'typeorm';
+import { QueryDeepPartialEntity, Repository } from 'typeorm';
 import { ZipFile } from 'yazl';
 import { Principal } from '../auth/principal';
 import { invalidField, assertBodyIdMatches } from '../common/api-errors';
+import { describeError } from '../common/api-exception.filter';
+import { validateBody } from '../common/api-validation.pipe';
 import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../pipelines/selection';
 import { AppConfig } from '../config/app-config';
+import { Image } from '../images/image.entity';
 import { ImageFileDownload, ImagesService } from '../images/images.service';
 import { JobQueue } from '../queue/job-queue';
 import { CreateJobDto } from './dto/create-job.dto';
@@ -21,6 +24,14 @@ import { quotaDefaults } from '../quotas/quotas';
 
 /** Test hook: an API process with this variable set to 1 dies right after committing a job, before queueing it. */
 const CRASH_AFTER_INSERT_HOOK = 'DARKROOM_CRASH_AFTER_JOB_INSERT';
+
+type JobValues = QueryDeepPartialEntity<Job> & { userId: number };
+
+/** A batch item's own fault (answered in its place with a 4xx); anything else fails the request. */
+function itemError(error: unknown): Error {
+  if (error instanceof Error && describeError(error).status < 500) return error;
+  throw error;
+}
 
 export interface JobDownload {
   stream: Readable;
@@ -58,19 +69,58 @@ export class JobsService {
    * job that is accepted can run: operations of the catalogue, valid parameters, a stored original.
    */
   async create(principal: Principal, dto: CreateJobDto): Promise<Job> {
+    const values = await this.plan(principal, dto, (imageId, userId, field) => this.images.requireOwned(imageId, userId, field));
+    const job = await this.jobRows.insert(values, quotaDefaults(this.config));
+    if (process.env[CRASH_AFTER_INSERT_HOOK] === '1') process.kill(process.pid, 'SIGKILL');
+    await this.enqueue(job);
+    return job;
+  }
+
+  /**
+   * POST /api/jobs/batch: each body is checked exactly as `create` checks it, and answered in its
+   * place with its job or its error; the jobs that pass are written in one transaction (one
+   * INSERT, each owner's quota reserved once), then queued in one round trip per queue. An error
+   * that is not the body's fault (the database gone) fails the whole request, before anything is
+   * written.
+   */
+  async createMany(principal: Principal, bodies: unknown[]): Promise<(Job | Error)[]> {
+    const dtos = await Promise.all(bodies.map((body) => validateBody(CreateJobDto, body).catch(itemError)));
+    const imageIds = dtos.flatMap((dto) => (dto instanceof CreateJobDto && dto.image_id !== undefined ? [dto.image_id] : []));
+    const ownedImage = await this.images.ownedImages(imageIds);
+    const outcomes: (Job | Error | JobValues)[] = [];
+    for (const dto of dtos) {
+      outcomes.push(dto instanceof Error ? dto : await this.plan(principal, dto, async (...args) => ownedImage(...args)).catch(itemError));
+    }
+    const planned = outcomes.flatMap((outcome, index) => (outcome instanceof Job || outcome instanceof Error ? [] : [{ index, values: outcome }]));
+    const inserted = await this.jobRows.insertMany(planned.map((entry) => entry.values), quotaDefaults(this.config));
+    planned.forEach((entry, position) => (outcomes[entry.index] = inserted[position]));
+    const created = inserted.filter((outcome): outcome is Job => outcome instanceof Job);
+    if (created.length > 0 && process.env[CRASH_AFTER_INSERT_HOOK] === '1') process.kill(process.pid, 'SIGKILL');
+    await this.queue.enqueueMany(created).catch((error: Error) => {
+      this.logger.warn(`${created.length} job(s) of a batch are saved but not yet queued (${error.message}); the reconciler will queue them`);
+    });
+    return outcomes as (Job | Error)[];
+  }
+
+  /** The row a body makes, once every rule a job must meet is checked. */
+  private async plan(
+    principal: Principal,
+    dto: CreateJobDto,
+    ownedImage: (imageId: number, userId: number, field: string) => Promise<Image>,
+  ): Promise<JobValues> {
     const userId = principal.ownerFor(dto.user_id);
     const spec = parseJobSpec(dto);
     if (spec.kind !== 'process') await this.checkAggregate(principal, userId, spec.aggregate, spec.params);
     const { sequence } = spec;
     const params = spec.params as Record<string, object>;
-    const image = dto.image_id === undefined ? null : await this.images.requireOwned(dto.image_id, userId, 'image_id');
+    const image = dto.image_id === undefined ? null : await ownedImage(dto.image_id, userId, 'image_id');
     if (pipelineKind(sequence) === 'process') {
       if (!image) throw invalidField('image_id', 'image_id is required: a process job works on one of your images');
       if (!image.s3Key) {
         throw invalidField('image_id', `Image ${image.id} has no stored file yet: upload it first (PUT /api/images/${image.id}/file)`);
       }
     }
-    const job = await this.jobRows.insert({
+    return {
       environment: dto.environment ?? null,
       imageUrl: image?.s3Key ?? null,
       jobType: sequence,
@@ -81,10 +131,7 @@ export class JobsService {
       ttl: dto.ttl ?? null,
       maxAttempts: dto.attempts ?? this.config.MAX_RETRY,
       force: dto.force ?? false,
-    }, quotaDefaults(this.config));
-    if (process.env[CRASH_AFTER_INSERT_HOOK] === '1') process.kill(process.pid, 'SIGKILL');
-    await this.enqueue(job);
-    return job;
+    };
   }
 
   /** The row is committed, so the job exists: should the queue be out of reach, the reconciler queues it later. */
