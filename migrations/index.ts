@@ -7,6 +7,7 @@ import { Sessions1795500000000 } from './1795500000000-Sessions';
 import { Quotas1795500000001 } from './1795500000001-Quotas';
 import { JobEvents1796210944478 } from './1796210944478-JobEvents';
 import { ReusedWork1796400000000 } from './1796400000000-ReusedWork';
+import { AuthCache1796500000003 } from './1796500000003-AuthCache';
 
 /** Every migration, in order. `npm run migration:generate` writes new ones; list them here. */
-export const migrations = [InitialSchema1795392934373, Pipelines1795394272569, JobResults1795396209979, PackedHistograms1795396645119, JobLifecycle1795400000000, Sessions1795500000000, Quotas1795500000001, JobEvents1796210944478, ReusedWork1796400000000];
+export const migrations = [InitialSchema1795392934373, Pipelines1795394272569, JobResults1795396209979, PackedHistograms1795396645119, JobLifecycle1795400000000, Sessions1795500000000, Quotas1795500000001, JobEvents1796210944478, ReusedWork1796400000000, AuthCache1796500000003];
