@@ -17,14 +17,15 @@ export interface RunningProduct {
 
 /**
  * Starts the product as `npm start` does (API plus a worker child, embedded PostgreSQL unless
- * DATABASE_URL is set) in a scratch DATA_DIR, and waits until it answers.
+ * DATABASE_URL is set) in a scratch DATA_DIR, and waits until it answers. `args` go to main.js
+ * (`--api-only`: no worker).
  */
-export async function startProduct(env: NodeJS.ProcessEnv = {}): Promise<RunningProduct> {
+export async function startProduct(env: NodeJS.ProcessEnv = {}, args: string[] = []): Promise<RunningProduct> {
   const port = await freePort();
   const databasePort = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'darkroom-bench-'));
   const adminToken = 'bench-admin-token-0123456789';
-  const child: ChildProcess = spawn(process.execPath, [join(__dirname, '..', 'src', 'main.js')], {
+  const child: ChildProcess = spawn(process.execPath, [join(__dirname, '..', 'src', 'main.js'), ...args], {
     env: {
       ...process.env,
       PORT: String(port),
