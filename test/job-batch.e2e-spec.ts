@@ -74,6 +74,40 @@ describe.each(availableBackends())('job batches, queue on $name', (backend) => {
     }
   }, 90_000);
 
+  it('makes the very job POST /api/jobs makes of the same body, every field', async () => {
+    const body = {
+      image_id: adaImage,
+      job_type: ['resize', 'blur'],
+      params: { resize: { width: 32 }, blur: { sigma: 2 } },
+      environment: "NOTE='batch'",
+      timeout: 60,
+      ttl: 600,
+      attempts: 5,
+    };
+    const alone = (await single(ada, body).expect(201)).body;
+    const [item] = (await batch(ada, [body]).expect(200)).body;
+    expect(item.status).toBe(201);
+    const withoutIdentity = ({ id: _id, created_at: _created, updated_at: _updated, ...rest }: Record<string, unknown>) => rest;
+    expect(withoutIdentity(item.job)).toEqual(withoutIdentity(alone));
+    expect(item.job).toMatchObject({ params: body.params, environment: body.environment, timeout: 60, ttl: 600, max_attempts: 5, status: 'queued' });
+    expect(await waitForJob(app, ada.token, item.job.id)).toMatchObject({ status: 'completed', outputs: [expect.any(Number), expect.any(Number)] });
+    await waitForJob(app, ada.token, alone.id);
+  });
+
+  it('takes a full batch of 1,000, in order', async () => {
+    const erin = await createUser(app);
+    const image = (await createStoredImage(app, erin)).id;
+    const { body: results } = await batch(erin, Array.from({ length: 1000 }, (_, index) => ({ image_id: image, job_type: 'invert', ttl: index + 1 }))).expect(200);
+    expect(results).toHaveLength(1000);
+    expect(results.every((result: { status: number }) => result.status === 201)).toBe(true);
+    const ids = results.map((result: { job: { id: number } }) => result.job.id);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect(new Set(ids).size).toBe(1000);
+    expect(results.map((result: { job: { ttl: number } }) => result.job.ttl)).toEqual(Array.from({ length: 1000 }, (_, index) => index + 1));
+    // Deleting the user takes the jobs with it; the worker drops their queue entries as stale.
+    await api(app).delete(`/api/users/${erin.id}.json`).set(bearer(ADMIN_TOKEN)).expect(200);
+  });
+
   it('refuses a batch of more than 1,000 bodies whole, and a body without a jobs array', async () => {
     const before = await inProgress(ada);
     const tooMany = Array.from({ length: 1001 }, () => ({ image_id: adaImage, job_type: 'invert' }));

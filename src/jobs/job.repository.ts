@@ -18,6 +18,20 @@ export interface Fence {
   attempt: number;
 }
 
+/** A job to create, every rule checked (JobsService): the columns a creation sets. */
+export interface NewJob {
+  environment: string | null;
+  imageUrl: string | null;
+  jobType: string[];
+  params: Record<string, object>;
+  userId: number;
+  imageId: number | null;
+  timeout: number;
+  ttl: number | null;
+  maxAttempts: number;
+  force: boolean;
+}
+
 /** The attempt's fence no longer holds: the job was cancelled, deleted, failed or taken over. */
 export class FencedOut extends Error {
   constructor(readonly jobId: number) {
@@ -67,37 +81,54 @@ export class JobRepository {
   }
 
   /**
-   * Many new queued jobs in one transaction and one multi-row INSERT … RETURNING, in order: each
-   * owner's quota is reserved once for all of theirs (owners in id order, so two batches never
-   * wait on each other's locks in a cycle), and a job past its owner's room is answered with the
-   * QuotaExceededError a single creation would have got, in its place.
+   * Many new queued jobs in one transaction and one INSERT … RETURNING, in order: each owner's
+   * quota is reserved once for all of theirs (owners in id order, so two batches never wait on
+   * each other's locks in a cycle), and a job past its owner's room is answered with the
+   * QuotaExceededError a single creation would have got, in its place. The rows travel as one
+   * JSON parameter rather than through TypeORM's insert builder, which spent about 0.1 ms of CPU
+   * a row building the statement.
    */
-  async insertMany(
-    values: (QueryDeepPartialEntity<Job> & { userId: number })[],
-    quota: QuotaDefaults,
-  ): Promise<(Job | QuotaExceededError)[]> {
-    if (values.length === 0) return [];
+  async insertMany(jobs: NewJob[], quota: QuotaDefaults): Promise<(Job | QuotaExceededError)[]> {
+    if (jobs.length === 0) return [];
     return this.dataSource.transaction(async (manager) => {
       const byOwner = new Map<number, number[]>();
-      values.forEach((value, index) => byOwner.set(value.userId, [...(byOwner.get(value.userId) ?? []), index]));
-      const outcome: (Job | QuotaExceededError | null)[] = values.map(() => null);
+      jobs.forEach((job, index) => byOwner.set(job.userId, [...(byOwner.get(job.userId) ?? []), index]));
+      const outcome: (Job | QuotaExceededError | null)[] = jobs.map(() => null);
       for (const userId of [...byOwner.keys()].sort((a, b) => a - b)) {
         const indices = byOwner.get(userId)!;
         const slots = await reserveJobSlots(manager, userId, quota, indices.length);
         indices.slice(slots.granted).forEach((index) => (outcome[index] = slots.refusal(slots.granted)));
       }
-      const admitted = values.flatMap((value, index) => (outcome[index] === null ? [index] : []));
-      if (admitted.length > 0) {
-        const { raw } = await manager
-          .createQueryBuilder()
-          .insert()
-          .into(Job)
-          .values(admitted.map((index) => ({ ...values[index], status: JOB_STATUS.queued })))
-          .returning('*')
-          .execute();
-        // PostgreSQL returns the rows of an INSERT … VALUES in the order of its VALUES.
-        (raw as Record<string, unknown>[]).forEach((row, position) => (outcome[admitted[position]] = this.toJob(manager, row)));
-      }
+      const admitted = jobs.flatMap((_, index) => (outcome[index] === null ? [index] : []));
+      if (admitted.length === 0) return outcome as (Job | QuotaExceededError)[];
+      const rows = admitted.map((index, position) => {
+        const job = jobs[index];
+        return {
+          ord: position,
+          environment: job.environment,
+          image_url: job.imageUrl,
+          job_type: job.jobType,
+          params: job.params,
+          user_id: job.userId,
+          image_id: job.imageId,
+          timeout: job.timeout,
+          ttl: job.ttl,
+          max_attempts: job.maxAttempts,
+          force: job.force,
+        };
+      });
+      // Ids are drawn as the ordered rows are inserted, so id order is the order of `rows`.
+      const inserted = (await manager.query(
+        `INSERT INTO jobs (status, environment, image_url, job_type, params, user_id, image_id, timeout, ttl, max_attempts, force)
+         SELECT $2, r.environment, r.image_url, r.job_type, r.params, r.user_id, r.image_id, r.timeout, r.ttl, r.max_attempts, r.force
+           FROM jsonb_to_recordset($1::jsonb) AS r(ord integer, environment text, image_url varchar, job_type text[], params jsonb,
+                user_id integer, image_id integer, timeout integer, ttl integer, max_attempts integer, force boolean)
+          ORDER BY r.ord
+         RETURNING *`,
+        [JSON.stringify(rows), JOB_STATUS.queued],
+      )) as Record<string, unknown>[];
+      inserted.sort((a, b) => (a.id as number) - (b.id as number));
+      inserted.forEach((row, position) => (outcome[admitted[position]] = this.toJob(manager, row)));
       return outcome as (Job | QuotaExceededError)[];
     });
   }

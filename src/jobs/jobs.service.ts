@@ -1,7 +1,7 @@
 import { ConflictException, ForbiddenException, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Readable } from 'node:stream';
-import { QueryDeepPartialEntity, Repository } from 'typeorm';
+import { Repository } from 'typeorm';
 import { ZipFile } from 'yazl';
 import { Principal } from '../auth/principal';
 import { invalidField, assertBodyIdMatches } from '../common/api-errors';
@@ -16,7 +16,7 @@ import { JobQueue } from '../queue/job-queue';
 import { CreateJobDto } from './dto/create-job.dto';
 import { UpdateJobDto } from './dto/update-job.dto';
 import { Job, JOB_STATUS } from './job.entity';
-import { JobRepository } from './job.repository';
+import { JobRepository, NewJob } from './job.repository';
 import { AggregateRequest } from '../pipelines/aggregate-request';
 import { pipelineKind } from '../pipelines/job-sequence';
 import { parseJobSpec, requestedSequence } from '../pipelines/job-spec';
@@ -24,8 +24,6 @@ import { quotaDefaults } from '../quotas/quotas';
 
 /** Test hook: an API process with this variable set to 1 dies right after committing a job, before queueing it. */
 const CRASH_AFTER_INSERT_HOOK = 'DARKROOM_CRASH_AFTER_JOB_INSERT';
-
-type JobValues = QueryDeepPartialEntity<Job> & { userId: number };
 
 /** A batch item's own fault (answered in its place with a 4xx); anything else fails the request. */
 function itemError(error: unknown): Error {
@@ -87,7 +85,7 @@ export class JobsService {
     const dtos = await Promise.all(bodies.map((body) => validateBody(CreateJobDto, body).catch(itemError)));
     const imageIds = dtos.flatMap((dto) => (dto instanceof CreateJobDto && dto.image_id !== undefined ? [dto.image_id] : []));
     const ownedImage = await this.images.ownedImages(imageIds);
-    const outcomes: (Job | Error | JobValues)[] = [];
+    const outcomes: (Job | Error | NewJob)[] = [];
     for (const dto of dtos) {
       outcomes.push(dto instanceof Error ? dto : await this.plan(principal, dto, async (...args) => ownedImage(...args)).catch(itemError));
     }
@@ -107,7 +105,7 @@ export class JobsService {
     principal: Principal,
     dto: CreateJobDto,
     ownedImage: (imageId: number, userId: number, field: string) => Promise<Image>,
-  ): Promise<JobValues> {
+  ): Promise<NewJob> {
     const userId = principal.ownerFor(dto.user_id);
     const spec = parseJobSpec(dto);
     if (spec.kind !== 'process') await this.checkAggregate(principal, userId, spec.aggregate, spec.params);
