@@ -69,15 +69,13 @@ export class JobRepository {
   /**
    * A new queued job, if its owner has room for one more job in progress (QuotaExceededError
    * otherwise): the check and the insert share a transaction under the owner's quota lock, so
-   * concurrent creations never take the owner past the limit (see reserveJobSlot).
+   * concurrent creations never take the owner past the limit (see reserveJobSlot). A batch of
+   * one: the row comes back from the INSERT itself, with no second read.
    */
-  async insert(values: QueryDeepPartialEntity<Job> & { userId: number }, quota: QuotaDefaults): Promise<Job> {
-    const id = await this.dataSource.transaction(async (manager) => {
-      await reserveJobSlot(manager, values.userId, quota);
-      const { identifiers } = await manager.getRepository(Job).insert({ ...values, status: JOB_STATUS.queued });
-      return identifiers[0].id as number;
-    });
-    return this.jobs.findOneByOrFail({ id });
+  async insert(job: NewJob, quota: QuotaDefaults): Promise<Job> {
+    const [outcome] = await this.insertMany([job], quota);
+    if (outcome instanceof QuotaExceededError) throw outcome;
+    return outcome;
   }
 
   /**
