@@ -90,7 +90,11 @@ export class JobRepository {
     if (jobs.length === 0) return [];
     return this.dataSource.transaction(async (manager) => {
       const byOwner = new Map<number, number[]>();
-      jobs.forEach((job, index) => byOwner.set(job.userId, [...(byOwner.get(job.userId) ?? []), index]));
+      jobs.forEach((job, index) => {
+        const indices = byOwner.get(job.userId);
+        if (indices) indices.push(index);
+        else byOwner.set(job.userId, [index]);
+      });
       const outcome: (Job | QuotaExceededError | null)[] = jobs.map(() => null);
       for (const userId of [...byOwner.keys()].sort((a, b) => a - b)) {
         const indices = byOwner.get(userId)!;

@@ -85,19 +85,21 @@ export class JobsService {
     const dtos = await Promise.all(bodies.map((body) => validateBody(CreateJobDto, body).catch(itemError)));
     const imageIds = dtos.flatMap((dto) => (dto instanceof CreateJobDto && dto.image_id !== undefined ? [dto.image_id] : []));
     const ownedImage = await this.images.ownedImages(imageIds);
-    const outcomes: (Job | Error | NewJob)[] = [];
-    for (const dto of dtos) {
-      outcomes.push(dto instanceof Error ? dto : await this.plan(principal, dto, async (...args) => ownedImage(...args)).catch(itemError));
+    const outcomes: (Job | Error)[] = [];
+    const planned: { index: number; job: NewJob }[] = [];
+    for (const [index, dto] of dtos.entries()) {
+      const job = dto instanceof Error ? dto : await this.plan(principal, dto, async (...args) => ownedImage(...args)).catch(itemError);
+      if (job instanceof Error) outcomes[index] = job;
+      else planned.push({ index, job });
     }
-    const planned = outcomes.flatMap((outcome, index) => (outcome instanceof Job || outcome instanceof Error ? [] : [{ index, values: outcome }]));
-    const inserted = await this.jobRows.insertMany(planned.map((entry) => entry.values), quotaDefaults(this.config));
+    const inserted = await this.jobRows.insertMany(planned.map((entry) => entry.job), quotaDefaults(this.config));
     planned.forEach((entry, position) => (outcomes[entry.index] = inserted[position]));
     const created = inserted.filter((outcome): outcome is Job => outcome instanceof Job);
     if (created.length > 0 && process.env[CRASH_AFTER_INSERT_HOOK] === '1') process.kill(process.pid, 'SIGKILL');
     await this.queue.enqueueMany(created).catch((error: Error) => {
       this.logger.warn(`${created.length} job(s) of a batch are saved but not yet queued (${error.message}); the reconciler will queue them`);
     });
-    return outcomes as (Job | Error)[];
+    return outcomes;
   }
 
   /** The row a body makes, once every rule a job must meet is checked. */
