@@ -143,6 +143,13 @@ describe.each(availableBackends())('job batches, queue on $name', (backend) => {
     ]).expect(200);
     expect(mixed.body.map((result: { status: number }) => result.status)).toEqual([201, 201, 429, 422]);
     expect(mixed.body[3].error).toBe('user_id is required when acting with ADMIN_TOKEN');
+
+    // A user that does not exist is refused in its place, not by the whole batch's INSERT.
+    const query = { job_sequence: ['query', 'histogram', 'median'], params: { n: 'all' } };
+    const unknown = await batch({ token: ADMIN_TOKEN }, [{ ...query, user_id: 2_000_000_000 }, { ...query, user_id: ada.id }]).expect(200);
+    expect(unknown.body.map((result: { status: number }) => result.status)).toEqual([422, 201]);
+    expect(unknown.body[0].details).toEqual([{ field: 'user_id', message: 'user_id 2000000000 does not name an existing user' }]);
+    mixed.body.push(unknown.body[1]);
     await api(app).put(`/api/users/${bob.id}.json`).set(bearer(ADMIN_TOKEN)).send({ max_jobs_in_progress: null }).expect(200);
     for (const result of [...results, ...mixed.body].filter((item: { status: number }) => item.status === 201)) {
       await waitForJob(app, ADMIN_TOKEN, result.job.id);

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, QueryDeepPartialEntity } from 'typeorm';
-import { QuotaDefaults, QuotaExceededError, reserveJobSlot, reserveJobSlots } from '../quotas/quotas';
+import { QuotaDefaults, reserveJobSlot, reserveJobSlots } from '../quotas/quotas';
 import { Job, JOB_STATUS, JobResult } from './job.entity';
 
 /** PostgreSQL channel on which a job's running attempt is told to stop (cancel, delete, source deleted). */
@@ -74,7 +74,7 @@ export class JobRepository {
    */
   async insert(job: NewJob, quota: QuotaDefaults): Promise<Job> {
     const [outcome] = await this.insertMany([job], quota);
-    if (outcome instanceof QuotaExceededError) throw outcome;
+    if (outcome instanceof Error) throw outcome;
     return outcome;
   }
 
@@ -82,11 +82,12 @@ export class JobRepository {
    * Many new queued jobs in one transaction and one INSERT … RETURNING, in order: each owner's
    * quota is reserved once for all of theirs (owners in id order, so two batches never wait on
    * each other's locks in a cycle), and a job past its owner's room is answered with the
-   * QuotaExceededError a single creation would have got, in its place. The rows travel as one
+   * QuotaExceededError a single creation would have got, in its place (InvalidInputError for an
+   * owner that does not exist). The rows travel as one
    * JSON parameter rather than through TypeORM's insert builder, which spent about 0.1 ms of CPU
    * a row building the statement.
    */
-  async insertMany(jobs: NewJob[], quota: QuotaDefaults): Promise<(Job | QuotaExceededError)[]> {
+  async insertMany(jobs: NewJob[], quota: QuotaDefaults): Promise<(Job | Error)[]> {
     if (jobs.length === 0) return [];
     return this.dataSource.transaction(async (manager) => {
       const byOwner = new Map<number, number[]>();
@@ -95,14 +96,14 @@ export class JobRepository {
         if (indices) indices.push(index);
         else byOwner.set(job.userId, [index]);
       });
-      const outcome: (Job | QuotaExceededError | null)[] = jobs.map(() => null);
+      const outcome: (Job | Error | null)[] = jobs.map(() => null);
       for (const userId of [...byOwner.keys()].sort((a, b) => a - b)) {
         const indices = byOwner.get(userId)!;
         const slots = await reserveJobSlots(manager, userId, quota, indices.length);
         indices.slice(slots.granted).forEach((index) => (outcome[index] = slots.refusal(slots.granted)));
       }
       const admitted = jobs.flatMap((_, index) => (outcome[index] === null ? [index] : []));
-      if (admitted.length === 0) return outcome as (Job | QuotaExceededError)[];
+      if (admitted.length === 0) return outcome as (Job | Error)[];
       const rows = admitted.map((index, position) => {
         const job = jobs[index];
         return {
@@ -131,7 +132,7 @@ export class JobRepository {
       )) as Record<string, unknown>[];
       inserted.sort((a, b) => (a.id as number) - (b.id as number));
       inserted.forEach((row, position) => (outcome[admitted[position]] = this.toJob(manager, row)));
-      return outcome as (Job | QuotaExceededError)[];
+      return outcome as (Job | Error)[];
     });
   }
 
