@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import { readFileSync } from 'node:fs';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import sharp from 'sharp';
@@ -28,6 +29,8 @@ const CLIENTS = 8;
 const BATCH = 1000;
 const BATCH_CLIENTS = 2;
 const PREFIX = `benchtiny${Date.now().toString(36)}`;
+/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in hundredths of a second. */
+const CLOCK_TICKS = 100;
 
 const SETTINGS = {
   AUTH_RATE_LIMIT: '0',
@@ -76,9 +79,20 @@ async function count(db: Client, where = 'true'): Promise<number> {
   return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobs WHERE ${where}`)).rows[0].n;
 }
 
-/** Jobs written per second while autocannon posts `body` to `path` for SECONDS. */
-async function created(seeded: Seeded, path: string, body: string, connections: number): Promise<{ perSecond: number; errors: number }> {
+/** CPU time of process `pid` so far, in ms (its own threads, not its children). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
+/**
+ * Jobs written per second while autocannon posts `body` to `path` for SECONDS, and the API
+ * process's CPU per job: on a machine shared with other work the rate varies from run to run,
+ * the CPU per job much less.
+ */
+async function created(seeded: Seeded, path: string, body: string, connections: number): Promise<{ perSecond: number; cpuPerJob: number; errors: number }> {
   const before = await count(seeded.db);
+  const cpuBefore = cpuMs(seeded.product.pid);
   const started = performance.now();
   const result = await autocannon({
     url: `${seeded.product.url}${path}`,
@@ -89,7 +103,8 @@ async function created(seeded: Seeded, path: string, body: string, connections: 
     body,
   });
   const seconds = (performance.now() - started) / 1000;
-  return { perSecond: ((await count(seeded.db)) - before) / seconds, errors: result.non2xx + result.errors };
+  const jobs = (await count(seeded.db)) - before;
+  return { perSecond: jobs / seconds, cpuPerJob: (cpuMs(seeded.product.pid) - cpuBefore) / jobs, errors: result.non2xx + result.errors };
 }
 
 /** Submits `jobs` by `submit`, then waits for every job to end: jobs completed per second, from the first request. */
@@ -107,6 +122,9 @@ async function endToEnd(seeded: Seeded, submit: () => Promise<void>, jobs: numbe
   return jobs / seconds;
 }
 
+const describeCreated = (figures: { perSecond: number; cpuPerJob: number; errors: number }) =>
+  `${figures.perSecond.toFixed(0).padStart(5)} jobs/s, ${figures.cpuPerJob.toFixed(2)} ms API CPU a job (${figures.errors} errors)`;
+
 const batchBody = (seeded: Seeded, size: number) => JSON.stringify({ jobs: Array.from({ length: size }, () => JSON.parse(seeded.body)) });
 
 async function main(): Promise<void> {
@@ -118,16 +136,16 @@ async function main(): Promise<void> {
     let seeded = await start({ AUTH_CACHE_SECONDS: '0' }, ['--api-only']);
     try {
       const single = await created(seeded, '/api/jobs.json', seeded.body, CLIENTS);
-      line(`POST /api/jobs.json, ${CLIENTS} clients, no session cache`, `${single.perSecond.toFixed(0)} jobs/s (${single.errors} errors)`);
+      line(`POST /api/jobs.json, ${CLIENTS} clients, no session cache`, describeCreated(single));
     } finally {
       await stop(seeded);
     }
     seeded = await start({}, ['--api-only']);
     try {
       const single = await created(seeded, '/api/jobs.json', seeded.body, CLIENTS);
-      line(`POST /api/jobs.json, ${CLIENTS} clients, session cache (default)`, `${single.perSecond.toFixed(0)} jobs/s (${single.errors} errors)`);
+      line(`POST /api/jobs.json, ${CLIENTS} clients, session cache (default)`, describeCreated(single));
       const batch = await created(seeded, '/api/jobs/batch.json', batchBody(seeded, BATCH), BATCH_CLIENTS);
-      line(`POST /api/jobs/batch.json, ${BATCH} a batch, ${BATCH_CLIENTS} clients`, `${batch.perSecond.toFixed(0)} jobs/s (${batch.errors} errors)`);
+      line(`POST /api/jobs/batch.json, ${BATCH} a batch, ${BATCH_CLIENTS} clients`, describeCreated(batch));
     } finally {
       await stop(seeded);
     }
