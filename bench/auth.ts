@@ -6,6 +6,7 @@ import { AuthGuard } from '../src/auth/auth.guard';
 import { loadConfig } from '../src/config/app-config';
 import { dataSourceOptions } from '../src/database/data-source-options';
 import { Session } from '../src/sessions/session.entity';
+import { SessionCache } from '../src/sessions/session-cache';
 import { SessionsService } from '../src/sessions/sessions.service';
 import { api, startProduct } from './bench-support';
 
@@ -14,10 +15,12 @@ import { api, startProduct } from './bench-support';
  *
  * 1. The guard itself, against the product's real database: N calls of AuthGuard.canActivate
  *    with a session token (SHA-256, one indexed lookup joining the user), next to N bare
- *    `SELECT 1` round trips on the same pool, which is the floor of any lookup.
+ *    `SELECT 1` round trips on the same pool, which is the floor of any lookup, and next to N
+ *    calls answered by the session cache (AUTH_CACHE_SECONDS).
  * 2. End to end over HTTP: N `GET /api/users/:id.json` with the session token against N with
  *    ADMIN_TOKEN (compared in memory, no lookup), interleaved; the difference is what the
- *    session lookup adds to a request.
+ *    session lookup adds to a request. The product runs with the AUTH_CACHE_SECONDS of this
+ *    environment: run it with AUTH_CACHE_SECONDS=0 for the figures without the cache.
  */
 const N = Number(process.env.BENCH_REQUESTS ?? 5000);
 const TARGET_MS = 0.5;
@@ -64,14 +67,20 @@ async function main(): Promise<void> {
     const token: string = user.authentication_token;
 
     // 1. The guard, in this process, on the product's database.
-    const config = loadConfig({ DATABASE_URL: product.databaseUrl, ADMIN_TOKEN: product.adminToken });
-    const guard = new AuthGuard(new Reflector(), new SessionsService(dataSource.getRepository(Session), config), config);
+    const guardWith = (cacheSeconds: string) => {
+      const config = loadConfig({ DATABASE_URL: product.databaseUrl, ADMIN_TOKEN: product.adminToken, AUTH_CACHE_SECONDS: cacheSeconds });
+      const sessions = new SessionsService(dataSource.getRepository(Session), new SessionCache(dataSource, config), config);
+      return new AuthGuard(new Reflector(), sessions, config);
+    };
+    const guard = guardWith('0');
+    const cachedGuard = guardWith('30');
     const withSession = context(`Bearer ${token}`);
     await timeEach(500, () => guard.canActivate(withSession)); // warm-up
     await timeEach(500, () => dataSource.query('SELECT 1'));
     const floor = stats(await timeEach(N, () => dataSource.query('SELECT 1')));
     const guardTime = stats(await timeEach(N, () => guard.canActivate(withSession)));
     const adminTime = stats(await timeEach(N, () => guard.canActivate(context(`Bearer ${product.adminToken}`))));
+    const cachedTime = stats(await timeEach(N, () => cachedGuard.canActivate(withSession)));
 
     // 2. Over HTTP: the same route, authenticated by a session or by ADMIN_TOKEN, interleaved.
     const get = (bearer: string) => async () => {
@@ -91,8 +100,9 @@ async function main(): Promise<void> {
     const admin = stats(httpAdmin);
     const added = session.p50 - admin.p50;
 
-    console.log(`Authentication with hashed session tokens, ${N} sequential requests each:`);
-    console.log(line('guard, session token (SHA-256 + indexed lookup)', guardTime));
+    console.log(`Authentication with hashed session tokens, ${N} sequential requests each (HTTP: AUTH_CACHE_SECONDS=${process.env.AUTH_CACHE_SECONDS ?? '30, the default'}):`);
+    console.log(line('guard, session token, no cache (SHA-256 + lookup)', guardTime));
+    console.log(line('guard, session token, AUTH_CACHE_SECONDS=30', cachedTime));
     console.log(line('guard, ADMIN_TOKEN (constant-time compare)', adminTime));
     console.log(line('SELECT 1 round trip (the floor of any lookup)', floor));
     console.log(line('HTTP GET /api/users/:id.json, session token', session));

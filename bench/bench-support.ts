@@ -26,7 +26,8 @@ export interface RunningWorker {
 
 /**
  * Starts the product as `npm start` does (API plus a worker child, embedded PostgreSQL unless
- * DATABASE_URL is set) in a scratch DATA_DIR, and waits until it answers.
+ * DATABASE_URL is set) in a scratch DATA_DIR, and waits until it answers. `args` go to main.js
+ * (`--api-only`: no worker).
  */
 export async function startProduct(env: NodeJS.ProcessEnv = {}, args: string[] = []): Promise<RunningProduct> {
   const port = await freePort();

@@ -30,7 +30,7 @@ describe('API docs', () => {
       'POST /api/jobs/{id}/cancel',
       'POST /api/jobs/{id}/retry',
     ];
-    const injector = ['POST /api/jobs/inject'];
+    const injector = ['POST /api/jobs/inject', 'POST /api/jobs/batch'];
     const health = ['GET /api/health', 'GET /api/health/ready', 'GET /metrics'];
     const sessions = [
       'POST /api/sessions',
@@ -52,6 +52,17 @@ describe('API docs', () => {
     expect(spec.paths['/api/jobs'].post.requestBody.content['application/json'].schema).toEqual({
       $ref: '#/components/schemas/CreateJobDto',
     });
+    // A batch takes job bodies as POST /api/jobs does, and answers one outcome per body.
+    expect(spec.components.schemas.CreateJobBatchDto.properties.jobs).toMatchObject({
+      type: 'array',
+      maxItems: 1000,
+      items: { $ref: '#/components/schemas/CreateJobDto' },
+    });
+    expect(spec.paths['/api/jobs/batch'].post.responses['200'].content['application/json'].schema).toEqual({
+      type: 'array',
+      items: { $ref: '#/components/schemas/JobBatchItemDto' },
+    });
+    expect(spec.components.schemas.JobBatchItemDto.properties.job.allOf).toEqual([{ $ref: '#/components/schemas/JobResponseDto' }]);
     expect(Object.keys(spec.components.schemas.UserResponseDto.properties)).not.toContain('authentication_token');
     expect(spec.paths['/api/users'].post.security).toBeUndefined();
     expect(spec.paths['/api/sessions'].post.security).toBeUndefined();

@@ -220,7 +220,7 @@ describe.each(availableBackends().map((backend) => [backend.name, backend] as co
   );
 
   it(
-    '5. the API killed between a job’s insert and its enqueue, then restarted: the reconciler runs the job',
+    '5. the API killed between a job’s insert and its enqueue (a single job, then a batch), then restarted: the reconciler runs the jobs',
     () =>
       runScenario(backend, 'API killed before enqueue', async (ctx) => {
         const cluster = await ctx.cluster('c');
@@ -232,20 +232,24 @@ describe.each(availableBackends().map((backend) => [backend.name, backend] as co
         for (let crash = 1; crash <= 2; crash++) {
           if (crash > 1) api = await cluster.startApi(crashing);
           api.exitExpected = true;
-          const answer = await cluster.client.createJob(light(imageId));
+          // The second time, a batch of two: its rows too are committed before anything is queued.
+          const answer =
+            crash === 1
+              ? await cluster.client.createJob(light(imageId))
+              : await cluster.client.request('POST', '/api/jobs/batch.json', { jobs: [light(imageId), light(imageId)] });
           expect({ status: answer.status, body: answer.body }).toEqual({ status: 0, body: null });
           const exit = await within(api.exited, 15_000);
           expect(exit).toEqual({ code: null, signal: 'SIGKILL' });
           ctx.note(`crash ${crash}: the client saw ${answer.error}`);
         }
-        // Both rows were committed (the hooked API's own reconciler may already have queued the first).
+        // Every row was committed (the hooked API's own reconciler may already have queued the first).
         const { rows } = await cluster.pool.query<{ id: number; status: string }>('SELECT id, status FROM jobs ORDER BY id');
-        expect(rows.map((row) => row.id)).toEqual([1, 2]);
+        expect(rows.map((row) => row.id)).toEqual([1, 2, 3]);
         ctx.note(`rows after the crashes: ${JSON.stringify(rows)}`);
         await cluster.startApi();
         ctx.faultsOver();
         await cluster.submit(3, () => light(imageId));
-        expect(await allFinal(cluster, 90_000)).toEqual({ completed: 5 });
+        expect(await allFinal(cluster, 90_000)).toEqual({ completed: 6 });
       }),
     SCENARIO_TIMEOUT,
   );

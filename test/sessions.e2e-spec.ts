@@ -18,7 +18,9 @@ describe('sessions', () => {
 
   beforeAll(async () => {
     // Many sign-ins from one address: no sign-in rate limit here (a variable unknown to the config is ignored).
-    app = await createTestApp(testEnv({ AUTH_RATE_LIMIT: '0' }));
+    // Every request looks its token up (AUTH_CACHE_SECONDS=0): the tests below change sessions
+    // behind the API's back and watch each lookup; test/auth-cache.e2e-spec.ts covers the cache.
+    app = await createTestApp(testEnv({ AUTH_RATE_LIMIT: '0', AUTH_CACHE_SECONDS: '0' }));
     db = app.get(DataSource);
   });
 

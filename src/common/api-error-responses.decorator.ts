@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiExtraModels, ApiProperty, ApiResponse, getSchemaPath } from '@nestjs/swagger';
 
-class ErrorDetailDto {
+export class ErrorDetailDto {
   @ApiProperty({ example: 'email' }) field: string;
   @ApiProperty({ example: 'email must be an email address' }) message: string;
 }

@@ -20,7 +20,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
-    const { status, body } = this.describe(exception);
+    const { status, body } = describeError(exception);
     if (status >= 500) {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
@@ -31,29 +31,33 @@ export class ApiExceptionFilter implements ExceptionFilter {
       response.status(status).json(body);
     }
   }
+}
 
-  private describe(exception: unknown): { status: number; body: ErrorBody } {
-    if (exception instanceof InvalidInputError) {
-      return { status: HttpStatus.UNPROCESSABLE_ENTITY, body: { error: exception.message, details: exception.details } };
-    }
-    if (exception instanceof QuotaExceededError) {
-      const status = exception.quota === 'jobs' ? HttpStatus.TOO_MANY_REQUESTS : HttpStatus.PAYLOAD_TOO_LARGE;
-      return { status, body: { error: exception.message, details: [] } };
-    }
-    if (exception instanceof HttpException) {
-      return { status: exception.getStatus(), body: httpExceptionBody(exception) };
-    }
-    if (exception instanceof QueryFailedError) {
-      const described = describeDatabaseError(exception.driverError as PgError);
-      if (described) return described;
-    }
-    const bodyParserError = describeBodyParserError(exception);
-    if (bodyParserError) return bodyParserError;
-    return {
-      status: HttpStatus.INTERNAL_SERVER_ERROR,
-      body: { error: 'Internal server error', details: [] },
-    };
+/**
+ * The status and body an error is answered with; also the per-item answer of a batch
+ * (POST /api/jobs/batch), so that an item fails exactly as the same body would on its own.
+ */
+export function describeError(exception: unknown): { status: number; body: ErrorBody } {
+  if (exception instanceof InvalidInputError) {
+    return { status: HttpStatus.UNPROCESSABLE_ENTITY, body: { error: exception.message, details: exception.details } };
   }
+  if (exception instanceof QuotaExceededError) {
+    const status = exception.quota === 'jobs' ? HttpStatus.TOO_MANY_REQUESTS : HttpStatus.PAYLOAD_TOO_LARGE;
+    return { status, body: { error: exception.message, details: [] } };
+  }
+  if (exception instanceof HttpException) {
+    return { status: exception.getStatus(), body: httpExceptionBody(exception) };
+  }
+  if (exception instanceof QueryFailedError) {
+    const described = describeDatabaseError(exception.driverError as PgError);
+    if (described) return described;
+  }
+  const bodyParserError = describeBodyParserError(exception);
+  if (bodyParserError) return bodyParserError;
+  return {
+    status: HttpStatus.INTERNAL_SERVER_ERROR,
+    body: { error: 'Internal server error', details: [] },
+  };
 }
 
 function httpExceptionBody(exception: HttpException): ErrorBody {

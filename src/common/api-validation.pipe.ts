@@ -39,3 +39,13 @@ export class ApiValidationPipe extends ValidationPipe {
     return super.transform(value, metadata);
   }
 }
+
+const itemPipe = new ApiValidationPipe();
+
+/**
+ * Checks one JSON value as the body of a route taking `metatype` would be checked (a batch's
+ * items): the DTO, or the InvalidInputError that route would have answered with.
+ */
+export async function validateBody<T extends object>(metatype: new () => T, value: unknown): Promise<T> {
+  return (await itemPipe.transform(value, { type: 'body', metatype, data: undefined })) as T;
+}

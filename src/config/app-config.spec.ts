@@ -24,6 +24,8 @@ describe('loadConfig', () => {
     [{ AUTH_RATE_LIMIT: '-1' }, 'AUTH_RATE_LIMIT must be a whole number of requests a minute (0 turns the limit off)'],
     [{ JOB_RATE_LIMIT: 'lots' }, 'JOB_RATE_LIMIT must be a whole number of jobs a minute (0 turns the limit off)'],
     [{ UPLOAD_RATE_LIMIT: '1.5' }, 'UPLOAD_RATE_LIMIT must be a whole number of uploads a minute (0 turns the limit off)'],
+    [{ AUTH_CACHE_SECONDS: '3601' }, 'AUTH_CACHE_SECONDS must be a whole number of seconds, at most 3600 (0 turns the cache off)'],
+    [{ AUTH_CACHE_SECONDS: '2.5' }, 'AUTH_CACHE_SECONDS must be a whole number of seconds, at most 3600 (0 turns the cache off)'],
     [{ TRUST_PROXY: 'yes' }, 'TRUST_PROXY must be false, true, a number of proxy hops'],
     [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY must be false, true, a number of proxy hops'],
     [{ METRICS_TOKEN: 'short' }, 'METRICS_TOKEN must be at least 16 characters long'],
@@ -48,7 +50,8 @@ describe('loadConfig', () => {
   });
 
   it('reads the rate limits (0 turns one off) and TRUST_PROXY as Express takes it', () => {
-    expect(loadConfig({})).toMatchObject({ AUTH_RATE_LIMIT: 10, JOB_RATE_LIMIT: 600, UPLOAD_RATE_LIMIT: 120, TRUST_PROXY: false });
+    expect(loadConfig({})).toMatchObject({ AUTH_RATE_LIMIT: 10, JOB_RATE_LIMIT: 600, UPLOAD_RATE_LIMIT: 120, TRUST_PROXY: false, AUTH_CACHE_SECONDS: 30 });
+    expect(loadConfig({ AUTH_CACHE_SECONDS: '0' }).AUTH_CACHE_SECONDS).toBe(0);
     expect(loadConfig({ AUTH_RATE_LIMIT: '0', JOB_RATE_LIMIT: '3', UPLOAD_RATE_LIMIT: '7' })).toMatchObject({
       AUTH_RATE_LIMIT: 0,
       JOB_RATE_LIMIT: 3,

@@ -39,6 +39,18 @@ export class AppConfig {
   @Max(36500, { message: 'SESSION_TTL_DAYS must be a positive whole number of days' })
   SESSION_TTL_DAYS: number;
 
+  /**
+   * Seconds an API process may reuse a bearer token's lookup (0: look it up on every request).
+   * Sign-outs, session deletions, user deletions and admin changes clear it at once everywhere:
+   * this is only the backstop.
+   */
+  @Expose()
+  @Transform(({ value }) => (value === undefined || value === '' ? 30 : /^\s*\d+\s*$/.test(String(value)) ? Number(value) : NaN))
+  @IsInt({ message: 'AUTH_CACHE_SECONDS must be a whole number of seconds, at most 3600 (0 turns the cache off)' })
+  @Min(0, { message: 'AUTH_CACHE_SECONDS must be a whole number of seconds, at most 3600 (0 turns the cache off)' })
+  @Max(3600, { message: 'AUTH_CACHE_SECONDS must be a whole number of seconds, at most 3600 (0 turns the cache off)' })
+  AUTH_CACHE_SECONDS: number;
+
   @Expose()
   @Transform(({ value }) => resolve(value === undefined || value === '' ? './data' : String(value)))
   @IsString()

@@ -9,12 +9,12 @@ import {
 } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Request, Response } from 'express';
-import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import type { PostgresDataSourceOptions } from 'typeorm/driver/postgres/PostgresDataSourceOptions';
 import { secretsEqual } from '../auth/credentials';
 import { Principal } from '../auth/principal';
 import { AppConfig } from '../config/app-config';
+import { PgListener } from '../database/pg-listener';
 import { JobRepository } from '../jobs/job.repository';
 import { SessionsService } from '../sessions/sessions.service';
 import { EventStream, JobEventMessage } from './event-stream';
@@ -24,7 +24,6 @@ import { EVENTS_TOKEN_TTL_SECONDS, EventsScope, makeEventsToken, verifyEventsTok
 export const JOB_EVENTS_CHANNEL = 'darkroom_job_events';
 
 const BEARER = /^Bearer +([A-Za-z0-9._~+/=-]+)$/i;
-const RECONNECT_DELAY_MS = 1000;
 const SWEEP_INTERVAL_MS = 60_000;
 const REPLAY_BATCH = 500;
 /**
@@ -65,9 +64,7 @@ export class JobEventsService implements OnModuleInit, BeforeApplicationShutdown
   private readonly streams = new Set<EventStream>();
   private readonly adminToken: string | null;
   private secret = '';
-  private client: Client | null = null;
-  private closed = false;
-  private reconnecting = false;
+  private readonly listener: PgListener;
   /** The database time of the last event heard, from which a reconnection catches up. */
   private lastHeardAt: string | null = null;
   /** Notices are dispatched in the order they came, even those whose data must first be read. */
@@ -82,12 +79,19 @@ export class JobEventsService implements OnModuleInit, BeforeApplicationShutdown
     private readonly config: AppConfig,
   ) {
     this.adminToken = config.ADMIN_TOKEN ?? null;
+    this.listener = new PgListener({
+      url: (dataSource.options as PostgresDataSourceOptions).url!,
+      channel: JOB_EVENTS_CHANNEL,
+      description: 'job events',
+      onNotify: (payload) => this.onNotice(payload),
+      onListening: () => this.listening(),
+    });
   }
 
   async onModuleInit(): Promise<void> {
     const [{ secret }] = await this.dataSource.query('SELECT secret FROM job_events_secret');
     this.secret = secret;
-    await this.connect();
+    await this.listener.start();
     this.sweeper = setInterval(() => {
       this.sweep().catch((error) => this.logger.warn(`Could not delete old job events: ${(error as Error).message}`));
     }, SWEEP_INTERVAL_MS);
@@ -96,10 +100,9 @@ export class JobEventsService implements OnModuleInit, BeforeApplicationShutdown
 
   /** Before the HTTP server closes: open streams would otherwise keep it waiting. */
   async beforeApplicationShutdown(): Promise<void> {
-    this.closed = true;
     if (this.sweeper) clearInterval(this.sweeper);
     for (const stream of [...this.streams]) stream.end();
-    await this.client?.end().catch(() => undefined);
+    await this.listener.close();
   }
 
   /**
@@ -282,30 +285,19 @@ export class JobEventsService implements OnModuleInit, BeforeApplicationShutdown
       .finally(() => this.queued--);
   }
 
-  private async connect(): Promise<void> {
-    if (this.closed) return;
-    const client = new Client({ connectionString: (this.dataSource.options as PostgresDataSourceOptions).url });
-    client.on('notification', ({ payload }) => this.onNotice(payload));
-    client.on('error', (error) => this.logger.warn(`Lost the job events channel (${error.message}); reconnecting`));
-    client.on('end', () => {
-      if (this.client !== client) return;
-      this.client = null;
-      this.scheduleReconnect();
-    });
-    let since: string | null;
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${JOB_EVENTS_CHANNEL}`);
-      since = this.lastHeardAt;
-      if (since === null) {
-        this.lastHeardAt = (await client.query<{ now: string }>(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS now`)).rows[0].now;
-      }
-    } catch (error) {
-      await client.end().catch(() => undefined);
-      throw error;
+  /**
+   * Once listening: the first time, notes the database's time, from which a lost connection will
+   * catch up; after a reconnection, catches up from the last event heard.
+   */
+  private async listening(): Promise<void> {
+    const since = this.lastHeardAt;
+    if (since === null) {
+      this.lastHeardAt = (
+        await this.dataSource.query(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS now`)
+      )[0].now;
+      return;
     }
-    this.client = client;
-    if (since !== null) this.catchUp(since);
+    this.catchUp(since);
   }
 
   /** After a reconnection: the events committed while no one listened, in order (streams drop those they sent). */
@@ -318,20 +310,6 @@ export class JobEventsService implements OnModuleInit, BeforeApplicationShutdown
       );
       for (const row of rows) this.dispatch(toMessage(row));
     });
-  }
-
-  /** One reconnection loop at a time, however many events announce the loss. */
-  private scheduleReconnect(): void {
-    if (this.closed || this.reconnecting) return;
-    this.reconnecting = true;
-    setTimeout(() => {
-      this.connect()
-        .then(() => (this.reconnecting = false))
-        .catch(() => {
-          this.reconnecting = false;
-          this.scheduleReconnect();
-        });
-    }, RECONNECT_DELAY_MS).unref();
   }
 
   private async sweep(): Promise<void> {

@@ -5,7 +5,7 @@ import { validate } from 'class-validator';
 import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { EntityManager, Repository } from 'typeorm';
+import { EntityManager, In, Repository } from 'typeorm';
 import { Principal } from '../auth/principal';
 import { invalidField, assertBodyIdMatches, invalidFields } from '../common/api-errors';
 import { validationDetails } from '../common/invalid-input.error';
@@ -191,8 +191,22 @@ export class ImagesService {
   /** Image `imageId` of user `userId`, named by a body's `field`: refused (422) if it is not theirs. */
   async requireOwned(imageId: number, userId: number, field: string): Promise<Image> {
     const image = await this.images.findOneBy({ id: imageId, userId });
-    if (!image) throw invalidField(field, `${field} ${imageId} is not an image of user ${userId}`);
+    if (!image) throw notAnImageOf(field, imageId, userId);
     return image;
+  }
+
+  /**
+   * The images `imageIds` name, read in one query, and a check of each as requireOwned makes it:
+   * for a batch of jobs, one round trip instead of one per job.
+   */
+  async ownedImages(imageIds: number[]): Promise<(imageId: number, userId: number, field: string) => Image> {
+    const found = imageIds.length === 0 ? [] : await this.images.findBy({ id: In([...new Set(imageIds)]) });
+    const byId = new Map(found.map((image) => [image.id, image]));
+    return (imageId, userId, field) => {
+      const image = byId.get(imageId);
+      if (!image || image.userId !== userId) throw notAnImageOf(field, imageId, userId);
+      return image;
+    };
   }
 
   private withDetails(query: ReturnType<Repository<Image>['createQueryBuilder']>) {
@@ -353,4 +367,8 @@ function formValues(fields: Record<string, string>): Record<string, string | num
       NUMERIC_FORM_FIELDS.includes(name) && /^-?[0-9]{1,30}$/.test(value) ? Number(value) : value,
     ]),
   );
+}
+
+function notAnImageOf(field: string, imageId: number, userId: number) {
+  return invalidField(field, `${field} ${imageId} is not an image of user ${userId}`);
 }

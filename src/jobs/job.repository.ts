@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, QueryDeepPartialEntity } from 'typeorm';
 import { JobMetrics } from '../metrics/job-metrics';
-import { QuotaDefaults, reserveJobSlot } from '../quotas/quotas';
+import { QuotaDefaults, reserveJobSlot, reserveJobSlots } from '../quotas/quotas';
 import { Job, JOB_STATUS, JobResult } from './job.entity';
 
 /** PostgreSQL channel on which a job's running attempt is told to stop (cancel, delete, source deleted). */
@@ -17,6 +17,21 @@ export interface Fence {
   jobId: number;
   deliveryId: string;
   attempt: number;
+}
+
+/** A job to create, every rule checked (JobsService): the columns a creation sets. */
+export interface NewJob {
+  environment: string | null;
+  imageUrl: string | null;
+  jobType: string[];
+  params: Record<string, object>;
+  userId: number;
+  imageId: number | null;
+  timeout: number;
+  ttl: number | null;
+  maxAttempts: number;
+  force: boolean;
+  callbackUrl: string | null;
 }
 
 /** The attempt's fence no longer holds: the job was cancelled, deleted, failed or taken over. */
@@ -61,17 +76,75 @@ export class JobRepository {
   /**
    * A new queued job, if its owner has room for one more job in progress (QuotaExceededError
    * otherwise): the check and the insert share a transaction under the owner's quota lock, so
-   * concurrent creations never take the owner past the limit (see reserveJobSlot).
+   * concurrent creations never take the owner past the limit (see reserveJobSlot). A batch of
+   * one: the row comes back from the INSERT itself, with no second read.
    */
-  async insert(values: QueryDeepPartialEntity<Job> & { userId: number }, quota: QuotaDefaults): Promise<Job> {
-    const id = await this.dataSource.transaction(async (manager) => {
-      await reserveJobSlot(manager, values.userId, quota);
-      const { identifiers } = await manager.getRepository(Job).insert({ ...values, status: JOB_STATUS.queued });
-      return identifiers[0].id as number;
+  async insert(job: NewJob, quota: QuotaDefaults): Promise<Job> {
+    const [outcome] = await this.insertMany([job], quota);
+    if (outcome instanceof Error) throw outcome;
+    return outcome;
+  }
+
+  /**
+   * Many new queued jobs in one transaction and one INSERT … RETURNING, in order: each owner's
+   * quota is reserved once for all of theirs (owners in id order, so two batches never wait on
+   * each other's locks in a cycle), and a job past its owner's room is answered with the
+   * QuotaExceededError a single creation would have got, in its place (InvalidInputError for an
+   * owner that does not exist). The rows travel as one
+   * JSON parameter rather than through TypeORM's insert builder, which spent about 0.1 ms of CPU
+   * a row building the statement.
+   */
+  async insertMany(jobs: NewJob[], quota: QuotaDefaults): Promise<(Job | Error)[]> {
+    if (jobs.length === 0) return [];
+    const outcomes = await this.dataSource.transaction(async (manager) => {
+      const byOwner = new Map<number, number[]>();
+      jobs.forEach((job, index) => {
+        const indices = byOwner.get(job.userId);
+        if (indices) indices.push(index);
+        else byOwner.set(job.userId, [index]);
+      });
+      const outcome: (Job | Error | null)[] = jobs.map(() => null);
+      for (const userId of [...byOwner.keys()].sort((a, b) => a - b)) {
+        const indices = byOwner.get(userId)!;
+        const slots = await reserveJobSlots(manager, userId, quota, indices.length);
+        indices.slice(slots.granted).forEach((index) => (outcome[index] = slots.refusal(slots.granted)));
+      }
+      const admitted = jobs.flatMap((_, index) => (outcome[index] === null ? [index] : []));
+      if (admitted.length === 0) return outcome as (Job | Error)[];
+      const rows = admitted.map((index, position) => {
+        const job = jobs[index];
+        return {
+          ord: position,
+          environment: job.environment,
+          image_url: job.imageUrl,
+          job_type: job.jobType,
+          params: job.params,
+          user_id: job.userId,
+          image_id: job.imageId,
+          timeout: job.timeout,
+          ttl: job.ttl,
+          max_attempts: job.maxAttempts,
+          force: job.force,
+          callback_url: job.callbackUrl,
+        };
+      });
+      // Ids are drawn as the ordered rows are inserted, so id order is the order of `rows`.
+      const inserted = (await manager.query(
+        `INSERT INTO jobs (status, environment, image_url, job_type, params, user_id, image_id, timeout, ttl, max_attempts, force, callback_url)
+         SELECT $2, r.environment, r.image_url, r.job_type, r.params, r.user_id, r.image_id, r.timeout, r.ttl, r.max_attempts, r.force, r.callback_url
+           FROM jsonb_to_recordset($1::jsonb) AS r(ord integer, environment text, image_url varchar, job_type text[], params jsonb,
+                user_id integer, image_id integer, timeout integer, ttl integer, max_attempts integer, force boolean, callback_url text)
+          ORDER BY r.ord
+         RETURNING *`,
+        [JSON.stringify(rows), JOB_STATUS.queued],
+      )) as Record<string, unknown>[];
+      inserted.sort((a, b) => (a.id as number) - (b.id as number));
+      inserted.forEach((row, position) => (outcome[admitted[position]] = this.toJob(manager, row)));
+      return outcome as (Job | Error)[];
     });
-    const job = await this.jobs.findOneByOrFail({ id });
-    this.metrics.jobsCreated(job.jobType);
-    return job;
+    // Counted once committed: a rolled-back insert created nothing.
+    for (const outcome of outcomes) if (!(outcome instanceof Error)) this.metrics.jobsCreated(outcome.jobType);
+    return outcomes;
   }
 
   /** Changes a job only while it is still queued; false when it has left that state. */

@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, StreamableFile } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiExtraModels, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import { Principal } from '../auth/principal';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
@@ -7,6 +7,8 @@ import { ParseIdPipe } from '../common/parse-id.pipe';
 import { ApiSelectionQuery, SelectionQuery } from '../common/selection/selection.decorator';
 import type { Selection, SelectionKey } from '../pipelines/selection';
 import { jobsInBody, RateLimit } from '../rate-limits/rate-limit.decorator';
+import { describeError } from '../common/api-exception.filter';
+import { CreateJobBatchDto, JobBatchItemDto, jobsInBatch, MAX_BATCH_JOBS } from './dto/create-job-batch.dto';
 import { CreateJobDto } from './dto/create-job.dto';
 import { JobResponseDto } from './dto/job-response.dto';
 import { UpdateJobDto } from './dto/update-job.dto';
@@ -15,6 +17,7 @@ import { JobsService } from './jobs.service';
 const FILTERS: SelectionKey[] = ['n', 'count', 'days', 'user_id', 'status'];
 
 @ApiTags('jobs')
+@ApiExtraModels(CreateJobDto)
 @ApiBearerAuth()
 @Controller('api/jobs')
 export class JobsController {
@@ -39,6 +42,28 @@ export class JobsController {
   @ApiErrorResponses(400, 401, 403, 422)
   async create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateJobDto): Promise<JobResponseDto> {
     return JobResponseDto.from(await this.jobs.create(principal, dto));
+  }
+
+  @Post('batch')
+  @HttpCode(200)
+  @RateLimit('jobs', jobsInBatch)
+  @ApiOperation({
+    summary: `Create up to ${MAX_BATCH_JOBS} jobs in one request`,
+    description:
+      'Each body of `jobs` is checked as POST /api/jobs checks its body, and answered in its place, in order: ' +
+      '`{"status": 201, "job": {…}}`, or `{"status": 4xx, "error": …, "details": […]}` as POST /api/jobs would have answered it. ' +
+      'One bad body does not stop the others. Each job counts against your jobs in progress (429 in its place past the quota) ' +
+      'and the JOB_RATE_LIMIT budget (the whole batch is refused with 429 when it would overrun what is left). ' +
+      `More than ${MAX_BATCH_JOBS} bodies: 422, nothing created.`,
+  })
+  @ApiOkResponse({ type: [JobBatchItemDto], description: "Each body's outcome, in the order of `jobs`." })
+  @ApiErrorResponses(400, 401, 413, 422)
+  async createMany(@CurrentPrincipal() principal: Principal, @Body() dto: CreateJobBatchDto): Promise<JobBatchItemDto[]> {
+    return (await this.jobs.createMany(principal, dto.jobs)).map((outcome) => {
+      if (!(outcome instanceof Error)) return { status: 201, job: JobResponseDto.from(outcome) };
+      const { status, body } = describeError(outcome);
+      return { status, ...body };
+    });
   }
 
   @Get(':id')

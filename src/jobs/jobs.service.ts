@@ -5,15 +5,18 @@ import { Repository } from 'typeorm';
 import { ZipFile } from 'yazl';
 import { Principal } from '../auth/principal';
 import { invalidField, assertBodyIdMatches } from '../common/api-errors';
+import { describeError } from '../common/api-exception.filter';
+import { validateBody } from '../common/api-validation.pipe';
 import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../pipelines/selection';
 import { AppConfig } from '../config/app-config';
+import { Image } from '../images/image.entity';
 import { ImageFileDownload, ImagesService } from '../images/images.service';
 import { JobQueue } from '../queue/job-queue';
 import { CreateJobDto } from './dto/create-job.dto';
 import { UpdateJobDto } from './dto/update-job.dto';
 import { Job, JOB_STATUS } from './job.entity';
-import { JobRepository } from './job.repository';
+import { JobRepository, NewJob } from './job.repository';
 import { AggregateRequest } from '../pipelines/aggregate-request';
 import { pipelineKind } from '../pipelines/job-sequence';
 import { parseJobSpec, requestedSequence } from '../pipelines/job-spec';
@@ -22,6 +25,12 @@ import { WebhooksService } from '../webhooks/webhooks.service';
 
 /** Test hook: an API process with this variable set to 1 dies right after committing a job, before queueing it. */
 const CRASH_AFTER_INSERT_HOOK = 'DARKROOM_CRASH_AFTER_JOB_INSERT';
+
+/** A batch item's own fault (answered in its place with a 4xx); anything else fails the request. */
+function itemError(error: unknown): Error {
+  if (error instanceof Error && describeError(error).status < 500) return error;
+  throw error;
+}
 
 export interface JobDownload {
   stream: Readable;
@@ -60,12 +69,53 @@ export class JobsService {
    * job that is accepted can run: operations of the catalogue, valid parameters, a stored original.
    */
   async create(principal: Principal, dto: CreateJobDto): Promise<Job> {
+    const values = await this.plan(principal, dto, (imageId, userId, field) => this.images.requireOwned(imageId, userId, field));
+    const job = await this.jobRows.insert(values, quotaDefaults(this.config));
+    if (process.env[CRASH_AFTER_INSERT_HOOK] === '1') process.kill(process.pid, 'SIGKILL');
+    await this.enqueue(job);
+    return job;
+  }
+
+  /**
+   * POST /api/jobs/batch: each body is checked exactly as `create` checks it, and answered in its
+   * place with its job or its error; the jobs that pass are written in one transaction (one
+   * INSERT, each owner's quota reserved once), then queued in one round trip per queue. An error
+   * that is not the body's fault (the database gone) fails the whole request, before anything is
+   * written.
+   */
+  async createMany(principal: Principal, bodies: unknown[]): Promise<(Job | Error)[]> {
+    const dtos = await Promise.all(bodies.map((body) => validateBody(CreateJobDto, body).catch(itemError)));
+    const imageIds = dtos.flatMap((dto) => (dto instanceof CreateJobDto && dto.image_id !== undefined ? [dto.image_id] : []));
+    const ownedImage = await this.images.ownedImages(imageIds);
+    const outcomes: (Job | Error)[] = [];
+    const planned: { index: number; job: NewJob }[] = [];
+    for (const [index, dto] of dtos.entries()) {
+      const job = dto instanceof Error ? dto : await this.plan(principal, dto, async (...args) => ownedImage(...args)).catch(itemError);
+      if (job instanceof Error) outcomes[index] = job;
+      else planned.push({ index, job });
+    }
+    const inserted = await this.jobRows.insertMany(planned.map((entry) => entry.job), quotaDefaults(this.config));
+    planned.forEach((entry, position) => (outcomes[entry.index] = inserted[position]));
+    const created = inserted.filter((outcome): outcome is Job => outcome instanceof Job);
+    if (created.length > 0 && process.env[CRASH_AFTER_INSERT_HOOK] === '1') process.kill(process.pid, 'SIGKILL');
+    await this.queue.enqueueMany(created).catch((error: Error) => {
+      this.logger.warn(`${created.length} job(s) of a batch are saved but not yet queued (${error.message}); the reconciler will queue them`);
+    });
+    return outcomes;
+  }
+
+  /** The row a body makes, once every rule a job must meet is checked. */
+  private async plan(
+    principal: Principal,
+    dto: CreateJobDto,
+    ownedImage: (imageId: number, userId: number, field: string) => Promise<Image>,
+  ): Promise<NewJob> {
     const userId = principal.ownerFor(dto.user_id);
     const spec = parseJobSpec(dto);
     if (spec.kind !== 'process') await this.checkAggregate(principal, userId, spec.aggregate, spec.params);
     const { sequence } = spec;
     const params = spec.params as Record<string, object>;
-    const image = dto.image_id === undefined ? null : await this.images.requireOwned(dto.image_id, userId, 'image_id');
+    const image = dto.image_id === undefined ? null : await ownedImage(dto.image_id, userId, 'image_id');
     if (pipelineKind(sequence) === 'process') {
       if (!image) throw invalidField('image_id', 'image_id is required: a process job works on one of your images');
       if (!image.s3Key) {
@@ -73,7 +123,7 @@ export class JobsService {
       }
     }
     const callbackUrl = dto.callback_url == null ? null : await this.webhooks.checkCallbackUrl(dto.callback_url, userId);
-    const job = await this.jobRows.insert({
+    return {
       environment: dto.environment ?? null,
       imageUrl: image?.s3Key ?? null,
       jobType: sequence,
@@ -85,10 +135,7 @@ export class JobsService {
       maxAttempts: dto.attempts ?? this.config.MAX_RETRY,
       force: dto.force ?? false,
       callbackUrl,
-    }, quotaDefaults(this.config));
-    if (process.env[CRASH_AFTER_INSERT_HOOK] === '1') process.kill(process.pid, 'SIGKILL');
-    await this.enqueue(job);
-    return job;
+    };
   }
 
   /** The row is committed, so the job exists: should the queue be out of reach, the reconciler queues it later. */

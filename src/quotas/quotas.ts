@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
+import { invalidField } from '../common/invalid-input.error';
 import { JOB_STATUS } from '../pipelines/job-states';
 
 /**
@@ -47,19 +48,40 @@ const IN_PROGRESS = `status IN ('${JOB_STATUS.queued}', '${JOB_STATUS.running}')
  * re-queues the job in the same transaction, the limit holds exactly, under any concurrency.
  */
 export async function reserveJobSlot(manager: EntityManager, userId: number, defaults: QuotaDefaults): Promise<void> {
+  const slots = await reserveJobSlots(manager, userId, defaults, 1);
+  if (slots.granted < 1) throw slots.refusal(0);
+}
+
+export interface JobSlots {
+  /** How many of the wanted jobs fit: the first `granted` may be inserted. */
+  granted: number;
+  /**
+   * The error for a job refused after `accepted` of the batch were granted, worded as a single
+   * refusal: QuotaExceededError, or InvalidInputError for a user that does not exist (an admin
+   * naming a user_id), which would otherwise fail the INSERT of a whole batch on its foreign key.
+   */
+  refusal(accepted: number): Error;
+}
+
+/**
+ * As reserveJobSlot, for up to `wanted` jobs of one user at once (a batch): one lock and one
+ * count, granting as many as fit. The caller inserts the granted ones in the same transaction.
+ */
+export async function reserveJobSlots(manager: EntityManager, userId: number, defaults: QuotaDefaults, wanted: number): Promise<JobSlots> {
   await manager.query('SELECT pg_advisory_xact_lock($1, $2)', [JOBS_QUOTA_LOCK, userId]);
   const [row] = (await manager.query(
     `SELECT (SELECT count(*)::int FROM jobs WHERE user_id = $1 AND ${IN_PROGRESS}) AS used,
-            (SELECT max_jobs_in_progress FROM users WHERE id = $1) AS max`,
+            (SELECT max_jobs_in_progress FROM users WHERE id = $1) AS max,
+            EXISTS (SELECT 1 FROM users WHERE id = $1) AS known`,
     [userId],
-  )) as { used: number; max: number | null }[];
+  )) as { used: number; max: number | null; known: boolean }[];
+  if (!row.known) return { granted: 0, refusal: () => invalidField('user_id', `user_id ${userId} does not name an existing user`) };
   const limit = row.max ?? defaults.jobsInProgress;
-  if (row.used + 1 > limit) {
-    throw new QuotaExceededError(
-      'jobs',
-      `Too many jobs in progress: ${row.used} of ${limit} queued or running; wait for some to finish`,
-    );
-  }
+  return {
+    granted: Math.max(0, Math.min(wanted, limit - row.used)),
+    refusal: (accepted) =>
+      new QuotaExceededError('jobs', `Too many jobs in progress: ${row.used + accepted} of ${limit} queued or running; wait for some to finish`),
+  };
 }
 
 /**

@@ -6,6 +6,7 @@ import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { dummyPasswordHash, generateToken, tokenDigest } from '../auth/credentials';
 import { Principal } from '../auth/principal';
 import { AppConfig } from '../config/app-config';
+import { SessionCache } from './session-cache';
 import { Session, USER_AGENT_LENGTH } from './session.entity';
 
 /** Where a session was started from, as the request that started it says. */
@@ -47,6 +48,7 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     @InjectRepository(Session) private readonly sessions: Repository<Session>,
+    private readonly cache: SessionCache,
     private readonly config: AppConfig,
   ) {}
 
@@ -86,13 +88,20 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
    * token, so the lookup needs no constant-time comparison of its own.
    *
    * A session unused for SESSION_TTL_DAYS is deleted here, on its first use since, and refused.
-   * last_used_at is written at most once a minute per session.
+   * last_used_at is written at most once a minute per session. A token found is kept in the
+   * SessionCache for AUTH_CACHE_SECONDS; its requests in that time neither query nor touch the
+   * session, so last_used_at may lag its last use by that much more.
    */
   async authenticate(token: string): Promise<AuthenticatedSession | null> {
-    // Straight on the pool, past TypeORM's query runner: this runs on every request.
+    const digest = tokenDigest(token);
+    const key = digest.toString('base64');
+    const cached = this.cache.get(key);
+    if (cached) return cached;
+    const generation = this.cache.begin();
+    // Straight on the pool, past TypeORM's query runner: this runs on every request the cache misses.
     const { rows } = await this.pool().query<{ session_id: number; user_id: number; admin: boolean; expired: boolean; stale: boolean }>({
       ...LOOKUP,
-      values: [tokenDigest(token), this.config.SESSION_TTL_DAYS, TOUCH_INTERVAL_SECONDS],
+      values: [digest, this.config.SESSION_TTL_DAYS, TOUCH_INTERVAL_SECONDS],
     });
     const row = rows[0];
     if (!row) return null;
@@ -106,7 +115,9 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
         [row.session_id, TOUCH_INTERVAL_SECONDS],
       );
     }
-    return { sessionId: row.session_id, userId: row.user_id, admin: row.admin };
+    const session = { sessionId: row.session_id, userId: row.user_id, admin: row.admin };
+    this.cache.put(key, session, generation);
+    return session;
   }
 
   private pool(): Pool {
@@ -130,6 +141,7 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
     const result =
       principal.userId === null ? { affected: 0 } : await this.sessions.delete({ id, userId: principal.userId });
     if (!result.affected) throw new NotFoundException(`No session with id ${id}`);
+    this.cache.forgetSession(id);
   }
 
   /** Ends every session of `userId` but `except` (the one asking, on a password change). */
@@ -138,7 +150,18 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
       'DELETE FROM sessions WHERE user_id = $1 AND ($2::integer IS NULL OR id <> $2)',
       [userId, except],
     );
+    // Within a caller's transaction this is early (the caller clears again once it commits); the
+    // other processes hear of it at commit from the trigger.
+    this.cache.forgetUser(userId);
     return affected ?? 0;
+  }
+
+  /**
+   * Drops this process's cached lookups of `userId`'s tokens, once a change to what they grant
+   * (admin, deletion, sessions ended) has committed. Other processes hear it from the triggers.
+   */
+  forgetCached(userId: number): void {
+    this.cache.forgetUser(userId);
   }
 
   /** Deletes every session unused for SESSION_TTL_DAYS; answers how many. */

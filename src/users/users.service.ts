@@ -87,16 +87,22 @@ export class UsersService {
     if (dto.admin !== undefined) user.admin = dto.admin;
     if (dto.max_jobs_in_progress !== undefined) user.maxJobsInProgress = dto.max_jobs_in_progress;
     if (dto.max_storage_bytes !== undefined) user.maxStorageBytes = dto.max_storage_bytes;
-    if (dto.password === undefined) return this.users.save(user);
+    if (dto.password === undefined) {
+      const saved = await this.users.save(user);
+      if (dto.admin !== undefined) this.sessions.forgetCached(id);
+      return saved;
+    }
     user.encryptedPassword = await hashPassword(dto.password);
     // A new password ends every other session of the user: whoever changed it stays signed in
     // (an admin changing someone else's password, or ADMIN_TOKEN, ends all of theirs).
     const keep = principal.userId === id ? principal.sessionId : null;
-    return this.users.manager.transaction(async (manager) => {
+    const saved = await this.users.manager.transaction(async (manager) => {
       const saved = await manager.save(user);
       await this.sessions.endAllOf(id, keep, manager);
       return saved;
     });
+    this.sessions.forgetCached(id);
+    return saved;
   }
 
   /** Deletes the user, their images and jobs (by the foreign keys' cascade), then their files that no other user's image shares. */
@@ -107,6 +113,7 @@ export class UsersService {
       [id],
     );
     await this.users.delete({ id });
+    this.sessions.forgetCached(id);
     await this.files.release(files.map(({ s3_key }) => s3_key));
     return user;
   }
