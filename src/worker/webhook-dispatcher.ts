@@ -1,9 +1,9 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import type { PostgresDataSourceOptions } from 'typeorm/driver/postgres/PostgresDataSourceOptions';
 import { AppConfig } from '../config/app-config';
+import { PgListener } from '../database/pg-listener';
 import type { EntryState } from '../queue/job-queue';
 import { WebhookQueue } from '../queue/webhook-queue';
 import { WEBHOOK_CHANNEL, WebhookRepository } from '../webhooks/webhook.repository';
@@ -13,7 +13,6 @@ const WEBHOOK_RECONCILE_LOCK = 7_461_004;
 const BATCH = 500;
 /** An attempt is looked at only once it is this overdue, so that an enqueue or a worker about to take it is not raced. */
 const SETTLE_SECONDS = 5;
-const RECONNECT_DELAY_MS = 1000;
 const ENDED_ENTRY: readonly EntryState[] = ['completed', 'failed'];
 
 /**
@@ -27,9 +26,8 @@ const ENDED_ENTRY: readonly EntryState[] = ['completed', 'failed'];
 @Injectable()
 export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Webhooks');
-  private client: Client | null = null;
+  private readonly listener: PgListener;
   private closed = false;
-  private reconnecting = false;
   private timer: NodeJS.Timeout | undefined;
   private pass: Promise<unknown> = Promise.resolve();
 
@@ -38,17 +36,28 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
     private readonly deliveries: WebhookRepository,
     private readonly queue: WebhookQueue,
     private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.listener = new PgListener({
+      url: (dataSource.options as PostgresDataSourceOptions).url!,
+      channel: WEBHOOK_CHANNEL,
+      description: 'webhooks',
+      // Notices sent while the channel was lost are made up for by the next pass.
+      onNotify: (payload) => {
+        if (!payload) return;
+        this.queue.add(payload, 0).catch((error: Error) => this.logger.warn(`Webhook ${payload} not queued yet (${error.message}); the next pass queues it`));
+      },
+    });
+  }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.listen();
+    await this.listener.start();
     this.schedule(0);
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
-    await this.client?.end().catch(() => undefined);
+    await this.listener.close();
     await this.pass;
   }
 
@@ -97,41 +106,5 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
         .finally(() => this.schedule(this.config.RECONCILE_INTERVAL * 1000));
     }, delayMs);
     this.timer.unref();
-  }
-
-  private async listen(): Promise<void> {
-    if (this.closed) return;
-    const client = new Client({ connectionString: (this.dataSource.options as PostgresDataSourceOptions).url });
-    client.on('notification', ({ payload }) => {
-      if (!payload) return;
-      this.queue.add(payload, 0).catch((error: Error) => this.logger.warn(`Webhook ${payload} not queued yet (${error.message}); the next pass queues it`));
-    });
-    client.on('error', (error) => this.logger.warn(`Lost the webhooks channel (${error.message}); reconnecting`));
-    client.on('end', () => {
-      if (this.client !== client) return;
-      this.client = null;
-      this.scheduleReconnect();
-    });
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${WEBHOOK_CHANNEL}`);
-    } catch (error) {
-      await client.end().catch(() => undefined);
-      throw error;
-    }
-    this.client = client;
-  }
-
-  private scheduleReconnect(): void {
-    if (this.closed || this.reconnecting) return;
-    this.reconnecting = true;
-    setTimeout(() => {
-      this.listen()
-        .then(() => (this.reconnecting = false))
-        .catch(() => {
-          this.reconnecting = false;
-          this.scheduleReconnect();
-        });
-    }, RECONNECT_DELAY_MS).unref();
   }
 }
