@@ -7,12 +7,14 @@ const logger = new Logger('JsonArrayStream');
 /** Text handed to the socket at a time: large enough that a million rows are not a million writes. */
 const CHUNK_CHARS = 64 * 1024;
 
-async function* jsonArrayText<T>(rows: AsyncIterable<T>, toJson: (row: T) => unknown): AsyncGenerator<string> {
+async function* jsonArrayText<T>(batches: AsyncIterable<T[]>, toJson: (row: T) => unknown): AsyncGenerator<string> {
   let chunk = '[';
   let separator = '';
-  for await (const row of rows) {
-    chunk += separator + JSON.stringify(toJson(row));
-    separator = ',';
+  for await (const batch of batches) {
+    for (const row of batch) {
+      chunk += separator + JSON.stringify(toJson(row));
+      separator = ',';
+    }
     if (chunk.length >= CHUNK_CHARS) {
       yield chunk;
       chunk = '';
@@ -22,20 +24,20 @@ async function* jsonArrayText<T>(rows: AsyncIterable<T>, toJson: (row: T) => unk
 }
 
 /**
- * Answers 200 with a JSON array written as `rows` arrive, so that its size never sits in memory.
+ * Answers 200 with a JSON array written as batches of rows arrive, so that its size never sits in memory.
  * The status is sent with the first chunk, so whatever fails before must fail before this is
  * called (see ImageRepository.stream). Once the answer has begun, an error destroys the
  * connection: the client sees an aborted response, never a truncated array that looks whole. A
- * client that goes away ends the iteration, which frees what `rows` holds.
+ * client that goes away ends the iteration, which frees what `batches` holds.
  */
-export function sendJsonArray<T>(response: Response, rows: AsyncGenerator<T>, toJson: (row: T) => unknown): void {
+export function sendJsonArray<T>(response: Response, batches: AsyncGenerator<T[]>, toJson: (row: T) => unknown): void {
   response.status(200).type('application/json');
   if (response.req.method === 'HEAD') {
-    void rows.return(undefined);
+    void batches.return(undefined);
     response.end();
     return;
   }
-  pipeline(Readable.from(jsonArrayText(rows, toJson)), response, (error) => {
+  pipeline(Readable.from(jsonArrayText(batches, toJson)), response, (error) => {
     if (!error) return;
     response.destroy();
     if ((error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {

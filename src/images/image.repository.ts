@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { PoolClient } from 'pg';
-import QueryStream from 'pg-query-stream';
 import { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { Selection } from '../pipelines/selection';
@@ -27,7 +26,7 @@ export interface ImageRow {
   updated_at: Date;
 }
 
-/** Rows a cursor hands over at a time: a few hundred kilobytes with bins, whatever the list's length. */
+/** Rows a cursor hands over at a time: under a megabyte with bins, whatever the list's length. */
 const CURSOR_BATCH = 500;
 
 /**
@@ -76,35 +75,44 @@ export class ImageRepository {
   }
 
   /**
-   * Every row a selection picks, from a cursor, so that memory stays flat however many there are.
-   * The first row is read before this resolves: a statement that fails, fails here. Ending the
-   * iteration early (the client went away) closes the cursor and gives the connection back; a
-   * connection that failed is discarded rather than pooled.
+   * Every row a selection picks, in batches from a cursor, so that memory stays flat however many
+   * there are. The first batch is read before this resolves: a statement that fails, fails here.
+   * Ending the iteration early (the client went away) closes the cursor and gives the connection
+   * back; a connection that failed is discarded rather than pooled.
    */
-  async stream(selection: Selection): Promise<AsyncGenerator<ImageRow>> {
+  async stream(selection: Selection): Promise<AsyncGenerator<ImageRow[]>> {
     const { text, values } = listStatement(selection);
     const [client, release] = (await (this.dataSource.driver as PostgresDriver).obtainMasterConnection()) as [PoolClient, (error?: unknown) => void];
-    let failure: unknown;
-    // An error on a checked-out client with no listener would crash the process.
-    const onError = (error: unknown) => (failure ??= error);
-    client.on('error', onError);
-    const rows = client.query(new QueryStream(text, values, { batchSize: CURSOR_BATCH }));
-    const iterator = (async function* () {
+    // A broken connection also fails the statement in flight; this only keeps the event from
+    // crashing the process, since a checked-out client has no other listener.
+    const ignore = () => undefined;
+    client.on('error', ignore);
+    const batches = (async function* () {
+      let failure: unknown;
       try {
-        for await (const row of rows) yield row as ImageRow;
+        // A declared cursor, rather than a portal read a batch at a time: PostgreSQL plans it for
+        // its first rows, and each FETCH is an ordinary statement that fails if the connection does.
+        await client.query('BEGIN READ ONLY');
+        await client.query(`DECLARE image_list NO SCROLL CURSOR FOR ${text}`, values);
+        for (;;) {
+          const { rows } = await client.query<ImageRow>(`FETCH ${CURSOR_BATCH} FROM image_list`);
+          if (rows.length > 0) yield rows;
+          if (rows.length < CURSOR_BATCH) return;
+        }
       } catch (error) {
-        failure ??= error;
+        failure = error;
         throw error;
       } finally {
-        client.removeListener('error', onError);
+        if (failure === undefined) await client.query('ROLLBACK').catch((error: unknown) => (failure = error));
+        client.removeListener('error', ignore);
         release(failure);
       }
     })();
-    const first = await iterator.next();
+    const first = await batches.next();
     return (async function* () {
       if (first.done) return;
       yield first.value;
-      yield* iterator;
+      yield* batches;
     })();
   }
 }
