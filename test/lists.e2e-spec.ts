@@ -253,5 +253,14 @@ describe('lists at any size', () => {
       await until(async () => ((await openCursors()).length === 0 ? true : null), 'every cursor to close');
       expect((await list('/api/images.json?n=all')).body).toHaveLength(MANY);
     }, 60_000);
+
+    it('answers HEAD with the headers alone, and frees the cursor it opened', async () => {
+      for (let i = 0; i < 22; i++) {
+        const response = await api(app).head('/api/images.json?n=all').set(bearer(carol.token)).expect(200);
+        expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+      }
+      await until(async () => ((await openCursors()).length === 0 ? true : null), 'every cursor to close');
+      expect((await list('/api/images.json?n=3')).body).toHaveLength(3);
+    }, 60_000);
   });
 });

@@ -30,10 +30,10 @@ async function* jsonArrayText<T>(batches: AsyncIterable<T[]>, toJson: (row: T) =
  * connection: the client sees an aborted response, never a truncated array that looks whole. A
  * client that goes away ends the iteration, which frees what `batches` holds.
  */
-export function sendJsonArray<T>(response: Response, batches: AsyncGenerator<T[]>, toJson: (row: T) => unknown): void {
+export function sendJsonArray<T>(response: Response, batches: AsyncIterableIterator<T[]>, toJson: (row: T) => unknown): void {
   response.status(200).type('application/json');
   if (response.req.method === 'HEAD') {
-    void batches.return(undefined);
+    void batches.return?.();
     response.end();
     return;
   }

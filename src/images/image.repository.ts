@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { PoolClient } from 'pg';
+import { createHash } from 'node:crypto';
+import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { Selection } from '../pipelines/selection';
@@ -41,6 +42,21 @@ function columns(withHistogram: boolean): string {
      FROM images i LEFT JOIN image_types t ON t.id = i.image_type_id`;
 }
 
+const STATEMENT_NAMES = new Map<string, string>();
+
+/**
+ * A name for a list statement, the same for the same text. A selection makes one of a few dozen
+ * texts (which filters it has, the order, the bins), so each connection prepares at most those.
+ */
+function statementName(text: string): string {
+  let name = STATEMENT_NAMES.get(text);
+  if (name === undefined) {
+    name = `darkroom-images-${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    STATEMENT_NAMES.set(text, name);
+  }
+  return name;
+}
+
 /** The statement of an index: newest first, or in id order after `afterId` for clients that page. */
 function listStatement(selection: Selection): { text: string; values: unknown[] } {
   const values: unknown[] = [];
@@ -57,32 +73,42 @@ function listStatement(selection: Selection): { text: string; values: unknown[] 
   return { text, values };
 }
 
-/** The reads of images as the API lists and shows them. */
+const ONE_IMAGE = { name: 'darkroom-image-by-id', text: `SELECT ${columns(true)} WHERE i.id = $1` };
+
+/**
+ * The reads of images as the API lists and shows them. These run on every read, so they go
+ * straight to the pool, past TypeORM's query runner, as named statements that each connection
+ * parses and plans once.
+ */
 @Injectable()
 export class ImageRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
+  private pool(): Pool {
+    return (this.dataSource.driver as PostgresDriver).master as Pool;
+  }
+
   /** One image with its type's name and, for a histogram image, its bins. */
   async findRow(id: number): Promise<ImageRow | null> {
-    const rows: ImageRow[] = await this.dataSource.query(`SELECT ${columns(true)} WHERE i.id = $1`, [id]);
+    const { rows } = await this.pool().query<ImageRow>({ ...ONE_IMAGE, values: [id] });
     return rows[0] ?? null;
   }
 
   /** A bounded list (`selection.limit` set), read at once. */
-  list(selection: Selection): Promise<ImageRow[]> {
+  async list(selection: Selection): Promise<ImageRow[]> {
     const { text, values } = listStatement(selection);
-    return this.dataSource.query(text, values);
+    return (await this.pool().query<ImageRow>({ name: statementName(text), text, values })).rows;
   }
 
   /**
    * Every row a selection picks, in batches from a cursor, so that memory stays flat however many
    * there are. The first batch is read before this resolves: a statement that fails, fails here.
    * Ending the iteration early (the client went away) closes the cursor and gives the connection
-   * back; a connection that failed is discarded rather than pooled.
+   * back; a connection that failed is destroyed rather than pooled.
    */
-  async stream(selection: Selection): Promise<AsyncGenerator<ImageRow[]>> {
+  async stream(selection: Selection): Promise<AsyncIterableIterator<ImageRow[]>> {
     const { text, values } = listStatement(selection);
-    const [client, release] = (await (this.dataSource.driver as PostgresDriver).obtainMasterConnection()) as [PoolClient, (error?: unknown) => void];
+    const client = await this.pool().connect();
     // A broken connection also fails the statement in flight; this only keeps the event from
     // crashing the process, since a checked-out client has no other listener.
     const ignore = () => undefined;
@@ -105,14 +131,22 @@ export class ImageRepository {
       } finally {
         if (failure === undefined) await client.query('ROLLBACK').catch((error: unknown) => (failure = error));
         client.removeListener('error', ignore);
-        release(failure);
+        client.release(failure !== undefined);
       }
     })();
     const first = await batches.next();
-    return (async function* () {
-      if (first.done) return;
-      yield first.value;
-      yield* batches;
-    })();
+    // Hands out the batch already read, then the rest; closing it closes the cursor, even
+    // before the first batch was taken (a HEAD request, or a client gone at once).
+    let pending: IteratorResult<ImageRow[]> | null = first;
+    const rest: AsyncIterableIterator<ImageRow[]> = {
+      next: () => {
+        const taken = pending;
+        pending = null;
+        return taken ? Promise.resolve(taken) : batches.next();
+      },
+      return: () => batches.return(undefined),
+      [Symbol.asyncIterator]: () => rest,
+    };
+    return rest;
   }
 }

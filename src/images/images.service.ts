@@ -60,7 +60,7 @@ export class ImagesService {
   }
 
   /** The whole index (`n=all`), from a cursor; a selection that cannot be read fails here, before any row. */
-  async streamAll(principal: Principal, selection: Selection): Promise<AsyncGenerator<ImageRow[]>> {
+  async streamAll(principal: Principal, selection: Selection): Promise<AsyncIterableIterator<ImageRow[]>> {
     return this.imageRows.stream(await this.scoped(principal, selection));
   }
 
