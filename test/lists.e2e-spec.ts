@@ -1,6 +1,6 @@
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { ClientRequest, IncomingMessage, request } from 'node:http';
-import { AddressInfo } from 'node:net';
+import { AddressInfo, connect } from 'node:net';
 import { DataSource } from 'typeorm';
 import { createStoredImage, createUser, TestUser } from './utils/factories';
 import { ADMIN_TOKEN, api, bearer, createTestApp } from './utils/test-app';
@@ -244,11 +244,24 @@ describe('lists at any size', () => {
       expect((await list('/api/images.json?n=3')).body).toHaveLength(3);
     });
 
+    /** Sends a request and hangs up at once: the answer finds the client gone before its first byte. */
+    function hangUp(path: string): Promise<void> {
+      return new Promise((resolve) => {
+        const socket = connect(Number(new URL(baseUrl).port), '127.0.0.1', () => {
+          socket.end(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${carol.token}\r\n\r\n`, () => {
+            socket.destroy();
+            resolve();
+          });
+        });
+      });
+    }
+
     it('closes the cursor and gives the connection back when the client goes away', async () => {
       // More abandoned lists than the pool has connections: a leaked one would leave none.
       for (let i = 0; i < 22; i++) {
         const { request: req } = await openList('/api/images.json?n=all&include=histogram');
         req.destroy();
+        await hangUp('/api/images.json?n=all&include=histogram');
       }
       await until(async () => ((await openCursors()).length === 0 ? true : null), 'every cursor to close');
       expect((await list('/api/images.json?n=all')).body).toHaveLength(MANY);

@@ -24,9 +24,9 @@ async function* jsonArrayText<T>(batches: AsyncIterable<T[]>, toJson: (row: T) =
 }
 
 /**
- * Answers 200 with a JSON array written as batches of rows arrive, so that its size never sits in memory.
- * The status is sent with the first chunk, so whatever fails before must fail before this is
- * called (see ImageRepository.stream). Once the answer has begun, an error destroys the
+ * Answers 200 with a JSON array written as batches of rows arrive, so that its size never sits in
+ * memory. The status is sent with the first chunk, so whatever fails before must fail before this
+ * is called (see ImageRepository.stream). Once the answer has begun, an error destroys the
  * connection: the client sees an aborted response, never a truncated array that looks whole. A
  * client that goes away ends the iteration, which frees what `batches` holds.
  */
@@ -37,8 +37,11 @@ export function sendJsonArray<T>(response: Response, batches: AsyncIterableItera
     response.end();
     return;
   }
-  pipeline(Readable.from(jsonArrayText(batches, toJson)), response, (error) => {
+  pipeline(Readable.from(jsonArrayText(batches, toJson), { highWaterMark: 1 }), response, (error) => {
     if (!error) return;
+    // A client gone before the first chunk leaves the text generator unstarted, so nothing
+    // else would close the rows.
+    void batches.return?.();
     response.destroy();
     if ((error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
       logger.error(`A streamed list was cut off by an error: ${error.message}`, error.stack);
