@@ -2,7 +2,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { ClientRequest, IncomingMessage, request } from 'node:http';
 import { AddressInfo, connect } from 'node:net';
 import { DataSource } from 'typeorm';
-import { createStoredImage, createUser, TestUser } from './utils/factories';
+import { createImage, createImageType, createStoredImage, createUser, TestUser } from './utils/factories';
 import { ADMIN_TOKEN, api, bearer, createTestApp } from './utils/test-app';
 
 /** Enough rows (about 15 MB with their bins) that no socket buffer holds a whole streamed list. */
@@ -158,6 +158,21 @@ describe('lists at any size', () => {
       const { rows } = await walk('/api/images.json?after_id=0&n=5000&include=histogram');
       expect(streamed.body).toEqual(rows);
     }, 120_000);
+
+    it('writes every field of every row as a page does, newest first too: files, types, originals, nulls', async () => {
+      const frank = await createUser(app);
+      const stored = await createStoredImage(app, frank);
+      const imageType = await createImageType(app);
+      await createImage(app, frank, { original_id: stored.id, image_type: imageType.type_name });
+      await createImage(app, frank);
+      for (const query of ['n=all', 'n=all&include=histogram']) {
+        const streamed = await list(`/api/images.json?${query}`, frank.token);
+        expect(streamed.body).toHaveLength(3);
+        expect(streamed.text).toBe((await list(`/api/images.json?${query.replace('n=all', 'n=10')}`, frank.token)).text);
+      }
+      const newest = await list('/api/images.json?n=all', carol.token);
+      expect(newest.text).toBe((await list(`/api/images.json?n=${MANY}`, carol.token)).text);
+    });
 
     it('answers an empty list as []', async () => {
       const eve = await createUser(app);

@@ -52,7 +52,7 @@ export class ImagesController {
     @Res() response: Response,
   ): Promise<void> {
     if (selection.limit === null) {
-      sendJsonArray(response, await this.images.streamAll(principal, selection), ImageResponseDto.fromRow);
+      sendJsonArray(response, await this.images.streamAll(principal, selection));
       return;
     }
     const rows = await this.images.list(principal, selection);

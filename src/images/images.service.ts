@@ -59,8 +59,8 @@ export class ImagesService {
     return this.imageRows.list(await this.scoped(principal, selection));
   }
 
-  /** The whole index (`n=all`), from a cursor; a selection that cannot be read fails here, before any row. */
-  async streamAll(principal: Principal, selection: Selection): Promise<AsyncIterableIterator<ImageRow[]>> {
+  /** The whole index (`n=all`) as JSON rows from a cursor; a selection that cannot be read fails here, before any row. */
+  async streamAll(principal: Principal, selection: Selection): Promise<AsyncIterableIterator<string[]>> {
     return this.imageRows.stream(await this.scoped(principal, selection));
   }
 
