@@ -80,7 +80,7 @@ function listStatement(selection: Selection): { text: string; values: unknown[] 
 /**
  * The same rows as listStatement, each as the JSON text ImageResponseDto.fromRow gives it, made
  * by PostgreSQL: a streamed list then costs the API one string per row instead of a row object,
- * two Dates, a response object and its serialisation, and its memory stays small. The fields
+ * two Dates, a response object and its serialisation. The fields
  * and their order are ImageResponseDto's; timestamps are written as toISOString() writes them
  * (milliseconds, truncated, UTC); an image without bins has no `histogram` key (a quoted key can
  * only be a key: quotes inside string values are escaped). test/lists.e2e-spec.ts checks that a

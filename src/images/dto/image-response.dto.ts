@@ -44,7 +44,10 @@ export class ImageResponseDto {
     });
   }
 
-  /** The one place that decides the answer's fields and their order, whichever way the image was read. */
+  /**
+   * The answer's fields and their order, whichever way the image was read. A streamed list has
+   * PostgreSQL write the same JSON (jsonListStatement in image.repository.ts): change both.
+   */
   static fromRow(row: ImageRow): ImageResponseDto {
     return {
       id: row.id,
