@@ -66,7 +66,7 @@ describe('query and search jobs over histograms of real photographs', () => {
       }
     }
     for (const job of jobs) expect((await waitForJob(app, job.user.token, job.id)).status).toBe('completed');
-    histograms = (await api(app).get('/api/images.json?image_type=histogram&n=all').set(bearer(ADMIN_TOKEN)).expect(200)).body;
+    histograms = (await api(app).get('/api/images.json?image_type=histogram&n=all&include=histogram').set(bearer(ADMIN_TOKEN)).expect(200)).body;
     expect(histograms).toHaveLength(12);
   }, 120_000);
 

@@ -13,7 +13,7 @@ interface Row {
   bins: number[];
 }
 
-const everyHistogram: Selection = { limit: null, since: null, imageType: 'histogram', userId: null, status: null };
+const everyHistogram: Selection = { limit: null, since: null, imageType: 'histogram', userId: null, status: null, afterId: null, include: [] };
 
 /**
  * The worker's in-memory copy of the histograms, against the database itself: whatever happened

@@ -16,6 +16,8 @@ import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import { Principal } from '../auth/principal';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
 import { ParseIdPipe } from '../common/parse-id.pipe';
+import { sendJsonArray } from '../common/json-array-stream';
+import { setNextPageLink } from '../common/selection/next-page-link';
 import { ApiSelectionQuery, SelectionQuery } from '../common/selection/selection.decorator';
 import type { Selection, SelectionKey } from '../pipelines/selection';
 import { multipartUpload, RateLimit } from '../rate-limits/rate-limit.decorator';
@@ -25,7 +27,7 @@ import { UpdateImageDto } from './dto/update-image.dto';
 import { UploadUrlRequestDto, UploadUrlResponseDto } from './dto/upload-url.dto';
 import { ImagesService } from './images.service';
 
-const FILTERS: SelectionKey[] = ['n', 'count', 'days', 'user_id', 'image_type'];
+const FILTERS: SelectionKey[] = ['n', 'count', 'days', 'user_id', 'image_type', 'after_id', 'include'];
 
 @ApiTags('images')
 @ApiBearerAuth()
@@ -35,15 +37,27 @@ export class ImagesController {
   constructor(private readonly images: ImagesService) {}
 
   @Get()
-  @ApiOperation({ summary: 'List your images, newest first (admins: everyone’s)' })
+  @ApiOperation({
+    summary: 'List your images, newest first (admins: everyone’s)',
+    description:
+      'Histogram bins only with `include=histogram`. `n=all` streams the whole list. With `after_id`, in id order, a page at a time.',
+  })
   @ApiSelectionQuery(FILTERS)
   @ApiOkResponse({ type: [ImageResponseDto] })
   @ApiErrorResponses(401, 403, 422)
   async index(
     @CurrentPrincipal() principal: Principal,
     @SelectionQuery(FILTERS) selection: Selection,
-  ): Promise<ImageResponseDto[]> {
-    return (await this.images.findAll(principal, selection)).map(ImageResponseDto.from);
+    @Req() request: Request,
+    @Res() response: Response,
+  ): Promise<void> {
+    if (selection.limit === null) {
+      sendJsonArray(response, await this.images.streamAll(principal, selection));
+      return;
+    }
+    const rows = await this.images.list(principal, selection);
+    setNextPageLink(request, response, selection, rows);
+    response.json(rows.map(ImageResponseDto.fromRow));
   }
 
   @Post()
@@ -151,7 +165,7 @@ export class ImagesController {
     @CurrentPrincipal() principal: Principal,
     @Param('id', new ParseIdPipe('image')) id: number,
   ): Promise<ImageResponseDto> {
-    return ImageResponseDto.from(await this.images.findOne(principal, id));
+    return ImageResponseDto.fromRow(await this.images.read(principal, id));
   }
 
   @Put(':id')

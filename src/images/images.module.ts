@@ -6,13 +6,14 @@ import { JobLifecycleModule } from '../jobs/job-lifecycle.module';
 import { Image } from './image.entity';
 import { ImagesController } from './images.controller';
 import { ImageInspector } from './image-inspector';
+import { ImageRepository } from './image.repository';
 import { ImageUploadService } from './image-upload.service';
 import { ImagesService } from './images.service';
 
 @Module({
   imports: [TypeOrmModule.forFeature([Image]), ImageTypesModule, JobLifecycleModule],
   controllers: [ImagesController],
-  providers: [ImagesService, ImageUploadService, ImageInspector, FileReferences],
+  providers: [ImagesService, ImageRepository, ImageUploadService, ImageInspector, FileReferences],
   exports: [ImagesService],
 })
 export class ImagesModule {}

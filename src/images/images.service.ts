@@ -10,7 +10,6 @@ import { Principal } from '../auth/principal';
 import { invalidField, assertBodyIdMatches, invalidFields } from '../common/api-errors';
 import { validationDetails } from '../common/invalid-input.error';
 import { BODY_VALIDATION } from '../common/api-validation.pipe';
-import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../pipelines/selection';
 import { AppConfig } from '../config/app-config';
 import { assertStorageAfterWrite, precheckStorage, quotaDefaults } from '../quotas/quotas';
@@ -26,6 +25,7 @@ import { UpdateImageDto } from './dto/update-image.dto';
 import { formatOf } from './image-formats';
 import { ImageUploadService, StoredImageFile } from './image-upload.service';
 import { Image, IMAGE_STATUS } from './image.entity';
+import { ImageRepository, ImageRow } from './image.repository';
 import { readMultipartUpload } from './multipart-upload';
 
 const PRESIGNED_URL_SECONDS = 900;
@@ -45,6 +45,7 @@ export class ImagesService {
 
   constructor(
     @InjectRepository(Image) private readonly images: Repository<Image>,
+    private readonly imageRows: ImageRepository,
     private readonly imageTypes: ImageTypesService,
     private readonly uploads: ImageUploadService,
     private readonly storage: StorageDriver,
@@ -53,12 +54,21 @@ export class ImagesService {
     private readonly config: AppConfig,
   ) {}
 
-  async findAll(principal: Principal, selection: Selection): Promise<Image[]> {
-    if (selection.imageType !== null) await this.assertImageTypeExists(selection.imageType, 'image_type');
-    const scoped = principal.scope(selection);
-    const query = this.withDetails(this.images.createQueryBuilder('image'));
-    if (scoped.imageType !== null) query.andWhere('imageType.typeName = :typeName', { typeName: scoped.imageType });
-    return applySelection(query, scoped).getMany();
+  /** A bounded page of the index (`selection.limit` set), as rows ready to answer with. */
+  async list(principal: Principal, selection: Selection): Promise<ImageRow[]> {
+    return this.imageRows.list(await this.scoped(principal, selection));
+  }
+
+  /** The whole index (`n=all`) as JSON rows from a cursor; a selection that cannot be read fails here, before any row. */
+  async streamAll(principal: Principal, selection: Selection): Promise<AsyncIterableIterator<string[]>> {
+    return this.imageRows.stream(await this.scoped(principal, selection));
+  }
+
+  /** An image as `GET /api/images/:id` shows it, read in one statement. */
+  async read(principal: Principal, id: number): Promise<ImageRow> {
+    const row = await this.imageRows.findRow(id);
+    if (!row || !principal.owns(row.user_id)) throw new NotFoundException(`No image with id ${id}`);
+    return row;
   }
 
   /** An image the caller may see; someone else's is as absent as a missing one. */
@@ -186,6 +196,11 @@ export class ImagesService {
     if ('imageId' in target) query.andWhere('image.id = :id', { id: target.imageId });
     else query.andWhere('image.s3Key = :key', { key: target.s3Key });
     return (await query.getOne())?.histogram?.bins ?? null;
+  }
+
+  private async scoped(principal: Principal, selection: Selection): Promise<Selection> {
+    if (selection.imageType !== null) await this.assertImageTypeExists(selection.imageType, 'image_type');
+    return principal.scope(selection);
   }
 
   /** Image `imageId` of user `userId`, named by a body's `field`: refused (422) if it is not theirs. */

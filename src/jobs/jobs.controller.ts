@@ -1,9 +1,11 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, StreamableFile } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Req, Res, StreamableFile } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { ApiBearerAuth, ApiCreatedResponse, ApiExtraModels, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import { Principal } from '../auth/principal';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
 import { ParseIdPipe } from '../common/parse-id.pipe';
+import { setNextPageLink } from '../common/selection/next-page-link';
 import { ApiSelectionQuery, SelectionQuery } from '../common/selection/selection.decorator';
 import type { Selection, SelectionKey } from '../pipelines/selection';
 import { jobsInBody, RateLimit } from '../rate-limits/rate-limit.decorator';
@@ -14,7 +16,7 @@ import { JobResponseDto } from './dto/job-response.dto';
 import { UpdateJobDto } from './dto/update-job.dto';
 import { JobsService } from './jobs.service';
 
-const FILTERS: SelectionKey[] = ['n', 'count', 'days', 'user_id', 'status'];
+const FILTERS: SelectionKey[] = ['n', 'count', 'days', 'user_id', 'status', 'after_id'];
 
 @ApiTags('jobs')
 @ApiExtraModels(CreateJobDto)
@@ -31,8 +33,12 @@ export class JobsController {
   async index(
     @CurrentPrincipal() principal: Principal,
     @SelectionQuery(FILTERS) selection: Selection,
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
   ): Promise<JobResponseDto[]> {
-    return (await this.jobs.findAll(principal, selection)).map(JobResponseDto.from);
+    const rows = await this.jobs.findAll(principal, selection);
+    setNextPageLink(request, response, selection, rows);
+    return rows.map(JobResponseDto.from);
   }
 
   @Post()

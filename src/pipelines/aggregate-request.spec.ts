@@ -22,7 +22,7 @@ describe('parseAggregateRequest', () => {
     expect(fromParams).toEqual(fromEnvironment);
     expect(fromEnvironment).toEqual({
       reducer: 'nearest_neighbor',
-      selection: { limit: 5, since: new Date('2026-11-23T00:00:00Z'), imageType: 'histogram', userId: 3, status: null },
+      selection: { limit: 5, since: new Date('2026-11-23T00:00:00Z'), imageType: 'histogram', userId: 3, status: null, afterId: null, include: [] },
       userId: 123,
       target: { imageId: 456 },
       k: 7,
@@ -31,7 +31,7 @@ describe('parseAggregateRequest', () => {
 
   it('selects every histogram unless n says otherwise, and K defaults to 10', () => {
     expect(parseAggregateRequest(MEDIAN, 'job_sequence', "QUERY='days=today'", undefined, NOW).selection.limit).toBeNull();
-    expect(parseAggregateRequest(MEDIAN, 'job_sequence', undefined, undefined, NOW).selection).toEqual({ limit: null, since: null, imageType: null, userId: null, status: null });
+    expect(parseAggregateRequest(MEDIAN, 'job_sequence', undefined, undefined, NOW).selection).toEqual({ limit: null, since: null, imageType: null, userId: null, status: null, afterId: null, include: [] });
     expect(parseAggregateRequest(['query', 'histogram', 'nearest_neighbor'], 'job_sequence', 'TARGET_S3_HIST=outputs/a.png', undefined, NOW)).toMatchObject({
       k: 10,
       target: { s3Key: 'outputs/a.png' },

@@ -15,7 +15,7 @@ const detailsOf = (run: () => unknown) => {
 
 describe('parseSelection', () => {
   it('defaults to the newest 20 of everything', () => {
-    expect(parseSelection({}, SELECTION_KEYS, NOW)).toEqual({ limit: DEFAULT_LIMIT, since: null, imageType: null, userId: null, status: null });
+    expect(parseSelection({}, SELECTION_KEYS, NOW)).toEqual({ limit: DEFAULT_LIMIT, since: null, imageType: null, userId: null, status: null, afterId: null, include: [] });
   });
 
   it('reads n, count and all', () => {
@@ -42,7 +42,7 @@ describe('parseSelection', () => {
       parseSelection({ n: '0', days: '1.5', user_id: '01', image_type: '', colour: 'red' }, SELECTION_KEYS, NOW),
     );
     expect(details).toEqual([
-      { field: 'colour', message: 'colour is not a known parameter; known: n, count, days, image_type, user_id, status' },
+      { field: 'colour', message: 'colour is not a known parameter; known: n, count, days, image_type, user_id, status, after_id, include' },
       { field: 'n', message: 'n must be a positive integer or "all", not "0"' },
       { field: 'days', message: 'days must be a whole number of days from 1 to 36500 or "today", not "1.5"' },
       { field: 'image_type', message: 'image_type must be an image type name of 1 to 64 characters' },
@@ -77,6 +77,32 @@ describe('parseSelection', () => {
   it('refuses status where the caller does not allow it', () => {
     expect(detailsOf(() => parseSelection({ status: 'queued' }, ['n', 'image_type'], NOW))).toEqual([
       { field: 'status', message: 'status is not a known parameter; known: n, image_type' },
+    ]);
+  });
+
+  it('reads after_id, 0 included, for paging from the start', () => {
+    expect(parseSelection({ after_id: '0' }, SELECTION_KEYS, NOW).afterId).toBe(0);
+    expect(parseSelection({ after_id: '41', n: '5' }, SELECTION_KEYS, NOW)).toMatchObject({ afterId: 41, limit: 5 });
+    expect(parseSelection({ after_id: '2147483647' }, SELECTION_KEYS, NOW).afterId).toBe(2147483647);
+  });
+
+  it('refuses an after_id that is not an id', () => {
+    for (const afterId of ['-1', '01', '1.5', 'abc', '', '2147483648', '99999999999']) {
+      expect(detailsOf(() => parseSelection({ after_id: afterId }, SELECTION_KEYS, NOW))).toEqual([
+        { field: 'after_id', message: `after_id must be an id from 0 to 2147483647, not ${JSON.stringify(afterId)}` },
+      ]);
+    }
+  });
+
+  it('reads include=histogram, and refuses what it cannot include, naming what it can', () => {
+    expect(parseSelection({}, SELECTION_KEYS, NOW).include).toEqual([]);
+    expect(parseSelection({ include: 'histogram' }, SELECTION_KEYS, NOW).include).toEqual(['histogram']);
+    expect(parseSelection({ include: 'histogram,histogram' }, SELECTION_KEYS, NOW).include).toEqual(['histogram']);
+    expect(detailsOf(() => parseSelection({ include: 'histogram,bins' }, SELECTION_KEYS, NOW))).toEqual([
+      { field: 'include', message: 'include must name only histogram, not "bins"' },
+    ]);
+    expect(detailsOf(() => parseSelection({ include: '' }, SELECTION_KEYS, NOW))).toEqual([
+      { field: 'include', message: 'include must name only histogram, not ""' },
     ]);
   });
 

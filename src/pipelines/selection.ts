@@ -3,10 +3,15 @@ import { JOB_STATES, JobState } from './job-states';
 
 /**
  * The selection language shared by the index routes (`GET /api/images.json?n=5&days=today`) and
- * the aggregate jobs: which records, newest first. Each caller names the keys it accepts.
+ * the aggregate jobs: which records, newest first, or in id order after a given id for clients
+ * that page. Each caller names the keys it accepts.
  */
-export const SELECTION_KEYS = ['n', 'count', 'days', 'image_type', 'user_id', 'status'] as const;
+export const SELECTION_KEYS = ['n', 'count', 'days', 'image_type', 'user_id', 'status', 'after_id', 'include'] as const;
 export type SelectionKey = (typeof SELECTION_KEYS)[number];
+
+/** What an index may embed in each row on request (`include=histogram`); rows stay lean otherwise. */
+export const INCLUDES = ['histogram'] as const;
+export type Include = (typeof INCLUDES)[number];
 
 export interface Selection {
   /** How many of the newest records; `null` for all of them. */
@@ -17,6 +22,9 @@ export interface Selection {
   userId: number | null;
   /** Only jobs in this state. */
   status: JobState | null;
+  /** Keyset paging: only records with a greater id, in id order rather than newest first. */
+  afterId: number | null;
+  include: Include[];
 }
 
 export const DEFAULT_LIMIT = 20;
@@ -31,6 +39,10 @@ export const SELECTION_DESCRIPTIONS: Record<SelectionKey, string> = {
   image_type: 'Only images of this image type (by name).',
   user_id: "Only this user's records (admins; a user may name only themself).",
   status: `Only jobs in this state: ${JOB_STATES.join(', ')}.`,
+  after_id:
+    'Page through in id order: only records with an id greater than this one (0 for the first page). ' +
+    'A full page answers a `Link: <…>; rel="next"` header to the next.',
+  include: `Embed more in each row: ${INCLUDES.join(', ')} (comma-separated).`,
 };
 
 /**
@@ -55,7 +67,15 @@ export function parseSelection(
     }
   }
 
-  const selection: Selection = { limit: DEFAULT_LIMIT, since: null, imageType: null, userId: null, status: null };
+  const selection: Selection = {
+    limit: DEFAULT_LIMIT,
+    since: null,
+    imageType: null,
+    userId: null,
+    status: null,
+    afterId: null,
+    include: [],
+  };
   const n = values.get('n');
   const count = values.get('count');
   if (n !== undefined && count !== undefined && n !== count) {
@@ -99,6 +119,20 @@ export function parseSelection(
   if (status !== undefined) {
     if ((JOB_STATES as readonly string[]).includes(status)) selection.status = status as JobState;
     else details.push({ field: 'status', message: `status must be one of ${JOB_STATES.join(', ')}, not ${JSON.stringify(status)}` });
+  }
+
+  const afterId = values.get('after_id');
+  if (afterId !== undefined) {
+    if (/^(0|[1-9][0-9]{0,9})$/.test(afterId) && Number(afterId) <= MAX_ID) selection.afterId = Number(afterId);
+    else details.push({ field: 'after_id', message: `after_id must be an id from 0 to ${MAX_ID}, not ${JSON.stringify(afterId)}` });
+  }
+
+  const include = values.get('include');
+  if (include !== undefined) {
+    const names = include.split(',');
+    const unknown = names.filter((name) => !(INCLUDES as readonly string[]).includes(name));
+    if (unknown.length === 0) selection.include = [...new Set(names as Include[])];
+    else details.push({ field: 'include', message: `include must name only ${INCLUDES.join(', ')}, not ${JSON.stringify(unknown.join(','))}` });
   }
 
   if (details.length > 0) {

@@ -1,12 +1,13 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import { Principal } from '../auth/principal';
 import { Public } from '../auth/public.decorator';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { SessionsService } from '../sessions/sessions.service';
+import { setNextPageLink } from '../common/selection/next-page-link';
 import { ApiSelectionQuery, SelectionQuery } from '../common/selection/selection.decorator';
 import { RateLimit } from '../rate-limits/rate-limit.decorator';
 import type { Selection, SelectionKey } from '../pipelines/selection';
@@ -15,7 +16,7 @@ import { UpdateUserDto } from './dto/update-user.dto';
 import { AuthenticatedUserResponseDto, UserResponseDto } from './dto/user-response.dto';
 import { UsersService } from './users.service';
 
-const FILTERS: SelectionKey[] = ['n', 'count', 'days'];
+const FILTERS: SelectionKey[] = ['n', 'count', 'days', 'after_id'];
 
 @ApiTags('users')
 @Controller('api/users')
@@ -34,8 +35,12 @@ export class UsersController {
   async index(
     @CurrentPrincipal() principal: Principal,
     @SelectionQuery(FILTERS) selection: Selection,
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
   ): Promise<UserResponseDto[]> {
-    return (await this.users.findAll(principal, selection)).map(UserResponseDto.from);
+    const rows = await this.users.findAll(principal, selection);
+    setNextPageLink(request, response, selection, rows);
+    return rows.map(UserResponseDto.from);
   }
 
   @Post()

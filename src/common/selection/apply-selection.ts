@@ -1,7 +1,10 @@
 import { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import { Selection } from '../../pipelines/selection';
 
-/** Newest first, limited and filtered by creation time, owner and (jobs only) status, as a selection asks. */
+/**
+ * Newest first (or, when paging with after_id, in id order after that id), limited and filtered by
+ * creation time, owner and (jobs only) status, as a selection asks.
+ */
 export function applySelection<T extends ObjectLiteral>(
   query: SelectQueryBuilder<T>,
   selection: Selection,
@@ -10,7 +13,11 @@ export function applySelection<T extends ObjectLiteral>(
   if (selection.since) query.andWhere(`${alias}.createdAt >= :since`, { since: selection.since });
   if (selection.userId !== null) query.andWhere(`${alias}.userId = :selectedUserId`, { selectedUserId: selection.userId });
   if (selection.status !== null) query.andWhere(`${alias}.status = :status`, { status: selection.status });
-  query.orderBy(`${alias}.createdAt`, 'DESC').addOrderBy(`${alias}.id`, 'DESC');
+  if (selection.afterId !== null) {
+    query.andWhere(`${alias}.id > :afterId`, { afterId: selection.afterId }).orderBy(`${alias}.id`, 'ASC');
+  } else {
+    query.orderBy(`${alias}.createdAt`, 'DESC').addOrderBy(`${alias}.id`, 'DESC');
+  }
   if (selection.limit !== null) query.take(selection.limit);
   return query;
 }

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Image } from '../image.entity';
+import type { ImageRow } from '../image.repository';
 
 export class ImageResponseDto {
   @ApiProperty() id: number;
@@ -23,7 +24,7 @@ export class ImageResponseDto {
 
   /** `image` must have its `imageType` (and, where it has one, `histogram`) loaded. */
   static from(image: Image): ImageResponseDto {
-    return {
+    return ImageResponseDto.fromRow({
       id: image.id,
       status: image.status,
       s3_key: image.s3Key,
@@ -37,9 +38,34 @@ export class ImageResponseDto {
       bytes: image.bytes,
       sha256: image.sha256,
       job_id: image.jobId,
-      ...(image.histogram ? { histogram: image.histogram.bins } : {}),
-      created_at: image.createdAt.toISOString(),
-      updated_at: image.updatedAt.toISOString(),
+      histogram: image.histogram?.bins ?? null,
+      created_at: image.createdAt,
+      updated_at: image.updatedAt,
+    });
+  }
+
+  /**
+   * The answer's fields and their order, whichever way the image was read. A streamed list has
+   * PostgreSQL write the same JSON (jsonListStatement in image.repository.ts): change both.
+   */
+  static fromRow(row: ImageRow): ImageResponseDto {
+    return {
+      id: row.id,
+      status: row.status,
+      s3_key: row.s3_key,
+      image_type: row.image_type,
+      image_type_id: row.image_type_id,
+      user_id: row.user_id,
+      original_id: row.original_id,
+      width: row.width,
+      height: row.height,
+      format: row.format,
+      bytes: row.bytes,
+      sha256: row.sha256,
+      job_id: row.job_id,
+      ...(row.histogram ? { histogram: row.histogram } : {}),
+      created_at: row.created_at.toISOString(),
+      updated_at: row.updated_at.toISOString(),
     };
   }
 }

@@ -1,0 +1,180 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { createHash } from 'node:crypto';
+import type { Pool } from 'pg';
+import { DataSource } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { Selection } from '../pipelines/selection';
+
+/** An image as the API shows it, read in one statement: no entity, no ORM hydration. */
+export interface ImageRow {
+  id: number;
+  status: string;
+  s3_key: string | null;
+  image_type: string | null;
+  image_type_id: number | null;
+  user_id: number;
+  original_id: number | null;
+  width: number | null;
+  height: number | null;
+  format: string | null;
+  bytes: number | null;
+  sha256: string | null;
+  job_id: number | null;
+  /** The 256 bins of a histogram image, when asked for; null otherwise. */
+  histogram: number[] | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** Rows a cursor hands over at a time: under a megabyte with bins, whatever the list's length. */
+const CURSOR_BATCH = 500;
+
+/**
+ * The columns of an ImageRow. The bins come from a subquery rather than a join so that PostgreSQL
+ * looks them up row by row as the rows go out, and a list without them never touches histograms.
+ */
+function columns(withHistogram: boolean): string {
+  return `i.id, i.status, i.s3_key, t.type_name AS image_type, i.image_type_id, i.user_id, i.original_id,
+          i.width, i.height, i.format, i.bytes, i.sha256, i.job_id,
+          ${withHistogram ? '(SELECT h.bins FROM histograms h WHERE h.image_id = i.id)' : 'NULL::integer[]'} AS histogram,
+          i.created_at, i.updated_at
+     FROM images i LEFT JOIN image_types t ON t.id = i.image_type_id`;
+}
+
+const STATEMENT_NAMES = new Map<string, string>();
+
+/**
+ * A name for a list statement, the same for the same text. A selection makes one of a few dozen
+ * texts (which filters it has, the order, the bins), so each connection prepares at most those.
+ */
+function statementName(text: string): string {
+  let name = STATEMENT_NAMES.get(text);
+  if (name === undefined) {
+    name = `darkroom-images-${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    STATEMENT_NAMES.set(text, name);
+  }
+  return name;
+}
+
+/** The FROM, WHERE, ORDER BY and LIMIT of an index: newest first, or in id order after `afterId` for clients that page. */
+function listClauses(selection: Selection): { clauses: string; values: unknown[] } {
+  const values: unknown[] = [];
+  const conditions: string[] = [];
+  const bind = (value: unknown) => `$${values.push(value)}`;
+  if (selection.since) conditions.push(`i.created_at >= ${bind(selection.since)}`);
+  if (selection.userId !== null) conditions.push(`i.user_id = ${bind(selection.userId)}`);
+  if (selection.imageType !== null) conditions.push(`t.type_name = ${bind(selection.imageType)}`);
+  if (selection.afterId !== null) conditions.push(`i.id > ${bind(selection.afterId)}`);
+  const clauses = `${conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : ''}
+    ORDER BY ${selection.afterId !== null ? 'i.id' : 'i.created_at DESC, i.id DESC'}
+    ${selection.limit !== null ? `LIMIT ${bind(selection.limit)}` : ''}`;
+  return { clauses, values };
+}
+
+function listStatement(selection: Selection): { text: string; values: unknown[] } {
+  const { clauses, values } = listClauses(selection);
+  return { text: `SELECT ${columns(selection.include.includes('histogram'))} ${clauses}`, values };
+}
+
+/**
+ * The same rows as listStatement, each as the JSON text ImageResponseDto.fromRow gives it, made
+ * by PostgreSQL: a streamed list then costs the API one string per row instead of a row object,
+ * two Dates, a response object and its serialisation. The fields
+ * and their order are ImageResponseDto's; timestamps are written as toISOString() writes them
+ * (milliseconds, truncated, UTC); an image without bins has no `histogram` key (a quoted key can
+ * only be a key: quotes inside string values are escaped). test/lists.e2e-spec.ts checks that a
+ * streamed list and a page are the same text.
+ */
+function jsonListStatement(selection: Selection): { text: string; values: unknown[] } {
+  const { clauses, values } = listClauses(selection);
+  const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+  const withHistogram = selection.include.includes('histogram');
+  const json = `row_to_json(r)::text`;
+  const text = `SELECT ${withHistogram ? `replace(${json}, ',"histogram":null', '')` : json} AS json
+     FROM images i LEFT JOIN image_types t ON t.id = i.image_type_id,
+          LATERAL (SELECT i.id, i.status, i.s3_key, t.type_name AS image_type, i.image_type_id, i.user_id, i.original_id,
+                          i.width, i.height, i.format, i.bytes, i.sha256, i.job_id,
+                          ${withHistogram ? '(SELECT h.bins FROM histograms h WHERE h.image_id = i.id) AS histogram,' : ''}
+                          ${iso('i.created_at')} AS created_at, ${iso('i.updated_at')} AS updated_at) r
+    ${clauses}`;
+  return { text, values };
+}
+
+const ONE_IMAGE = { name: 'darkroom-image-by-id', text: `SELECT ${columns(true)} WHERE i.id = $1` };
+
+/**
+ * The reads of images as the API lists and shows them. These run on every read, so they go
+ * straight to the pool, past TypeORM's query runner, as named statements that each connection
+ * parses and plans once.
+ */
+@Injectable()
+export class ImageRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  private pool(): Pool {
+    return (this.dataSource.driver as PostgresDriver).master as Pool;
+  }
+
+  /** One image with its type's name and, for a histogram image, its bins. */
+  async findRow(id: number): Promise<ImageRow | null> {
+    const { rows } = await this.pool().query<ImageRow>({ ...ONE_IMAGE, values: [id] });
+    return rows[0] ?? null;
+  }
+
+  /** A bounded list (`selection.limit` set), read at once. */
+  async list(selection: Selection): Promise<ImageRow[]> {
+    const { text, values } = listStatement(selection);
+    return (await this.pool().query<ImageRow>({ name: statementName(text), text, values })).rows;
+  }
+
+  /**
+   * Every row a selection picks, as JSON text in batches from a cursor, so that memory stays flat
+   * however many there are. The first batch is read before this resolves: a statement that fails, fails here.
+   * Ending the iteration early (the client went away) closes the cursor and gives the connection
+   * back; a connection that failed is destroyed rather than pooled.
+   */
+  async stream(selection: Selection): Promise<AsyncIterableIterator<string[]>> {
+    const { text, values } = jsonListStatement(selection);
+    const client = await this.pool().connect();
+    // A broken connection also fails the statement in flight; this only keeps the event from
+    // crashing the process, since a checked-out client has no other listener.
+    const ignore = () => undefined;
+    client.on('error', ignore);
+    const batches = (async function* () {
+      let failure: unknown;
+      try {
+        // A declared cursor, rather than a portal read a batch at a time: PostgreSQL plans it for
+        // its first rows, and each FETCH is an ordinary statement that fails if the connection does.
+        await client.query('BEGIN READ ONLY');
+        await client.query(`DECLARE image_list NO SCROLL CURSOR FOR ${text}`, values);
+        for (;;) {
+          const { rows } = await client.query<{ json: string }>(`FETCH ${CURSOR_BATCH} FROM image_list`);
+          if (rows.length > 0) yield rows.map((row) => row.json);
+          if (rows.length < CURSOR_BATCH) return;
+        }
+      } catch (error) {
+        failure = error;
+        throw error;
+      } finally {
+        if (failure === undefined) await client.query('ROLLBACK').catch((error: unknown) => (failure = error));
+        client.removeListener('error', ignore);
+        client.release(failure !== undefined);
+      }
+    })();
+    const first = await batches.next();
+    // Hands out the batch already read, then the rest; closing it closes the cursor, even
+    // before the first batch was taken (a HEAD request, or a client gone at once).
+    let pending: IteratorResult<string[]> | null = first;
+    const rest: AsyncIterableIterator<string[]> = {
+      next: () => {
+        const taken = pending;
+        pending = null;
+        return taken ? Promise.resolve(taken) : batches.next();
+      },
+      return: () => batches.return(undefined),
+      [Symbol.asyncIterator]: () => rest,
+    };
+    return rest;
+  }
+}
