@@ -20,13 +20,19 @@ import { countsRows, images, runScenario } from './utils/faults/scenario';
 
 const SCENARIO_TIMEOUT = 300_000;
 
+/*
+ * Every job says `force`: the jobs of a scenario repeat the same work on the same image, which
+ * would otherwise be reused after the first (README, "No redundant work") and end in
+ * milliseconds, leaving no work in flight for the faults to hit.
+ */
 /** Two cheap steps: volume. */
-const light = (imageId: number) => ({ image_id: imageId, job_type: ['grayscale', 'histogram'] });
+const light = (imageId: number) => ({ image_id: imageId, job_type: ['grayscale', 'histogram'], force: true });
 /** A few hundred milliseconds of work on the 512×512 image: 60 of them keep four slots busy for a while. */
 const medium = (imageId: number) => ({
   image_id: imageId,
   job_type: ['grayscale', 'blur', 'edges', 'sharpen', 'histogram'],
   params: { blur: { sigma: 3 }, sharpen: { sigma: 2 } },
+  force: true,
 });
 /** 24 slow steps on the 2000×2000 image (as in worker-crash.e2e-spec.ts): seconds of work, progress in 4 % steps. */
 const HEAVY_STEPS = Array.from({ length: 24 }, (_, i) => (i % 2 ? 'edges' : 'blur'));
@@ -36,6 +42,7 @@ const heavy = (imageId: number, extra: Record<string, unknown> = {}) => ({
   image_id: imageId,
   job_type: HEAVY_STEPS,
   params: { blur: { sigma: 20 } },
+  force: true,
   ...extra,
 });
 

@@ -8,6 +8,7 @@ import { StorageDriver } from '../src/storage/storage.driver';
 import { createJob, createStoredImage, createUser, fixture, TestUser } from './utils/factories';
 import { api, bearer, createTestApp, startTestWorker, testEnv, TestEnv } from './utils/test-app';
 
+/** Slow on purpose, and forced so that no step is reused from an earlier job of the suite. */
 const SLOW_STEPS = Array.from({ length: 24 }, (_, i) => (i % 2 ? 'edges' : 'blur'));
 
 /** Cancel, retry, the status filter and the reconciler, on the queue backend of the run (Redis when REDIS_URL is set). */
@@ -68,7 +69,7 @@ describe('job control', () => {
 
   it('stops a running job at its next step, records nothing after the cancel, and a retry resumes from its outputs', async () => {
     worker ??= await startTestWorker(env);
-    const job = await createJob(app, user, { image_id: large.id, job_type: SLOW_STEPS, params: { blur: { sigma: 8 } } });
+    const job = await createJob(app, user, { image_id: large.id, job_type: SLOW_STEPS, params: { blur: { sigma: 8 } }, force: true });
     await until(job.id, (row) => row.status === 'running' && row.progress >= 8);
     const cancelled = (await api(app).post(`/api/jobs/${job.id}/cancel`).set(bearer(user.token)).expect(200)).body;
     expect(cancelled.status).toBe('cancelled');
@@ -91,7 +92,7 @@ describe('job control', () => {
 
   it('deletes a running job by cancelling it first', async () => {
     worker ??= await startTestWorker(env);
-    const job = await createJob(app, user, { image_id: large.id, job_type: SLOW_STEPS, params: { blur: { sigma: 8 } } });
+    const job = await createJob(app, user, { image_id: large.id, job_type: SLOW_STEPS, params: { blur: { sigma: 8 } }, force: true });
     await until(job.id, (row) => row.status === 'running');
     const deleted = await api(app).delete(`/api/jobs/${job.id}.json`).set(bearer(user.token)).expect(200);
     expect(deleted.body.status).toBe('cancelled');
