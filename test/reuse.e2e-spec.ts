@@ -3,7 +3,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { randomInt } from 'node:crypto';
 import { existsSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { createImage, createStoredImage, createUser, fixture, TestUser } from './utils/factories';
+import { createImage, createUser, fixture, TestUser } from './utils/factories';
 import { availableBackends } from './utils/faults/cluster';
 import { binary } from './utils/images';
 import sharp from 'sharp';
@@ -11,7 +11,11 @@ import { ADMIN_TOKEN, api, bearer, createTestApp, startTestWorker, testEnv, Test
 
 const PIPELINE = ['process', 'grayscale', 'histogram'];
 
-/** A fixture with one pixel of random colour: a photo of its own, that no earlier run has processed. */
+/**
+ * A fixture with one pixel of random colour: a photo of its own, that no other suite or backend
+ * sharing this database has processed (their files are in other data directories, so their rows
+ * would be candidates whose files this app cannot find).
+ */
 async function uniquePhoto(name: string): Promise<Buffer> {
   const pixel = await sharp({ create: { width: 1, height: 1, channels: 3, background: { r: randomInt(256), g: randomInt(256), b: randomInt(256) } } })
     .png()
@@ -55,7 +59,7 @@ describe.each(availableBackends())('no redundant work, queue on $name', (backend
   const stored = (key: string) => existsSync(join(env.DATA_DIR!, 'files', key));
 
   it('reuses every step of a repeated pipeline, recomputes with force, and deletes a shared file with its last image', async () => {
-    const source = await createStoredImage(app, ada, 'camera.png');
+    const source = await uploadImage(ada, await uniquePhoto('camera.png'));
     const first = await run(ada, { image_id: source.id, job_sequence: PIPELINE });
     expect(first).toMatchObject({ force: false, reused_steps: [] });
 
@@ -91,7 +95,6 @@ describe.each(availableBackends())('no redundant work, queue on $name', (backend
   }, 60_000);
 
   it('reuses the work of the same photo uploaded by another user, whose deletion keeps the shared files', async () => {
-    // A photo no other suite sharing this database has processed: their files are in other data directories.
     const photo = await uniquePhoto('coffee.png');
     const adas = await uploadImage(ada, photo);
     const first = await run(ada, { image_id: adas.id, job_sequence: PIPELINE });
