@@ -81,6 +81,9 @@ const KEPT_BULLMQ_TABLES = /^(migration|relay_.*)$/;
  * migration ledger (jobs, logs, dependencies, dedup keys, events, meta, metrics, schedulers),
  * the equivalent of deleting the installation's keys on Redis. Returns the tables emptied.
  */
+/** lock_not_available (lock_timeout) and deadlock_detected. */
+const RETRIED_LOCK_ERRORS = ['55P03', '40P01'];
+
 export async function truncateQueueTables(pool: Pool): Promise<string[]> {
   const { rows } = await pool.query<{ table_name: string }>(
     `SELECT table_name FROM information_schema.tables WHERE table_schema = 'bullmq' AND table_type = 'BASE TABLE' ORDER BY table_name`,
@@ -88,7 +91,8 @@ export async function truncateQueueTables(pool: Pool): Promise<string[]> {
   const tables = rows.map((row) => row.table_name).filter((name) => !KEPT_BULLMQ_TABLES.test(name));
   if (!tables.includes('job')) throw new Error(`No bullmq.job table in this database (bullmq tables: ${rows.map((r) => r.table_name).join(', ')})`);
   const statement = `TRUNCATE ${tables.map((name) => `bullmq."${name}"`).join(', ')}`;
-  // TRUNCATE waits for an exclusive lock; workers hold row locks only briefly, so retry on a timeout.
+  // TRUNCATE takes the tables' exclusive locks one after another, while workers take theirs in
+  // their own order: it may time out waiting, or be chosen as a deadlock's victim. Both are retried.
   for (let attempt = 1; ; attempt++) {
     const client = await pool.connect();
     try {
@@ -96,7 +100,7 @@ export async function truncateQueueTables(pool: Pool): Promise<string[]> {
       await client.query(statement);
       return tables;
     } catch (error) {
-      if (attempt >= 10 || (error as { code?: string }).code !== '55P03') throw error;
+      if (attempt >= 10 || !RETRIED_LOCK_ERRORS.includes((error as { code?: string }).code ?? '')) throw error;
     } finally {
       await client.query('RESET lock_timeout').catch(() => undefined);
       client.release();
