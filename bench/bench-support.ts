@@ -73,6 +73,29 @@ export async function startProduct(env: NodeJS.ProcessEnv = {}, args: string[] =
   };
 }
 
+/** Signs a new user up on the product and answers its bearer token. */
+export async function signUp(product: RunningProduct, prefix = 'bench'): Promise<string> {
+  const username = `${prefix}${Date.now()}`;
+  const user = await api(product.url, '', '/api/users.json', {
+    method: 'POST',
+    body: JSON.stringify({ username, email: `${username}@example.com`, password: 'bench-password' }),
+  });
+  return user.authentication_token;
+}
+
+/** A 64×64 grey PNG stored as the user's image, for jobs whose pixel work should cost nothing; answers its id. */
+export async function uploadTinyImage(product: RunningProduct, token: string): Promise<number> {
+  const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } }).png().toBuffer();
+  const image = await api(product.url, token, '/api/images.json', { method: 'POST', body: '{}' });
+  const uploaded = await fetch(`${product.url}/api/images/${image.id}/file`, {
+    method: 'PUT',
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'image/png' },
+    body: png,
+  });
+  if (!uploaded.ok) throw new Error(`upload: ${uploaded.status} ${await uploaded.text()}`);
+  return image.id;
+}
+
 /** A worker process on the product's database, queue and files; `nodeArgs` go to node itself (e.g. --cpu-prof). */
 export function startWorker(product: RunningProduct, nodeArgs: string[] = []): RunningWorker {
   const child = spawn(process.execPath, [...nodeArgs, join(__dirname, '..', 'src', 'worker.main.js')], {

@@ -1,6 +1,5 @@
 import { createParser } from 'eventsource-parser';
-import sharp from 'sharp';
-import { api, inParallel, startProduct } from './bench-support';
+import { api, inParallel, signUp, startProduct, uploadTinyImage } from './bench-support';
 
 const JOBS = Number(process.env.BENCH_EVENT_JOBS ?? 200);
 const CLIENTS = 4;
@@ -14,20 +13,8 @@ async function main(): Promise<void> {
   const product = await startProduct({ AUTH_RATE_LIMIT: '0', JOB_RATE_LIMIT: '0', UPLOAD_RATE_LIMIT: '0' });
   const stream = new AbortController();
   try {
-    const username = `bench${Date.now()}`;
-    const user = await api(product.url, '', '/api/users.json', {
-      method: 'POST',
-      body: JSON.stringify({ username, email: `${username}@example.com`, password: 'bench-password' }),
-    });
-    const token: string = user.authentication_token;
-    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } }).png().toBuffer();
-    const image = await api(product.url, token, '/api/images.json', { method: 'POST', body: '{}' });
-    const uploaded = await fetch(`${product.url}/api/images/${image.id}/file`, {
-      method: 'PUT',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'image/png' },
-      body: png,
-    });
-    if (!uploaded.ok) throw new Error(`upload: ${uploaded.status} ${await uploaded.text()}`);
+    const token = await signUp(product);
+    const imageId = await uploadTinyImage(product, token);
 
     const delays: number[] = [];
     const finished = new Set<number>();
@@ -58,7 +45,7 @@ async function main(): Promise<void> {
     await inParallel([...Array(JOBS).keys()], CLIENTS, async () => {
       await api(product.url, token, '/api/jobs.json', {
         method: 'POST',
-        body: JSON.stringify({ image_id: image.id, job_sequence: ['process', 'invert'] }),
+        body: JSON.stringify({ image_id: imageId, job_sequence: ['process', 'invert'] }),
       });
     });
     const timeout = setTimeout(() => stream.abort(), 120_000);

@@ -3,7 +3,7 @@ import { Client } from 'pg';
 import sharp from 'sharp';
 import { operationRegistry } from '../src/worker/operation-registry';
 import { openStepInput } from '../src/worker/process-pipeline';
-import { api, childPid, inParallel, makePhotos, RunningProduct, startProduct, startWorker, treeCpuSeconds } from './bench-support';
+import { api, childPid, inParallel, makePhotos, RunningProduct, signUp, startProduct, startWorker, treeCpuSeconds } from './bench-support';
 
 /**
  * `npm run bench:pipeline`: PHOTOS photographs (JPEGs cut from a real photo) through
@@ -54,15 +54,6 @@ function productCpu(product: RunningProduct): { api: number; worker: number; pos
 
 const perPhoto = (before: Record<string, number>, after: Record<string, number>, count: number) =>
   Object.fromEntries(Object.keys(after).map((name) => [name, ((after[name] - before[name]) * 1000) / count]));
-
-async function signUp(product: RunningProduct): Promise<string> {
-  const username = `bench${Date.now()}`;
-  const user = await api(product.url, '', '/api/users.json', {
-    method: 'POST',
-    body: JSON.stringify({ username, email: `${username}@example.com`, password: 'bench-password' }),
-  });
-  return user.authentication_token;
-}
 
 /** Uploads each photo and creates its job, CLIENTS at a time, as a mobile client would. */
 async function ingest(product: RunningProduct, token: string, photos: Buffer[]): Promise<void> {

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { api, childPid, inParallel, makePhotos, RunningProduct, startProduct, treeCpuSeconds } from './bench-support';
+import { api, childPid, inParallel, makePhotos, RunningProduct, signUp, startProduct, treeCpuSeconds } from './bench-support';
 
 const PHOTOS = Number(process.env.BENCH_PHOTOS ?? 200);
 const CLIENTS = 4;
@@ -63,12 +63,7 @@ async function main(): Promise<void> {
   const database = new Client({ connectionString: product.databaseUrl });
   await database.connect();
   try {
-    const username = `bench${Date.now()}`;
-    const user = await api(product.url, '', '/api/users.json', {
-      method: 'POST',
-      body: JSON.stringify({ username, email: `${username}@example.com`, password: 'bench-password' }),
-    });
-    const token: string = user.authentication_token;
+    const token = await signUp(product);
     const imageIds: number[] = [];
     await inParallel(photos, CLIENTS, async (photo, index) => {
       const form = new FormData();

@@ -2,8 +2,7 @@ import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
 import Redis from 'ioredis';
 import { Client } from 'pg';
-import sharp from 'sharp';
-import { api, inParallel, RunningProduct, startProduct } from './bench-support';
+import { api, inParallel, RunningProduct, signUp, startProduct, uploadTinyImage } from './bench-support';
 
 /**
  * `npm run bench:tiny`: tiny jobs (`["process", "invert"]` on a 64×64 PNG, `force` so that each
@@ -50,24 +49,12 @@ interface Seeded {
 
 async function start(env: NodeJS.ProcessEnv, args: string[] = []): Promise<Seeded> {
   const product = await startProduct({ ...SETTINGS, ...env }, args);
-  const username = `tiny${Date.now()}`;
-  const user = await api(product.url, '', '/api/users.json', {
-    method: 'POST',
-    body: JSON.stringify({ username, email: `${username}@example.com`, password: 'bench-password' }),
-  });
-  const token: string = user.authentication_token;
-  const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } }).png().toBuffer();
-  const image = await api(product.url, token, '/api/images.json', { method: 'POST', body: '{}' });
-  const uploaded = await fetch(`${product.url}/api/images/${image.id}/file`, {
-    method: 'PUT',
-    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'image/png' },
-    body: png,
-  });
-  if (!uploaded.ok) throw new Error(`upload: ${uploaded.status} ${await uploaded.text()}`);
+  const token = await signUp(product, 'tiny');
+  const imageId = await uploadTinyImage(product, token);
   const db = new Client({ connectionString: product.databaseUrl });
   await db.connect();
   // force: each job computes its step, rather than pointing at the same work done by the first.
-  return { product, token, body: JSON.stringify({ image_id: image.id, job_type: 'invert', force: true }), db };
+  return { product, token, body: JSON.stringify({ image_id: imageId, job_type: 'invert', force: true }), db };
 }
 
 async function stop(seeded: Seeded): Promise<void> {
