@@ -94,6 +94,39 @@ describe.each(availableBackends())('no redundant work, queue on $name', (backend
     expect(stored(forcedGrey.s3_key)).toBe(true);
   }, 60_000);
 
+  it('completes a job whose every step was done before as it is created, alone or in a batch, and queues the rest', async () => {
+    const source = await uploadImage(ada, await uniquePhoto('camera.png'));
+    const first = await run(ada, { image_id: source.id, job_sequence: PIPELINE });
+
+    const again = (await api(app).post('/api/jobs.json').set(bearer(ada.token)).send({ image_id: source.id, job_sequence: PIPELINE }).expect(201)).body;
+    expect(again).toMatchObject({ status: 'completed', progress: 100, attempts: 0, reused_steps: [0, 1], error: null });
+    expect(again.outputs).toHaveLength(2);
+    expect(await waitForJob(app, ada.token, again.id)).toMatchObject({ status: 'completed', outputs: again.outputs });
+    const histogram = await imageOf(ada, again.outputs[1]);
+    expect(histogram).toMatchObject({ job_id: again.id, image_type: 'histogram', histogram: (await imageOf(ada, first.outputs[1])).histogram });
+
+    const batch = (
+      await api(app)
+        .post('/api/jobs/batch.json')
+        .set(bearer(ada.token))
+        .send({
+          jobs: [
+            { image_id: source.id, job_sequence: PIPELINE },
+            { image_id: source.id, job_sequence: ['process', 'grayscale', 'flip'] },
+            { image_id: source.id, job_sequence: PIPELINE, force: true },
+          ],
+        })
+        .expect(200)
+    ).body;
+    expect(batch.map((item: { status: number }) => item.status)).toEqual([201, 201, 201]);
+    const [repeated, partly, forced] = batch.map((item: { job: Record<string, unknown> }) => item.job);
+    expect(repeated).toMatchObject({ status: 'completed', reused_steps: [0, 1] });
+    expect(partly).toMatchObject({ status: 'queued', reused_steps: [] });
+    expect(forced).toMatchObject({ status: 'queued', reused_steps: [] });
+    expect(await waitForJob(app, ada.token, partly.id as number)).toMatchObject({ status: 'completed', reused_steps: [0] });
+    expect(await waitForJob(app, ada.token, forced.id as number)).toMatchObject({ status: 'completed', reused_steps: [] });
+  }, 60_000);
+
   it('reuses the work of the same photo uploaded by another user, whose deletion keeps the shared files', async () => {
     const photo = await uniquePhoto('coffee.png');
     const adas = await uploadImage(ada, photo);

@@ -88,7 +88,7 @@ export class Image {
   @Column({ type: 'smallint', nullable: true })
   stepIndex: number | null;
 
-  /** What made this output (src/worker/work-key.ts): a step with the same key reuses its file. */
+  /** What made this output (src/work-reuse/work-key.ts): a step with the same key reuses its file. */
   @Index('images_work_key_idx', { where: 'work_key IS NOT NULL' })
   @Column({ type: 'char', length: 64, nullable: true })
   workKey: string | null;

@@ -176,6 +176,45 @@ export class JobRepository {
     return stopped.map((row) => ({ id: row.id as number, jobType: row.job_type as string[] }));
   }
 
+  /**
+   * The jobs of `ids` that are queued and were never tried, locked until `manager`'s transaction
+   * ends, so that none is claimed, cancelled or deleted before `completeUntried` ends it.
+   */
+  async lockUntried(manager: EntityManager, ids: number[]): Promise<Set<number>> {
+    const rows: { id: number }[] = await manager.query(
+      'SELECT id FROM jobs WHERE id = ANY($1::int[]) AND status = $2 AND attempts = 0 ORDER BY id FOR UPDATE',
+      [ids, JOB_STATUS.queued],
+    );
+    return new Set(rows.map((row) => row.id));
+  }
+
+  /**
+   * `queued → completed` with no attempt, for jobs held by `lockUntried` whose every step pointed
+   * at earlier identical work (src/work-reuse): their outputs are recorded, so nothing is left to
+   * run. The caller counts them (`countCompleted`) once its transaction has committed.
+   */
+  async completeUntried(manager: EntityManager, completions: { jobId: number; outputImageIds: number[]; reusedSteps: number[] }[]): Promise<Job[]> {
+    // TypeORM answers an UPDATE's query() with [rows, count].
+    const [rows]: [Record<string, unknown>[], number] = await manager.query(
+      `UPDATE jobs SET status = $2, progress = 100, error = NULL, started_at = now(), finished_at = now(), updated_at = now(),
+              output_image_ids = r.output_image_ids, reused_steps = r.reused_steps
+         FROM jsonb_to_recordset($1::jsonb) AS r(job_id integer, output_image_ids integer[], reused_steps smallint[])
+        WHERE jobs.id = r.job_id AND jobs.status = $3
+       RETURNING jobs.*`,
+      [
+        JSON.stringify(completions.map((entry) => ({ job_id: entry.jobId, output_image_ids: entry.outputImageIds, reused_steps: entry.reusedSteps }))),
+        JOB_STATUS.completed,
+        JOB_STATUS.queued,
+      ],
+    );
+    return rows.map((row) => this.toJob(manager, row)).sort((a, b) => a.id - b.id);
+  }
+
+  /** Jobs completed in a caller's transaction (completeUntried), counted once it committed. */
+  countCompleted(jobs: Pick<Job, 'jobType'>[]): void {
+    for (const job of jobs) this.metrics.jobEnded(job.jobType, 'completed');
+  }
+
   /** Jobs failed in a caller's transaction (failJobsOfImage), counted once it committed. */
   countFailed(jobs: Pick<Job, 'jobType'>[]): void {
     for (const job of jobs) this.metrics.jobEnded(job.jobType, 'failed');

@@ -43,7 +43,12 @@ export class JobsController {
 
   @Post()
   @RateLimit('jobs', jobsInBody)
-  @ApiOperation({ summary: "Create a job on one of your images and queue it" })
+  @ApiOperation({
+    summary: 'Create a job on one of your images and queue it',
+    description:
+      'A process job whose every step was done before (same input file, operation, version and params), without `force`, ' +
+      'is answered already `completed`: its outputs point at the earlier files (reused_steps lists every step) and it is never queued.',
+  })
   @ApiCreatedResponse({ type: JobResponseDto })
   @ApiErrorResponses(400, 401, 403, 422)
   async create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateJobDto): Promise<JobResponseDto> {

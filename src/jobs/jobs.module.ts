@@ -8,9 +8,10 @@ import { JobLifecycleModule } from './job-lifecycle.module';
 import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
 import { WebhooksModule } from '../webhooks/webhooks.module';
+import { WorkReuseModule } from '../work-reuse/work-reuse.module';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([Job]), ImagesModule, JobLifecycleModule, JobInjectorModule, WebhooksModule],
+  imports: [TypeOrmModule.forFeature([Job]), ImagesModule, JobLifecycleModule, JobInjectorModule, WebhooksModule, WorkReuseModule],
   controllers: [JobsController, JobInjectorController],
   providers: [JobsService],
   exports: [JobsService],

@@ -22,6 +22,7 @@ import { pipelineKind } from '../pipelines/job-sequence';
 import { parseJobSpec, requestedSequence } from '../pipelines/job-spec';
 import { quotaDefaults } from '../quotas/quotas';
 import { WebhooksService } from '../webhooks/webhooks.service';
+import { WorkReuse } from '../work-reuse/work-reuse.service';
 
 /** Test hook: an API process with this variable set to 1 dies right after committing a job, before queueing it. */
 const CRASH_AFTER_INSERT_HOOK = 'DARKROOM_CRASH_AFTER_JOB_INSERT';
@@ -30,6 +31,12 @@ const CRASH_AFTER_INSERT_HOOK = 'DARKROOM_CRASH_AFTER_JOB_INSERT';
 function itemError(error: unknown): Error {
   if (error instanceof Error && describeError(error).status < 500) return error;
   throw error;
+}
+
+/** Keeps `image` in `images` by id, and hands it back. */
+function remember(images: Map<number, Image>, image: Image): Image {
+  images.set(image.id, image);
+  return image;
 }
 
 export interface JobDownload {
@@ -51,6 +58,7 @@ export class JobsService {
     private readonly queue: JobQueue,
     private readonly config: AppConfig,
     private readonly webhooks: WebhooksService,
+    private readonly reuse: WorkReuse,
   ) {}
 
   findAll(principal: Principal, selection: Selection): Promise<Job[]> {
@@ -69,9 +77,14 @@ export class JobsService {
    * job that is accepted can run: operations of the catalogue, valid parameters, a stored original.
    */
   async create(principal: Principal, dto: CreateJobDto): Promise<Job> {
-    const values = await this.plan(principal, dto, (imageId, userId, field) => this.images.requireOwned(imageId, userId, field));
+    const sources = new Map<number, Image>();
+    const values = await this.plan(principal, dto, async (imageId, userId, field) =>
+      remember(sources, await this.images.requireOwned(imageId, userId, field)),
+    );
     const job = await this.jobRows.insert(values, quotaDefaults(this.config));
     if (process.env[CRASH_AFTER_INSERT_HOOK] === '1') process.kill(process.pid, 'SIGKILL');
+    const [completed] = await this.reuse.completeDoneWork([job], sources);
+    if (completed) return completed;
     await this.enqueue(job);
     return job;
   }
@@ -79,7 +92,8 @@ export class JobsService {
   /**
    * POST /api/jobs/batch: each body is checked exactly as `create` checks it, and answered in its
    * place with its job or its error; the jobs that pass are written in one transaction (one
-   * INSERT, each owner's quota reserved once), then queued in one round trip per queue. An error
+   * INSERT, each owner's quota reserved once), then queued in one round trip per queue, except
+   * those whose every step was done before, which complete at once (WorkReuse). An error
    * that is not the body's fault (the database gone) fails the whole request, before anything is
    * written.
    */
@@ -87,10 +101,11 @@ export class JobsService {
     const dtos = await Promise.all(bodies.map((body) => validateBody(CreateJobDto, body).catch(itemError)));
     const imageIds = dtos.flatMap((dto) => (dto instanceof CreateJobDto && dto.image_id !== undefined ? [dto.image_id] : []));
     const ownedImage = await this.images.ownedImages(imageIds);
+    const sources = new Map<number, Image>();
     const outcomes: (Job | Error)[] = [];
     const planned: { index: number; job: NewJob }[] = [];
     for (const [index, dto] of dtos.entries()) {
-      const job = dto instanceof Error ? dto : await this.plan(principal, dto, async (...args) => ownedImage(...args)).catch(itemError);
+      const job = dto instanceof Error ? dto : await this.plan(principal, dto, async (...args) => remember(sources, ownedImage(...args))).catch(itemError);
       if (job instanceof Error) outcomes[index] = job;
       else planned.push({ index, job });
     }
@@ -98,10 +113,12 @@ export class JobsService {
     planned.forEach((entry, position) => (outcomes[entry.index] = inserted[position]));
     const created = inserted.filter((outcome): outcome is Job => outcome instanceof Job);
     if (created.length > 0 && process.env[CRASH_AFTER_INSERT_HOOK] === '1') process.kill(process.pid, 'SIGKILL');
-    await this.queue.enqueueMany(created).catch((error: Error) => {
-      this.logger.warn(`${created.length} job(s) of a batch are saved but not yet queued (${error.message}); the reconciler will queue them`);
+    const completed = new Map((await this.reuse.completeDoneWork(created, sources)).map((job) => [job.id, job]));
+    const toQueue = created.filter((job) => !completed.has(job.id));
+    await this.queue.enqueueMany(toQueue).catch((error: Error) => {
+      this.logger.warn(`${toQueue.length} job(s) of a batch are saved but not yet queued (${error.message}); the reconciler will queue them`);
     });
-    return outcomes;
+    return outcomes.map((outcome) => (outcome instanceof Job ? (completed.get(outcome.id) ?? outcome) : outcome));
   }
 
   /** The row a body makes, once every rule a job must meet is checked. */

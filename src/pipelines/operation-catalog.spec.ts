@@ -29,14 +29,20 @@ describe('OperationCatalog', () => {
     });
   });
 
+  it('gives each operation the version of its output, 1 unless raised, and 0 for a name it does not hold', () => {
+    expect(operationCatalog.versionOf('grayscale')).toBe(1);
+    expect(new OperationCatalog([{ name: 'tuned', description: 'test', version: 3 }]).versionOf('tuned')).toBe(3);
+    expect(operationCatalog.versionOf('sepia')).toBe(0);
+  });
+
   it('refuses two entries of the same name', () => {
-    const entry = { name: 'twin', description: 'test' };
+    const entry = { name: 'twin', description: 'test', version: 1 };
     expect(() => new OperationCatalog([entry, { ...entry }])).toThrow(/"twin" is in the catalogue twice/);
   });
 
   it('refuses a name against the pattern', () => {
-    expect(() => new OperationCatalog([{ name: 'Shouty', description: 'test' }])).toThrow(/"Shouty"/);
-    expect(() => new OperationCatalog([{ name: '2nd', description: 'test' }])).toThrow(/"2nd"/);
+    expect(() => new OperationCatalog([{ name: 'Shouty', description: 'test', version: 1 }])).toThrow(/"Shouty"/);
+    expect(() => new OperationCatalog([{ name: '2nd', description: 'test', version: 1 }])).toThrow(/"2nd"/);
   });
 
   describe('validateParams', () => {

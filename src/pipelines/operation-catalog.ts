@@ -26,10 +26,22 @@ export interface OperationContract<N extends string = string, P extends object =
   name: N;
   description: string;
   params?: new () => P;
+  /**
+   * Raised whenever the operation's output for the same input and params changes (a fix, a new
+   * encoder setting): outputs made by an older version are then never reused for new steps. Kept
+   * here rather than beside the implementation because the API reuses earlier work too, when it
+   * creates a job whose every step was done before, and it never loads the worker's code.
+   */
+  version: number;
 }
 
-function contract<N extends string, P extends object = NoParams>(name: N, description: string, params?: new () => P): OperationContract<N, P> {
-  return { name, description, params };
+function contract<N extends string, P extends object = NoParams>(
+  name: N,
+  description: string,
+  params?: new () => P,
+  { version = 1 } = {},
+): OperationContract<N, P> {
+  return { name, description, params, version };
 }
 
 /** Every operation of the `process` pipelines. The worker implements each in src/worker/operations/<name>.operation.ts. */
@@ -88,6 +100,11 @@ export class OperationCatalog {
 
   has(name: string): boolean {
     return this.contracts.has(name);
+  }
+
+  /** The version of the operation's output (OperationContract.version); 0 for a name not in the catalogue, which no output has. */
+  versionOf(name: string): number {
+    return this.contracts.get(name)?.version ?? 0;
   }
 
   describe(): OperationDescription[] {

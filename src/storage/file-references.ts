@@ -4,7 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { StorageDriver } from './storage.driver';
 
 /** The advisory-lock class of stored files' reference counts (the second key is the key's hash). */
-const FILE_LOCK_CLASS = 0x46494c45;
+export const FILE_LOCK_CLASS = 0x46494c45;
 
 /**
  * Takes, until the transaction ends, the lock that orders everything which adds or drops a

@@ -9,9 +9,6 @@ import { AppConfig } from '../config/app-config';
 import { lockFileReferences } from '../storage/file-references';
 import { assertStorageAfterWrite, QuotaDefaults, QuotaExceededError, quotaDefaults } from '../quotas/quotas';
 
-/** How many stored files of the same work a step looks at before it computes the work again. */
-const REUSE_CANDIDATES = 3;
-
 /** What a step's output is, once its file is stored. */
 export interface OutputRecord {
   step: string;
@@ -24,7 +21,7 @@ export interface OutputRecord {
   sha256: string;
   histogram?: number[];
   progress: number;
-  /** What made it (src/worker/work-key.ts), so that the same work later reuses the file; null for aggregates. */
+  /** What made it (src/work-reuse/work-key.ts), so that the same work later reuses the file; null for aggregates. */
   workKey: string | null;
 }
 
@@ -114,22 +111,8 @@ export class JobOutputRepository {
   }
 
   /**
-   * A stored file that earlier work with this key made, which `isStored` confirms is still in
-   * storage. The oldest few are tried in turn: a file lost from storage (restored from an
-   * older backup, removed by hand) must not stop the reuse of a copy made since.
-   */
-  async findReusable(workKey: string, isStored: (key: string) => Promise<boolean>): Promise<string | null> {
-    const rows: { s3_key: string }[] = await this.dataSource.query(
-      'SELECT s3_key FROM images WHERE work_key = $1 AND s3_key IS NOT NULL GROUP BY s3_key ORDER BY min(id) LIMIT $2',
-      [workKey, REUSE_CANDIDATES],
-    );
-    for (const { s3_key: key } of rows) if (await isStored(key)) return key;
-    return null;
-  }
-
-  /**
    * Records step `request.index` as a new image pointing at the stored file `key`, which earlier
-   * work with the same key made (findReusable), with a copy of its histogram, and marks the step
+   * work with the same key made (WorkReuse.findStored), with a copy of its histogram, and marks the step
    * reused, all under the attempt's fence. The file's reference lock is taken first and an image of
    * that work is looked up again under it: should the last one have gone meanwhile, the file may be
    * being deleted, and null tells the caller to compute the step after all. `'taken'` means

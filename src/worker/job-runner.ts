@@ -14,6 +14,7 @@ import { JobQueue } from '../queue/job-queue';
 import { QueuedJobData } from '../queue/queue-names';
 import { newStorageKey } from '../storage/storage-key';
 import { StorageDriver } from '../storage/storage.driver';
+import { WorkReuse } from '../work-reuse/work-reuse.service';
 import { JobOutputRepository } from './job-output.repository';
 import { JobStopListener, JobStopped } from './job-stop-listener';
 import type { GreyLevels } from './operations/grey-levels';
@@ -106,6 +107,7 @@ export class JobRunner implements BeforeApplicationShutdown {
     private readonly storage: StorageDriver,
     private readonly config: AppConfig,
     private readonly metrics: JobMetrics,
+    private readonly reuse: WorkReuse,
   ) {}
 
   /**
@@ -265,9 +267,9 @@ export class JobRunner implements BeforeApplicationShutdown {
    */
   async reuseOutput(attempt: Attempt, index: number, step: string, progress: number, workKey: string): Promise<StoredOutput | null> {
     attempt.throwIfStopped();
-    const key = await this.outputs.findReusable(workKey, async (candidate) => (await this.storage.stat(candidate)) !== null);
-    if (key === null) return null;
-    const reused = await this.outputs.reuse(attempt.fence, attempt.job.userId, attempt.job.imageId, key, { step, index, workKey, progress });
+    const stored = await this.reuse.findStored(workKey);
+    if (stored === null) return null;
+    const reused = await this.outputs.reuse(attempt.fence, attempt.job.userId, attempt.job.imageId, stored.s3Key, { step, index, workKey, progress });
     if (reused === 'taken') return this.recordedOutput(attempt.job.id, index);
     return reused;
   }

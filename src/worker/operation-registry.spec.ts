@@ -13,7 +13,7 @@ describe('OperationRegistry', () => {
 
   describe('in a folder of its own', () => {
     let folder: string;
-    const catalog = (...names: string[]) => new OperationCatalog(names.map((name) => ({ name, description: 'test' })));
+    const catalog = (...names: string[]) => new OperationCatalog(names.map((name) => ({ name, description: 'test', version: 1 })));
     const operationFile = (file: string, name: string) =>
       writeFileSync(join(folder, file), `exports.operation = { name: ${JSON.stringify(name)}, run: async () => ({}) };\n`);
 

@@ -14,7 +14,7 @@ import { Attempt, JobOutcome, JobRunner, StoredOutput } from './job-runner';
 import { OperationRegistry, operationRegistry } from './operation-registry';
 import { type GreyLevels, openGreyLevels } from './operations/grey-levels';
 import type { Operation, OperationContext, OperationOutput } from './operations/operation';
-import { workKey } from './work-key';
+import { stepWorkKey } from '../work-reuse/work-key';
 
 /** What a step starts from: the previous output's pixels when its operation kept them, else its bytes. */
 export type StepInput = { pixels: GreyLevels; data?: Buffer } | { pixels?: undefined; data: Buffer };
@@ -58,7 +58,7 @@ export class ProcessPipeline {
 
   /**
    * A step an earlier attempt completed is not redone: its stored output feeds the next step. Nor
-   * is a step whose exact work (src/worker/work-key.ts) was done before, unless the job says
+   * is a step whose exact work (src/work-reuse/work-key.ts) was done before, unless the job says
    * `force`: its output points at that work's file. Bytes are read only when a step must compute,
    * so a pipeline reused end to end reads no file. The attempt's signal is checked between steps,
    * so a cancel or a timeout stops it there at the latest.
@@ -107,7 +107,7 @@ export class ProcessPipeline {
     const operation = this.registry.get(step.name);
     if (!operation) throw new UnrecoverableError(`"${step.name}" is no longer an operation this worker knows`);
     const context = { pngCompression: this.config.PNG_COMPRESSION };
-    const key = workKey(input.sha256, operation, step.params, context);
+    const key = stepWorkKey(input.sha256, step, context);
     let reused: StoredOutput | null = null;
     if (!attempt.job.force) {
       await input.assertStored?.();

@@ -17,6 +17,7 @@ import { WebhookDeliverer } from './webhook-deliverer';
 import { WebhookDeliveryProcessor } from './webhook-delivery.processor';
 import { WebhookDispatcher } from './webhook-dispatcher';
 import { WebhookSender } from './webhook-sender';
+import { WorkReuseModule } from '../work-reuse/work-reuse.module';
 
 /**
  * Runs the pipelines of queued jobs, consuming the queues WORKER_QUEUES names, and delivers
@@ -40,6 +41,6 @@ export class WorkerModule {
     if (config.WORKER_QUEUES.includes('query') || config.WORKER_QUEUES.includes('search')) providers.push(AggregatePipeline, HistogramCache);
     if (config.WORKER_QUEUES.includes('query')) providers.push(QueryQueueProcessor);
     if (config.WORKER_QUEUES.includes('search')) providers.push(SearchQueueProcessor);
-    return { module: WorkerModule, imports: [JobLifecycleModule, MetricsModule, WebhookQueueModule.register()], providers };
+    return { module: WorkerModule, imports: [JobLifecycleModule, MetricsModule, WorkReuseModule, WebhookQueueModule.register()], providers };
   }
 }

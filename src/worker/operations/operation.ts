@@ -25,16 +25,14 @@ export interface OperationContext {
  */
 export interface Operation<N extends OperationName = OperationName> {
   readonly name: N;
-  /**
-   * Raised whenever the operation's output for the same input and params changes (a fix, a new
-   * encoder setting): outputs made by an older version are then never reused for new steps.
-   */
-  readonly version: number;
   /** `input` is already oriented by its EXIF tag; `params` passed the catalogue's checks; the output must carry no metadata. */
   run(input: Sharp, params: OperationParams[N], context: OperationContext): Promise<OperationOutput>;
 }
 
-/** Types `run`'s parameters by the catalogue's entry for `name`. */
-export function defineOperation<N extends OperationName>(name: N, run: Operation<N>['run'], { version = 1 } = {}): Operation<N> {
-  return { name, version, run };
+/**
+ * Types `run`'s parameters by the catalogue's entry for `name`. A change to what `run` outputs
+ * raises the entry's version there (OperationContract.version).
+ */
+export function defineOperation<N extends OperationName>(name: N, run: Operation<N>['run']): Operation<N> {
+  return { name, run };
 }

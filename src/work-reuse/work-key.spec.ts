@@ -1,4 +1,4 @@
-import { workKey } from './work-key';
+import { stepWorkKey, workKey } from './work-key';
 
 const SHA = 'a'.repeat(64);
 const grayscale = { name: 'grayscale' as const, version: 1 };
@@ -23,5 +23,12 @@ describe('workKey', () => {
 
   it('treats absent params as empty ones', () => {
     expect(workKey(SHA, grayscale, undefined, context)).toBe(workKey(SHA, grayscale, {}, context));
+  });
+});
+
+describe('stepWorkKey', () => {
+  it('names a step by its operation, with the catalogue’s version, and its params', () => {
+    expect(stepWorkKey(SHA, { name: 'grayscale', params: {} }, context)).toBe(workKey(SHA, grayscale, {}, context));
+    expect(stepWorkKey(SHA, { name: 'resize', params: { width: 10 } }, context)).toBe(workKey(SHA, { name: 'resize', version: 1 }, { width: 10 }, context));
   });
 });

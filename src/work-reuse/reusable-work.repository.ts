@@ -1,0 +1,136 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { IMAGE_STATUS } from '../images/image.entity';
+import { FILE_LOCK_CLASS } from '../storage/file-references';
+
+/** How many stored files of the same work a step looks at before it computes the work again. */
+const FILES_PER_WORK_KEY = 3;
+
+/** An earlier output whose file a step with the same work key may point at instead of computing it. */
+export interface StoredWork {
+  /** The oldest image that points at the file with this work key: its histogram, if any, is copied. */
+  imageId: number;
+  s3Key: string;
+  format: string;
+  width: number;
+  height: number;
+  bytes: number;
+  sha256: string;
+}
+
+/** A new output image of step `stepIndex` of job `jobId`, pointing at the file of `work`. */
+export interface ReusedOutput {
+  jobId: number;
+  userId: number;
+  sourceId: number;
+  stepIndex: number;
+  step: string;
+  workKey: string;
+  work: StoredWork;
+}
+
+interface StoredWorkRow {
+  work_key: string;
+  id: number;
+  s3_key: string;
+  format: string;
+  width: number;
+  height: number;
+  bytes: number;
+  sha256: string;
+}
+
+/** The SQL of reusing earlier work: finding it, and recording new outputs that point at its files. */
+@Injectable()
+export class ReusableWorkRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * For each of `keys`, the files that earlier work with that key made, oldest first: at most a
+   * few, since a file lost from storage (restored from an older backup, removed by hand) must not
+   * stop the reuse of a copy made since, but more than a few lost means something else is wrong.
+   */
+  async storedWork(keys: string[]): Promise<Map<string, StoredWork[]>> {
+    const rows: StoredWorkRow[] = await this.dataSource.query(
+      `SELECT work_key, id, s3_key, format, width, height, bytes, sha256 FROM (
+         SELECT DISTINCT ON (work_key, s3_key) work_key, id, s3_key, format, width, height, bytes, sha256
+           FROM images WHERE work_key = ANY($1::bpchar[]) AND s3_key IS NOT NULL
+          ORDER BY work_key, s3_key, id) files
+        ORDER BY id`,
+      [keys],
+    );
+    const byKey = new Map<string, StoredWork[]>();
+    for (const row of rows) {
+      const files = byKey.get(row.work_key) ?? [];
+      if (files.length === FILES_PER_WORK_KEY) continue;
+      files.push({ imageId: row.id, s3Key: row.s3_key, format: row.format, width: row.width, height: row.height, bytes: Number(row.bytes), sha256: row.sha256 });
+      byKey.set(row.work_key, files);
+    }
+    return byKey;
+  }
+
+  /**
+   * Takes the reference locks of the files `keys` (see lockFileReferences) in one statement, in the
+   * order of their lock keys, so that two transactions taking several never wait on each other in
+   * a cycle.
+   */
+  async lockFiles(manager: EntityManager, keys: string[]): Promise<void> {
+    await manager.query(
+      `SELECT pg_advisory_xact_lock($1, lock_key) FROM (SELECT DISTINCT hashtext(key) AS lock_key FROM unnest($2::text[]) AS key ORDER BY 1) locks`,
+      [FILE_LOCK_CLASS, keys],
+    );
+  }
+
+  /**
+   * Which of `imageIds` still exist, each locked (FOR KEY SHARE) until the transaction ends, so that
+   * none can be deleted before the new outputs that copy or point at them are recorded.
+   */
+  async holdImages(manager: EntityManager, imageIds: number[]): Promise<Set<number>> {
+    const rows: { id: number }[] = await manager.query('SELECT id FROM images WHERE id = ANY($1::int[]) ORDER BY id FOR KEY SHARE', [imageIds]);
+    return new Set(rows.map((row) => row.id));
+  }
+
+  /**
+   * Inserts the output images of `outputs`, with copies of their histograms, in one statement
+   * each; an image type deleted since the job was created is simply absent. Returns the new
+   * images' ids, in the order of `outputs`.
+   */
+  async insertOutputs(manager: EntityManager, outputs: ReusedOutput[]): Promise<number[]> {
+    const rows = outputs.map((output, ord) => ({
+      ord,
+      s3_key: output.work.s3Key,
+      step: output.step,
+      user_id: output.userId,
+      original_id: output.sourceId,
+      job_id: output.jobId,
+      step_index: output.stepIndex,
+      width: output.work.width,
+      height: output.work.height,
+      format: output.work.format,
+      bytes: output.work.bytes,
+      sha256: output.work.sha256,
+      work_key: output.workKey,
+    }));
+    const inserted: { id: number }[] = await manager.query(
+      `INSERT INTO images (status, s3_key, image_type_id, user_id, original_id, job_id, step_index, width, height, format, bytes, sha256, work_key)
+       SELECT $2, r.s3_key, image_types.id, r.user_id, r.original_id, r.job_id, r.step_index, r.width, r.height, r.format, r.bytes, r.sha256, r.work_key
+         FROM jsonb_to_recordset($1::jsonb) AS r(ord integer, s3_key varchar, step varchar, user_id integer, original_id integer, job_id integer,
+              step_index smallint, width integer, height integer, format varchar, bytes integer, sha256 char(64), work_key char(64))
+         LEFT JOIN image_types ON image_types.type_name = r.step
+        ORDER BY r.ord
+       RETURNING id`,
+      [JSON.stringify(rows), IMAGE_STATUS.processed],
+    );
+    // Ids are drawn as the ordered rows are inserted, so id order is the order of `outputs`.
+    const ids = inserted.map((row) => row.id).sort((a, b) => a - b);
+    await manager.query(
+      `INSERT INTO histograms (image_id, job_id, bins)
+       SELECT r.image_id, r.job_id, histograms.bins
+         FROM jsonb_to_recordset($1::jsonb) AS r(image_id integer, job_id integer, from_image_id integer)
+         JOIN histograms ON histograms.image_id = r.from_image_id`,
+      [JSON.stringify(outputs.map((output, index) => ({ image_id: ids[index], job_id: output.jobId, from_image_id: output.work.imageId })))],
+    );
+    return ids;
+  }
+}

@@ -1,0 +1,36 @@
+import { createHash } from 'node:crypto';
+import { operationCatalog } from '../pipelines/operation-catalog';
+import type { ProcessStep } from '../pipelines/job-spec';
+
+/** JSON with every object's keys sorted, so that equal params give equal text whatever their order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, field]) => field !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, field]) => `${JSON.stringify(key)}:${canonicalJson(field)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The settings besides a step's params that shape its encoded output. */
+export interface EncoderSettings {
+  pngCompression: number;
+}
+
+/**
+ * What names one step's exact work: its input file (by sha256), the operation and its version
+ * (the catalogue's), its params and the settings that shape the encoded output. Two steps with the
+ * same key produce the same file, so the second may point at the first's instead of computing it.
+ */
+export function workKey(inputSha256: string, operation: { name: string; version: number }, params: unknown, context: EncoderSettings): string {
+  return createHash('sha256')
+    .update(['darkroom-work-1', inputSha256, operation.name, String(operation.version), canonicalJson(params ?? {}), `png=${context.pngCompression}`].join('\n'))
+    .digest('hex');
+}
+
+/** The work key of a `process` step, with its operation's version from the catalogue. */
+export function stepWorkKey(inputSha256: string, step: ProcessStep, settings: EncoderSettings): string {
+  return workKey(inputSha256, { name: step.name, version: operationCatalog.versionOf(step.name) }, step.params, settings);
+}
