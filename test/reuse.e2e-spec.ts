@@ -127,6 +127,20 @@ describe.each(availableBackends())('no redundant work, queue on $name', (backend
     expect(await waitForJob(app, ada.token, forced.id as number)).toMatchObject({ status: 'completed', reused_steps: [] });
   }, 60_000);
 
+  it('leaves a repeated job to the queue when its reused outputs would not fit its owner’s storage quota', async () => {
+    const owner = await createUser(app);
+    const source = await uploadImage(owner, await uniquePhoto('coffee.png'));
+    await run(owner, { image_id: source.id, job_sequence: PIPELINE });
+    const used = (await api(app).get(`/api/users/${owner.id}.json`).set(bearer(ADMIN_TOKEN)).expect(200)).body.usage.storage_bytes as number;
+    await api(app).put(`/api/users/${owner.id}.json`).set(bearer(ADMIN_TOKEN)).send({ max_storage_bytes: used + 1 }).expect(200);
+
+    const again = (await api(app).post('/api/jobs.json').set(bearer(owner.token)).send({ image_id: source.id, job_sequence: PIPELINE }).expect(201)).body;
+    expect(again).toMatchObject({ status: 'queued', reused_steps: [] });
+    const ended = await waitForJob(app, owner.token, again.id);
+    expect(ended).toMatchObject({ status: 'failed', outputs: [] });
+    expect(ended.error).toMatch(/^Storage quota exceeded/);
+  }, 60_000);
+
   it('reuses the work of the same photo uploaded by another user, whose deletion keeps the shared files', async () => {
     const photo = await uniquePhoto('coffee.png');
     const adas = await uploadImage(ada, photo);

@@ -276,6 +276,20 @@ export class JobRepository {
    * the lost attempt out should it still be running somewhere.
    */
   async claim(jobId: number, deliveryId: string): Promise<Claim> {
+    // The common case in one statement: a queued job, within its ttl, taken for its first or a retried attempt.
+    const [fresh] = await this.jobs
+      .createQueryBuilder()
+      .update()
+      .set({ status: JOB_STATUS.running, attempts: () => 'attempts + 1', startedAt: () => 'coalesce(started_at, now())' })
+      .where('id = :jobId AND delivery_id = :deliveryId AND status = :queued', { jobId, deliveryId, queued: JOB_STATUS.queued })
+      .andWhere('(ttl IS NULL OR started_at IS NOT NULL OR created_at + make_interval(secs => ttl) >= now())')
+      .returning('*')
+      .execute()
+      .then(({ raw }) => raw as Record<string, unknown>[]);
+    if (fresh) {
+      const claimed = this.toJob(this.dataSource.manager, fresh);
+      return { kind: 'claimed', job: claimed, fence: { jobId, deliveryId, attempt: claimed.attempts } };
+    }
     const job = await this.jobs.findOneBy({ id: jobId, deliveryId });
     if (!job || !UNFINISHED.includes(job.status as never)) return { kind: 'stale' };
     if (job.status === JOB_STATUS.queued && isExpired(job)) {

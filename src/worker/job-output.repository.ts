@@ -63,17 +63,18 @@ export class JobOutputRepository {
 
   private readonly quota: QuotaDefaults;
 
-  /** The outputs earlier attempts recorded, by step. */
-  async recorded(jobId: number): Promise<Map<number | null, Image>> {
-    return new Map((await this.dataSource.getRepository(Image).findBy({ jobId })).map((image) => [image.stepIndex, image]));
+  /**
+   * Job `jobId`'s source image `imageId` (null when it was deleted) and the outputs its earlier
+   * attempts recorded, by step, read in one query.
+   */
+  async sourceAndRecorded(jobId: number, imageId: number): Promise<{ source: Image | null; recorded: Map<number, Image> }> {
+    const images = await this.dataSource.getRepository(Image).findBy([{ id: imageId }, { jobId }]);
+    const outputs = images.filter((image) => image.jobId === jobId && image.stepIndex !== null);
+    return { source: images.find((image) => image.id === imageId) ?? null, recorded: new Map(outputs.map((image) => [image.stepIndex!, image])) };
   }
 
   async outputOf(jobId: number, stepIndex: number): Promise<Image> {
     return this.dataSource.getRepository(Image).findOneByOrFail({ jobId, stepIndex });
-  }
-
-  async sourceOf(imageId: number): Promise<Image | null> {
-    return this.dataSource.getRepository(Image).findOneBy({ id: imageId });
   }
 
   /** The bins of a histogram image of `userId`, named by id or by storage key. */

@@ -67,9 +67,8 @@ export class ProcessPipeline {
     const { job } = attempt;
     const spec = jobSpecOf(job);
     if (spec.kind !== 'process') throw new UnrecoverableError(`Job ${job.id} is not a process job`);
-    const source = job.imageId === null ? null : await this.outputs.sourceOf(job.imageId);
+    const { source, recorded: done } = job.imageId === null ? { source: null, recorded: new Map() } : await this.outputs.sourceAndRecorded(job.id, job.imageId);
     if (!source?.s3Key) throw new UnrecoverableError('The job’s source image, or its stored file, was deleted');
-    const done = await this.outputs.recorded(job.id);
     const sourceKey = source.s3Key;
     let input: StepSource = {
       sha256: source.sha256 ?? (await this.hashOf(source.id, sourceKey)),
