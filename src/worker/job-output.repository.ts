@@ -6,7 +6,7 @@ import { Histogram } from '../histograms/histogram.entity';
 import { Image, IMAGE_STATUS } from '../images/image.entity';
 import { Fence, FencedOut, JobRepository } from '../jobs/job.repository';
 import { AppConfig } from '../config/app-config';
-import { lockFileReferences } from '../storage/file-references';
+import { ReusableWorkRepository, StoredWork } from '../work-reuse/reusable-work.repository';
 import { assertStorageAfterWrite, QuotaDefaults, QuotaExceededError, quotaDefaults } from '../quotas/quotas';
 
 /** What a step's output is, once its file is stored. */
@@ -26,7 +26,7 @@ export interface OutputRecord {
 }
 
 /** A step that was not computed: its new image points at the file of an earlier identical step. */
-export interface ReusedOutput {
+export interface PointedOutput {
   id: number;
   s3Key: string;
   sha256: string;
@@ -40,22 +40,13 @@ export interface ReuseRequest {
   progress: number;
 }
 
-interface Candidate {
-  id: number;
-  s3_key: string;
-  format: string;
-  width: number;
-  height: number;
-  bytes: number;
-  sha256: string;
-}
-
 /** The worker's writes of outputs: each one inside the attempt's fence. */
 @Injectable()
 export class JobOutputRepository {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly jobs: JobRepository,
+    private readonly reusable: ReusableWorkRepository,
     config: AppConfig,
   ) {
     this.quota = quotaDefaults(config);
@@ -112,43 +103,39 @@ export class JobOutputRepository {
   }
 
   /**
-   * Records step `request.index` as a new image pointing at the stored file `key`, which earlier
-   * work with the same key made (WorkReuse.findStored), with a copy of its histogram, and marks the step
-   * reused, all under the attempt's fence. The file's reference lock is taken first and an image of
-   * that work is looked up again under it: should the last one have gone meanwhile, the file may be
-   * being deleted, and null tells the caller to compute the step after all. `'taken'` means
-   * another delivery recorded this step first.
+   * Records step `request.index` as a new image pointing at the stored file of `work` (earlier
+   * work with the same key: WorkReuse.findStored), with a copy of its histogram, and marks the step
+   * reused, all under the attempt's fence. The file's reference lock is taken first and the image
+   * of that work is held under it: should it have gone meanwhile, the file may be being deleted,
+   * and null tells the caller to compute the step after all. `'taken'` means another delivery
+   * recorded this step first.
    */
-  async reuse(fence: Fence, userId: number, sourceId: number | null, key: string, request: ReuseRequest): Promise<ReusedOutput | 'taken' | null> {
+  async reuse(fence: Fence, userId: number, sourceId: number | null, work: StoredWork, request: ReuseRequest): Promise<PointedOutput | 'taken' | null> {
     try {
       return await this.dataSource.transaction(async (manager) => {
-        await lockFileReferences(manager, key);
-        const [candidate]: Candidate[] = await manager.query(
-          'SELECT id, s3_key, format, width, height, bytes, sha256 FROM images WHERE work_key = $1 AND s3_key = $2 ORDER BY id LIMIT 1',
-          [request.workKey, key],
-        );
-        if (!candidate) return null;
+        await this.reusable.lockFiles(manager, [work.s3Key]);
+        if (!(await this.reusable.holdImages(manager, [work.imageId])).has(work.imageId)) return null;
         await this.jobs.holdFence(manager, fence, request.progress);
         const id = await this.insertOutput(manager, fence, userId, sourceId, {
           ...request,
-          key,
-          format: candidate.format,
-          width: candidate.width,
-          height: candidate.height,
-          bytes: candidate.bytes,
-          sha256: candidate.sha256,
+          key: work.s3Key,
+          format: work.format,
+          width: work.width,
+          height: work.height,
+          bytes: work.bytes,
+          sha256: work.sha256,
         });
         if (id === null) return 'taken';
         await manager.query('INSERT INTO histograms (image_id, job_id, bins) SELECT $1, $2, bins FROM histograms WHERE image_id = $3', [
           id,
           fence.jobId,
-          candidate.id,
+          work.imageId,
         ]);
         await manager.query('UPDATE jobs SET reused_steps = array_append(reused_steps, $2::smallint) WHERE id = $1 AND NOT $2::smallint = ANY(reused_steps)', [
           fence.jobId,
           request.index,
         ]);
-        return { id, s3Key: key, sha256: candidate.sha256 };
+        return { id, s3Key: work.s3Key, sha256: work.sha256 };
       });
     } catch (error) {
       if (error instanceof QuotaExceededError) throw new UnrecoverableError(error.message);

@@ -269,7 +269,7 @@ export class JobRunner implements BeforeApplicationShutdown {
     attempt.throwIfStopped();
     const stored = await this.reuse.findStored(workKey);
     if (stored === null) return null;
-    const reused = await this.outputs.reuse(attempt.fence, attempt.job.userId, attempt.job.imageId, stored.s3Key, { step, index, workKey, progress });
+    const reused = await this.outputs.reuse(attempt.fence, attempt.job.userId, attempt.job.imageId, stored, { step, index, workKey, progress });
     if (reused === 'taken') return this.recordedOutput(attempt.job.id, index);
     return reused;
   }
