@@ -123,8 +123,8 @@ describe('job control', () => {
     await worker?.close();
     worker = undefined;
     const image = await createStoredImage(app, user, 'coffee.png');
-    const lost = await createJob(app, user, { image_id: image.id, job_type: 'invert' });
-    const expiring = await createJob(app, user, { image_id: image.id, job_type: 'invert', ttl: 1 });
+    const lost = await createJob(app, user, { image_id: image.id, job_type: 'invert', force: true });
+    const expiring = await createJob(app, user, { image_id: image.id, job_type: 'invert', ttl: 1, force: true });
     const row = await app.get(DataSource).query('SELECT id, delivery_id AS "deliveryId", job_type AS "jobType" FROM jobs WHERE id = $1', [lost.id]);
     await app.get(JobQueue).remove(row[0]);
     expect(await app.get(JobQueue).state(row[0])).toBe('unknown');
@@ -145,7 +145,7 @@ describe('job control', () => {
     await worker?.close();
     worker = undefined;
     const image = await createStoredImage(app, user, 'coffee.png');
-    const job = await createJob(app, user, { image_id: image.id, job_type: 'invert' });
+    const job = await createJob(app, user, { image_id: image.id, job_type: 'invert', force: true });
     const dataSource = app.get(DataSource);
     // As after a worker died holding it and the queue's data was lost: the row says running, the queue knows nothing.
     await dataSource.query("UPDATE jobs SET status = 'running', attempts = 1 WHERE id = $1", [job.id]);
