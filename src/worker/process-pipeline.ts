@@ -14,6 +14,7 @@ import { Attempt, JobOutcome, JobRunner, StoredOutput } from './job-runner';
 import { OperationRegistry, operationRegistry } from './operation-registry';
 import { type GreyLevels, openGreyLevels } from './operations/grey-levels';
 import type { Operation, OperationContext, OperationOutput } from './operations/operation';
+import { PixelThreadLost } from './operations/pixel-threads';
 import { workKey } from './work-key';
 
 /** What a step starts from: the previous output's pixels when its operation kept them, else its bytes. */
@@ -152,6 +153,8 @@ export class ProcessPipeline {
       return await operation.run(image, step.params as never, context);
     } catch (error) {
       attempt.throwIfStopped();
+      // A lost pool thread says nothing about the input: the attempt fails and may be retried.
+      if (error instanceof PixelThreadLost) throw error;
       throw new UnrecoverableError(`Step ${index + 1} (${step.name}) could not process its input: ${(error as Error).message}`);
     }
   }
