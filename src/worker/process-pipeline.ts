@@ -153,11 +153,18 @@ export class ProcessPipeline {
       return await operation.run(image, step.params as never, context);
     } catch (error) {
       attempt.throwIfStopped();
-      // A lost pool thread says nothing about the input: the attempt fails and may be retried.
-      if (error instanceof PixelThreadLost) throw error;
-      throw new UnrecoverableError(`Step ${index + 1} (${step.name}) could not process its input: ${(error as Error).message}`);
+      throw stepFailure(error, index, step.name);
     }
   }
+}
+
+/**
+ * An operation that fails on its input fails the same way on every attempt; a lost pool thread
+ * says nothing about the input, so that attempt alone fails and the job may be retried.
+ */
+export function stepFailure(error: unknown, index: number, name: string): Error {
+  if (error instanceof PixelThreadLost) return error;
+  return new UnrecoverableError(`Step ${index + 1} (${name}) could not process its input: ${(error as Error).message}`);
 }
 
 function missingSource(imageId: number): UnrecoverableError {
