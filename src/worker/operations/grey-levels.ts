@@ -25,9 +25,7 @@ export async function readGreyLevels(input: Sharp): Promise<GreyLevels> {
   }
   const { data, info } = await opaque.toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== 3) throw new Error(`Expected RGB pixels, got ${info.channels} channels`);
-  const rgb = transferable(data);
-  const grey = await pixelThreads.run('weighRgb', [rgb, info.width * info.height], [rgb.buffer]);
-  return { data: grey, width: info.width, height: info.height };
+  return { data: await pixelThreads.run('weighRgb', data, info.width * info.height), width: info.width, height: info.height };
 }
 
 /**
@@ -71,19 +69,9 @@ export function countGreyLevels(levels: Uint8Array): number[] {
   return Array.from(first, (count, level) => count + second[level] + third[level] + fourth[level]);
 }
 
-/** `countGreyLevels` in a pool thread, on a copy: `levels` stay usable here. */
+/** `countGreyLevels` in a pool thread. */
 export function countGreyLevelsInThread(levels: Uint8Array): Promise<number[]> {
-  const copy = transferable(levels);
-  return pixelThreads.run('countGreyLevels', [copy], [copy.buffer]);
+  return pixelThreads.run('countGreyLevels', levels);
 }
 
 const pixelThreads = new PixelThreads({ weighRgb, countGreyLevels });
-
-/**
- * A copy of `data` that a pool thread can take without a second copy. sharp's buffers live outside
- * V8's heap, where `postMessage` cannot transfer them but clones them, at about four times the
- * cost of this copy.
- */
-function transferable(data: Uint8Array): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(data);
-}
