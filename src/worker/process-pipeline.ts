@@ -14,7 +14,6 @@ import { Attempt, JobOutcome, JobRunner, StoredOutput } from './job-runner';
 import { OperationRegistry, operationRegistry } from './operation-registry';
 import { type GreyLevels, openGreyLevels } from './operations/grey-levels';
 import type { Operation, OperationContext, OperationOutput } from './operations/operation';
-import { PixelThreadLost } from './operations/pixel-threads';
 import { stepWorkKey } from '../work-reuse/work-key';
 
 /** What a step starts from: the previous output's pixels when its operation kept them, else its bytes. */
@@ -152,18 +151,9 @@ export class ProcessPipeline {
       return await operation.run(image, step.params as never, context);
     } catch (error) {
       attempt.throwIfStopped();
-      throw stepFailure(error, index, step.name);
+      throw new UnrecoverableError(`Step ${index + 1} (${step.name}) could not process its input: ${(error as Error).message}`);
     }
   }
-}
-
-/**
- * An operation that fails on its input fails the same way on every attempt; a lost pool thread
- * says nothing about the input, so that attempt alone fails and the job may be retried.
- */
-export function stepFailure(error: unknown, index: number, name: string): Error {
-  if (error instanceof PixelThreadLost) return error;
-  return new UnrecoverableError(`Step ${index + 1} (${name}) could not process its input: ${(error as Error).message}`);
 }
 
 function missingSource(imageId: number): UnrecoverableError {

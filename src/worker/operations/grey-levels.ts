@@ -1,6 +1,5 @@
 import sharp, { type Sharp } from 'sharp';
 import { encodePng } from './encode';
-import { PixelThreads } from './pixel-threads';
 import type { OperationContext, OperationOutput } from './operation';
 
 /** One 8-bit channel, row by row: what the grey-level operations compute on in JS. */
@@ -10,11 +9,13 @@ export interface GreyLevels {
   height: number;
 }
 
+/** scikit-image's rgb2gray weights, applied to the stored sRGB values as it does (no linearisation). */
+export const RGB2GRAY_WEIGHTS: [number, number, number] = [0.2125, 0.7154, 0.0721];
+
 /**
  * The input as one 8-bit grey channel, `round(0.2125 R + 0.7154 G + 0.0721 B)`; single-channel
- * images pass through and alpha is dropped. libvips decodes; the weighting is done in JS, because
- * libvips' `recomb` works in floating point on all three bands and costs three times the decode,
- * and in a pool thread, so that the main thread's event loop is free meanwhile.
+ * images pass through and alpha is dropped. libvips decodes; the weighting is done here, because
+ * libvips' `recomb` works in floating point on all three bands and costs three times the decode.
  */
 export async function readGreyLevels(input: Sharp): Promise<GreyLevels> {
   const { channels = 3, hasAlpha } = await input.metadata();
@@ -25,20 +26,19 @@ export async function readGreyLevels(input: Sharp): Promise<GreyLevels> {
   }
   const { data, info } = await opaque.toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== 3) throw new Error(`Expected RGB pixels, got ${info.channels} channels`);
-  return { data: await pixelThreads.run('weighRgb', data, info.width * info.height), width: info.width, height: info.height };
+  return { data: weighRgb(data, info.width * info.height), width: info.width, height: info.height };
 }
 
 /**
- * `round(0.2125 R + 0.7154 G + 0.0721 B)` exactly, halves up: scikit-image's rgb2gray weights,
- * applied to the stored sRGB values as it does (no linearisation). They are whole ten-thousandths,
+ * `round(0.2125 R + 0.7154 G + 0.0721 B)` exactly, halves up: the weights are whole ten-thousandths,
  * so the sum is computed in integers and only the division by 10,000 is done in floating point,
  * where the added half keeps an exact multiple from falling just below its integer. About twice
- * as fast as weighing in floating point. The weights are written out here because a pool thread
- * runs this function's own source, which can see nothing outside it.
+ * as fast as weighing in floating point, on the worker's main thread where this runs.
  */
 export function weighRgb(rgb: Uint8Array, pixels: number): Uint8Array {
+  const [red, green, blue] = RGB2GRAY_WEIGHTS.map((weight) => Math.round(weight * 10_000));
   const grey = new Uint8Array(pixels);
-  for (let i = 0, p = 0; i < pixels; i++, p += 3) grey[i] = ((2125 * rgb[p] + 7154 * rgb[p + 1] + 721 * rgb[p + 2] + 5000.5) * 0.0001) | 0;
+  for (let i = 0, p = 0; i < pixels; i++, p += 3) grey[i] = ((red * rgb[p] + green * rgb[p + 1] + blue * rgb[p + 2] + 5000.5) * 0.0001) | 0;
   return grey;
 }
 
@@ -68,10 +68,3 @@ export function countGreyLevels(levels: Uint8Array): number[] {
   for (let i = whole; i < levels.length; i++) first[levels[i]]++;
   return Array.from(first, (count, level) => count + second[level] + third[level] + fourth[level]);
 }
-
-/** `countGreyLevels` in a pool thread. */
-export function countGreyLevelsInThread(levels: Uint8Array): Promise<number[]> {
-  return pixelThreads.run('countGreyLevels', levels);
-}
-
-const pixelThreads = new PixelThreads({ weighRgb, countGreyLevels });
