@@ -23,6 +23,7 @@ export const IMAGE_STATUS = {
 
 @Entity('images')
 @Index('images_user_id_created_at_idx', ['userId', 'createdAt'])
+@Index('images_work_key_id_idx', ['workKey', 'id'], { where: 'work_key IS NOT NULL' })
 @Unique('images_job_id_step_index_key', ['jobId', 'stepIndex'])
 export class Image {
   @PrimaryGeneratedColumn()
@@ -89,7 +90,6 @@ export class Image {
   stepIndex: number | null;
 
   /** What made this output (src/work-reuse/work-key.ts): a step with the same key reuses its file. */
-  @Index('images_work_key_idx', { where: 'work_key IS NOT NULL' })
   @Column({ type: 'char', length: 64, nullable: true })
   workKey: string | null;
 

@@ -13,6 +13,7 @@ import { FileReferences } from '../storage/file-references';
 import { CreateUserDto } from './dto/create-user.dto';
 import { UpdateUserDto } from './dto/update-user.dto';
 import { User } from './user.entity';
+import { retryOnDeadlock } from '../database/retry-on-deadlock';
 
 /** The one answer to a refused sign-in, whatever was wrong. */
 export const WRONG_LOGIN = 'Wrong username, email or password';
@@ -112,7 +113,7 @@ export class UsersService {
       'SELECT s3_key FROM images WHERE user_id = $1 AND s3_key IS NOT NULL',
       [id],
     );
-    await this.users.delete({ id });
+    await retryOnDeadlock(() => this.users.delete({ id }));
     this.sessions.forgetCached(id);
     await this.files.release(files.map(({ s3_key }) => s3_key));
     return user;

@@ -6,6 +6,8 @@ import { FILE_LOCK_CLASS } from '../storage/file-references';
 
 /** How many stored files of the same work a step looks at before it computes the work again. */
 const FILES_PER_WORK_KEY = 3;
+/** How many of a work key's earliest images are read to find those files. */
+const EARLIEST_IMAGES_PER_KEY = 100;
 
 /** An earlier output whose file a step with the same work key may point at instead of computing it. */
 export interface StoredWork {
@@ -50,20 +52,24 @@ export class ReusableWorkRepository {
    * For each of `keys`, the files that earlier work with that key made, oldest first: at most a
    * few, since a file lost from storage (restored from an older backup, removed by hand) must not
    * stop the reuse of a copy made since, but more than a few lost means something else is wrong.
+   * Only a key's earliest images are read (the index on (work_key, id)): its first computation
+   * and the reuses pointing at it come first, so a popular photo's thousands of reuses are not all
+   * read; a copy forced after that many reuses of an older file is left out.
    */
   async storedWork(keys: string[]): Promise<Map<string, StoredWork[]>> {
     const rows: StoredWorkRow[] = await this.dataSource.query(
-      `SELECT work_key, id, s3_key, format, width, height, bytes, sha256 FROM (
-         SELECT DISTINCT ON (work_key, s3_key) work_key, id, s3_key, format, width, height, bytes, sha256
-           FROM images WHERE work_key = ANY($1::bpchar[]) AND s3_key IS NOT NULL
-          ORDER BY work_key, s3_key, id) files
-        ORDER BY id`,
-      [keys],
+      `SELECT keys.work_key, early.id, early.s3_key, early.format, early.width, early.height, early.bytes, early.sha256
+         FROM unnest($1::bpchar[]) AS keys(work_key)
+        CROSS JOIN LATERAL (
+              SELECT id, s3_key, format, width, height, bytes, sha256 FROM images
+               WHERE images.work_key = keys.work_key AND s3_key IS NOT NULL ORDER BY id LIMIT $2) early
+        ORDER BY early.id`,
+      [keys, EARLIEST_IMAGES_PER_KEY],
     );
     const byKey = new Map<string, StoredWork[]>();
     for (const row of rows) {
       const files = byKey.get(row.work_key) ?? [];
-      if (files.length === FILES_PER_WORK_KEY) continue;
+      if (files.length === FILES_PER_WORK_KEY || files.some((file) => file.s3Key === row.s3_key)) continue;
       files.push({ imageId: row.id, s3Key: row.s3_key, format: row.format, width: row.width, height: row.height, bytes: Number(row.bytes), sha256: row.sha256 });
       byKey.set(row.work_key, files);
     }
