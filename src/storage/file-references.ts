@@ -4,16 +4,20 @@ import { DataSource, EntityManager } from 'typeorm';
 import { StorageDriver } from './storage.driver';
 
 /** The advisory-lock class of stored files' reference counts (the second key is the key's hash). */
-export const FILE_LOCK_CLASS = 0x46494c45;
+const FILE_LOCK_CLASS = 0x46494c45;
 
 /**
- * Takes, until the transaction ends, the lock that orders everything which adds or drops a
- * reference to the stored file `key`. A file with no image left pointing at it never gains one
+ * Takes, until the transaction ends, the locks that order everything which adds or drops a
+ * reference to each stored file of `keys`. A file with no image left pointing at it never gains one
  * again (a new reference is only ever made from an existing one, under this lock), so once the
  * last reference is gone, deleting the file is safe.
  */
-export async function lockFileReferences(manager: EntityManager, key: string): Promise<void> {
-  await manager.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [FILE_LOCK_CLASS, key]);
+export async function lockFileReferences(manager: EntityManager, keys: string[]): Promise<void> {
+  // One statement, the locks in the order of their keys: two transactions taking several never wait on each other in a cycle.
+  await manager.query(
+    'SELECT pg_advisory_xact_lock($1, lock_key) FROM (SELECT DISTINCT hashtext(key) AS lock_key FROM unnest($2::text[]) AS key ORDER BY 1) locks',
+    [FILE_LOCK_CLASS, keys],
+  );
 }
 
 /** Whether an image still points at the stored file `key`; call it holding lockFileReferences. */
@@ -42,7 +46,7 @@ export class FileReferences {
     for (const key of new Set(keys)) {
       try {
         const unreferenced = await this.dataSource.transaction(async (manager) => {
-          await lockFileReferences(manager, key);
+          await lockFileReferences(manager, [key]);
           return !(await isFileReferenced(manager, key));
         });
         if (unreferenced) await this.storage.delete(key);

@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { IMAGE_STATUS } from '../images/image.entity';
-import { FILE_LOCK_CLASS } from '../storage/file-references';
 
 /** How many stored files of the same work a step looks at before it computes the work again. */
 const FILES_PER_WORK_KEY = 3;
@@ -74,18 +73,6 @@ export class ReusableWorkRepository {
       byKey.set(row.work_key, files);
     }
     return byKey;
-  }
-
-  /**
-   * Takes the reference locks of the files `keys` (see lockFileReferences) in one statement, in the
-   * order of their lock keys, so that two transactions taking several never wait on each other in
-   * a cycle.
-   */
-  async lockFiles(manager: EntityManager, keys: string[]): Promise<void> {
-    await manager.query(
-      `SELECT pg_advisory_xact_lock($1, lock_key) FROM (SELECT DISTINCT hashtext(key) AS lock_key FROM unnest($2::text[]) AS key ORDER BY 1) locks`,
-      [FILE_LOCK_CLASS, keys],
-    );
   }
 
   /**

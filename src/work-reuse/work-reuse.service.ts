@@ -7,6 +7,7 @@ import { Job } from '../jobs/job.entity';
 import { JobRepository } from '../jobs/job.repository';
 import { jobSpecOf, ProcessStep } from '../pipelines/job-spec';
 import { assertStorageAfterWrite, QuotaDefaults, quotaDefaults } from '../quotas/quotas';
+import { lockFileReferences } from '../storage/file-references';
 import { StorageDriver } from '../storage/storage.driver';
 import { ReusableWorkRepository, ReusedOutput, StoredWork } from './reusable-work.repository';
 import { EncoderSettings, stepWorkKey } from './work-key';
@@ -46,10 +47,6 @@ export class WorkReuse {
   ) {
     this.settings = { pngCompression: config.PNG_COMPRESSION };
     this.quota = quotaDefaults(config);
-  }
-
-  get encoderSettings(): EncoderSettings {
-    return this.settings;
   }
 
   /** The earliest stored output of work `key` whose file is still in storage; null when there is none. */
@@ -133,7 +130,7 @@ export class WorkReuse {
   private async record(chains: Chain[]): Promise<Job[]> {
     return this.dataSource.transaction(async (manager) => {
       const outputsOf = (chain: Chain) => chain.outputs;
-      await this.repository.lockFiles(manager, [...new Set(chains.flatMap(outputsOf).map((output) => output.work.s3Key))]);
+      await lockFileReferences(manager, [...new Set(chains.flatMap(outputsOf).map((output) => output.work.s3Key))]);
       const imageIds = [...new Set(chains.flatMap((chain) => [chain.sourceId, ...chain.outputs.map((output) => output.work.imageId)]))];
       const present = await this.repository.holdImages(manager, imageIds);
       const intact = chains.filter((chain) => present.has(chain.sourceId) && chain.outputs.every((output) => present.has(output.work.imageId)));

@@ -6,6 +6,7 @@ import { Histogram } from '../histograms/histogram.entity';
 import { Image, IMAGE_STATUS } from '../images/image.entity';
 import { Fence, FencedOut, JobRepository } from '../jobs/job.repository';
 import { AppConfig } from '../config/app-config';
+import { lockFileReferences } from '../storage/file-references';
 import { ReusableWorkRepository, StoredWork } from '../work-reuse/reusable-work.repository';
 import { assertStorageAfterWrite, QuotaDefaults, QuotaExceededError, quotaDefaults } from '../quotas/quotas';
 
@@ -113,7 +114,7 @@ export class JobOutputRepository {
   async reuse(fence: Fence, userId: number, sourceId: number | null, work: StoredWork, request: ReuseRequest): Promise<PointedOutput | 'taken' | null> {
     try {
       return await this.dataSource.transaction(async (manager) => {
-        await this.reusable.lockFiles(manager, [work.s3Key]);
+        await lockFileReferences(manager, [work.s3Key]);
         if (!(await this.reusable.holdImages(manager, [work.imageId])).has(work.imageId)) return null;
         await this.jobs.holdFence(manager, fence, request.progress);
         const id = await this.insertOutput(manager, fence, userId, sourceId, {
