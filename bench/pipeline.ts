@@ -161,11 +161,12 @@ async function main(): Promise<void> {
     console.log(`\n${PHOTOS} photographs, ${width}×${height} JPEG, ${JSON.stringify(SEQUENCE)}, PNG compression ${PNG_COMPRESSION}`);
     for (const [concurrency, figure] of bare) line(`bare sharp loop, concurrency ${concurrency}`, `${figure.perSecond.toFixed(1)} photos/s, ${cpuText(figure.cpu)}`);
     line(`bare sharp loop, best (concurrency ${bestConcurrency})`, `${best.perSecond.toFixed(1)} photos/s`);
-    line('API ingest, no worker: upload + job', `${ingested.perSecond.toFixed(1)} /s, ${cpuText(ingested.cpu)} (target: api ≤ 8, postgres ≤ 2)`);
+    line('API ingest, no worker: upload + job', `${ingested.perSecond.toFixed(1)} /s, ${cpuText(ingested.cpu)} (target: api ≤ 8)`);
     line('worker alone, draining the queued jobs', `${drain.perSecond.toFixed(1)} jobs/s, ${cpuText(drain.cpu)}`);
-    line('  worker / bare', `${(drain.perSecond / best.perSecond).toFixed(2)} (target ≥ 0.90)`);
+    line('  worker / bare', `${(drain.perSecond / best.perSecond).toFixed(2)} (target ≥ 0.85)`);
     line('end to end: upload → queue → worker → completed', `${product.perSecond.toFixed(1)} photos/s, ${cpuText(product.cpu)}`);
-    line('  end to end / bare', `${(product.perSecond / best.perSecond).toFixed(2)} (target ≥ ${width * height >= 1920 * 1080 ? '0.60' : '0.50'})`);
+    line('  end to end / bare', `${(product.perSecond / best.perSecond).toFixed(2)} (target ≥ ${width * height >= 1920 * 1080 ? '0.60' : '0.40'})`);
+    line('  PostgreSQL CPU a job, end to end', `${product.cpu.postgres.toFixed(1)} ms (target ≤ 6)`);
   }
 }
 

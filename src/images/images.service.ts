@@ -17,6 +17,7 @@ import { Histogram } from '../histograms/histogram.entity';
 import { ImageType } from '../image-types/image-type.entity';
 import { ImageTypesService } from '../image-types/image-types.service';
 import { JobRepository } from '../jobs/job.repository';
+import { entityFromRow } from '../database/entity-from-row';
 import { ORIGINAL_IMAGE_TYPE } from '../job-types/operation-catalog';
 import { FileReferences } from '../storage/file-references';
 import { PresignUnsupportedError, StorageDriver } from '../storage/storage.driver';
@@ -83,18 +84,27 @@ export class ImagesService {
     const imageType = (await this.resolveImageType(dto)) ?? (file ? await this.imageTypes.findByName(ORIGINAL_IMAGE_TYPE) : null);
     const originalId =
       dto.original_id === undefined ? null : (await this.requireOwned(dto.original_id, userId, 'original_id')).id;
-    const id = await this.images.manager.transaction(async (manager) => {
-      const { identifiers } = await manager.getRepository(Image).insert({
-        status: file ? IMAGE_STATUS.originalStored : IMAGE_STATUS.created,
-        userId,
-        imageTypeId: imageType?.id ?? null,
-        originalId,
-        ...(file ? fileColumns(file) : {}),
-      });
+    const image = await this.images.manager.transaction(async (manager) => {
+      const { raw } = await manager
+        .createQueryBuilder()
+        .insert()
+        .into(Image)
+        .values({
+          status: file ? IMAGE_STATUS.originalStored : IMAGE_STATUS.created,
+          userId,
+          imageTypeId: imageType?.id ?? null,
+          originalId,
+          ...(file ? fileColumns(file) : {}),
+        })
+        .returning('*')
+        .execute();
       if (file) await assertStorageAfterWrite(manager, userId, quotaDefaults(this.config), file.bytes, 'this file');
-      return identifiers[0].id as number;
+      return entityFromRow(manager, Image, (raw as Record<string, unknown>[])[0]);
     });
-    return this.findOne(principal, id);
+    // Answered from the INSERT itself: a new image has no histogram, and its type was just read.
+    image.imageType = imageType ?? null;
+    image.histogram = null;
+    return image;
   }
 
   /** `POST /api/images` as multipart/form-data: the record and its file in one request. */

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, QueryDeepPartialEntity } from 'typeorm';
+import { entityFromRow } from '../database/entity-from-row';
 import { JobMetrics } from '../metrics/job-metrics';
 import { QuotaDefaults, reserveJobSlot, reserveJobSlots } from '../quotas/quotas';
 import { Job, JOB_STATUS, JobResult } from './job.entity';
@@ -467,14 +468,8 @@ export class JobRepository {
     return rows;
   }
 
-  /** A row from `RETURNING *` as the entity TypeORM would have loaded. */
   private toJob(manager: EntityManager, row: Record<string, unknown>): Job {
-    const metadata = manager.connection.getMetadata(Job);
-    const job = new Job();
-    for (const column of metadata.columns) {
-      if (column.databaseName in row) (job as unknown as Record<string, unknown>)[column.propertyName] = row[column.databaseName];
-    }
-    return job;
+    return entityFromRow(manager, Job, row);
   }
 }
 

@@ -13,7 +13,9 @@ import { AppConfig } from '../config/app-config';
 import { Image } from '../images/image.entity';
 import { ImageFileDownload, ImagesService } from '../images/images.service';
 import { JobQueue } from '../queue/job-queue';
+import { MAX_BATCH_JOBS } from './dto/create-job-batch.dto';
 import { CreateJobDto } from './dto/create-job.dto';
+import { Coalescer } from '../common/coalescer';
 import { UpdateJobDto } from './dto/update-job.dto';
 import { Job, JOB_STATUS } from './job.entity';
 import { JobRepository, NewJob } from './job.repository';
@@ -39,6 +41,18 @@ function remember(images: Map<number, Image>, image: Image): Image {
   return image;
 }
 
+/** A single creation waiting to be written with others (JobsService.create). */
+interface Creation {
+  principal: Principal;
+  dto: CreateJobDto;
+}
+
+/**
+ * Single creations written together: two runs at a time keep the pool busy while a batch's
+ * transaction commits; a batch is capped at the batch route's own size.
+ */
+const CREATIONS_IN_FLIGHT = 2;
+
 export interface JobDownload {
   stream: Readable;
   /** Unknown ahead for a zip, which is streamed as it is built. */
@@ -50,6 +64,7 @@ export interface JobDownload {
 @Injectable()
 export class JobsService {
   private readonly logger = new Logger(JobsService.name);
+  private readonly creations = new Coalescer<Creation, Job>((items) => this.createChecked(items), CREATIONS_IN_FLIGHT, MAX_BATCH_JOBS);
 
   constructor(
     @InjectRepository(Job) private readonly jobs: Repository<Job>,
@@ -75,37 +90,38 @@ export class JobsService {
   /**
    * Writes the job row, then queues it. Everything the worker will need is checked first, so a
    * job that is accepted can run: operations of the catalogue, valid parameters, a stored original.
+   * Creations that arrive together are written together (see `creations`): each is answered
+   * exactly as if it had been alone, with its job or its own error.
    */
-  async create(principal: Principal, dto: CreateJobDto): Promise<Job> {
-    const sources = new Map<number, Image>();
-    const values = await this.plan(principal, dto, async (imageId, userId, field) =>
-      remember(sources, await this.images.requireOwned(imageId, userId, field)),
-    );
-    const job = await this.jobRows.insert(values, quotaDefaults(this.config));
-    if (process.env[CRASH_AFTER_INSERT_HOOK] === '1') process.kill(process.pid, 'SIGKILL');
-    const [completed] = await this.reuse.completeDoneWork([job], sources);
-    if (completed) return completed;
-    await this.enqueue(job);
-    return job;
+  create(principal: Principal, dto: CreateJobDto): Promise<Job> {
+    return this.creations.submit({ principal, dto });
   }
 
   /**
    * POST /api/jobs/batch: each body is checked exactly as `create` checks it, and answered in its
-   * place with its job or its error; the jobs that pass are written in one transaction (one
-   * INSERT, each owner's quota reserved once), then queued in one round trip per queue, except
-   * those whose every step was done before, which complete at once (WorkReuse). An error
-   * that is not the body's fault (the database gone) fails the whole request, before anything is
-   * written.
+   * place with its job or its error. An error that is not the body's fault (the database gone)
+   * fails the whole request, before anything is written.
    */
   async createMany(principal: Principal, bodies: unknown[]): Promise<(Job | Error)[]> {
     const dtos = await Promise.all(bodies.map((body) => validateBody(CreateJobDto, body).catch(itemError)));
-    const imageIds = dtos.flatMap((dto) => (dto instanceof CreateJobDto && dto.image_id !== undefined ? [dto.image_id] : []));
+    return this.createChecked(dtos.map((dto) => (dto instanceof Error ? dto : { principal, dto })));
+  }
+
+  /**
+   * Jobs whose bodies are valid, each with its caller: they are planned (image ownership read in
+   * one query for all), written in one transaction (one INSERT, each owner's quota reserved once),
+   * then queued in one round trip per queue, except those whose every step was done before, which
+   * complete at once (WorkReuse). An item already an Error is answered as it is.
+   */
+  private async createChecked(items: (Creation | Error)[]): Promise<(Job | Error)[]> {
+    const imageIds = items.flatMap((item) => (item instanceof Error || item.dto.image_id === undefined ? [] : [item.dto.image_id]));
     const ownedImage = await this.images.ownedImages(imageIds);
     const sources = new Map<number, Image>();
     const outcomes: (Job | Error)[] = [];
     const planned: { index: number; job: NewJob }[] = [];
-    for (const [index, dto] of dtos.entries()) {
-      const job = dto instanceof Error ? dto : await this.plan(principal, dto, async (...args) => remember(sources, ownedImage(...args))).catch(itemError);
+    for (const [index, item] of items.entries()) {
+      const job =
+        item instanceof Error ? item : await this.plan(item.principal, item.dto, async (...args) => remember(sources, ownedImage(...args))).catch(itemError);
       if (job instanceof Error) outcomes[index] = job;
       else planned.push({ index, job });
     }
@@ -116,7 +132,7 @@ export class JobsService {
     const completed = new Map((await this.reuse.completeDoneWork(created, sources)).map((job) => [job.id, job]));
     const toQueue = created.filter((job) => !completed.has(job.id));
     await this.queue.enqueueMany(toQueue).catch((error: Error) => {
-      this.logger.warn(`${toQueue.length} job(s) of a batch are saved but not yet queued (${error.message}); the reconciler will queue them`);
+      this.logger.warn(`${toQueue.length} new job(s) are saved but not yet queued (${error.message}); the reconciler will queue them`);
     });
     return outcomes.map((outcome) => (outcome instanceof Job ? (completed.get(outcome.id) ?? outcome) : outcome));
   }

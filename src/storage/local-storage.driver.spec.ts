@@ -71,6 +71,15 @@ describe('LocalStorageDriver', () => {
     expect(await driver.stat('originals/2026/11/23/a.jpg')).toEqual({ bytes: 1000, contentType: 'image/jpeg' });
   });
 
+  it('makes a missing directory, and finds it again after it was removed', async () => {
+    await driver.put('outputs/2026/12/06/a.png', Buffer.from('a'), 'image/png');
+    await driver.put('outputs/2026/12/06/b.png', Buffer.from('b'), 'image/png');
+    await rm(join(root, 'outputs'), { recursive: true });
+    await driver.put('outputs/2026/12/06/c.png', Buffer.from('c'), 'image/png');
+
+    expect(await readdir(join(root, 'outputs/2026/12/06'))).toEqual(['c.png']);
+  });
+
   it('round-trips a stream of many chunks', async () => {
     const data = randomBytes(3 * 1024 * 1024 + 17);
     await driver.put('outputs/b.png', chunked(data, 64 * 1024), 'image/png');

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -36,9 +36,8 @@ export class LocalStorageDriver extends StorageDriver {
     // Same directory as the target so that the rename cannot cross file systems and stays atomic.
     const temp = join(dirname(path), `.${basename(path)}.${randomBytes(8).toString('hex')}.part`);
     try {
-      await mkdir(dirname(path), { recursive: true });
       // Opened before any byte is read so the file exists by the time a failure removes it.
-      const handle = await open(temp, 'wx');
+      const handle = await this.createFile(temp);
       try {
         // Synced before the rename: otherwise a crash soon after it can leave an empty or truncated file
         // under the key.
@@ -58,6 +57,20 @@ export class LocalStorageDriver extends StorageDriver {
       if (!Buffer.isBuffer(body)) body.destroy();
       await rm(temp, { force: true });
       throw error;
+    }
+  }
+
+  /**
+   * A new file, its directory made only when it is missing: a day's keys share one directory, so
+   * nearly every put finds it there and pays no mkdir.
+   */
+  private async createFile(path: string): Promise<FileHandle> {
+    try {
+      return await open(path, 'wx');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await mkdir(dirname(path), { recursive: true });
+      return open(path, 'wx');
     }
   }
 
