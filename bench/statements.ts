@@ -212,6 +212,7 @@ async function startRedis(): Promise<{ url: string; stop(): Promise<void> } | nu
     url,
     stop: () =>
       new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),
@@ -243,11 +244,14 @@ const totalCalls = (statements: Statement[]) => statements.reduce((sum, s) => su
 
 /**
  * A foreign-key check runs as the owner of the referenced table, whoever wrote the row: it is
- * the phase's own process's (the other one only runs its periodic passes meanwhile).
+ * the phase's own process's (the other one only runs its periodic passes meanwhile). PostgreSQL
+ * 18 identifies a statement by its tables' aliases, and every check names its table `x`: the
+ * checks on every table share one entry, shown under the text of whichever came first.
  */
 const FOREIGN_KEY_CHECK = /^SELECT \$\d+ FROM ONLY "[^"]+"\."[^"]+" x WHERE .* FOR KEY SHARE OF x$/s;
+const FOREIGN_KEY_CHECKS = 'foreign-key checks, all tables (SELECT 1 FROM ONLY <referenced table> x WHERE id = $1 FOR KEY SHARE OF x)';
 const attributed = (statements: Statement[], main: Process) =>
-  statements.map((s) => (FOREIGN_KEY_CHECK.test(s.query) ? { ...s, process: main } : s));
+  statements.map((s) => (FOREIGN_KEY_CHECK.test(s.query) ? { ...s, process: main, query: FOREIGN_KEY_CHECKS } : s));
 
 const since = (after: Transactions, before: Transactions): Transactions => ({
   committed: after.committed - before.committed,
