@@ -26,13 +26,14 @@ export interface RunningWorker {
 
 /**
  * Starts the product as `npm start` does (API plus a worker child, embedded PostgreSQL unless
- * DATABASE_URL is set) in a scratch DATA_DIR, and waits until it answers. `args` go to main.js
- * (`--api-only`: no worker).
+ * DATABASE_URL is set) in a scratch DATA_DIR (env.DATA_DIR if given), and waits until it answers.
+ * `args` go to main.js (`--api-only`: no worker).
  */
 export async function startProduct(env: NodeJS.ProcessEnv = {}, args: string[] = []): Promise<RunningProduct> {
   const port = await freePort();
   const databasePort = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'darkroom-bench-'));
+  // A caller may hand over a DATA_DIR it prepared (an embedded cluster configured beforehand); it is removed at stop all the same.
+  const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'darkroom-bench-'));
   const adminToken = 'bench-admin-token-0123456789';
   const productEnv = {
     ...process.env,
