@@ -140,6 +140,12 @@ describe('uploads and downloads (local storage)', () => {
       .attach('file', fixture('coffee.png'), 'coffee.png')
       .expect(422);
     expect(unknownField.body.details[0].field).toBe('status');
+    const truncated = await api(app)
+      .post('/api/images.json')
+      .set(bearer(alice.token))
+      .attach('file', fixture('astronaut.jpg').subarray(0, 30_000), 'astronaut.jpg')
+      .expect(422);
+    expect(truncated.body.details).toEqual([{ field: 'file', message: 'The image is corrupt or truncated: the JPEG ends before its end-of-image marker (EOI)' }]);
     const noFile = await api(app).post('/api/images.json').set(bearer(alice.token)).field('image_type', 'original').expect(422);
     expect(noFile.body.details[0].field).toBe('file');
     expect(stored()).toEqual(before);
@@ -257,6 +263,17 @@ describe("the seed's out-of-band upload (S3 storage, presigned PUT)", () => {
     expect(recorded.body).toMatchObject({ status: 'original stored', s3_key: grant.s3_key, format: 'png', bytes: photo.length });
     const back = await api(app).get(`/api/images/${image.id}/file`).set(bearer(user.token)).buffer(true).parse(binary).expect(200);
     expect(back.body.equals(photo)).toBe(true);
+  });
+
+  it('refuses an adopted upload that is truncated (422), deleting its object', async () => {
+    const image = (await api(app).post('/api/images.json').set(bearer(user.token)).send({}).expect(201)).body;
+    const grant = await presign(image.id);
+    await fetch(grant.url, { method: 'PUT', body: fixture('astronaut.png').subarray(0, 50_000), headers: { 'Content-Type': 'image/png' } });
+    const refused = await api(app).put(`/api/images/${image.id}.json`).set(bearer(user.token)).send({ s3_key: grant.s3_key }).expect(422);
+    expect(refused.body).toMatchObject({ error: 'The image is corrupt or truncated: PNG chunk IDAT runs past the end of the file', details: [{ field: 'file' }] });
+    // Its object is gone: the key no longer names an upload.
+    const again = await api(app).put(`/api/images/${image.id}.json`).set(bearer(user.token)).send({ s3_key: grant.s3_key }).expect(422);
+    expect(again.body.details[0].field).toBe('s3_key');
   });
 
   it('records the other fields of a body that adopts an upload along with the file', async () => {
