@@ -19,13 +19,14 @@ export class ImageVerificationRepository {
 
   /** Originals unverified for `settledSeconds` with no unfinished job (a job decodes them itself), by id after `afterId`. */
   async unverifiedBatch(afterId: number, limit: number, settledSeconds: number): Promise<UnverifiedImage[]> {
+    // The status is written out, not bound, so that the planner matches images_unverified_idx's predicate.
     const rows: { id: number; s3_key: string }[] = await this.dataSource.query(
       `SELECT i.id, i.s3_key FROM images i
-        WHERE i.verified_at IS NULL AND i.status = $1 AND i.id > $2
-          AND i.updated_at < now() - make_interval(secs => $3)
+        WHERE i.verified_at IS NULL AND i.status = '${IMAGE_STATUS.originalStored}' AND i.id > $1
+          AND i.updated_at < now() - make_interval(secs => $2)
           AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.image_id = i.id AND j.status IN ('queued', 'running'))
-        ORDER BY i.id LIMIT $4`,
-      [IMAGE_STATUS.originalStored, afterId, settledSeconds, limit],
+        ORDER BY i.id LIMIT $3`,
+      [afterId, settledSeconds, limit],
     );
     return rows.map((row) => ({ id: row.id, s3Key: row.s3_key }));
   }
