@@ -1,12 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
+import { fixture } from '../../test/fixtures/fixtures';
 import { InvalidInputError } from '../common/invalid-input.error';
 import { ImageStructure, ImageStructureCheck, UnsupportedImageError } from './image-structure';
 
 const MAX_PIXELS = 50_000_000;
-const fixture = (name: string) => readFileSync(join(__dirname, '../../test/fixtures', name));
 
 /** The check fed `bytes` in chunks of `chunkBytes`, as a stream hands them over. */
 function check(bytes: Buffer, chunkBytes = 4096, maxPixels = MAX_PIXELS): ImageStructure {
