@@ -44,7 +44,7 @@ async function bareLoop(photos: Buffer[], concurrency: number): Promise<Figure> 
   return { perSecond: photos.length / seconds, cpu: { bench: (cpu.user + cpu.system) / 1000 / photos.length } };
 }
 
-/** CPU seconds so far of the API (with its upload checker), its worker child, if any, and PostgreSQL. */
+/** CPU seconds so far of the API, its worker child, if any, and PostgreSQL. */
 function productCpu(product: RunningProduct): { api: number; worker: number; postgres: number } {
   const total = treeCpuSeconds(product.pid);
   const worker = treeCpuSeconds(childPid(product.pid, 'worker.main.js') ?? -1);

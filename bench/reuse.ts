@@ -8,7 +8,7 @@ const SEQUENCE = ['process', 'grayscale', 'histogram'];
 interface Run {
   seconds: number;
   cpuSeconds: number;
-  /** CPU seconds of the API process (with its upload checker), the worker process and PostgreSQL. */
+  /** CPU seconds of the API process, the worker process and PostgreSQL. */
   split: [number, number, number];
   reusedSteps: number;
 }

@@ -295,7 +295,7 @@ describe.each(availableBackends().map((backend) => [backend.name, backend] as co
         const done = await waitForJobRow(cluster.pool, queued, 'final after its retry', (job) => ['completed', 'failed', 'cancelled'].includes(job.status));
         expect({ status: done.status, error: done.error, outputs: done.output_image_ids.length }).toEqual({ status: 'completed', error: null, outputs: 2 });
         // The API validated, created, cancelled and retried these jobs with the job core alone:
-        // sharp and libvips are mapped only into its upload checker's child process, never into it.
+        // sharp and libvips are never mapped into it (uploads get a structural check that decodes no pixel).
         expect(readFileSync(`/proc/${cluster.api!.pid}/maps`, 'utf8')).not.toMatch(/sharp|vips/);
         expect((await cluster.client.retryJob(queued)).status).toBe(409);
         expect((await cluster.client.cancelJob(queued)).status).toBe(409);

@@ -1,8 +1,9 @@
 import { NestExpressApplication } from '@nestjs/platform-express';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { request as httpRequest } from 'node:http';
+import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import { createImage, createStoredImage, createUser, fixture, TestUser } from './utils/factories';
-import { ImageInspector } from '../src/images/image-inspector';
 import { binary } from './utils/images';
 import { startS3Server } from './utils/s3-server';
 import { api, bearer, createTestApp, testEnv, TestEnv } from './utils/test-app';
@@ -28,13 +29,12 @@ function pngClaiming(width: number, height: number): Buffer {
   return Buffer.concat([signature, chunk('IHDR', ihdr), chunk('IDAT', Buffer.alloc(16)), chunk('IEND', Buffer.alloc(0))]);
 }
 
-function crc32(bytes: Buffer): number {
-  let crc = 0xffffffff;
-  for (const byte of bytes) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
-  }
-  return (crc ^ 0xffffffff) >>> 0;
+/** coffee.png with one byte of its IDAT chunk's CRC flipped. */
+function pngWithBadCrc(): Buffer {
+  const png = Buffer.from(fixture('coffee.png'));
+  const idat = png.indexOf('IDAT', 0, 'latin1');
+  png[idat + 4 + png.readUInt32BE(idat - 4)] ^= 0x01;
+  return png;
 }
 
 describe('uploads and downloads (local storage)', () => {
@@ -43,7 +43,6 @@ describe('uploads and downloads (local storage)', () => {
   let alice: TestUser;
   let bob: TestUser;
   const stored = () => filesUnder(join(env.DATA_DIR!, 'files'));
-  const scratch = () => filesUnder(join(env.DATA_DIR!, 'tmp'));
 
   beforeAll(async () => {
     env = testEnv({ MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES) });
@@ -58,7 +57,9 @@ describe('uploads and downloads (local storage)', () => {
     api(app).put(`/api/images/${id}/file`).set(bearer(user.token)).set('Content-Type', type).send(body);
 
   it.each([
-    ['a truncated JPEG', () => fixture('astronaut.jpg').subarray(0, 20_000), 'image/jpeg', 422, /corrupt or truncated/],
+    ['a truncated JPEG', () => fixture('astronaut.jpg').subarray(0, 20_000), 'image/jpeg', 422, /corrupt or truncated: the JPEG ends before its end-of-image marker/],
+    ['a PNG with a bad chunk CRC', pngWithBadCrc, 'image/png', 422, /corrupt or truncated: PNG chunk IDAT has a bad CRC/],
+    ['a PNG without its IEND chunk', () => fixture('coffee.png').subarray(0, -12), 'image/png', 422, /corrupt or truncated: the PNG ends before its IEND chunk/],
     ['a text file sent as image/png', () => Buffer.from('hello, I am not a picture\n'.repeat(40)), 'image/png', 415, /not an image/],
     ['a PNG whose header claims 100000×100000 pixels', () => pngClaiming(100_000, 100_000), 'image/png', 422, /100000×100000 pixels, more than/],
     ['an empty body', () => Buffer.alloc(0), 'image/png', 422, /empty/],
@@ -70,12 +71,12 @@ describe('uploads and downloads (local storage)', () => {
     const response = await put(image.id, body(), type).expect(status);
     expect(response.body.error).toMatch(message);
     expect(stored()).toEqual(before);
-    expect(scratch()).toEqual([]);
     const record = await api(app).get(`/api/images/${image.id}.json`).set(bearer(alice.token)).expect(200);
     expect(record.body).toMatchObject({ status: 'created', s3_key: null });
   });
 
-  it('refuses an upload streamed without Content-Length once it passes the limit (413)', async () => {
+  it('refuses an upload streamed without Content-Length once it passes the limit (413), whatever it holds', async () => {
+    const before = stored();
     const image = await createImage(app, alice);
     const server = app.getHttpServer();
     if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -104,21 +105,17 @@ describe('uploads and downloads (local storage)', () => {
     });
     expect(answer.status).toBe(413);
     expect(JSON.parse(answer.body).error).toMatch(/400000-byte limit/);
-    expect(scratch()).toEqual([]);
+    expect(stored()).toEqual(before);
   });
 
-  it('keeps serving when the process that checks uploads dies, and checks the next upload in a new one', async () => {
-    const inspector = app.get(ImageInspector);
-    await put((await createImage(app, alice)).id, fixture('camera.png'), 'image/png').expect(200);
-    const checker = inspector.pid!;
-    expect(checker).not.toBe(process.pid);
-    process.kill(checker, 'SIGKILL');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    await api(app).get('/api/users.json').set(bearer(alice.token)).expect(200);
+  it('stores an accepted upload as it arrives, under a key with its format, sized from its header', async () => {
+    const before = stored();
     const image = await createImage(app, alice);
-    await put(image.id, fixture('camera.png'), 'image/png').expect(200);
-    expect(inspector.pid).not.toBe(checker);
-    expect(scratch()).toEqual([]);
+    const photo = fixture('astronaut.jpg');
+    const response = await put(image.id, photo, 'image/jpeg').expect(200);
+    expect(response.body).toMatchObject({ status: 'original stored', format: 'jpeg', width: 512, height: 512, bytes: photo.length, corrupt_reason: null });
+    expect(response.body.s3_key).toMatch(/^originals\/.+\.jpg$/);
+    expect(stored().sort()).toEqual([...before, join(env.DATA_DIR!, 'files', response.body.s3_key)].sort());
   });
 
   it("answers 404 to an upload to someone else's image, and keeps serving", async () => {
@@ -143,6 +140,12 @@ describe('uploads and downloads (local storage)', () => {
       .attach('file', fixture('coffee.png'), 'coffee.png')
       .expect(422);
     expect(unknownField.body.details[0].field).toBe('status');
+    const truncated = await api(app)
+      .post('/api/images.json')
+      .set(bearer(alice.token))
+      .attach('file', fixture('astronaut.jpg').subarray(0, 30_000), 'astronaut.jpg')
+      .expect(422);
+    expect(truncated.body.details).toEqual([{ field: 'file', message: 'The image is corrupt or truncated: the JPEG ends before its end-of-image marker (EOI)' }]);
     const noFile = await api(app).post('/api/images.json').set(bearer(alice.token)).field('image_type', 'original').expect(422);
     expect(noFile.body.details[0].field).toBe('file');
     expect(stored()).toEqual(before);
@@ -221,6 +224,27 @@ describe("the seed's out-of-band upload (S3 storage, presigned PUT)", () => {
     await s3?.stop();
   });
 
+  const originals = async () => {
+    const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'originals/' }));
+    client.destroy();
+    return (listed.Contents ?? []).map((object) => object.Key);
+  };
+
+  it('streams an accepted PUT /file to S3, and leaves no object of a refused one', async () => {
+    const image = (await api(app).post('/api/images.json').set(bearer(user.token)).send({}).expect(201)).body;
+    const before = await originals();
+    const refused = await api(app).put(`/api/images/${image.id}/file`).set(bearer(user.token)).set('Content-Type', 'image/png').send(pngWithBadCrc()).expect(422);
+    expect(refused.body.error).toMatch(/bad CRC/);
+    expect(await originals()).toEqual(before);
+    const photo = fixture('coffee.png');
+    const stored = await api(app).put(`/api/images/${image.id}/file`).set(bearer(user.token)).set('Content-Type', 'image/png').send(photo).expect(200);
+    expect(stored.body).toMatchObject({ format: 'png', width: 300, height: 200, bytes: photo.length });
+    expect(await originals()).toEqual([...before, stored.body.s3_key].sort());
+    const back = await api(app).get(`/api/images/${image.id}/file`).set(bearer(user.token)).buffer(true).parse(binary).expect(200);
+    expect(back.body.equals(photo)).toBe(true);
+  });
+
   const presign = async (imageId: number) =>
     (await api(app).post(`/api/images/${imageId}/upload_url`).set(bearer(user.token)).send({ content_type: 'image/png' }).expect(200)).body;
 
@@ -239,6 +263,17 @@ describe("the seed's out-of-band upload (S3 storage, presigned PUT)", () => {
     expect(recorded.body).toMatchObject({ status: 'original stored', s3_key: grant.s3_key, format: 'png', bytes: photo.length });
     const back = await api(app).get(`/api/images/${image.id}/file`).set(bearer(user.token)).buffer(true).parse(binary).expect(200);
     expect(back.body.equals(photo)).toBe(true);
+  });
+
+  it('refuses an adopted upload that is truncated (422), deleting its object', async () => {
+    const image = (await api(app).post('/api/images.json').set(bearer(user.token)).send({}).expect(201)).body;
+    const grant = await presign(image.id);
+    await fetch(grant.url, { method: 'PUT', body: fixture('astronaut.png').subarray(0, 50_000), headers: { 'Content-Type': 'image/png' } });
+    const refused = await api(app).put(`/api/images/${image.id}.json`).set(bearer(user.token)).send({ s3_key: grant.s3_key }).expect(422);
+    expect(refused.body).toMatchObject({ error: 'The image is corrupt or truncated: PNG chunk IDAT runs past the end of the file', details: [{ field: 'file' }] });
+    // Its object is gone: the key no longer names an upload.
+    const again = await api(app).put(`/api/images/${image.id}.json`).set(bearer(user.token)).send({ s3_key: grant.s3_key }).expect(422);
+    expect(again.body.details[0].field).toBe('s3_key');
   });
 
   it('records the other fields of a body that adopts an upload along with the file', async () => {

@@ -164,6 +164,16 @@ export class AppConfig {
   @Min(1, { message: 'RECONCILE_INTERVAL must be a positive number of seconds' })
   RECONCILE_INTERVAL: number;
 
+  /**
+   * Seconds an uploaded original with no job waits before a worker decodes it whole (uploads are
+   * only checked for structure); also the period of that pass.
+   */
+  @Expose()
+  @Transform(({ value }) => positiveInteger(value, 30))
+  @IsInt({ message: 'VERIFY_DELAY must be a positive number of seconds' })
+  @Min(1, { message: 'VERIFY_DELAY must be a positive number of seconds' })
+  VERIFY_DELAY: number;
+
   @Expose()
   @Transform(({ value }) => (value === undefined || value === '' ? 30 : Number(value)))
   @IsInt({ message: 'SHUTDOWN_GRACE must be a whole number of seconds' })

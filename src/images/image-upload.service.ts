@@ -1,21 +1,13 @@
-import {
-  HttpException,
-  Injectable,
-  PayloadTooLargeException,
-  UnprocessableEntityException,
-  UnsupportedMediaTypeException,
-} from '@nestjs/common';
-import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { HttpException, Injectable, PayloadTooLargeException, UnsupportedMediaTypeException } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { Readable, Transform, TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { invalidField } from '../common/invalid-input.error';
 import { AppConfig } from '../config/app-config';
 import { newStorageKey } from '../storage/storage-key';
 import { StorageDriver } from '../storage/storage.driver';
-import { acceptedFormat, IMAGE_FORMATS, ImageFormat } from './image-formats';
-import { ImageCheckCrashed, ImageHeader, ImageInspector } from './image-inspector';
+import { IMAGE_FORMATS, ImageFormat } from './image-formats';
+import { ImageStructure, ImageStructureCheck, UnsupportedImageError } from './image-structure';
 
 /** What the server knows of a stored, checked image file. */
 export interface StoredImageFile {
@@ -27,114 +19,127 @@ export interface StoredImageFile {
   sha256: string;
 }
 
-const ACCEPTED = Object.keys(IMAGE_FORMATS).join(', ');
+/**
+ * The upload's bytes on their way to storage: counted (cut off past the size limit), hashed and
+ * checked (ImageStructureCheck), each chunk looked at once. Once the check has failed nothing
+ * more goes on, but the bytes are still counted to the end, so that an upload over the size limit
+ * is answered 413 whatever it holds; the failure ends the stream, and with it the write to
+ * storage, as an error.
+ */
+class CheckedUpload extends Transform {
+  private readonly hash = createHash('sha256');
+  private readonly check: ImageStructureCheck;
+  private bytes = 0;
+  private failure: Error | null = null;
+  private structure: ImageStructure | null = null;
+  /** Settles once the format is known, or with the reason there is none. */
+  readonly format: Promise<ImageFormat>;
+
+  constructor(
+    private readonly maxBytes: number,
+    maxPixels: number,
+    private readonly tooLarge: () => HttpException,
+  ) {
+    super();
+    let named: (format: ImageFormat) => void = () => undefined;
+    let unnamed: (error: Error) => void = () => undefined;
+    this.format = new Promise((resolve, reject) => {
+      named = resolve;
+      unnamed = reject;
+    });
+    this.format.catch(() => undefined);
+    this.check = new ImageStructureCheck(maxPixels, (format) => named(format));
+    this.once('error', (error) => unnamed(error));
+    this.once('close', () => unnamed(new Error('The upload ended before its format was known')));
+  }
+
+  /** The hash, size and structure of a stream that ended without an error. */
+  result(): { bytes: number; sha256: string; structure: ImageStructure } {
+    return { bytes: this.bytes, sha256: this.hash.digest('hex'), structure: this.structure! };
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.maxBytes) return done(this.tooLarge());
+    if (this.failure) return done();
+    this.hash.update(chunk);
+    try {
+      this.check.push(chunk);
+    } catch (error) {
+      this.failure = error as Error;
+      // Nothing waits for the rest of a refused upload: it is read on only to be counted.
+      this.resume();
+      return done();
+    }
+    done(null, chunk);
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.bytes === 0) return done(invalidField('file', 'The upload is empty'));
+    if (this.failure) return done(this.failure);
+    try {
+      this.structure = this.check.end();
+    } catch (error) {
+      return done(error as Error);
+    }
+    done();
+  }
+}
 
 /**
- * Receives image files. The bytes are streamed to a scratch file (counted and hashed on the way,
- * cut off past MAX_UPLOAD_BYTES), checked there, and only then written to storage: a refused
- * upload leaves nothing behind. The check reads the header first, so a decompression bomb is
- * refused by its declared size before any pixel is decoded, then decodes the whole image, so a
- * truncated file is refused too. sharp reads the file in a process of its own (ImageInspector),
- * so that a file which crashes the decoder costs that process, never the API.
+ * Receives image files. The bytes go straight to their storage key, counted (cut off past
+ * MAX_UPLOAD_BYTES), hashed and checked on the way: the check reads the container's structure
+ * and decodes no pixel (ImageStructureCheck), so the API never loads a decoder. An upload the
+ * check refuses, or that is too large, fails its write to storage and is deleted before the
+ * answer: nothing is left behind. The full decode happens once, in the worker (docs/upload-check.md).
  */
 @Injectable()
 export class ImageUploadService {
-  private readonly scratchDir: string;
-
   constructor(
     private readonly storage: StorageDriver,
     private readonly config: AppConfig,
-    private readonly inspector: ImageInspector,
-  ) {
-    this.scratchDir = join(config.DATA_DIR, 'tmp');
-  }
+  ) {}
 
   /** Checks and stores an upload under a new key. */
   async store(body: Readable, declaredBytes?: number): Promise<StoredImageFile> {
     if (declaredBytes !== undefined && declaredBytes > this.config.MAX_UPLOAD_BYTES) throw this.tooLarge();
-    return this.withScratchFile(async (scratch) => {
-      const { bytes, sha256 } = await this.receive(body, scratch);
-      const { format, width, height } = await this.inspect(scratch);
+    const upload = this.checked();
+    // The source is piped, not handed to pipeline(): a refused request must stay open long enough
+    // to carry its answer back, so it is unpiped, never destroyed.
+    body.on('error', (error) => upload.destroy(error));
+    body.pipe(upload);
+    try {
+      // The key's extension is the format's, which the first bytes tell.
+      const format = await upload.format.catch((error: Error) => {
+        throw httpError(error);
+      });
       const key = newStorageKey('originals', IMAGE_FORMATS[format].extension);
-      await this.storage.put(key, createReadStream(scratch), IMAGE_FORMATS[format].mime);
-      return { key, width, height, format, bytes, sha256 };
-    });
+      try {
+        await this.storage.put(key, upload, IMAGE_FORMATS[format].mime);
+      } catch (error) {
+        await this.storage.delete(key);
+        throw httpError(upload.errored ?? error);
+      }
+      return { key, ...fileOf(upload) };
+    } finally {
+      body.unpipe(upload);
+    }
   }
 
   /** Checks an object a client put in storage directly (a presigned upload); a bad one is deleted. */
   async adopt(key: string): Promise<StoredImageFile> {
-    return this.withScratchFile(async (scratch) => {
-      try {
-        const { bytes, sha256 } = await this.receive(await this.storage.get(key), scratch);
-        const { format, width, height } = await this.inspect(scratch);
-        return { key, width, height, format, bytes, sha256 };
-      } catch (error) {
-        await this.storage.delete(key);
-        throw error;
-      }
-    });
-  }
-
-  private async withScratchFile<T>(work: (path: string) => Promise<T>): Promise<T> {
-    await mkdir(this.scratchDir, { recursive: true });
-    const scratch = join(this.scratchDir, `${randomUUID()}.upload`);
+    const upload = this.checked();
     try {
-      return await work(scratch);
-    } finally {
-      await unlink(scratch).catch(() => undefined);
-    }
-  }
-
-  private async receive(body: Readable, path: string): Promise<{ bytes: number; sha256: string }> {
-    const hash = createHash('sha256');
-    let bytes = 0;
-    const limit = this.config.MAX_UPLOAD_BYTES;
-    const meter = new Transform({
-      transform: (chunk: Buffer, _encoding, done) => {
-        bytes += chunk.length;
-        if (bytes > limit) return done(this.tooLarge());
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    });
-    // The source is piped, not handed to pipeline(): a refused request must stay open long enough
-    // to carry its 413 back, so it is unpiped, never destroyed.
-    body.on('error', (error) => meter.destroy(error));
-    body.pipe(meter);
-    try {
-      await pipeline(meter, createWriteStream(path));
-    } finally {
-      body.unpipe(meter);
-    }
-    if (bytes === 0) throw invalidImage('The upload is empty');
-    return { bytes, sha256: hash.digest('hex') };
-  }
-
-  private async inspect(path: string): Promise<{ format: ImageFormat; width: number; height: number }> {
-    let metadata: ImageHeader;
-    try {
-      metadata = await this.inspector.header(path);
+      await pipeline(await this.storage.get(key), upload, new Writable({ write: (_chunk, _encoding, done) => done() }));
+      return { key, ...fileOf(upload) };
     } catch (error) {
-      if (error instanceof ImageCheckCrashed) throw invalidImage(`The image could not be checked: ${error.message}`);
-      throw new UnsupportedMediaTypeException(`The file is not an image in an accepted format (${ACCEPTED})`);
+      await this.storage.delete(key);
+      throw httpError(error);
     }
-    const format = acceptedFormat(metadata);
-    if (!format) {
-      throw new UnsupportedMediaTypeException(`Images in ${metadata.format} format are not accepted; send ${ACCEPTED}`);
-    }
-    const width = metadata.width ?? 0;
-    const height = metadata.pageHeight && metadata.pages ? metadata.pageHeight * metadata.pages : (metadata.height ?? 0);
-    if (width * height > this.config.MAX_PIXELS) {
-      throw invalidImage(`The image is ${width}×${height} pixels, more than the ${this.config.MAX_PIXELS}-pixel limit`);
-    }
-    try {
-      // At 1/8 scale: a tenth of a full decode's cost where the format shrinks on load.
-      await this.inspector.decode(path, Math.max(1, Math.ceil(width / 8)), this.config.MAX_PIXELS);
-    } catch (error) {
-      if (error instanceof ImageCheckCrashed) throw invalidImage(`The image could not be checked: ${error.message}`);
-      throw invalidImage(`The image is corrupt or truncated: ${(error as Error).message}`);
-    }
-    return { format, width: metadata.width ?? width, height: metadata.height ?? height };
+  }
+
+  private checked(): CheckedUpload {
+    return new CheckedUpload(this.config.MAX_UPLOAD_BYTES, this.config.MAX_PIXELS, () => this.tooLarge());
   }
 
   private tooLarge(): HttpException {
@@ -142,6 +147,12 @@ export class ImageUploadService {
   }
 }
 
-function invalidImage(message: string): UnprocessableEntityException {
-  return new UnprocessableEntityException({ message, details: [{ field: 'file', message }] });
+function fileOf(upload: CheckedUpload): Omit<StoredImageFile, 'key'> {
+  const { bytes, sha256, structure } = upload.result();
+  return { format: structure.format, width: structure.width, height: structure.height, bytes, sha256 };
+}
+
+/** Not an accepted image is 415; the check's other refusals are InvalidInputErrors (422), the rest (storage, the client) as they came. */
+function httpError(error: unknown): unknown {
+  return error instanceof UnsupportedImageError ? new UnsupportedMediaTypeException(error.message) : error;
 }

@@ -19,11 +19,14 @@ export const IMAGE_STATUS = {
   created: 'created',
   originalStored: 'original stored',
   processed: 'processed',
+  /** An original whose full decode failed in the worker: `corruptReason` says why. */
+  corrupt: 'corrupt',
 } as const;
 
 @Entity('images')
 @Index('images_user_id_created_at_idx', ['userId', 'createdAt'])
 @Index('images_work_key_id_idx', ['workKey', 'id'], { where: 'work_key IS NOT NULL' })
+@Index('images_unverified_idx', ['id'], { where: "verified_at IS NULL AND status = 'original stored'" })
 @Unique('images_job_id_step_index_key', ['jobId', 'stepIndex'])
 export class Image {
   @PrimaryGeneratedColumn()
@@ -92,6 +95,17 @@ export class Image {
   /** What made this output (src/work-reuse/work-key.ts): a step with the same key reuses its file. */
   @Column({ type: 'char', length: 64, nullable: true })
   workKey: string | null;
+
+  /** The decoder's reason, for a `corrupt` image. */
+  @Column({ type: 'text', nullable: true })
+  corruptReason: string | null;
+
+  /**
+   * When the worker first decoded the original whole (or found it corrupt); null until then.
+   * Uploads are only checked for structure (docs/upload-check.md).
+   */
+  @Column({ type: 'timestamptz', nullable: true })
+  verifiedAt: Date | null;
 
   /** Loaded by queries that join it: the histogram this image's step computed, if any. */
   histogram?: Histogram | null;

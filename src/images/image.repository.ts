@@ -21,6 +21,7 @@ export interface ImageRow {
   bytes: number | null;
   sha256: string | null;
   job_id: number | null;
+  corrupt_reason: string | null;
   /** The 256 bins of a histogram image, when asked for; null otherwise. */
   histogram: number[] | null;
   created_at: Date;
@@ -36,7 +37,7 @@ const CURSOR_BATCH = 500;
  */
 function columns(withHistogram: boolean): string {
   return `i.id, i.status, i.s3_key, t.type_name AS image_type, i.image_type_id, i.user_id, i.original_id,
-          i.width, i.height, i.format, i.bytes, i.sha256, i.job_id,
+          i.width, i.height, i.format, i.bytes, i.sha256, i.job_id, i.corrupt_reason,
           ${withHistogram ? '(SELECT h.bins FROM histograms h WHERE h.image_id = i.id)' : 'NULL::integer[]'} AS histogram,
           i.created_at, i.updated_at
      FROM images i LEFT JOIN image_types t ON t.id = i.image_type_id`;
@@ -94,7 +95,7 @@ function jsonListStatement(selection: Selection): { text: string; values: unknow
   const text = `SELECT ${withHistogram ? `replace(${json}, ',"histogram":null', '')` : json} AS json
      FROM images i LEFT JOIN image_types t ON t.id = i.image_type_id,
           LATERAL (SELECT i.id, i.status, i.s3_key, t.type_name AS image_type, i.image_type_id, i.user_id, i.original_id,
-                          i.width, i.height, i.format, i.bytes, i.sha256, i.job_id,
+                          i.width, i.height, i.format, i.bytes, i.sha256, i.job_id, i.corrupt_reason,
                           ${withHistogram ? '(SELECT h.bins FROM histograms h WHERE h.image_id = i.id) AS histogram,' : ''}
                           ${iso('i.created_at')} AS created_at, ${iso('i.updated_at')} AS updated_at) r
     ${clauses}`;

@@ -5,7 +5,6 @@ import { ImageTypesModule } from '../image-types/image-types.module';
 import { JobLifecycleModule } from '../jobs/job-lifecycle.module';
 import { Image } from './image.entity';
 import { ImagesController } from './images.controller';
-import { ImageInspector } from './image-inspector';
 import { ImageRepository } from './image.repository';
 import { ImageUploadService } from './image-upload.service';
 import { ImagesService } from './images.service';
@@ -13,7 +12,7 @@ import { ImagesService } from './images.service';
 @Module({
   imports: [TypeOrmModule.forFeature([Image]), ImageTypesModule, JobLifecycleModule],
   controllers: [ImagesController],
-  providers: [ImagesService, ImageRepository, ImageUploadService, ImageInspector, FileReferences],
+  providers: [ImagesService, ImageRepository, ImageUploadService, FileReferences],
   exports: [ImagesService],
 })
 export class ImagesModule {}

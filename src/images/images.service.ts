@@ -372,6 +372,9 @@ function fileColumns(file: StoredImageFile): Partial<Image> {
     format: file.format,
     bytes: file.bytes,
     sha256: file.sha256,
+    // A new file is decoded anew: whatever was found of the one it replaces no longer holds.
+    corruptReason: null,
+    verifiedAt: null,
   };
 }
 

@@ -4,6 +4,7 @@ import { DataSource, EntityManager, QueryDeepPartialEntity } from 'typeorm';
 import { entityFromRow } from '../database/entity-from-row';
 import { JobMetrics } from '../metrics/job-metrics';
 import { QuotaDefaults, reserveJobSlot, reserveJobSlots } from '../quotas/quotas';
+import { markSourceVerified } from '../images/verified-source';
 import { Job, JOB_STATUS, JobResult } from './job.entity';
 
 /** PostgreSQL channel on which a job's running attempt is told to stop (cancel, delete, source deleted). */
@@ -341,9 +342,16 @@ export class JobRepository {
    * either has already removed its row (the lock waits for it, then skips the row) or waits for
    * this update and then removes its id from the list (ImagesService.remove deletes the image,
    * then updates the job: the same order, so the two never deadlock).
+   *
+   * `verifiedSourceId` names a source image still unverified that the job decoded: it is marked
+   * verified in this same statement (src/images/verified-source.ts), not in one of its own.
    */
-  async finish(fence: Fence, status: string, changes: { error?: string | null; result?: JobResult; outputImageIds?: number[]; progress?: number }): Promise<boolean> {
-    const { outputImageIds, ...rest } = changes;
+  async finish(
+    fence: Fence,
+    status: string,
+    changes: { error?: string | null; result?: JobResult; outputImageIds?: number[]; progress?: number; verifiedSourceId?: number },
+  ): Promise<boolean> {
+    const { outputImageIds, verifiedSourceId, ...rest } = changes;
     const query = this.jobs
       .createQueryBuilder()
       .update()
@@ -362,6 +370,7 @@ export class JobRepository {
       .where(fenceCondition, fenceParameters(fence))
       .returning('job_type');
     if (outputImageIds !== undefined) query.setParameter('outputImageIds', outputImageIds);
+    if (verifiedSourceId !== undefined) markSourceVerified(query, verifiedSourceId);
     const [ended] = (await query.execute()).raw as { job_type: string[] }[];
     if (ended && (status === JOB_STATUS.completed || status === JOB_STATUS.failed)) this.metrics.jobEnded(ended.job_type, status);
     return Boolean(ended);

@@ -10,7 +10,7 @@ import { validateBody } from '../common/api-validation.pipe';
 import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../pipelines/selection';
 import { AppConfig } from '../config/app-config';
-import { Image } from '../images/image.entity';
+import { Image, IMAGE_STATUS } from '../images/image.entity';
 import { ImageFileDownload, ImagesService } from '../images/images.service';
 import { JobQueue } from '../queue/job-queue';
 import { MAX_BATCH_JOBS } from './dto/create-job-batch.dto';
@@ -153,6 +153,9 @@ export class JobsService {
       if (!image) throw invalidField('image_id', 'image_id is required: a process job works on one of your images');
       if (!image.s3Key) {
         throw invalidField('image_id', `Image ${image.id} has no stored file yet: upload it first (PUT /api/images/${image.id}/file)`);
+      }
+      if (image.status === IMAGE_STATUS.corrupt) {
+        throw invalidField('image_id', `Image ${image.id} is corrupt: ${image.corruptReason}; upload its file again (PUT /api/images/${image.id}/file)`);
       }
     }
     const callbackUrl = dto.callback_url == null ? null : await this.webhooks.checkCallbackUrl(dto.callback_url, userId);

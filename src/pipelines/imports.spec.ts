@@ -4,9 +4,9 @@ import * as ts from 'typescript';
 
 /*
  * The API validates jobs with src/pipelines alone: it must not load the worker's code, nor sharp,
- * whose native decoders may crash (uploads are checked by sharp in a child process that
- * src/images/image-inspector.ts starts from a program text, not by an import). The worker, in
- * turn, must not pull in the API's HTTP resources.
+ * whose native decoders may crash (uploads get a structural check that decodes no pixel,
+ * src/images/image-structure.ts; the worker decodes them). The worker, in turn, must not pull in
+ * the API's HTTP resources.
  */
 
 const SRC = resolve(__dirname, '..');

@@ -37,6 +37,8 @@ export interface StoredOutput {
 export interface JobOutcome {
   outputImageIds: number[];
   result?: JobResult;
+  /** The job's source image, when this job was its first full decode (JobRepository.finish marks it verified). */
+  verifiedSourceId?: number;
 }
 
 /** The abort reason of an attempt that ran past its job's timeout. */

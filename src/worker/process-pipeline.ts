@@ -9,6 +9,9 @@ import { JobMetrics } from '../metrics/job-metrics';
 import { jobSpecOf, ProcessStep } from '../pipelines/job-spec';
 import { QueuedJobData } from '../queue/queue-names';
 import { StorageDriver, StorageObjectNotFoundError } from '../storage/storage.driver';
+import { IMAGE_STATUS } from '../images/image.entity';
+import { decodeFailure } from './image-decode';
+import { ImageVerificationRepository, UnverifiedImage } from './image-verification.repository';
 import { JobOutputRepository } from './job-output.repository';
 import { Attempt, JobOutcome, JobRunner, StoredOutput } from './job-runner';
 import { OperationRegistry, operationRegistry } from './operation-registry';
@@ -26,6 +29,8 @@ interface StepSource {
   pixels?: GreyLevels;
   /** Throws what `load` would for a missing file, without reading it: a reused step reads nothing. */
   assertStored?(): Promise<void>;
+  /** Set when these are the job's source image's bytes: a step that cannot decode them tells whether the file is corrupt. */
+  original?: UnverifiedImage;
 }
 
 /**
@@ -50,6 +55,7 @@ export class ProcessPipeline {
     private readonly storage: StorageDriver,
     private readonly config: AppConfig,
     private readonly metrics: JobMetrics,
+    private readonly verification: ImageVerificationRepository,
   ) {}
 
   run(queued: QueuedJob<QueuedJobData>): Promise<void> {
@@ -69,8 +75,10 @@ export class ProcessPipeline {
     if (spec.kind !== 'process') throw new UnrecoverableError(`Job ${job.id} is not a process job`);
     const { source, recorded: done } = job.imageId === null ? { source: null, recorded: new Map() } : await this.outputs.sourceAndRecorded(job.id, job.imageId);
     if (!source?.s3Key) throw new UnrecoverableError('The job’s source image, or its stored file, was deleted');
+    if (source.status === IMAGE_STATUS.corrupt) throw corrupt(source.id, source.corruptReason ?? 'it could not be decoded');
     const sourceKey = source.s3Key;
     let input: StepSource = {
+      original: { id: source.id, s3Key: sourceKey },
       sha256: source.sha256 ?? (await this.hashOf(source.id, sourceKey)),
       load: () => this.readSource(source.id, sourceKey),
       assertStored: async () => {
@@ -88,7 +96,9 @@ export class ProcessPipeline {
       outputImageIds.push(output.id);
       input = this.sourceOf(output);
     }
-    return { outputImageIds };
+    // A completed job decoded its source whole (or reused work on the very same bytes): the first one says so.
+    const verifiedSourceId = source.verifiedAt === null && source.status === IMAGE_STATUS.originalStored ? source.id : undefined;
+    return { outputImageIds, verifiedSourceId };
   }
 
   private sourceOf(output: StoredOutput): StepSource {
@@ -151,9 +161,26 @@ export class ProcessPipeline {
       return await operation.run(image, step.params as never, context);
     } catch (error) {
       attempt.throwIfStopped();
+      if (input.original && opened.data) await this.assertDecodes(input.original, opened.data);
       throw new UnrecoverableError(`Step ${index + 1} (${step.name}) could not process its input: ${(error as Error).message}`);
     }
   }
+
+  /**
+   * The upload was only checked for structure, so a step failing on the source's bytes may be the
+   * first full decode finding them corrupt: decoded alone, they tell. A corrupt file fails the job
+   * at once (decoding is deterministic, a retry would fail the same) and marks the image.
+   */
+  private async assertDecodes(original: UnverifiedImage, data: Buffer): Promise<void> {
+    const reason = await decodeFailure(data, this.config.MAX_PIXELS);
+    if (reason === null) return;
+    await this.verification.markCorrupt(original, reason);
+    throw corrupt(original.id, reason);
+  }
+}
+
+function corrupt(imageId: number, reason: string): UnrecoverableError {
+  return new UnrecoverableError(`Image ${imageId} is corrupt: ${reason}`);
 }
 
 function missingSource(imageId: number): UnrecoverableError {

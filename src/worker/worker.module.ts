@@ -5,6 +5,8 @@ import { JobLifecycleModule } from '../jobs/job-lifecycle.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { AggregatePipeline } from './aggregate-pipeline';
 import { QueryQueueProcessor, SearchQueueProcessor } from './aggregate.processors';
+import { ImageVerificationRepository } from './image-verification.repository';
+import { ImageVerifier } from './image-verifier';
 import { JobOutputRepository } from './job-output.repository';
 import { JobRunner } from './job-runner';
 import { JobStopListener } from './job-stop-listener';
@@ -37,7 +39,7 @@ export class WorkerModule {
       WebhookDeliveryProcessor,
       WebhookDispatcher,
     ];
-    if (config.WORKER_QUEUES.includes('process')) providers.push(ProcessPipeline, ProcessQueueProcessor);
+    if (config.WORKER_QUEUES.includes('process')) providers.push(ProcessPipeline, ProcessQueueProcessor, ImageVerificationRepository, ImageVerifier);
     if (config.WORKER_QUEUES.includes('query') || config.WORKER_QUEUES.includes('search')) providers.push(AggregatePipeline, HistogramCache);
     if (config.WORKER_QUEUES.includes('query')) providers.push(QueryQueueProcessor);
     if (config.WORKER_QUEUES.includes('search')) providers.push(SearchQueueProcessor);

@@ -4,7 +4,7 @@ import type { ImageRow } from '../image.repository';
 
 export class ImageResponseDto {
   @ApiProperty() id: number;
-  @ApiProperty({ example: 'created', description: "'created', 'original stored' or 'processed'" }) status: string;
+  @ApiProperty({ example: 'created', description: "'created', 'original stored', 'processed' or 'corrupt' (the worker could not decode the original: see corrupt_reason)" }) status: string;
   @ApiProperty({ type: String, nullable: true }) s3_key: string | null;
   @ApiProperty({ type: String, nullable: true, example: 'original', description: 'Image type name.' })
   image_type: string | null;
@@ -18,6 +18,8 @@ export class ImageResponseDto {
   @ApiProperty({ type: Number, nullable: true, description: 'Size of the stored file.' }) bytes: number | null;
   @ApiProperty({ type: String, nullable: true, description: 'Hex SHA-256 of the stored file.' }) sha256: string | null;
   @ApiProperty({ type: Number, nullable: true, description: 'The job whose step made this image.' }) job_id: number | null;
+  @ApiProperty({ type: String, nullable: true, description: "Why the worker could not decode the original (status 'corrupt'); null otherwise." })
+  corrupt_reason: string | null;
   @ApiPropertyOptional({ type: [Number], description: 'Histogram images: the 256 bins.' }) histogram?: number[];
   @ApiProperty({ type: String, format: 'date-time' }) created_at: string;
   @ApiProperty({ type: String, format: 'date-time' }) updated_at: string;
@@ -38,6 +40,7 @@ export class ImageResponseDto {
       bytes: image.bytes,
       sha256: image.sha256,
       job_id: image.jobId,
+      corrupt_reason: image.corruptReason,
       histogram: image.histogram?.bins ?? null,
       created_at: image.createdAt,
       updated_at: image.updatedAt,
@@ -63,6 +66,7 @@ export class ImageResponseDto {
       bytes: row.bytes,
       sha256: row.sha256,
       job_id: row.job_id,
+      corrupt_reason: row.corrupt_reason,
       ...(row.histogram ? { histogram: row.histogram } : {}),
       created_at: row.created_at.toISOString(),
       updated_at: row.updated_at.toISOString(),
