@@ -19,7 +19,7 @@ import { HttpMetrics } from './metrics/http-metrics';
 export function configureApp(app: NestExpressApplication, requestLogger?: pino.Logger): void {
   app.disable('x-powered-by');
   app.use(app.get(HttpMetrics).middleware());
-  app.use(...requestLogging(requestLogger));
+  app.use(requestLogging(requestLogger));
   useProtections(app, app.get(AppConfig));
   // Which proxies' X-Forwarded-For to believe: request.ip, and so the per-IP rate limit, follows it.
   app.set('trust proxy', app.get(AppConfig).TRUST_PROXY);
