@@ -27,9 +27,9 @@ export interface RunningWorker {
 /**
  * Starts the product as `npm start` does (API plus a worker child, embedded PostgreSQL unless
  * DATABASE_URL is set) in a scratch DATA_DIR (env.DATA_DIR if given), and waits until it answers.
- * `args` go to main.js (`--api-only`: no worker).
+ * `args` go to main.js (`--api-only`: no worker), `nodeArgs` to node itself (e.g. --cpu-prof).
  */
-export async function startProduct(env: NodeJS.ProcessEnv = {}, args: string[] = []): Promise<RunningProduct> {
+export async function startProduct(env: NodeJS.ProcessEnv = {}, args: string[] = [], nodeArgs: string[] = []): Promise<RunningProduct> {
   const port = await freePort();
   const databasePort = await freePort();
   // A caller may hand over a DATA_DIR it prepared (an embedded cluster configured beforehand); it is removed at stop all the same.
@@ -43,7 +43,7 @@ export async function startProduct(env: NodeJS.ProcessEnv = {}, args: string[] =
     ADMIN_TOKEN: adminToken,
     ...env,
   };
-  const child: ChildProcess = spawn(process.execPath, [join(__dirname, '..', 'src', 'main.js'), ...args], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, join(__dirname, '..', 'src', 'main.js'), ...args], {
     env: productEnv,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -174,6 +174,12 @@ export async function makePhotos(count: number, width = 1920, height = 1080): Pr
         .toBuffer(),
     ),
   );
+}
+
+/** CPU seconds (user + system) used so far by the process `pid` itself, its children left out. */
+export function processCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /**

@@ -6,6 +6,7 @@ import { SESSION_COOKIE_PATH } from './auth/cookie-session';
 import { ApiExceptionFilter } from './common/api-exception.filter';
 import { ApiValidationPipe } from './common/api-validation.pipe';
 import { AppConfig } from './config/app-config';
+import { weakEtag } from './common/etag';
 import { requireJsonBody } from './common/json-body.middleware';
 import { useJsonBodyLimit, useProtections } from './common/protections';
 import { stripJsonSuffix } from './common/json-suffix.middleware';
@@ -18,8 +19,9 @@ import { HttpMetrics } from './metrics/http-metrics';
  */
 export function configureApp(app: NestExpressApplication, requestLogger?: pino.Logger): void {
   app.disable('x-powered-by');
+  app.set('etag', weakEtag);
   app.use(app.get(HttpMetrics).middleware());
-  app.use(...requestLogging(requestLogger));
+  app.use(requestLogging(requestLogger));
   useProtections(app, app.get(AppConfig));
   // Which proxies' X-Forwarded-For to believe: request.ip, and so the per-IP rate limit, follows it.
   app.set('trust proxy', app.get(AppConfig).TRUST_PROXY);

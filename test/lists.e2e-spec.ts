@@ -76,8 +76,10 @@ describe('lists at any size', () => {
         expect(rest).toEqual(lean[index]);
       }
       const withBins = full.find((row) => row.image_type === 'histogram')!;
-      const single = (await list(`/api/images/${withBins.id}.json`)).body;
-      expect(single).toEqual(withBins);
+      const singleResponse = await list(`/api/images/${withBins.id}.json`);
+      expect(singleResponse.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(singleResponse.text).toBe(JSON.stringify(withBins));
+      const single = singleResponse.body;
       const [{ bins }] = await dataSource.query('SELECT bins FROM histograms WHERE image_id = $1', [withBins.id]);
       expect(single.histogram).toEqual(bins);
     });
@@ -169,6 +171,10 @@ describe('lists at any size', () => {
         const streamed = await list(`/api/images.json?${query}`, frank.token);
         expect(streamed.body).toHaveLength(3);
         expect(streamed.text).toBe((await list(`/api/images.json?${query.replace('n=all', 'n=10')}`, frank.token)).text);
+      }
+      // A single read is PostgreSQL's JSON too: the same text as the page's row.
+      for (const row of (await list('/api/images.json?n=10', frank.token)).body as Row[]) {
+        expect((await list(`/api/images/${row.id}.json`, frank.token)).text).toBe(JSON.stringify(row));
       }
       const newest = await list('/api/images.json?n=all', carol.token);
       expect(newest.text).toBe((await list(`/api/images.json?n=${MANY}`, carol.token)).text);

@@ -1,9 +1,10 @@
+import { timingSafeEqual } from 'node:crypto';
 import { CanActivate, ExecutionContext, ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AppConfig } from '../config/app-config';
 import { SessionsService } from '../sessions/sessions.service';
 import { csrfTokenMatches, CSRF_HEADER, IS_COOKIE_AUTH, sameOrigin, sessionCookieOf } from './cookie-session';
-import { secretsEqual } from './credentials';
+import { tokenDigest } from './credentials';
 import { AuthenticatedRequest } from './current-principal.decorator';
 import { Principal } from './principal';
 import { IS_PUBLIC } from './public.decorator';
@@ -21,14 +22,15 @@ const SAFE_METHODS = new Set(['GET', 'HEAD']);
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
-  private readonly adminToken: string | null;
+  /** ADMIN_TOKEN's digest, made once: a request then hashes only its own token, once. */
+  private readonly adminDigest: Buffer | null;
 
   constructor(
     private readonly reflector: Reflector,
     private readonly sessions: SessionsService,
     config: AppConfig,
   ) {
-    this.adminToken = config.ADMIN_TOKEN ?? null;
+    this.adminDigest = config.ADMIN_TOKEN ? tokenDigest(config.ADMIN_TOKEN) : null;
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -55,12 +57,13 @@ export class AuthGuard implements CanActivate {
 
   /**
    * ADMIN_TOKEN is compared in constant time (digests of both, so not even its length shows);
-   * any other token is looked up by its SHA-256 (see SessionsService.authenticate for why that
-   * lookup may use an index): one indexed query joining the user.
+   * any other token is looked up by the same SHA-256 (see SessionsService.authenticate for why
+   * that lookup may use an index): one indexed query joining the user.
    */
   private async authenticate(token: string): Promise<Principal> {
-    if (this.isAdminToken(token)) return Principal.adminToken();
-    const session = await this.sessions.authenticate(token);
+    const digest = tokenDigest(token);
+    if (this.adminDigest !== null && timingSafeEqual(digest, this.adminDigest)) return Principal.adminToken();
+    const session = await this.sessions.authenticateDigest(digest);
     if (!session) throw this.unauthorized('Invalid bearer token');
     return Principal.forUser({ id: session.userId, admin: session.admin }, session.sessionId);
   }
@@ -76,10 +79,6 @@ export class AuthGuard implements CanActivate {
     const session = await this.sessions.authenticate(token);
     if (!session) throw this.unauthorized('Your session has ended: sign in again');
     return Principal.forUser({ id: session.userId, admin: session.admin }, session.sessionId);
-  }
-
-  private isAdminToken(token: string): boolean {
-    return this.adminToken !== null && secretsEqual(token, this.adminToken);
   }
 
   private unauthorized(message: string): UnauthorizedException {

@@ -79,30 +79,39 @@ function listStatement(selection: Selection): { text: string; values: unknown[] 
 }
 
 /**
- * The same rows as listStatement, each as the JSON text ImageResponseDto.fromRow gives it, made
- * by PostgreSQL: a streamed list then costs the API one string per row instead of a row object,
- * two Dates, a response object and its serialisation. The fields
- * and their order are ImageResponseDto's; timestamps are written as toISOString() writes them
- * (milliseconds, truncated, UTC); an image without bins has no `histogram` key (a quoted key can
- * only be a key: quotes inside string values are escaped). test/lists.e2e-spec.ts checks that a
- * streamed list and a page are the same text.
+ * `SELECT <each image as JSON text> AS json FROM …`, the JSON being the text ImageResponseDto.fromRow
+ * gives it, made by PostgreSQL: a read then costs the API one string instead of a row object (and
+ * its 256 bins parsed from an array's text), two Dates, a response object and its serialisation.
+ * The fields and their order are ImageResponseDto's; timestamps are written as toISOString()
+ * writes them (milliseconds, truncated, UTC); an image without bins has no `histogram` key (a
+ * quoted key can only be a key: quotes inside string values are escaped). test/lists.e2e-spec.ts
+ * checks that a streamed list, a page and a single read are the same text. `alsoSelect` adds
+ * columns of `r` (the answer's fields) beside `json`.
  */
-function jsonListStatement(selection: Selection): { text: string; values: unknown[] } {
-  const { clauses, values } = listClauses(selection);
+function jsonRowsSelect(withHistogram: boolean, alsoSelect = ''): string {
   const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-  const withHistogram = selection.include.includes('histogram');
   const json = `row_to_json(r)::text`;
-  const text = `SELECT ${withHistogram ? `replace(${json}, ',"histogram":null', '')` : json} AS json
+  return `SELECT ${alsoSelect}${withHistogram ? `replace(${json}, ',"histogram":null', '')` : json} AS json
      FROM images i LEFT JOIN image_types t ON t.id = i.image_type_id,
           LATERAL (SELECT i.id, i.status, i.s3_key, t.type_name AS image_type, i.image_type_id, i.user_id, i.original_id,
                           i.width, i.height, i.format, i.bytes, i.sha256, i.job_id, i.corrupt_reason,
                           ${withHistogram ? '(SELECT h.bins FROM histograms h WHERE h.image_id = i.id) AS histogram,' : ''}
-                          ${iso('i.created_at')} AS created_at, ${iso('i.updated_at')} AS updated_at) r
-    ${clauses}`;
-  return { text, values };
+                          ${iso('i.created_at')} AS created_at, ${iso('i.updated_at')} AS updated_at) r`;
 }
 
-const ONE_IMAGE = { name: 'darkroom-image-by-id', text: `SELECT ${columns(true)} WHERE i.id = $1` };
+/** The same rows as listStatement, as JSON text (jsonRowsSelect), for a streamed list. */
+function jsonListStatement(selection: Selection): { text: string; values: unknown[] } {
+  const { clauses, values } = listClauses(selection);
+  return { text: `${jsonRowsSelect(selection.include.includes('histogram'))} ${clauses}`, values };
+}
+
+const ONE_IMAGE = { name: 'darkroom-image-json-by-id', text: `${jsonRowsSelect(true, 'r.user_id, ')} WHERE i.id = $1` };
+
+/** One image as `GET /api/images/:id` answers it, and its owner. */
+export interface ImageJson {
+  userId: number;
+  json: string;
+}
 
 /**
  * The reads of images as the API lists and shows them. These run on every read, so they go
@@ -117,10 +126,10 @@ export class ImageRepository {
     return (this.dataSource.driver as PostgresDriver).master as Pool;
   }
 
-  /** One image with its type's name and, for a histogram image, its bins. */
-  async findRow(id: number): Promise<ImageRow | null> {
-    const { rows } = await this.pool().query<ImageRow>({ ...ONE_IMAGE, values: [id] });
-    return rows[0] ?? null;
+  /** One image with its type's name and, for a histogram image, its bins, as JSON text (jsonRowsSelect). */
+  async findJson(id: number): Promise<ImageJson | null> {
+    const { rows } = await this.pool().query<{ user_id: number; json: string }>({ ...ONE_IMAGE, values: [id] });
+    return rows.length > 0 ? { userId: rows[0].user_id, json: rows[0].json } : null;
   }
 
   /** A bounded list (`selection.limit` set), read at once. */

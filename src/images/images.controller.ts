@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Req, Res, StreamableFile, UnsupportedMediaTypeException } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Header, Headers, HttpCode, Param, Post, Put, Req, Res, StreamableFile, UnsupportedMediaTypeException } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import {
   ApiBearerAuth,
@@ -161,11 +161,9 @@ export class ImagesController {
   @ApiOperation({ summary: 'Read one of your images' })
   @ApiOkResponse({ type: ImageResponseDto })
   @ApiErrorResponses(401, 404)
-  async read(
-    @CurrentPrincipal() principal: Principal,
-    @Param('id', new ParseIdPipe('image')) id: number,
-  ): Promise<ImageResponseDto> {
-    return ImageResponseDto.fromRow(await this.images.read(principal, id));
+  @Header('Content-Type', 'application/json; charset=utf-8')
+  read(@CurrentPrincipal() principal: Principal, @Param('id', new ParseIdPipe('image')) id: number): Promise<string> {
+    return this.images.readJson(principal, id);
   }
 
   @Put(':id')

@@ -65,11 +65,11 @@ export class ImagesService {
     return this.imageRows.stream(await this.scoped(principal, selection));
   }
 
-  /** An image as `GET /api/images/:id` shows it, read in one statement. */
-  async read(principal: Principal, id: number): Promise<ImageRow> {
-    const row = await this.imageRows.findRow(id);
-    if (!row || !principal.owns(row.user_id)) throw new NotFoundException(`No image with id ${id}`);
-    return row;
+  /** An image as `GET /api/images/:id` answers it, as JSON text, read in one statement. */
+  async readJson(principal: Principal, id: number): Promise<string> {
+    const image = await this.imageRows.findJson(id);
+    if (!image || !principal.owns(image.userId)) throw new NotFoundException(`No image with id ${id}`);
+    return image.json;
   }
 
   /** An image the caller may see; someone else's is as absent as a missing one. */

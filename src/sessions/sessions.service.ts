@@ -92,8 +92,12 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
    * SessionCache for AUTH_CACHE_SECONDS; its requests in that time neither query nor touch the
    * session, so last_used_at may lag its last use by that much more.
    */
-  async authenticate(token: string): Promise<AuthenticatedSession | null> {
-    const digest = tokenDigest(token);
+  authenticate(token: string): Promise<AuthenticatedSession | null> {
+    return this.authenticateDigest(tokenDigest(token));
+  }
+
+  /** `authenticate`, given the token's digest (`tokenDigest`) by a caller that already made it. */
+  async authenticateDigest(digest: Buffer): Promise<AuthenticatedSession | null> {
     const key = digest.toString('base64');
     const cached = this.cache.get(key);
     if (cached) return cached;

@@ -1,0 +1,86 @@
+import express from 'express';
+import { once } from 'node:events';
+import { request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { currentLogFields } from './log-context';
+import { requestLogging } from './request-log.middleware';
+
+/** An Express app with the request log, on a real port, logging JSON lines into `lines`. */
+async function serve(lines: Record<string, unknown>[]): Promise<{ server: Server; url: string }> {
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      done();
+    },
+  });
+  const logger = pino({ mixin: () => ({ ...currentLogFields() }) }, sink);
+  const app = express();
+  app.use(requestLogging(logger));
+  app.get('/ok', (_request, response) => void response.json({ ok: true }));
+  app.get('/broken', (_request, response) => void response.status(503).json({ error: 'down' }));
+  app.get('/slow', () => undefined);
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+async function until<T>(find: () => T | undefined): Promise<T> {
+  for (let waited = 0; waited < 2000; waited += 10) {
+    const found = find();
+    if (found !== undefined) return found;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('no such log line');
+}
+
+describe('requestLogging', () => {
+  const lines: Record<string, unknown>[] = [];
+  let server: Server;
+  let url: string;
+
+  beforeAll(async () => ({ server, url } = await serve(lines)));
+  afterAll(() => server.close());
+
+  it('logs one line a request: method, URL as sent with its token redacted, status, time, and the id it answers', async () => {
+    const answer = await fetch(`${url}/ok?n=1&access_token=secret-value&token=other-secret`);
+    const id = answer.headers.get('x-request-id');
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    const line = await until(() => lines.find((candidate) => candidate.req_id === id));
+    expect(line).toMatchObject({
+      level: 30,
+      msg: 'request completed',
+      req: { method: 'GET', url: '/ok?n=1&access_token=[redacted]&token=[redacted]' },
+      res: { status: 200 },
+      responseTime: expect.any(Number),
+    });
+    expect(JSON.stringify(lines)).not.toContain('secret');
+    expect(lines.filter((candidate) => candidate.req_id === id)).toHaveLength(1);
+  });
+
+  it("keeps a caller's plausible X-Request-Id, and replaces any other", async () => {
+    const kept = await fetch(`${url}/ok`, { headers: { 'X-Request-Id': 'caller-id.1:2' } });
+    expect(kept.headers.get('x-request-id')).toBe('caller-id.1:2');
+    const replaced = await fetch(`${url}/ok`, { headers: { 'X-Request-Id': 'not an id!' } });
+    expect(replaced.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('logs a 5xx answer as an error', async () => {
+    const answer = await fetch(`${url}/broken`);
+    expect(answer.status).toBe(503);
+    const line = await until(() => lines.find((candidate) => candidate.req_id === answer.headers.get('x-request-id')));
+    expect(line).toMatchObject({ level: 50, msg: 'request errored', res: { status: 503 }, err: { message: 'failed with status code 503' } });
+  });
+
+  it('logs a request whose client left before the answer as aborted, with its id', async () => {
+    const request = httpRequest(`${url}/slow`, { headers: { 'X-Request-Id': 'gone-early' } });
+    request.on('error', () => undefined);
+    request.end();
+    await until(() => (request.socket ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    request.destroy();
+    const line = await until(() => lines.find((candidate) => candidate.req_id === 'gone-early'));
+    expect(line).toMatchObject({ level: 30, msg: 'request aborted', req: { method: 'GET', url: '/slow' } });
+  });
+});
