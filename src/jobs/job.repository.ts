@@ -263,7 +263,7 @@ export class JobRepository {
       `WITH ended AS (
          SELECT user_id FROM jobs WHERE id = $1 AND status = ANY ($3::varchar[])
        ), grants AS MATERIALIZED (
-         SELECT * FROM reserve_job_slots(ARRAY(SELECT user_id FROM ended), ARRAY[1], $2)
+         SELECT * FROM reserve_job_slots(ARRAY(SELECT user_id FROM ended), ARRAY(SELECT 1 FROM ended), $2)
        ), requeued AS (
          UPDATE jobs SET status = $4, error = NULL, finished_at = NULL, attempts = 0, delivery_id = gen_random_uuid(), updated_at = now()
            FROM grants g
