@@ -6,8 +6,9 @@ import { JOB_STATUS } from '../pipelines/job-states';
 /**
  * Quotas per user, shared by the API (job creation and retry, uploads) and the worker (outputs).
  * Each check runs inside the transaction (for job creation, the statement) that makes the change,
- * so that what it read still holds when the change commits. They throw QuotaExceededError, which the API answers with 429 (jobs)
- * or 413 (storage) and the worker turns into a fatal error of the job.
+ * so that what it read still holds when the change commits. They throw QuotaExceededError, which
+ * the API answers with 429 (jobs) or 413 (storage) and the worker turns into a fatal error of the
+ * job. How they stay exact without a hot row: docs/counters.md.
  */
 export class QuotaExceededError extends Error {
   constructor(
@@ -37,11 +38,12 @@ export interface QuotaUsage {
  * What reserve_job_slots (migrations/1796700000002-UsageDeltas.ts) answers for one owner of jobs
  * to create or retry. It locks the owners' users rows in id order, then counts their queued and
  * running jobs in a statement of its own: in READ COMMITTED that statement sees every job the
- * lock's previous holders committed. Only job creations and retries lock a user's row (no trigger
- * of a job's or an image's writes touches it), so the check never waits on a worker's
- * transaction; and since it is the only way a job becomes queued or running other than moving
- * between the two, the limit holds exactly, under any concurrency, as long as the caller inserts or
- * re-queues the granted jobs in the statement (or transaction) that called it.
+ * lock's previous holders committed. No trigger of a job's or an image's writes touches a user's
+ * row any more (only job creations, retries, an admin's change of the user and the counters' fold
+ * do, briefly), so the check never waits on a worker's transaction. Creation and retry are the
+ * only ways a job becomes queued or running other than moving between the two (an admin's
+ * injection skips the quota on purpose), so the limit holds exactly, under any concurrency, as long
+ * as the caller inserts or re-queues the granted jobs in the statement that called it.
  */
 export interface JobSlotGrant {
   user_id: number;
