@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { EntryState, JobQueue } from '../queue/job-queue';
+import { foldUsageDeltas } from '../users/user-usage';
 import { Job, JOB_STATUS } from './job.entity';
 import { JobRepository } from './job.repository';
 
@@ -30,7 +31,8 @@ export interface ReconcileReport {
  * at start-up), one process (whichever takes the advisory lock) brings the queue back in line:
  * queued jobs the queue no longer holds are queued again, running jobs whose attempt was lost go
  * back to the queue (or fail once their attempts are spent), and queued jobs past their ttl
- * expire even when no worker is up. Each action is conditional on the row being as it was read,
+ * expire even when no worker is up. The same pass folds the users' usage deltas into their counter
+ * caches (docs/counters.md). Each action is conditional on the row being as it was read,
  * so running it at any time, or in several processes, is safe.
  */
 @Injectable()
@@ -86,6 +88,7 @@ export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   private async reconcileLocked(): Promise<ReconcileReport> {
+    await foldUsageDeltas(this.dataSource.manager);
     const report: ReconcileReport = { expired: (await this.jobs.expireOverdue()).length, enqueued: 0, recovered: 0, failed: 0 };
     for (let afterId = 0; ; ) {
       const batch = await this.jobs.unfinishedBatch(afterId, BATCH, SETTLE_SECONDS);

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, QueryDeepPartialEntity } from 'typeorm';
 import { entityFromRow } from '../database/entity-from-row';
 import { JobMetrics } from '../metrics/job-metrics';
-import { QuotaDefaults, reserveJobSlot, reserveJobSlots } from '../quotas/quotas';
+import { JobSlotGrant, jobSlotRefusal, QuotaDefaults } from '../quotas/quotas';
 import { markSourceVerified } from '../images/verified-source';
 import { Job, JOB_STATUS, JobResult } from './job.entity';
 
@@ -77,9 +77,7 @@ export class JobRepository {
 
   /**
    * A new queued job, if its owner has room for one more job in progress (QuotaExceededError
-   * otherwise): the check and the insert share a transaction under the owner's quota lock, so
-   * concurrent creations never take the owner past the limit (see reserveJobSlot). A batch of
-   * one: the row comes back from the INSERT itself, with no second read.
+   * otherwise): a batch of one (insertMany), the row coming back from the INSERT itself.
    */
   async insert(job: NewJob, quota: QuotaDefaults): Promise<Job> {
     const [outcome] = await this.insertMany([job], quota);
@@ -88,63 +86,72 @@ export class JobRepository {
   }
 
   /**
-   * Many new queued jobs in one transaction and one INSERT … RETURNING, in order: each owner's
-   * quota is reserved once for all of theirs (owners in id order, so two batches never wait on
-   * each other's locks in a cycle), and a job past its owner's room is answered with the
-   * QuotaExceededError a single creation would have got, in its place (InvalidInputError for an
-   * owner that does not exist). The rows travel as one
-   * JSON parameter rather than through TypeORM's insert builder, which spent about 0.1 ms of CPU
-   * a row building the statement.
+   * Many new queued jobs in one statement, in order: each owner's room is granted once for all of
+   * theirs by reserve_job_slots (see JobSlotGrant: owners locked in id order, so two batches
+   * never wait on each other in a cycle), the jobs that fit are inserted by the same statement,
+   * and a job past its owner's room is answered with the QuotaExceededError a single creation
+   * would have got, in its place (InvalidInputError for an owner that does not exist). One round
+   * trip in autocommit: the owners' locks last until the statement commits. The rows travel as
+   * one JSON parameter rather than through TypeORM's insert builder, which spent about 0.1 ms of
+   * CPU a row building the statement.
    */
   async insertMany(jobs: NewJob[], quota: QuotaDefaults): Promise<(Job | Error)[]> {
     if (jobs.length === 0) return [];
-    const outcomes = await this.dataSource.transaction(async (manager) => {
-      const byOwner = new Map<number, number[]>();
-      jobs.forEach((job, index) => {
-        const indices = byOwner.get(job.userId);
-        if (indices) indices.push(index);
-        else byOwner.set(job.userId, [index]);
-      });
-      const outcome: (Job | Error | null)[] = jobs.map(() => null);
-      for (const userId of [...byOwner.keys()].sort((a, b) => a - b)) {
-        const indices = byOwner.get(userId)!;
-        const slots = await reserveJobSlots(manager, userId, quota, indices.length);
-        indices.slice(slots.granted).forEach((index) => (outcome[index] = slots.refusal(slots.granted)));
-      }
-      const admitted = jobs.flatMap((_, index) => (outcome[index] === null ? [index] : []));
-      if (admitted.length === 0) return outcome as (Job | Error)[];
-      const rows = admitted.map((index, position) => {
-        const job = jobs[index];
-        return {
-          ord: position,
-          environment: job.environment,
-          image_url: job.imageUrl,
-          job_type: job.jobType,
-          params: job.params,
-          user_id: job.userId,
-          image_id: job.imageId,
-          timeout: job.timeout,
-          ttl: job.ttl,
-          max_attempts: job.maxAttempts,
-          force: job.force,
-          callback_url: job.callbackUrl,
-        };
-      });
-      // Ids are drawn as the ordered rows are inserted, so id order is the order of `rows`.
-      const inserted = (await manager.query(
-        `INSERT INTO jobs (status, environment, image_url, job_type, params, user_id, image_id, timeout, ttl, max_attempts, force, callback_url)
-         SELECT $2, r.environment, r.image_url, r.job_type, r.params, r.user_id, r.image_id, r.timeout, r.ttl, r.max_attempts, r.force, r.callback_url
+    const byOwner = new Map<number, number[]>();
+    jobs.forEach((job, index) => {
+      const indices = byOwner.get(job.userId);
+      if (indices) indices.push(index);
+      else byOwner.set(job.userId, [index]);
+    });
+    const owners = [...byOwner.keys()].sort((a, b) => a - b);
+    const rows = jobs.map((job, ord) => ({
+      ord,
+      environment: job.environment,
+      image_url: job.imageUrl,
+      job_type: job.jobType,
+      params: job.params,
+      user_id: job.userId,
+      image_id: job.imageId,
+      timeout: job.timeout,
+      ttl: job.ttl,
+      max_attempts: job.maxAttempts,
+      force: job.force,
+      callback_url: job.callbackUrl,
+    }));
+    // Each owner's first `granted` jobs are inserted; ids are drawn as the ordered rows are
+    // inserted, so id order is the order of the batch. An owner with none inserted still has its row.
+    const answer = (await this.dataSource.query(
+      `WITH grants AS MATERIALIZED (
+         SELECT * FROM reserve_job_slots($2::integer[], $3::integer[], $4)
+       ), wanted AS (
+         SELECT r.*, row_number() OVER (PARTITION BY r.user_id ORDER BY r.ord) AS nth
            FROM jsonb_to_recordset($1::jsonb) AS r(ord integer, environment text, image_url varchar, job_type text[], params jsonb,
                 user_id integer, image_id integer, timeout integer, ttl integer, max_attempts integer, force boolean, callback_url text)
-          ORDER BY r.ord
-         RETURNING *`,
-        [JSON.stringify(rows), JOB_STATUS.queued],
-      )) as Record<string, unknown>[];
-      inserted.sort((a, b) => (a.id as number) - (b.id as number));
-      inserted.forEach((row, position) => (outcome[admitted[position]] = this.toJob(manager, row)));
-      return outcome as (Job | Error)[];
-    });
-    // Counted once committed: a rolled-back insert created nothing.
+       ), inserted AS (
+         INSERT INTO jobs (status, environment, image_url, job_type, params, user_id, image_id, timeout, ttl, max_attempts, force, callback_url)
+         SELECT $5, w.environment, w.image_url, w.job_type, w.params, w.user_id, w.image_id, w.timeout, w.ttl, w.max_attempts, w.force, w.callback_url
+           FROM wanted w JOIN grants g ON g.user_id = w.user_id AND w.nth <= g.granted
+          ORDER BY w.ord
+         RETURNING *
+       )
+       SELECT g.user_id AS grant_user_id, g.known AS grant_known, g.used AS grant_used, g.job_limit AS grant_job_limit,
+              g.granted AS grant_granted, i.*
+         FROM grants g LEFT JOIN inserted i ON i.user_id = g.user_id
+        ORDER BY i.id`,
+      [JSON.stringify(rows), owners, owners.map((owner) => byOwner.get(owner)!.length), quota.jobsInProgress, JOB_STATUS.queued],
+    )) as (GrantColumns & Record<string, unknown>)[];
+    const outcomes: (Job | Error)[] = new Array(jobs.length);
+    const insertedOf = new Map<number, number>();
+    for (const row of answer) {
+      const grant = grantOf(row);
+      const indices = byOwner.get(grant.user_id)!;
+      const inserted = insertedOf.get(grant.user_id);
+      if (inserted === undefined) for (const index of indices.slice(grant.granted)) outcomes[index] = jobSlotRefusal(grant, grant.granted);
+      if (row.id === null) continue;
+      outcomes[indices[inserted ?? 0]] = this.toJob(this.dataSource.manager, row);
+      insertedOf.set(grant.user_id, (inserted ?? 0) + 1);
+    }
+    // Counted once committed (the statement was its own transaction): a failed insert created nothing.
     for (const outcome of outcomes) if (!(outcome instanceof Error)) this.metrics.jobsCreated(outcome.jobType);
     return outcomes;
   }
@@ -250,22 +257,30 @@ export class JobRepository {
   /**
    * `failed | cancelled → queued`: a fresh delivery and a fresh count of attempts; recorded outputs
    * stay. Null when the job is not failed or cancelled. A job going back to the queue counts
-   * against its owner's jobs in progress as a new one does (QuotaExceededError when full).
+   * against its owner's jobs in progress as a new one does (QuotaExceededError when full), under
+   * the same lock as a creation (reserve_job_slots), in one statement.
    */
   async retry(id: number, quota: QuotaDefaults): Promise<Job | null> {
-    return this.dataSource.transaction(async (manager) => {
-      const job = await manager.getRepository(Job).findOneBy({ id });
-      if (!job || !ENDED.includes(job.status as never)) return null;
-      await reserveJobSlot(manager, job.userId, quota);
-      const { raw } = await manager
-        .createQueryBuilder()
-        .update(Job)
-        .set({ status: JOB_STATUS.queued, error: null, finishedAt: null, attempts: 0, deliveryId: () => 'gen_random_uuid()' })
-        .where('id = :id AND status IN (:...ended)', { id, ended: ENDED })
-        .returning('*')
-        .execute();
-      return raw[0] ? this.toJob(manager, raw[0]) : null;
-    });
+    const [row] = (await this.dataSource.query(
+      `WITH ended AS (
+         SELECT user_id FROM jobs WHERE id = $1 AND status = ANY ($3::varchar[])
+       ), grants AS MATERIALIZED (
+         SELECT * FROM reserve_job_slots(ARRAY(SELECT user_id FROM ended), ARRAY(SELECT 1 FROM ended), $2)
+       ), requeued AS (
+         UPDATE jobs SET status = $4, error = NULL, finished_at = NULL, attempts = 0, delivery_id = gen_random_uuid(), updated_at = now()
+           FROM grants g
+          WHERE jobs.id = $1 AND jobs.status = ANY ($3::varchar[]) AND g.granted = 1
+         RETURNING jobs.*
+       )
+       SELECT g.user_id AS grant_user_id, g.known AS grant_known, g.used AS grant_used, g.job_limit AS grant_job_limit,
+              g.granted AS grant_granted, r.*
+         FROM grants g LEFT JOIN requeued r ON true`,
+      [id, quota.jobsInProgress, ENDED, JOB_STATUS.queued],
+    )) as (GrantColumns & Record<string, unknown>)[];
+    if (!row) return null;
+    const grant = grantOf(row);
+    if (grant.granted < 1) throw jobSlotRefusal(grant, 0);
+    return row.id === null ? null : this.toJob(this.dataSource.manager, row);
   }
 
   async delete(id: number): Promise<void> {
@@ -480,6 +495,19 @@ export class JobRepository {
   private toJob(manager: EntityManager, row: Record<string, unknown>): Job {
     return entityFromRow(manager, Job, row);
   }
+}
+
+/** reserve_job_slots's answer for one owner, as the statements that call it select it beside the job's columns. */
+interface GrantColumns {
+  grant_user_id: number;
+  grant_known: boolean;
+  grant_used: number;
+  grant_job_limit: number;
+  grant_granted: number;
+}
+
+function grantOf(row: GrantColumns): JobSlotGrant {
+  return { user_id: row.grant_user_id, known: row.grant_known, used: row.grant_used, job_limit: row.grant_job_limit, granted: row.grant_granted };
 }
 
 const fenceCondition = 'id = :fenceJobId AND delivery_id = :fenceDeliveryId AND attempts = :fenceAttempt AND status = :fenceRunning';

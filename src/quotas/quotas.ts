@@ -5,9 +5,10 @@ import { JOB_STATUS } from '../pipelines/job-states';
 
 /**
  * Quotas per user, shared by the API (job creation and retry, uploads) and the worker (outputs).
- * Each check runs inside the transaction that makes the change, so that what it read still holds
- * when the change commits. They throw QuotaExceededError, which the API answers with 429 (jobs)
- * or 413 (storage) and the worker turns into a fatal error of the job.
+ * Each check runs inside the transaction (for job creation, the statement) that makes the change,
+ * so that what it read still holds when the change commits. They throw QuotaExceededError, which
+ * the API answers with 429 (jobs) or 413 (storage) and the worker turns into a fatal error of the
+ * job. How they stay exact without a hot row: docs/counters.md.
  */
 export class QuotaExceededError extends Error {
   constructor(
@@ -33,56 +34,44 @@ export interface QuotaUsage {
   limits: { jobs_in_progress: number; storage_bytes: number };
 }
 
-/** First key of the two-key advisory locks that serialise a user's job creations and retries. */
-const JOBS_QUOTA_LOCK = 7_461_011;
+/**
+ * What reserve_job_slots (migrations/1796700000002-UsageDeltas.ts) answers for one owner of jobs
+ * to create or retry. It locks the owners' users rows in id order, then counts their queued and
+ * running jobs in a statement of its own: in READ COMMITTED that statement sees every job the
+ * lock's previous holders committed. No trigger of a job's or an image's writes touches a user's
+ * row any more (only job creations, retries, an admin's change of the user and the counters' fold
+ * do, briefly), so the check never waits on a worker's transaction. Creation and retry are the
+ * only ways a job becomes queued or running other than moving between the two (an admin's
+ * injection skips the quota on purpose), so the limit holds exactly, under any concurrency, as long
+ * as the caller inserts or re-queues the granted jobs in the statement that called it.
+ */
+export interface JobSlotGrant {
+  user_id: number;
+  /** False for a user that does not exist (an admin naming a user_id): nothing granted. */
+  known: boolean;
+  used: number;
+  job_limit: number;
+  /** How many of the wanted jobs fit: the first `granted` may be inserted. */
+  granted: number;
+}
+
+/**
+ * The error for a job refused after `accepted` of its owner's were granted, worded as a single
+ * refusal: QuotaExceededError, or InvalidInputError for a user that does not exist.
+ */
+export function jobSlotRefusal(grant: JobSlotGrant, accepted: number): Error {
+  if (!grant.known) return invalidField('user_id', `user_id ${grant.user_id} does not name an existing user`);
+  return new QuotaExceededError(
+    'jobs',
+    `Too many jobs in progress: ${grant.used + accepted} of ${grant.job_limit} queued or running; wait for some to finish`,
+  );
+}
 
 /** Queued or running, written as jobs_user_id_unfinished_idx's predicate so that the index serves the count. */
 const IN_PROGRESS = `status IN ('${JOB_STATUS.queued}', '${JOB_STATUS.running}')`;
 
-/**
- * Makes room for one more queued job of `userId`, or throws. Takes a transaction-scoped advisory
- * lock per user first, then counts (in READ COMMITTED each statement sees what committed before
- * it began, so after the lock it sees every job the previous holder inserted or re-queued). Every
- * path that adds a queued or running job — creation and retry — takes this lock; the others only
- * end jobs or move them between queued and running. So, as long as the caller inserts or
- * re-queues the job in the same transaction, the limit holds exactly, under any concurrency.
- */
-export async function reserveJobSlot(manager: EntityManager, userId: number, defaults: QuotaDefaults): Promise<void> {
-  const slots = await reserveJobSlots(manager, userId, defaults, 1);
-  if (slots.granted < 1) throw slots.refusal(0);
-}
-
-export interface JobSlots {
-  /** How many of the wanted jobs fit: the first `granted` may be inserted. */
-  granted: number;
-  /**
-   * The error for a job refused after `accepted` of the batch were granted, worded as a single
-   * refusal: QuotaExceededError, or InvalidInputError for a user that does not exist (an admin
-   * naming a user_id), which would otherwise fail the INSERT of a whole batch on its foreign key.
-   */
-  refusal(accepted: number): Error;
-}
-
-/**
- * As reserveJobSlot, for up to `wanted` jobs of one user at once (a batch): one lock and one
- * count, granting as many as fit. The caller inserts the granted ones in the same transaction.
- */
-export async function reserveJobSlots(manager: EntityManager, userId: number, defaults: QuotaDefaults, wanted: number): Promise<JobSlots> {
-  await manager.query('SELECT pg_advisory_xact_lock($1, $2)', [JOBS_QUOTA_LOCK, userId]);
-  const [row] = (await manager.query(
-    `SELECT (SELECT count(*)::int FROM jobs WHERE user_id = $1 AND ${IN_PROGRESS}) AS used,
-            (SELECT max_jobs_in_progress FROM users WHERE id = $1) AS max,
-            EXISTS (SELECT 1 FROM users WHERE id = $1) AS known`,
-    [userId],
-  )) as { used: number; max: number | null; known: boolean }[];
-  if (!row.known) return { granted: 0, refusal: () => invalidField('user_id', `user_id ${userId} does not name an existing user`) };
-  const limit = row.max ?? defaults.jobsInProgress;
-  return {
-    granted: Math.max(0, Math.min(wanted, limit - row.used)),
-    refusal: (accepted) =>
-      new QuotaExceededError('jobs', `Too many jobs in progress: ${row.used + accepted} of ${limit} queued or running; wait for some to finish`),
-  };
-}
+/** A user's stored bytes: the base in users plus the deltas not yet folded into it (docs/counters.md). */
+const STORAGE_BYTES = `(u.storage_bytes + coalesce((SELECT sum(d.bytes) FROM user_usage_deltas d WHERE d.user_id = u.id), 0))::bigint`;
 
 /**
  * The early check of an upload, before anything is stored: refused when the user's stored bytes
@@ -97,7 +86,9 @@ export async function precheckStorage(
   declaredBytes: number | null,
   freedBytes = 0,
 ): Promise<void> {
-  const [row] = (await manager.query('SELECT storage_bytes, max_storage_bytes FROM users WHERE id = $1', [userId])) as StorageRow[];
+  const [row] = (await manager.query(`SELECT ${STORAGE_BYTES} AS storage_bytes, u.max_storage_bytes FROM users u WHERE u.id = $1`, [
+    userId,
+  ])) as StorageRow[];
   if (!row) return;
   const { used, limit } = storageOf(row, defaults);
   if (declaredBytes === null ? used >= limit : used - freedBytes + declaredBytes > limit) {
@@ -108,10 +99,13 @@ export async function precheckStorage(
 /**
  * The exact check, in the transaction that has just recorded a file of `userId`, `addedBytes` net
  * (the new file's size less that of a file it replaced): throws, which rolls the record back, when
- * the user's stored bytes now pass the limit. The images trigger added those bytes to
- * users.storage_bytes with an UPDATE, which holds the user's row until the transaction ends, so
- * recordings of one user take turns and each reads the total including every one committed
- * before: the limit holds exactly. (A change that frees bytes, or keeps them, is never refused.)
+ * the user's stored bytes now pass the limit. lock_user_storage (migrations/1796700000002-UsageDeltas.ts)
+ * first locks the user's row of user_storage_locks until the transaction ends, then sums the
+ * user's bytes in a statement of its own, which sees every write committed before the lock was
+ * granted and this transaction's own. Every write that adds bytes calls this after writing, so
+ * they take turns and each reads the total including every one committed before: the limit holds
+ * exactly. Nothing else takes that lock: not job creations, nor the writes that free bytes (a
+ * change that frees bytes, or keeps them, is never refused, and never waits).
  */
 export async function assertStorageAfterWrite(
   manager: EntityManager,
@@ -121,7 +115,7 @@ export async function assertStorageAfterWrite(
   what: string,
 ): Promise<void> {
   if (addedBytes <= 0) return;
-  const [row] = (await manager.query('SELECT storage_bytes, max_storage_bytes FROM users WHERE id = $1', [userId])) as StorageRow[];
+  const [row] = (await manager.query('SELECT storage_bytes, max_storage_bytes FROM lock_user_storage($1)', [userId])) as StorageRow[];
   if (!row) return;
   const { used, limit } = storageOf(row, defaults);
   if (used > limit) {
@@ -148,14 +142,14 @@ export function storageExceededMessage(used: number, limit: number, need: string
 /** What GET /api/users/:id shows: the user's usage and effective limits. */
 export async function quotaUsageOf(
   manager: EntityManager,
-  user: { id: number; storageBytes: number; maxJobsInProgress: number | null; maxStorageBytes: number | null },
+  user: { id: number; storageBytesNow: number; maxJobsInProgress: number | null; maxStorageBytes: number | null },
   defaults: QuotaDefaults,
 ): Promise<QuotaUsage> {
   const [{ count }] = (await manager.query(`SELECT count(*)::int AS count FROM jobs WHERE user_id = $1 AND ${IN_PROGRESS}`, [
     user.id,
   ])) as { count: number }[];
   return {
-    usage: { jobs_in_progress: count, storage_bytes: user.storageBytes },
+    usage: { jobs_in_progress: count, storage_bytes: user.storageBytesNow },
     limits: {
       jobs_in_progress: user.maxJobsInProgress ?? defaults.jobsInProgress,
       storage_bytes: user.maxStorageBytes ?? defaults.storageBytes,

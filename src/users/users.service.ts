@@ -49,6 +49,8 @@ export class UsersService {
       email: dto.email,
       encryptedPassword: await hashPassword(dto.password),
     });
+    // Computed when a user is loaded (User's virtual columns); a new user has nothing yet.
+    Object.assign(user, { jobsCountNow: 0, imageCountNow: 0, storageBytesNow: 0 });
     return this.users.manager.transaction(async (manager) => {
       if (!this.config.ADMIN_TOKEN) {
         await manager.query('SELECT pg_advisory_xact_lock($1)', [FIRST_ADMIN_LOCK]);

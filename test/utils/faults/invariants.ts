@@ -170,7 +170,10 @@ export async function checkInvariants(pool: Pool, acceptedIds: number[] = []): P
   return { tally, violations, failures };
 }
 
-/** users.<x>_count counter caches against the rows they count (the columns the migrations define). */
+/**
+ * users.<x>_count counter caches against the rows they count (the columns the migrations define):
+ * the base in users plus the deltas not folded yet (user_usage_deltas).
+ */
 async function counterMismatches(pool: Pool): Promise<string[]> {
   const { rows: columns } = await pool.query<{ column_name: string }>(
     `SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'users' AND column_name LIKE '%\\_count'`,
@@ -181,7 +184,7 @@ async function counterMismatches(pool: Pool): Promise<string[]> {
     const table = counted[column];
     if (!table) continue;
     const { rows } = await pool.query<{ id: number; cached: number; actual: string }>(
-      `SELECT u.id, u."${column}" AS cached, (SELECT count(*) FROM ${table} t WHERE t.user_id = u.id) AS actual FROM users u`,
+      `SELECT u.id, u."${column}" + coalesce((SELECT sum(d.${table}) FROM user_usage_deltas d WHERE d.user_id = u.id), 0) AS cached, (SELECT count(*) FROM ${table} t WHERE t.user_id = u.id) AS actual FROM users u`,
     );
     for (const row of rows) {
       if (Number(row.cached) !== Number(row.actual)) mismatches.push(`users.${column} of user ${row.id} is ${row.cached}, but ${table} has ${row.actual} rows of theirs`);
