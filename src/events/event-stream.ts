@@ -21,14 +21,11 @@ const FINAL_STATUSES = new Set(['completed', 'failed', 'cancelled']);
 /**
  * One Server-Sent Events response. Events are written as `id`, `event` and `data` lines; an event
  * already sent is dropped, so replay and live delivery may overlap. A job stream (`endsWithJob`)
- * ends after the job's final events: the final `status`, then its `outputs` (completed) or
- * `error` (failed).
+ * ends after the job's final `status` event, which carries its outputs, result and error.
  */
 export class EventStream {
   private readonly sent = new Set<string>();
   private readonly heartbeat: NodeJS.Timeout;
-  private awaiting: string | null = null;
-  private finalSeen = false;
   ended = false;
 
   constructor(
@@ -47,11 +44,6 @@ export class EventStream {
     this.heartbeat = setInterval(() => this.write(': heartbeat\n\n'), HEARTBEAT_MS);
     this.heartbeat.unref();
     response.on('close', () => this.end());
-  }
-
-  /** Whether the job's final status went out on this stream. */
-  get sawFinal(): boolean {
-    return this.finalSeen;
   }
 
   send(event: JobEventMessage): void {
@@ -77,14 +69,7 @@ export class EventStream {
   }
 
   private track(type: string, data: Record<string, unknown>): void {
-    if (!this.endsWithJob) return;
-    if (type === 'status' && FINAL_STATUSES.has(String(data.status))) {
-      this.finalSeen = true;
-      this.awaiting = data.status === 'completed' ? 'outputs' : data.status === 'failed' ? 'error' : null;
-      if (this.awaiting === null) this.end();
-    } else if (this.awaiting !== null && type === this.awaiting) {
-      this.end();
-    }
+    if (this.endsWithJob && type === 'status' && FINAL_STATUSES.has(String(data.status))) this.end();
   }
 
   private write(chunk: string): void {

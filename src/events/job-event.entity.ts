@@ -1,8 +1,9 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 /**
- * One change of a job, as the `jobs` trigger recorded it (migration JobEvents): its id orders a
- * job's events and is what `Last-Event-ID` names; rows older than EVENTS_REPLAY are deleted.
+ * One change of a job, as the `jobs` trigger recorded it (migrations JobEvents, JobEventOutbox):
+ * its id orders a job's events and is what `Last-Event-ID` names; rows older than EVENTS_REPLAY
+ * are deleted.
  */
 @Entity('job_events')
 @Index('job_events_job_id_idx', ['jobId', 'id'])
@@ -16,7 +17,7 @@ export class JobEvent {
   @Column({ type: 'integer' })
   userId: number;
 
-  /** `status`, `progress`, `outputs` or `error`. */
+  /** `status` (a change of status, with the job's whole state) or `progress` (a finished step). */
   @Column({ type: 'varchar', length: 16 })
   type: string;
 

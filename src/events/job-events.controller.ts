@@ -10,8 +10,8 @@ import { EventsTokenResponseDto } from './events-token-response.dto';
 import { JobEventsService } from './job-events.service';
 
 const STREAM_DESCRIPTION =
-  'Server-Sent Events (`Accept: text/event-stream`): `status`, `progress`, then `outputs` (completed) or `error` (failed), ' +
-  'each with an `id`; reconnect with `Last-Event-ID` to get what was missed (kept EVENTS_REPLAY seconds). ' +
+  'Server-Sent Events (`Accept: text/event-stream`): `status` at each change of status (with progress, attempts, error, outputs and result) ' +
+  'and `progress` at each finished step, each with an `id`; reconnect with `Last-Event-ID` to get what was missed (kept EVENTS_REPLAY seconds). ' +
   'A comment every 15 s keeps the stream alive. Authenticate with the bearer token, or `?access_token=` from the matching `events_token` route.';
 
 /**

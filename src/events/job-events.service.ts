@@ -19,9 +19,7 @@ import { JobRepository } from '../jobs/job.repository';
 import { SessionsService } from '../sessions/sessions.service';
 import { EventStream, JobEventMessage } from './event-stream';
 import { EVENTS_TOKEN_TTL_SECONDS, EventsScope, makeEventsToken, verifyEventsToken } from './events-token';
-
-/** The channel the `jobs` trigger notifies (migration JobEvents). */
-export const JOB_EVENTS_CHANNEL = 'darkroom_job_events';
+import { JOB_EVENTS_CHANNEL } from './job-event-notice';
 
 const BEARER = /^Bearer +([A-Za-z0-9._~+/=-]+)$/i;
 const SWEEP_INTERVAL_MS = 60_000;
@@ -152,20 +150,26 @@ export class JobEventsService implements OnModuleInit, BeforeApplicationShutdown
 
   /**
    * One job's events: those still kept after `lastEventId` (all of them on a first connection),
-   * then live ones, until the job is final. A job that is final already, and whose final events
-   * are no longer kept, gets its final state as unnumbered events.
+   * then live ones, until the job is final. A job that is final already, and whose final status
+   * event is no longer kept, gets its final state as one unnumbered status event.
    */
   async streamJob(jobId: number, lastEventId: string | undefined, response: Response): Promise<void> {
     await this.open(response, { jobId }, true, async (stream) => {
       const job = await this.jobs.findById(jobId);
       const replay = await this.replay({ jobId }, lastEventId, stream);
       return async () => {
-        if (!job || stream.ended || stream.sawFinal || !FINAL_STATUSES.includes(job.status)) return;
+        if (!job || stream.ended || !FINAL_STATUSES.includes(job.status)) return;
         if (lastEventId !== undefined && replay.complete) return stream.end();
-        const at = job.finishedAt?.toISOString() ?? job.updatedAt.toISOString();
-        stream.sendUnnumbered('status', { job_id: job.id, status: job.status, progress: job.progress, attempts: job.attempts, error: job.error, at });
-        if (job.status === 'completed') stream.sendUnnumbered('outputs', { job_id: job.id, outputs: job.outputImageIds, result: job.result, at });
-        if (job.status === 'failed') stream.sendUnnumbered('error', { job_id: job.id, error: job.error, at });
+        stream.sendUnnumbered('status', {
+          job_id: job.id,
+          status: job.status,
+          progress: job.progress,
+          attempts: job.attempts,
+          error: job.error,
+          outputs: job.outputImageIds,
+          result: job.result,
+          at: job.finishedAt?.toISOString() ?? job.updatedAt.toISOString(),
+        });
       };
     });
   }

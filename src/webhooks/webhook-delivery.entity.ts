@@ -5,8 +5,8 @@ export const DELIVERY_STATUS = { pending: 'pending', delivered: 'delivered', fai
 
 /**
  * One webhook event: a job with a callback_url reached a final status. The `jobs` trigger
- * (migration Webhooks) writes it in the transaction that ends the job, so that no end goes
- * unannounced whichever process made it. Its id is the `webhook-id` of every attempt.
+ * (migrations Webhooks, JobEventOutbox) writes it in the transaction that ends the job, so that
+ * no end goes unannounced whichever process made it. Its id is the `webhook-id` of every attempt.
  *
  * No foreign key to the job: deleting a running job cancels it first, and that cancel is still
  * announced, from `payload` (the job's row as it ended).

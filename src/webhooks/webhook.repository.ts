@@ -7,9 +7,6 @@ import { WebhookAttempt } from './webhook-attempt.entity';
 import { DELIVERY_STATUS, WebhookDelivery } from './webhook-delivery.entity';
 import { WebhookSecret } from './webhook-secret.entity';
 
-/** PostgreSQL channel on which the `jobs` trigger announces each new delivery (its id). */
-export const WEBHOOK_CHANNEL = 'darkroom_webhooks';
-
 /** How long the secret a rotation replaced keeps verifying, and signing. */
 export const PREVIOUS_SECRET_GRACE_MS = 24 * 3600 * 1000;
 

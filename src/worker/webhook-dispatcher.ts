@@ -4,9 +4,10 @@ import { DataSource } from 'typeorm';
 import type { PostgresDataSourceOptions } from 'typeorm/driver/postgres/PostgresDataSourceOptions';
 import { AppConfig } from '../config/app-config';
 import { PgListener } from '../database/pg-listener';
+import { JOB_EVENTS_CHANNEL, JobEventNotice } from '../events/job-event-notice';
 import type { EntryState } from '../queue/job-queue';
 import { WebhookQueue } from '../queue/webhook-queue';
-import { WEBHOOK_CHANNEL, WebhookRepository } from '../webhooks/webhook.repository';
+import { WebhookRepository } from '../webhooks/webhook.repository';
 
 // Any fixed number, other than the job reconciler's: every worker of this database takes the same lock.
 const WEBHOOK_RECONCILE_LOCK = 7_461_004;
@@ -16,8 +17,9 @@ const SETTLE_SECONDS = 5;
 const ENDED_ENTRY: readonly EntryState[] = ['completed', 'failed'];
 
 /**
- * Feeds the webhooks queue from `webhook_deliveries`. The trigger that records a delivery
- * announces it at commit; every worker hears it and adds its first attempt (the queue keeps one
+ * Feeds the webhooks queue from `webhook_deliveries`. The trigger that records a delivery names it
+ * in the notice of the job's change, sent at commit on the job events' channel (one notice a
+ * change, whoever listens); every worker hears it and adds its first attempt (the queue keeps one
  * entry whoever adds it). A notice nobody heard (no worker was up, the connection was down) and an
  * attempt whose entry was lost are caught by a pass every RECONCILE_INTERVAL, made by one worker
  * at a time under an advisory lock: any pending delivery whose attempt is overdue and not in the
@@ -39,12 +41,13 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
   ) {
     this.listener = new PgListener({
       url: (dataSource.options as PostgresDataSourceOptions).url!,
-      channel: WEBHOOK_CHANNEL,
-      description: 'webhooks',
+      channel: JOB_EVENTS_CHANNEL,
+      description: 'job events (for webhooks)',
       // Notices sent while the channel was lost are made up for by the next pass.
       onNotify: (payload) => {
-        if (!payload) return;
-        this.queue.add(payload, 0).catch((error: Error) => this.logger.warn(`Webhook ${payload} not queued yet (${error.message}); the next pass queues it`));
+        const delivery = payload ? (JSON.parse(payload) as JobEventNotice).delivery : null;
+        if (!delivery) return;
+        this.queue.add(delivery, 0).catch((error: Error) => this.logger.warn(`Webhook ${delivery} not queued yet (${error.message}); the next pass queues it`));
       },
     });
   }
