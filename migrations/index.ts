@@ -10,6 +10,7 @@ import { ReusedWork1796400000000 } from './1796400000000-ReusedWork';
 import { Webhooks1796500000000 } from './1796500000000-Webhooks';
 import { AuthCache1796500000003 } from './1796500000003-AuthCache';
 import { WorkKeyOrder1796600000000 } from './1796600000000-WorkKeyOrder';
+import { WorkerWrites1796700000004 } from './1796700000004-WorkerWrites';
 
 /** Every migration, in order. `npm run migration:generate` writes new ones; list them here. */
-export const migrations = [InitialSchema1795392934373, Pipelines1795394272569, JobResults1795396209979, PackedHistograms1795396645119, JobLifecycle1795400000000, Sessions1795500000000, Quotas1795500000001, JobEvents1796210944478, ReusedWork1796400000000, Webhooks1796500000000, AuthCache1796500000003, WorkKeyOrder1796600000000];
+export const migrations = [InitialSchema1795392934373, Pipelines1795394272569, JobResults1795396209979, PackedHistograms1795396645119, JobLifecycle1795400000000, Sessions1795500000000, Quotas1795500000001, JobEvents1796210944478, ReusedWork1796400000000, Webhooks1796500000000, AuthCache1796500000003, WorkKeyOrder1796600000000, WorkerWrites1796700000004];

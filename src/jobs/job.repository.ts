@@ -41,8 +41,22 @@ export class FencedOut extends Error {
   }
 }
 
+/** An image file a job reads or has recorded: its row's id, its storage key and its hash (null when it was uploaded before files were hashed). */
+export interface StoredFile {
+  id: number;
+  s3Key: string | null;
+  sha256: string | null;
+}
+
+/** What a process job starts from: its source (null once deleted) and the outputs its earlier attempts recorded, by step. */
+export interface JobInputs {
+  source: StoredFile | null;
+  recorded: Map<number, StoredFile>;
+}
+
 export type Claim =
-  | { kind: 'claimed'; job: Job; fence: Fence }
+  /** `inputs` come with the common claim; a takeover reads them apart (JobOutputRepository.sourceAndRecorded). */
+  | { kind: 'claimed'; job: Job; fence: Fence; inputs?: JobInputs }
   /** The entry is not the job's current one, or the job already ended: nothing to do. */
   | { kind: 'stale' }
   | { kind: 'expired'; job: Job }
@@ -276,19 +290,29 @@ export class JobRepository {
    * the lost attempt out should it still be running somewhere.
    */
   async claim(jobId: number, deliveryId: string): Promise<Claim> {
-    // The common case in one statement: a queued job, within its ttl, taken for its first or a retried attempt.
-    const [fresh] = await this.jobs
-      .createQueryBuilder()
-      .update()
-      .set({ status: JOB_STATUS.running, attempts: () => 'attempts + 1', startedAt: () => 'coalesce(started_at, now())' })
-      .where('id = :jobId AND delivery_id = :deliveryId AND status = :queued', { jobId, deliveryId, queued: JOB_STATUS.queued })
-      .andWhere('(ttl IS NULL OR started_at IS NOT NULL OR created_at + make_interval(secs => ttl) >= now())')
-      .returning('*')
-      .execute()
-      .then(({ raw }) => raw as Record<string, unknown>[]);
+    // The common case in one round trip: a queued job, within its ttl, taken for its first or a
+    // retried attempt, with its source and the outputs its earlier attempts recorded.
+    const [fresh]: Record<string, unknown>[] = await this.dataSource.query(
+      `WITH claimed AS (
+         UPDATE jobs SET status = $3, attempts = attempts + 1, started_at = coalesce(started_at, now()), updated_at = now()
+          WHERE id = $1 AND delivery_id = $2 AND status = $4
+            AND (ttl IS NULL OR started_at IS NOT NULL OR created_at + make_interval(secs => ttl) >= now())
+         RETURNING *)
+       SELECT claimed.*,
+              (SELECT json_build_object('id', id, 's3Key', s3_key, 'sha256', sha256) FROM images WHERE images.id = claimed.image_id) AS claimed_source,
+              (SELECT json_agg(json_build_object('id', id, 'stepIndex', step_index, 's3Key', s3_key, 'sha256', sha256))
+                 FROM images WHERE images.job_id = claimed.id AND images.step_index IS NOT NULL) AS claimed_recorded
+         FROM claimed`,
+      [jobId, deliveryId, JOB_STATUS.running, JOB_STATUS.queued],
+    );
     if (fresh) {
       const claimed = this.toJob(this.dataSource.manager, fresh);
-      return { kind: 'claimed', job: claimed, fence: { jobId, deliveryId, attempt: claimed.attempts } };
+      const recorded = (fresh.claimed_recorded ?? []) as (StoredFile & { stepIndex: number })[];
+      const inputs: JobInputs = {
+        source: (fresh.claimed_source as StoredFile | null) ?? null,
+        recorded: new Map(recorded.map(({ stepIndex, ...file }) => [stepIndex, file])),
+      };
+      return { kind: 'claimed', job: claimed, fence: { jobId, deliveryId, attempt: claimed.attempts }, inputs };
     }
     const job = await this.jobs.findOneBy({ id: jobId, deliveryId });
     if (!job || !UNFINISHED.includes(job.status as never)) return { kind: 'stale' };

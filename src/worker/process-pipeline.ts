@@ -67,7 +67,8 @@ export class ProcessPipeline {
     const { job } = attempt;
     const spec = jobSpecOf(job);
     if (spec.kind !== 'process') throw new UnrecoverableError(`Job ${job.id} is not a process job`);
-    const { source, recorded: done } = job.imageId === null ? { source: null, recorded: new Map() } : await this.outputs.sourceAndRecorded(job.id, job.imageId);
+    const { source, recorded: done } =
+      attempt.inputs ?? (job.imageId === null ? { source: null, recorded: new Map() } : await this.outputs.sourceAndRecorded(job.id, job.imageId));
     if (!source?.s3Key) throw new UnrecoverableError('The job’s source image, or its stored file, was deleted');
     const sourceKey = source.s3Key;
     let input: StepSource = {
@@ -85,7 +86,7 @@ export class ProcessPipeline {
       const output: StoredOutput = earlier
         ? { id: earlier.id, s3Key: earlier.s3Key!, sha256: earlier.sha256! }
         : await withLogContext({ step: index, operation: step.name }, () => this.runOrReuse(attempt, index, step, input, progress));
-      outputImageIds.push(output.id);
+      if (output.id !== null) outputImageIds.push(output.id);
       input = this.sourceOf(output);
     }
     return { outputImageIds };
