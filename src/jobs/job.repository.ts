@@ -4,6 +4,8 @@ import { DataSource, EntityManager, QueryDeepPartialEntity } from 'typeorm';
 import { JobMetrics } from '../metrics/job-metrics';
 import { QuotaDefaults, reserveJobSlot, reserveJobSlots } from '../quotas/quotas';
 import { Job, JOB_STATUS, JobResult } from './job.entity';
+import { EARLIEST_IMAGES_PER_KEY, StoredWork, storedWorkOf, StoredWorkRow } from '../work-reuse/reusable-work.repository';
+import type { WorkKeyText } from '../work-reuse/work-key';
 
 /** PostgreSQL channel on which a job's running attempt is told to stop (cancel, delete, source deleted). */
 export const JOB_STOP_CHANNEL = 'darkroom_job_stop';
@@ -52,6 +54,8 @@ export interface StoredFile {
 export interface JobInputs {
   source: StoredFile | null;
   recorded: Map<number, StoredFile>;
+  /** The earlier work found under the first step's work key, as the claim computed it from the source's sha256. */
+  firstStepWork?: { key: string; files: StoredWork[] };
 }
 
 export type Claim =
@@ -289,21 +293,30 @@ export class JobRepository {
    * and the queue handed the entry on) is taken over: the attempt number moves on, which fences
    * the lost attempt out should it still be running somewhere.
    */
-  async claim(jobId: number, deliveryId: string): Promise<Claim> {
+  async claim(jobId: number, deliveryId: string, firstStep?: WorkKeyText): Promise<Claim> {
     // The common case in one round trip: a queued job, within its ttl, taken for its first or a
-    // retried attempt, with its source and the outputs its earlier attempts recorded.
+    // retried attempt, with its source, the outputs its earlier attempts recorded and, given the
+    // text of its first step's work key, that work's earliest images (WorkReuse.findStored's probe).
     const [fresh]: Record<string, unknown>[] = await this.dataSource.query(
       `WITH claimed AS (
          UPDATE jobs SET status = $3, attempts = attempts + 1, started_at = coalesce(started_at, now()), updated_at = now()
           WHERE id = $1 AND delivery_id = $2 AND status = $4
             AND (ttl IS NULL OR started_at IS NOT NULL OR created_at + make_interval(secs => ttl) >= now())
-         RETURNING *)
+         RETURNING *),
+       source AS (SELECT images.id, images.s3_key, images.sha256 FROM images JOIN claimed ON images.id = claimed.image_id),
+       probe AS (
+         SELECT encode(sha256(convert_to($5 || source.sha256 || $6, 'UTF8')), 'hex')::char(64) AS work_key
+           FROM source, claimed WHERE $5::text IS NOT NULL AND source.sha256 IS NOT NULL AND NOT claimed.force)
        SELECT claimed.*,
-              (SELECT json_build_object('id', id, 's3Key', s3_key, 'sha256', sha256) FROM images WHERE images.id = claimed.image_id) AS claimed_source,
+              (SELECT json_build_object('id', id, 's3Key', s3_key, 'sha256', sha256) FROM source) AS claimed_source,
               (SELECT json_agg(json_build_object('id', id, 'stepIndex', step_index, 's3Key', s3_key, 'sha256', sha256))
-                 FROM images WHERE images.job_id = claimed.id AND images.step_index IS NOT NULL) AS claimed_recorded
+                 FROM images WHERE images.job_id = claimed.id AND images.step_index IS NOT NULL) AS claimed_recorded,
+              (SELECT work_key FROM probe) AS probed_key,
+              (SELECT json_agg(early ORDER BY early.id) FROM probe CROSS JOIN LATERAL (
+                      SELECT id, s3_key, format, width, height, bytes, sha256 FROM images
+                       WHERE images.work_key = probe.work_key AND s3_key IS NOT NULL ORDER BY id LIMIT $7) early) AS probed_work
          FROM claimed`,
-      [jobId, deliveryId, JOB_STATUS.running, JOB_STATUS.queued],
+      [jobId, deliveryId, JOB_STATUS.running, JOB_STATUS.queued, firstStep?.before ?? null, firstStep?.after ?? null, EARLIEST_IMAGES_PER_KEY],
     );
     if (fresh) {
       const claimed = this.toJob(this.dataSource.manager, fresh);
@@ -311,6 +324,7 @@ export class JobRepository {
       const inputs: JobInputs = {
         source: (fresh.claimed_source as StoredFile | null) ?? null,
         recorded: new Map(recorded.map(({ stepIndex, ...file }) => [stepIndex, file])),
+        ...(fresh.probed_key ? { firstStepWork: { key: fresh.probed_key as string, files: storedWorkOf((fresh.probed_work ?? []) as StoredWorkRow[]) } } : {}),
       };
       return { kind: 'claimed', job: claimed, fence: { jobId, deliveryId, attempt: claimed.attempts }, inputs };
     }

@@ -49,10 +49,13 @@ export class WorkReuse {
     this.quota = quotaDefaults(config);
   }
 
-  /** The earliest stored output of work `key` whose file is still in storage; null when there is none. */
-  async findStored(key: string): Promise<StoredWork | null> {
-    const stored = await this.repository.storedWork([key]);
-    return firstInStorage(stored.get(key) ?? [], this.storageCheck());
+  /**
+   * The earliest stored output of work `key` whose file is still in storage; null when there is
+   * none. `probed`: that key's files, when they were read already (with the job's claim).
+   */
+  async findStored(key: string, probed?: StoredWork[]): Promise<StoredWork | null> {
+    const files = probed ?? (await this.repository.storedWork([key])).get(key) ?? [];
+    return firstInStorage(files, this.storageCheck());
   }
 
   /**

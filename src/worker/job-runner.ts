@@ -14,6 +14,7 @@ import { JobQueue } from '../queue/job-queue';
 import { QueuedJobData } from '../queue/queue-names';
 import { newStorageKey } from '../storage/storage-key';
 import { StorageDriver } from '../storage/storage.driver';
+import type { WorkKeyText } from '../work-reuse/work-key';
 import { WorkReuse } from '../work-reuse/work-reuse.service';
 import { GroupCommit } from './group-commit';
 import { AttemptWritesOutcome, JobOutputRepository, OutputRecord, RecordedOutput } from './job-output.repository';
@@ -144,18 +145,19 @@ export class JobRunner implements BeforeApplicationShutdown {
     clearTimeout(timer);
   }
 
-  run(queued: QueuedJob<QueuedJobData>, work: (attempt: Attempt) => Promise<JobOutcome>): Promise<void> {
+  /** `firstStep`: the text of the first step's work key, for the claim to look that work up (JobRepository.claim). */
+  run(queued: QueuedJob<QueuedJobData>, work: (attempt: Attempt) => Promise<JobOutcome>, firstStep?: WorkKeyText): Promise<void> {
     if (this.draining) {
       // Failing the entry leaves the row queued; the reconciler queues it again for a worker that is staying.
       return Promise.reject(new Error('This worker is shutting down'));
     }
-    const running = withLogContext({ job_id: queued.data.jobId }, () => this.runClaimed(queued.data, work));
+    const running = withLogContext({ job_id: queued.data.jobId }, () => this.runClaimed(queued.data, work, firstStep));
     this.active.add(running);
     return running.finally(() => this.active.delete(running));
   }
 
-  private async runClaimed({ jobId, deliveryId }: QueuedJobData, work: (attempt: Attempt) => Promise<JobOutcome>): Promise<void> {
-    const claim = await this.jobs.claim(jobId, deliveryId);
+  private async runClaimed({ jobId, deliveryId }: QueuedJobData, work: (attempt: Attempt) => Promise<JobOutcome>, firstStep?: WorkKeyText): Promise<void> {
+    const claim = await this.jobs.claim(jobId, deliveryId, firstStep);
     if (claim.kind === 'expired') this.logger.log(`Job ${jobId} failed: it expired in the queue`);
     if (claim.kind === 'exhausted') this.logger.log(`Job ${jobId} failed: its workers were lost on every attempt`);
     if (claim.kind !== 'claimed') return;
@@ -334,7 +336,8 @@ export class JobRunner implements BeforeApplicationShutdown {
    */
   async reuseOutput(attempt: Attempt, index: number, step: string, progress: number, workKey: string): Promise<StoredOutput | null> {
     attempt.throwIfStopped();
-    const stored = await this.reuse.findStored(workKey);
+    const probed = attempt.inputs?.firstStepWork;
+    const stored = await this.reuse.findStored(workKey, probed?.key === workKey ? probed.files : undefined);
     if (stored === null) return null;
     // Recorded first, so that the job's progress never runs ahead of its recorded steps.
     if (attempt.pending.length > 0) await this.recordPending(attempt);
