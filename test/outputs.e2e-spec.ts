@@ -182,7 +182,7 @@ describe('outputs and originals', () => {
       expect(replaced.body.sha256).not.toBe(image.sha256);
     });
   });
-  describe('several attempts written in one statement (group commit)', () => {
+  describe('several attempts written in one statement', () => {
     it('records and completes each job under its own fence: a fenced-out, an over-quota or a raced job leaves the others whole', async () => {
       worker ??= await startTestWorker(env);
       const dataSource = app.get(DataSource);

@@ -97,7 +97,8 @@ export class JobOutputRepository {
   /**
    * Several attempts' writes in one statement (darkroom_record_attempts, migration
    * 1796700000004-WorkerWrites): each entry under its own fence and in its own subtransaction,
-   * answered in the order of `entries`. An error of the statement itself (the database out of
+   * answered in the order of `entries`. The runner sends one attempt's at a time: gathering the
+   * writes of attempts running together (group commit) was measured and did not pay (docs/worker.md). An error of the statement itself (the database out of
    * reach, a deadlock) concerns them all.
    */
   async recordAttempts(entries: AttemptWrites[]): Promise<AttemptWritesOutcome[]> {

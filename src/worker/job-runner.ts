@@ -16,7 +16,6 @@ import { newStorageKey } from '../storage/storage-key';
 import { StorageDriver } from '../storage/storage.driver';
 import type { WorkKeyText } from '../work-reuse/work-key';
 import { WorkReuse } from '../work-reuse/work-reuse.service';
-import { GroupCommit } from './group-commit';
 import { AttemptWritesOutcome, JobOutputRepository, OutputRecord, RecordedOutput } from './job-output.repository';
 import { JobStopListener, JobStopped } from './job-stop-listener';
 import type { GreyLevels } from './operations/grey-levels';
@@ -130,7 +129,6 @@ export class JobRunner implements BeforeApplicationShutdown {
     private readonly config: AppConfig,
     private readonly metrics: JobMetrics,
     private readonly reuse: WorkReuse,
-    private readonly groupCommit: GroupCommit,
   ) {}
 
   /**
@@ -297,8 +295,7 @@ export class JobRunner implements BeforeApplicationShutdown {
 
   /**
    * Records the attempt's pending outputs under its fence, and with `completeWith` completes the
-   * job with those outputs and the ones recorded before (ids), all in one statement gathered with
-   * other attempts' (GroupCommit). A step another delivery recorded first keeps that delivery's
+   * job with those outputs and the ones recorded before (ids), all in one statement. A step another delivery recorded first keeps that delivery's
    * output, and this attempt's file for it is deleted. If nothing is recorded (fenced out, past
    * the storage quota, source deleted, an error), the pending files are deleted.
    */
@@ -307,10 +304,7 @@ export class JobRunner implements BeforeApplicationShutdown {
     let written: AttemptWritesOutcome;
     try {
       attempt.throwIfStopped();
-      written = await this.groupCommit.write(
-        { fence: attempt.fence, outputs, complete: completeWith !== undefined, keptIds: completeWith ?? [] },
-        this.active.size,
-      );
+      [written] = await this.outputs.recordAttempts([{ fence: attempt.fence, outputs, complete: completeWith !== undefined, keptIds: completeWith ?? [] }]);
     } catch (error) {
       await this.discard(outputs);
       throw error;

@@ -5,7 +5,6 @@ import { JobLifecycleModule } from '../jobs/job-lifecycle.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { AggregatePipeline } from './aggregate-pipeline';
 import { QueryQueueProcessor, SearchQueueProcessor } from './aggregate.processors';
-import { GroupCommit } from './group-commit';
 import { JobOutputRepository } from './job-output.repository';
 import { JobRunner } from './job-runner';
 import { JobStopListener } from './job-stop-listener';
@@ -30,7 +29,6 @@ export class WorkerModule {
     const providers: Provider[] = [
       JobRunner,
       JobOutputRepository,
-      GroupCommit,
       JobStopListener,
       WorkerMetricsServer,
       WebhookRepository,
