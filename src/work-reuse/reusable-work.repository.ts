@@ -67,7 +67,11 @@ export class ReusableWorkRepository {
       [keys, EARLIEST_IMAGES_PER_KEY],
     );
     const byKey = new Map<string, StoredWorkRow[]>();
-    for (const row of rows) byKey.set(row.work_key, [...(byKey.get(row.work_key) ?? []), row]);
+    for (const row of rows) {
+      const early = byKey.get(row.work_key);
+      if (early) early.push(row);
+      else byKey.set(row.work_key, [row]);
+    }
     return new Map([...byKey].map(([key, early]) => [key, storedWorkOf(early)]));
   }
 
