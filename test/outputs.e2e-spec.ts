@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { JOB_STATUS } from '../src/jobs/job.entity';
 import { JobRepository } from '../src/jobs/job.repository';
+import { JobOutputRepository, OutputRecord } from '../src/worker/job-output.repository';
 import { createImage, createJob, createStoredImage, createUser, fixture, TestUser } from './utils/factories';
 import { binary } from './utils/images';
 import { api, bearer, createTestApp, startTestWorker, testEnv, TestEnv, waitForJob } from './utils/test-app';
@@ -179,6 +180,69 @@ describe('outputs and originals', () => {
       await api(app).post(`/api/jobs/${job.id}/cancel`).set(bearer(user.token)).expect(200);
       const replaced = await putFile(image.id).expect(200);
       expect(replaced.body.sha256).not.toBe(image.sha256);
+    });
+  });
+  describe('several attempts written in one statement', () => {
+    it('records and completes each job under its own fence: a fenced-out, an over-quota or a raced job leaves the others whole', async () => {
+      worker ??= await startTestWorker(env);
+      const dataSource = app.get(DataSource);
+      const outputs = worker.get(JobOutputRepository);
+      const image = await createStoredImage(app, user, 'coffee.png');
+      const tight = await createUser(app);
+      const tightImage = await createStoredImage(app, tight, 'coffee.png');
+      await dataSource.query('UPDATE users SET max_storage_bytes = storage_bytes + 10 WHERE id = $1', [tight.id]);
+      const runningJob = async (owner: TestUser, imageId: number, attempts = 1) => {
+        const [row] = await dataSource.query(
+          `INSERT INTO jobs (status, job_type, user_id, image_id, attempts, started_at)
+           VALUES ('running', '{process,grayscale,histogram}', $1, $2, $3, now()) RETURNING id, delivery_id`,
+          [owner.id, imageId, attempts],
+        );
+        return { jobId: row.id as number, deliveryId: row.delivery_id as string, attempt: attempts };
+      };
+      const output = (index: number, step: string, key: string): OutputRecord => ({
+        step,
+        index,
+        key,
+        format: 'png',
+        width: 4,
+        height: 4,
+        bytes: 100,
+        sha256: 'a'.repeat(64),
+        histogram: index === 1 ? Array.from({ length: 256 }, (_, bin) => bin) : undefined,
+        progress: (index + 1) * 50,
+        workKey: null,
+      });
+      const whole = await runningJob(user, image.id);
+      const raced = await runningJob(user, image.id);
+      const [{ id: winner }] = await dataSource.query(
+        `INSERT INTO images (status, s3_key, user_id, original_id, job_id, step_index) VALUES ('processed', $1, $2, $3, $4, 0) RETURNING id`,
+        [`outputs/winner-${raced.jobId}.png`, user.id, image.id, raced.jobId],
+      );
+      const fencedOut = { ...(await runningJob(user, image.id, 2)), attempt: 1 };
+      const overQuota = await runningJob(tight, tightImage.id);
+      const steps = (fence: { jobId: number }) => [output(0, 'grayscale', `outputs/${fence.jobId}-0.png`), output(1, 'histogram', `outputs/${fence.jobId}-1.png`)];
+
+      const written = await outputs.recordAttempts([whole, raced, fencedOut, overQuota].map((fence) => ({ fence, outputs: steps(fence), complete: true, keptIds: [] })));
+
+      expect(written[0]).toMatchObject({ outcome: 'completed', outputs: [{ index: 0, own: true }, { index: 1, own: true }] });
+      expect(written[1]).toMatchObject({ outcome: 'completed', outputs: [{ index: 0, id: winner, own: false, s3Key: `outputs/winner-${raced.jobId}.png` }, { index: 1, own: true }] });
+      expect(written[2]).toEqual({ outcome: 'fenced' });
+      expect(written[3]).toEqual({ outcome: 'refused', reason: expect.stringMatching(/^Storage quota exceeded: \d+ of \d+ bytes used, and the output of step 1 \(grayscale\) takes 100 more$/) });
+
+      const jobOf = async (jobId: number) => (await dataSource.query('SELECT status, progress, output_image_ids FROM jobs WHERE id = $1', [jobId]))[0];
+      const idsOf = (entry: (typeof written)[number]) => (entry.outcome === 'completed' ? entry.outputs.map((recorded) => recorded.id) : []);
+      expect(await jobOf(whole.jobId)).toEqual({ status: 'completed', progress: 100, output_image_ids: idsOf(written[0]) });
+      expect(await jobOf(raced.jobId)).toEqual({ status: 'completed', progress: 100, output_image_ids: idsOf(written[1]) });
+      expect(await jobOf(fencedOut.jobId)).toEqual({ status: 'running', progress: 0, output_image_ids: [] });
+      expect(await jobOf(overQuota.jobId)).toEqual({ status: 'running', progress: 0, output_image_ids: [] });
+      const recordedCount = async (jobId: number) => Number((await dataSource.query('SELECT count(*) FROM images WHERE job_id = $1', [jobId]))[0].count);
+      expect(await recordedCount(fencedOut.jobId)).toBe(0);
+      expect(await recordedCount(overQuota.jobId)).toBe(0);
+      const histograms = await dataSource.query('SELECT image_id FROM histograms WHERE job_id = ANY($1::int[]) ORDER BY image_id', [[whole.jobId, raced.jobId]]);
+      expect(histograms.map((row: { image_id: number }) => row.image_id)).toEqual([idsOf(written[0])[1], idsOf(written[1])[1]]);
+      // One progress event a recorded step, then the completion, as when each step was recorded on its own.
+      const events = await dataSource.query(`SELECT type, data->>'progress' AS progress FROM job_events WHERE job_id = $1 ORDER BY id`, [whole.jobId]);
+      expect(events.map((event: { type: string; progress: string | null }) => `${event.type}:${event.progress}`)).toEqual(['status:0', 'progress:50', 'progress:100', 'status:100', 'outputs:null']);
     });
   });
 });

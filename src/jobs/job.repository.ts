@@ -6,6 +6,8 @@ import { JobMetrics } from '../metrics/job-metrics';
 import { JobSlotGrant, jobSlotRefusal, QuotaDefaults } from '../quotas/quotas';
 import { markSourceVerified } from '../images/verified-source';
 import { Job, JOB_STATUS, JobResult } from './job.entity';
+import { EARLIEST_IMAGES_PER_KEY, StoredWork, storedWorkOf, StoredWorkRow } from '../work-reuse/reusable-work.repository';
+import type { WorkKeyText } from '../work-reuse/work-key';
 
 /** PostgreSQL channel on which a job's running attempt is told to stop (cancel, delete, source deleted). */
 export const JOB_STOP_CHANNEL = 'darkroom_job_stop';
@@ -43,8 +45,32 @@ export class FencedOut extends Error {
   }
 }
 
+/** An image file a job reads or has recorded: its row's id, its storage key and its hash (null when it was uploaded before files were hashed). */
+export interface StoredFile {
+  id: number;
+  s3Key: string | null;
+  sha256: string | null;
+}
+
+/** What a process job starts from: its source (null once deleted) and the outputs its earlier attempts recorded, by step. */
+/** A job's source image: its file, and what its one full decode found (src/images/image-structure.ts). */
+export interface SourceImage extends StoredFile {
+  status: string;
+  corruptReason: string | null;
+  /** Null until a decode of the whole file succeeded; text when it comes through the claim's JSON. */
+  verifiedAt: Date | string | null;
+}
+
+export interface JobInputs {
+  source: SourceImage | null;
+  recorded: Map<number, StoredFile>;
+  /** The earlier work found under the first step's work key, as the claim computed it from the source's sha256. */
+  firstStepWork?: { key: string; files: StoredWork[] };
+}
+
 export type Claim =
-  | { kind: 'claimed'; job: Job; fence: Fence }
+  /** `inputs` come with the common claim; a takeover reads them apart (JobOutputRepository.sourceAndRecorded). */
+  | { kind: 'claimed'; job: Job; fence: Fence; inputs?: JobInputs }
   /** The entry is not the job's current one, or the job already ended: nothing to do. */
   | { kind: 'stale' }
   | { kind: 'expired'; job: Job }
@@ -292,20 +318,43 @@ export class JobRepository {
    * and the queue handed the entry on) is taken over: the attempt number moves on, which fences
    * the lost attempt out should it still be running somewhere.
    */
-  async claim(jobId: number, deliveryId: string): Promise<Claim> {
-    // The common case in one statement: a queued job, within its ttl, taken for its first or a retried attempt.
-    const [fresh] = await this.jobs
-      .createQueryBuilder()
-      .update()
-      .set({ status: JOB_STATUS.running, attempts: () => 'attempts + 1', startedAt: () => 'coalesce(started_at, now())' })
-      .where('id = :jobId AND delivery_id = :deliveryId AND status = :queued', { jobId, deliveryId, queued: JOB_STATUS.queued })
-      .andWhere('(ttl IS NULL OR started_at IS NOT NULL OR created_at + make_interval(secs => ttl) >= now())')
-      .returning('*')
-      .execute()
-      .then(({ raw }) => raw as Record<string, unknown>[]);
+  async claim(jobId: number, deliveryId: string, firstStep?: WorkKeyText): Promise<Claim> {
+    // The common case in one round trip: a queued job, within its ttl, taken for its first or a
+    // retried attempt, with its source, the outputs its earlier attempts recorded and, given the
+    // text of its first step's work key, that work's earliest images (WorkReuse.findStored's probe).
+    const [fresh]: Record<string, unknown>[] = await this.dataSource.query(
+      `WITH claimed AS (
+         UPDATE jobs SET status = $3, attempts = attempts + 1, started_at = coalesce(started_at, now()), updated_at = now()
+          WHERE id = $1 AND delivery_id = $2 AND status = $4
+            AND (ttl IS NULL OR started_at IS NOT NULL OR created_at + make_interval(secs => ttl) >= now())
+         RETURNING *),
+       source AS (
+         SELECT images.id, images.s3_key, images.sha256, images.status, images.corrupt_reason, images.verified_at
+           FROM images JOIN claimed ON images.id = claimed.image_id),
+       probe AS (
+         SELECT encode(sha256(convert_to($5 || source.sha256 || $6, 'UTF8')), 'hex')::char(64) AS work_key
+           FROM source, claimed WHERE $5::text IS NOT NULL AND source.sha256 IS NOT NULL AND NOT claimed.force)
+       SELECT claimed.*,
+              (SELECT json_build_object('id', id, 's3Key', s3_key, 'sha256', sha256, 'status', status,
+                      'corruptReason', corrupt_reason, 'verifiedAt', verified_at) FROM source) AS claimed_source,
+              (SELECT json_agg(json_build_object('id', id, 'stepIndex', step_index, 's3Key', s3_key, 'sha256', sha256))
+                 FROM images WHERE images.job_id = claimed.id AND images.step_index IS NOT NULL) AS claimed_recorded,
+              (SELECT work_key FROM probe) AS probed_key,
+              (SELECT json_agg(early ORDER BY early.id) FROM probe CROSS JOIN LATERAL (
+                      SELECT id, s3_key, format, width, height, bytes, sha256 FROM images
+                       WHERE images.work_key = probe.work_key AND s3_key IS NOT NULL ORDER BY id LIMIT $7) early) AS probed_work
+         FROM claimed`,
+      [jobId, deliveryId, JOB_STATUS.running, JOB_STATUS.queued, firstStep?.before ?? null, firstStep?.after ?? null, EARLIEST_IMAGES_PER_KEY],
+    );
     if (fresh) {
       const claimed = this.toJob(this.dataSource.manager, fresh);
-      return { kind: 'claimed', job: claimed, fence: { jobId, deliveryId, attempt: claimed.attempts } };
+      const recorded = (fresh.claimed_recorded ?? []) as (StoredFile & { stepIndex: number })[];
+      const inputs: JobInputs = {
+        source: (fresh.claimed_source as SourceImage | null) ?? null,
+        recorded: new Map(recorded.map(({ stepIndex, ...file }) => [stepIndex, file])),
+        ...(fresh.probed_key ? { firstStepWork: { key: fresh.probed_key as string, files: storedWorkOf((fresh.probed_work ?? []) as StoredWorkRow[]) } } : {}),
+      };
+      return { kind: 'claimed', job: claimed, fence: { jobId, deliveryId, attempt: claimed.attempts }, inputs };
     }
     const job = await this.jobs.findOneBy({ id: jobId, deliveryId });
     if (!job || !UNFINISHED.includes(job.status as never)) return { kind: 'stale' };

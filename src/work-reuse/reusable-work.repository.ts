@@ -6,7 +6,7 @@ import { IMAGE_STATUS } from '../images/image.entity';
 /** How many stored files of the same work a step looks at before it computes the work again. */
 const FILES_PER_WORK_KEY = 3;
 /** How many of a work key's earliest images are read to find those files. */
-const EARLIEST_IMAGES_PER_KEY = 100;
+export const EARLIEST_IMAGES_PER_KEY = 100;
 
 /** An earlier output whose file a step with the same work key may point at instead of computing it. */
 export interface StoredWork {
@@ -31,7 +31,8 @@ export interface ReusedOutput {
   work: StoredWork;
 }
 
-interface StoredWorkRow {
+/** A row of a work key's earliest images, as `storedWork` and JobRepository.claim read them. */
+export interface StoredWorkRow {
   work_key: string;
   id: number;
   s3_key: string;
@@ -65,14 +66,13 @@ export class ReusableWorkRepository {
         ORDER BY early.id`,
       [keys, EARLIEST_IMAGES_PER_KEY],
     );
-    const byKey = new Map<string, StoredWork[]>();
+    const byKey = new Map<string, StoredWorkRow[]>();
     for (const row of rows) {
-      const files = byKey.get(row.work_key) ?? [];
-      if (files.length === FILES_PER_WORK_KEY || files.some((file) => file.s3Key === row.s3_key)) continue;
-      files.push({ imageId: row.id, s3Key: row.s3_key, format: row.format, width: row.width, height: row.height, bytes: Number(row.bytes), sha256: row.sha256 });
-      byKey.set(row.work_key, files);
+      const early = byKey.get(row.work_key);
+      if (early) early.push(row);
+      else byKey.set(row.work_key, [row]);
     }
-    return byKey;
+    return new Map([...byKey].map(([key, early]) => [key, storedWorkOf(early)]));
   }
 
   /**
@@ -126,4 +126,15 @@ export class ReusableWorkRepository {
     );
     return ids;
   }
+}
+
+/** The first few distinct files of one work key's earliest images (`rows`, oldest first). */
+export function storedWorkOf(rows: Omit<StoredWorkRow, 'work_key'>[]): StoredWork[] {
+  const files: StoredWork[] = [];
+  for (const row of rows) {
+    if (files.length === FILES_PER_WORK_KEY) break;
+    if (files.some((file) => file.s3Key === row.s3_key)) continue;
+    files.push({ imageId: row.id, s3Key: row.s3_key, format: row.format, width: row.width, height: row.height, bytes: Number(row.bytes), sha256: row.sha256 });
+  }
+  return files;
 }

@@ -25,12 +25,33 @@ export interface EncoderSettings {
  * same key produce the same file, so the second may point at the first's instead of computing it.
  */
 export function workKey(inputSha256: string, operation: { name: string; version: number }, params: unknown, context: EncoderSettings): string {
-  return createHash('sha256')
-    .update(['darkroom-work-1', inputSha256, operation.name, String(operation.version), canonicalJson(params ?? {}), `png=${context.pngCompression}`].join('\n'))
-    .digest('hex');
+  const { before, after } = workKeyText(operation, params, context);
+  return createHash('sha256').update(before + inputSha256 + after).digest('hex');
+}
+
+/** The text a work key hashes, either side of its input's sha256. */
+export interface WorkKeyText {
+  before: string;
+  after: string;
+}
+
+/**
+ * The text a work key hashes, either side of its input's sha256, so that PostgreSQL can compute
+ * the key of a file it reads (`sha256(before || input sha256 || after)`, as JobRepository.claim does).
+ */
+export function workKeyText(operation: { name: string; version: number }, params: unknown, context: EncoderSettings): WorkKeyText {
+  return {
+    before: 'darkroom-work-1\n',
+    after: ['', operation.name, String(operation.version), canonicalJson(params ?? {}), `png=${context.pngCompression}`].join('\n'),
+  };
 }
 
 /** The work key of a `process` step, with its operation's version from the catalogue. */
 export function stepWorkKey(inputSha256: string, step: ProcessStep, settings: EncoderSettings): string {
   return workKey(inputSha256, { name: step.name, version: operationCatalog.versionOf(step.name) }, step.params, settings);
+}
+
+/** The text of a `process` step's work key (workKeyText). */
+export function stepWorkKeyText(step: ProcessStep, settings: EncoderSettings): WorkKeyText {
+  return workKeyText({ name: step.name, version: operationCatalog.versionOf(step.name) }, step.params, settings);
 }

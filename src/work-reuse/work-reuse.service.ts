@@ -49,10 +49,13 @@ export class WorkReuse {
     this.quota = quotaDefaults(config);
   }
 
-  /** The earliest stored output of work `key` whose file is still in storage; null when there is none. */
-  async findStored(key: string): Promise<StoredWork | null> {
-    const stored = await this.repository.storedWork([key]);
-    return firstInStorage(stored.get(key) ?? [], this.storageCheck());
+  /**
+   * The earliest stored output of work `key` whose file is still in storage; null when there is
+   * none. `probed`: that key's files, when they were read already (with the job's claim).
+   */
+  async findStored(key: string, probed?: StoredWork[]): Promise<StoredWork | null> {
+    const files = probed ?? (await this.repository.storedWork([key])).get(key) ?? [];
+    return firstInStorage(files, this.storageCheck());
   }
 
   /**
@@ -141,7 +144,10 @@ export class WorkReuse {
       const ids = await this.repository.insertOutputs(manager, outputs);
       const bytesByUser = new Map<number, number>();
       for (const output of outputs) bytesByUser.set(output.userId, (bytesByUser.get(output.userId) ?? 0) + output.work.bytes);
-      for (const [userId, bytes] of bytesByUser) await assertStorageAfterWrite(manager, userId, this.quota, bytes, 'the reused outputs of new jobs');
+      // Owners in id order: two such transactions sharing owners take their storage locks in one order.
+      for (const userId of [...bytesByUser.keys()].sort((a, b) => a - b)) {
+        await assertStorageAfterWrite(manager, userId, this.quota, bytesByUser.get(userId)!, 'the reused outputs of new jobs');
+      }
       let next = 0;
       const completions = ready.map((chain) => ({
         jobId: chain.job.id,

@@ -61,8 +61,8 @@ export class AggregatePipeline {
       pngCompression: this.config.PNG_COMPRESSION,
     });
     // An aggregate's chart depends on every histogram it read: no key names that work, so it is never reused.
-    const output = await this.runner.storeOutput(attempt, 0, request.reducer, chart, 100, null);
-    return { outputImageIds: [output.id], result: { count: selected.count, [request.reducer]: bins } };
+    const output = await this.runner.storeOutput(attempt, 0, request.reducer, chart, 100, null, true);
+    return { outputImageIds: [output.id!], result: { count: selected.count, [request.reducer]: bins } };
   }
 
   /** The target's bins; it must still be a histogram image of the job's owner. */

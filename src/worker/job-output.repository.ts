@@ -4,7 +4,7 @@ import { UnrecoverableError } from 'bullmq';
 import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 import { Histogram } from '../histograms/histogram.entity';
 import { Image, IMAGE_STATUS } from '../images/image.entity';
-import { Fence, FencedOut, JobRepository } from '../jobs/job.repository';
+import { Fence, FencedOut, JobInputs, JobRepository } from '../jobs/job.repository';
 import { AppConfig } from '../config/app-config';
 import { lockFileReferences } from '../storage/file-references';
 import { ReusableWorkRepository, StoredWork } from '../work-reuse/reusable-work.repository';
@@ -41,6 +41,37 @@ export interface ReuseRequest {
   progress: number;
 }
 
+/** One attempt's writes for `recordAttempts`: its outputs not yet recorded and, with `complete`, its completion. */
+export interface AttemptWrites {
+  fence: Fence;
+  outputs: OutputRecord[];
+  /** Completes the job, with these outputs recorded earlier and those of `outputs`. */
+  complete: boolean;
+  keptIds: number[];
+  /** With `complete`: the job's source, still unverified, which this attempt decoded whole. */
+  verifiedSourceId?: number;
+}
+
+/** A step's output as recorded: this attempt's (`own`), or another delivery's that recorded the step first. */
+export type RecordedOutput = { index: number; id: number; own: true } | { index: number; id: number; own: false; s3Key: string; sha256: string };
+
+/** What became of one attempt's writes. */
+export type AttemptWritesOutcome =
+  | { outcome: 'recorded' | 'completed'; outputs: RecordedOutput[]; jobType?: string[] }
+  /** The fence no longer holds: nothing was written. */
+  | { outcome: 'fenced' }
+  /** Nothing was written: an output would have taken the owner past their storage quota, or the source was deleted. */
+  | { outcome: 'refused'; reason: string };
+
+interface AttemptWritesRow {
+  job_id: number;
+  outcome: 'recorded' | 'completed' | 'fenced' | 'quota' | 'source_deleted';
+  message?: string;
+  source_id?: number;
+  outputs?: ({ step_index: number; id: number; own: true } | { step_index: number; id: number; own: false; s3_key: string; sha256: string })[];
+  job_type?: string[];
+}
+
 /** The worker's writes of outputs: each one inside the attempt's fence. */
 @Injectable()
 export class JobOutputRepository {
@@ -59,10 +90,63 @@ export class JobOutputRepository {
    * Job `jobId`'s source image `imageId` (null when it was deleted) and the outputs its earlier
    * attempts recorded, by step, read in one query.
    */
-  async sourceAndRecorded(jobId: number, imageId: number): Promise<{ source: Image | null; recorded: Map<number, Image> }> {
+  async sourceAndRecorded(jobId: number, imageId: number): Promise<JobInputs> {
     const images = await this.dataSource.getRepository(Image).findBy([{ id: imageId }, { jobId }]);
     const outputs = images.filter((image) => image.jobId === jobId && image.stepIndex !== null);
     return { source: images.find((image) => image.id === imageId) ?? null, recorded: new Map(outputs.map((image) => [image.stepIndex!, image])) };
+  }
+
+  /**
+   * Several attempts' writes in one statement (darkroom_record_attempts, migration
+   * 1796700000004-WorkerWrites): each entry under its own fence and in its own subtransaction,
+   * answered in the order of `entries`. The runner sends one attempt's at a time: gathering the
+   * writes of attempts running together (group commit) was measured and did not pay (docs/worker.md). An error of the statement itself (the database out of
+   * reach, a deadlock) concerns them all.
+   */
+  async recordAttempts(entries: AttemptWrites[]): Promise<AttemptWritesOutcome[]> {
+    const payload = entries.map(({ fence, outputs, complete, keptIds, verifiedSourceId }) => ({
+      job_id: fence.jobId,
+      delivery_id: fence.deliveryId,
+      attempt: fence.attempt,
+      complete,
+      kept_ids: keptIds,
+      verified_source_id: verifiedSourceId ?? null,
+      outputs: outputs.map((output) => ({
+        step: output.step,
+        step_index: output.index,
+        s3_key: output.key,
+        format: output.format,
+        width: output.width,
+        height: output.height,
+        bytes: output.bytes,
+        sha256: output.sha256,
+        histogram: output.histogram ?? null,
+        progress: output.progress,
+        work_key: output.workKey,
+      })),
+    }));
+    const [{ results }]: { results: AttemptWritesRow[] }[] = await this.dataSource.query('SELECT darkroom_record_attempts($1::jsonb, $2::bigint) AS results', [
+      JSON.stringify(payload),
+      this.quota.storageBytes,
+    ]);
+    return results.map((row): AttemptWritesOutcome => {
+      switch (row.outcome) {
+        case 'fenced':
+          return { outcome: 'fenced' };
+        case 'quota':
+          return { outcome: 'refused', reason: row.message! };
+        case 'source_deleted':
+          return { outcome: 'refused', reason: `Source image ${row.source_id} was deleted` };
+        default:
+          return {
+            outcome: row.outcome,
+            jobType: row.job_type,
+            outputs: (row.outputs ?? []).map((output) =>
+              output.own ? { index: output.step_index, id: output.id, own: true } : { index: output.step_index, id: output.id, own: false, s3Key: output.s3_key, sha256: output.sha256 },
+            ),
+          };
+      }
+    });
   }
 
   async outputOf(jobId: number, stepIndex: number): Promise<Image> {
@@ -79,28 +163,6 @@ export class JobOutputRepository {
     if ('imageId' in target) query.andWhere('image.id = :id', { id: target.imageId });
     else query.andWhere('image.s3Key = :key', { key: target.s3Key });
     return (await query.getOne())?.bins ?? null;
-  }
-
-  /**
-   * Records a step's output, its histogram and the job's progress in one transaction, which
-   * first takes the job's row under the attempt's fence: a cancelled, timed-out or superseded
-   * attempt records nothing (FencedOut). Returns the new image's id, or null when another
-   * delivery recorded this step first. An output that would take its owner past their storage
-   * quota is not recorded: the job fails with the reason (UnrecoverableError).
-   */
-  async record(fence: Fence, userId: number, sourceId: number | null, output: OutputRecord): Promise<number | null> {
-    try {
-      return await this.dataSource.transaction(async (manager) => {
-        await this.jobs.holdFence(manager, fence, output.progress);
-        const id = await this.insertOutput(manager, fence, userId, sourceId, output);
-        if (id !== null && output.histogram) await manager.insert(Histogram, { imageId: id, jobId: fence.jobId, bins: output.histogram });
-        return id;
-      });
-    } catch (error) {
-      // The job ends failed with the reason; the runner deletes the file it stored.
-      if (error instanceof QuotaExceededError) throw new UnrecoverableError(error.message);
-      throw describeConstraintError(error, fence, sourceId) ?? error;
-    }
   }
 
   /**

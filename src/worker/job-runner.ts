@@ -8,14 +8,15 @@ import { InvalidInputError } from '../common/invalid-input.error';
 import { withLogContext } from '../common/log-context';
 import { formatOf } from '../images/image-formats';
 import { Job, JOB_STATUS, JobResult } from '../jobs/job.entity';
-import { Fence, FencedOut, JobRepository } from '../jobs/job.repository';
+import { Fence, FencedOut, JobInputs, JobRepository } from '../jobs/job.repository';
 import { JobMetrics } from '../metrics/job-metrics';
 import { JobQueue } from '../queue/job-queue';
 import { QueuedJobData } from '../queue/queue-names';
 import { newStorageKey } from '../storage/storage-key';
 import { StorageDriver } from '../storage/storage.driver';
+import type { WorkKeyText } from '../work-reuse/work-key';
 import { WorkReuse } from '../work-reuse/work-reuse.service';
-import { JobOutputRepository } from './job-output.repository';
+import { AttemptWritesOutcome, JobOutputRepository, OutputRecord, RecordedOutput } from './job-output.repository';
 import { JobStopListener, JobStopped } from './job-stop-listener';
 import type { GreyLevels } from './operations/grey-levels';
 import { OperationOutput } from './operations/operation';
@@ -26,7 +27,8 @@ import { OperationOutput } from './operations/operation';
  * step that needs the bytes reads them.
  */
 export interface StoredOutput {
-  id: number;
+  /** Null while its row waits for the job's completion (JobRunner.storeOutput). */
+  id: number | null;
   s3Key: string;
   sha256: string;
   data?: Buffer;
@@ -40,6 +42,13 @@ export interface JobOutcome {
   /** The job's source image, when this job was its first full decode (JobRepository.finish marks it verified). */
   verifiedSourceId?: number;
 }
+
+/**
+ * An attempt younger than this keeps its outputs' rows in memory and records them with its
+ * completion, in one statement; one that has run longer records each step as it ends (with any
+ * kept before it), so that a long job's progress shows and survives a crash.
+ */
+const KEEP_RECORDS_FOR_MS = 1000;
 
 /** The abort reason of an attempt that ran past its job's timeout. */
 class AttemptTimedOut extends Error {
@@ -60,14 +69,26 @@ class WorkerShuttingDown extends Error {
  * aborts it on a cancel, on its timeout, or at the end of the worker's shutdown grace.
  */
 export class Attempt {
+  private readonly started = Date.now();
   private readonly deadline: number;
+  /** Outputs whose files are stored and whose rows are not written yet. */
+  readonly pending: OutputRecord[] = [];
+  /** The outputs recorded so far, this attempt's or another delivery's, by id. */
+  readonly recordedIds: number[] = [];
 
   constructor(
     readonly job: Job,
     readonly fence: Fence,
     readonly signal: AbortSignal,
+    /** The job's source and earlier outputs, when the claim read them. */
+    readonly inputs?: JobInputs,
   ) {
-    this.deadline = Date.now() + job.timeout * 1000;
+    this.deadline = this.started + job.timeout * 1000;
+  }
+
+  /** Whether a new output may wait for the completion rather than be recorded at once. */
+  keepsRecords(): boolean {
+    return Date.now() - this.started < KEEP_RECORDS_FOR_MS;
   }
 
   /** Called between steps and before every write. */
@@ -124,18 +145,19 @@ export class JobRunner implements BeforeApplicationShutdown {
     clearTimeout(timer);
   }
 
-  run(queued: QueuedJob<QueuedJobData>, work: (attempt: Attempt) => Promise<JobOutcome>): Promise<void> {
+  /** `firstStep`: the text of the first step's work key, for the claim to look that work up (JobRepository.claim). */
+  run(queued: QueuedJob<QueuedJobData>, work: (attempt: Attempt) => Promise<JobOutcome>, firstStep?: WorkKeyText): Promise<void> {
     if (this.draining) {
       // Failing the entry leaves the row queued; the reconciler queues it again for a worker that is staying.
       return Promise.reject(new Error('This worker is shutting down'));
     }
-    const running = withLogContext({ job_id: queued.data.jobId }, () => this.runClaimed(queued.data, work));
+    const running = withLogContext({ job_id: queued.data.jobId }, () => this.runClaimed(queued.data, work, firstStep));
     this.active.add(running);
     return running.finally(() => this.active.delete(running));
   }
 
-  private async runClaimed({ jobId, deliveryId }: QueuedJobData, work: (attempt: Attempt) => Promise<JobOutcome>): Promise<void> {
-    const claim = await this.jobs.claim(jobId, deliveryId);
+  private async runClaimed({ jobId, deliveryId }: QueuedJobData, work: (attempt: Attempt) => Promise<JobOutcome>, firstStep?: WorkKeyText): Promise<void> {
+    const claim = await this.jobs.claim(jobId, deliveryId, firstStep);
     if (claim.kind === 'expired') this.logger.log(`Job ${jobId} failed: it expired in the queue`);
     if (claim.kind === 'exhausted') this.logger.log(`Job ${jobId} failed: its workers were lost on every attempt`);
     if (claim.kind !== 'claimed') return;
@@ -152,13 +174,23 @@ export class JobRunner implements BeforeApplicationShutdown {
     // holds weakly can be collected before it fires, and the attempt would never time out.
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(new AttemptTimedOut(claim.job.timeout)), claim.job.timeout * 1000);
-    const attempt = new Attempt(claim.job, claim.fence, AbortSignal.any([stop.signal, timeout.signal, this.shutdown.signal]));
+    const attempt = new Attempt(claim.job, claim.fence, AbortSignal.any([stop.signal, timeout.signal, this.shutdown.signal]), claim.inputs);
     try {
       const outcome = await untilAborted(work(attempt), attempt.signal);
       attempt.throwIfStopped();
-      const finished = await this.jobs.finish(attempt.fence, JOB_STATUS.completed, { ...outcome, progress: 100, error: null });
+      const outputImageIds = [...new Set([...outcome.outputImageIds, ...attempt.recordedIds])];
+      let finished: boolean;
+      if (attempt.pending.length > 0) {
+        await this.recordPending(attempt, { keptIds: outputImageIds, verifiedSourceId: outcome.verifiedSourceId });
+        this.jobs.countCompleted([job]);
+        finished = true;
+      } else {
+        finished = await this.jobs.finish(attempt.fence, JOB_STATUS.completed, { ...outcome, outputImageIds, progress: 100, error: null });
+      }
       if (finished) this.ended(attempt, started, 'completed', `Job ${jobId} completed`);
     } catch (error) {
+      // Outputs kept for the completion are not recorded: the next attempt, if any, computes them again.
+      await this.discard(attempt.pending.splice(0));
       await this.settleFailure(attempt, started, attempt.signal.aborted ? attempt.signal.reason : error);
     } finally {
       clearTimeout(timer);
@@ -221,7 +253,9 @@ export class JobRunner implements BeforeApplicationShutdown {
   /**
    * Stores step `index`'s output as a new image typed `step`, with its histogram if it has one,
    * and the job's progress. If another delivery recorded that step first, its output wins and is
-   * returned instead.
+   * returned instead. While the attempt is young (Attempt.keepsRecords) and unless `recordAtOnce`,
+   * the file is stored but its row waits for the job's completion, written in the same statement
+   * (its id is null until then); otherwise it is recorded now, with the outputs kept before it.
    */
   async storeOutput(
     attempt: Attempt,
@@ -230,37 +264,68 @@ export class JobRunner implements BeforeApplicationShutdown {
     output: OperationOutput,
     progress: number,
     workKey: string | null,
+    recordAtOnce = false,
   ): Promise<StoredOutput> {
     attempt.throwIfStopped();
     const format = formatOf(output.format);
     const key = newStorageKey('outputs', format.extension);
     const sha256 = createHash('sha256').update(output.data).digest('hex');
     await this.storage.put(key, output.data, format.mime);
-    let id: number | null;
+    if (attempt.signal.aborted) {
+      // The attempt settled while the file was written; nothing will record or discard it but this.
+      await this.storage.delete(key).catch(() => undefined);
+      attempt.throwIfStopped();
+    }
+    attempt.pending.push({
+      step,
+      index,
+      key,
+      format: output.format,
+      width: output.width,
+      height: output.height,
+      bytes: output.data.length,
+      sha256,
+      histogram: output.histogram,
+      progress,
+      workKey,
+    });
+    const computed: StoredOutput = { id: null, s3Key: key, sha256, data: output.data, pixels: output.pixels };
+    if (!recordAtOnce && attempt.keepsRecords()) return computed;
+    const recorded = (await this.recordPending(attempt)).find((entry) => entry.index === index)!;
+    return recorded.own ? { ...computed, id: recorded.id } : { id: recorded.id, s3Key: recorded.s3Key, sha256: recorded.sha256 };
+  }
+
+  /**
+   * Records the attempt's pending outputs under its fence, and with `completeWith` completes the
+   * job with those outputs and the ones recorded before (`keptIds`), all in one statement. A step another delivery recorded first keeps that delivery's
+   * output, and this attempt's file for it is deleted. If nothing is recorded (fenced out, past
+   * the storage quota, source deleted, an error), the pending files are deleted.
+   */
+  private async recordPending(attempt: Attempt, completeWith?: { keptIds: number[]; verifiedSourceId?: number }): Promise<RecordedOutput[]> {
+    const outputs = attempt.pending.splice(0);
+    let written: AttemptWritesOutcome;
     try {
       attempt.throwIfStopped();
-      id = await this.outputs.record(attempt.fence, attempt.job.userId, attempt.job.imageId, {
-        step,
-        index,
-        key,
-        format: output.format,
-        width: output.width,
-        height: output.height,
-        bytes: output.data.length,
-        sha256,
-        histogram: output.histogram,
-        progress,
-        workKey,
-      });
+      [written] = await this.outputs.recordAttempts([
+        { fence: attempt.fence, outputs, complete: completeWith !== undefined, keptIds: completeWith?.keptIds ?? [], verifiedSourceId: completeWith?.verifiedSourceId },
+      ]);
     } catch (error) {
-      await this.storage.delete(key).catch(() => undefined);
+      await this.discard(outputs);
       throw error;
     }
-    if (id === null) {
-      await this.storage.delete(key);
-      return this.recordedOutput(attempt.job.id, index);
+    if (written.outcome === 'fenced' || written.outcome === 'refused') {
+      await this.discard(outputs);
+      // The job ends failed with the reason.
+      throw written.outcome === 'fenced' ? new FencedOut(attempt.fence.jobId) : new UnrecoverableError(written.reason);
     }
-    return { id, s3Key: key, sha256, data: output.data, pixels: output.pixels };
+    const lost = new Set(written.outputs.filter((entry) => !entry.own).map((entry) => entry.index));
+    await this.discard(outputs.filter((output) => lost.has(output.index)));
+    attempt.recordedIds.push(...written.outputs.map((entry) => entry.id));
+    return written.outputs;
+  }
+
+  private async discard(outputs: OutputRecord[]): Promise<void> {
+    await Promise.all(outputs.map((output) => this.storage.delete(output.key).catch(() => undefined)));
   }
 
   /**
@@ -269,8 +334,11 @@ export class JobRunner implements BeforeApplicationShutdown {
    */
   async reuseOutput(attempt: Attempt, index: number, step: string, progress: number, workKey: string): Promise<StoredOutput | null> {
     attempt.throwIfStopped();
-    const stored = await this.reuse.findStored(workKey);
+    const probed = attempt.inputs?.firstStepWork;
+    const stored = await this.reuse.findStored(workKey, probed?.key === workKey ? probed.files : undefined);
     if (stored === null) return null;
+    // Recorded first, so that the job's progress never runs ahead of its recorded steps.
+    if (attempt.pending.length > 0) await this.recordPending(attempt);
     const reused = await this.outputs.reuse(attempt.fence, attempt.job.userId, attempt.job.imageId, stored, { step, index, workKey, progress });
     if (reused === 'taken') return this.recordedOutput(attempt.job.id, index);
     return reused;

@@ -17,7 +17,7 @@ import { Attempt, JobOutcome, JobRunner, StoredOutput } from './job-runner';
 import { OperationRegistry, operationRegistry } from './operation-registry';
 import { type GreyLevels, openGreyLevels } from './operations/grey-levels';
 import type { Operation, OperationContext, OperationOutput } from './operations/operation';
-import { stepWorkKey } from '../work-reuse/work-key';
+import { stepWorkKey, stepWorkKeyText, type WorkKeyText } from '../work-reuse/work-key';
 
 /** What a step starts from: the previous output's pixels when its operation kept them, else its bytes. */
 export type StepInput = { pixels: GreyLevels; data?: Buffer } | { pixels?: undefined; data: Buffer };
@@ -48,6 +48,8 @@ export function openStepInput(input: StepInput, limitInputPixels: number, timeou
 export class ProcessPipeline {
   private readonly logger = new Logger(ProcessPipeline.name);
   private readonly registry: OperationRegistry = operationRegistry;
+  /** The first step's work key text by queue entry name (firstStepText), computed once per name. */
+  private readonly firstSteps = new Map<string, WorkKeyText | undefined>();
 
   constructor(
     private readonly runner: JobRunner,
@@ -59,7 +61,30 @@ export class ProcessPipeline {
   ) {}
 
   run(queued: QueuedJob<QueuedJobData>): Promise<void> {
-    return this.runner.run(queued, (attempt) => this.runSteps(attempt));
+    return this.runner.run(queued, (attempt) => this.runSteps(attempt), this.firstStepText(queued.name));
+  }
+
+  /**
+   * The work key text of the first step named by a queue entry (`grayscale+histogram`), with the
+   * params it has when the job gives none, so that the claim can look that work up. A job with
+   * params of its own gets a different key, which the step sees and looks up on its own.
+   */
+  private firstStepText(entryName: string): WorkKeyText | undefined {
+    if (!this.firstSteps.has(entryName)) {
+      if (this.firstSteps.size >= 1000) this.firstSteps.clear();
+      this.firstSteps.set(entryName, this.parsedFirstStepText(entryName));
+    }
+    return this.firstSteps.get(entryName);
+  }
+
+  private parsedFirstStepText(entryName: string): WorkKeyText | undefined {
+    try {
+      const spec = jobSpecOf({ jobType: ['process', ...entryName.split('+')], params: {}, environment: null });
+      return spec.kind === 'process' && spec.steps.length > 0 ? stepWorkKeyText(spec.steps[0], { pngCompression: this.config.PNG_COMPRESSION }) : undefined;
+    } catch {
+      // A name this worker cannot parse: no lookup with the claim; the job's own parse says what is wrong.
+      return undefined;
+    }
   }
 
   /**
@@ -73,7 +98,8 @@ export class ProcessPipeline {
     const { job } = attempt;
     const spec = jobSpecOf(job);
     if (spec.kind !== 'process') throw new UnrecoverableError(`Job ${job.id} is not a process job`);
-    const { source, recorded: done } = job.imageId === null ? { source: null, recorded: new Map() } : await this.outputs.sourceAndRecorded(job.id, job.imageId);
+    const { source, recorded: done } =
+      attempt.inputs ?? (job.imageId === null ? { source: null, recorded: new Map() } : await this.outputs.sourceAndRecorded(job.id, job.imageId));
     if (!source?.s3Key) throw new UnrecoverableError('The job’s source image, or its stored file, was deleted');
     if (source.status === IMAGE_STATUS.corrupt) throw corrupt(source.id, source.corruptReason ?? 'it could not be decoded');
     const sourceKey = source.s3Key;
@@ -93,7 +119,7 @@ export class ProcessPipeline {
       const output: StoredOutput = earlier
         ? { id: earlier.id, s3Key: earlier.s3Key!, sha256: earlier.sha256! }
         : await withLogContext({ step: index, operation: step.name }, () => this.runOrReuse(attempt, index, step, input, progress));
-      outputImageIds.push(output.id);
+      if (output.id !== null) outputImageIds.push(output.id);
       input = this.sourceOf(output);
     }
     // A completed job decoded its source whole (or reused work on the very same bytes): the first one says so.
