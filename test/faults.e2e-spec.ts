@@ -22,7 +22,7 @@ const SCENARIO_TIMEOUT = 300_000;
 
 /*
  * Every job says `force`: the jobs of a scenario repeat the same work on the same image, which
- * would otherwise be reused after the first (README, "No redundant work") and end in
+ * would otherwise be reused after the first (docs/pipelines.md, "No redundant work") and end in
  * milliseconds, leaving no work in flight for the faults to hit.
  */
 /** Two cheap steps: volume. */

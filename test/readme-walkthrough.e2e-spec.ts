@@ -9,7 +9,7 @@ import { checkTools, describeRun, extractWalkthrough, runBashScript, ScriptRun }
 import { createSuiteDatabase } from './utils/suite-database';
 
 /**
- * README.md's "Use it with curl" script, run as a reader runs it (`bash -euo pipefail
+ * docs/walkthrough.md's "Use it with curl" script, run as a reader runs it (`bash -euo pipefail
  * walkthrough.sh`) against the product started from dist/ as `npm start` starts it (API and worker
  * child): twice in a row as ada in one directory, on one database, then as grace. The document can
  * therefore not drift from the product.
@@ -31,7 +31,7 @@ interface Outcome {
   finalState: { status: string; outputs: number[]; error: string | null };
 }
 
-(skipWhy ? describe.skip : describe)(`README.md's walk-through${skipWhy ? ` (skipped: ${skipWhy})` : ''}`, () => {
+(skipWhy ? describe.skip : describe)(`The walk-through (docs/walkthrough.md)${skipWhy ? ` (skipped: ${skipWhy})` : ''}`, () => {
   let script: string;
   let database: { url: string; drop(): Promise<void> } | undefined;
   let server: ManagedProcess | undefined;
@@ -91,7 +91,7 @@ interface Outcome {
     const cwd = join(workDir, directory);
     if (!existsSync(cwd)) {
       mkdirSync(cwd);
-      writeFileSync(join(cwd, 'photo.jpg'), fixture('astronaut.jpg')); // the README's suggestion
+      writeFileSync(join(cwd, 'photo.jpg'), fixture('astronaut.jpg')); // the walk-through's suggestion
     }
     const before = new Set(readdirSync(cwd));
     // Only what a reader's shell would have; HOME is the run's own so no ~/.curlrc or ~/.jq applies.

@@ -2,28 +2,28 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const README = join(__dirname, '..', '..', 'README.md');
+export const WALKTHROUGH_DOC = join(__dirname, '..', '..', 'docs', 'walkthrough.md');
 export const WALKTHROUGH_SECTION = '## Use it with curl';
 /** The HTML comment, invisible on GitHub, that marks the block the test runs. */
 export const WALKTHROUGH_MARKER = '<!-- walkthrough';
 
 /**
- * The shell script of the README's walk-through: the first ```sh block after the
+ * The shell script of the walk-through (docs/walkthrough.md, which the README points to): the first ```sh block after the
  * `<!-- walkthrough … -->` comment in the "Use it with curl" section, exactly as a reader copies it.
  * Throws, naming what is missing, when the section, the marker or the block cannot be found.
  */
-export function extractWalkthrough(readme: string = readFileSync(README, 'utf8')): string {
+export function extractWalkthrough(readme: string = readFileSync(WALKTHROUGH_DOC, 'utf8')): string {
   const start = readme.indexOf(`\n${WALKTHROUGH_SECTION}\n`);
-  if (start < 0) throw new Error(`README.md has no "${WALKTHROUGH_SECTION}" section`);
+  if (start < 0) throw new Error(`docs/walkthrough.md has no "${WALKTHROUGH_SECTION}" section`);
   const next = readme.indexOf('\n## ', start + 1);
   const section = readme.slice(start, next < 0 ? undefined : next);
   const markers = section.split(WALKTHROUGH_MARKER).length - 1;
   if (markers !== 1) {
-    throw new Error(`README.md's "${WALKTHROUGH_SECTION}" section must hold exactly one "${WALKTHROUGH_MARKER} -->" comment; it holds ${markers}`);
+    throw new Error(`docs/walkthrough.md's "${WALKTHROUGH_SECTION}" section must hold exactly one "${WALKTHROUGH_MARKER} -->" comment; it holds ${markers}`);
   }
   const afterMarker = section.slice(section.indexOf(WALKTHROUGH_MARKER));
   const block = /^```sh\n([\s\S]*?)^```$/m.exec(afterMarker);
-  if (!block) throw new Error(`README.md: no \`\`\`sh block after the "${WALKTHROUGH_MARKER} -->" comment in "${WALKTHROUGH_SECTION}"`);
+  if (!block) throw new Error(`docs/walkthrough.md: no \`\`\`sh block after the "${WALKTHROUGH_MARKER} -->" comment in "${WALKTHROUGH_SECTION}"`);
   return block[1];
 }
 
@@ -54,7 +54,7 @@ export interface ScriptRun {
 }
 
 /**
- * Runs `scriptFile` as the README tells a reader to, `bash -euo pipefail walkthrough.sh`, in `cwd`
+ * Runs `scriptFile` as the walk-through tells a reader to, `bash -euo pipefail walkthrough.sh`, in `cwd`
  * with exactly `env` (nothing inherited), and kills it after `timeoutMs`.
  */
 export function runBashScript(scriptFile: string, cwd: string, env: Record<string, string>, timeoutMs: number): Promise<ScriptRun> {
