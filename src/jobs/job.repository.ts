@@ -52,7 +52,6 @@ export interface StoredFile {
   sha256: string | null;
 }
 
-/** What a process job starts from: its source (null once deleted) and the outputs its earlier attempts recorded, by step. */
 /** A job's source image: its file, and what its one full decode found (src/images/image-structure.ts). */
 export interface SourceImage extends StoredFile {
   status: string;
@@ -61,6 +60,7 @@ export interface SourceImage extends StoredFile {
   verifiedAt: Date | string | null;
 }
 
+/** What a process job starts from: its source (null once deleted) and the outputs its earlier attempts recorded, by step. */
 export interface JobInputs {
   source: SourceImage | null;
   recorded: Map<number, StoredFile>;

@@ -39,7 +39,7 @@ export interface StoredOutput {
 export interface JobOutcome {
   outputImageIds: number[];
   result?: JobResult;
-  /** The job's source image, when this job was its first full decode (JobRepository.finish marks it verified). */
+  /** The job's source image, when this job was its first full decode: marked verified by the completion's own statement. */
   verifiedSourceId?: number;
 }
 
@@ -297,8 +297,9 @@ export class JobRunner implements BeforeApplicationShutdown {
 
   /**
    * Records the attempt's pending outputs under its fence, and with `completeWith` completes the
-   * job with those outputs and the ones recorded before (`keptIds`), all in one statement. A step another delivery recorded first keeps that delivery's
-   * output, and this attempt's file for it is deleted. If nothing is recorded (fenced out, past
+   * job with those outputs and the ones recorded before (`keptIds`), all in one statement. A step
+   * another delivery recorded first keeps that delivery's output, and this attempt's file for it
+   * is deleted. If nothing is recorded (fenced out, past
    * the storage quota, source deleted, an error), the pending files are deleted.
    */
   private async recordPending(attempt: Attempt, completeWith?: { keptIds: number[]; verifiedSourceId?: number }): Promise<RecordedOutput[]> {
