@@ -91,7 +91,9 @@ async function main(): Promise<void> {
         const { seconds, count } = await timeJob(product.url, asker.authentication_token, body);
         const memory = peakMemoryOfChild(product.pid, 'worker.main.js');
         lines.push(
-          `${String(count).padStart(9)}  ${name.padEnd(24)} ${seconds.toFixed(2).padStart(7)} s ${Math.round(count / seconds).toLocaleString('en').padStart(12)} /s ${memory ? memory.toFixed(0).padStart(6) : '     ?'} MB   (seeded in ${seeded.toFixed(0)} s)`,
+          `${String(count).padStart(9)}  ${name.padEnd(24)} ${seconds.toFixed(2).padStart(7)} s ${Math.round(count / seconds)
+            .toLocaleString('en')
+            .padStart(12)} /s ${memory ? memory.toFixed(0).padStart(6) : '     ?'} MB   (seeded in ${seeded.toFixed(0)} s)`,
         );
         console.log(lines[lines.length - 1]);
       }

@@ -100,7 +100,9 @@ async function main(): Promise<void> {
     const admin = stats(httpAdmin);
     const added = session.p50 - admin.p50;
 
-    console.log(`Authentication with hashed session tokens, ${N} sequential requests each (HTTP: AUTH_CACHE_SECONDS=${process.env.AUTH_CACHE_SECONDS ?? '30, the default'}):`);
+    console.log(
+      `Authentication with hashed session tokens, ${N} sequential requests each (HTTP: AUTH_CACHE_SECONDS=${process.env.AUTH_CACHE_SECONDS ?? '30, the default'}):`,
+    );
     console.log(line('guard, session token, no cache (SHA-256 + lookup)', guardTime));
     console.log(line('guard, session token, AUTH_CACHE_SECONDS=30', cachedTime));
     console.log(line('guard, ADMIN_TOKEN (constant-time compare)', adminTime));

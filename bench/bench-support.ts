@@ -23,7 +23,6 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-
 /**
  * Starts the product as `npm start` does (API plus a worker child, embedded PostgreSQL unless
  * DATABASE_URL is set) in a scratch DATA_DIR (env.DATA_DIR if given), and waits until it answers.
@@ -50,7 +49,13 @@ export async function startProduct(env: NodeJS.ProcessEnv = {}, args: string[] =
   const url = `http://127.0.0.1:${port}`;
   for (let waited = 0; ; waited += 250) {
     if (child.exitCode !== null) throw new Error(`The product exited with code ${child.exitCode}`);
-    if (await fetch(`${url}/api/docs-json`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`${url}/api/docs-json`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     if (waited > 60_000) throw new Error('The product did not start within 60 s');
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
@@ -86,7 +91,9 @@ export async function signUp(product: RunningProduct, prefix = 'bench'): Promise
 
 /** A 64×64 grey PNG stored as the user's image, for jobs whose pixel work should cost nothing; answers its id. */
 export async function uploadTinyImage(product: RunningProduct, token: string): Promise<number> {
-  const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } }).png().toBuffer();
+  const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } })
+    .png()
+    .toBuffer();
   const image = await api(product.url, token, '/api/images.json', { method: 'POST', body: '{}' });
   const uploaded = await fetch(`${product.url}/api/images/${image.id}/file`, {
     method: 'PUT',

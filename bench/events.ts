@@ -57,7 +57,9 @@ async function main(): Promise<void> {
     delays.sort((a, b) => a - b);
     const at = (q: number) => delays[Math.min(delays.length - 1, Math.floor(q * delays.length))];
     const line = (label: string, value: string) => console.log(`${label.padEnd(44)} ${value}`);
-    console.log(`\n${JOBS} jobs ["process", "invert"] on a 64×64 PNG, ${CLIENTS} clients, ${process.env.REDIS_URL ? 'Redis' : 'PostgreSQL'} queue`);
+    console.log(
+      `\n${JOBS} jobs ["process", "invert"] on a 64×64 PNG, ${CLIENTS} clients, ${process.env.REDIS_URL ? 'Redis' : 'PostgreSQL'} queue`,
+    );
     line('events received on GET /api/jobs/events', `${delays.length} in ${seconds.toFixed(1)} s`);
     line('change → client, p50', `${at(0.5)} ms`);
     line('change → client, p95', `${at(0.95)} ms`);

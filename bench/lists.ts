@@ -143,7 +143,9 @@ async function main(): Promise<void> {
       lines.push(`${`GET ${path}`.padEnd(46)} ${await load(`${product.url}${path}`, reader.authentication_token)}`);
       console.log(lines[lines.length - 1]);
     }
-    console.log(`\n${ROWS.toLocaleString('en')} images with histograms; reads by a user owning ${Math.round(ROWS / (USERS + 1)).toLocaleString('en')}, ${CONNECTIONS} connections for ${SECONDS} s\n${lines.join('\n')}`);
+    console.log(
+      `\n${ROWS.toLocaleString('en')} images with histograms; reads by a user owning ${Math.round(ROWS / (USERS + 1)).toLocaleString('en')}, ${CONNECTIONS} connections for ${SECONDS} s\n${lines.join('\n')}`,
+    );
   } finally {
     await db.end();
     await product.stop();

@@ -60,10 +60,17 @@ async function ingest(product: RunningProduct, token: string, photos: Buffer[]):
   await inParallel(photos, CLIENTS, async (photo, index) => {
     const form = new FormData();
     form.append('file', new Blob([photo], { type: 'image/jpeg' }), `photo-${index}.jpg`);
-    const uploaded = await fetch(`${product.url}/api/images.json`, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, body: form });
+    const uploaded = await fetch(`${product.url}/api/images.json`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}` },
+      body: form,
+    });
     if (uploaded.status !== 201) throw new Error(`upload: ${uploaded.status} ${await uploaded.text()}`);
     const image = (await uploaded.json()) as { id: number };
-    await api(product.url, token, '/api/jobs.json', { method: 'POST', body: JSON.stringify({ image_id: image.id, job_sequence: SEQUENCE }) });
+    await api(product.url, token, '/api/jobs.json', {
+      method: 'POST',
+      body: JSON.stringify({ image_id: image.id, job_sequence: SEQUENCE }),
+    });
   });
 }
 
@@ -159,13 +166,17 @@ async function main(): Promise<void> {
     const { ingest: ingested, drain } = await ingestThenDrain(photos);
     const product = await endToEnd(photos);
     console.log(`\n${PHOTOS} photographs, ${width}×${height} JPEG, ${JSON.stringify(SEQUENCE)}, PNG compression ${PNG_COMPRESSION}`);
-    for (const [concurrency, figure] of bare) line(`bare sharp loop, concurrency ${concurrency}`, `${figure.perSecond.toFixed(1)} photos/s, ${cpuText(figure.cpu)}`);
+    for (const [concurrency, figure] of bare)
+      line(`bare sharp loop, concurrency ${concurrency}`, `${figure.perSecond.toFixed(1)} photos/s, ${cpuText(figure.cpu)}`);
     line(`bare sharp loop, best (concurrency ${bestConcurrency})`, `${best.perSecond.toFixed(1)} photos/s`);
     line('API ingest, no worker: upload + job', `${ingested.perSecond.toFixed(1)} /s, ${cpuText(ingested.cpu)} (target: api ≤ 8)`);
     line('worker alone, draining the queued jobs', `${drain.perSecond.toFixed(1)} jobs/s, ${cpuText(drain.cpu)}`);
     line('  worker / bare', `${(drain.perSecond / best.perSecond).toFixed(2)} (target ≥ 0.85)`);
     line('end to end: upload → queue → worker → completed', `${product.perSecond.toFixed(1)} photos/s, ${cpuText(product.cpu)}`);
-    line('  end to end / bare', `${(product.perSecond / best.perSecond).toFixed(2)} (target ≥ ${width * height >= 1920 * 1080 ? '0.60' : '0.40'})`);
+    line(
+      '  end to end / bare',
+      `${(product.perSecond / best.perSecond).toFixed(2)} (target ≥ ${width * height >= 1920 * 1080 ? '0.60' : '0.40'})`,
+    );
     line('  PostgreSQL CPU a job, end to end', `${product.cpu.postgres.toFixed(1)} ms (target ≤ 6)`);
   }
 }

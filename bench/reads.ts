@@ -53,7 +53,11 @@ async function main(): Promise<void> {
     });
     const imageId = await seed(db, reader.id);
     const path = `/api/images/${imageId}.json`;
-    const options = { url: `${product.url}${path}`, connections: CONNECTIONS, headers: { Authorization: `Bearer ${reader.authentication_token}` } };
+    const options = {
+      url: `${product.url}${path}`,
+      connections: CONNECTIONS,
+      headers: { Authorization: `Bearer ${reader.authentication_token}` },
+    };
     await autocannon({ ...options, duration: WARM_UP_SECONDS });
     const postgresPid = childPid(product.pid, 'bin/postgres');
     const postgresCpu = () => (postgresPid === null ? 0 : treeCpuSeconds(postgresPid));

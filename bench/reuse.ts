@@ -45,7 +45,12 @@ async function runPipeline(product: RunningProduct, database: Client, token: str
     if (rows[0].failed > 0) throw new Error(`${rows[0].failed} jobs failed`);
     if (rows[0].completed === jobIds.length) {
       const [total, apiCpu, workerCpu, postgresCpu] = cpuOf(product).map((value, index) => value - cpuBefore[index]);
-      return { seconds: (performance.now() - started) / 1000, cpuSeconds: total, split: [apiCpu, workerCpu, postgresCpu], reusedSteps: rows[0].reused };
+      return {
+        seconds: (performance.now() - started) / 1000,
+        cpuSeconds: total,
+        split: [apiCpu, workerCpu, postgresCpu],
+        reusedSteps: rows[0].reused,
+      };
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -68,7 +73,11 @@ async function main(): Promise<void> {
     await inParallel(photos, CLIENTS, async (photo, index) => {
       const form = new FormData();
       form.append('file', new Blob([photo], { type: 'image/jpeg' }), `photo-${index}.jpg`);
-      const uploaded = await fetch(`${product.url}/api/images.json`, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, body: form });
+      const uploaded = await fetch(`${product.url}/api/images.json`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}` },
+        body: form,
+      });
       if (uploaded.status !== 201) throw new Error(`upload: ${uploaded.status} ${await uploaded.text()}`);
       imageIds.push(((await uploaded.json()) as { id: number }).id);
     });

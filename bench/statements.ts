@@ -7,7 +7,18 @@ import { Client } from 'pg';
 import { freePort } from '../src/common/free-port';
 import { withDatabase } from '../src/database/database-admin';
 import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
-import { api, childPid, inParallel, makePhotos, RunningProduct, RunningWorker, signUp, startProduct, startWorker, treeCpuSeconds } from './bench-support';
+import {
+  api,
+  childPid,
+  inParallel,
+  makePhotos,
+  RunningProduct,
+  RunningWorker,
+  signUp,
+  startProduct,
+  startWorker,
+  treeCpuSeconds,
+} from './bench-support';
 
 /**
  * `npm run bench:statements`: the fixed cost of an upload + job in statements, transactions and
@@ -143,9 +154,10 @@ class Monitor {
 
   /** Transactions ended in the product's database so far, less the bench's own watching. */
   async transactions(): Promise<Transactions> {
-    const { rows } = await this.stats.query('SELECT xact_commit::int AS committed, xact_rollback::int AS rolled_back FROM pg_stat_database WHERE datid = $1', [
-      this.databaseId,
-    ]);
+    const { rows } = await this.stats.query(
+      'SELECT xact_commit::int AS committed, xact_rollback::int AS rolled_back FROM pg_stat_database WHERE datid = $1',
+      [this.databaseId],
+    );
     return { committed: rows[0].committed - this.watches, rolledBack: rows[0].rolled_back };
   }
 
@@ -203,7 +215,13 @@ async function startRedis(): Promise<{ url: string; stop(): Promise<void> } | nu
   // A refused connection while it starts is expected: connect() rejects with it.
   probe.on('error', () => undefined);
   for (let waited = 0; ; waited += 100) {
-    if (await probe.connect().then(() => true, () => false)) break;
+    if (
+      await probe.connect().then(
+        () => true,
+        () => false,
+      )
+    )
+      break;
     if (child.exitCode !== null || waited > 10_000) throw new Error(`redis-server did not start on port ${port}`);
     await sleep(100);
   }
@@ -226,10 +244,17 @@ async function ingest(product: RunningProduct, token: string, photos: Buffer[]):
   await inParallel(photos, CLIENTS, async (photo, index) => {
     const form = new FormData();
     form.append('file', new Blob([photo], { type: 'image/jpeg' }), `photo-${index}.jpg`);
-    const uploaded = await fetch(`${product.url}/api/images.json`, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, body: form });
+    const uploaded = await fetch(`${product.url}/api/images.json`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}` },
+      body: form,
+    });
     if (uploaded.status !== 201) throw new Error(`upload: ${uploaded.status} ${await uploaded.text()}`);
     const image = (await uploaded.json()) as { id: number };
-    await api(product.url, token, '/api/jobs.json', { method: 'POST', body: JSON.stringify({ image_id: image.id, job_sequence: SEQUENCE }) });
+    await api(product.url, token, '/api/jobs.json', {
+      method: 'POST',
+      body: JSON.stringify({ image_id: image.id, job_sequence: SEQUENCE }),
+    });
   });
 }
 
@@ -239,7 +264,8 @@ function difference(after: Map<string, number>, before: Map<string, number>): Ma
   return delta;
 }
 
-const callsBy = (statements: Statement[], process: Process) => statements.filter((s) => s.process === process).reduce((sum, s) => sum + s.calls, 0);
+const callsBy = (statements: Statement[], process: Process) =>
+  statements.filter((s) => s.process === process).reduce((sum, s) => sum + s.calls, 0);
 const totalCalls = (statements: Statement[]) => statements.reduce((sum, s) => sum + s.calls, 0);
 
 /**
@@ -360,10 +386,14 @@ function printPhase(phase: PhaseFigures): void {
     const mine = phase.statements.filter((s) => s.process === process);
     if (mine.length === 0) continue;
     const top = mine.filter((s) => s.toplevel).reduce((sum, s) => sum + s.calls, 0);
-    console.log(`${process}: ${perJob(callsBy(mine, process))} statements per upload + job (${perJob(top)} sent by the process, the rest nested)`);
+    console.log(
+      `${process}: ${perJob(callsBy(mine, process))} statements per upload + job (${perJob(top)} sent by the process, the rest nested)`,
+    );
   }
   if (phase.startup) {
-    console.log(`of which the worker's start-up, up to its first claim: ${totalCalls(phase.startup)} statements in all; the most frequent:`);
+    console.log(
+      `of which the worker's start-up, up to its first claim: ${totalCalls(phase.startup)} statements in all; the most frequent:`,
+    );
     printLedger(phase.startup, 1, STARTUP_LINES);
   }
   if (phase.note) console.log(phase.note);
@@ -377,7 +407,11 @@ function printPhase(phase: PhaseFigures): void {
     const commands = [...phase.redis.entries()].sort((a, b) => b[1] - a[1]).map(([name, calls]) => `${name} ${perJob(calls)}`);
     console.log(`Redis commands per job: ${perJob(total)} (${commands.join(', ')})`);
   }
-  console.log(`CPU per upload + job: ${Object.entries(phase.cpu).map(([name, ms]) => `${name} ${ms.toFixed(1)} ms`).join(', ')}`);
+  console.log(
+    `CPU per upload + job: ${Object.entries(phase.cpu)
+      .map(([name, ms]) => `${name} ${ms.toFixed(1)} ms`)
+      .join(', ')}`,
+  );
 }
 
 function printTotals(backend: string, phases: PhaseFigures[]): void {
@@ -386,7 +420,9 @@ function printTotals(backend: string, phases: PhaseFigures[]): void {
   const total = all.reduce((sum, s) => sum + s.calls, 0);
   const transactions = phases.reduce((sum, phase) => sum + phase.transactions.committed + phase.transactions.rolledBack, 0);
   console.log(`\n${backend}: statements per upload + job, all processes: ${perJob(total)} (target ≤ 15 on Redis / ≤ 40 on PostgreSQL)`);
-  console.log(`${backend}:   of which sent by a process (round trips): ${perJob(top)}; transactions per upload + job: ${perJob(transactions)}`);
+  console.log(
+    `${backend}:   of which sent by a process (round trips): ${perJob(top)}; transactions per upload + job: ${perJob(transactions)}`,
+  );
   if (phases.every((phase) => phase.redis)) {
     const redis = phases.reduce((sum, phase) => sum + [...phase.redis!.values()].reduce((a, b) => a + b, 0), 0);
     console.log(`${backend}:   Redis commands per job, all processes: ${perJob(redis)}`);

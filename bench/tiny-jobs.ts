@@ -77,7 +77,12 @@ function cpuMs(pid: number): number {
  * process's CPU per job: on a machine shared with other work the rate varies from run to run,
  * the CPU per job much less.
  */
-async function created(seeded: Seeded, path: string, body: string, connections: number): Promise<{ perSecond: number; cpuPerJob: number; errors: number }> {
+async function created(
+  seeded: Seeded,
+  path: string,
+  body: string,
+  connections: number,
+): Promise<{ perSecond: number; cpuPerJob: number; errors: number }> {
   const before = await count(seeded.db);
   const cpuBefore = cpuMs(seeded.product.pid);
   const started = performance.now();
@@ -142,7 +147,12 @@ async function main(): Promise<void> {
     try {
       const singles = await endToEnd(
         seeded,
-        () => inParallel([...Array(JOBS).keys()], CLIENTS, async () => void (await api(seeded.product.url, seeded.token, '/api/jobs.json', { method: 'POST', body: seeded.body }))),
+        () =>
+          inParallel(
+            [...Array(JOBS).keys()],
+            CLIENTS,
+            async () => void (await api(seeded.product.url, seeded.token, '/api/jobs.json', { method: 'POST', body: seeded.body })),
+          ),
         JOBS,
       );
       line(`submitted by POST /api/jobs.json, ${CLIENTS} clients`, `${singles.toFixed(0)} jobs/s`);
@@ -159,7 +169,9 @@ async function main(): Promise<void> {
     } finally {
       await stop(seeded);
     }
-    console.log('\nTargets (the job-cost issue): single creates by 8 clients, ≥ 1,000 jobs/s created and ≥ 500 jobs/s completed end to end, on Redis.');
+    console.log(
+      '\nTargets (the job-cost issue): single creates by 8 clients, ≥ 1,000 jobs/s created and ≥ 500 jobs/s completed end to end, on Redis.',
+    );
   } finally {
     await deleteRedisKeys();
   }

@@ -1,4 +1,4 @@
-import { MigrationInterface, QueryRunner } from "typeorm";
+import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * users.image_count and users.jobs_count are counter caches. Statement-level triggers keep them
@@ -6,15 +6,15 @@ import { MigrationInterface, QueryRunner } from "typeorm";
  * path (API, worker, bulk load) does it, at one UPDATE per user per statement.
  */
 const COUNTER_CACHES = [
-    { table: "images", column: "image_count" },
-    { table: "jobs", column: "jobs_count" },
+  { table: 'images', column: 'image_count' },
+  { table: 'jobs', column: 'jobs_count' },
 ];
 
 export class InitialSchema1795392934373 implements MigrationInterface {
-    name = 'InitialSchema1795392934373'
+  name = 'InitialSchema1795392934373';
 
-    public async up(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(`
+  public async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`
             CREATE TABLE "image_types" (
                 "id" SERIAL NOT NULL,
                 "type_name" character varying(64) NOT NULL,
@@ -23,10 +23,10 @@ export class InitialSchema1795392934373 implements MigrationInterface {
                 CONSTRAINT "PK_75326571bbf8d8f3df13a64eb10" PRIMARY KEY ("id")
             )
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE UNIQUE INDEX "image_types_type_name_key" ON "image_types" ("type_name")
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TABLE "users" (
                 "id" SERIAL NOT NULL,
                 "username" character varying(40) NOT NULL,
@@ -41,16 +41,16 @@ export class InitialSchema1795392934373 implements MigrationInterface {
                 CONSTRAINT "PK_a3ffb1c0c8416b9fc6f907b7433" PRIMARY KEY ("id")
             )
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE UNIQUE INDEX "users_username_key" ON "users" ("username")
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE UNIQUE INDEX "users_email_key" ON "users" ("email")
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE UNIQUE INDEX "users_authentication_token_key" ON "users" ("authentication_token")
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TABLE "images" (
                 "id" SERIAL NOT NULL,
                 "status" character varying(32) NOT NULL DEFAULT 'created',
@@ -63,19 +63,19 @@ export class InitialSchema1795392934373 implements MigrationInterface {
                 CONSTRAINT "PK_1fe148074c6a1a91b63cb9ee3c9" PRIMARY KEY ("id")
             )
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE INDEX "images_image_type_id_idx" ON "images" ("image_type_id")
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE INDEX "images_original_id_idx" ON "images" ("original_id")
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE INDEX "images_created_at_idx" ON "images" ("created_at")
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE INDEX "images_user_id_created_at_idx" ON "images" ("user_id", "created_at")
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TABLE "job_types" (
                 "id" SERIAL NOT NULL,
                 "job_name" character varying(64) NOT NULL,
@@ -85,10 +85,10 @@ export class InitialSchema1795392934373 implements MigrationInterface {
                 CONSTRAINT "PK_87d4226cb676b3b16518977cc7d" PRIMARY KEY ("id")
             )
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE UNIQUE INDEX "job_types_job_name_key" ON "job_types" ("job_name")
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TABLE "jobs" (
                 "id" SERIAL NOT NULL,
                 "status" character varying(32) NOT NULL DEFAULT 'queued',
@@ -102,38 +102,38 @@ export class InitialSchema1795392934373 implements MigrationInterface {
                 CONSTRAINT "PK_cf0a6c42b72fcc7f7c237def345" PRIMARY KEY ("id")
             )
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE INDEX "jobs_image_id_idx" ON "jobs" ("image_id")
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE INDEX "jobs_created_at_idx" ON "jobs" ("created_at")
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE INDEX "jobs_user_id_created_at_idx" ON "jobs" ("user_id", "created_at")
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             ALTER TABLE "images"
             ADD CONSTRAINT "images_image_type_id_fkey" FOREIGN KEY ("image_type_id") REFERENCES "image_types"("id") ON DELETE RESTRICT ON UPDATE NO ACTION
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             ALTER TABLE "images"
             ADD CONSTRAINT "images_user_id_fkey" FOREIGN KEY ("user_id") REFERENCES "users"("id") ON DELETE CASCADE ON UPDATE NO ACTION
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             ALTER TABLE "images"
             ADD CONSTRAINT "images_original_id_fkey" FOREIGN KEY ("original_id") REFERENCES "images"("id") ON DELETE
             SET NULL ON UPDATE NO ACTION
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             ALTER TABLE "jobs"
             ADD CONSTRAINT "jobs_user_id_fkey" FOREIGN KEY ("user_id") REFERENCES "users"("id") ON DELETE CASCADE ON UPDATE NO ACTION
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             ALTER TABLE "jobs"
             ADD CONSTRAINT "jobs_image_id_fkey" FOREIGN KEY ("image_id") REFERENCES "images"("id") ON DELETE
             SET NULL ON UPDATE NO ACTION
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE FUNCTION maintain_user_counter() RETURNS trigger LANGUAGE plpgsql AS $$
             DECLARE
                 deltas text;
@@ -155,98 +155,97 @@ export class InitialSchema1795392934373 implements MigrationInterface {
             END
             $$
         `);
-        for (const { table, column } of COUNTER_CACHES) {
-            await queryRunner.query(`
+    for (const { table, column } of COUNTER_CACHES) {
+      await queryRunner.query(`
                 CREATE TRIGGER "${table}_count_insert" AFTER INSERT ON "${table}"
                 REFERENCING NEW TABLE AS new_rows
                 FOR EACH STATEMENT EXECUTE FUNCTION maintain_user_counter('${column}')
             `);
-            await queryRunner.query(`
+      await queryRunner.query(`
                 CREATE TRIGGER "${table}_count_delete" AFTER DELETE ON "${table}"
                 REFERENCING OLD TABLE AS old_rows
                 FOR EACH STATEMENT EXECUTE FUNCTION maintain_user_counter('${column}')
             `);
-            await queryRunner.query(`
+      await queryRunner.query(`
                 CREATE TRIGGER "${table}_count_update" AFTER UPDATE ON "${table}"
                 REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
                 FOR EACH STATEMENT EXECUTE FUNCTION maintain_user_counter('${column}')
             `);
-        }
     }
+  }
 
-    public async down(queryRunner: QueryRunner): Promise<void> {
-        for (const { table } of COUNTER_CACHES) {
-            for (const event of ["insert", "delete", "update"]) {
-                await queryRunner.query(`DROP TRIGGER "${table}_count_${event}" ON "${table}"`);
-            }
-        }
-        await queryRunner.query(`DROP FUNCTION maintain_user_counter()`);
-        await queryRunner.query(`
+  public async down(queryRunner: QueryRunner): Promise<void> {
+    for (const { table } of COUNTER_CACHES) {
+      for (const event of ['insert', 'delete', 'update']) {
+        await queryRunner.query(`DROP TRIGGER "${table}_count_${event}" ON "${table}"`);
+      }
+    }
+    await queryRunner.query(`DROP FUNCTION maintain_user_counter()`);
+    await queryRunner.query(`
             ALTER TABLE "jobs" DROP CONSTRAINT "jobs_image_id_fkey"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             ALTER TABLE "jobs" DROP CONSTRAINT "jobs_user_id_fkey"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             ALTER TABLE "images" DROP CONSTRAINT "images_original_id_fkey"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             ALTER TABLE "images" DROP CONSTRAINT "images_user_id_fkey"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             ALTER TABLE "images" DROP CONSTRAINT "images_image_type_id_fkey"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP INDEX "public"."jobs_user_id_created_at_idx"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP INDEX "public"."jobs_created_at_idx"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP INDEX "public"."jobs_image_id_idx"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP TABLE "jobs"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP INDEX "public"."job_types_job_name_key"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP TABLE "job_types"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP INDEX "public"."images_user_id_created_at_idx"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP INDEX "public"."images_created_at_idx"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP INDEX "public"."images_original_id_idx"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP INDEX "public"."images_image_type_id_idx"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP TABLE "images"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP INDEX "public"."users_authentication_token_key"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP INDEX "public"."users_email_key"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP INDEX "public"."users_username_key"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP TABLE "users"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP INDEX "public"."image_types_type_name_key"
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             DROP TABLE "image_types"
         `);
-    }
-
+  }
 }

@@ -9,20 +9,20 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * jobs cheap.
  */
 export class Quotas1795500000001 implements MigrationInterface {
-    name = 'Quotas1795500000001'
+  name = 'Quotas1795500000001';
 
-    public async up(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(`
+  public async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`
             ALTER TABLE "users"
             ADD "storage_bytes" bigint NOT NULL DEFAULT '0',
             ADD "max_jobs_in_progress" integer,
             ADD "max_storage_bytes" bigint
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE INDEX "jobs_user_id_unfinished_idx" ON "jobs" ("user_id")
             WHERE status IN ('queued', 'running')
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE FUNCTION maintain_user_storage() RETURNS trigger LANGUAGE plpgsql AS $$
             DECLARE
                 deltas text;
@@ -43,40 +43,39 @@ export class Quotas1795500000001 implements MigrationInterface {
             END
             $$
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TRIGGER "images_storage_insert" AFTER INSERT ON "images"
             REFERENCING NEW TABLE AS new_rows
             FOR EACH STATEMENT EXECUTE FUNCTION maintain_user_storage()
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TRIGGER "images_storage_delete" AFTER DELETE ON "images"
             REFERENCING OLD TABLE AS old_rows
             FOR EACH STATEMENT EXECUTE FUNCTION maintain_user_storage()
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TRIGGER "images_storage_update" AFTER UPDATE ON "images"
             REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
             FOR EACH STATEMENT EXECUTE FUNCTION maintain_user_storage()
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             UPDATE users SET storage_bytes = s.bytes
             FROM (SELECT user_id, sum(bytes) AS bytes FROM images WHERE bytes IS NOT NULL GROUP BY user_id) s
             WHERE users.id = s.user_id
         `);
-    }
+  }
 
-    public async down(queryRunner: QueryRunner): Promise<void> {
-        for (const event of ['insert', 'delete', 'update']) {
-            await queryRunner.query(`DROP TRIGGER "images_storage_${event}" ON "images"`);
-        }
-        await queryRunner.query(`DROP FUNCTION maintain_user_storage()`);
-        await queryRunner.query(`DROP INDEX "jobs_user_id_unfinished_idx"`);
-        await queryRunner.query(`
+  public async down(queryRunner: QueryRunner): Promise<void> {
+    for (const event of ['insert', 'delete', 'update']) {
+      await queryRunner.query(`DROP TRIGGER "images_storage_${event}" ON "images"`);
+    }
+    await queryRunner.query(`DROP FUNCTION maintain_user_storage()`);
+    await queryRunner.query(`DROP INDEX "jobs_user_id_unfinished_idx"`);
+    await queryRunner.query(`
             ALTER TABLE "users"
             DROP COLUMN "max_storage_bytes",
             DROP COLUMN "max_jobs_in_progress",
             DROP COLUMN "storage_bytes"
         `);
-    }
-
+  }
 }

@@ -17,10 +17,10 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * shared by every API process of the installation.
  */
 export class JobEvents1796210944478 implements MigrationInterface {
-    name = 'JobEvents1796210944478'
+  name = 'JobEvents1796210944478';
 
-    public async up(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(`
+  public async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`
             CREATE TABLE "job_events" (
                 "id" bigserial NOT NULL,
                 "job_id" integer NOT NULL,
@@ -31,9 +31,9 @@ export class JobEvents1796210944478 implements MigrationInterface {
                 CONSTRAINT "job_events_pkey" PRIMARY KEY ("id")
             )
         `);
-        await queryRunner.query(`CREATE INDEX "job_events_job_id_idx" ON "job_events" ("job_id", "id")`);
-        await queryRunner.query(`CREATE INDEX "job_events_created_at_idx" ON "job_events" ("created_at")`);
-        await queryRunner.query(`
+    await queryRunner.query(`CREATE INDEX "job_events_job_id_idx" ON "job_events" ("job_id", "id")`);
+    await queryRunner.query(`CREATE INDEX "job_events_created_at_idx" ON "job_events" ("created_at")`);
+    await queryRunner.query(`
             CREATE FUNCTION record_job_event() RETURNS trigger LANGUAGE plpgsql AS $$
             DECLARE
                 stamp text := to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
@@ -72,16 +72,16 @@ export class JobEvents1796210944478 implements MigrationInterface {
             END
             $$
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TRIGGER "jobs_events_insert" AFTER INSERT ON "jobs"
             FOR EACH ROW EXECUTE FUNCTION record_job_event()
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TRIGGER "jobs_events_update" AFTER UPDATE OF "status", "progress" ON "jobs"
             FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.progress IS DISTINCT FROM NEW.progress)
             EXECUTE FUNCTION record_job_event()
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TABLE "job_events_secret" (
                 "id" boolean NOT NULL DEFAULT true,
                 "secret" text NOT NULL,
@@ -89,18 +89,17 @@ export class JobEvents1796210944478 implements MigrationInterface {
                 CONSTRAINT "job_events_secret_one_row" CHECK ("id")
             )
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             INSERT INTO "job_events_secret" ("secret")
             VALUES (replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''))
         `);
-    }
+  }
 
-    public async down(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(`DROP TABLE "job_events_secret"`);
-        await queryRunner.query(`DROP TRIGGER "jobs_events_update" ON "jobs"`);
-        await queryRunner.query(`DROP TRIGGER "jobs_events_insert" ON "jobs"`);
-        await queryRunner.query(`DROP FUNCTION record_job_event()`);
-        await queryRunner.query(`DROP TABLE "job_events"`);
-    }
-
+  public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP TABLE "job_events_secret"`);
+    await queryRunner.query(`DROP TRIGGER "jobs_events_update" ON "jobs"`);
+    await queryRunner.query(`DROP TRIGGER "jobs_events_insert" ON "jobs"`);
+    await queryRunner.query(`DROP FUNCTION record_job_event()`);
+    await queryRunner.query(`DROP TABLE "job_events"`);
+  }
 }

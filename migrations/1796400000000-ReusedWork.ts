@@ -10,23 +10,23 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * not computed.
  */
 export class ReusedWork1796400000000 implements MigrationInterface {
-    name = 'ReusedWork1796400000000'
+  name = 'ReusedWork1796400000000';
 
-    public async up(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(`ALTER TABLE "images" ADD "work_key" character(64)`);
-        await queryRunner.query(`CREATE INDEX "images_work_key_idx" ON "images" ("work_key") WHERE work_key IS NOT NULL`);
-        await queryRunner.query(`CREATE INDEX "images_s3_key_idx" ON "images" ("s3_key") WHERE s3_key IS NOT NULL`);
-        await queryRunner.query(`
+  public async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`ALTER TABLE "images" ADD "work_key" character(64)`);
+    await queryRunner.query(`CREATE INDEX "images_work_key_idx" ON "images" ("work_key") WHERE work_key IS NOT NULL`);
+    await queryRunner.query(`CREATE INDEX "images_s3_key_idx" ON "images" ("s3_key") WHERE s3_key IS NOT NULL`);
+    await queryRunner.query(`
             ALTER TABLE "jobs"
             ADD "force" boolean NOT NULL DEFAULT false,
             ADD "reused_steps" smallint array NOT NULL DEFAULT '{}'
         `);
-    }
+  }
 
-    public async down(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(`ALTER TABLE "jobs" DROP COLUMN "reused_steps", DROP COLUMN "force"`);
-        await queryRunner.query(`DROP INDEX "public"."images_s3_key_idx"`);
-        await queryRunner.query(`DROP INDEX "public"."images_work_key_idx"`);
-        await queryRunner.query(`ALTER TABLE "images" DROP COLUMN "work_key"`);
-    }
+  public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`ALTER TABLE "jobs" DROP COLUMN "reused_steps", DROP COLUMN "force"`);
+    await queryRunner.query(`DROP INDEX "public"."images_s3_key_idx"`);
+    await queryRunner.query(`DROP INDEX "public"."images_work_key_idx"`);
+    await queryRunner.query(`ALTER TABLE "images" DROP COLUMN "work_key"`);
+  }
 }

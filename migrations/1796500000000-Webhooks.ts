@@ -13,11 +13,11 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * one it replaced, sealed by the application.
  */
 export class Webhooks1796500000000 implements MigrationInterface {
-    name = 'Webhooks1796500000000'
+  name = 'Webhooks1796500000000';
 
-    public async up(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(`ALTER TABLE "jobs" ADD "callback_url" character varying(2048)`);
-        await queryRunner.query(`
+  public async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`ALTER TABLE "jobs" ADD "callback_url" character varying(2048)`);
+    await queryRunner.query(`
             CREATE TABLE "webhook_secrets" (
                 "user_id" integer NOT NULL,
                 "secret" text NOT NULL,
@@ -27,7 +27,7 @@ export class Webhooks1796500000000 implements MigrationInterface {
                 CONSTRAINT "webhook_secrets_user_id_fkey" FOREIGN KEY ("user_id") REFERENCES "users"("id") ON DELETE CASCADE ON UPDATE NO ACTION
             )
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TABLE "webhook_deliveries" (
                 "id" uuid NOT NULL DEFAULT gen_random_uuid(),
                 "job_id" integer NOT NULL,
@@ -44,9 +44,11 @@ export class Webhooks1796500000000 implements MigrationInterface {
                 CONSTRAINT "webhook_deliveries_user_id_fkey" FOREIGN KEY ("user_id") REFERENCES "users"("id") ON DELETE CASCADE ON UPDATE NO ACTION
             )
         `);
-        await queryRunner.query(`CREATE INDEX "webhook_deliveries_job_id_idx" ON "webhook_deliveries" ("job_id")`);
-        await queryRunner.query(`CREATE INDEX "webhook_deliveries_pending_idx" ON "webhook_deliveries" ("next_attempt_at") WHERE status = 'pending'`);
-        await queryRunner.query(`
+    await queryRunner.query(`CREATE INDEX "webhook_deliveries_job_id_idx" ON "webhook_deliveries" ("job_id")`);
+    await queryRunner.query(
+      `CREATE INDEX "webhook_deliveries_pending_idx" ON "webhook_deliveries" ("next_attempt_at") WHERE status = 'pending'`,
+    );
+    await queryRunner.query(`
             CREATE TABLE "webhook_attempts" (
                 "id" bigserial NOT NULL,
                 "delivery_id" uuid NOT NULL,
@@ -60,8 +62,10 @@ export class Webhooks1796500000000 implements MigrationInterface {
                 CONSTRAINT "webhook_attempts_delivery_id_fkey" FOREIGN KEY ("delivery_id") REFERENCES "webhook_deliveries"("id") ON DELETE CASCADE ON UPDATE NO ACTION
             )
         `);
-        await queryRunner.query(`CREATE UNIQUE INDEX "webhook_attempts_delivery_id_attempt_key" ON "webhook_attempts" ("delivery_id", "attempt")`);
-        await queryRunner.query(`
+    await queryRunner.query(
+      `CREATE UNIQUE INDEX "webhook_attempts_delivery_id_attempt_key" ON "webhook_attempts" ("delivery_id", "attempt")`,
+    );
+    await queryRunner.query(`
             CREATE FUNCTION record_webhook_delivery() RETURNS trigger LANGUAGE plpgsql AS $$
             DECLARE
                 delivery uuid;
@@ -74,20 +78,20 @@ export class Webhooks1796500000000 implements MigrationInterface {
             END
             $$
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TRIGGER "jobs_webhooks" AFTER UPDATE OF "status" ON "jobs"
             FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status
                 AND NEW.status IN ('completed', 'failed', 'cancelled') AND NEW.callback_url IS NOT NULL)
             EXECUTE FUNCTION record_webhook_delivery()
         `);
-    }
+  }
 
-    public async down(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(`DROP TRIGGER "jobs_webhooks" ON "jobs"`);
-        await queryRunner.query(`DROP FUNCTION record_webhook_delivery()`);
-        await queryRunner.query(`DROP TABLE "webhook_attempts"`);
-        await queryRunner.query(`DROP TABLE "webhook_deliveries"`);
-        await queryRunner.query(`DROP TABLE "webhook_secrets"`);
-        await queryRunner.query(`ALTER TABLE "jobs" DROP COLUMN "callback_url"`);
-    }
+  public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP TRIGGER "jobs_webhooks" ON "jobs"`);
+    await queryRunner.query(`DROP FUNCTION record_webhook_delivery()`);
+    await queryRunner.query(`DROP TABLE "webhook_attempts"`);
+    await queryRunner.query(`DROP TABLE "webhook_deliveries"`);
+    await queryRunner.query(`DROP TABLE "webhook_secrets"`);
+    await queryRunner.query(`ALTER TABLE "jobs" DROP COLUMN "callback_url"`);
+  }
 }

@@ -15,10 +15,10 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * last_used_at, which moves once a minute per session in use, fires nothing.
  */
 export class AuthCache1796500000003 implements MigrationInterface {
-    name = 'AuthCache1796500000003'
+  name = 'AuthCache1796500000003';
 
-    public async up(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(`
+  public async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`
             CREATE FUNCTION notify_sessions_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
             DECLARE
                 ids text;
@@ -31,12 +31,12 @@ export class AuthCache1796500000003 implements MigrationInterface {
             END
             $$
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TRIGGER "sessions_auth_delete" AFTER DELETE ON "sessions"
             REFERENCING OLD TABLE AS gone
             FOR EACH STATEMENT EXECUTE FUNCTION notify_sessions_deleted()
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE FUNCTION notify_auth_row_changed() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 PERFORM pg_notify('darkroom_auth', TG_ARGV[0] || ':' || OLD.id);
@@ -44,29 +44,28 @@ export class AuthCache1796500000003 implements MigrationInterface {
             END
             $$
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TRIGGER "sessions_auth_update" AFTER UPDATE OF "token_sha256", "user_id" ON "sessions"
             FOR EACH ROW WHEN (OLD.token_sha256 IS DISTINCT FROM NEW.token_sha256 OR OLD.user_id IS DISTINCT FROM NEW.user_id)
             EXECUTE FUNCTION notify_auth_row_changed('s')
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TRIGGER "users_auth_update" AFTER UPDATE OF "admin" ON "users"
             FOR EACH ROW WHEN (OLD.admin IS DISTINCT FROM NEW.admin)
             EXECUTE FUNCTION notify_auth_row_changed('u')
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TRIGGER "users_auth_delete" AFTER DELETE ON "users"
             FOR EACH ROW EXECUTE FUNCTION notify_auth_row_changed('u')
         `);
-    }
+  }
 
-    public async down(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(`DROP TRIGGER "users_auth_delete" ON "users"`);
-        await queryRunner.query(`DROP TRIGGER "users_auth_update" ON "users"`);
-        await queryRunner.query(`DROP TRIGGER "sessions_auth_update" ON "sessions"`);
-        await queryRunner.query(`DROP FUNCTION notify_auth_row_changed()`);
-        await queryRunner.query(`DROP TRIGGER "sessions_auth_delete" ON "sessions"`);
-        await queryRunner.query(`DROP FUNCTION notify_sessions_deleted()`);
-    }
-
+  public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP TRIGGER "users_auth_delete" ON "users"`);
+    await queryRunner.query(`DROP TRIGGER "users_auth_update" ON "users"`);
+    await queryRunner.query(`DROP TRIGGER "sessions_auth_update" ON "sessions"`);
+    await queryRunner.query(`DROP FUNCTION notify_auth_row_changed()`);
+    await queryRunner.query(`DROP TRIGGER "sessions_auth_delete" ON "sessions"`);
+    await queryRunner.query(`DROP FUNCTION notify_sessions_deleted()`);
+  }
 }

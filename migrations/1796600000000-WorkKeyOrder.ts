@@ -6,15 +6,15 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * thousands of reuses are no longer all read to find its first few files.
  */
 export class WorkKeyOrder1796600000000 implements MigrationInterface {
-    name = 'WorkKeyOrder1796600000000'
+  name = 'WorkKeyOrder1796600000000';
 
-    public async up(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(`DROP INDEX "public"."images_work_key_idx"`);
-        await queryRunner.query(`CREATE INDEX "images_work_key_id_idx" ON "images" ("work_key", "id") WHERE work_key IS NOT NULL`);
-    }
+  public async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP INDEX "public"."images_work_key_idx"`);
+    await queryRunner.query(`CREATE INDEX "images_work_key_id_idx" ON "images" ("work_key", "id") WHERE work_key IS NOT NULL`);
+  }
 
-    public async down(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(`DROP INDEX "public"."images_work_key_id_idx"`);
-        await queryRunner.query(`CREATE INDEX "images_work_key_idx" ON "images" ("work_key") WHERE work_key IS NOT NULL`);
-    }
+  public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP INDEX "public"."images_work_key_id_idx"`);
+    await queryRunner.query(`CREATE INDEX "images_work_key_idx" ON "images" ("work_key") WHERE work_key IS NOT NULL`);
+  }
 }

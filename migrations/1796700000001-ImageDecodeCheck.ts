@@ -8,19 +8,21 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * before this were fully decoded at upload: they count as verified.
  */
 export class ImageDecodeCheck1796700000001 implements MigrationInterface {
-    name = 'ImageDecodeCheck1796700000001'
+  name = 'ImageDecodeCheck1796700000001';
 
-    public async up(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(`ALTER TABLE "images" ADD "corrupt_reason" text`);
-        await queryRunner.query(`ALTER TABLE "images" ADD "verified_at" TIMESTAMP WITH TIME ZONE`);
-        await queryRunner.query(`UPDATE "images" SET "verified_at" = "updated_at" WHERE "status" = 'original stored'`);
-        await queryRunner.query(`CREATE INDEX "images_unverified_idx" ON "images" ("id") WHERE verified_at IS NULL AND status = 'original stored'`);
-    }
+  public async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`ALTER TABLE "images" ADD "corrupt_reason" text`);
+    await queryRunner.query(`ALTER TABLE "images" ADD "verified_at" TIMESTAMP WITH TIME ZONE`);
+    await queryRunner.query(`UPDATE "images" SET "verified_at" = "updated_at" WHERE "status" = 'original stored'`);
+    await queryRunner.query(
+      `CREATE INDEX "images_unverified_idx" ON "images" ("id") WHERE verified_at IS NULL AND status = 'original stored'`,
+    );
+  }
 
-    public async down(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(`DROP INDEX "public"."images_unverified_idx"`);
-        await queryRunner.query(`UPDATE "images" SET "status" = 'original stored' WHERE "status" = 'corrupt'`);
-        await queryRunner.query(`ALTER TABLE "images" DROP COLUMN "verified_at"`);
-        await queryRunner.query(`ALTER TABLE "images" DROP COLUMN "corrupt_reason"`);
-    }
+  public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP INDEX "public"."images_unverified_idx"`);
+    await queryRunner.query(`UPDATE "images" SET "status" = 'original stored' WHERE "status" = 'corrupt'`);
+    await queryRunner.query(`ALTER TABLE "images" DROP COLUMN "verified_at"`);
+    await queryRunner.query(`ALTER TABLE "images" DROP COLUMN "corrupt_reason"`);
+  }
 }

@@ -13,22 +13,22 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * writes that add stored bytes on the user's row of user_storage_locks (lock_user_storage).
  */
 export class UsageDeltas1796700000002 implements MigrationInterface {
-    name = 'UsageDeltas1796700000002'
+  name = 'UsageDeltas1796700000002';
 
-    public async up(queryRunner: QueryRunner): Promise<void> {
-        for (const table of ['images', 'jobs']) {
-            for (const event of ['insert', 'delete', 'update']) {
-                await queryRunner.query(`DROP TRIGGER "${table}_count_${event}" ON "${table}"`);
-            }
-        }
-        for (const event of ['insert', 'delete', 'update']) {
-            await queryRunner.query(`DROP TRIGGER "images_storage_${event}" ON "images"`);
-        }
-        await queryRunner.query(`DROP FUNCTION maintain_user_counter()`);
-        await queryRunner.query(`DROP FUNCTION maintain_user_storage()`);
+  public async up(queryRunner: QueryRunner): Promise<void> {
+    for (const table of ['images', 'jobs']) {
+      for (const event of ['insert', 'delete', 'update']) {
+        await queryRunner.query(`DROP TRIGGER "${table}_count_${event}" ON "${table}"`);
+      }
+    }
+    for (const event of ['insert', 'delete', 'update']) {
+      await queryRunner.query(`DROP TRIGGER "images_storage_${event}" ON "images"`);
+    }
+    await queryRunner.query(`DROP FUNCTION maintain_user_counter()`);
+    await queryRunner.query(`DROP FUNCTION maintain_user_storage()`);
 
-        // No foreign key: a user's deletion leaves the deltas its cascade wrote, which the fold drops.
-        await queryRunner.query(`
+    // No foreign key: a user's deletion leaves the deltas its cascade wrote, which the fold drops.
+    await queryRunner.query(`
             CREATE TABLE "user_usage_deltas" (
                 "user_id" integer NOT NULL,
                 "images" integer NOT NULL DEFAULT 0,
@@ -36,8 +36,8 @@ export class UsageDeltas1796700000002 implements MigrationInterface {
                 "bytes" bigint NOT NULL DEFAULT 0
             )
         `);
-        await queryRunner.query(`CREATE INDEX "user_usage_deltas_user_id_idx" ON "user_usage_deltas" ("user_id")`);
-        await queryRunner.query(`
+    await queryRunner.query(`CREATE INDEX "user_usage_deltas_user_id_idx" ON "user_usage_deltas" ("user_id")`);
+    await queryRunner.query(`
             CREATE FUNCTION record_job_usage() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 IF TG_OP = 'INSERT' THEN
@@ -49,7 +49,7 @@ export class UsageDeltas1796700000002 implements MigrationInterface {
             END
             $$
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE FUNCTION record_image_usage() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 IF TG_OP = 'INSERT' THEN
@@ -63,8 +63,8 @@ export class UsageDeltas1796700000002 implements MigrationInterface {
             END
             $$
         `);
-        // An admin gives an image to another user (PUT /api/images/:id {user_id}), or its file is replaced.
-        await queryRunner.query(`
+    // An admin gives an image to another user (PUT /api/images/:id {user_id}), or its file is replaced.
+    await queryRunner.query(`
             CREATE FUNCTION record_image_usage_change() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 INSERT INTO user_usage_deltas (user_id, images, bytes)
@@ -73,34 +73,34 @@ export class UsageDeltas1796700000002 implements MigrationInterface {
             END
             $$
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TRIGGER "jobs_usage_insert" AFTER INSERT ON "jobs"
             REFERENCING NEW TABLE AS new_rows
             FOR EACH STATEMENT EXECUTE FUNCTION record_job_usage()
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TRIGGER "jobs_usage_delete" AFTER DELETE ON "jobs"
             REFERENCING OLD TABLE AS old_rows
             FOR EACH STATEMENT EXECUTE FUNCTION record_job_usage()
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TRIGGER "images_usage_insert" AFTER INSERT ON "images"
             REFERENCING NEW TABLE AS new_rows
             FOR EACH STATEMENT EXECUTE FUNCTION record_image_usage()
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TRIGGER "images_usage_delete" AFTER DELETE ON "images"
             REFERENCING OLD TABLE AS old_rows
             FOR EACH STATEMENT EXECUTE FUNCTION record_image_usage()
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TRIGGER "images_usage_update" AFTER UPDATE OF "user_id", "bytes" ON "images"
             FOR EACH ROW WHEN (OLD.user_id IS DISTINCT FROM NEW.user_id OR OLD.bytes IS DISTINCT FROM NEW.bytes)
             EXECUTE FUNCTION record_image_usage_change()
         `);
 
-        // The users rows are locked in id order, as reserve_job_slots locks them, so the two never deadlock.
-        await queryRunner.query(`
+    // The users rows are locked in id order, as reserve_job_slots locks them, so the two never deadlock.
+    await queryRunner.query(`
             CREATE FUNCTION fold_user_usage_deltas() RETURNS integer LANGUAGE plpgsql AS $$
             DECLARE
                 owners integer[];
@@ -127,7 +127,7 @@ export class UsageDeltas1796700000002 implements MigrationInterface {
             $$
         `);
 
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE FUNCTION reserve_job_slots(owners integer[], wanted integer[], default_limit integer)
             RETURNS TABLE (user_id integer, known boolean, used integer, job_limit integer, granted integer)
             LANGUAGE plpgsql AS $$
@@ -149,14 +149,14 @@ export class UsageDeltas1796700000002 implements MigrationInterface {
             $$
         `);
 
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TABLE "user_storage_locks" (
                 "user_id" integer NOT NULL,
                 CONSTRAINT "user_storage_locks_pkey" PRIMARY KEY ("user_id"),
                 CONSTRAINT "user_storage_locks_user_id_fkey" FOREIGN KEY ("user_id") REFERENCES "users"("id") ON DELETE CASCADE
             )
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE FUNCTION lock_user_storage(owner integer)
             RETURNS TABLE (storage_bytes bigint, max_storage_bytes bigint)
             LANGUAGE plpgsql AS $$
@@ -172,30 +172,30 @@ export class UsageDeltas1796700000002 implements MigrationInterface {
             END
             $$
         `);
-    }
+  }
 
-    public async down(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(`DROP FUNCTION lock_user_storage(integer)`);
-        await queryRunner.query(`DROP TABLE "user_storage_locks"`);
-        await queryRunner.query(`DROP FUNCTION reserve_job_slots(integer[], integer[], integer)`);
-        await queryRunner.query(`DROP FUNCTION fold_user_usage_deltas()`);
-        for (const trigger of ['jobs_usage_insert', 'jobs_usage_delete']) await queryRunner.query(`DROP TRIGGER "${trigger}" ON "jobs"`);
-        for (const trigger of ['images_usage_insert', 'images_usage_delete', 'images_usage_update']) {
-            await queryRunner.query(`DROP TRIGGER "${trigger}" ON "images"`);
-        }
-        await queryRunner.query(`DROP FUNCTION record_image_usage_change()`);
-        await queryRunner.query(`DROP FUNCTION record_image_usage()`);
-        await queryRunner.query(`DROP FUNCTION record_job_usage()`);
-        await queryRunner.query(`
+  public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP FUNCTION lock_user_storage(integer)`);
+    await queryRunner.query(`DROP TABLE "user_storage_locks"`);
+    await queryRunner.query(`DROP FUNCTION reserve_job_slots(integer[], integer[], integer)`);
+    await queryRunner.query(`DROP FUNCTION fold_user_usage_deltas()`);
+    for (const trigger of ['jobs_usage_insert', 'jobs_usage_delete']) await queryRunner.query(`DROP TRIGGER "${trigger}" ON "jobs"`);
+    for (const trigger of ['images_usage_insert', 'images_usage_delete', 'images_usage_update']) {
+      await queryRunner.query(`DROP TRIGGER "${trigger}" ON "images"`);
+    }
+    await queryRunner.query(`DROP FUNCTION record_image_usage_change()`);
+    await queryRunner.query(`DROP FUNCTION record_image_usage()`);
+    await queryRunner.query(`DROP FUNCTION record_job_usage()`);
+    await queryRunner.query(`
             UPDATE users SET
                 jobs_count = (SELECT count(*) FROM jobs WHERE jobs.user_id = users.id),
                 image_count = (SELECT count(*) FROM images WHERE images.user_id = users.id),
                 storage_bytes = (SELECT coalesce(sum(bytes), 0) FROM images WHERE images.user_id = users.id)
         `);
-        await queryRunner.query(`DROP TABLE "user_usage_deltas"`);
+    await queryRunner.query(`DROP TABLE "user_usage_deltas"`);
 
-        // The triggers and functions of InitialSchema1795392934373 and Quotas1795500000001, as they were.
-        await queryRunner.query(`
+    // The triggers and functions of InitialSchema1795392934373 and Quotas1795500000001, as they were.
+    await queryRunner.query(`
             CREATE FUNCTION maintain_user_counter() RETURNS trigger LANGUAGE plpgsql AS $$
             DECLARE
                 deltas text;
@@ -217,24 +217,27 @@ export class UsageDeltas1796700000002 implements MigrationInterface {
             END
             $$
         `);
-        for (const { table, column } of [{ table: 'images', column: 'image_count' }, { table: 'jobs', column: 'jobs_count' }]) {
-            await queryRunner.query(`
+    for (const { table, column } of [
+      { table: 'images', column: 'image_count' },
+      { table: 'jobs', column: 'jobs_count' },
+    ]) {
+      await queryRunner.query(`
                 CREATE TRIGGER "${table}_count_insert" AFTER INSERT ON "${table}"
                 REFERENCING NEW TABLE AS new_rows
                 FOR EACH STATEMENT EXECUTE FUNCTION maintain_user_counter('${column}')
             `);
-            await queryRunner.query(`
+      await queryRunner.query(`
                 CREATE TRIGGER "${table}_count_delete" AFTER DELETE ON "${table}"
                 REFERENCING OLD TABLE AS old_rows
                 FOR EACH STATEMENT EXECUTE FUNCTION maintain_user_counter('${column}')
             `);
-            await queryRunner.query(`
+      await queryRunner.query(`
                 CREATE TRIGGER "${table}_count_update" AFTER UPDATE ON "${table}"
                 REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
                 FOR EACH STATEMENT EXECUTE FUNCTION maintain_user_counter('${column}')
             `);
-        }
-        await queryRunner.query(`
+    }
+    await queryRunner.query(`
             CREATE FUNCTION maintain_user_storage() RETURNS trigger LANGUAGE plpgsql AS $$
             DECLARE
                 deltas text;
@@ -255,16 +258,16 @@ export class UsageDeltas1796700000002 implements MigrationInterface {
             END
             $$
         `);
-        for (const [event, transition] of [
-            ['insert', 'NEW TABLE AS new_rows'],
-            ['delete', 'OLD TABLE AS old_rows'],
-            ['update', 'OLD TABLE AS old_rows NEW TABLE AS new_rows'],
-        ]) {
-            await queryRunner.query(`
+    for (const [event, transition] of [
+      ['insert', 'NEW TABLE AS new_rows'],
+      ['delete', 'OLD TABLE AS old_rows'],
+      ['update', 'OLD TABLE AS old_rows NEW TABLE AS new_rows'],
+    ]) {
+      await queryRunner.query(`
                 CREATE TRIGGER "images_storage_${event}" AFTER ${event.toUpperCase()} ON "images"
                 REFERENCING ${transition}
                 FOR EACH STATEMENT EXECUTE FUNCTION maintain_user_storage()
             `);
-        }
     }
+  }
 }

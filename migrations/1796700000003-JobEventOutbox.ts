@@ -21,12 +21,12 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * the contract: each final status event takes its outputs, and the `outputs` and `error` events go.
  */
 export class JobEventOutbox1796700000003 implements MigrationInterface {
-    name = 'JobEventOutbox1796700000003'
+  name = 'JobEventOutbox1796700000003';
 
-    public async up(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(`DROP TRIGGER "jobs_webhooks" ON "jobs"`);
-        await queryRunner.query(`DROP FUNCTION record_webhook_delivery()`);
-        await queryRunner.query(`
+  public async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP TRIGGER "jobs_webhooks" ON "jobs"`);
+    await queryRunner.query(`DROP FUNCTION record_webhook_delivery()`);
+    await queryRunner.query(`
             CREATE OR REPLACE FUNCTION record_job_event() RETURNS trigger LANGUAGE plpgsql AS $$
             DECLARE
                 stamp text := to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
@@ -59,20 +59,22 @@ export class JobEventOutbox1796700000003 implements MigrationInterface {
             END
             $$
         `);
-        // Each `outputs` event was written right after its job's final status event, in the same call.
-        await queryRunner.query(`
+    // Each `outputs` event was written right after its job's final status event, in the same call.
+    await queryRunner.query(`
             UPDATE job_events ended SET data = ended.data || jsonb_build_object('outputs', extra.data->'outputs', 'result', extra.data->'result')
               FROM job_events extra
              WHERE extra.type = 'outputs'
                AND ended.id = (SELECT max(id) FROM job_events earlier
                                 WHERE earlier.job_id = extra.job_id AND earlier.type = 'status' AND earlier.id < extra.id)
         `);
-        await queryRunner.query(`UPDATE job_events SET data = data || '{"outputs": [], "result": null}' WHERE type = 'status' AND NOT data ? 'outputs'`);
-        await queryRunner.query(`DELETE FROM job_events WHERE type IN ('outputs', 'error')`);
-    }
+    await queryRunner.query(
+      `UPDATE job_events SET data = data || '{"outputs": [], "result": null}' WHERE type = 'status' AND NOT data ? 'outputs'`,
+    );
+    await queryRunner.query(`DELETE FROM job_events WHERE type IN ('outputs', 'error')`);
+  }
 
-    public async down(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(`
+  public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`
             CREATE OR REPLACE FUNCTION record_job_event() RETURNS trigger LANGUAGE plpgsql AS $$
             DECLARE
                 stamp text := to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
@@ -111,7 +113,7 @@ export class JobEventOutbox1796700000003 implements MigrationInterface {
             END
             $$
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE FUNCTION record_webhook_delivery() RETURNS trigger LANGUAGE plpgsql AS $$
             DECLARE
                 delivery uuid;
@@ -124,15 +126,15 @@ export class JobEventOutbox1796700000003 implements MigrationInterface {
             END
             $$
         `);
-        await queryRunner.query(`
+    await queryRunner.query(`
             CREATE TRIGGER "jobs_webhooks" AFTER UPDATE OF "status" ON "jobs"
             FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status
                 AND NEW.status IN ('completed', 'failed', 'cancelled') AND NEW.callback_url IS NOT NULL)
             EXECUTE FUNCTION record_webhook_delivery()
         `);
-        // The older streams end a job's stream on the event after its final status: each kept final
-        // status gets it back (numbered after every kept event, which only a job retried since sees out of order).
-        await queryRunner.query(`
+    // The older streams end a job's stream on the event after its final status: each kept final
+    // status gets it back (numbered after every kept event, which only a job retried since sees out of order).
+    await queryRunner.query(`
             INSERT INTO job_events (job_id, user_id, type, data, created_at)
             SELECT job_id, user_id,
                    CASE data->>'status' WHEN 'completed' THEN 'outputs' ELSE 'error' END,
@@ -145,5 +147,5 @@ export class JobEventOutbox1796700000003 implements MigrationInterface {
              WHERE type = 'status' AND data->>'status' IN ('completed', 'failed')
              ORDER BY id
         `);
-    }
+  }
 }

@@ -18,10 +18,10 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * verified (src/images/verified-source.ts is the same write for `JobRepository.finish`).
  */
 export class WorkerWrites1796700000004 implements MigrationInterface {
-    name = 'WorkerWrites1796700000004'
+  name = 'WorkerWrites1796700000004';
 
-    public async up(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(`
+  public async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`
             CREATE FUNCTION darkroom_record_attempts(entries jsonb, default_storage_bytes bigint) RETURNS jsonb
             LANGUAGE plpgsql AS $$
             DECLARE
@@ -119,9 +119,9 @@ export class WorkerWrites1796700000004 implements MigrationInterface {
             END
             $$
         `);
-    }
+  }
 
-    public async down(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(`DROP FUNCTION darkroom_record_attempts(jsonb, bigint)`);
-    }
+  public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP FUNCTION darkroom_record_attempts(jsonb, bigint)`);
+  }
 }

@@ -16,4 +16,21 @@ import { JobEventOutbox1796700000003 } from './1796700000003-JobEventOutbox';
 import { WorkerWrites1796700000004 } from './1796700000004-WorkerWrites';
 
 /** Every migration, in order. `npm run migration:generate` writes new ones; list them here. */
-export const migrations = [InitialSchema1795392934373, Pipelines1795394272569, JobResults1795396209979, PackedHistograms1795396645119, JobLifecycle1795400000000, Sessions1795500000000, Quotas1795500000001, JobEvents1796210944478, ReusedWork1796400000000, Webhooks1796500000000, AuthCache1796500000003, WorkKeyOrder1796600000000, ImageDecodeCheck1796700000001, UsageDeltas1796700000002, JobEventOutbox1796700000003, WorkerWrites1796700000004];
+export const migrations = [
+  InitialSchema1795392934373,
+  Pipelines1795394272569,
+  JobResults1795396209979,
+  PackedHistograms1795396645119,
+  JobLifecycle1795400000000,
+  Sessions1795500000000,
+  Quotas1795500000001,
+  JobEvents1796210944478,
+  ReusedWork1796400000000,
+  Webhooks1796500000000,
+  AuthCache1796500000003,
+  WorkKeyOrder1796600000000,
+  ImageDecodeCheck1796700000001,
+  UsageDeltas1796700000002,
+  JobEventOutbox1796700000003,
+  WorkerWrites1796700000004,
+];

@@ -60,7 +60,9 @@ async function main(): Promise<void> {
       logger.log(`${signal}: stopping once the current start-up step is done`);
       return;
     }
-    logger.log(`${signal}: stopping${worker ? `; running jobs have up to ${config.SHUTDOWN_GRACE} s to finish, then go back to the queue` : ''}`);
+    logger.log(
+      `${signal}: stopping${worker ? `; running jobs have up to ${config.SHUTDOWN_GRACE} s to finish, then go back to the queue` : ''}`,
+    );
     stop().then(
       () => exit(0, 'Stopped'),
       (error) => exit(1, `Stopped, with an error: ${(error as Error)?.stack ?? error}`),

@@ -45,7 +45,15 @@ describe('scripts/run-built.js', () => {
     write(
       'tsconfig.build.json',
       JSON.stringify({
-        compilerOptions: { module: 'commonjs', target: 'ES2022', outDir: './dist', rootDir: '.', incremental: true, strict: true, types: [] },
+        compilerOptions: {
+          module: 'commonjs',
+          target: 'ES2022',
+          outDir: './dist',
+          rootDir: '.',
+          incremental: true,
+          strict: true,
+          types: [],
+        },
         include: ['src', 'migrations', 'bench'],
         exclude: ['**/*.spec.ts'],
       }),
@@ -55,7 +63,8 @@ describe('scripts/run-built.js', () => {
     write('src/worker/operations/blur.ts', 'export const blur = 2;\n');
     write('src/main.spec.ts', 'export {};\n');
     // Written a while ago, as sources usually are before a start.
-    for (const path of ['tsconfig.build.json', 'package.json', 'src/main.ts', 'src/worker/operations/blur.ts', 'src/main.spec.ts']) touch(path, -60);
+    for (const path of ['tsconfig.build.json', 'package.json', 'src/main.ts', 'src/worker/operations/blur.ts', 'src/main.spec.ts'])
+      touch(path, -60);
   });
 
   afterEach(() => rmSync(root, { recursive: true, force: true }));
@@ -89,7 +98,11 @@ describe('scripts/run-built.js', () => {
     buildIfStale(root, log);
     expect(existsSync(join(root, 'dist/src/worker/operations/blur.js'))).toBe(true);
     unlinkSync(join(root, 'src/worker/operations/blur.ts'));
-    expect(check()).toMatchObject({ stale: true, reason: 'src/worker/operations/blur.ts removed', removed: ['src/worker/operations/blur.ts'] });
+    expect(check()).toMatchObject({
+      stale: true,
+      reason: 'src/worker/operations/blur.ts removed',
+      removed: ['src/worker/operations/blur.ts'],
+    });
 
     expect(buildIfStale(root, log)).toBe(true);
     expect(existsSync(join(root, 'dist/src/worker/operations/blur.js'))).toBe(false);

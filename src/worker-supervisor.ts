@@ -63,10 +63,15 @@ export class WorkerSupervisor {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGTERM');
-    const timer = setTimeout(() => {
-      logger.error(`The worker did not stop within ${this.shutdownGraceSeconds} s (SHUTDOWN_GRACE) and ${CLOSE_MARGIN_MS / 1000} s more; killing it`);
-      child.kill('SIGKILL');
-    }, this.shutdownGraceSeconds * 1000 + CLOSE_MARGIN_MS);
+    const timer = setTimeout(
+      () => {
+        logger.error(
+          `The worker did not stop within ${this.shutdownGraceSeconds} s (SHUTDOWN_GRACE) and ${CLOSE_MARGIN_MS / 1000} s more; killing it`,
+        );
+        child.kill('SIGKILL');
+      },
+      this.shutdownGraceSeconds * 1000 + CLOSE_MARGIN_MS,
+    );
     await exited;
     clearTimeout(timer);
   }

@@ -39,7 +39,8 @@ async function bootstrap(): Promise<void> {
   const shutDown = (why: string, quietly = false) => {
     if (stopping) return;
     stopping = true;
-    if (!quietly) logger.log(`${why}: taking no more jobs; running ones have ${config.SHUTDOWN_GRACE} s to finish, then go back to the queue`);
+    if (!quietly)
+      logger.log(`${why}: taking no more jobs; running ones have ${config.SHUTDOWN_GRACE} s to finish, then go back to the queue`);
     app.close().then(
       () => {
         if (!quietly) logger.log('Stopped');

@@ -11,7 +11,9 @@ import { api, bearer, createTestApp, testEnv } from './utils/test-app';
  */
 describe('the first sign-up on an installation', () => {
   const signUp = (app: NestExpressApplication, username = unique('first')) =>
-    api(app).post('/api/users.json').send({ username, email: `${username}@example.com`, password: 'password123' });
+    api(app)
+      .post('/api/users.json')
+      .send({ username, email: `${username}@example.com`, password: 'password123' });
 
   async function withFreshInstallation(
     name: string,
@@ -29,14 +31,16 @@ describe('the first sign-up on an installation', () => {
   }
 
   async function waitFor(condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-    for (const deadline = Date.now() + timeoutMs; !(await condition()); ) {
+    for (const deadline = Date.now() + timeoutMs; !(await condition());) {
       if (Date.now() > deadline) throw new Error(`Still waiting after ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
 
   const admins = async (app: NestExpressApplication): Promise<string[]> =>
-    (await app.get(DataSource).query('SELECT username FROM users WHERE admin ORDER BY id')).map((row: { username: string }) => row.username);
+    (await app.get(DataSource).query('SELECT username FROM users WHERE admin ORDER BY id')).map(
+      (row: { username: string }) => row.username,
+    );
 
   it('makes the first account the admin, and no later one', () =>
     withFreshInstallation('first_admin', { ADMIN_TOKEN: undefined }, async (app) => {
@@ -56,7 +60,11 @@ describe('the first sign-up on an installation', () => {
       expect(list.body).toHaveLength(2);
 
       // Once the installation has accounts, losing its admins hands admin to no newcomer.
-      await api(app).put(`/api/users/${second.body.id}.json`).set(bearer(second.body.authentication_token)).send({ admin: false }).expect(200);
+      await api(app)
+        .put(`/api/users/${second.body.id}.json`)
+        .set(bearer(second.body.authentication_token))
+        .send({ admin: false })
+        .expect(200);
       await api(app).delete(`/api/users/${first.body.id}.json`).set(bearer(first.body.authentication_token)).expect(200);
       expect(await admins(app)).toEqual([]);
       const stranger = await signUp(app).expect(201);

@@ -100,10 +100,18 @@ describe('npm run admin (src/users/admin.cli.ts)', () => {
 
     it('creates an admin with the password from --password-stdin, who can sign in with it', async () => {
       const username = unique('cliadmin');
-      const run = await runCli(['--create', '--username', username, '--email', `${username}@Example.com`, '--password-stdin'], env, piped('correct horse\n'));
+      const run = await runCli(
+        ['--create', '--username', username, '--email', `${username}@Example.com`, '--password-stdin'],
+        env,
+        piped('correct horse\n'),
+      );
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
-      expect(run.stdout).toMatch(new RegExp(`^Created ${username} \\(user \\d+\\), ${username}@example\\.com, as an admin; sign in with POST /api/sessions for a token\\n$`));
+      expect(run.stdout).toMatch(
+        new RegExp(
+          `^Created ${username} \\(user \\d+\\), ${username}@example\\.com, as an admin; sign in with POST /api/sessions for a token\\n$`,
+        ),
+      );
       // The newline that `echo` adds is no part of the password.
       const session = await api(app).post('/api/sessions.json').send({ username, password: 'correct horse' }).expect(200);
       expect(session.body).toMatchObject({ username, email: `${username}@example.com`, admin: true });
@@ -119,15 +127,42 @@ describe('npm run admin (src/users/admin.cli.ts)', () => {
       expect(tty.rawModes).toEqual([true, false, true, false]);
       await api(app).post('/api/sessions.json').send({ username, password: 's3cret pass' }).expect(200);
 
-      const mismatch = await runCli(['--create', '--username', unique('tty'), '--email', 'x@example.com'], env, terminal(['one password\r', 'another one\r']));
-      expect(mismatch).toMatchObject({ code: 1, stderr: 'Password: \nPassword again: \ndarkroom admin: The two passwords differ; nothing was changed\n' });
+      const mismatch = await runCli(
+        ['--create', '--username', unique('tty'), '--email', 'x@example.com'],
+        env,
+        terminal(['one password\r', 'another one\r']),
+      );
+      expect(mismatch).toMatchObject({
+        code: 1,
+        stderr: 'Password: \nPassword again: \ndarkroom admin: The two passwords differ; nothing was changed\n',
+      });
     });
 
     it.each([
-      ['no way to get a password', ['--create', '--username', 'newcomer', '--email', 'newcomer@example.com'], '', /--create needs a password: run it in a terminal to be asked, or pipe it in with --password-stdin/],
-      ['a short password', ['--create', '--username', 'newcomer', '--email', 'newcomer@example.com', '--password-stdin'], 'short', /password must be 8 to 72 bytes long/],
-      ['a bad email', ['--create', '--username', 'newcomer', '--email', 'not-an-email', '--password-stdin'], 'long enough', /email must be an email address/],
-      ['a bad username', ['--create', '--username', 'a b', '--email', 'ab@example.com', '--password-stdin'], 'long enough', /username may contain only/],
+      [
+        'no way to get a password',
+        ['--create', '--username', 'newcomer', '--email', 'newcomer@example.com'],
+        '',
+        /--create needs a password: run it in a terminal to be asked, or pipe it in with --password-stdin/,
+      ],
+      [
+        'a short password',
+        ['--create', '--username', 'newcomer', '--email', 'newcomer@example.com', '--password-stdin'],
+        'short',
+        /password must be 8 to 72 bytes long/,
+      ],
+      [
+        'a bad email',
+        ['--create', '--username', 'newcomer', '--email', 'not-an-email', '--password-stdin'],
+        'long enough',
+        /email must be an email address/,
+      ],
+      [
+        'a bad username',
+        ['--create', '--username', 'a b', '--email', 'ab@example.com', '--password-stdin'],
+        'long enough',
+        /username may contain only/,
+      ],
     ])('refuses to create with %s, in one line', async (_, argv, password, message) => {
       const run = await runCli(argv, env, piped(password));
       expect(run.code).toBe(1);
@@ -137,9 +172,19 @@ describe('npm run admin (src/users/admin.cli.ts)', () => {
 
     it('refuses to create a user whose name or email is taken', async () => {
       const user = await createUser(app);
-      const name = await runCli(['--create', '--username', user.username, '--email', 'fresh@example.com', '--password-stdin'], env, piped('long enough'));
-      expect(name.stderr).toBe(`darkroom admin: A user named "${user.username}" already exists: leave out --create (and --email) to make them an admin\n`);
-      const email = await runCli(['--create', '--username', unique('fresh'), '--email', user.email, '--password-stdin'], env, piped('long enough'));
+      const name = await runCli(
+        ['--create', '--username', user.username, '--email', 'fresh@example.com', '--password-stdin'],
+        env,
+        piped('long enough'),
+      );
+      expect(name.stderr).toBe(
+        `darkroom admin: A user named "${user.username}" already exists: leave out --create (and --email) to make them an admin\n`,
+      );
+      const email = await runCli(
+        ['--create', '--username', unique('fresh'), '--email', user.email, '--password-stdin'],
+        env,
+        piped('long enough'),
+      );
       expect(email.stderr).toBe(`darkroom admin: The email ${user.email} belongs to ${user.username} (user ${user.id}) already\n`);
       expect([name.code, email.code]).toEqual([1, 1]);
     });
@@ -185,7 +230,10 @@ describe('npm run admin (src/users/admin.cli.ts)', () => {
     afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
 
     const writePidFile = (pid: number, port: string) =>
-      writeFileSync(join(dataDir, 'postgres', 'cluster', 'postmaster.pid'), `${pid}\n${dataDir}\n1700000000\n${port}\n\n127.0.0.1\n  1234 5678\nready   \n`);
+      writeFileSync(
+        join(dataDir, 'postgres', 'cluster', 'postmaster.pid'),
+        `${pid}\n${dataDir}\n1700000000\n${port}\n\n127.0.0.1\n  1234 5678\nready   \n`,
+      );
 
     it('reads the port and password of a server that runs', async () => {
       writePidFile(process.pid, '54321');
@@ -219,7 +267,11 @@ describe('npm run admin (src/users/admin.cli.ts)', () => {
     const pidFile = () => join(scratch, 'postgres', 'cluster', 'postmaster.pid');
 
     it('starts it, migrated, for the command and stops it again; or uses the one the app runs', async () => {
-      const created = await runCli(['--create', '--username', 'ada', '--email', 'ada@example.com', '--password-stdin'], env, piped('correct horse'));
+      const created = await runCli(
+        ['--create', '--username', 'ada', '--email', 'ada@example.com', '--password-stdin'],
+        env,
+        piped('correct horse'),
+      );
       expect(created.stderr).toBe('');
       expect(created.stdout).toBe('Created ada (user 1), ada@example.com, as an admin; sign in with POST /api/sessions for a token\n');
       expect(created.code).toBe(0);

@@ -67,7 +67,11 @@ describe.each(availableBackends())('the admin queue dashboard, queue on $name', 
   });
 
   const signIn = async (who: TestUser, headers: Record<string, string> = {}) => {
-    const response = await api(app).post('/api/sessions.json').set(headers).send({ username: who.username, password: who.password, cookie: true }).expect(200);
+    const response = await api(app)
+      .post('/api/sessions.json')
+      .set(headers)
+      .send({ username: who.username, password: who.password, cookie: true })
+      .expect(200);
     return { response, cookie: sessionCookieIn(response.headers['set-cookie']) };
   };
   const page = (cookie: string) => api(app).get('/admin/queues').set('Cookie', cookie);
@@ -88,7 +92,9 @@ describe.each(availableBackends())('the admin queue dashboard, queue on $name', 
     expect(response.body).toMatchObject({ id: admin.id, username: admin.username, admin: true });
     expect(response.body).not.toHaveProperty('authentication_token');
     const attributes = [response.headers['set-cookie']].flat()[0].split(/;\s*/);
-    expect(attributes).toEqual(expect.arrayContaining(['Path=/admin', 'HttpOnly', 'SameSite=Strict', expect.stringMatching(/^Max-Age=7776000$/)]));
+    expect(attributes).toEqual(
+      expect.arrayContaining(['Path=/admin', 'HttpOnly', 'SameSite=Strict', expect.stringMatching(/^Max-Age=7776000$/)]),
+    );
     expect(attributes).not.toContain('Secure');
 
     const https = await signIn(admin, { 'X-Forwarded-Proto': 'https' });
@@ -169,7 +175,9 @@ describe.each(availableBackends())('the admin queue dashboard, queue on $name', 
     // As if a worker had recorded it: the page must show any error text as text.
     await app.get(DataSource).query('UPDATE jobs SET error = $2 WHERE id = $1', [job.id, HOSTILE_ERROR]);
     const { text } = await api(app).get('/admin/queues').set(bearer(ADMIN_TOKEN)).expect(200);
-    expect(text).toContain('&lt;img src=x onerror=&quot;window.__xss = 1&quot;&gt;&lt;script&gt;window.__xss = 2&lt;/script&gt; &amp; &quot;quotes&quot; &#39;too&#39;');
+    expect(text).toContain(
+      '&lt;img src=x onerror=&quot;window.__xss = 1&quot;&gt;&lt;script&gt;window.__xss = 2&lt;/script&gt; &amp; &quot;quotes&quot; &#39;too&#39;',
+    );
     expect(text).not.toContain('<img');
     expect(text.match(/<script/g)).toHaveLength(1);
   });
@@ -184,83 +192,89 @@ describe.each(availableBackends())('the admin queue dashboard, queue on $name', 
     await page(cookie).expect(401);
   });
 
-  inBrowser('in Chromium: an admin signs in, sees the counts and the failed job’s error, Retry runs it to completed, Cancel takes a queued job off', async () => {
-    worker = await startTestWorker(env);
-    const storage = app.get(StorageDriver);
-    const image = await createStoredImage(app, user, 'coffee.png');
-    await storage.delete(image.s3_key);
-    const job = await createJob(app, user, { image_id: image.id, job_type: 'invert' });
-    const failed = await until(job.id, 'failed');
-    expect(failed.error).toBe(`The file of source image ${image.id} is missing from storage; upload it again (PUT /api/images/${image.id}/file)`);
-    // The file is back: a retry can now succeed.
-    await storage.put(image.s3_key, fixture('coffee.png'), 'image/png');
+  inBrowser(
+    'in Chromium: an admin signs in, sees the counts and the failed job’s error, Retry runs it to completed, Cancel takes a queued job off',
+    async () => {
+      worker = await startTestWorker(env);
+      const storage = app.get(StorageDriver);
+      const image = await createStoredImage(app, user, 'coffee.png');
+      await storage.delete(image.s3_key);
+      const job = await createJob(app, user, { image_id: image.id, job_type: 'invert' });
+      const failed = await until(job.id, 'failed');
+      expect(failed.error).toBe(
+        `The file of source image ${image.id} is missing from storage; upload it again (PUT /api/images/${image.id}/file)`,
+      );
+      // The file is back: a retry can now succeed.
+      await storage.put(image.s3_key, fixture('coffee.png'), 'image/png');
 
-    const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    try {
-      const tab: Page = await (await browser.newContext()).newPage();
-      const cspViolations: string[] = [];
-      tab.on('console', (message) => {
-        if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
-      });
-      const dialogs: string[] = [];
-      tab.on('dialog', (dialog) => {
-        dialogs.push(dialog.message());
-        void dialog.dismiss();
-      });
-      const signInAs = async (who: TestUser) => {
-        await tab.fill('#login', who.username);
-        await tab.fill('#password', who.password);
-        await Promise.all([tab.waitForNavigation(), tab.click('#sign-in button[type="submit"]')]);
-      };
-      const count = (queue: string, name: string) => tab.textContent(`tr[data-queue="${queue}"] td[data-count="${name}"]`);
+      const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+      try {
+        const tab: Page = await (await browser.newContext()).newPage();
+        const cspViolations: string[] = [];
+        tab.on('console', (message) => {
+          if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
+        });
+        const dialogs: string[] = [];
+        tab.on('dialog', (dialog) => {
+          dialogs.push(dialog.message());
+          void dialog.dismiss();
+        });
+        const signInAs = async (who: TestUser) => {
+          await tab.fill('#login', who.username);
+          await tab.fill('#password', who.password);
+          await Promise.all([tab.waitForNavigation(), tab.click('#sign-in button[type="submit"]')]);
+        };
+        const count = (queue: string, name: string) => tab.textContent(`tr[data-queue="${queue}"] td[data-count="${name}"]`);
 
-      expect((await tab.goto(`${base}/admin/queues`))!.status()).toBe(401);
-      await signInAs(user);
-      expect(await tab.textContent('body')).toContain('Only an admin may use the queue dashboard');
-      await Promise.all([tab.waitForNavigation(), tab.click('#sign-out')]);
-      await signInAs(admin);
+        expect((await tab.goto(`${base}/admin/queues`))!.status()).toBe(401);
+        await signInAs(user);
+        expect(await tab.textContent('body')).toContain('Only an admin may use the queue dashboard');
+        await Promise.all([tab.waitForNavigation(), tab.click('#sign-out')]);
+        await signInAs(admin);
 
-      await tab.waitForSelector('#queue-counts');
-      expect(await count('process', 'jobs.failed')).toBe('2');
-      expect(await count('process', 'jobs.cancelled')).toBe('1');
-      expect(await count('process', 'jobs.completed')).toBe('0');
-      expect(await count('process', 'entries.failed')).toBe('1');
-      expect(await count('query', 'jobs.failed')).toBe('0');
-      const row = `#ended-jobs tr[data-job="${job.id}"]`;
-      expect(await tab.textContent(`${row} .error`)).toBe(failed.error);
-      expect(await tab.textContent(row)).toContain(user.username);
-      expect(await tab.textContent('#ended-jobs')).toContain(HOSTILE_ERROR);
-      expect(await tab.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined();
-      await tab.screenshot({ path: '/tmp/dashboard.png', fullPage: true });
+        await tab.waitForSelector('#queue-counts');
+        expect(await count('process', 'jobs.failed')).toBe('2');
+        expect(await count('process', 'jobs.cancelled')).toBe('1');
+        expect(await count('process', 'jobs.completed')).toBe('0');
+        expect(await count('process', 'entries.failed')).toBe('1');
+        expect(await count('query', 'jobs.failed')).toBe('0');
+        const row = `#ended-jobs tr[data-job="${job.id}"]`;
+        expect(await tab.textContent(`${row} .error`)).toBe(failed.error);
+        expect(await tab.textContent(row)).toContain(user.username);
+        expect(await tab.textContent('#ended-jobs')).toContain(HOSTILE_ERROR);
+        expect(await tab.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined();
+        await tab.screenshot({ path: '/tmp/dashboard.png', fullPage: true });
 
-      // The real browser holds the cookie; without the page's token its POST is refused.
-      const forged = await tab.evaluate(async (id) => (await fetch(`/admin/queues/jobs/${id}/retry`, { method: 'POST' })).status, job.id);
-      expect(forged).toBe(403);
+        // The real browser holds the cookie; without the page's token its POST is refused.
+        const forged = await tab.evaluate(async (id) => (await fetch(`/admin/queues/jobs/${id}/retry`, { method: 'POST' })).status, job.id);
+        expect(forged).toBe(403);
 
-      await Promise.all([tab.waitForNavigation(), tab.click(`${row} button[data-action$="/retry"]`)]);
-      expect(await until(job.id, 'completed')).toMatchObject({ error: null, outputs: [expect.any(Number)] });
-      await tab.reload();
-      expect(await tab.$(row)).toBeNull();
-      expect(await count('process', 'jobs.completed')).toBe('1');
-      expect(await count('process', 'jobs.failed')).toBe('1');
+        await Promise.all([tab.waitForNavigation(), tab.click(`${row} button[data-action$="/retry"]`)]);
+        expect(await until(job.id, 'completed')).toMatchObject({ error: null, outputs: [expect.any(Number)] });
+        await tab.reload();
+        expect(await tab.$(row)).toBeNull();
+        expect(await count('process', 'jobs.completed')).toBe('1');
+        expect(await count('process', 'jobs.failed')).toBe('1');
 
-      // With no worker up, a new job waits in the queue: the page's Cancel takes it off.
-      await worker.close();
-      worker = undefined;
-      const waiting = await createJob(app, user, { image_id: image.id, job_type: 'grayscale' });
-      await tab.reload();
-      expect(await count('process', 'jobs.queued')).toBe('1');
-      const queuedRow = `#jobs-in-progress tr[data-job="${waiting.id}"]`;
-      await Promise.all([tab.waitForNavigation(), tab.click(`${queuedRow} button[data-action$="/cancel"]`)]);
-      expect(await read(waiting.id as number)).toMatchObject({ status: 'cancelled' });
-      expect(await tab.$(queuedRow)).toBeNull();
-      expect(await tab.textContent(`#ended-jobs tr[data-job="${waiting.id}"]`)).toContain('cancelled');
-      expect(dialogs).toEqual([]);
-      expect(cspViolations).toEqual([]);
-    } finally {
-      await browser.close();
-    }
-  }, 120_000);
+        // With no worker up, a new job waits in the queue: the page's Cancel takes it off.
+        await worker.close();
+        worker = undefined;
+        const waiting = await createJob(app, user, { image_id: image.id, job_type: 'grayscale' });
+        await tab.reload();
+        expect(await count('process', 'jobs.queued')).toBe('1');
+        const queuedRow = `#jobs-in-progress tr[data-job="${waiting.id}"]`;
+        await Promise.all([tab.waitForNavigation(), tab.click(`${queuedRow} button[data-action$="/cancel"]`)]);
+        expect(await read(waiting.id as number)).toMatchObject({ status: 'cancelled' });
+        expect(await tab.$(queuedRow)).toBeNull();
+        expect(await tab.textContent(`#ended-jobs tr[data-job="${waiting.id}"]`)).toContain('cancelled');
+        expect(dialogs).toEqual([]);
+        expect(cspViolations).toEqual([]);
+      } finally {
+        await browser.close();
+      }
+    },
+    120_000,
+  );
 });
 
 describe('the admin queue dashboard while Redis is down', () => {

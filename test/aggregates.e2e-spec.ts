@@ -59,14 +59,19 @@ describe('query and search jobs over histograms of real photographs', () => {
     const photos = ['astronaut.png', 'coffee.png', 'camera.png', 'astronaut.jpg', 'astronaut-orientation-6.jpg'];
     const jobs: { user: TestUser; id: number }[] = [];
     for (const [index, user] of users.entries()) {
-      for (const photo of photos.slice(index % 2, index % 2 + 3)) {
+      for (const photo of photos.slice(index % 2, (index % 2) + 3)) {
         const image = await createStoredImage(app, user, photo);
-        const job = await api(app).post('/api/jobs.json').set(bearer(user.token)).send({ image_id: image.id, job_type: ['grayscale', 'histogram'] }).expect(201);
+        const job = await api(app)
+          .post('/api/jobs.json')
+          .set(bearer(user.token))
+          .send({ image_id: image.id, job_type: ['grayscale', 'histogram'] })
+          .expect(201);
         jobs.push({ user, id: job.body.id });
       }
     }
     for (const job of jobs) expect((await waitForJob(app, job.user.token, job.id)).status).toBe('completed');
-    histograms = (await api(app).get('/api/images.json?image_type=histogram&n=all&include=histogram').set(bearer(ADMIN_TOKEN)).expect(200)).body;
+    histograms = (await api(app).get('/api/images.json?image_type=histogram&n=all&include=histogram').set(bearer(ADMIN_TOKEN)).expect(200))
+      .body;
     expect(histograms).toHaveLength(12);
   }, 120_000);
 
@@ -98,7 +103,10 @@ describe('query and search jobs over histograms of real photographs', () => {
   it('computes the median of every user’s histograms (an admin’s query) and of the newest n=5', async () => {
     const admin = users[3];
     await api(app).put(`/api/users/${admin.id}.json`).set(bearer(ADMIN_TOKEN)).send({ admin: true }).expect(200);
-    const everyone = await run(admin, { job_sequence: ['query', 'histogram', 'median'], environment: `QUERY='n=all&days=today&image_type=histogram'` });
+    const everyone = await run(admin, {
+      job_sequence: ['query', 'histogram', 'median'],
+      environment: `QUERY='n=all&days=today&image_type=histogram'`,
+    });
     expect(everyone.result).toEqual({ count: 12, median: median(histograms.map((image) => image.histogram)) });
     const newest = await run(admin, { job_sequence: ['query', 'histogram', 'median'], params: { n: 5, image_type: 'histogram' } });
     expect(newest.result).toEqual({ count: 5, median: median(histograms.slice(0, 5).map((image) => image.histogram)) });
@@ -115,20 +123,30 @@ describe('query and search jobs over histograms of real photographs', () => {
 
   it('completes an empty selection with count 0 and a message', async () => {
     const job = await run(users[0], { job_sequence: ['query', 'histogram', 'median'], environment: `QUERY='image_type=grayscale'` });
-    expect(job).toMatchObject({ status: 'completed', outputs: [], result: { count: 0, median: null, message: 'No histograms matched the selection' } });
+    expect(job).toMatchObject({
+      status: 'completed',
+      outputs: [],
+      result: { count: 0, median: null, message: 'No histograms matched the selection' },
+    });
   });
 
   it.each([
     ['environment, K=2', (target: number) => ({ environment: `TARGET=${target} K=2` }), 2],
     ['params, K larger than the number of users', (target: number) => ({ params: { target, k: 50 } }), 50],
-    ["the seed's query form", (target: number) => ({ job_sequence: ['query', 'histogram', 'nearest_neighbor'], environment: `TARGET=${target}` }), 10],
+    [
+      "the seed's query form",
+      (target: number) => ({ job_sequence: ['query', 'histogram', 'nearest_neighbor'], environment: `TARGET=${target}` }),
+      10,
+    ],
   ])('finds the nearest users with %s, exactly as brute force does', async (_, form, k) => {
     const [alice] = users;
     const target = histograms.find((image) => image.user_id === alice.id)!;
     const job = await run(alice, { job_sequence: ['search', 'histogram', 'nearest_neighbor'], ...form(target.id) });
     expect(job.status).toBe('completed');
     const expected = nearest(histograms, target.histogram, alice.id, k);
-    expect(job.result.neighbors.map((n: { user_id: number; image_id: number }) => [n.user_id, n.image_id])).toEqual(expected.map((n) => [n.user_id, n.image_id]));
+    expect(job.result.neighbors.map((n: { user_id: number; image_id: number }) => [n.user_id, n.image_id])).toEqual(
+      expected.map((n) => [n.user_id, n.image_id]),
+    );
     job.result.neighbors.forEach((n: { distance: number }, i: number) => expect(n.distance).toBeCloseTo(expected[i].distance, 12));
     expect(job.result.neighbors.some((n: { user_id: number }) => n.user_id === alice.id)).toBe(false);
   });

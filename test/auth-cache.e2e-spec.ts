@@ -37,8 +37,10 @@ describe('session cache', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
-  const statusIs = (app: NestExpressApplication, user: TestUser, status: number, token = user.token) => async () =>
-    (await me(app, user, token)).status === status;
+  const statusIs =
+    (app: NestExpressApplication, user: TestUser, status: number, token = user.token) =>
+    async () =>
+      (await me(app, user, token)).status === status;
 
   /** Deletes a session behind the API's back, with triggers off: no instance hears of it. */
   async function deleteSilently(userId: number): Promise<void> {
@@ -76,7 +78,10 @@ describe('session cache', () => {
       await me(first, ada, token).expect(200);
       await me(second, ada, token).expect(200);
     }
-    const sessions = (await api(first).get('/api/sessions.json').set(bearer(laptop)).expect(200)).body as { id: number; current: boolean }[];
+    const sessions = (await api(first).get('/api/sessions.json').set(bearer(laptop)).expect(200)).body as {
+      id: number;
+      current: boolean;
+    }[];
     const laptopSession = sessions.find((session) => session.current)!;
     await api(second).delete(`/api/sessions/${laptopSession.id}.json`).set(bearer(ada.token)).expect(200);
     await me(second, ada, laptop).expect(401);

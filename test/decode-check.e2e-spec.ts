@@ -52,7 +52,10 @@ describe.each(queues)('the one full decode of an upload, in the worker (%s queue
   const verifiedAt = async (id: number): Promise<Date | null> =>
     (await app.get(DataSource).query('SELECT verified_at FROM images WHERE id = $1', [id]))[0].verified_at;
   const processJob = (imageId: number, attempts = 3) =>
-    api(app).post('/api/jobs.json').set(bearer(user.token)).send({ image_id: imageId, job_sequence: ['process', 'grayscale'], attempts });
+    api(app)
+      .post('/api/jobs.json')
+      .set(bearer(user.token))
+      .send({ image_id: imageId, job_sequence: ['process', 'grayscale'], attempts });
 
   describe('with jobs', () => {
     // Long enough that no pass of this worker runs during these tests: the jobs make the decode.
@@ -71,7 +74,10 @@ describe.each(queues)('the one full decode of an upload, in the worker (%s queue
 
       const refused = await processJob(uploaded.id).expect(422);
       expect(refused.body.details).toEqual([
-        { field: 'image_id', message: `Image ${uploaded.id} is corrupt: ${UNDECODABLE}; upload its file again (PUT /api/images/${uploaded.id}/file)` },
+        {
+          field: 'image_id',
+          message: `Image ${uploaded.id} is corrupt: ${UNDECODABLE}; upload its file again (PUT /api/images/${uploaded.id}/file)`,
+        },
       ]);
 
       const replaced = await api(app)
@@ -87,7 +93,7 @@ describe.each(queues)('the one full decode of an upload, in the worker (%s queue
       expect(await verifiedAt(uploaded.id)).not.toBeNull();
     });
 
-    it("marks a source verified by its first completed job", async () => {
+    it('marks a source verified by its first completed job', async () => {
       const uploaded = await upload(fixture('coffee.png'), 'coffee.png');
       expect(await verifiedAt(uploaded.id)).toBeNull();
       const created = await processJob(uploaded.id).expect(201);
@@ -109,8 +115,14 @@ describe.each(queues)('the one full decode of an upload, in the worker (%s queue
       const good = await upload(fixture('astronaut.png'), 'astronaut.png');
       const bad = await upload(jpegThatDoesNotDecode(), 'broken.jpg');
       expect(await verifiedAt(good.id)).toBeNull();
-      await until(() => verifiedAt(good.id), (value) => value !== null);
-      const marked = await until(() => image(bad.id), (record) => record.status !== 'original stored');
+      await until(
+        () => verifiedAt(good.id),
+        (value) => value !== null,
+      );
+      const marked = await until(
+        () => image(bad.id),
+        (record) => record.status !== 'original stored',
+      );
       expect(marked).toMatchObject({ status: 'corrupt', corrupt_reason: UNDECODABLE });
       expect(await image(good.id)).toMatchObject({ status: 'original stored', corrupt_reason: null });
       await processJob(bad.id).expect(422);

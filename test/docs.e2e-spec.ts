@@ -12,7 +12,9 @@ describe('API docs', () => {
 
   it('documents all 25 routes of the seed, sign-in and the file routes, each with its schemas and bearer auth', async () => {
     const { body: spec } = await api(app).get('/api/docs-json').expect(200);
-    const operations = Object.entries(spec.paths as Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>)
+    const operations = Object.entries(
+      spec.paths as Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>,
+    )
       .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`))
       .sort();
     const expected = ['users', 'image_types', 'images', 'job_types', 'jobs'].flatMap((resource) => [
@@ -69,9 +71,7 @@ describe('API docs', () => {
     expect(spec.paths['/api/users'].get.security).toEqual([{ bearer: [] }]);
     expect(spec.paths['/api/health/ready'].get.security).toBeUndefined();
     expect(Object.keys(spec.paths['/api/health/ready'].get.responses)).toEqual(['200', '503']);
-    expect(spec.paths['/api/images'].get.responses['401'].content['application/json'].example.error).toBe(
-      'Invalid bearer token',
-    );
+    expect(spec.paths['/api/images'].get.responses['401'].content['application/json'].example.error).toBe('Invalid bearer token');
   });
 
   it('serves the Swagger UI at /api/docs', async () => {

@@ -20,7 +20,7 @@ function openFilesUnder(dir: string): string[] {
 }
 
 async function eventually(check: () => boolean, timeoutMs: number): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !check() && Date.now() < deadline; ) {
+  for (const deadline = Date.now() + timeoutMs; !check() && Date.now() < deadline;) {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -65,21 +65,25 @@ describe('an abandoned download', () => {
       request.once('error', (error) => (request.destroyed ? undefined : reject(error)));
     });
 
-  onLinux('closes the files of a zip it had not reached yet', async () => {
-    const image = await createStoredImage(app, user);
-    // Outputs of several megabytes each: the zip is far from its last file when the client leaves.
-    const job = await createJob(app, user, {
-      image_id: image.id,
-      job_type: ['resize', 'grayscale', 'flip'],
-      params: { resize: { width: 2000, height: 2000 } },
-    });
-    expect(await waitForJob(app, user.token, job.id, 120_000)).toMatchObject({ status: 'completed' });
-    const files = join(env.DATA_DIR!, 'files');
+  onLinux(
+    'closes the files of a zip it had not reached yet',
+    async () => {
+      const image = await createStoredImage(app, user);
+      // Outputs of several megabytes each: the zip is far from its last file when the client leaves.
+      const job = await createJob(app, user, {
+        image_id: image.id,
+        job_type: ['resize', 'grayscale', 'flip'],
+        params: { resize: { width: 2000, height: 2000 } },
+      });
+      expect(await waitForJob(app, user.token, job.id, 120_000)).toMatchObject({ status: 'completed' });
+      const files = join(env.DATA_DIR!, 'files');
 
-    expect(await abandon(`/api/jobs/${job.id}/download`)).toBe(200);
-    await eventually(() => openFilesUnder(files).length === 0, 5000);
-    expect(openFilesUnder(files)).toEqual([]);
-  }, 180_000);
+      expect(await abandon(`/api/jobs/${job.id}/download`)).toBe(200);
+      await eventually(() => openFilesUnder(files).length === 0, 5000);
+      expect(openFilesUnder(files)).toEqual([]);
+    },
+    180_000,
+  );
 
   onLinux('closes the file of a single download', async () => {
     const image = await createStoredImage(app, user);

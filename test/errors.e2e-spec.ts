@@ -15,8 +15,7 @@ describe('errors', () => {
 
   afterAll(() => app.close());
 
-  const expectErrorBody = (body: unknown) =>
-    expect(body).toEqual({ error: expect.any(String), details: expect.any(Array) });
+  const expectErrorBody = (body: unknown) => expect(body).toEqual({ error: expect.any(String), details: expect.any(Array) });
 
   describe.each(RESOURCES)('/api/%s', (resource) => {
     it('answers 401 without credentials, with a bad token and with a malformed header', async () => {

@@ -3,7 +3,10 @@ import { createImage, createJob, createImageType, createStoredImage, createUser,
 import { ADMIN_TOKEN, api, bearer, createTestApp } from './utils/test-app';
 
 const MAX_ID = 2147483647;
-const NOT_AN_INTEGER = (field: string) => ({ error: `${field} must be an integer`, details: [{ field, message: `${field} must be an integer` }] });
+const NOT_AN_INTEGER = (field: string) => ({
+  error: `${field} must be an integer`,
+  details: [{ field, message: `${field} must be an integer` }],
+});
 const OUT_OF_RANGE = (field: string, min: number, max: number) => {
   const message = `${field} must be an integer from ${min} to ${max}`;
   return { error: message, details: [{ field, message }] };
@@ -23,8 +26,7 @@ describe('field messages', () => {
 
   afterAll(() => app.close());
 
-  const post = (path: string, body: Record<string, unknown>, token = user.token) =>
-    api(app).post(path).set(bearer(token)).send(body);
+  const post = (path: string, body: Record<string, unknown>, token = user.token) => api(app).post(path).set(bearer(token)).send(body);
   const put = (path: string, body: Record<string, unknown>, token = user.token) => api(app).put(path).set(bearer(token)).send(body);
   const jobCount = async () =>
     (await api(app).get(`/api/users/${user.id}.json`).set(bearer(user.token)).expect(200)).body.jobs_count as number;
@@ -67,7 +69,7 @@ describe('field messages', () => {
       expect((await post(path, { ...rest, [field]: value }).expect(422)).body).toEqual(OUT_OF_RANGE(field, min, max));
     });
 
-    it("answers a wrong body id on every update route with one message", async () => {
+    it('answers a wrong body id on every update route with one message', async () => {
       const own = await createImage(app, user);
       const job = await createJob(app, user, { image_id: image.id, job_type: 'invert' });
       const imageType = await createImageType(app);
@@ -119,7 +121,9 @@ describe('field messages', () => {
     it('is a 422 naming the known image types on GET /api/images.json', async () => {
       const response = await api(app).get('/api/images.json?image_type=sepia').set(bearer(user.token)).expect(422);
       expect(response.body.details).toEqual([{ field: 'image_type', message: response.body.error }]);
-      expect(response.body.error).toMatch(/^image_type "sepia" is not an image type; known: original, (.+, )?grayscale, (.+, )?histogram\b/);
+      expect(response.body.error).toMatch(
+        /^image_type "sepia" is not an image type; known: original, (.+, )?grayscale, (.+, )?histogram\b/,
+      );
       // A known type that no image has is still an empty list.
       const unused = await createImageType(app);
       expect((await api(app).get(`/api/images.json?image_type=${unused.type_name}`).set(bearer(user.token)).expect(200)).body).toEqual([]);

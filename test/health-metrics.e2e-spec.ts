@@ -35,14 +35,18 @@ function parseExposition(text: string): Sample[] {
     .map((line) => {
       const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
       if (!match) throw new Error(`Not a Prometheus sample line: ${line}`);
-      const labels = Object.fromEntries([...(match[2] ?? '').matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)].map(([, key, value]) => [key, value]));
+      const labels = Object.fromEntries(
+        [...(match[2] ?? '').matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)].map(([, key, value]) => [key, value]),
+      );
       return { name: match[1], labels, value: Number(match[3]) };
     });
 }
 
 /** The one sample of `name` whose labels include `labels`; undefined when there is none. */
 function valueOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
-  const found = samples.filter((sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value));
+  const found = samples.filter(
+    (sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value),
+  );
   if (found.length > 1) throw new Error(`${found.length} samples of ${name} match ${JSON.stringify(labels)}`);
   return found[0]?.value;
 }
@@ -120,7 +124,9 @@ describe.each(availableBackends())('health and metrics, queue on $name', (backen
   it('reports the queue depth of the jobs created while no worker runs, and counts them by pipeline kind', async () => {
     const ids: number[] = [];
     for (let i = 0; i < 4; i++) {
-      ids.push((await api(app).post('/api/jobs.json').set(bearer(owner.token)).send({ image_id: imageId, job_type: STEPS }).expect(201)).body.id);
+      ids.push(
+        (await api(app).post('/api/jobs.json').set(bearer(owner.token)).send({ image_id: imageId, job_type: STEPS }).expect(201)).body.id,
+      );
     }
     await api(app).post(`/api/jobs/${ids[3]}/cancel`).set(bearer(owner.token)).expect(200);
     await api(app).get('/api/no/such/route/42').set(bearer(owner.token)).expect(404);
@@ -135,7 +141,8 @@ describe.each(availableBackends())('health and metrics, queue on $name', (backen
       30_000,
       250,
     );
-    for (const state of ['active', 'delayed', 'failed']) expect(valueOf(samples, 'darkroom_queue_jobs', { queue: 'process', state })).toBe(0);
+    for (const state of ['active', 'delayed', 'failed'])
+      expect(valueOf(samples, 'darkroom_queue_jobs', { queue: 'process', state })).toBe(0);
     expect(valueOf(samples, 'darkroom_queue_jobs', { queue: 'query', state: 'waiting' })).toBe(0);
     expect(valueOf(samples, 'darkroom_jobs_created_total', { operation: 'process' })).toBe(4);
     expect(valueOf(samples, 'darkroom_jobs_cancelled_total', { operation: 'process' })).toBe(1);
@@ -150,11 +157,13 @@ describe.each(availableBackends())('health and metrics, queue on $name', (backen
 
   it('counts the jobs that fail in the API process: their source image deleted, their ttl passed in the queue', async () => {
     const doomed = (await createStoredImage(app, owner)).id;
-    const orphan = (await api(app).post('/api/jobs.json').set(bearer(owner.token)).send({ image_id: doomed, job_type: STEPS }).expect(201)).body.id;
+    const orphan = (await api(app).post('/api/jobs.json').set(bearer(owner.token)).send({ image_id: doomed, job_type: STEPS }).expect(201))
+      .body.id;
     await api(app).delete(`/api/images/${doomed}.json`).set(bearer(owner.token)).expect(200);
     expect((await api(app).get(`/api/jobs/${orphan}.json`).set(bearer(owner.token)).expect(200)).body.status).toBe('failed');
-    const expiring = (await api(app).post('/api/jobs.json').set(bearer(owner.token)).send({ image_id: imageId, job_type: STEPS, ttl: 1 }).expect(201)).body
-      .id;
+    const expiring = (
+      await api(app).post('/api/jobs.json').set(bearer(owner.token)).send({ image_id: imageId, job_type: STEPS, ttl: 1 }).expect(201)
+    ).body.id;
     // A pass of the reconciler fails it once its ttl has passed (this app's own periodic pass may come first).
     await pollUntil(
       `job ${expiring} to expire`,

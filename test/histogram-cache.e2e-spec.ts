@@ -13,7 +13,15 @@ interface Row {
   bins: number[];
 }
 
-const everyHistogram: Selection = { limit: null, since: null, imageType: 'histogram', userId: null, status: null, afterId: null, include: [] };
+const everyHistogram: Selection = {
+  limit: null,
+  since: null,
+  imageType: 'histogram',
+  userId: null,
+  status: null,
+  afterId: null,
+  include: [],
+};
 
 /**
  * The worker's in-memory copy of the histograms, against the database itself: whatever happened
@@ -45,7 +53,8 @@ describe('the histogram cache', () => {
     await database?.drop();
   });
 
-  const cacheOf = (megabytes: string) => new HistogramCache(dataSource, loadConfig(testEnv({ DATABASE_URL: database.url, HISTOGRAM_CACHE_MB: megabytes })));
+  const cacheOf = (megabytes: string) =>
+    new HistogramCache(dataSource, loadConfig(testEnv({ DATABASE_URL: database.url, HISTOGRAM_CACHE_MB: megabytes })));
 
   /** Adds `count` histogram images of `userId`, with random bins; returns their image ids. */
   const addHistograms = async (userId: number, count: number): Promise<number[]> => {
@@ -68,7 +77,11 @@ describe('the histogram cache', () => {
       for (const block of blocks) {
         for (let i = 0; i < block.count; i++) {
           const row = block.rows === null ? i : block.rows[i];
-          rows.push({ imageId: block.imageIds[i], userId: block.userIds[i], bins: Array.from(block.bins.subarray(row * 256, (row + 1) * 256)) });
+          rows.push({
+            imageId: block.imageIds[i],
+            userId: block.userIds[i],
+            bins: Array.from(block.bins.subarray(row * 256, (row + 1) * 256)),
+          });
         }
       }
       expect(rows).toHaveLength(count);

@@ -154,8 +154,7 @@ describe('images', () => {
       await dataSource.query(`UPDATE images SET created_at = now() - interval '3 days' WHERE id = $1`, [made[1].id]);
     });
 
-    const list = async (query: string) =>
-      ids((await api(app).get(`/api/images.json?${query}`).set(bearer(carol.token)).expect(200)).body);
+    const list = async (query: string) => ids((await api(app).get(`/api/images.json?${query}`).set(bearer(carol.token)).expect(200)).body);
     const newestFirst = () => made.map((image) => image.id).reverse();
 
     it('returns the newest 20 by default and n or count of them', async () => {
@@ -175,7 +174,10 @@ describe('images', () => {
     });
 
     it('filters by image_type name and user_id, combined with n', async () => {
-      const typedIds = made.filter((_, i) => i % 2).map((image) => image.id).reverse();
+      const typedIds = made
+        .filter((_, i) => i % 2)
+        .map((image) => image.id)
+        .reverse();
       expect(await list(`image_type=${typed.type_name}`)).toEqual(typedIds);
       expect(await list(`image_type=${typed.type_name}&n=1`)).toEqual(typedIds.slice(0, 1));
       expect(await list(`user_id=${carol.id}&days=5&n=2`)).toEqual(newestFirst().slice(0, 2));

@@ -30,7 +30,11 @@ describe.each(availableBackends())('job batches, queue on $name', (backend) => {
   });
 
   const batch = (user: { token: string }, jobs: unknown) => api(app).post('/api/jobs/batch.json').set(bearer(user.token)).send({ jobs });
-  const single = (user: { token: string }, body: unknown) => api(app).post('/api/jobs.json').set(bearer(user.token)).send(body as object);
+  const single = (user: { token: string }, body: unknown) =>
+    api(app)
+      .post('/api/jobs.json')
+      .set(bearer(user.token))
+      .send(body as object);
   const inProgress = async (user: TestUser) =>
     (await api(app).get(`/api/users/${user.id}.json`).set(bearer(user.token)).expect(200)).body.usage.jobs_in_progress as number;
 
@@ -59,10 +63,20 @@ describe.each(availableBackends())('job batches, queue on $name', (backend) => {
     }
     expect(results[1].details).toEqual([{ field: 'colour', message: 'property colour should not exist' }]);
     expect(results[3].error).toBe(`image_id ${bobImage} is not an image of user ${ada.id}`);
-    expect(results[8]).toEqual({ status: 422, error: 'The body must be a JSON object', details: [{ field: 'body', message: 'The body must be a JSON object' }] });
+    expect(results[8]).toEqual({
+      status: 422,
+      error: 'The body must be a JSON object',
+      details: [{ field: 'body', message: 'The body must be a JSON object' }],
+    });
 
     const created = [results[0].job, results[2].job, results[9].job];
-    expect(created[0]).toMatchObject({ status: 'queued', image_id: adaImage, job_type: ['process', 'invert'], user_id: ada.id, force: false });
+    expect(created[0]).toMatchObject({
+      status: 'queued',
+      image_id: adaImage,
+      job_type: ['process', 'invert'],
+      user_id: ada.id,
+      force: false,
+    });
     expect(created[1]).toMatchObject({ job_type: ['process', 'grayscale', 'histogram'] });
     expect(created[2]).toMatchObject({ job_type: ['process', 'flip'], force: true });
     expect(created[0].id).toBeLessThan(created[1].id);
@@ -89,21 +103,36 @@ describe.each(availableBackends())('job batches, queue on $name', (backend) => {
     expect(item.status).toBe(201);
     const withoutIdentity = ({ id: _id, created_at: _created, updated_at: _updated, ...rest }: Record<string, unknown>) => rest;
     expect(withoutIdentity(item.job)).toEqual(withoutIdentity(alone));
-    expect(item.job).toMatchObject({ params: body.params, environment: body.environment, timeout: 60, ttl: 600, max_attempts: 5, status: 'queued' });
-    expect(await waitForJob(app, ada.token, item.job.id)).toMatchObject({ status: 'completed', outputs: [expect.any(Number), expect.any(Number)] });
+    expect(item.job).toMatchObject({
+      params: body.params,
+      environment: body.environment,
+      timeout: 60,
+      ttl: 600,
+      max_attempts: 5,
+      status: 'queued',
+    });
+    expect(await waitForJob(app, ada.token, item.job.id)).toMatchObject({
+      status: 'completed',
+      outputs: [expect.any(Number), expect.any(Number)],
+    });
     await waitForJob(app, ada.token, alone.id);
   });
 
   it('takes a full batch of 1,000, in order', async () => {
     const erin = await createUser(app);
     const image = (await createStoredImage(app, erin)).id;
-    const { body: results } = await batch(erin, Array.from({ length: 1000 }, (_, index) => ({ image_id: image, job_type: 'invert', ttl: index + 1 }))).expect(200);
+    const { body: results } = await batch(
+      erin,
+      Array.from({ length: 1000 }, (_, index) => ({ image_id: image, job_type: 'invert', ttl: index + 1 })),
+    ).expect(200);
     expect(results).toHaveLength(1000);
     expect(results.every((result: { status: number }) => result.status === 201)).toBe(true);
     const ids = results.map((result: { job: { id: number } }) => result.job.id);
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
     expect(new Set(ids).size).toBe(1000);
-    expect(results.map((result: { job: { ttl: number } }) => result.job.ttl)).toEqual(Array.from({ length: 1000 }, (_, index) => index + 1));
+    expect(results.map((result: { job: { ttl: number } }) => result.job.ttl)).toEqual(
+      Array.from({ length: 1000 }, (_, index) => index + 1),
+    );
     // Deleting the user takes the jobs with it; the worker drops their queue entries as stale.
     await api(app).delete(`/api/users/${erin.id}.json`).set(bearer(ADMIN_TOKEN)).expect(200);
   });
@@ -117,7 +146,11 @@ describe.each(availableBackends())('job batches, queue on $name', (backend) => {
       details: [{ field: 'jobs', message: 'jobs holds at most 1000 job bodies, not 1001: split the batch' }],
     });
     expect(await inProgress(ada)).toBe(before);
-    const notArray = await api(app).post('/api/jobs/batch.json').set(bearer(ada.token)).send({ jobs: { image_id: adaImage } }).expect(422);
+    const notArray = await api(app)
+      .post('/api/jobs/batch.json')
+      .set(bearer(ada.token))
+      .send({ jobs: { image_id: adaImage } })
+      .expect(422);
     expect(notArray.body.details).toEqual([{ field: 'jobs', message: 'jobs must be an array of job bodies' }]);
     await api(app).post('/api/jobs/batch.json').set(bearer(ada.token)).send({ jobs: [], extra: 1 }).expect(422);
     expect((await batch(ada, []).expect(200)).body).toEqual([]);
@@ -129,12 +162,23 @@ describe.each(availableBackends())('job batches, queue on $name', (backend) => {
     const image = (await createStoredImage(app, carol)).id;
     await api(app).put(`/api/users/${carol.id}.json`).set(bearer(ADMIN_TOKEN)).send({ max_jobs_in_progress: 2 }).expect(200);
     // The quota is checked as the batch is inserted, all in one transaction: the worker cannot free room meanwhile.
-    const { body: results } = await batch(carol, Array.from({ length: 4 }, () => ({ image_id: image, job_type: 'invert' }))).expect(200);
+    const { body: results } = await batch(
+      carol,
+      Array.from({ length: 4 }, () => ({ image_id: image, job_type: 'invert' })),
+    ).expect(200);
     expect(results.map((result: { status: number }) => result.status)).toEqual([201, 201, 429, 429]);
-    expect(results[2]).toEqual({ status: 429, error: 'Too many jobs in progress: 2 of 2 queued or running; wait for some to finish', details: [] });
+    expect(results[2]).toEqual({
+      status: 429,
+      error: 'Too many jobs in progress: 2 of 2 queued or running; wait for some to finish',
+      details: [],
+    });
 
     // An admin's batch for several owners: each owner's own quota.
-    await api(app).put(`/api/users/${bob.id}.json`).set(bearer(ADMIN_TOKEN)).send({ max_jobs_in_progress: (await inProgress(bob)) + 1 }).expect(200);
+    await api(app)
+      .put(`/api/users/${bob.id}.json`)
+      .set(bearer(ADMIN_TOKEN))
+      .send({ max_jobs_in_progress: (await inProgress(bob)) + 1 })
+      .expect(200);
     const mixed = await batch({ token: ADMIN_TOKEN }, [
       { image_id: bobImage, user_id: bob.id, job_type: 'invert' },
       { image_id: adaImage, user_id: ada.id, job_type: 'invert' },
@@ -146,7 +190,10 @@ describe.each(availableBackends())('job batches, queue on $name', (backend) => {
 
     // A user that does not exist is refused in its place, not by the whole batch's INSERT.
     const query = { job_sequence: ['query', 'histogram', 'median'], params: { n: 'all' } };
-    const unknown = await batch({ token: ADMIN_TOKEN }, [{ ...query, user_id: 2_000_000_000 }, { ...query, user_id: ada.id }]).expect(200);
+    const unknown = await batch({ token: ADMIN_TOKEN }, [
+      { ...query, user_id: 2_000_000_000 },
+      { ...query, user_id: ada.id },
+    ]).expect(200);
     expect(unknown.body.map((result: { status: number }) => result.status)).toEqual([422, 201]);
     expect(unknown.body[0].details).toEqual([{ field: 'user_id', message: 'user_id 2000000000 does not name an existing user' }]);
     mixed.body.push(unknown.body[1]);

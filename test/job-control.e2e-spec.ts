@@ -78,7 +78,9 @@ describe('job control', () => {
     expect(after).toMatchObject({ status: 'cancelled', progress: cancelled.progress });
     const [{ late }] = await app
       .get(DataSource)
-      .query('SELECT count(*)::int AS late FROM images i JOIN jobs j ON j.id = i.job_id WHERE j.id = $1 AND i.created_at > j.finished_at', [job.id]);
+      .query('SELECT count(*)::int AS late FROM images i JOIN jobs j ON j.id = i.job_id WHERE j.id = $1 AND i.created_at > j.finished_at', [
+        job.id,
+      ]);
     expect(late).toBe(0);
     const [{ recorded }] = await app.get(DataSource).query('SELECT count(*)::int AS recorded FROM images WHERE job_id = $1', [job.id]);
     expect(recorded).toBeLessThan(SLOW_STEPS.length);
@@ -125,7 +127,9 @@ describe('job control', () => {
     const image = await createStoredImage(app, user, 'coffee.png');
     const lost = await createJob(app, user, { image_id: image.id, job_type: 'invert', force: true });
     const expiring = await createJob(app, user, { image_id: image.id, job_type: 'invert', ttl: 1, force: true });
-    const row = await app.get(DataSource).query('SELECT id, delivery_id AS "deliveryId", job_type AS "jobType" FROM jobs WHERE id = $1', [lost.id]);
+    const row = await app
+      .get(DataSource)
+      .query('SELECT id, delivery_id AS "deliveryId", job_type AS "jobType" FROM jobs WHERE id = $1', [lost.id]);
     await app.get(JobQueue).remove(row[0]);
     expect(await app.get(JobQueue).state(row[0])).toBe('unknown');
     await age(lost.id);

@@ -16,7 +16,9 @@ const STEPS = ['grayscale', 'histogram'];
 function startWorkerProcess(env: TestEnv): ChildProcess {
   const inherited = { ...process.env };
   delete inherited.REDIS_URL;
-  const childEnv = Object.fromEntries(Object.entries({ ...inherited, ...env }).filter(([, value]) => value !== undefined)) as NodeJS.ProcessEnv;
+  const childEnv = Object.fromEntries(
+    Object.entries({ ...inherited, ...env }).filter(([, value]) => value !== undefined),
+  ) as NodeJS.ProcessEnv;
   const child = fork(WORKER_MAIN, [], { env: childEnv, stdio: 'pipe' });
   const log = createWriteStream(join(env.DATA_DIR!, 'worker.log'));
   child.stdout!.pipe(log);
@@ -39,7 +41,8 @@ describe.each(availableBackends())('live job events, queue on $name', (backend) 
 
   // Forced: each job is run by the worker, step by step, rather than completed at creation from the first one's work.
   const createJob = async (owner: TestUser, imageId: number) =>
-    (await api(app).post('/api/jobs.json').set(bearer(owner.token)).send({ image_id: imageId, job_type: STEPS, force: true }).expect(201)).body.id as number;
+    (await api(app).post('/api/jobs.json').set(bearer(owner.token)).send({ image_id: imageId, job_type: STEPS, force: true }).expect(201))
+      .body.id as number;
 
   beforeAll(async () => {
     env = testEnv({ REDIS_URL: backend.redisUrl });
@@ -78,26 +81,42 @@ describe.each(availableBackends())('live job events, queue on $name', (backend) 
     expect(new Set(ids).size).toBe(ids.length);
     const job = await waitForJob(app, ada.token, jobId);
     expect(answer.events[0].data).toMatchObject({ job_id: jobId, status: 'queued', attempts: 0, error: null, outputs: [], result: null });
-    expect(answer.events[4].data).toMatchObject({ job_id: jobId, status: 'completed', attempts: 1, error: null, outputs: job.outputs, result: null });
+    expect(answer.events[4].data).toMatchObject({
+      job_id: jobId,
+      status: 'completed',
+      attempts: 1,
+      error: null,
+      outputs: job.outputs,
+      result: null,
+    });
     expect(job.outputs).toHaveLength(2);
   }, 60_000);
 
   it('misses nothing through a reconnection with Last-Event-ID', async () => {
     const jobId = await createJob(ada, image);
-    const first = await readEventStream(`${base}/jobs/${jobId}/events`, { headers: bearer(ada.token), until: (events) => events.length >= 2 });
+    const first = await readEventStream(`${base}/jobs/${jobId}/events`, {
+      headers: bearer(ada.token),
+      until: (events) => events.length >= 2,
+    });
     expect(first.ended).toBe(false);
     // Events that came in the same read as the second one are kept too.
     expect(kinds(first.events).slice(0, 2)).toEqual(['status:queued', 'status:running']);
     await waitForJob(app, ada.token, jobId);
 
-    const rest = await readEventStream(`${base}/jobs/${jobId}/events`, { headers: { ...bearer(ada.token), 'Last-Event-ID': first.events.at(-1)!.id! } });
+    const rest = await readEventStream(`${base}/jobs/${jobId}/events`, {
+      headers: { ...bearer(ada.token), 'Last-Event-ID': first.events.at(-1)!.id! },
+    });
     expect(rest.ended).toBe(true);
     const whole = await readEventStream(`${base}/jobs/${jobId}/events`, { headers: bearer(ada.token) });
-    expect([...first.events, ...rest.events].map((event) => [event.id, event.event])).toEqual(whole.events.map((event) => [event.id, event.event]));
+    expect([...first.events, ...rest.events].map((event) => [event.id, event.event])).toEqual(
+      whole.events.map((event) => [event.id, event.event]),
+    );
     expect(kinds(whole.events)).toEqual(['status:queued', 'status:running', 'progress', 'progress', 'status:completed']);
 
     // Nothing left after the last event: the stream ends at once, empty.
-    const none = await readEventStream(`${base}/jobs/${jobId}/events`, { headers: { ...bearer(ada.token), 'Last-Event-ID': whole.events[4].id! } });
+    const none = await readEventStream(`${base}/jobs/${jobId}/events`, {
+      headers: { ...bearer(ada.token), 'Last-Event-ID': whole.events[4].id! },
+    });
     expect(none).toMatchObject({ status: 200, ended: true, events: [] });
 
     // An id that is not one of the job's kept events: say so, then send everything kept.
@@ -110,9 +129,16 @@ describe.each(availableBackends())('live job events, queue on $name', (backend) 
     const jobId = await createJob(ada, image);
     const job = await waitForJob(app, ada.token, jobId);
     const database = app.get(DataSource);
-    const rowsOf = async () => (await database.query('SELECT type, data FROM job_events WHERE job_id = $1 ORDER BY id', [jobId])) as { type: string; data: any }[];
+    const rowsOf = async () =>
+      (await database.query('SELECT type, data FROM job_events WHERE job_id = $1 ORDER BY id', [jobId])) as { type: string; data: any }[];
     const rows = await rowsOf();
-    expect(rows.map((row) => (row.type === 'status' ? `status:${row.data.status}` : row.type))).toEqual(['status:queued', 'status:running', 'progress', 'progress', 'status:completed']);
+    expect(rows.map((row) => (row.type === 'status' ? `status:${row.data.status}` : row.type))).toEqual([
+      'status:queued',
+      'status:running',
+      'progress',
+      'progress',
+      'status:completed',
+    ]);
 
     await database.query('UPDATE jobs SET progress = progress, status = status WHERE id = $1', [jobId]);
     expect(await rowsOf()).toHaveLength(rows.length);
@@ -125,7 +151,16 @@ describe.each(availableBackends())('live job events, queue on $name', (backend) 
       expect.objectContaining({
         id: undefined,
         event: 'status',
-        data: { job_id: jobId, status: 'completed', progress: 100, attempts: 1, error: null, outputs: job.outputs, result: null, at: expect.any(String) },
+        data: {
+          job_id: jobId,
+          status: 'completed',
+          progress: 100,
+          attempts: 1,
+          error: null,
+          outputs: job.outputs,
+          result: null,
+          at: expect.any(String),
+        },
       }),
     ]);
   }, 60_000);
@@ -134,14 +169,13 @@ describe.each(availableBackends())('live job events, queue on $name', (backend) 
     const graceImage = (await createStoredImage(app, grace)).id;
     const received: ReceivedEvent[] = [];
     let adaJob = 0;
-    let graceJob = 0;
     const reading = readEventStream(`${base}/jobs/events`, {
       headers: bearer(ada.token),
       onEvent: (event) => received.push(event),
       until: (events) => adaJob > 0 && events.some((event) => event.data.status === 'completed' && event.data.job_id === adaJob),
     });
     await sleep(300);
-    graceJob = await createJob(grace, graceImage);
+    const graceJob = await createJob(grace, graceImage);
     adaJob = await createJob(ada, image);
     const answer = await reading;
     await waitForJob(app, grace.token, graceJob);
@@ -169,9 +203,13 @@ describe.each(availableBackends())('live job events, queue on $name', (backend) 
     await api(app).get(`/api/jobs/${jobId}.json`).query({ access_token: token.access_token }).expect(401);
 
     const { body: allToken } = await api(app).post('/api/jobs/events_token').set(bearer(ada.token)).expect(201);
-    const first = await readEventStream(`${base}/jobs/events?access_token=${encodeURIComponent(allToken.access_token)}`, { until: () => true });
+    const first = await readEventStream(`${base}/jobs/events?access_token=${encodeURIComponent(allToken.access_token)}`, {
+      until: () => true,
+    });
     expect(first.status).toBe(200);
-    expect((await readEventStream(`${base}/jobs/${jobId}/events?access_token=${encodeURIComponent(allToken.access_token)}`)).status).toBe(401);
+    expect((await readEventStream(`${base}/jobs/${jobId}/events?access_token=${encodeURIComponent(allToken.access_token)}`)).status).toBe(
+      401,
+    );
     await waitForJob(app, ada.token, other);
   }, 60_000);
 

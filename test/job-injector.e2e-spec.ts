@@ -28,8 +28,7 @@ describe('the injector', () => {
   const sql = (query: string, values: unknown[] = []) => app.get(DataSource).query(query, values);
   const jobsOf = (imageId: number) =>
     sql('SELECT id, user_id, status, job_type, params, delivery_id FROM jobs WHERE image_id = $1 ORDER BY id', [imageId]);
-  const sameJobs = async () =>
-    Number((await sql('SELECT count(*) FROM jobs WHERE job_type = $1 AND params = \'{}\'', [SEQUENCE]))[0].count);
+  const sameJobs = async () => Number((await sql("SELECT count(*) FROM jobs WHERE job_type = $1 AND params = '{}'", [SEQUENCE]))[0].count);
 
   beforeAll(async () => {
     database = await createSuiteDatabase(`injector_${process.pid}`);
@@ -45,7 +44,10 @@ describe('the injector', () => {
     await sql("UPDATE jobs SET status = 'completed', finished_at = now() WHERE id = $1", [(await job('completed')).id]);
     await job('queued');
     await sql("UPDATE jobs SET status = 'failed', error = 'test', finished_at = now() WHERE id = $1", [(await job('failed')).id]);
-    await api(app).post(`/api/jobs/${(await job('cancelled')).id}/cancel`).set(bearer(ada.token)).expect(200);
+    await api(app)
+      .post(`/api/jobs/${(await job('cancelled')).id}/cancel`)
+      .set(bearer(ada.token))
+      .expect(200);
     await job('otherSequence', ['process', 'grayscale']);
     // Neither matched: no stored file, and (with image_type=original) an image of another type.
     await createImage(app, ada);
@@ -81,8 +83,9 @@ describe('the injector', () => {
     expect(first.body).toMatchObject({ images_matched: 7, already_done: 1, already_pending: 1, missing: 5, jobs_created: 5 });
     const queue = app.get(JobQueue);
     for (const name of [...MISSING, 'completed', 'queued', 'grey']) {
-      const pending = (await jobsOf(images[name])).filter((row: { job_type: string[]; status: string }) =>
-        row.job_type.join() === SEQUENCE.join() && row.status === 'queued');
+      const pending = (await jobsOf(images[name])).filter(
+        (row: { job_type: string[]; status: string }) => row.job_type.join() === SEQUENCE.join() && row.status === 'queued',
+      );
       expect([name, pending.length]).toEqual([name, MISSING.includes(name) || name === 'queued' ? 1 : 0]);
       if (!MISSING.includes(name)) continue;
       const [created] = pending;
@@ -125,7 +128,8 @@ describe('the injector', () => {
     expect(refused.body.error).toBe('Only an admin may inject jobs');
     await api(app).post('/api/jobs/inject.json').send({ job_sequence: SEQUENCE }).expect(401);
 
-    const fields = async (body: Record<string, unknown>) => (await inject(body).expect(422)).body.details.map((d: { field: string }) => d.field);
+    const fields = async (body: Record<string, unknown>) =>
+      (await inject(body).expect(422)).body.details.map((d: { field: string }) => d.field);
     expect(await fields({})).toEqual(['job_sequence']);
     expect(await fields({ job_sequence: ['process', 'sparkle'] })).toEqual(['job_sequence']);
     expect(await fields({ job_sequence: ['query', 'histogram', 'median'] })).toEqual(['job_sequence']);
@@ -163,7 +167,9 @@ describe('the injector', () => {
     const bad = await cli(['--job-sequence', 'process,invert', '--days', 'soon']);
     expect(bad.code).toBe(2);
     expect(bad.stdout).toBe('');
-    expect(bad.stderr).toBe('darkroom inject: --days: days must be a whole number of days from 1 to 36500 or "today", not "soon"\nSee npm run inject -- --help\n');
+    expect(bad.stderr).toBe(
+      'darkroom inject: --days: days must be a whole number of days from 1 to 36500 or "today", not "soon"\nSee npm run inject -- --help\n',
+    );
   });
 
   it('makes jobs that a worker runs as any other', async () => {

@@ -37,7 +37,20 @@ describe('job lifecycle', () => {
   it('runs every operation in one chain, each output a new image, the original untouched', async () => {
     worker ??= await startTestWorker(env);
     const image = await createStoredImage(app, user, 'astronaut-orientation-6.jpg');
-    const steps = ['thumbnail', 'resize', 'rotate', 'flip', 'flop', 'blur', 'sharpen', 'invert', 'equalize', 'edges', 'threshold', 'convert'];
+    const steps = [
+      'thumbnail',
+      'resize',
+      'rotate',
+      'flip',
+      'flop',
+      'blur',
+      'sharpen',
+      'invert',
+      'equalize',
+      'edges',
+      'threshold',
+      'convert',
+    ];
     const job = await createJob({
       image_id: image.id,
       job_type: steps,
@@ -56,7 +69,12 @@ describe('job lifecycle', () => {
     expect([outputs[1].width, outputs[1].height]).toEqual([120, 80]);
     expect([outputs[2].width, outputs[2].height]).toEqual([80, 120]);
     expect(outputs.at(-1).format).toBe('webp');
-    const thresholded = await api(app).get(`/api/images/${outputs[10].id}/file`).set(bearer(user.token)).buffer(true).parse(binary).expect(200);
+    const thresholded = await api(app)
+      .get(`/api/images/${outputs[10].id}/file`)
+      .set(bearer(user.token))
+      .buffer(true)
+      .parse(binary)
+      .expect(200);
     const levels = new Set((await sharp(thresholded.body).extractChannel(0).raw().toBuffer()).values());
     expect([...levels].every((level) => level === 0 || level === 255)).toBe(true);
     const last = await api(app).get(`/api/jobs/${job.id}/download`).set(bearer(user.token)).buffer(true).parse(binary).expect(200);
@@ -92,11 +110,28 @@ describe('job lifecycle', () => {
     const byName = new Map(jobTypes.map((type: { job_name: string; language: string }) => [type.job_name, type.language]));
     const resize = jobTypes.find((type: { job_name: string }) => type.job_name === 'resize');
     expect(resize).toMatchObject({ description: expect.stringMatching(/./), params: expect.arrayContaining(['width', 'height', 'fit']) });
-    for (const name of ['grayscale', 'histogram', 'thumbnail', 'resize', 'rotate', 'flip', 'flop', 'blur', 'sharpen', 'invert', 'threshold', 'edges', 'equalize', 'convert']) {
+    for (const name of [
+      'grayscale',
+      'histogram',
+      'thumbnail',
+      'resize',
+      'rotate',
+      'flip',
+      'flop',
+      'blur',
+      'sharpen',
+      'invert',
+      'threshold',
+      'edges',
+      'equalize',
+      'convert',
+    ]) {
       expect(byName.get(name)).toBe('typescript');
     }
     const imageTypes = (await api(app).get('/api/image_types.json?n=all').set(bearer(user.token)).expect(200)).body;
-    expect(imageTypes.map((type: { type_name: string }) => type.type_name)).toEqual(expect.arrayContaining(['original', 'grayscale', 'histogram']));
+    expect(imageTypes.map((type: { type_name: string }) => type.type_name)).toEqual(
+      expect.arrayContaining(['original', 'grayscale', 'histogram']),
+    );
   });
 
   it('answers 404 to a download of a job with no outputs yet', async () => {

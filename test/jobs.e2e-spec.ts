@@ -45,7 +45,10 @@ describe('jobs', () => {
     const job = await createJob(app, alice, { image_id: image.id, job_type: 'grayscale' });
     expect(job.image_url).toBe(`/api/images/${image.id}/file`);
     expect(job.image_url).not.toContain(image.s3_key);
-    const source = await api(app).get(job.image_url as string).set(bearer(alice.token)).expect(200);
+    const source = await api(app)
+      .get(job.image_url as string)
+      .set(bearer(alice.token))
+      .expect(200);
     expect(source.headers['content-disposition']).toBe(`attachment; filename="${image.id}-original.png"`);
     // The column still records which stored file the job was made from.
     const [row] = await app.get(DataSource).query('SELECT image_url FROM jobs WHERE id = $1', [job.id]);
@@ -73,12 +76,21 @@ describe('jobs', () => {
     ['an unknown operation', { job_type: ['grayscale', 'sepia'] }, 'job_type', /"sepia" is not an operation; known: .*grayscale/],
     ['bad parameters', { job_type: 'resize', params: { resize: { width: 0, colour: 'red' } } }, 'params.resize.width', /width/],
     ['missing required parameters', { job_type: 'rotate', params: {} }, 'params.rotate.angle', /angle/],
-    ['parameters for a step the job does not have', { job_type: 'blur', params: { resize: { width: 9 } } }, 'params.resize', /names no step/],
+    [
+      'parameters for a step the job does not have',
+      { job_type: 'blur', params: { resize: { width: 9 } } },
+      'params.resize',
+      /names no step/,
+    ],
     ['parameters that are not an object', { job_type: 'blur', params: [1] }, 'params', /object/],
     ['a timeout of zero', { job_type: 'blur', timeout: 0 }, 'timeout', /timeout/],
   ])('refuses %s with 422 naming it, and queues nothing', async (_, body, field, message) => {
     const before = (await app.get(DataSource).query('SELECT count(*)::int AS n FROM jobs'))[0].n;
-    const response = await api(app).post('/api/jobs.json').set(bearer(alice.token)).send({ image_id: image.id, ...body }).expect(422);
+    const response = await api(app)
+      .post('/api/jobs.json')
+      .set(bearer(alice.token))
+      .send({ image_id: image.id, ...body })
+      .expect(422);
     const detail = response.body.details.find((d: { field: string }) => d.field === field);
     expect(detail?.message ?? response.body.error).toMatch(message);
     expect((await app.get(DataSource).query('SELECT count(*)::int AS n FROM jobs'))[0].n).toBe(before);
@@ -107,7 +119,10 @@ describe('jobs', () => {
       .set(bearer(alice.token))
       .send({ job_sequence: ['search', 'histogram', 'nearest_neighbor'], environment: `TARGET=${image.id} K=3` })
       .expect(422);
-    expect(response.body.details[0]).toEqual({ field: 'TARGET', message: `TARGET ${image.id} is not a histogram image of user ${alice.id}` });
+    expect(response.body.details[0]).toEqual({
+      field: 'TARGET',
+      message: `TARGET ${image.id} is not a histogram image of user ${alice.id}`,
+    });
     await api(app)
       .post('/api/jobs.json')
       .set(bearer(alice.token))
@@ -117,7 +132,11 @@ describe('jobs', () => {
 
   it('refuses a process job on an image with no stored file yet (422)', async () => {
     const bare = await createImage(app, alice);
-    const response = await api(app).post('/api/jobs.json').set(bearer(alice.token)).send({ image_id: bare.id, job_type: 'blur' }).expect(422);
+    const response = await api(app)
+      .post('/api/jobs.json')
+      .set(bearer(alice.token))
+      .send({ image_id: bare.id, job_type: 'blur' })
+      .expect(422);
     expect(response.body.error).toMatch(/no stored file yet/);
   });
 
@@ -130,7 +149,15 @@ describe('jobs', () => {
       ttl: 600,
       attempts: 5,
     });
-    expect(job).toMatchObject({ timeout: 60, ttl: 600, max_attempts: 5, params: { resize: { width: 100 } }, progress: 0, attempts: 0, outputs: [] });
+    expect(job).toMatchObject({
+      timeout: 60,
+      ttl: 600,
+      max_attempts: 5,
+      params: { resize: { width: 100 } },
+      progress: 0,
+      attempts: 0,
+      outputs: [],
+    });
     const defaults = await createJob(app, alice, { image_id: image.id, job_type: 'blur' });
     expect(defaults).toMatchObject({ timeout: 300, ttl: null, max_attempts: 3, params: {} });
   });
@@ -148,7 +175,11 @@ describe('jobs', () => {
   });
 
   it('refuses to create a job for another user (403) unless an admin does it', async () => {
-    await api(app).post('/api/jobs.json').set(bearer(bob.token)).send({ user_id: alice.id, image_id: image.id, job_type: 'blur' }).expect(403);
+    await api(app)
+      .post('/api/jobs.json')
+      .set(bearer(bob.token))
+      .send({ user_id: alice.id, image_id: image.id, job_type: 'blur' })
+      .expect(403);
     const job = await createJob(app, { ...alice, token: ADMIN_TOKEN }, { user_id: alice.id, image_id: image.id, job_type: 'blur' });
     expect(job.user_id).toBe(alice.id);
   });
@@ -172,7 +203,9 @@ describe('jobs', () => {
     const job = await createJob(app, alice, { job_sequence: median, environment: "QUERY='days=today'" });
     const change = (id: number, body: object) => api(app).put(`/api/jobs/${id}.json`).set(bearer(alice.token)).send(body);
     expect((await change(job.id, { environment: "QUERY='n=all" }).expect(422)).body.details[0].field).toBe('environment');
-    expect((await change(job.id, { environment: "QUERY='$(rm -rf /)'" }).expect(422)).body.details[0].field).toBe('environment.QUERY.$(rm -rf /)');
+    expect((await change(job.id, { environment: "QUERY='$(rm -rf /)'" }).expect(422)).body.details[0].field).toBe(
+      'environment.QUERY.$(rm -rf /)',
+    );
     expect((await change(job.id, { environment: "QUERY='n=all'" }).expect(200)).body.environment).toBe("QUERY='n=all'");
 
     const withParams = await createJob(app, alice, { job_sequence: median, params: { n: 'all' } });

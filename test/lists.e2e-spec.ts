@@ -53,7 +53,7 @@ describe('lists at any size', () => {
   async function walk(path: string): Promise<{ rows: Row[]; pages: { size: number; next: string | null }[] }> {
     const rows: Row[] = [];
     const pages: { size: number; next: string | null }[] = [];
-    for (let next: string | null = path; next !== null; ) {
+    for (let next: string | null = path; next !== null;) {
       const response = await list(next);
       next = nextOf(response.headers.link);
       rows.push(...response.body);
@@ -72,7 +72,7 @@ describe('lists at any size', () => {
       for (const [index, row] of full.entries()) {
         if (row.image_type === 'histogram') expect(row.histogram).toHaveLength(256);
         else expect(row).not.toHaveProperty('histogram');
-        const { histogram, ...rest } = row;
+        const { histogram: _histogram, ...rest } = row;
         expect(rest).toEqual(lean[index]);
       }
       const withBins = full.find((row) => row.image_type === 'histogram')!;
@@ -127,7 +127,11 @@ describe('lists at any size', () => {
       const image = await createStoredImage(app, dave);
       const jobIds: number[] = [];
       for (let i = 0; i < 3; i++) {
-        const job = await api(app).post('/api/jobs.json').set(bearer(dave.token)).send({ image_id: image.id, job_type: 'grayscale' }).expect(201);
+        const job = await api(app)
+          .post('/api/jobs.json')
+          .set(bearer(dave.token))
+          .send({ image_id: image.id, job_type: 'grayscale' })
+          .expect(201);
         jobIds.push(job.body.id);
       }
       const first = await list('/api/jobs.json?after_id=0&n=2', dave.token);

@@ -37,11 +37,18 @@ describe('structured logs of the API and worker processes', () => {
 
   it('writes JSON lines carrying the request id in the API and the job id and step in the worker', async () => {
     const username = unique('logs');
-    const signUp = await request(base).post('/api/users.json').send({ username, email: `${username}@example.com`, password: 'password123' });
+    const signUp = await request(base)
+      .post('/api/users.json')
+      .send({ username, email: `${username}@example.com`, password: 'password123' });
     expect(signUp.status).toBe(201);
     const auth = { Authorization: `Bearer ${signUp.body.authentication_token}` };
     const image = await request(base).post('/api/images.json').set(auth).send({}).expect(201);
-    await request(base).put(`/api/images/${image.body.id}/file`).set(auth).set('Content-Type', 'image/png').send(fixture('astronaut.png')).expect(200);
+    await request(base)
+      .put(`/api/images/${image.body.id}/file`)
+      .set(auth)
+      .set('Content-Type', 'image/png')
+      .send(fixture('astronaut.png'))
+      .expect(200);
     const created = await request(base)
       .post('/api/jobs.json')
       .set(auth)
@@ -62,7 +69,9 @@ describe('structured logs of the API and worker processes', () => {
     expect(ended).toMatchObject({ level: 'info', outcome: 'completed', attempt: 1, pid: worker.pid });
     expect(ended.duration_ms).toEqual(expect.any(Number));
     const workerLines = jsonLines(worker);
-    expect(workerLines.find((line) => line.event === 'job_started' && line.job_id === jobId)).toMatchObject({ job_type: 'process,grayscale,histogram' });
+    expect(workerLines.find((line) => line.event === 'job_started' && line.job_id === jobId)).toMatchObject({
+      job_type: 'process,grayscale,histogram',
+    });
     const steps = workerLines.filter((line) => line.event === 'step_ended' && line.job_id === jobId);
     expect(steps.every((line) => line.job_type === undefined && line.attempt === undefined)).toBe(true);
     expect(steps.map((line) => [line.step, line.operation])).toEqual([

@@ -115,7 +115,7 @@ describe('outputs and originals', () => {
       expect(await jobs.finish(fence, JOB_STATUS.completed, { outputImageIds: outputs })).toBe(false);
     });
 
-    it("is recomputed when its job is retried, since a retry redoes the steps with no recorded output", async () => {
+    it('is recomputed when its job is retried, since a retry redoes the steps with no recorded output', async () => {
       const image = await createStoredImage(app, user, 'coffee.png');
       const job = await completedJob(image.id, ['grayscale', 'invert']);
       const [grey, inverted] = job.outputs as number[];
@@ -220,29 +220,63 @@ describe('outputs and originals', () => {
       );
       const fencedOut = { ...(await runningJob(user, image.id, 2)), attempt: 1 };
       const overQuota = await runningJob(tight, tightImage.id);
-      const steps = (fence: { jobId: number }) => [output(0, 'grayscale', `outputs/${fence.jobId}-0.png`), output(1, 'histogram', `outputs/${fence.jobId}-1.png`)];
+      const steps = (fence: { jobId: number }) => [
+        output(0, 'grayscale', `outputs/${fence.jobId}-0.png`),
+        output(1, 'histogram', `outputs/${fence.jobId}-1.png`),
+      ];
 
-      const written = await outputs.recordAttempts([whole, raced, fencedOut, overQuota].map((fence) => ({ fence, outputs: steps(fence), complete: true, keptIds: [] })));
+      const written = await outputs.recordAttempts(
+        [whole, raced, fencedOut, overQuota].map((fence) => ({ fence, outputs: steps(fence), complete: true, keptIds: [] })),
+      );
 
-      expect(written[0]).toMatchObject({ outcome: 'completed', outputs: [{ index: 0, own: true }, { index: 1, own: true }] });
-      expect(written[1]).toMatchObject({ outcome: 'completed', outputs: [{ index: 0, id: winner, own: false, s3Key: `outputs/winner-${raced.jobId}.png` }, { index: 1, own: true }] });
+      expect(written[0]).toMatchObject({
+        outcome: 'completed',
+        outputs: [
+          { index: 0, own: true },
+          { index: 1, own: true },
+        ],
+      });
+      expect(written[1]).toMatchObject({
+        outcome: 'completed',
+        outputs: [
+          { index: 0, id: winner, own: false, s3Key: `outputs/winner-${raced.jobId}.png` },
+          { index: 1, own: true },
+        ],
+      });
       expect(written[2]).toEqual({ outcome: 'fenced' });
-      expect(written[3]).toEqual({ outcome: 'refused', reason: expect.stringMatching(/^Storage quota exceeded: \d+ of \d+ bytes used, and the output of step 1 \(grayscale\) takes 100 more$/) });
+      expect(written[3]).toEqual({
+        outcome: 'refused',
+        reason: expect.stringMatching(
+          /^Storage quota exceeded: \d+ of \d+ bytes used, and the output of step 1 \(grayscale\) takes 100 more$/,
+        ),
+      });
 
-      const jobOf = async (jobId: number) => (await dataSource.query('SELECT status, progress, output_image_ids FROM jobs WHERE id = $1', [jobId]))[0];
-      const idsOf = (entry: (typeof written)[number]) => (entry.outcome === 'completed' ? entry.outputs.map((recorded) => recorded.id) : []);
+      const jobOf = async (jobId: number) =>
+        (await dataSource.query('SELECT status, progress, output_image_ids FROM jobs WHERE id = $1', [jobId]))[0];
+      const idsOf = (entry: (typeof written)[number]) =>
+        entry.outcome === 'completed' ? entry.outputs.map((recorded) => recorded.id) : [];
       expect(await jobOf(whole.jobId)).toEqual({ status: 'completed', progress: 100, output_image_ids: idsOf(written[0]) });
       expect(await jobOf(raced.jobId)).toEqual({ status: 'completed', progress: 100, output_image_ids: idsOf(written[1]) });
       expect(await jobOf(fencedOut.jobId)).toEqual({ status: 'running', progress: 0, output_image_ids: [] });
       expect(await jobOf(overQuota.jobId)).toEqual({ status: 'running', progress: 0, output_image_ids: [] });
-      const recordedCount = async (jobId: number) => Number((await dataSource.query('SELECT count(*) FROM images WHERE job_id = $1', [jobId]))[0].count);
+      const recordedCount = async (jobId: number) =>
+        Number((await dataSource.query('SELECT count(*) FROM images WHERE job_id = $1', [jobId]))[0].count);
       expect(await recordedCount(fencedOut.jobId)).toBe(0);
       expect(await recordedCount(overQuota.jobId)).toBe(0);
-      const histograms = await dataSource.query('SELECT image_id FROM histograms WHERE job_id = ANY($1::int[]) ORDER BY image_id', [[whole.jobId, raced.jobId]]);
+      const histograms = await dataSource.query('SELECT image_id FROM histograms WHERE job_id = ANY($1::int[]) ORDER BY image_id', [
+        [whole.jobId, raced.jobId],
+      ]);
       expect(histograms.map((row: { image_id: number }) => row.image_id)).toEqual([idsOf(written[0])[1], idsOf(written[1])[1]]);
       // One progress event a recorded step, then the completion, as when each step was recorded on its own.
-      const events = await dataSource.query(`SELECT type, data->>'progress' AS progress FROM job_events WHERE job_id = $1 ORDER BY id`, [whole.jobId]);
-      expect(events.map((event: { type: string; progress: string | null }) => `${event.type}:${event.progress}`)).toEqual(['status:0', 'progress:50', 'progress:100', 'status:100']);
+      const events = await dataSource.query(`SELECT type, data->>'progress' AS progress FROM job_events WHERE job_id = $1 ORDER BY id`, [
+        whole.jobId,
+      ]);
+      expect(events.map((event: { type: string; progress: string | null }) => `${event.type}:${event.progress}`)).toEqual([
+        'status:0',
+        'progress:50',
+        'progress:100',
+        'status:100',
+      ]);
     });
   });
 });

@@ -59,7 +59,12 @@ describe('PgListener', () => {
   });
 
   it('refuses to start when PostgreSQL cannot be reached', async () => {
-    const unreachable = new PgListener({ url: 'postgres://postgres@127.0.0.1:1/none', channel, description: 'test', onNotify: () => undefined });
+    const unreachable = new PgListener({
+      url: 'postgres://postgres@127.0.0.1:1/none',
+      channel,
+      description: 'test',
+      onNotify: () => undefined,
+    });
     await expect(unreachable.start()).rejects.toThrow();
     await unreachable.close();
   });

@@ -41,8 +41,7 @@ describe.each(setups)('process pipelines: $queue queue, $storage storage', ({ qu
     await s3?.stop();
   });
 
-  const download = (path: string) =>
-    api(app).get(path).set(bearer(user.token)).buffer(true).parse(binary).expect(200);
+  const download = (path: string) => api(app).get(path).set(bearer(user.token)).buffer(true).parse(binary).expect(200);
 
   it.each([
     ['a PNG uploaded with PUT /api/images/:id/file', 'astronaut.png', 'put'],
@@ -69,7 +68,14 @@ describe.each(setups)('process pipelines: $queue queue, $storage storage', ({ qu
 
     const [greyId, chartId] = job.outputs;
     const greyRecord = (await api(app).get(`/api/images/${greyId}.json`).set(bearer(user.token)).expect(200)).body;
-    expect(greyRecord).toMatchObject({ status: 'processed', image_type: 'grayscale', original_id: image.id, job_id: job.id, user_id: user.id, format: 'png' });
+    expect(greyRecord).toMatchObject({
+      status: 'processed',
+      image_type: 'grayscale',
+      original_id: image.id,
+      job_id: job.id,
+      user_id: user.id,
+      format: 'png',
+    });
 
     const grey = await download(`/api/images/${greyId}/file`);
     expect(grey.headers['content-type']).toBe('image/png');

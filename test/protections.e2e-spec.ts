@@ -97,10 +97,7 @@ describe('the usual protections', () => {
     it('is off without CORS_ORIGINS', async () => {
       const plain = await createTestApp();
       try {
-        const preflight = await api(plain)
-          .options('/api/jobs.json')
-          .set('Origin', ALLOWED)
-          .set('Access-Control-Request-Method', 'POST');
+        const preflight = await api(plain).options('/api/jobs.json').set('Origin', ALLOWED).set('Access-Control-Request-Method', 'POST');
         expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
         const actual = await api(plain).get('/api/users.json').set('Origin', ALLOWED).expect(401);
         expect(actual.headers['access-control-allow-origin']).toBeUndefined();

@@ -30,8 +30,7 @@ describe('quota of jobs in progress', () => {
 
   afterAll(() => app.close());
 
-  const submit = () =>
-    api(app).post('/api/jobs.json').set(bearer(user.token)).send({ image_id: imageId, job_type: 'grayscale' });
+  const submit = () => api(app).post('/api/jobs.json').set(bearer(user.token)).send({ image_id: imageId, job_type: 'grayscale' });
 
   it('refuses a job past the limit with 429, and takes jobs again once an admin raises it or some end', async () => {
     await setQuota(app, user.id, { max_jobs_in_progress: 2 });
@@ -81,7 +80,11 @@ describe('quota of jobs in progress', () => {
   });
 
   it('lets only an admin change quotas, and checks the values', async () => {
-    const response = await api(app).put(`/api/users/${user.id}.json`).set(bearer(user.token)).send({ max_jobs_in_progress: 100 }).expect(403);
+    const response = await api(app)
+      .put(`/api/users/${user.id}.json`)
+      .set(bearer(user.token))
+      .send({ max_jobs_in_progress: 100 })
+      .expect(403);
     expect(response.body.error).toBe('Only an admin may change quotas');
     await api(app).put(`/api/users/${user.id}.json`).set(bearer(user.token)).send({ max_storage_bytes: null }).expect(403);
     for (const body of [{ max_jobs_in_progress: -1 }, { max_jobs_in_progress: 'many' }, { max_storage_bytes: 1.5 }]) {
@@ -116,7 +119,11 @@ describe('storage quota', () => {
     expect(await usage(user)).toBe(0);
     const image = await createStoredImage(app, user);
     expect(await usage(user)).toBe(photo.length);
-    const job = await api(app).post('/api/jobs.json').set(bearer(user.token)).send({ image_id: image.id, job_type: 'grayscale' }).expect(201);
+    const job = await api(app)
+      .post('/api/jobs.json')
+      .set(bearer(user.token))
+      .send({ image_id: image.id, job_type: 'grayscale' })
+      .expect(201);
     const done = await waitForJob(app, user.token, job.body.id);
     expect(done.status).toBe('completed');
     const output = await api(app).get(`/api/images/${done.outputs[0]}.json`).set(bearer(user.token)).expect(200);
@@ -161,7 +168,11 @@ describe('storage quota', () => {
     expect(mine.body).toHaveLength(1);
     // Full already: refused before the body is read.
     await setQuota(app, user.id, { max_storage_bytes: photo.length });
-    const full = await api(app).post('/api/images.json').set(bearer(user.token)).attach('file', fixture('camera.png'), 'camera.png').expect(413);
+    const full = await api(app)
+      .post('/api/images.json')
+      .set(bearer(user.token))
+      .attach('file', fixture('camera.png'), 'camera.png')
+      .expect(413);
     expect(full.body.error).toBe(`Storage quota exceeded: ${photo.length} of ${photo.length} bytes used`);
     expect(stored()).toEqual(before);
     // Room again once an admin raises it.
@@ -184,7 +195,9 @@ describe('storage quota', () => {
     const failed = await waitForJob(app, user.token, job.body.id);
     expect(failed).toMatchObject({ status: 'failed', outputs: [] });
     expect(failed.error).toMatch(
-      new RegExp(`^Storage quota exceeded: ${photo.length} of ${limit} bytes used, and the output of step 1 \\(grayscale\\) takes \\d+ more$`),
+      new RegExp(
+        `^Storage quota exceeded: ${photo.length} of ${limit} bytes used, and the output of step 1 \\(grayscale\\) takes \\d+ more$`,
+      ),
     );
     expect(stored()).toEqual(before);
     expect(await usage(user)).toBe(photo.length);
@@ -223,7 +236,9 @@ describe('storage quota on presigned uploads', () => {
     ).body;
     expect((await fetch(grant.url, { method: 'PUT', body: photo, headers: { 'Content-Type': 'image/png' } })).ok).toBe(true);
     const refused = await api(app).put(`/api/images/${image.id}.json`).set(bearer(user.token)).send({ s3_key: grant.s3_key }).expect(413);
-    expect(refused.body.error).toBe(`Storage quota exceeded: 0 of ${photo.length - 1} bytes used, and this file takes ${photo.length} more`);
+    expect(refused.body.error).toBe(
+      `Storage quota exceeded: 0 of ${photo.length - 1} bytes used, and this file takes ${photo.length} more`,
+    );
     // The object is gone: offering its key again finds nothing to adopt.
     const again = await api(app).put(`/api/images/${image.id}.json`).set(bearer(user.token)).send({ s3_key: grant.s3_key }).expect(422);
     expect(again.body.error).toMatch(/with the file uploaded to it/);

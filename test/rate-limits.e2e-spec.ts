@@ -40,7 +40,9 @@ const signIn = (app: NestExpressApplication, user: TestUser, forwardedFor?: stri
 
 const signUp = (app: NestExpressApplication) => {
   const username = unique('rl');
-  return api(app).post('/api/users.json').send({ username, email: `${username}@example.com`, password: 'password123' });
+  return api(app)
+    .post('/api/users.json')
+    .send({ username, email: `${username}@example.com`, password: 'password123' });
 };
 
 /** A 429 in the API's error shape, whose message and Retry-After name the same wait. */
@@ -97,7 +99,10 @@ describe.each(STORES)('rate limits on the %s store', (_store, storeEnv) => {
       await createStoredImage(setup, admin),
     ];
     const createJob = (user: { token: string }, imageId: number, extra: Record<string, unknown> = {}) =>
-      api(app).post('/api/jobs.json').set(bearer(user.token)).send({ image_id: imageId, job_type: 'grayscale', ...extra });
+      api(app)
+        .post('/api/jobs.json')
+        .set(bearer(user.token))
+        .send({ image_id: imageId, job_type: 'grayscale', ...extra });
 
     for (let job = 1; job <= 3; job++) expect((await createJob(ada, adaImage.id)).status).toBe(201);
     const refused = await createJob(ada, adaImage.id);
@@ -121,7 +126,10 @@ describe.each(STORES)('rate limits on the %s store', (_store, storeEnv) => {
       api(app).put(`/api/images/${imageId}/file`).set(bearer(token)).set('Content-Type', 'image/png').send(fixture('astronaut.png'));
 
     expect((await putFile(ada.token, image.id)).status).toBe(200);
-    const multipart = await api(app).post('/api/images.json').set(bearer(ada.token)).attach('file', fixture('astronaut.png'), 'astronaut.png');
+    const multipart = await api(app)
+      .post('/api/images.json')
+      .set(bearer(ada.token))
+      .attach('file', fixture('astronaut.png'), 'astronaut.png');
     expect(multipart.status).toBe(201);
     // Local storage has no presigned URLs, but asking for one spends an upload all the same.
     expect((await api(app).post(`/api/images/${image.id}/upload_url`).set(bearer(ada.token)).send({})).status).not.toBe(429);

@@ -20,8 +20,14 @@ const RUN_TIMEOUT_MS = 150_000;
 const TOOLS_REQUIRED = process.env.CI === 'true';
 
 const tools = checkTools(TOOLS);
-const skipWhy = tools.missing.length && !TOOLS_REQUIRED ? `${tools.missing.join(', ')} not installed on this machine (the walk-through needs ${TOOLS.join(', ')})` : null;
-if (skipWhy) console.warn(`Skipping test/readme-walkthrough.e2e-spec.ts: ${skipWhy}. Install them to run it; in CI (CI=true) their absence fails the suite.`);
+const skipWhy =
+  tools.missing.length && !TOOLS_REQUIRED
+    ? `${tools.missing.join(', ')} not installed on this machine (the walk-through needs ${TOOLS.join(', ')})`
+    : null;
+if (skipWhy)
+  console.warn(
+    `Skipping test/readme-walkthrough.e2e-spec.ts: ${skipWhy}. Install them to run it; in CI (CI=true) their absence fails the suite.`,
+  );
 
 interface Outcome {
   run: ScriptRun;
@@ -40,8 +46,12 @@ interface Outcome {
   const outcomes: Outcome[] = [];
 
   beforeAll(async () => {
-    if (tools.missing.length) throw new Error(`The walk-through needs ${tools.missing.join(', ')}, which ${tools.missing.length > 1 ? 'are' : 'is'} not installed (CI=true: install them on the CI machine)`);
-    if (tools.broken.length) throw new Error(`The walk-through needs ${TOOLS.join(', ')}; these are installed but do not run: ${tools.broken.join('; ')}`);
+    if (tools.missing.length)
+      throw new Error(
+        `The walk-through needs ${tools.missing.join(', ')}, which ${tools.missing.length > 1 ? 'are' : 'is'} not installed (CI=true: install them on the CI machine)`,
+      );
+    if (tools.broken.length)
+      throw new Error(`The walk-through needs ${TOOLS.join(', ')}; these are installed but do not run: ${tools.broken.join('; ')}`);
     script = extractWalkthrough();
     workDir = mkdtempSync(join(tmpdir(), 'darkroom-readme-'));
     writeFileSync(join(workDir, 'walkthrough.sh'), script);
@@ -49,7 +59,9 @@ interface Outcome {
     const port = await freePort();
     api = `http://127.0.0.1:${port}/api`;
     const dataDir = join(workDir, 'data');
-    const inherited = Object.fromEntries(['PATH', 'HOME', 'TMPDIR', 'LANG', 'LC_ALL', 'TZ', 'USER'].flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])));
+    const inherited = Object.fromEntries(
+      ['PATH', 'HOME', 'TMPDIR', 'LANG', 'LC_ALL', 'TZ', 'USER'].flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),
+    );
     server = startNode(
       'darkroom',
       API_MAIN,
@@ -71,7 +83,8 @@ interface Outcome {
     await pollUntil(
       `the product to answer on ${api}`,
       async () => {
-        if (!started.running) throw new PollAbort(`The product exited (${JSON.stringify(started.exit)}) before answering HTTP:\n${started.tail()}`);
+        if (!started.running)
+          throw new PollAbort(`The product exited (${JSON.stringify(started.exit)}) before answering HTTP:\n${started.tail()}`);
         return (await fetch(`${api}/jobs.json`, { signal: AbortSignal.timeout(2_000) })).status === 401;
       },
       90_000,
@@ -105,7 +118,13 @@ interface Outcome {
       .filter((line) => line.startsWith('{"status":'))
       .map((line) => JSON.parse(line) as Outcome['finalState']);
     if (!states.length) throw new Error(`${describeRun(label, run)}\nprinted no job state`);
-    const outcome = { run, added: readdirSync(cwd).filter((name) => !before.has(name)).sort(), finalState: states[states.length - 1] };
+    const outcome = {
+      run,
+      added: readdirSync(cwd)
+        .filter((name) => !before.has(name))
+        .sort(),
+      finalState: states[states.length - 1],
+    };
     outcomes.push(outcome);
     return outcome;
   }
@@ -119,7 +138,12 @@ interface Outcome {
     const zip = added.find((name) => /^job-\d+\.zip$/.test(name));
     expect(added).toEqual([`${grayscale}-grayscale.png`, `${histogram}-histogram.png`, zip].sort());
     const cwd = join(workDir, directory);
-    expect(await sharp(join(cwd, `${grayscale}-grayscale.png`)).metadata()).toMatchObject({ format: 'png', width: 512, height: 512, channels: 1 });
+    expect(await sharp(join(cwd, `${grayscale}-grayscale.png`)).metadata()).toMatchObject({
+      format: 'png',
+      width: 512,
+      height: 512,
+      channels: 1,
+    });
     expect(await sharp(join(cwd, `${histogram}-histogram.png`)).metadata()).toMatchObject({ format: 'png' });
     const zipped = readFileSync(join(cwd, zip!));
     expect(zipped.subarray(0, 4)).toEqual(Buffer.from('PK\x03\x04', 'latin1'));
@@ -153,25 +177,37 @@ interface Outcome {
     return (await response.json()) as T;
   }
 
-  it('runs as a newcomer types it: signs ada up, uploads, waits, downloads the outputs and the zip', async () => {
-    await expectResults('ada', await walk('ada'));
-  }, RUN_TIMEOUT_MS + 10_000);
+  it(
+    'runs as a newcomer types it: signs ada up, uploads, waits, downloads the outputs and the zip',
+    async () => {
+      await expectResults('ada', await walk('ada'));
+    },
+    RUN_TIMEOUT_MS + 10_000,
+  );
 
-  it('runs again in the same directory on the same database: ada signs in, and new files join the old', async () => {
-    if (outcomes.length !== 1) throw new Error('The first run did not complete (see its failure above)');
-    await expectResults('ada', await walk('ada'));
-    const [first, second] = outcomes;
-    expect(second.finalState.outputs.some((id) => first.finalState.outputs.includes(id))).toBe(false);
-    for (const name of first.added) expect(readdirSync(join(workDir, 'ada'))).toContain(name);
-  }, RUN_TIMEOUT_MS + 10_000);
+  it(
+    'runs again in the same directory on the same database: ada signs in, and new files join the old',
+    async () => {
+      if (outcomes.length !== 1) throw new Error('The first run did not complete (see its failure above)');
+      await expectResults('ada', await walk('ada'));
+      const [first, second] = outcomes;
+      expect(second.finalState.outputs.some((id) => first.finalState.outputs.includes(id))).toBe(false);
+      for (const name of first.added) expect(readdirSync(join(workDir, 'ada'))).toContain(name);
+    },
+    RUN_TIMEOUT_MS + 10_000,
+  );
 
-  it('runs for a second user (DARKROOM_USER=grace), whose job is hers alone', async () => {
-    if (outcomes.length !== 2) throw new Error('The first two runs did not complete (see their failures above)');
-    const gracesJob = await expectResults('grace', await walk('grace', 'grace'));
-    const [ada, grace] = [await signIn('ada'), await signIn('grace')];
-    expect(grace.id).not.toBe(ada.id);
-    // (By user_id, not by what each may see: the first account on a server may be its admin.)
-    expect(await get(`/jobs.json?n=all&user_id=${ada.id}`, ada.token)).toHaveLength(2);
-    expect(await get(`/jobs/${gracesJob}.json`, grace.token)).toMatchObject({ user_id: grace.id, status: 'completed' });
-  }, RUN_TIMEOUT_MS + 10_000);
+  it(
+    'runs for a second user (DARKROOM_USER=grace), whose job is hers alone',
+    async () => {
+      if (outcomes.length !== 2) throw new Error('The first two runs did not complete (see their failures above)');
+      const gracesJob = await expectResults('grace', await walk('grace', 'grace'));
+      const [ada, grace] = [await signIn('ada'), await signIn('grace')];
+      expect(grace.id).not.toBe(ada.id);
+      // (By user_id, not by what each may see: the first account on a server may be its admin.)
+      expect(await get(`/jobs.json?n=all&user_id=${ada.id}`, ada.token)).toHaveLength(2);
+      expect(await get(`/jobs/${gracesJob}.json`, grace.token)).toMatchObject({ user_id: grace.id, status: 'completed' });
+    },
+    RUN_TIMEOUT_MS + 10_000,
+  );
 });

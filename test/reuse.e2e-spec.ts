@@ -17,10 +17,15 @@ const PIPELINE = ['process', 'grayscale', 'histogram'];
  * would be candidates whose files this app cannot find).
  */
 async function uniquePhoto(name: string): Promise<Buffer> {
-  const pixel = await sharp({ create: { width: 1, height: 1, channels: 3, background: { r: randomInt(256), g: randomInt(256), b: randomInt(256) } } })
+  const pixel = await sharp({
+    create: { width: 1, height: 1, channels: 3, background: { r: randomInt(256), g: randomInt(256), b: randomInt(256) } },
+  })
     .png()
     .toBuffer();
-  return sharp(fixture(name)).composite([{ input: pixel, left: 0, top: 0 }]).png().toBuffer();
+  return sharp(fixture(name))
+    .composite([{ input: pixel, left: 0, top: 0 }])
+    .png()
+    .toBuffer();
 }
 
 describe.each(availableBackends())('no redundant work, queue on $name', (backend) => {
@@ -49,12 +54,15 @@ describe.each(availableBackends())('no redundant work, queue on $name', (backend
     expect(job).toMatchObject({ status: 'completed', error: null });
     return job;
   };
-  const imageOf = async (owner: TestUser, id: number) => (await api(app).get(`/api/images/${id}.json`).set(bearer(owner.token)).expect(200)).body;
+  const imageOf = async (owner: TestUser, id: number) =>
+    (await api(app).get(`/api/images/${id}.json`).set(bearer(owner.token)).expect(200)).body;
   const fileOf = async (owner: TestUser, id: number) =>
     (await api(app).get(`/api/images/${id}/file`).set(bearer(owner.token)).buffer(true).parse(binary).expect(200)).body as Buffer;
   const uploadImage = async (owner: TestUser, png: Buffer) => {
     const image = await createImage(app, owner);
-    return (await api(app).put(`/api/images/${image.id}/file`).set(bearer(owner.token)).set('Content-Type', 'image/png').send(png).expect(200)).body;
+    return (
+      await api(app).put(`/api/images/${image.id}/file`).set(bearer(owner.token)).set('Content-Type', 'image/png').send(png).expect(200)
+    ).body;
   };
   const stored = (key: string) => existsSync(join(env.DATA_DIR!, 'files', key));
 
@@ -69,7 +77,13 @@ describe.each(availableBackends())('no redundant work, queue on $name', (backend
     expect(again.outputs).not.toEqual(first.outputs);
     const [firstGrey, firstHistogram] = await Promise.all(first.outputs.map((id: number) => imageOf(ada, id)));
     const [grey, histogram] = await Promise.all(again.outputs.map((id: number) => imageOf(ada, id)));
-    expect(grey).toMatchObject({ s3_key: firstGrey.s3_key, sha256: firstGrey.sha256, image_type: 'grayscale', original_id: source.id, job_id: again.id });
+    expect(grey).toMatchObject({
+      s3_key: firstGrey.s3_key,
+      sha256: firstGrey.sha256,
+      image_type: 'grayscale',
+      original_id: source.id,
+      job_id: again.id,
+    });
     expect(histogram).toMatchObject({ s3_key: firstHistogram.s3_key, histogram: firstHistogram.histogram, job_id: again.id });
     expect(histogram.histogram).toHaveLength(256);
 
@@ -98,12 +112,18 @@ describe.each(availableBackends())('no redundant work, queue on $name', (backend
     const source = await uploadImage(ada, await uniquePhoto('camera.png'));
     const first = await run(ada, { image_id: source.id, job_sequence: PIPELINE });
 
-    const again = (await api(app).post('/api/jobs.json').set(bearer(ada.token)).send({ image_id: source.id, job_sequence: PIPELINE }).expect(201)).body;
+    const again = (
+      await api(app).post('/api/jobs.json').set(bearer(ada.token)).send({ image_id: source.id, job_sequence: PIPELINE }).expect(201)
+    ).body;
     expect(again).toMatchObject({ status: 'completed', progress: 100, attempts: 0, reused_steps: [0, 1], error: null });
     expect(again.outputs).toHaveLength(2);
     expect(await waitForJob(app, ada.token, again.id)).toMatchObject({ status: 'completed', outputs: again.outputs });
     const histogram = await imageOf(ada, again.outputs[1]);
-    expect(histogram).toMatchObject({ job_id: again.id, image_type: 'histogram', histogram: (await imageOf(ada, first.outputs[1])).histogram });
+    expect(histogram).toMatchObject({
+      job_id: again.id,
+      image_type: 'histogram',
+      histogram: (await imageOf(ada, first.outputs[1])).histogram,
+    });
 
     const batch = (
       await api(app)
@@ -131,10 +151,17 @@ describe.each(availableBackends())('no redundant work, queue on $name', (backend
     const owner = await createUser(app);
     const source = await uploadImage(owner, await uniquePhoto('coffee.png'));
     await run(owner, { image_id: source.id, job_sequence: PIPELINE });
-    const used = (await api(app).get(`/api/users/${owner.id}.json`).set(bearer(ADMIN_TOKEN)).expect(200)).body.usage.storage_bytes as number;
-    await api(app).put(`/api/users/${owner.id}.json`).set(bearer(ADMIN_TOKEN)).send({ max_storage_bytes: used + 1 }).expect(200);
+    const used = (await api(app).get(`/api/users/${owner.id}.json`).set(bearer(ADMIN_TOKEN)).expect(200)).body.usage
+      .storage_bytes as number;
+    await api(app)
+      .put(`/api/users/${owner.id}.json`)
+      .set(bearer(ADMIN_TOKEN))
+      .send({ max_storage_bytes: used + 1 })
+      .expect(200);
 
-    const again = (await api(app).post('/api/jobs.json').set(bearer(owner.token)).send({ image_id: source.id, job_sequence: PIPELINE }).expect(201)).body;
+    const again = (
+      await api(app).post('/api/jobs.json').set(bearer(owner.token)).send({ image_id: source.id, job_sequence: PIPELINE }).expect(201)
+    ).body;
     expect(again).toMatchObject({ status: 'queued', reused_steps: [] });
     const ended = await waitForJob(app, owner.token, again.id);
     expect(ended).toMatchObject({ status: 'failed', outputs: [] });
@@ -169,7 +196,11 @@ describe.each(availableBackends())('no redundant work, queue on $name', (backend
   }, 60_000);
 
   it('refuses a force that is not a boolean', async () => {
-    const response = await api(app).post('/api/jobs.json').set(bearer(ada.token)).send({ image_id: 1, job_sequence: PIPELINE, force: 'yes' }).expect(422);
+    const response = await api(app)
+      .post('/api/jobs.json')
+      .set(bearer(ada.token))
+      .send({ image_id: 1, job_sequence: PIPELINE, force: 'yes' })
+      .expect(422);
     expect(JSON.stringify(response.body)).toContain('force must be true or false');
   });
 });

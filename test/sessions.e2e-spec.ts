@@ -27,8 +27,13 @@ describe('sessions', () => {
   afterAll(() => app.close());
 
   const signIn = async (user: TestUser, userAgent = 'jest'): Promise<string> =>
-    (await api(app).post('/api/sessions.json').set('User-Agent', userAgent).send({ username: user.username, password: user.password }).expect(200))
-      .body.authentication_token;
+    (
+      await api(app)
+        .post('/api/sessions.json')
+        .set('User-Agent', userAgent)
+        .send({ username: user.username, password: user.password })
+        .expect(200)
+    ).body.authentication_token;
   const works = (token: string, user: TestUser) => api(app).get(`/api/users/${user.id}.json`).set(bearer(token)).expect(200);
   const refused = (token: string, user: TestUser) => api(app).get(`/api/users/${user.id}.json`).set(bearer(token)).expect(401);
   const sessionIdOf = async (token: string): Promise<number> => {
@@ -100,7 +105,11 @@ describe('sessions', () => {
     await api(app).post('/api/sessions.json').send({ username: user.username, password: user.password }).expect(401);
     await signIn({ ...user, password: 'a-new-password' });
     // Other changes end nothing.
-    await api(app).put(`/api/users/${user.id}.json`).set(bearer(laptop)).send({ email: `${unique('m')}@example.com` }).expect(200);
+    await api(app)
+      .put(`/api/users/${user.id}.json`)
+      .set(bearer(laptop))
+      .send({ email: `${unique('m')}@example.com` })
+      .expect(200);
     await works(laptop, user);
   });
 
@@ -127,7 +136,9 @@ describe('sessions', () => {
     expect(tables.map((table) => table.table_name)).toContain('sessions');
     for (const { table_name } of tables) {
       for (const token of tokens) {
-        const [{ count }] = await db.query(`SELECT count(*)::int AS count FROM "${table_name}" t WHERE t::text LIKE '%' || $1 || '%'`, [token]);
+        const [{ count }] = await db.query(`SELECT count(*)::int AS count FROM "${table_name}" t WHERE t::text LIKE '%' || $1 || '%'`, [
+          token,
+        ]);
         expect({ table_name, count }).toEqual({ table_name, count: 0 });
       }
     }
@@ -247,7 +258,10 @@ describe('the Sessions migration', () => {
       expect(sessions.body).toEqual([expect.objectContaining({ current: true, user_agent: null, ip: null })]);
       const [{ count }] = await app
         .get(DataSource)
-        .query(`SELECT count(*)::int AS count FROM sessions s, users u WHERE s::text LIKE '%' || $1 || '%' OR u::text LIKE '%' || $1 || '%'`, [token]);
+        .query(
+          `SELECT count(*)::int AS count FROM sessions s, users u WHERE s::text LIKE '%' || $1 || '%' OR u::text LIKE '%' || $1 || '%'`,
+          [token],
+        );
       expect(count).toBe(0);
       await api(app).get(`/api/users/${userId}.json`).set(bearer('pre-sessions-token-wrong')).expect(401);
     } finally {

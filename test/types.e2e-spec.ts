@@ -19,12 +19,20 @@ describe.each([
   afterAll(() => app.close());
 
   it('lets an admin create, read, update and destroy, with and without .json', async () => {
-    const created = await api(app).post(`${path}.json`).set(bearer(ADMIN_TOKEN)).send({ [name]: newName(), ...extra }).expect(201);
+    const created = await api(app)
+      .post(`${path}.json`)
+      .set(bearer(ADMIN_TOKEN))
+      .send({ [name]: newName(), ...extra })
+      .expect(201);
     expect(created.body).toMatchObject({ id: expect.any(Number), ...extra });
     const id = created.body.id;
     await api(app).get(`${path}/${id}.json`).set(bearer(user.token)).expect(200);
     const renamed = newName();
-    const updated = await api(app).put(`${path}/${id}`).set(bearer(ADMIN_TOKEN)).send({ id, [name]: renamed }).expect(200);
+    const updated = await api(app)
+      .put(`${path}/${id}`)
+      .set(bearer(ADMIN_TOKEN))
+      .send({ id, [name]: renamed })
+      .expect(200);
     expect(updated.body[name]).toBe(renamed);
     const destroyed = await api(app).delete(`${path}/${id}.json`).set(bearer(ADMIN_TOKEN)).expect(200);
     expect(destroyed.body[name]).toBe(renamed);
@@ -32,26 +40,54 @@ describe.each([
   });
 
   it('lets a user list and read but not create, change or destroy (403)', async () => {
-    const created = await api(app).post(path).set(bearer(ADMIN_TOKEN)).send({ [name]: newName() }).expect(201);
+    const created = await api(app)
+      .post(path)
+      .set(bearer(ADMIN_TOKEN))
+      .send({ [name]: newName() })
+      .expect(201);
     const list = await api(app).get(`${path}.json?n=all`).set(bearer(user.token)).expect(200);
     expect(list.body.map((row: { id: number }) => row.id)).toContain(created.body.id);
-    await api(app).post(`${path}.json`).set(bearer(user.token)).send({ [name]: newName() }).expect(403);
-    await api(app).put(`${path}/${created.body.id}.json`).set(bearer(user.token)).send({ [name]: newName() }).expect(403);
+    await api(app)
+      .post(`${path}.json`)
+      .set(bearer(user.token))
+      .send({ [name]: newName() })
+      .expect(403);
+    await api(app)
+      .put(`${path}/${created.body.id}.json`)
+      .set(bearer(user.token))
+      .send({ [name]: newName() })
+      .expect(403);
     await api(app).delete(`${path}/${created.body.id}.json`).set(bearer(user.token)).expect(403);
   });
 
   it('refuses a duplicate or missing name with 422', async () => {
     const taken = newName();
-    await api(app).post(`${path}.json`).set(bearer(ADMIN_TOKEN)).send({ [name]: taken }).expect(201);
-    const duplicate = await api(app).post(`${path}.json`).set(bearer(ADMIN_TOKEN)).send({ [name]: taken }).expect(422);
+    await api(app)
+      .post(`${path}.json`)
+      .set(bearer(ADMIN_TOKEN))
+      .send({ [name]: taken })
+      .expect(201);
+    const duplicate = await api(app)
+      .post(`${path}.json`)
+      .set(bearer(ADMIN_TOKEN))
+      .send({ [name]: taken })
+      .expect(422);
     expect(duplicate.body.details).toEqual([{ field: name, message: `${name} has already been taken` }]);
     const missing = await api(app).post(`${path}.json`).set(bearer(ADMIN_TOKEN)).send({}).expect(422);
     expect(missing.body.details.map((detail: { field: string }) => detail.field)).toContain(name);
   });
 
   it('lists the newest n first', async () => {
-    const older = await api(app).post(path).set(bearer(ADMIN_TOKEN)).send({ [name]: newName() }).expect(201);
-    const newer = await api(app).post(path).set(bearer(ADMIN_TOKEN)).send({ [name]: newName() }).expect(201);
+    const older = await api(app)
+      .post(path)
+      .set(bearer(ADMIN_TOKEN))
+      .send({ [name]: newName() })
+      .expect(201);
+    const newer = await api(app)
+      .post(path)
+      .set(bearer(ADMIN_TOKEN))
+      .send({ [name]: newName() })
+      .expect(201);
     const list = await api(app).get(`${path}.json?count=2`).set(bearer(user.token)).expect(200);
     expect(list.body.map((row: { id: number }) => row.id)).toEqual([newer.body.id, older.body.id]);
   });

@@ -57,11 +57,29 @@ describe('uploads and downloads (local storage)', () => {
     api(app).put(`/api/images/${id}/file`).set(bearer(user.token)).set('Content-Type', type).send(body);
 
   it.each([
-    ['a truncated JPEG', () => fixture('astronaut.jpg').subarray(0, 20_000), 'image/jpeg', 422, /corrupt or truncated: the JPEG ends before its end-of-image marker/],
+    [
+      'a truncated JPEG',
+      () => fixture('astronaut.jpg').subarray(0, 20_000),
+      'image/jpeg',
+      422,
+      /corrupt or truncated: the JPEG ends before its end-of-image marker/,
+    ],
     ['a PNG with a bad chunk CRC', pngWithBadCrc, 'image/png', 422, /corrupt or truncated: PNG chunk IDAT has a bad CRC/],
-    ['a PNG without its IEND chunk', () => fixture('coffee.png').subarray(0, -12), 'image/png', 422, /corrupt or truncated: the PNG ends before its IEND chunk/],
+    [
+      'a PNG without its IEND chunk',
+      () => fixture('coffee.png').subarray(0, -12),
+      'image/png',
+      422,
+      /corrupt or truncated: the PNG ends before its IEND chunk/,
+    ],
     ['a text file sent as image/png', () => Buffer.from('hello, I am not a picture\n'.repeat(40)), 'image/png', 415, /not an image/],
-    ['a PNG whose header claims 100000×100000 pixels', () => pngClaiming(100_000, 100_000), 'image/png', 422, /100000×100000 pixels, more than/],
+    [
+      'a PNG whose header claims 100000×100000 pixels',
+      () => pngClaiming(100_000, 100_000),
+      'image/png',
+      422,
+      /100000×100000 pixels, more than/,
+    ],
     ['an empty body', () => Buffer.alloc(0), 'image/png', 422, /empty/],
     ['a body over MAX_UPLOAD_BYTES', () => Buffer.alloc(MAX_UPLOAD_BYTES + 1, 7), 'image/png', 413, /limit/],
     ['a body that is not declared an image', () => fixture('astronaut.png'), 'application/octet-stream', 415, /Content-Type/],
@@ -83,7 +101,13 @@ describe('uploads and downloads (local storage)', () => {
     const { port } = server.address() as { port: number };
     const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const upload = httpRequest(
-        { port, host: '127.0.0.1', method: 'PUT', path: `/api/images/${image.id}/file`, headers: { ...bearer(alice.token), 'Content-Type': 'image/png' } },
+        {
+          port,
+          host: '127.0.0.1',
+          method: 'PUT',
+          path: `/api/images/${image.id}/file`,
+          headers: { ...bearer(alice.token), 'Content-Type': 'image/png' },
+        },
         (response) => {
           let body = '';
           response.on('data', (chunk) => (body += chunk));
@@ -113,7 +137,14 @@ describe('uploads and downloads (local storage)', () => {
     const image = await createImage(app, alice);
     const photo = fixture('astronaut.jpg');
     const response = await put(image.id, photo, 'image/jpeg').expect(200);
-    expect(response.body).toMatchObject({ status: 'original stored', format: 'jpeg', width: 512, height: 512, bytes: photo.length, corrupt_reason: null });
+    expect(response.body).toMatchObject({
+      status: 'original stored',
+      format: 'jpeg',
+      width: 512,
+      height: 512,
+      bytes: photo.length,
+      corrupt_reason: null,
+    });
     expect(response.body.s3_key).toMatch(/^originals\/.+\.jpg$/);
     expect(stored().sort()).toEqual([...before, join(env.DATA_DIR!, 'files', response.body.s3_key)].sort());
   });
@@ -145,7 +176,9 @@ describe('uploads and downloads (local storage)', () => {
       .set(bearer(alice.token))
       .attach('file', fixture('astronaut.jpg').subarray(0, 30_000), 'astronaut.jpg')
       .expect(422);
-    expect(truncated.body.details).toEqual([{ field: 'file', message: 'The image is corrupt or truncated: the JPEG ends before its end-of-image marker (EOI)' }]);
+    expect(truncated.body.details).toEqual([
+      { field: 'file', message: 'The image is corrupt or truncated: the JPEG ends before its end-of-image marker (EOI)' },
+    ]);
     const noFile = await api(app).post('/api/images.json').set(bearer(alice.token)).field('image_type', 'original').expect(422);
     expect(noFile.body.details[0].field).toBe('file');
     expect(stored()).toEqual(before);
@@ -225,7 +258,12 @@ describe("the seed's out-of-band upload (S3 storage, presigned PUT)", () => {
   });
 
   const originals = async () => {
-    const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    const client = new S3Client({
+      endpoint: s3.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
     const listed = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'originals/' }));
     client.destroy();
     return (listed.Contents ?? []).map((object) => object.Key);
@@ -234,11 +272,21 @@ describe("the seed's out-of-band upload (S3 storage, presigned PUT)", () => {
   it('streams an accepted PUT /file to S3, and leaves no object of a refused one', async () => {
     const image = (await api(app).post('/api/images.json').set(bearer(user.token)).send({}).expect(201)).body;
     const before = await originals();
-    const refused = await api(app).put(`/api/images/${image.id}/file`).set(bearer(user.token)).set('Content-Type', 'image/png').send(pngWithBadCrc()).expect(422);
+    const refused = await api(app)
+      .put(`/api/images/${image.id}/file`)
+      .set(bearer(user.token))
+      .set('Content-Type', 'image/png')
+      .send(pngWithBadCrc())
+      .expect(422);
     expect(refused.body.error).toMatch(/bad CRC/);
     expect(await originals()).toEqual(before);
     const photo = fixture('coffee.png');
-    const stored = await api(app).put(`/api/images/${image.id}/file`).set(bearer(user.token)).set('Content-Type', 'image/png').send(photo).expect(200);
+    const stored = await api(app)
+      .put(`/api/images/${image.id}/file`)
+      .set(bearer(user.token))
+      .set('Content-Type', 'image/png')
+      .send(photo)
+      .expect(200);
     expect(stored.body).toMatchObject({ format: 'png', width: 300, height: 200, bytes: photo.length });
     expect(await originals()).toEqual([...before, stored.body.s3_key].sort());
     const back = await api(app).get(`/api/images/${image.id}/file`).set(bearer(user.token)).buffer(true).parse(binary).expect(200);
@@ -251,7 +299,11 @@ describe("the seed's out-of-band upload (S3 storage, presigned PUT)", () => {
   it('issues a URL, takes the upload, checks it and records it on PUT {"s3_key"}', async () => {
     const image = (await api(app).post('/api/images.json').set(bearer(user.token)).send({}).expect(201)).body;
     const grant = await presign(image.id);
-    expect(grant).toMatchObject({ url: expect.stringContaining(s3.endpoint), s3_key: expect.stringMatching(`^uploads/${image.id}/`), expires_in: 900 });
+    expect(grant).toMatchObject({
+      url: expect.stringContaining(s3.endpoint),
+      s3_key: expect.stringMatching(`^uploads/${image.id}/`),
+      expires_in: 900,
+    });
     const photo = fixture('astronaut.png');
     const upload = await fetch(grant.url, { method: 'PUT', body: photo, headers: { 'Content-Type': 'image/png' } });
     expect(upload.ok).toBe(true);
@@ -270,7 +322,10 @@ describe("the seed's out-of-band upload (S3 storage, presigned PUT)", () => {
     const grant = await presign(image.id);
     await fetch(grant.url, { method: 'PUT', body: fixture('astronaut.png').subarray(0, 50_000), headers: { 'Content-Type': 'image/png' } });
     const refused = await api(app).put(`/api/images/${image.id}.json`).set(bearer(user.token)).send({ s3_key: grant.s3_key }).expect(422);
-    expect(refused.body).toMatchObject({ error: 'The image is corrupt or truncated: PNG chunk IDAT runs past the end of the file', details: [{ field: 'file' }] });
+    expect(refused.body).toMatchObject({
+      error: 'The image is corrupt or truncated: PNG chunk IDAT runs past the end of the file',
+      details: [{ field: 'file' }],
+    });
     // Its object is gone: the key no longer names an upload.
     const again = await api(app).put(`/api/images/${image.id}.json`).set(bearer(user.token)).send({ s3_key: grant.s3_key }).expect(422);
     expect(again.body.details[0].field).toBe('s3_key');
@@ -286,7 +341,12 @@ describe("the seed's out-of-band upload (S3 storage, presigned PUT)", () => {
       .set(bearer(user.token))
       .send({ s3_key: grant.s3_key, image_type: 'grayscale', original_id: source.id })
       .expect(200);
-    expect(recorded.body).toMatchObject({ status: 'original stored', s3_key: grant.s3_key, image_type: 'grayscale', original_id: source.id });
+    expect(recorded.body).toMatchObject({
+      status: 'original stored',
+      s3_key: grant.s3_key,
+      image_type: 'grayscale',
+      original_id: source.id,
+    });
   });
 
   it('refuses a key never uploaded to, another image’s key, and a non-image (deleting it)', async () => {

@@ -90,7 +90,8 @@ describe('usage counters and quota checks', () => {
   it("grants a batch each owner's room once, in order, and refuses the rest as single creations would be", async () => {
     const small = await newUser({ jobs: 2 });
     const large = await newUser({ jobs: 5 });
-    const created = async () => (await metrics.exposition()).text.match(/darkroom_jobs_created_total\{operation="process"\} (\d+)/)?.[1] ?? '0';
+    const created = async () =>
+      (await metrics.exposition()).text.match(/darkroom_jobs_created_total\{operation="process"\} (\d+)/)?.[1] ?? '0';
     const before = Number(await created());
     const owners = [small, large, small, MISSING_USER, small, large];
     const outcomes = await jobs.insertMany(owners.map(newJob), DEFAULTS);
@@ -98,7 +99,9 @@ describe('usage counters and quota checks', () => {
     expect(outcomes.map((outcome) => (outcome instanceof Job ? outcome.userId : null))).toEqual([small, large, small, null, null, large]);
     const ids = outcomes.flatMap((outcome) => (outcome instanceof Job ? [outcome.id] : []));
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
-    expect((outcomes[3] as InvalidInputError).details).toEqual([{ field: 'user_id', message: `user_id ${MISSING_USER} does not name an existing user` }]);
+    expect((outcomes[3] as InvalidInputError).details).toEqual([
+      { field: 'user_id', message: `user_id ${MISSING_USER} does not name an existing user` },
+    ]);
     expect((outcomes[4] as Error).message).toBe('Too many jobs in progress: 2 of 2 queued or running; wait for some to finish');
     expect(Number(await created())).toBe(before + 4);
     const refused = await jobs.insertMany([newJob(small)], DEFAULTS);
@@ -120,7 +123,10 @@ describe('usage counters and quota checks', () => {
     expect(mine.filter((outcome) => outcome instanceof QuotaExceededError)).toHaveLength(mine.length - 7);
 
     // Five ended jobs leave room for five: their five retries race with three creations.
-    const ended = mine.filter((outcome): outcome is Job => outcome instanceof Job).slice(0, 5).map((job) => job.id);
+    const ended = mine
+      .filter((outcome): outcome is Job => outcome instanceof Job)
+      .slice(0, 5)
+      .map((job) => job.id);
     await dataSource.query(`UPDATE jobs SET status = 'cancelled' WHERE id = ANY($1)`, [ended.slice(0, 3)]);
     await dataSource.query(`UPDATE jobs SET status = 'failed' WHERE id = ANY($1)`, [ended.slice(3)]);
     const raced = await Promise.allSettled([
@@ -128,12 +134,17 @@ describe('usage counters and quota checks', () => {
       ...Array.from({ length: 3 }, () => jobs.insert(newJob(user), DEFAULTS)),
     ]);
     expect(raced.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(5);
-    expect(raced.filter((outcome) => outcome.status === 'rejected').map((outcome) => (outcome as PromiseRejectedResult).reason.message)).toEqual([
+    expect(
+      raced.filter((outcome) => outcome.status === 'rejected').map((outcome) => (outcome as PromiseRejectedResult).reason.message),
+    ).toEqual([
       'Too many jobs in progress: 7 of 7 queued or running; wait for some to finish',
       'Too many jobs in progress: 7 of 7 queued or running; wait for some to finish',
       'Too many jobs in progress: 7 of 7 queued or running; wait for some to finish',
     ]);
-    const [{ count }] = await dataSource.query(`SELECT count(*)::int AS count FROM jobs WHERE user_id = $1 AND status IN ('queued', 'running')`, [user]);
+    const [{ count }] = await dataSource.query(
+      `SELECT count(*)::int AS count FROM jobs WHERE user_id = $1 AND status IN ('queued', 'running')`,
+      [user],
+    );
     expect(count).toBe(7);
     expect(await jobs.retry(ended[0] + 1_000_000, DEFAULTS)).toBeNull();
   });
@@ -169,7 +180,10 @@ describe('usage counters and quota checks', () => {
       await assertStorageAfterWrite(holder.manager, user, DEFAULTS, 300, 'an output');
 
       const within = <T>(promise: Promise<T>) =>
-        Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('waited on the storage write')), 3000))]);
+        Promise.race([
+          promise,
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error('waited on the storage write')), 3000)),
+        ]);
       expect(await within(jobs.insert(newJob(user), DEFAULTS))).toBeInstanceOf(Job);
       await within(dataSource.query('DELETE FROM images WHERE id = $1', [old]));
 
@@ -195,7 +209,11 @@ describe('usage counters and quota checks', () => {
   it('shows exact counts through creations, deletions, moves and file changes, and across a fold; job updates write nothing', async () => {
     const [alice, bob] = [await newUser(), await newUser()];
     const made = (await jobs.insertMany([newJob(alice), newJob(alice), newJob(bob)], DEFAULTS)) as Job[];
-    const images = [await addImage(dataSource.manager, alice, 1000), await addImage(dataSource.manager, alice, null), await addImage(dataSource.manager, bob, 50)];
+    const images = [
+      await addImage(dataSource.manager, alice, 1000),
+      await addImage(dataSource.manager, alice, null),
+      await addImage(dataSource.manager, bob, 50),
+    ];
     const before = await deltaRows(alice);
     await dataSource.query(`UPDATE jobs SET status = 'running', progress = 50 WHERE user_id = $1`, [alice]);
     await dataSource.query(`UPDATE images SET status = 'processed' WHERE user_id = $1`, [alice]);
@@ -241,7 +259,11 @@ describe('usage counters and quota checks', () => {
 
     await undoMigrationsThrough('UsageDeltas1796700000002');
     const base = async () =>
-      (await dataSource.query('SELECT jobs_count AS jobs, image_count AS images, storage_bytes::int AS bytes FROM users WHERE id = $1', [user]))[0];
+      (
+        await dataSource.query('SELECT jobs_count AS jobs, image_count AS images, storage_bytes::int AS bytes FROM users WHERE id = $1', [
+          user,
+        ])
+      )[0];
     expect(await base()).toEqual(expected);
     await dataSource.query(`INSERT INTO jobs (user_id, image_url) VALUES ($1, 'https://example.com/b.jpg')`, [user]);
     expect(await base()).toEqual({ ...expected, jobs: expected.jobs + 1 });

@@ -32,10 +32,7 @@ describe('users and sessions', () => {
         created_at: expect.any(String),
         updated_at: expect.any(String),
       });
-      const read = await api(app)
-        .get(`/api/users/${response.body.id}.json`)
-        .set(bearer(response.body.authentication_token))
-        .expect(200);
+      const read = await api(app).get(`/api/users/${response.body.id}.json`).set(bearer(response.body.authentication_token)).expect(200);
       for (const field of PRIVATE_FIELDS) expect(read.body).not.toHaveProperty(field);
     });
 
@@ -104,15 +101,9 @@ describe('users and sessions', () => {
   describe('POST /api/sessions.json (sign-in)', () => {
     it('starts a new session, with a new token, for the username or the email', async () => {
       const user = await createUser(app);
-      const byName = await api(app)
-        .post('/api/sessions.json')
-        .send({ username: user.username, password: user.password })
-        .expect(200);
+      const byName = await api(app).post('/api/sessions.json').send({ username: user.username, password: user.password }).expect(200);
       expect(byName.body.authentication_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
-      const byEmail = await api(app)
-        .post('/api/sessions')
-        .send({ email: user.email.toUpperCase(), password: user.password })
-        .expect(200);
+      const byEmail = await api(app).post('/api/sessions').send({ email: user.email.toUpperCase(), password: user.password }).expect(200);
       const tokens = [user.token, byName.body.authentication_token, byEmail.body.authentication_token];
       expect(new Set(tokens).size).toBe(3);
       for (const token of tokens) await api(app).get(`/api/users/${user.id}.json`).set(bearer(token)).expect(200);
@@ -121,7 +112,10 @@ describe('users and sessions', () => {
     it('answers 401 to a wrong password or an unknown user, 422 to a missing login', async () => {
       const user = await createUser(app);
       await api(app).post('/api/sessions.json').send({ username: user.username, password: 'wrong-password' }).expect(401);
-      await api(app).post('/api/sessions.json').send({ username: unique('nobody'), password: 'whatever1' }).expect(401);
+      await api(app)
+        .post('/api/sessions.json')
+        .send({ username: unique('nobody'), password: 'whatever1' })
+        .expect(401);
       const missing = await api(app).post('/api/sessions.json').send({ password: 'whatever1' }).expect(422);
       expect(missing.body.details[0].field).toBe('username');
     });

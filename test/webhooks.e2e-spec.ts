@@ -108,7 +108,11 @@ describe.each(availableBackends())('signed webhooks, queue on $name', (backend) 
 
   it('shows a new secret once, to the user themself or an admin, and needs one before a job takes a callback_url', async () => {
     const made = await makeSecret(app, ada);
-    expect(made).toEqual({ user_id: ada.id, secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/]+={0,2}$/), previous_secret_valid_until: null });
+    expect(made).toEqual({
+      user_id: ada.id,
+      secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/]+={0,2}$/),
+      previous_secret_valid_until: null,
+    });
     secret = made.secret;
     const { body: user } = await api(app).get(`/api/users/${ada.id}.json`).set(bearer(ada.token)).expect(200);
     expect(JSON.stringify(user)).not.toContain(secret.slice(6));
@@ -131,16 +135,28 @@ describe.each(availableBackends())('signed webhooks, queue on $name', (backend) 
   it('takes callback_url on create and on PUT of a queued job, and announces ends made while no worker ran', async () => {
     // No worker yet: jobs stay queued; one is cancelled through the API, the other expires (the
     // API's reconciler fails it), both with nobody listening for their deliveries.
-    const { body: job } = await api(app).post('/api/jobs.json').set(bearer(ada.token)).send({ image_id: image, job_type: ['grayscale'] }).expect(201);
+    const { body: job } = await api(app)
+      .post('/api/jobs.json')
+      .set(bearer(ada.token))
+      .send({ image_id: image, job_type: ['grayscale'] })
+      .expect(201);
     expect(job.callback_url).toBeNull();
-    const { body: bad } = await api(app).put(`/api/jobs/${job.id}.json`).set(bearer(ada.token)).send({ callback_url: 'ftp://127.0.0.1/x' }).expect(422);
+    const { body: bad } = await api(app)
+      .put(`/api/jobs/${job.id}.json`)
+      .set(bearer(ada.token))
+      .send({ callback_url: 'ftp://127.0.0.1/x' })
+      .expect(422);
     expect(bad.details).toEqual([{ field: 'callback_url', message: 'callback_url must be an absolute https:// URL' }]);
     const { body: typed } = await api(app).put(`/api/jobs/${job.id}.json`).set(bearer(ada.token)).send({ callback_url: 42 }).expect(422);
     expect(typed.details).toEqual([{ field: 'callback_url', message: 'callback_url must be a URL string' }]);
     const url = receiver.url('/cancelled');
     const { body: updated } = await api(app).put(`/api/jobs/${job.id}.json`).set(bearer(ada.token)).send({ callback_url: url }).expect(200);
     expect(updated.callback_url).toBe(url);
-    const { body: removed } = await api(app).put(`/api/jobs/${job.id}.json`).set(bearer(ada.token)).send({ callback_url: null }).expect(200);
+    const { body: removed } = await api(app)
+      .put(`/api/jobs/${job.id}.json`)
+      .set(bearer(ada.token))
+      .send({ callback_url: null })
+      .expect(200);
     expect(removed.callback_url).toBeNull();
     await api(app).put(`/api/jobs/${job.id}.json`).set(bearer(ada.token)).send({ callback_url: url }).expect(200);
     const { body: cancelled } = await api(app).post(`/api/jobs/${job.id}/cancel`).set(bearer(ada.token)).expect(200);
@@ -204,8 +220,22 @@ describe.each(availableBackends())('signed webhooks, queue on $name', (backend) 
       finished_at: expect.any(String),
     });
     expect(delivery.attempts).toEqual([
-      { attempt: 1, attempted_at: expect.any(String), duration_ms: expect.any(Number), outcome: 'http_error', status_code: 500, error: 'Answered HTTP 500' },
-      { attempt: 2, attempted_at: expect.any(String), duration_ms: expect.any(Number), outcome: 'delivered', status_code: 200, error: null },
+      {
+        attempt: 1,
+        attempted_at: expect.any(String),
+        duration_ms: expect.any(Number),
+        outcome: 'http_error',
+        status_code: 500,
+        error: 'Answered HTTP 500',
+      },
+      {
+        attempt: 2,
+        attempted_at: expect.any(String),
+        duration_ms: expect.any(Number),
+        outcome: 'delivered',
+        status_code: 200,
+        error: null,
+      },
     ]);
     expect(Date.parse(delivery.attempts[1].attempted_at)).toBeGreaterThan(Date.parse(delivery.attempts[0].attempted_at));
 
@@ -227,7 +257,11 @@ describe.each(availableBackends())('signed webhooks, queue on $name', (backend) 
     expect(validUntil - Date.now()).toBeLessThanOrEqual(24 * 3600_000);
 
     const url = receiver.url('/rotated');
-    const { body: created } = await api(app).post('/api/jobs.json').set(bearer(ada.token)).send({ image_id: image, job_type: ['grayscale'], callback_url: url }).expect(201);
+    const { body: created } = await api(app)
+      .post('/api/jobs.json')
+      .set(bearer(ada.token))
+      .send({ image_id: image, job_type: ['grayscale'], callback_url: url })
+      .expect(201);
     const job = await waitForJob(app, ada.token, created.id);
     const [request] = await receiver.waitFor('/rotated', 1);
     expect(headersOf(request)['webhook-signature'].split(' ')).toHaveLength(2);
@@ -260,7 +294,11 @@ describe('callback URLs without ALLOW_PRIVATE_WEBHOOKS (SSRF)', () => {
     ['http://localhost:9/hook', "callback_url's host localhost resolves to"],
     ['http://93.184.215.14/hook', 'callback_url must be an https:// URL'],
   ])('refuses %s with a 422 naming callback_url, sending nothing', async (url, message) => {
-    const { body } = await api(app).post('/api/jobs.json').set(bearer(ada.token)).send({ image_id: image, job_type: ['grayscale'], callback_url: url }).expect(422);
+    const { body } = await api(app)
+      .post('/api/jobs.json')
+      .set(bearer(ada.token))
+      .send({ image_id: image, job_type: ['grayscale'], callback_url: url })
+      .expect(422);
     expect(body.details).toEqual([{ field: 'callback_url', message: expect.stringContaining(message) }]);
   });
 });
@@ -302,7 +340,11 @@ describe('webhook deliveries that fail for good', () => {
   it('checks the URL again at delivery: a worker that allows no private address refuses it, and sends nothing', async () => {
     worker = await startTestWorker({ ...env, ALLOW_PRIVATE_WEBHOOKS: 'false' });
     const url = receiver.url('/private');
-    const { body: created } = await api(app).post('/api/jobs.json').set(bearer(ada.token)).send({ image_id: image, job_type: ['grayscale'], callback_url: url }).expect(201);
+    const { body: created } = await api(app)
+      .post('/api/jobs.json')
+      .set(bearer(ada.token))
+      .send({ image_id: image, job_type: ['grayscale'], callback_url: url })
+      .expect(201);
     await waitForJob(app, ada.token, created.id);
     const delivery = await finishedDelivery(created.id);
     expect(delivery).toMatchObject({ status: 'failed', next_attempt_at: null });
@@ -324,7 +366,11 @@ describe('webhook deliveries that fail for good', () => {
   it('gives up once WEBHOOK_RETRY_HOURS are spent', async () => {
     worker = await startTestWorker(env);
     const url = receiver.url('/down', 503, 503);
-    const { body: created } = await api(app).post('/api/jobs.json').set(bearer(ada.token)).send({ image_id: image, job_type: ['grayscale'], callback_url: url }).expect(201);
+    const { body: created } = await api(app)
+      .post('/api/jobs.json')
+      .set(bearer(ada.token))
+      .send({ image_id: image, job_type: ['grayscale'], callback_url: url })
+      .expect(201);
     await waitForJob(app, ada.token, created.id);
     const delivery = await finishedDelivery(created.id);
     expect(delivery).toMatchObject({ status: 'failed', event: 'job.completed' });

@@ -70,10 +70,13 @@ export class AuthGuard implements CanActivate {
 
   private async authenticateCookie(request: AuthenticatedRequest, token: string): Promise<Principal> {
     if (!SAFE_METHODS.has(request.method)) {
-      if (!sameOrigin(request)) throw new ForbiddenException(`Cross-origin request refused: Origin ${request.headers.origin} is not this server`);
+      if (!sameOrigin(request))
+        throw new ForbiddenException(`Cross-origin request refused: Origin ${request.headers.origin} is not this server`);
       const given = request.headers[CSRF_HEADER];
       if (!csrfTokenMatches(token, typeof given === 'string' ? given : undefined)) {
-        throw new ForbiddenException('Missing or wrong CSRF token: a request signed in by cookie must send the X-CSRF-Token header its page gives');
+        throw new ForbiddenException(
+          'Missing or wrong CSRF token: a request signed in by cookie must send the X-CSRF-Token header its page gives',
+        );
       }
     }
     const session = await this.sessions.authenticate(token);

@@ -3,7 +3,15 @@ import { InvalidInputError } from '../common/invalid-input.error';
 import { DEFAULT_LIMIT, Selection } from '../pipelines/selection';
 import { Principal } from './principal';
 
-const everything: Selection = { limit: DEFAULT_LIMIT, since: null, imageType: null, userId: null, status: null, afterId: null, include: [] };
+const everything: Selection = {
+  limit: DEFAULT_LIMIT,
+  since: null,
+  imageType: null,
+  userId: null,
+  status: null,
+  afterId: null,
+  include: [],
+};
 
 describe('Principal', () => {
   const user = Principal.forUser({ id: 7, admin: false });

@@ -35,7 +35,8 @@ export class SessionsController {
   @HttpCode(200)
   @ApiOperation({
     summary: 'Sign in with username or email and password: starts a new session, answers with its bearer token',
-    description: 'With "cookie": true the token goes into an HttpOnly, SameSite=Strict cookie for the admin pages instead, and the answer has no authentication_token.',
+    description:
+      'With "cookie": true the token goes into an HttpOnly, SameSite=Strict cookie for the admin pages instead, and the answer has no authentication_token.',
   })
   @ApiOkResponse({ type: AuthenticatedUserResponseDto })
   @ApiErrorResponses(400, 401, 422)
@@ -48,7 +49,9 @@ export class SessionsController {
     const user = await this.users.authenticate(dto, dto.password).catch((error: unknown) => {
       // The login named, never the password; JSON-quoted so that it cannot forge a log line.
       const login = JSON.stringify((dto.username ?? dto.email ?? '').slice(0, 254));
-      this.logger.warn(`Failed sign-in for ${dto.username !== undefined ? 'username' : 'email'} ${login} from ${origin.ip ?? 'unknown address'}`);
+      this.logger.warn(
+        `Failed sign-in for ${dto.username !== undefined ? 'username' : 'email'} ${login} from ${origin.ip ?? 'unknown address'}`,
+      );
       throw error;
     });
     const token = await this.sessions.create(user.id, origin);

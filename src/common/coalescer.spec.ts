@@ -39,7 +39,10 @@ describe('Coalescer', () => {
     releaseAll();
     await answers[0];
     await settle();
-    expect(batches).toEqual([[1, 2, 3], [4, 5, 6]]);
+    expect(batches).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     releaseAll();
     await expect(Promise.all(answers)).resolves.toEqual([10, 20, 30, 40, 50, 60]);
   });

@@ -23,18 +23,18 @@ describe('IsIntInRange / IsId', () => {
     expect(await detailsOf({ image_id: id })).toEqual([]);
   });
 
-  it.each(['1', 'abc', '', 1.5, true, {}, [1]])(
-    'answers %p, which is not an integer, with exactly one message',
-    async (value) => {
-      expect(await detailsOf({ image_id: value })).toEqual([{ field: 'image_id', message: 'image_id must be an integer' }]);
+  it.each(['1', 'abc', '', 1.5, true, {}, [1]])('answers %p, which is not an integer, with exactly one message', async (value) => {
+    expect(await detailsOf({ image_id: value })).toEqual([{ field: 'image_id', message: 'image_id must be an integer' }]);
+  });
+
+  it.each([0, -1, MAX_ID + 1, 99_999_999_999, 1e300])(
+    'answers the integer %p, out of range, with one message naming the range',
+    async (id) => {
+      expect(await detailsOf({ image_id: id })).toEqual([
+        { field: 'image_id', message: `image_id must be an integer from 1 to ${MAX_ID}` },
+      ]);
     },
   );
-
-  it.each([0, -1, MAX_ID + 1, 99_999_999_999, 1e300])('answers the integer %p, out of range, with one message naming the range', async (id) => {
-    expect(await detailsOf({ image_id: id })).toEqual([
-      { field: 'image_id', message: `image_id must be an integer from 1 to ${MAX_ID}` },
-    ]);
-  });
 
   it('names its own range', async () => {
     expect(await detailsOf({ attempts: 21 })).toEqual([{ field: 'attempts', message: 'attempts must be an integer from 1 to 20' }]);

@@ -35,6 +35,9 @@ function hasBody(req: Request): boolean {
 
 export function unsupportedBodyMessage(contentType: string | undefined, accepted: string[]): string {
   const got = contentType?.trim() ? contentType.trim().slice(0, 100) : 'no Content-Type';
-  const others = accepted.filter((type) => type !== JSON_TYPE).map((type) => `, or as ${type}`).join('');
+  const others = accepted
+    .filter((type) => type !== JSON_TYPE)
+    .map((type) => `, or as ${type}`)
+    .join('');
   return `Send the body as JSON with Content-Type: ${JSON_TYPE}${others} (got ${got})`;
 }

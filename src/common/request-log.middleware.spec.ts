@@ -70,7 +70,12 @@ describe('requestLogging', () => {
     const answer = await fetch(`${url}/broken`);
     expect(answer.status).toBe(503);
     const line = await until(() => lines.find((candidate) => candidate.req_id === answer.headers.get('x-request-id')));
-    expect(line).toMatchObject({ level: 50, msg: 'request errored', res: { status: 503 }, err: { message: 'failed with status code 503' } });
+    expect(line).toMatchObject({
+      level: 50,
+      msg: 'request errored',
+      res: { status: 503 },
+      err: { message: 'failed with status code 503' },
+    });
   });
 
   it('logs a request whose client left before the answer as aborted, with its id', async () => {

@@ -7,6 +7,8 @@ describe('within', () => {
   });
 
   it('rejects, naming what did not answer, when the promise never settles', async () => {
-    await expect(within(new Promise(() => undefined), 10, 'The process queue')).rejects.toThrow('The process queue did not answer within 0.01 s');
+    await expect(within(new Promise(() => undefined), 10, 'The process queue')).rejects.toThrow(
+      'The process queue did not answer within 0.01 s',
+    );
   });
 });

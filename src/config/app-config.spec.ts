@@ -40,7 +40,12 @@ describe('loadConfig', () => {
   });
 
   it('reads the webhook settings: http and private addresses refused, and a day of retries, by default', () => {
-    expect(loadConfig({})).toMatchObject({ ALLOW_HTTP_WEBHOOKS: false, ALLOW_PRIVATE_WEBHOOKS: false, WEBHOOK_RETRY_HOURS: 24, WEBHOOK_RETRY_BASE_MS: 10_000 });
+    expect(loadConfig({})).toMatchObject({
+      ALLOW_HTTP_WEBHOOKS: false,
+      ALLOW_PRIVATE_WEBHOOKS: false,
+      WEBHOOK_RETRY_HOURS: 24,
+      WEBHOOK_RETRY_BASE_MS: 10_000,
+    });
     expect(loadConfig({ ALLOW_HTTP_WEBHOOKS: 'true', ALLOW_PRIVATE_WEBHOOKS: '1', WEBHOOK_RETRY_HOURS: '0' })).toMatchObject({
       ALLOW_HTTP_WEBHOOKS: true,
       ALLOW_PRIVATE_WEBHOOKS: true,
@@ -50,7 +55,13 @@ describe('loadConfig', () => {
   });
 
   it('reads the rate limits (0 turns one off) and TRUST_PROXY as Express takes it', () => {
-    expect(loadConfig({})).toMatchObject({ AUTH_RATE_LIMIT: 10, JOB_RATE_LIMIT: 600, UPLOAD_RATE_LIMIT: 120, TRUST_PROXY: false, AUTH_CACHE_SECONDS: 30 });
+    expect(loadConfig({})).toMatchObject({
+      AUTH_RATE_LIMIT: 10,
+      JOB_RATE_LIMIT: 600,
+      UPLOAD_RATE_LIMIT: 120,
+      TRUST_PROXY: false,
+      AUTH_CACHE_SECONDS: 30,
+    });
     expect(loadConfig({ AUTH_CACHE_SECONDS: '0' }).AUTH_CACHE_SECONDS).toBe(0);
     expect(loadConfig({ AUTH_RATE_LIMIT: '0', JOB_RATE_LIMIT: '3', UPLOAD_RATE_LIMIT: '7' })).toMatchObject({
       AUTH_RATE_LIMIT: 0,

@@ -4,7 +4,20 @@ import { Expose, plainToInstance, Transform } from 'class-transformer';
 import { cpus } from 'node:os';
 import { isIP } from 'node:net';
 import { defaultLogFormat, LOG_LEVELS, type LogFormat, type LogLevel } from '../common/app-logger';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, ValidateBy, ValidateIf, validateSync } from 'class-validator';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  ValidateBy,
+  ValidateIf,
+  validateSync,
+} from 'class-validator';
 
 /**
  * The process environment, validated once at start. Every variable the product reads is declared
@@ -134,9 +147,7 @@ export class AppConfig {
   WORKER_CONCURRENCY: number;
 
   @Expose()
-  @Transform(({ value }) =>
-    (value === undefined || value === '' ? 'process,query,search' : String(value)).split(',').map((q) => q.trim()),
-  )
+  @Transform(({ value }) => (value === undefined || value === '' ? 'process,query,search' : String(value)).split(',').map((q) => q.trim()))
   @IsIn(['process', 'query', 'search'], { each: true, message: 'WORKER_QUEUES must list some of process, query, search' })
   WORKER_QUEUES: string[];
 

@@ -65,7 +65,12 @@ describe('the dashboard page', () => {
       view({
         viewer: { id: 1, username: '<b>root</b>' },
         ended: { jobs: [job({ error: '<script>alert(1)</script>', username: 'a"b' })], total: 120 },
-        inProgress: { jobs: [job({ id: 8, status: 'running', error: null, progress: 50, startedAt: new Date('2026-01-02T03:04:05Z'), finishedAt: null })], total: 1 },
+        inProgress: {
+          jobs: [
+            job({ id: 8, status: 'running', error: null, progress: 50, startedAt: new Date('2026-01-02T03:04:05Z'), finishedAt: null }),
+          ],
+          total: 1,
+        },
       }),
       null,
     );

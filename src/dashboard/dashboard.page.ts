@@ -53,7 +53,10 @@ ${body}
 `;
 }
 
-const time = (date: Date | null) => (date ? `<time datetime="${escapeHtml(date.toISOString())}">${escapeHtml(date.toISOString().slice(0, 19).replace('T', ' '))}</time>` : '<span class="muted">—</span>');
+const time = (date: Date | null) =>
+  date
+    ? `<time datetime="${escapeHtml(date.toISOString())}">${escapeHtml(date.toISOString().slice(0, 19).replace('T', ' '))}</time>`
+    : '<span class="muted">—</span>';
 const owner = (job: JobSummary) => `${escapeHtml(job.username)} <span class="muted">#${escapeHtml(job.userId)}</span>`;
 const sequence = (job: JobSummary) => escapeHtml(job.jobType.join(', '));
 const button = (label: string, job: JobSummary, action: string) =>

@@ -32,9 +32,7 @@ export class DashboardRepository {
 
   /** Jobs by queue (the first element of job_type names the pipeline kind) and status. */
   countsByQueueAndStatus(): Promise<StatusCount[]> {
-    return this.dataSource.query(
-      `SELECT job_type[1] AS queue, status, count(*)::int AS count FROM jobs GROUP BY job_type[1], status`,
-    );
+    return this.dataSource.query(`SELECT job_type[1] AS queue, status, count(*)::int AS count FROM jobs GROUP BY job_type[1], status`);
   }
 
   /** The `limit` jobs in one of `statuses` that changed last: the latest to end, or the newest queued. */

@@ -14,7 +14,20 @@ import { WebhookSecret } from '../webhooks/webhook-secret.entity';
 import { Installation } from './installation.entity';
 import { SnakeNamingStrategy } from './snake-naming.strategy';
 
-export const entities = [User, ImageType, Image, JobType, Job, Histogram, Installation, Session, JobEvent, WebhookSecret, WebhookDelivery, WebhookAttempt];
+export const entities = [
+  User,
+  ImageType,
+  Image,
+  JobType,
+  Job,
+  Histogram,
+  Installation,
+  Session,
+  JobEvent,
+  WebhookSecret,
+  WebhookDelivery,
+  WebhookAttempt,
+];
 
 export function dataSourceOptions(url: string): DataSourceOptions {
   return {

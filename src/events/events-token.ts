@@ -31,9 +31,9 @@ function sign(secret: string, body: string): Buffer {
  * token it matches no session and gets 401.
  */
 export function makeEventsToken(secret: string, claims: EventsTokenClaims): string {
-  const body = Buffer.from(
-    JSON.stringify({ s: scopeName(claims.scope), u: claims.userId, a: claims.admin, e: claims.expiresAt }),
-  ).toString('base64url');
+  const body = Buffer.from(JSON.stringify({ s: scopeName(claims.scope), u: claims.userId, a: claims.admin, e: claims.expiresAt })).toString(
+    'base64url',
+  );
   return `${body}.${sign(secret, body).toString('base64url')}`;
 }
 

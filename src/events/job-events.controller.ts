@@ -76,10 +76,7 @@ export class JobEventsController {
   @ApiOperation({ summary: 'A 60-second access_token for GET /api/jobs/:id/events (for EventSource, which cannot send headers)' })
   @ApiOkResponse({ type: EventsTokenResponseDto })
   @ApiErrorResponses(401, 404)
-  makeJobToken(
-    @CurrentPrincipal() principal: Principal,
-    @Param('id', new ParseIdPipe('job')) id: number,
-  ): Promise<EventsTokenResponseDto> {
+  makeJobToken(@CurrentPrincipal() principal: Principal, @Param('id', new ParseIdPipe('job')) id: number): Promise<EventsTokenResponseDto> {
     return this.events.makeToken(principal, { jobId: id });
   }
 }

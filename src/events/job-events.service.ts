@@ -47,7 +47,13 @@ interface EventRow {
   data: Record<string, unknown>;
 }
 
-const toMessage = (row: EventRow): JobEventMessage => ({ id: String(row.id), jobId: row.job_id, userId: row.user_id, type: row.type, data: row.data });
+const toMessage = (row: EventRow): JobEventMessage => ({
+  id: String(row.id),
+  jobId: row.job_id,
+  userId: row.user_id,
+  type: row.type,
+  data: row.data,
+});
 
 /**
  * Live job events. Each API process holds ONE listening connection to PostgreSQL and fans the
@@ -123,7 +129,9 @@ export class JobEventsService implements OnModuleInit, BeforeApplicationShutdown
     if (accessToken) {
       const holder = verifyEventsToken(this.secret, accessToken, scope, Math.floor(Date.now() / 1000));
       if (!holder) {
-        throw new UnauthorizedException('Invalid or expired access_token: make a new one with POST /api/jobs/:id/events_token (or /api/jobs/events_token), valid 60 s');
+        throw new UnauthorizedException(
+          'Invalid or expired access_token: make a new one with POST /api/jobs/:id/events_token (or /api/jobs/events_token), valid 60 s',
+        );
       }
       return holder.userId === null ? Principal.adminToken() : Principal.forUser({ id: holder.userId, admin: holder.admin });
     }
@@ -236,7 +244,12 @@ export class JobEventsService implements OnModuleInit, BeforeApplicationShutdown
         });
       }
     }
-    const [where, value] = 'jobId' in filter ? ['job_id = $3', filter.jobId] : filter.userId === null ? ['$3::int IS NULL', null] : ['user_id = $3', filter.userId];
+    const [where, value] =
+      'jobId' in filter
+        ? ['job_id = $3', filter.jobId]
+        : filter.userId === null
+          ? ['$3::int IS NULL', null]
+          : ['user_id = $3', filter.userId];
     for (;;) {
       const rows: EventRow[] = await this.dataSource.query(
         `SELECT id, job_id, user_id, type, data FROM job_events
@@ -275,7 +288,9 @@ export class JobEventsService implements OnModuleInit, BeforeApplicationShutdown
       return;
     }
     this.enqueue(async () => {
-      const rows: EventRow[] = notice.data ? [notice] : await this.dataSource.query('SELECT id, job_id, user_id, type, data FROM job_events WHERE id = $1', [notice.id]);
+      const rows: EventRow[] = notice.data
+        ? [notice]
+        : await this.dataSource.query('SELECT id, job_id, user_id, type, data FROM job_events WHERE id = $1', [notice.id]);
       for (const row of rows) this.dispatch(toMessage(row));
     });
   }

@@ -125,7 +125,10 @@ export class HistogramCache implements OnApplicationBootstrap, OnModuleDestroy {
       if (slot < 0) throw new Error(`The histogram of image ${histogramImages[i]} could not be read into the cache`);
       hasHistogram[slot] = 1;
     }
-    const images = await packedIntegers(client, `SELECT int4send(i.id) || int4send(i.user_id) AS packed FROM images i WHERE ${imageConditions(client, selection)}`);
+    const images = await packedIntegers(
+      client,
+      `SELECT int4send(i.id) || int4send(i.user_id) AS packed FROM images i WHERE ${imageConditions(client, selection)}`,
+    );
     const picked = new Picked(this.rows);
     for (let i = 0; i < images.length; i += 2) {
       const slot = this.slotOf(images[i]);
@@ -155,7 +158,8 @@ export class HistogramCache implements OnApplicationBootstrap, OnModuleDestroy {
   private async loadMissing(client: PoolClient, imageIds: Int32Array, stride: number): Promise<void> {
     const missing: number[] = [];
     for (let i = 0; i < imageIds.length; i += stride) if (this.slotOf(imageIds[i]) < 0) missing.push(imageIds[i]);
-    if (missing.length > 0) await this.load(client, `SELECT image_id, bins_packed FROM histograms WHERE image_id = ANY('{${missing.join(',')}}'::int[])`);
+    if (missing.length > 0)
+      await this.load(client, `SELECT image_id, bins_packed FROM histograms WHERE image_id = ANY('{${missing.join(',')}}'::int[])`);
   }
 
   private slotOf(imageId: number): number {
@@ -176,13 +180,17 @@ export class HistogramCache implements OnApplicationBootstrap, OnModuleDestroy {
       }
       this.clear();
     }
-    this.watermark = Math.max(this.watermark, await this.load(client, `SELECT image_id, bins_packed FROM histograms WHERE image_id > ${this.watermark}`));
+    this.watermark = Math.max(
+      this.watermark,
+      await this.load(client, `SELECT image_id, bins_packed FROM histograms WHERE image_id > ${this.watermark}`),
+    );
     return true;
   }
 
   /** Appends the rows of (image id, packed bins) `query` returns; returns the highest image id among them. */
   private async load(client: PoolClient, query: string): Promise<number> {
-    const lastBlock = this.blocks.length > 0 && this.blocks[this.blocks.length - 1].count < BLOCK_ROWS ? this.blocks[this.blocks.length - 1] : null;
+    const lastBlock =
+      this.blocks.length > 0 && this.blocks[this.blocks.length - 1].count < BLOCK_ROWS ? this.blocks[this.blocks.length - 1] : null;
     const blocksBefore = this.blocks.length;
     const writer = new HistogramBlockWriter(() => {
       const block = newHistogramBlock();
@@ -199,7 +207,8 @@ export class HistogramCache implements OnApplicationBootstrap, OnModuleDestroy {
     }
     let highest = 0;
     const total = this.blocks.length === 0 ? 0 : (this.blocks.length - 1) * BLOCK_ROWS + this.blocks[this.blocks.length - 1].count;
-    for (let slot = this.rows; slot < total; slot++) highest = Math.max(highest, this.blocks[Math.floor(slot / BLOCK_ROWS)].imageIds[slot % BLOCK_ROWS]);
+    for (let slot = this.rows; slot < total; slot++)
+      highest = Math.max(highest, this.blocks[Math.floor(slot / BLOCK_ROWS)].imageIds[slot % BLOCK_ROWS]);
     if (highest >= this.slotPlusOne.length) {
       const larger = new Int32Array(Math.max(highest + 1, this.slotPlusOne.length * 2));
       larger.set(this.slotPlusOne);
@@ -310,6 +319,8 @@ async function packedIntegers(client: PoolClient, query: string): Promise<Int32A
 }
 
 async function countHistograms(client: PoolClient, aboveImageId: number): Promise<number> {
-  const { rows } = await client.query<{ count: number }>('SELECT count(*)::int AS count FROM histograms WHERE image_id > $1', [aboveImageId]);
+  const { rows } = await client.query<{ count: number }>('SELECT count(*)::int AS count FROM histograms WHERE image_id > $1', [
+    aboveImageId,
+  ]);
   return rows[0].count;
 }

@@ -8,7 +8,9 @@ import { HistogramBlockWriter, histogramRowParser } from './histogram-reader';
 function copyStream(rows: { imageId: number; userId: number; bins: number[] }[], withUsers = true): Buffer {
   const header = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
   const tuples = rows.map(({ imageId, userId, bins }) => {
-    const fields: { bytes: number; write: (tuple: Buffer, at: number) => void }[] = [{ bytes: 4, write: (tuple, at) => tuple.writeInt32BE(imageId, at) }];
+    const fields: { bytes: number; write: (tuple: Buffer, at: number) => void }[] = [
+      { bytes: 4, write: (tuple, at) => tuple.writeInt32BE(imageId, at) },
+    ];
     if (withUsers) fields.push({ bytes: 4, write: (tuple, at) => tuple.writeInt32BE(userId, at) });
     fields.push({ bytes: 1024, write: (tuple, at) => bins.forEach((value, bin) => tuple.writeInt32BE(value, at + bin * 4)) });
     const tuple = Buffer.alloc(2 + fields.reduce((sum, field) => sum + 4 + field.bytes, 0));
@@ -57,7 +59,8 @@ describe('reading histograms from a binary COPY', () => {
         for (let i = 0; i < block.count; i++, row++) {
           const { imageId, userId, bins } = rows[row];
           const read = block.bins.subarray(i * 256, (i + 1) * 256);
-          if (block.imageIds[i] !== imageId || block.userIds[i] !== userId || bins.some((value, bin) => read[bin] !== value)) misread.push(row);
+          if (block.imageIds[i] !== imageId || block.userIds[i] !== userId || bins.some((value, bin) => read[bin] !== value))
+            misread.push(row);
         }
       }
       expect(misread).toEqual([]);
@@ -102,7 +105,13 @@ describe('reading histograms from a binary COPY', () => {
     const second = new HistogramBlockWriter(() => newHistogramBlock(), block);
     const secondParser = histogramRowParser(second, false);
     const more = copyStream(rows.slice(3, 10), false);
-    for (const [start, end] of [[0, 1], [1, 1038], [1038, 1047], [1047, more.length]]) secondParser.push(more.subarray(start, end));
+    for (const [start, end] of [
+      [0, 1],
+      [1, 1038],
+      [1038, 1047],
+      [1047, more.length],
+    ])
+      secondParser.push(more.subarray(start, end));
     secondParser.finish();
     second.seal();
     expect(block.count).toBe(10);

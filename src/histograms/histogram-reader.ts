@@ -95,7 +95,11 @@ export async function copyRows(client: PoolClient, query: string, parser: Binary
  * row's 1 KB is copied straight into place: no ORM entity, no row objects, no text, and no count
  * beforehand. Rows come in no particular order. The caller gives the blocks back to the pool.
  */
-export async function readSelectedHistograms(client: PoolClient, selection: Selection, pool: HistogramBlockPool): Promise<SelectedHistograms> {
+export async function readSelectedHistograms(
+  client: PoolClient,
+  selection: Selection,
+  pool: HistogramBlockPool,
+): Promise<SelectedHistograms> {
   const filters = selectionFilters(client, selection);
   // Order matters only to pick the newest n; the reducers' results do not depend on it. So
   // all-histogram reads stream unsorted, and limited ones sort the keys, not 1 KB payloads.

@@ -32,10 +32,7 @@ export class ImageTypesController {
   @ApiOperation({ summary: 'Create an image type (admins)' })
   @ApiCreatedResponse({ type: ImageTypeResponseDto })
   @ApiErrorResponses(400, 401, 403, 422)
-  async create(
-    @CurrentPrincipal() principal: Principal,
-    @Body() dto: CreateImageTypeDto,
-  ): Promise<ImageTypeResponseDto> {
+  async create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateImageTypeDto): Promise<ImageTypeResponseDto> {
     return ImageTypeResponseDto.from(await this.imageTypes.create(principal, dto));
   }
 

@@ -35,9 +35,12 @@ export class ImageTypesService {
 
   /** Refuses `name` as the value of `field` unless it names an image type, listing the known ones. */
   async assertExists(name: string, field: string): Promise<void> {
-    const names = (await this.imageTypes.find({ select: { id: true, typeName: true }, order: { id: 'ASC' } })).map((imageType) => imageType.typeName);
+    const names = (await this.imageTypes.find({ select: { id: true, typeName: true }, order: { id: 'ASC' } })).map(
+      (imageType) => imageType.typeName,
+    );
     if (names.includes(name)) return;
-    const shown = names.length > MAX_NAMES_SHOWN ? [...names.slice(0, MAX_NAMES_SHOWN), `… (${names.length - MAX_NAMES_SHOWN} more)`] : names;
+    const shown =
+      names.length > MAX_NAMES_SHOWN ? [...names.slice(0, MAX_NAMES_SHOWN), `… (${names.length - MAX_NAMES_SHOWN} more)`] : names;
     throw invalidField(field, `image_type ${JSON.stringify(name)} is not an image type; known: ${shown.join(', ')}`);
   }
 

@@ -397,7 +397,7 @@ function* parseWebp(): Parser {
     position += 8 + padded;
     let data: Buffer | null = null;
     if (type === 'VP8X' || type === 'VP8 ' || type === 'VP8L') {
-      const wanted = { 'VP8X': 10, 'VP8 ': 10, 'VP8L': 5 }[type];
+      const wanted = { VP8X: 10, 'VP8 ': 10, VP8L: 5 }[type];
       if (size < wanted) throw broken(`WebP chunk ${type.trim()} is too short`);
       data = (yield read(wanted, shorter)) as Buffer;
       yield skip(padded - wanted, shorter);
@@ -427,7 +427,24 @@ function* parseWebp(): Parser {
   yield { kind: 'end', what: `the WebP's RIFF header says the file is ${fileBytes} bytes; it is longer` };
 }
 
-const TIFF_TYPE_BYTES: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8 };
+const TIFF_TYPE_BYTES: Record<number, number> = {
+  1: 1,
+  2: 1,
+  3: 2,
+  4: 4,
+  5: 8,
+  6: 1,
+  7: 1,
+  8: 2,
+  9: 4,
+  10: 8,
+  11: 4,
+  12: 8,
+  13: 4,
+  16: 8,
+  17: 8,
+  18: 8,
+};
 const TIFF_TAGS = { width: 256, height: 257, stripOffsets: 273, stripByteCounts: 279, tileOffsets: 324, tileByteCounts: 325 } as const;
 const MAX_TIFF_DIRECTORIES = 10_000;
 
@@ -470,7 +487,10 @@ function* parseTiff(): Parser {
       if (!(Object.values(TIFF_TAGS) as number[]).includes(tag)) continue;
       const read = { 3: u16, 4: u32, 16: u64 }[type as 3 | 4 | 16];
       if (!read) throw broken(`TIFF tag ${tag} has a type (${type}) that cannot hold it`);
-      values.set(tag, Array.from({ length: items }, (_, item) => read(at + item * size)));
+      values.set(
+        tag,
+        Array.from({ length: items }, (_, item) => read(at + item * size)),
+      );
     }
     const tiled = values.has(TIFF_TAGS.tileOffsets);
     const offsets = values.get(tiled ? TIFF_TAGS.tileOffsets : TIFF_TAGS.stripOffsets);
@@ -550,7 +570,7 @@ function* parseAvif(): Parser {
 function largestImageSize(meta: Buffer): { width: number; height: number } | null {
   let largest: { width: number; height: number } | null = null;
   const walk = (data: Buffer, start: number, parent: string) => {
-    for (let at = start; at < data.length; ) {
+    for (let at = start; at < data.length;) {
       if (at + 8 > data.length) throw broken(`AVIF box ${parent} ends inside a box header`);
       const boxBytes = data.readUInt32BE(at);
       const type = data.toString('latin1', at + 4, at + 8);

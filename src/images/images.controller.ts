@@ -1,4 +1,19 @@
-import { Body, Controller, Delete, Get, Header, Headers, HttpCode, Param, Post, Put, Req, Res, StreamableFile, UnsupportedMediaTypeException } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Header,
+  Headers,
+  HttpCode,
+  Param,
+  Post,
+  Put,
+  Req,
+  Res,
+  StreamableFile,
+  UnsupportedMediaTypeException,
+} from '@nestjs/common';
 import type { Request, Response } from 'express';
 import {
   ApiBearerAuth,
@@ -85,11 +100,7 @@ export class ImagesController {
   })
   @ApiCreatedResponse({ type: ImageResponseDto })
   @ApiErrorResponses(400, 401, 403, 413, 415, 422)
-  async create(
-    @CurrentPrincipal() principal: Principal,
-    @Body() dto: CreateImageDto,
-    @Req() request: Request,
-  ): Promise<ImageResponseDto> {
+  async create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateImageDto, @Req() request: Request): Promise<ImageResponseDto> {
     const image = request.is('multipart/form-data')
       ? await this.images.createFromMultipart(principal, request)
       : await this.images.create(principal, dto);
@@ -183,10 +194,7 @@ export class ImagesController {
   @ApiOperation({ summary: 'Delete one of your images and its file' })
   @ApiOkResponse({ type: ImageResponseDto, description: 'The deleted image.' })
   @ApiErrorResponses(401, 404)
-  async destroy(
-    @CurrentPrincipal() principal: Principal,
-    @Param('id', new ParseIdPipe('image')) id: number,
-  ): Promise<ImageResponseDto> {
+  async destroy(@CurrentPrincipal() principal: Principal, @Param('id', new ParseIdPipe('image')) id: number): Promise<ImageResponseDto> {
     return ImageResponseDto.from(await this.images.remove(principal, id));
   }
 }

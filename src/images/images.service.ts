@@ -43,7 +43,6 @@ export interface ImageFileDownload {
 
 @Injectable()
 export class ImagesService {
-
   constructor(
     @InjectRepository(Image) private readonly images: Repository<Image>,
     private readonly imageRows: ImageRepository,
@@ -82,8 +81,7 @@ export class ImagesService {
   async create(principal: Principal, dto: CreateImageDto, file?: StoredImageFile): Promise<Image> {
     const userId = principal.ownerFor(dto.user_id);
     const imageType = (await this.resolveImageType(dto)) ?? (file ? await this.imageTypes.findByName(ORIGINAL_IMAGE_TYPE) : null);
-    const originalId =
-      dto.original_id === undefined ? null : (await this.requireOwned(dto.original_id, userId, 'original_id')).id;
+    const originalId = dto.original_id === undefined ? null : (await this.requireOwned(dto.original_id, userId, 'original_id')).id;
     const image = await this.images.manager.transaction(async (manager) => {
       const { raw } = await manager
         .createQueryBuilder()
@@ -112,7 +110,8 @@ export class ImagesService {
     // The file's size is not known ahead (Content-Length counts the whole form): a user already
     // at their storage quota is refused before anything is read. (An admin may be uploading for
     // someone else, named in the form: only the exact check, once the owner is known.)
-    if (principal.userId !== null && !principal.isAdmin) await precheckStorage(this.images.manager, principal.userId, quotaDefaults(this.config), null);
+    if (principal.userId !== null && !principal.isAdmin)
+      await precheckStorage(this.images.manager, principal.userId, quotaDefaults(this.config), null);
     const { fields, file } = await readMultipartUpload(request, (stream) => this.uploads.store(stream));
     try {
       const dto = plainToInstance(CreateImageDto, formValues(fields));
@@ -244,7 +243,10 @@ export class ImagesService {
     await this.assertReplaceable(image);
     const uploaded = key.startsWith(uploadPrefix(image.id)) ? await this.storage.stat(key) : null;
     if (!uploaded) {
-      throw invalidField('s3_key', `s3_key must be a key that POST /api/images/${image.id}/upload_url issued, with the file uploaded to it`);
+      throw invalidField(
+        's3_key',
+        `s3_key must be a key that POST /api/images/${image.id}/upload_url issued, with the file uploaded to it`,
+      );
     }
     try {
       await precheckStorage(this.images.manager, image.userId, quotaDefaults(this.config), uploaded.bytes, image.bytes ?? 0);

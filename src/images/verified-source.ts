@@ -6,6 +6,9 @@ import type { UpdateQueryBuilder } from 'typeorm';
  */
 export function markSourceVerified<T extends UpdateQueryBuilder<object>>(query: T, imageId: number): T {
   return query
-    .addCommonTableExpression('UPDATE images SET verified_at = now() WHERE id = :verifiedSourceId AND verified_at IS NULL', 'verified_source')
+    .addCommonTableExpression(
+      'UPDATE images SET verified_at = now() WHERE id = :verifiedSourceId AND verified_at IS NULL',
+      'verified_source',
+    )
     .setParameter('verifiedSourceId', imageId);
 }

@@ -32,10 +32,7 @@ export class JobTypesController {
   @ApiOperation({ summary: 'Create a job type (admins)' })
   @ApiCreatedResponse({ type: JobTypeResponseDto })
   @ApiErrorResponses(400, 401, 403, 422)
-  async create(
-    @CurrentPrincipal() principal: Principal,
-    @Body() dto: CreateJobTypeDto,
-  ): Promise<JobTypeResponseDto> {
+  async create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateJobTypeDto): Promise<JobTypeResponseDto> {
     return JobTypeResponseDto.from(await this.jobTypes.create(principal, dto));
   }
 

@@ -61,7 +61,8 @@ export async function parseInjectArgs(argv: string[]): Promise<InjectCommand> {
     }
   }
   if (values['image-type'] !== undefined) plain.image_type = values['image-type'];
-  if (values['user-id'] !== undefined) plain.user_id = /^[0-9]{1,10}$/.test(values['user-id']) ? Number(values['user-id']) : values['user-id'];
+  if (values['user-id'] !== undefined)
+    plain.user_id = /^[0-9]{1,10}$/.test(values['user-id']) ? Number(values['user-id']) : values['user-id'];
   if (values.days !== undefined) plain.days = values.days;
   if (values.force) plain.force = true;
   if (values['dry-run']) plain.dry_run = true;

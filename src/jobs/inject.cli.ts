@@ -46,10 +46,15 @@ export async function main(argv: string[], io: InjectCliIo): Promise<number> {
       await runMigrations(database.url, { queueOnPostgres: !config.REDIS_URL }).catch((error: Error) => {
         throw new Error(`Could not use the database${database.hint}: ${error.message}`);
       });
-      const app = await NestFactory.createApplicationContext(JobInjectorCliModule.forRoot(config, database.url), { logger: ['error', 'warn'] });
+      const app = await NestFactory.createApplicationContext(JobInjectorCliModule.forRoot(config, database.url), {
+        logger: ['error', 'warn'],
+      });
       try {
         const bar = io.stderr.isTTY ? progressBar(io.stderr) : undefined;
-        const summary = await app.get(JobInjectorService).inject(Principal.adminToken(), command.dto, bar?.progress).finally(() => bar?.stop());
+        const summary = await app
+          .get(JobInjectorService)
+          .inject(Principal.adminToken(), command.dto, bar?.progress)
+          .finally(() => bar?.stop());
         io.stdout.write(describe(InjectionSummaryDto.from(summary)));
       } finally {
         await app.close();
@@ -76,7 +81,9 @@ function badOptions(error: unknown, io: InjectCliIo): number {
 }
 
 function describe(summary: InjectionSummaryDto): string {
-  const created = summary.dry_run ? `0 (dry run: ${summary.force ? summary.images_matched : summary.missing} would be created)` : String(summary.jobs_created);
+  const created = summary.dry_run
+    ? `0 (dry run: ${summary.force ? summary.images_matched : summary.missing} would be created)`
+    : String(summary.jobs_created);
   return [
     `Job: ${summary.job_sequence.join(',')} ${JSON.stringify(summary.params)}${summary.force ? ' (force)' : ''}`,
     `Images matched:  ${summary.images_matched}`,

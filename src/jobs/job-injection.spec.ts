@@ -25,7 +25,9 @@ describe('parseInjection', () => {
       force: false,
       dryRun: false,
     });
-    expect(parseInjection({ job_sequence: ['resize'], params: { resize: { width: 8 } }, days: '2', force: true, dry_run: true }, NOW)).toMatchObject({
+    expect(
+      parseInjection({ job_sequence: ['resize'], params: { resize: { width: 8 } }, days: '2', force: true, dry_run: true }, NOW),
+    ).toMatchObject({
       params: { resize: { width: 8 } },
       since: new Date('2026-11-30T18:30:00Z'),
       force: true,
@@ -48,11 +50,16 @@ describe('parseInjection', () => {
 describe('npm run inject arguments', () => {
   it('become the body POST /api/jobs/inject.json takes', async () => {
     const command = await parseInjectArgs([
-      '--job-sequence', 'process, resize',
-      '--params', '{"resize": {"width": 8}}',
-      '--image-type', 'original',
-      '--user-id', '3',
-      '--days', '7',
+      '--job-sequence',
+      'process, resize',
+      '--params',
+      '{"resize": {"width": 8}}',
+      '--image-type',
+      'original',
+      '--user-id',
+      '3',
+      '--days',
+      '7',
       '--force',
       '--dry-run',
     ]);
@@ -72,7 +79,16 @@ describe('npm run inject arguments', () => {
   });
 
   it('are refused together, each naming its field, which names its option', async () => {
-    const refused = await parseInjectArgs(['--job-sequence', 'process,sparkle', '--params', '{', '--user-id', 'me', '--days', 'soon']).catch((error) => error);
+    const refused = await parseInjectArgs([
+      '--job-sequence',
+      'process,sparkle',
+      '--params',
+      '{',
+      '--user-id',
+      'me',
+      '--days',
+      'soon',
+    ]).catch((error) => error);
     expect(refused.details.map((detail: { field: string }) => detail.field)).toEqual(['params', 'user_id', 'job_sequence', 'days']);
     expect(optionOf('params.resize.width')).toBe('--params');
     expect(optionOf('dry_run')).toBe('--dry-run');

@@ -191,8 +191,9 @@ function imageFilter(injection: Injection): ImageFilter {
 
 /** jsonb's text form is canonical (its keys sorted), so equal params take the same lock. */
 async function lockInjection(manager: EntityManager, injection: Injection): Promise<void> {
-  await manager.query(
-    "SELECT pg_advisory_xact_lock($1, hashtext(array_to_string($2::text[], ',') || ' ' || $3::jsonb::text))",
-    [INJECTION_LOCK, injection.sequence, JSON.stringify(injection.params)],
-  );
+  await manager.query("SELECT pg_advisory_xact_lock($1, hashtext(array_to_string($2::text[], ',') || ' ' || $3::jsonb::text))", [
+    INJECTION_LOCK,
+    injection.sequence,
+    JSON.stringify(injection.params),
+  ]);
 }

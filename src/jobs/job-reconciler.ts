@@ -81,7 +81,9 @@ export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutd
     this.timer = setTimeout(() => {
       this.pass = this.reconcile()
         .then((report) => report && this.log(report))
-        .catch((error: Error) => this.logger.warn(`Reconciliation failed, tried again in ${this.config.RECONCILE_INTERVAL} s: ${error.message}`))
+        .catch((error: Error) =>
+          this.logger.warn(`Reconciliation failed, tried again in ${this.config.RECONCILE_INTERVAL} s: ${error.message}`),
+        )
         .finally(() => this.schedule(this.config.RECONCILE_INTERVAL * 1000));
     }, delayMs);
     this.timer.unref();
@@ -90,7 +92,7 @@ export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutd
   private async reconcileLocked(): Promise<ReconcileReport> {
     await foldUsageDeltas(this.dataSource.manager);
     const report: ReconcileReport = { expired: (await this.jobs.expireOverdue()).length, enqueued: 0, recovered: 0, failed: 0 };
-    for (let afterId = 0; ; ) {
+    for (let afterId = 0; ;) {
       const batch = await this.jobs.unfinishedBatch(afterId, BATCH, SETTLE_SECONDS);
       if (batch.length === 0) return report;
       afterId = batch[batch.length - 1].id;

@@ -204,10 +204,15 @@ export class JobRepository {
    * once that transaction has committed.
    */
   async failJobsOfImage(manager: EntityManager, imageId: number): Promise<Pick<Job, 'id' | 'jobType'>[]> {
-    const stopped = await this.stopUnfinished(manager, 'image_id = :imageId', { imageId }, {
-      status: JOB_STATUS.failed,
-      error: `Source image ${imageId} was deleted`,
-    });
+    const stopped = await this.stopUnfinished(
+      manager,
+      'image_id = :imageId',
+      { imageId },
+      {
+        status: JOB_STATUS.failed,
+        error: `Source image ${imageId} was deleted`,
+      },
+    );
     return stopped.map((row) => ({ id: row.id as number, jobType: row.job_type as string[] }));
   }
 
@@ -228,7 +233,10 @@ export class JobRepository {
    * at earlier identical work (src/work-reuse): their outputs are recorded, so nothing is left to
    * run. The caller counts them (`countCompleted`) once its transaction has committed.
    */
-  async completeUntried(manager: EntityManager, completions: { jobId: number; outputImageIds: number[]; reusedSteps: number[] }[]): Promise<Job[]> {
+  async completeUntried(
+    manager: EntityManager,
+    completions: { jobId: number; outputImageIds: number[]; reusedSteps: number[] }[],
+  ): Promise<Job[]> {
     // TypeORM answers an UPDATE's query() with [rows, count].
     const [rows]: [Record<string, unknown>[], number] = await manager.query(
       `UPDATE jobs SET status = $2, progress = 100, error = NULL, started_at = now(), finished_at = now(), updated_at = now(),
@@ -237,7 +245,9 @@ export class JobRepository {
         WHERE jobs.id = r.job_id AND jobs.status = $3
        RETURNING jobs.*`,
       [
-        JSON.stringify(completions.map((entry) => ({ job_id: entry.jobId, output_image_ids: entry.outputImageIds, reused_steps: entry.reusedSteps }))),
+        JSON.stringify(
+          completions.map((entry) => ({ job_id: entry.jobId, output_image_ids: entry.outputImageIds, reused_steps: entry.reusedSteps })),
+        ),
         JOB_STATUS.completed,
         JOB_STATUS.queued,
       ],
@@ -344,7 +354,15 @@ export class JobRepository {
                       SELECT id, s3_key, format, width, height, bytes, sha256 FROM images
                        WHERE images.work_key = probe.work_key AND s3_key IS NOT NULL ORDER BY id LIMIT $7) early) AS probed_work
          FROM claimed`,
-      [jobId, deliveryId, JOB_STATUS.running, JOB_STATUS.queued, firstStep?.before ?? null, firstStep?.after ?? null, EARLIEST_IMAGES_PER_KEY],
+      [
+        jobId,
+        deliveryId,
+        JOB_STATUS.running,
+        JOB_STATUS.queued,
+        firstStep?.before ?? null,
+        firstStep?.after ?? null,
+        EARLIEST_IMAGES_PER_KEY,
+      ],
     );
     if (fresh) {
       const claimed = this.toJob(this.dataSource.manager, fresh);
@@ -352,7 +370,9 @@ export class JobRepository {
       const inputs: JobInputs = {
         source: (fresh.claimed_source as SourceImage | null) ?? null,
         recorded: new Map(recorded.map(({ stepIndex, ...file }) => [stepIndex, file])),
-        ...(fresh.probed_key ? { firstStepWork: { key: fresh.probed_key as string, files: storedWorkOf((fresh.probed_work ?? []) as StoredWorkRow[]) } } : {}),
+        ...(fresh.probed_key
+          ? { firstStepWork: { key: fresh.probed_key as string, files: storedWorkOf((fresh.probed_work ?? []) as StoredWorkRow[]) } }
+          : {}),
       };
       return { kind: 'claimed', job: claimed, fence: { jobId, deliveryId, attempt: claimed.attempts }, inputs };
     }
@@ -465,7 +485,7 @@ export class JobRepository {
     return this.jobs
       .createQueryBuilder('job')
       .where('job.status IN (:...unfinished) AND job.id > :afterId', { unfinished: UNFINISHED, afterId })
-      .andWhere("job.updatedAt < now() - make_interval(secs => :settledSeconds)", { settledSeconds })
+      .andWhere('job.updatedAt < now() - make_interval(secs => :settledSeconds)', { settledSeconds })
       .orderBy('job.id')
       .limit(limit)
       .getMany();
@@ -477,7 +497,7 @@ export class JobRepository {
       .createQueryBuilder()
       .update()
       .set({ status: JOB_STATUS.failed, error: () => ":expiredPrefix || ttl || ' s'", finishedAt: () => 'now()' })
-      .where("status = :queued AND ttl IS NOT NULL AND started_at IS NULL AND created_at + make_interval(secs => ttl) < now()", {
+      .where('status = :queued AND ttl IS NOT NULL AND started_at IS NULL AND created_at + make_interval(secs => ttl) < now()', {
         queued: JOB_STATUS.queued,
         expiredPrefix: 'Expired: still queued after its ttl of ',
       })
@@ -507,7 +527,11 @@ export class JobRepository {
       .createQueryBuilder()
       .update()
       .set({ deliveryId: () => 'gen_random_uuid()' })
-      .where('id = :id AND status = :queued AND delivery_id = :deliveryId', { id: job.id, queued: JOB_STATUS.queued, deliveryId: job.deliveryId })
+      .where('id = :id AND status = :queued AND delivery_id = :deliveryId', {
+        id: job.id,
+        queued: JOB_STATUS.queued,
+        deliveryId: job.deliveryId,
+      })
       .returning('*')
       .execute();
     return raw[0] ? this.toJob(this.dataSource.manager, raw[0]) : null;
@@ -556,7 +580,13 @@ interface GrantColumns {
 }
 
 function grantOf(row: GrantColumns): JobSlotGrant {
-  return { user_id: row.grant_user_id, known: row.grant_known, used: row.grant_used, job_limit: row.grant_job_limit, granted: row.grant_granted };
+  return {
+    user_id: row.grant_user_id,
+    known: row.grant_known,
+    used: row.grant_used,
+    job_limit: row.grant_job_limit,
+    granted: row.grant_granted,
+  };
 }
 
 const fenceCondition = 'id = :fenceJobId AND delivery_id = :fenceDeliveryId AND attempts = :fenceAttempt AND status = :fenceRunning';

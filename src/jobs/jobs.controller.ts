@@ -81,10 +81,7 @@ export class JobsController {
   @ApiOperation({ summary: 'Read one of your jobs' })
   @ApiOkResponse({ type: JobResponseDto })
   @ApiErrorResponses(401, 404)
-  async read(
-    @CurrentPrincipal() principal: Principal,
-    @Param('id', new ParseIdPipe('job')) id: number,
-  ): Promise<JobResponseDto> {
+  async read(@CurrentPrincipal() principal: Principal, @Param('id', new ParseIdPipe('job')) id: number): Promise<JobResponseDto> {
     return JobResponseDto.from(await this.jobs.findOne(principal, id));
   }
 
@@ -92,14 +89,12 @@ export class JobsController {
   @HttpCode(200)
   @ApiOperation({
     summary: 'Cancel a queued or running job',
-    description: 'A queued job leaves the queue; a running one stops at its next step at the latest and records nothing more. 409 once the job has ended.',
+    description:
+      'A queued job leaves the queue; a running one stops at its next step at the latest and records nothing more. 409 once the job has ended.',
   })
   @ApiOkResponse({ type: JobResponseDto, description: 'The job, now cancelled.' })
   @ApiErrorResponses(401, 404, 409)
-  async cancel(
-    @CurrentPrincipal() principal: Principal,
-    @Param('id', new ParseIdPipe('job')) id: number,
-  ): Promise<JobResponseDto> {
+  async cancel(@CurrentPrincipal() principal: Principal, @Param('id', new ParseIdPipe('job')) id: number): Promise<JobResponseDto> {
     return JobResponseDto.from(await this.jobs.cancel(principal, id));
   }
 
@@ -107,14 +102,12 @@ export class JobsController {
   @HttpCode(200)
   @ApiOperation({
     summary: 'Queue a failed or cancelled job again',
-    description: 'Its error is cleared and its attempts start afresh; the outputs its steps already recorded are kept and not redone. 409 for a job that has not failed or been cancelled.',
+    description:
+      'Its error is cleared and its attempts start afresh; the outputs its steps already recorded are kept and not redone. 409 for a job that has not failed or been cancelled.',
   })
   @ApiOkResponse({ type: JobResponseDto, description: 'The job, queued again.' })
   @ApiErrorResponses(401, 404, 409)
-  async retry(
-    @CurrentPrincipal() principal: Principal,
-    @Param('id', new ParseIdPipe('job')) id: number,
-  ): Promise<JobResponseDto> {
+  async retry(@CurrentPrincipal() principal: Principal, @Param('id', new ParseIdPipe('job')) id: number): Promise<JobResponseDto> {
     return JobResponseDto.from(await this.jobs.retry(principal, id));
   }
 
@@ -123,10 +116,7 @@ export class JobsController {
   @ApiProduces('image/png', 'image/jpeg', 'image/webp', 'image/avif', 'application/zip')
   @ApiOkResponse({ schema: { type: 'string', format: 'binary' } })
   @ApiErrorResponses(401, 404)
-  async download(
-    @CurrentPrincipal() principal: Principal,
-    @Param('id', new ParseIdPipe('job')) id: number,
-  ): Promise<StreamableFile> {
+  async download(@CurrentPrincipal() principal: Principal, @Param('id', new ParseIdPipe('job')) id: number): Promise<StreamableFile> {
     const file = await this.jobs.openDownload(principal, id);
     return new StreamableFile(file.stream, {
       type: file.mime,
@@ -152,10 +142,7 @@ export class JobsController {
   @ApiOperation({ summary: 'Delete one of your jobs (a queued or running one is cancelled first)' })
   @ApiOkResponse({ type: JobResponseDto, description: 'The deleted job.' })
   @ApiErrorResponses(401, 404)
-  async destroy(
-    @CurrentPrincipal() principal: Principal,
-    @Param('id', new ParseIdPipe('job')) id: number,
-  ): Promise<JobResponseDto> {
+  async destroy(@CurrentPrincipal() principal: Principal, @Param('id', new ParseIdPipe('job')) id: number): Promise<JobResponseDto> {
     return JobResponseDto.from(await this.jobs.remove(principal, id));
   }
 }

@@ -121,11 +121,16 @@ export class JobsService {
     const planned: { index: number; job: NewJob }[] = [];
     for (const [index, item] of items.entries()) {
       const job =
-        item instanceof Error ? item : await this.plan(item.principal, item.dto, async (...args) => remember(sources, ownedImage(...args))).catch(itemError);
+        item instanceof Error
+          ? item
+          : await this.plan(item.principal, item.dto, async (...args) => remember(sources, ownedImage(...args))).catch(itemError);
       if (job instanceof Error) outcomes[index] = job;
       else planned.push({ index, job });
     }
-    const inserted = await this.jobRows.insertMany(planned.map((entry) => entry.job), quotaDefaults(this.config));
+    const inserted = await this.jobRows.insertMany(
+      planned.map((entry) => entry.job),
+      quotaDefaults(this.config),
+    );
     planned.forEach((entry, position) => (outcomes[entry.index] = inserted[position]));
     const created = inserted.filter((outcome): outcome is Job => outcome instanceof Job);
     if (created.length > 0 && process.env[CRASH_AFTER_INSERT_HOOK] === '1') process.kill(process.pid, 'SIGKILL');
@@ -155,7 +160,10 @@ export class JobsService {
         throw invalidField('image_id', `Image ${image.id} has no stored file yet: upload it first (PUT /api/images/${image.id}/file)`);
       }
       if (image.status === IMAGE_STATUS.corrupt) {
-        throw invalidField('image_id', `Image ${image.id} is corrupt: ${image.corruptReason}; upload its file again (PUT /api/images/${image.id}/file)`);
+        throw invalidField(
+          'image_id',
+          `Image ${image.id} is corrupt: ${image.corruptReason}; upload its file again (PUT /api/images/${image.id}/file)`,
+        );
       }
     }
     const callbackUrl = dto.callback_url == null ? null : await this.webhooks.checkCallbackUrl(dto.callback_url, userId);
@@ -187,7 +195,12 @@ export class JobsService {
    * The selection's image_type must name an image type, as on the index routes, rather than
    * silently selecting nothing.
    */
-  private async checkAggregate(principal: Principal, ownerId: number, request: AggregateRequest, params: Record<string, unknown>): Promise<void> {
+  private async checkAggregate(
+    principal: Principal,
+    ownerId: number,
+    request: AggregateRequest,
+    params: Record<string, unknown>,
+  ): Promise<void> {
     if (request.userId !== null && request.userId !== ownerId && !principal.isAdmin) {
       throw new ForbiddenException('USER must be your own id');
     }
@@ -212,7 +225,7 @@ export class JobsService {
     const given = requestedSequence(dto);
     if (given) {
       if (pipelineKind(given.sequence) !== 'process') {
-        throw invalidField(given.field, 'Only a process job\'s operations can be changed; create a new query or search job');
+        throw invalidField(given.field, "Only a process job's operations can be changed; create a new query or search job");
       }
       if (pipelineKind(given.sequence) !== pipelineKind(job.jobType)) {
         throw invalidField(given.field, `A queued ${pipelineKind(job.jobType)} job cannot become a ${pipelineKind(given.sequence)} job`);

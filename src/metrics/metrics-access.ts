@@ -14,4 +14,5 @@ export function metricsAccessAllowed(expected: string | undefined, authorization
   return offered !== undefined && secretsEqual(offered, expected);
 }
 
-export const METRICS_UNAUTHORIZED = 'The metrics need METRICS_TOKEN: send "Authorization: Bearer <METRICS_TOKEN>" or ?token=<METRICS_TOKEN>';
+export const METRICS_UNAUTHORIZED =
+  'The metrics need METRICS_TOKEN: send "Authorization: Bearer <METRICS_TOKEN>" or ?token=<METRICS_TOKEN>';

@@ -24,7 +24,7 @@ export class QueueDepthMetrics {
 
   constructor({ registry }: MetricsRegistry, queue: JobQueue) {
     this.counts = new CachedReading(CACHE_MS, () => within(queue.countsByQueue(), READ_TIMEOUT_MS, 'the queue store'));
-    const depth = this;
+    const read = () => this.read();
     new Gauge({
       name: 'darkroom_queue_jobs',
       help: `Entries of each queue by state (waiting, active, delayed, failed), read at scrape time (cached ${CACHE_MS / 1000} s)`,
@@ -32,7 +32,7 @@ export class QueueDepthMetrics {
       registers: [registry],
       async collect() {
         this.reset();
-        const counts = await depth.read();
+        const counts = await read();
         for (const [queue, states] of Object.entries(counts ?? {})) {
           for (const state of MONITORED_STATES) this.set({ queue, state }, states[state]);
         }

@@ -17,12 +17,32 @@ const details = (run: () => unknown) => {
 
 describe('parseAggregateRequest', () => {
   it('reads the environment form and the params form to the same request', () => {
-    const fromEnvironment = parseAggregateRequest(SEARCH, 'job_sequence', `QUERY='n=5&days=today&image_type=histogram&user_id=3' USER=123 TARGET=456 K=7`, undefined, NOW);
-    const fromParams = parseAggregateRequest(SEARCH, 'job_sequence', undefined, { n: 5, days: 'today', image_type: 'histogram', user_id: 3, user: 123, target: 456, k: 7 }, NOW);
+    const fromEnvironment = parseAggregateRequest(
+      SEARCH,
+      'job_sequence',
+      `QUERY='n=5&days=today&image_type=histogram&user_id=3' USER=123 TARGET=456 K=7`,
+      undefined,
+      NOW,
+    );
+    const fromParams = parseAggregateRequest(
+      SEARCH,
+      'job_sequence',
+      undefined,
+      { n: 5, days: 'today', image_type: 'histogram', user_id: 3, user: 123, target: 456, k: 7 },
+      NOW,
+    );
     expect(fromParams).toEqual(fromEnvironment);
     expect(fromEnvironment).toEqual({
       reducer: 'nearest_neighbor',
-      selection: { limit: 5, since: new Date('2026-11-23T00:00:00Z'), imageType: 'histogram', userId: 3, status: null, afterId: null, include: [] },
+      selection: {
+        limit: 5,
+        since: new Date('2026-11-23T00:00:00Z'),
+        imageType: 'histogram',
+        userId: 3,
+        status: null,
+        afterId: null,
+        include: [],
+      },
       userId: 123,
       target: { imageId: 456 },
       k: 7,
@@ -31,8 +51,18 @@ describe('parseAggregateRequest', () => {
 
   it('selects every histogram unless n says otherwise, and K defaults to 10', () => {
     expect(parseAggregateRequest(MEDIAN, 'job_sequence', "QUERY='days=today'", undefined, NOW).selection.limit).toBeNull();
-    expect(parseAggregateRequest(MEDIAN, 'job_sequence', undefined, undefined, NOW).selection).toEqual({ limit: null, since: null, imageType: null, userId: null, status: null, afterId: null, include: [] });
-    expect(parseAggregateRequest(['query', 'histogram', 'nearest_neighbor'], 'job_sequence', 'TARGET_S3_HIST=outputs/a.png', undefined, NOW)).toMatchObject({
+    expect(parseAggregateRequest(MEDIAN, 'job_sequence', undefined, undefined, NOW).selection).toEqual({
+      limit: null,
+      since: null,
+      imageType: null,
+      userId: null,
+      status: null,
+      afterId: null,
+      include: [],
+    });
+    expect(
+      parseAggregateRequest(['query', 'histogram', 'nearest_neighbor'], 'job_sequence', 'TARGET_S3_HIST=outputs/a.png', undefined, NOW),
+    ).toMatchObject({
       k: 10,
       target: { s3Key: 'outputs/a.png' },
     });
@@ -60,6 +90,8 @@ describe('parseAggregateRequest', () => {
     [MEDIAN, `QUERY='status=completed'`, undefined, 'environment.QUERY.status'],
     [MEDIAN, undefined, { status: 'completed' }, 'params.status'],
   ])('refuses %j with %j / %j, naming %s', (sequence, environment, params, field) => {
-    expect(details(() => parseAggregateRequest(sequence, 'job_sequence', environment, params, NOW)).map((detail) => detail.field)).toContain(field);
+    expect(
+      details(() => parseAggregateRequest(sequence, 'job_sequence', environment, params, NOW)).map((detail) => detail.field),
+    ).toContain(field);
   });
 });

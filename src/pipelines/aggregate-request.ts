@@ -66,14 +66,21 @@ export function parseAggregateRequest(
   }
   if (reducer === 'nearest_neighbor') {
     if (targetImage === null && targetKey === undefined && !details.length) {
-      details.push({ field: values.field('target'), message: `A nearest_neighbor job needs ${values.field('target')} (a histogram image's id) or ${values.field('target_s3_hist')}` });
+      details.push({
+        field: values.field('target'),
+        message: `A nearest_neighbor job needs ${values.field('target')} (a histogram image's id) or ${values.field('target_s3_hist')}`,
+      });
     }
     if (targetImage !== null && targetKey !== undefined) {
-      details.push({ field: values.field('target_s3_hist'), message: `Give ${values.field('target')} or ${values.field('target_s3_hist')}, not both` });
+      details.push({
+        field: values.field('target_s3_hist'),
+        message: `Give ${values.field('target')} or ${values.field('target_s3_hist')}, not both`,
+      });
     }
   } else {
     for (const name of ['target', 'target_s3_hist', 'k', 'user']) {
-      if (values.scalars[name] !== undefined) details.push({ field: values.field(name), message: `${values.field(name)} applies only to nearest_neighbor` });
+      if (values.scalars[name] !== undefined)
+        details.push({ field: values.field(name), message: `${values.field(name)} applies only to nearest_neighbor` });
     }
   }
   const selection = parseSelection(values.selection, HISTOGRAM_SELECTION_KEYS, now, values.selectionPrefix);
@@ -110,11 +117,15 @@ function fromEnvironment(environment: string): RequestValues {
 function fromParams(params: Record<string, unknown>): RequestValues {
   const unknown = Object.keys(params).filter((key) => !PARAM_KEYS.includes(key));
   if (unknown.length > 0) {
-    throw invalidFields(unknown.map((key) => ({ field: `params.${key}`, message: `params.${key} is not a known key; known: ${PARAM_KEYS.join(', ')}` })));
+    throw invalidFields(
+      unknown.map((key) => ({ field: `params.${key}`, message: `params.${key} is not a known key; known: ${PARAM_KEYS.join(', ')}` })),
+    );
   }
   const text = (value: unknown) => (typeof value === 'number' || typeof value === 'string' ? String(value) : value);
   const selection = Object.fromEntries(
-    Object.entries(params).filter(([key]) => (HISTOGRAM_SELECTION_KEYS as readonly string[]).includes(key)).map(([key, value]) => [key, text(value)]),
+    Object.entries(params)
+      .filter(([key]) => (HISTOGRAM_SELECTION_KEYS as readonly string[]).includes(key))
+      .map(([key, value]) => [key, text(value)]),
   );
   const scalars: Record<string, string | undefined> = {};
   for (const name of ['user', 'target', 'target_s3_hist', 'k']) {

@@ -5,7 +5,7 @@ export const ENVIRONMENT_KEYS = ['QUERY', 'USER', 'TARGET', 'TARGET_S3_HIST', 'K
 export type EnvironmentKey = (typeof ENVIRONMENT_KEYS)[number];
 
 // An unquoted value is plain text only: nothing a shell would expand, even though none ever sees it.
-const UNQUOTED = /^[A-Za-z0-9_.,:\/=&%+@-]+/;
+const UNQUOTED = /^[A-Za-z0-9_.,:/=&%+@-]+/;
 const KEY = /^[A-Z][A-Z0-9_]*/;
 
 /**

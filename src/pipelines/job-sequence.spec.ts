@@ -8,11 +8,7 @@ describe('normalizeJobSequence', () => {
   });
 
   it("keeps the seed's sequences that already name their kind", () => {
-    expect(normalizeJobSequence(['process', 'grayscale', 'histogram'], 'job_sequence')).toEqual([
-      'process',
-      'grayscale',
-      'histogram',
-    ]);
+    expect(normalizeJobSequence(['process', 'grayscale', 'histogram'], 'job_sequence')).toEqual(['process', 'grayscale', 'histogram']);
     expect(pipelineKind(normalizeJobSequence(['query', 'histogram', 'median'], 'job_sequence'))).toBe('query');
   });
 

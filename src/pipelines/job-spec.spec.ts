@@ -63,7 +63,10 @@ describe('parseJobSpec', () => {
       parseJobSpec({ job_type: ['sepia', 'rotate', 'blur'], params: { blur: { sigma: 'soft' }, resize: { width: 10 } } }),
     );
     const fields = error.details.map(({ field }) => field);
-    expect(error.details[0]).toEqual({ field: 'job_type', message: expect.stringMatching(/^"sepia" is not an operation; known: .*grayscale/) });
+    expect(error.details[0]).toEqual({
+      field: 'job_type',
+      message: expect.stringMatching(/^"sepia" is not an operation; known: .*grayscale/),
+    });
     expect(fields).toEqual(expect.arrayContaining(['params.resize', 'params.rotate.angle', 'params.blur.sigma']));
     expect(error.details).toContainEqual({ field: 'params.resize', message: 'params.resize names no step of this job' });
     expect(error.message).toBe(`Invalid values for ${[...new Set(fields)].join(', ')}`);
@@ -78,7 +81,10 @@ describe('parseJobSpec', () => {
     expect(fromEnvironment).toEqual({
       kind: 'query',
       sequence: ['query', 'histogram', 'median'],
-      aggregate: expect.objectContaining({ reducer: 'median', selection: expect.objectContaining({ since: new Date('2026-11-23T00:00:00Z') }) }),
+      aggregate: expect.objectContaining({
+        reducer: 'median',
+        selection: expect.objectContaining({ since: new Date('2026-11-23T00:00:00Z') }),
+      }),
       params: {},
     });
     const params = { days: 'today', n: 'all' };
@@ -89,10 +95,12 @@ describe('parseJobSpec', () => {
   });
 
   it("refuses an aggregate's bad request, naming the field", () => {
-    expect(refusal(() => parseJobSpec({ job_sequence: ['search', 'histogram', 'nearest_neighbor'], environment: 'K=3' })).details[0].field).toBe(
-      'TARGET',
-    );
-    expect(refusal(() => parseJobSpec({ job_sequence: ['query', 'histogram', 'median'], environment: "QUERY='status=failed'" })).details).toEqual([
+    expect(
+      refusal(() => parseJobSpec({ job_sequence: ['search', 'histogram', 'nearest_neighbor'], environment: 'K=3' })).details[0].field,
+    ).toBe('TARGET');
+    expect(
+      refusal(() => parseJobSpec({ job_sequence: ['query', 'histogram', 'median'], environment: "QUERY='status=failed'" })).details,
+    ).toEqual([
       { field: 'environment.QUERY.status', message: 'status is not a known parameter; known: n, count, days, image_type, user_id' },
     ]);
   });
@@ -105,7 +113,10 @@ describe('jobSpecOf', () => {
   });
 
   it("reads a stored aggregate's selection from params when it has some, else from environment", () => {
-    const fromParams = jobSpecOf({ jobType: ['search', 'histogram', 'nearest_neighbor'], params: { target: 7, k: 3 }, environment: null }, NOW);
+    const fromParams = jobSpecOf(
+      { jobType: ['search', 'histogram', 'nearest_neighbor'], params: { target: 7, k: 3 }, environment: null },
+      NOW,
+    );
     expect(fromParams).toMatchObject({ kind: 'search', aggregate: { target: { imageId: 7 }, k: 3 } });
     const fromEnvironment = jobSpecOf({ jobType: ['search', 'histogram', 'nearest_neighbor'], params: {}, environment: 'TARGET=8' }, NOW);
     expect(fromEnvironment).toMatchObject({ kind: 'search', aggregate: { target: { imageId: 8 }, k: 10 } });

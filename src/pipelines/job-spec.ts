@@ -66,14 +66,21 @@ export function jobSpecOf(
   now = new Date(),
 ): JobSpec {
   const hasParams = Object.keys(row.params).length > 0;
-  return parseJobSpec({ job_type: row.jobType, params: row.params, environment: hasParams ? undefined : (row.environment ?? undefined) }, now);
+  return parseJobSpec(
+    { job_type: row.jobType, params: row.params, environment: hasParams ? undefined : (row.environment ?? undefined) },
+    now,
+  );
 }
 
 /**
  * A process job's steps must be operations of the catalogue, and `params` may only hold
  * parameters of its steps, valid for them.
  */
-function processSteps(sequence: string[], field: string, rawParams: Record<string, unknown>): { steps: ProcessStep[]; params: Record<string, object> } {
+function processSteps(
+  sequence: string[],
+  field: string,
+  rawParams: Record<string, unknown>,
+): { steps: ProcessStep[]; params: Record<string, object> } {
   const details: ErrorDetail[] = [];
   const names = sequence.slice(1);
   for (const name of names) {

@@ -9,4 +9,3 @@ export const JOB_STATUS = {
 
 export type JobState = (typeof JOB_STATUS)[keyof typeof JOB_STATUS];
 export const JOB_STATES: readonly JobState[] = Object.values(JOB_STATUS);
-

@@ -2,8 +2,20 @@ import { OperationCatalog, operationCatalog } from './operation-catalog';
 import { BlurParams } from './operation-params';
 
 const ALL_OPERATIONS = [
-  'blur', 'convert', 'edges', 'equalize', 'flip', 'flop', 'grayscale', 'histogram',
-  'invert', 'resize', 'rotate', 'sharpen', 'thumbnail', 'threshold',
+  'blur',
+  'convert',
+  'edges',
+  'equalize',
+  'flip',
+  'flop',
+  'grayscale',
+  'histogram',
+  'invert',
+  'resize',
+  'rotate',
+  'sharpen',
+  'thumbnail',
+  'threshold',
 ].sort();
 
 describe('OperationCatalog', () => {

@@ -60,8 +60,16 @@ const CONTRACTS = [
     `Resizes to a width and/or height (up to ${RESIZE_MAX_SIDE} px); fit is ${RESIZE_FITS.join('|')}, default ${RESIZE_DEFAULT_FIT}; PNG.`,
     ResizeParams,
   ),
-  contract('rotate', 'Rotates clockwise by angle degrees (-360 to 360); other than right angles, the corners are transparent; PNG.', RotateParams),
-  contract('sharpen', 'Unsharp mask of the lightness; sigma (0.000001 to 10) sets its radius, else a quick mild sharpen; PNG.', SharpenParams),
+  contract(
+    'rotate',
+    'Rotates clockwise by angle degrees (-360 to 360); other than right angles, the corners are transparent; PNG.',
+    RotateParams,
+  ),
+  contract(
+    'sharpen',
+    'Unsharp mask of the lightness; sigma (0.000001 to 10) sets its radius, else a quick mild sharpen; PNG.',
+    SharpenParams,
+  ),
   contract('threshold', "Grey levels above level (0 to 255; default Otsu's threshold) become white, the rest black; PNG.", ThresholdParams),
   contract('thumbnail', `Shrinks to fit within ${THUMBNAIL_SIDE}×${THUMBNAIL_SIDE}; JPEG, or PNG when the image has transparency.`),
 ];

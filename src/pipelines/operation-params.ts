@@ -44,8 +44,7 @@ function IsSide(orElse?: 'height'): PropertyDecorator {
   return ValidateBy({
     name: 'isSide',
     validator: {
-      validate: (side, args) =>
-        side === undefined ? !orElse || (args?.object as ResizeParams)[orElse] !== undefined : isSide(side),
+      validate: (side, args) => (side === undefined ? !orElse || (args?.object as ResizeParams)[orElse] !== undefined : isSide(side)),
       defaultMessage: (args) =>
         args?.value === undefined
           ? 'resize needs a width, a height or both'

@@ -15,7 +15,15 @@ const detailsOf = (run: () => unknown) => {
 
 describe('parseSelection', () => {
   it('defaults to the newest 20 of everything', () => {
-    expect(parseSelection({}, SELECTION_KEYS, NOW)).toEqual({ limit: DEFAULT_LIMIT, since: null, imageType: null, userId: null, status: null, afterId: null, include: [] });
+    expect(parseSelection({}, SELECTION_KEYS, NOW)).toEqual({
+      limit: DEFAULT_LIMIT,
+      since: null,
+      imageType: null,
+      userId: null,
+      status: null,
+      afterId: null,
+      include: [],
+    });
   });
 
   it('reads n, count and all', () => {
@@ -42,7 +50,10 @@ describe('parseSelection', () => {
       parseSelection({ n: '0', days: '1.5', user_id: '01', image_type: '', colour: 'red' }, SELECTION_KEYS, NOW),
     );
     expect(details).toEqual([
-      { field: 'colour', message: 'colour is not a known parameter; known: n, count, days, image_type, user_id, status, after_id, include' },
+      {
+        field: 'colour',
+        message: 'colour is not a known parameter; known: n, count, days, image_type, user_id, status, after_id, include',
+      },
       { field: 'n', message: 'n must be a positive integer or "all", not "0"' },
       { field: 'days', message: 'days must be a whole number of days from 1 to 36500 or "today", not "1.5"' },
       { field: 'image_type', message: 'image_type must be an image type name of 1 to 64 characters' },

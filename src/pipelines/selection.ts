@@ -132,7 +132,11 @@ export function parseSelection(
     const names = include.split(',');
     const unknown = names.filter((name) => !(INCLUDES as readonly string[]).includes(name));
     if (unknown.length === 0) selection.include = [...new Set(names as Include[])];
-    else details.push({ field: 'include', message: `include must name only ${INCLUDES.join(', ')}, not ${JSON.stringify(unknown.join(','))}` });
+    else
+      details.push({
+        field: 'include',
+        message: `include must name only ${INCLUDES.join(', ')}, not ${JSON.stringify(unknown.join(','))}`,
+      });
   }
 
   if (details.length > 0) {

@@ -109,7 +109,9 @@ export class JobQueue {
 
   /** Takes a waiting delivery off its queue. One a worker holds cannot be removed: the fence stops that worker. */
   async remove(job: Deliverable): Promise<void> {
-    await this.queueOf(job).remove(queueEntryId(job.id, job.deliveryId)).catch(() => undefined);
+    await this.queueOf(job)
+      .remove(queueEntryId(job.id, job.deliveryId))
+      .catch(() => undefined);
   }
 
   /** Every queue's entries by state. */

@@ -29,7 +29,12 @@ export class QueueProbe implements OnApplicationShutdown {
       return;
     }
     if (!this.redis) {
-      this.redis = new Redis({ ...redisConnection(this.config.REDIS_URL), lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+      this.redis = new Redis({
+        ...redisConnection(this.config.REDIS_URL),
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+      });
       // Reported by the check that fails; ioredis would print every reconnection error otherwise.
       this.redis.on('error', () => undefined);
     }

@@ -35,13 +35,17 @@ export class WebhookQueue {
 
   /** Idempotent. Each attempt is its own entry, tried once: the retries and their backoff are the delivery's own. */
   async add(deliveryId: string, attempt: number, delayMs = 0): Promise<void> {
-    await this.queue.add('deliver', { deliveryId, attempt }, {
-      jobId: webhookEntryId(deliveryId, attempt),
-      delay: delayMs,
-      attempts: 1,
-      removeOnComplete: { age: this.config.RESULT_TTL },
-      removeOnFail: { age: this.config.RESULT_TTL },
-    });
+    await this.queue.add(
+      'deliver',
+      { deliveryId, attempt },
+      {
+        jobId: webhookEntryId(deliveryId, attempt),
+        delay: delayMs,
+        attempts: 1,
+        removeOnComplete: { age: this.config.RESULT_TTL },
+        removeOnFail: { age: this.config.RESULT_TTL },
+      },
+    );
   }
 
   async state(deliveryId: string, attempt: number): Promise<EntryState> {

@@ -92,7 +92,10 @@ export async function precheckStorage(
   if (!row) return;
   const { used, limit } = storageOf(row, defaults);
   if (declaredBytes === null ? used >= limit : used - freedBytes + declaredBytes > limit) {
-    throw new QuotaExceededError('storage', storageExceededMessage(used, limit, declaredBytes === null ? null : `this file takes ${declaredBytes} more`));
+    throw new QuotaExceededError(
+      'storage',
+      storageExceededMessage(used, limit, declaredBytes === null ? null : `this file takes ${declaredBytes} more`),
+    );
   }
 }
 
@@ -145,9 +148,9 @@ export async function quotaUsageOf(
   user: { id: number; storageBytesNow: number; maxJobsInProgress: number | null; maxStorageBytes: number | null },
   defaults: QuotaDefaults,
 ): Promise<QuotaUsage> {
-  const [{ count }] = (await manager.query(`SELECT count(*)::int AS count FROM jobs WHERE user_id = $1 AND ${IN_PROGRESS}`, [
-    user.id,
-  ])) as { count: number }[];
+  const [{ count }] = (await manager.query(`SELECT count(*)::int AS count FROM jobs WHERE user_id = $1 AND ${IN_PROGRESS}`, [user.id])) as {
+    count: number;
+  }[];
   return {
     usage: { jobs_in_progress: count, storage_bytes: user.storageBytesNow },
     limits: {

@@ -43,10 +43,7 @@ export function rateLimitOptions(config: AppConfig, prefix: string): ThrottlerMo
     ttl: MINUTE_MS,
     blockDuration: MINUTE_MS,
     // 0 turns a limit off; admins (ADMIN_TOKEN's holder included) are exempt from per-user ones.
-    skipIf: (context: ExecutionContext) =>
-      limit === 0 ||
-      rateLimitOf(context)?.name !== name ||
-      (perUser && principalOf(context).isAdmin),
+    skipIf: (context: ExecutionContext) => limit === 0 || rateLimitOf(context)?.name !== name || (perUser && principalOf(context).isAdmin),
     getTracker: perUser
       ? (_request, context) => `user:${principalOf(context).userId}`
       : (request) => `ip:${normalizeIp((request as Request).ip ?? '')}`,

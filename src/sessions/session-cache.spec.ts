@@ -42,7 +42,12 @@ describe('SessionCache', () => {
 
   it('forgets the sessions named, or every session of the users named, or everything', () => {
     const cache = cacheOf('30');
-    const fill = () => [['a', ada], ['p', adaPhone], ['b', bob]].forEach(([key, session]) => cache.put(key as string, session as typeof ada, cache.begin()));
+    const fill = () =>
+      [
+        ['a', ada],
+        ['p', adaPhone],
+        ['b', bob],
+      ].forEach(([key, session]) => cache.put(key as string, session as typeof ada, cache.begin()));
     fill();
     cache.apply(parseAuthNotice('s:2'));
     expect([cache.get('a'), cache.get('p'), cache.get('b')]).toEqual([ada, null, bob]);

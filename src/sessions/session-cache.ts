@@ -115,7 +115,8 @@ export class SessionCache implements OnModuleInit, OnApplicationShutdown {
       this.entries.clear();
       return;
     }
-    const [ids, field] = 'sessions' in notice ? [new Set(notice.sessions), 'sessionId' as const] : [new Set(notice.users), 'userId' as const];
+    const [ids, field] =
+      'sessions' in notice ? [new Set(notice.sessions), 'sessionId' as const] : [new Set(notice.users), 'userId' as const];
     for (const [key, entry] of this.entries) if (ids.has(entry.session[field])) this.entries.delete(key);
   }
 

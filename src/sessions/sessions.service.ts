@@ -142,18 +142,17 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
 
   /** Ends one of the caller's own sessions; anyone else's is as absent as a missing one (404). */
   async end(principal: Principal, id: number): Promise<void> {
-    const result =
-      principal.userId === null ? { affected: 0 } : await this.sessions.delete({ id, userId: principal.userId });
+    const result = principal.userId === null ? { affected: 0 } : await this.sessions.delete({ id, userId: principal.userId });
     if (!result.affected) throw new NotFoundException(`No session with id ${id}`);
     this.cache.forgetSession(id);
   }
 
   /** Ends every session of `userId` but `except` (the one asking, on a password change). */
   async endAllOf(userId: number, except: number | null = null, manager: EntityManager = this.sessions.manager): Promise<number> {
-    const [, affected] = await manager.query(
-      'DELETE FROM sessions WHERE user_id = $1 AND ($2::integer IS NULL OR id <> $2)',
-      [userId, except],
-    );
+    const [, affected] = await manager.query('DELETE FROM sessions WHERE user_id = $1 AND ($2::integer IS NULL OR id <> $2)', [
+      userId,
+      except,
+    ]);
     // Within a caller's transaction this is early (the caller clears again once it commits); the
     // other processes hear of it at commit from the trigger.
     this.cache.forgetUser(userId);
@@ -170,10 +169,9 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
 
   /** Deletes every session unused for SESSION_TTL_DAYS; answers how many. */
   async deleteExpired(): Promise<number> {
-    const [, affected] = await this.sessions.query(
-      'DELETE FROM sessions WHERE last_used_at < now() - make_interval(days => $1)',
-      [this.config.SESSION_TTL_DAYS],
-    );
+    const [, affected] = await this.sessions.query('DELETE FROM sessions WHERE last_used_at < now() - make_interval(days => $1)', [
+      this.config.SESSION_TTL_DAYS,
+    ]);
     return affected ?? 0;
   }
 }

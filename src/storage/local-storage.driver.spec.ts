@@ -59,7 +59,9 @@ describe('LocalStorageDriver', () => {
 
   it('is unreachable when its root cannot be made (a file is in the way)', async () => {
     await writeFile(join(root, 'file'), 'x');
-    await expect(new LocalStorageDriver(join(root, 'file', 'files')).checkReachable(new AbortController().signal)).rejects.toThrow(/ENOTDIR|EEXIST/);
+    await expect(new LocalStorageDriver(join(root, 'file', 'files')).checkReachable(new AbortController().signal)).rejects.toThrow(
+      /ENOTDIR|EEXIST/,
+    );
   });
 
   it('round-trips a Buffer under join(root, key)', async () => {
@@ -156,9 +158,7 @@ describe('LocalStorageDriver', () => {
     'refuses the key %j in every operation',
     async (key) => {
       await expect(driver.put(key, Buffer.from('x'), 'image/jpeg')).rejects.toThrow('Invalid storage key');
-      await expect(driver.put(key, Readable.from([Buffer.from('x')]), 'image/jpeg')).rejects.toThrow(
-        'Invalid storage key',
-      );
+      await expect(driver.put(key, Readable.from([Buffer.from('x')]), 'image/jpeg')).rejects.toThrow('Invalid storage key');
       await expect(driver.get(key)).rejects.toThrow('Invalid storage key');
       await expect(driver.stat(key)).rejects.toThrow('Invalid storage key');
       await expect(driver.delete(key)).rejects.toThrow('Invalid storage key');

@@ -111,7 +111,9 @@ async function readPassword(fromStdin: boolean, io: AdminCliIo): Promise<string>
     const chunks: Buffer[] = [];
     for await (const chunk of io.stdin) chunks.push(Buffer.from(chunk as Buffer));
     // `echo secret |` adds a newline that is no part of the password.
-    return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    return Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
   }
   if (!io.stdin.isTTY) {
     throw new AdminCliError('--create needs a password: run it in a terminal to be asked, or pipe it in with --password-stdin');
@@ -228,7 +230,7 @@ function oneLine(error: unknown): string {
 if (require.main === module || (process.argv[1] !== undefined && resolve(process.argv[1]) === __filename)) {
   // Only errors and warnings of the libraries: the answer is the one line this prints.
   Logger.overrideLogger(['error', 'warn']);
-  main(process.argv.slice(2), { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }).then(
-    (code) => process.stdout.write('', () => process.exit(code)),
+  main(process.argv.slice(2), { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }).then((code) =>
+    process.stdout.write('', () => process.exit(code)),
   );
 }

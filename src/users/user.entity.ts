@@ -1,4 +1,13 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn, ValueTransformer, VirtualColumn } from 'typeorm';
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  PrimaryGeneratedColumn,
+  UpdateDateColumn,
+  ValueTransformer,
+  VirtualColumn,
+} from 'typeorm';
 
 /** `bigint` columns arrive from pg as strings; byte counts stay far below 2^53. */
 const bigintNumber: ValueTransformer = {

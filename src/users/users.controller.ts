@@ -60,7 +60,7 @@ export class UsersController {
   @Delete(':id/sessions')
   @ApiBearerAuth()
   @HttpCode(200)
-  @ApiOperation({ summary: "End every session of a user (signs them out everywhere): yourself, or anyone for an admin" })
+  @ApiOperation({ summary: 'End every session of a user (signs them out everywhere): yourself, or anyone for an admin' })
   @ApiOkResponse({ description: 'How many sessions ended: `{"ended": 2}`.' })
   @ApiErrorResponses(401, 404)
   async destroySessions(
@@ -76,10 +76,7 @@ export class UsersController {
   @ApiOperation({ summary: 'Read a user, with their usage and quotas: yourself, or anyone for an admin' })
   @ApiOkResponse({ type: UserResponseDto })
   @ApiErrorResponses(401, 404)
-  async read(
-    @CurrentPrincipal() principal: Principal,
-    @Param('id', new ParseIdPipe('user')) id: number,
-  ): Promise<UserResponseDto> {
+  async read(@CurrentPrincipal() principal: Principal, @Param('id', new ParseIdPipe('user')) id: number): Promise<UserResponseDto> {
     const user = await this.users.findOne(principal, id);
     return UserResponseDto.withQuota(user, await this.users.quotaOf(user));
   }
@@ -104,10 +101,7 @@ export class UsersController {
   @ApiOperation({ summary: 'Delete a user with their images and jobs: yourself, or anyone for an admin' })
   @ApiOkResponse({ type: UserResponseDto, description: 'The deleted user.' })
   @ApiErrorResponses(401, 404)
-  async destroy(
-    @CurrentPrincipal() principal: Principal,
-    @Param('id', new ParseIdPipe('user')) id: number,
-  ): Promise<UserResponseDto> {
+  async destroy(@CurrentPrincipal() principal: Principal, @Param('id', new ParseIdPipe('user')) id: number): Promise<UserResponseDto> {
     return UserResponseDto.from(await this.users.remove(principal, id));
   }
 }

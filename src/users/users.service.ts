@@ -23,7 +23,6 @@ const FIRST_ADMIN_LOCK = 7_461_003;
 
 @Injectable()
 export class UsersService {
-
   constructor(
     @InjectRepository(User) private readonly users: Repository<User>,
     private readonly files: FileReferences,
@@ -111,10 +110,7 @@ export class UsersService {
   /** Deletes the user, their images and jobs (by the foreign keys' cascade), then their files that no other user's image shares. */
   async remove(principal: Principal, id: number): Promise<User> {
     const user = await this.findOne(principal, id);
-    const files: { s3_key: string }[] = await this.users.query(
-      'SELECT s3_key FROM images WHERE user_id = $1 AND s3_key IS NOT NULL',
-      [id],
-    );
+    const files: { s3_key: string }[] = await this.users.query('SELECT s3_key FROM images WHERE user_id = $1 AND s3_key IS NOT NULL', [id]);
     await retryOnDeadlock(() => this.users.delete({ id }));
     this.sessions.forgetCached(id);
     await this.files.release(files.map(({ s3_key }) => s3_key));

@@ -52,7 +52,11 @@ export function isPublicAddress(address: string): boolean {
  * public unless the policy allows private ones. The addresses returned are the ones to connect
  * to, so that a second resolution (DNS rebinding) cannot send the request elsewhere.
  */
-export async function resolveWebhookTarget(raw: string, policy: WebhookPolicy, resolve: HostResolver = systemResolver): Promise<WebhookTarget> {
+export async function resolveWebhookTarget(
+  raw: string,
+  policy: WebhookPolicy,
+  resolve: HostResolver = systemResolver,
+): Promise<WebhookTarget> {
   if (raw.length > MAX_URL_LENGTH) throw new WebhookTargetRefused(`callback_url must be at most ${MAX_URL_LENGTH} characters long`);
   let url: URL;
   try {

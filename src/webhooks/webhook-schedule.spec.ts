@@ -12,7 +12,11 @@ describe('nextAttemptAt', () => {
 
   it('stops once the next attempt would fall past WEBHOOK_RETRY_HOURS after the end', () => {
     const attempts: Date[] = [at(0)];
-    for (let next = nextAttemptAt(1, ended, at(0), 10_000, 24); next; next = nextAttemptAt(attempts.length, ended, attempts[attempts.length - 1], 10_000, 24)) {
+    for (
+      let next = nextAttemptAt(1, ended, at(0), 10_000, 24);
+      next;
+      next = nextAttemptAt(attempts.length, ended, attempts[attempts.length - 1], 10_000, 24)
+    ) {
       attempts.push(next);
     }
     // 0 s, then 10 s · (2^n − 1): the 14th attempt at 22.75 h, the next would be at 45.5 h.

@@ -22,7 +22,11 @@ describe('webhook signatures', () => {
   it('is verified by the standardwebhooks library', () => {
     const secret = generateWebhookSecret();
     const timestamp = Math.floor(Date.now() / 1000);
-    const headers = { 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': signWebhook([secret], id, timestamp, body) };
+    const headers = {
+      'webhook-id': id,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': signWebhook([secret], id, timestamp, body),
+    };
     expect(new Webhook(secret).verify(body, headers)).toEqual(JSON.parse(body));
     expect(() => new Webhook(generateWebhookSecret()).verify(body, headers)).toThrow('No matching signature found');
     expect(() => new Webhook(secret).verify(body.replace('12', '99'), headers)).toThrow('No matching signature found');

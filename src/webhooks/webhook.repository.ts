@@ -55,7 +55,9 @@ export class WebhookRepository {
 
   /** A job's deliveries, oldest first, each with its attempts in order. */
   async deliveriesOf(jobId: number): Promise<DeliveryWithAttempts[]> {
-    const deliveries = await this.dataSource.getRepository(WebhookDelivery).find({ where: { jobId }, order: { createdAt: 'ASC', id: 'ASC' } });
+    const deliveries = await this.dataSource
+      .getRepository(WebhookDelivery)
+      .find({ where: { jobId }, order: { createdAt: 'ASC', id: 'ASC' } });
     if (deliveries.length === 0) return [];
     const attempts = await this.dataSource
       .getRepository(WebhookAttempt)
@@ -87,7 +89,11 @@ export class WebhookRepository {
           ...(record.nextAttemptAt ? { nextAttemptAt: record.nextAttemptAt } : {}),
           ...(finished ? { finishedAt: () => 'now()' } : {}),
         })
-        .where('id = :id AND attempts = :attempts AND status = :pending', { id: delivery.id, attempts: delivery.attempts, pending: DELIVERY_STATUS.pending })
+        .where('id = :id AND attempts = :attempts AND status = :pending', {
+          id: delivery.id,
+          attempts: delivery.attempts,
+          pending: DELIVERY_STATUS.pending,
+        })
         .execute();
       if (!affected) return false;
       await manager.getRepository(WebhookAttempt).insert({ ...record.attempt, deliveryId: delivery.id, attempt: delivery.attempts + 1 });

@@ -80,7 +80,9 @@ export class ReusableWorkRepository {
    * none can be deleted before the new outputs that copy or point at them are recorded.
    */
   async holdImages(manager: EntityManager, imageIds: number[]): Promise<Set<number>> {
-    const rows: { id: number }[] = await manager.query('SELECT id FROM images WHERE id = ANY($1::int[]) ORDER BY id FOR KEY SHARE', [imageIds]);
+    const rows: { id: number }[] = await manager.query('SELECT id FROM images WHERE id = ANY($1::int[]) ORDER BY id FOR KEY SHARE', [
+      imageIds,
+    ]);
     return new Set(rows.map((row) => row.id));
   }
 
@@ -122,7 +124,11 @@ export class ReusableWorkRepository {
        SELECT r.image_id, r.job_id, histograms.bins
          FROM jsonb_to_recordset($1::jsonb) AS r(image_id integer, job_id integer, from_image_id integer)
          JOIN histograms ON histograms.image_id = r.from_image_id`,
-      [JSON.stringify(outputs.map((output, index) => ({ image_id: ids[index], job_id: output.jobId, from_image_id: output.work.imageId })))],
+      [
+        JSON.stringify(
+          outputs.map((output, index) => ({ image_id: ids[index], job_id: output.jobId, from_image_id: output.work.imageId })),
+        ),
+      ],
     );
     return ids;
   }
@@ -134,7 +140,15 @@ export function storedWorkOf(rows: Omit<StoredWorkRow, 'work_key'>[]): StoredWor
   for (const row of rows) {
     if (files.length === FILES_PER_WORK_KEY) break;
     if (files.some((file) => file.s3Key === row.s3_key)) continue;
-    files.push({ imageId: row.id, s3Key: row.s3_key, format: row.format, width: row.width, height: row.height, bytes: Number(row.bytes), sha256: row.sha256 });
+    files.push({
+      imageId: row.id,
+      s3Key: row.s3_key,
+      format: row.format,
+      width: row.width,
+      height: row.height,
+      bytes: Number(row.bytes),
+      sha256: row.sha256,
+    });
   }
   return files;
 }

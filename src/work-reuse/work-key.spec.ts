@@ -30,7 +30,9 @@ describe('workKey', () => {
 describe('stepWorkKey', () => {
   it('names a step by its operation, with the catalogue’s version, and its params', () => {
     expect(stepWorkKey(SHA, { name: 'grayscale', params: {} }, context)).toBe(workKey(SHA, grayscale, {}, context));
-    expect(stepWorkKey(SHA, { name: 'resize', params: { width: 10 } }, context)).toBe(workKey(SHA, { name: 'resize', version: 1 }, { width: 10 }, context));
+    expect(stepWorkKey(SHA, { name: 'resize', params: { width: 10 } }, context)).toBe(
+      workKey(SHA, { name: 'resize', version: 1 }, { width: 10 }, context),
+    );
   });
 });
 
@@ -38,7 +40,11 @@ describe('stepWorkKeyText', () => {
   it('is the text the key hashes, either side of the input sha256, so that SQL can compute the same key', () => {
     const step = { name: 'resize' as const, params: { width: 10 } };
     const { before, after } = stepWorkKeyText(step, context);
-    expect(createHash('sha256').update(before + SHA + after).digest('hex')).toBe(stepWorkKey(SHA, step, context));
+    expect(
+      createHash('sha256')
+        .update(before + SHA + after)
+        .digest('hex'),
+    ).toBe(stepWorkKey(SHA, step, context));
     expect(before + SHA + after).toBe(['darkroom-work-1', SHA, 'resize', '1', '{"width":10}', 'png=1'].join('\n'));
   });
 });

@@ -24,9 +24,16 @@ export interface EncoderSettings {
  * (the catalogue's), its params and the settings that shape the encoded output. Two steps with the
  * same key produce the same file, so the second may point at the first's instead of computing it.
  */
-export function workKey(inputSha256: string, operation: { name: string; version: number }, params: unknown, context: EncoderSettings): string {
+export function workKey(
+  inputSha256: string,
+  operation: { name: string; version: number },
+  params: unknown,
+  context: EncoderSettings,
+): string {
   const { before, after } = workKeyText(operation, params, context);
-  return createHash('sha256').update(before + inputSha256 + after).digest('hex');
+  return createHash('sha256')
+    .update(before + inputSha256 + after)
+    .digest('hex');
 }
 
 /** The text a work key hashes, either side of its input's sha256. */

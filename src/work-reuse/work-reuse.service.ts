@@ -73,11 +73,20 @@ export class WorkReuse {
       const completed = await this.record(chains);
       this.jobs.countCompleted(completed);
       for (const job of completed) {
-        this.logger.log({ msg: `Job ${job.id} completed as it was created: every step reused earlier identical work`, event: 'job_ended', job_id: job.id, outcome: 'completed', attempt: 0, duration_ms: 0 });
+        this.logger.log({
+          msg: `Job ${job.id} completed as it was created: every step reused earlier identical work`,
+          event: 'job_ended',
+          job_id: job.id,
+          outcome: 'completed',
+          attempt: 0,
+          duration_ms: 0,
+        });
       }
       return completed;
     } catch (error) {
-      this.logger.warn(`Earlier work could not be reused for ${created.length} new job(s) (${(error as Error).message}); they are queued instead`);
+      this.logger.warn(
+        `Earlier work could not be reused for ${created.length} new job(s) (${(error as Error).message}); they are queued instead`,
+      );
       return [];
     }
   }
@@ -106,7 +115,15 @@ export class WorkReuse {
         const work = found[position];
         if (!work) return;
         const { job } = chain;
-        chain.outputs.push({ jobId: job.id, userId: job.userId, sourceId: chain.sourceId, stepIndex: index, step: chain.steps[index].name, workKey: keys[position], work });
+        chain.outputs.push({
+          jobId: job.id,
+          userId: job.userId,
+          sourceId: chain.sourceId,
+          stepIndex: index,
+          step: chain.steps[index].name,
+          workKey: keys[position],
+          work,
+        });
         chain.inputSha256 = work.sha256;
         (chain.outputs.length === chain.steps.length ? complete : next).push(chain);
       });
@@ -119,7 +136,11 @@ export class WorkReuse {
   private storageCheck(): (key: string) => Promise<boolean> {
     const answers = new Map<string, Promise<boolean>>();
     return (key) => {
-      if (!answers.has(key)) answers.set(key, this.storage.stat(key).then((info) => info !== null));
+      if (!answers.has(key))
+        answers.set(
+          key,
+          this.storage.stat(key).then((info) => info !== null),
+        );
       return answers.get(key)!;
     };
   }
@@ -136,8 +157,13 @@ export class WorkReuse {
       await lockFileReferences(manager, [...new Set(chains.flatMap(outputsOf).map((output) => output.work.s3Key))]);
       const imageIds = [...new Set(chains.flatMap((chain) => [chain.sourceId, ...chain.outputs.map((output) => output.work.imageId)]))];
       const present = await this.repository.holdImages(manager, imageIds);
-      const intact = chains.filter((chain) => present.has(chain.sourceId) && chain.outputs.every((output) => present.has(output.work.imageId)));
-      const untried = await this.jobs.lockUntried(manager, intact.map((chain) => chain.job.id));
+      const intact = chains.filter(
+        (chain) => present.has(chain.sourceId) && chain.outputs.every((output) => present.has(output.work.imageId)),
+      );
+      const untried = await this.jobs.lockUntried(
+        manager,
+        intact.map((chain) => chain.job.id),
+      );
       const ready = intact.filter((chain) => untried.has(chain.job.id));
       if (ready.length === 0) return [];
       const outputs = ready.flatMap(outputsOf);

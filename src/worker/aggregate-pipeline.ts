@@ -44,11 +44,20 @@ export class AggregatePipeline {
     return this.histograms.withSelected(request.selection, (selected) => this.reduce(attempt, request, target, selected));
   }
 
-  private async reduce(attempt: Attempt, request: AggregateRequest, target: number[] | null, selected: SelectedHistograms): Promise<JobOutcome> {
+  private async reduce(
+    attempt: Attempt,
+    request: AggregateRequest,
+    target: number[] | null,
+    selected: SelectedHistograms,
+  ): Promise<JobOutcome> {
     if (selected.count === 0) {
       return {
         outputImageIds: [],
-        result: { count: 0, [request.reducer === 'nearest_neighbor' ? 'neighbors' : request.reducer]: request.reducer === 'nearest_neighbor' ? [] : null, message: 'No histograms matched the selection' },
+        result: {
+          count: 0,
+          [request.reducer === 'nearest_neighbor' ? 'neighbors' : request.reducer]: request.reducer === 'nearest_neighbor' ? [] : null,
+          message: 'No histograms matched the selection',
+        },
       };
     }
     if (target) {

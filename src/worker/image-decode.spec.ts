@@ -3,7 +3,8 @@ import { decodeFailure } from './image-decode';
 
 describe('decodeFailure', () => {
   it('is null for photographs that decode', async () => {
-    for (const name of ['astronaut.jpg', 'astronaut.png', 'camera.png', 'coffee.png']) expect(await decodeFailure(fixture(name), 50_000_000)).toBeNull();
+    for (const name of ['astronaut.jpg', 'astronaut.png', 'camera.png', 'coffee.png'])
+      expect(await decodeFailure(fixture(name), 50_000_000)).toBeNull();
   });
 
   it("gives the decoder's reason for a JPEG whose scan names Huffman tables it never defines", async () => {

@@ -32,7 +32,10 @@ export class ImageVerificationRepository {
   }
 
   async markVerified(image: UnverifiedImage): Promise<void> {
-    await this.dataSource.query('UPDATE images SET verified_at = now() WHERE id = $1 AND s3_key = $2 AND verified_at IS NULL', [image.id, image.s3Key]);
+    await this.dataSource.query('UPDATE images SET verified_at = now() WHERE id = $1 AND s3_key = $2 AND verified_at IS NULL', [
+      image.id,
+      image.s3Key,
+    ]);
   }
 
   /** Rare, so a statement of its own: the image shows `corrupt` with the decoder's reason. */

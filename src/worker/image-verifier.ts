@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
-import { StorageDriver, StorageObjectNotFoundError } from '../storage/storage.driver';
+import { StorageObjectNotFoundError } from '../storage/storage.driver';
 import { decodeFailure } from './image-decode';
 import { ImageVerificationRepository } from './image-verification.repository';
 import { JobRunner } from './job-runner';
@@ -68,7 +68,7 @@ export class ImageVerifier implements OnApplicationBootstrap, OnApplicationShutd
 
   private async verifyLocked(): Promise<VerifyReport> {
     const report: VerifyReport = { verified: 0, corrupt: 0, missing: 0 };
-    for (let afterId = 0; !this.stopped; ) {
+    for (let afterId = 0; !this.stopped;) {
       const batch = await this.images.unverifiedBatch(afterId, BATCH, this.config.VERIFY_DELAY);
       if (batch.length === 0) break;
       afterId = batch[batch.length - 1].id;
@@ -105,7 +105,11 @@ export class ImageVerifier implements OnApplicationBootstrap, OnApplicationShutd
             this.logger.log(`Decoded ${report.verified + report.corrupt} uploaded original(s): ${report.corrupt} corrupt`);
           }
         })
-        .catch((error: Error) => this.logger.warn(`The pass that decodes uploaded originals failed, tried again in ${this.config.VERIFY_DELAY} s: ${error.message}`))
+        .catch((error: Error) =>
+          this.logger.warn(
+            `The pass that decodes uploaded originals failed, tried again in ${this.config.VERIFY_DELAY} s: ${error.message}`,
+          ),
+        )
         .finally(() => this.schedule(this.config.VERIFY_DELAY * 1000));
     }, delayMs);
     this.timer.unref();

@@ -53,7 +53,8 @@ export interface AttemptWrites {
 }
 
 /** A step's output as recorded: this attempt's (`own`), or another delivery's that recorded the step first. */
-export type RecordedOutput = { index: number; id: number; own: true } | { index: number; id: number; own: false; s3Key: string; sha256: string };
+export type RecordedOutput =
+  { index: number; id: number; own: true } | { index: number; id: number; own: false; s3Key: string; sha256: string };
 
 /** What became of one attempt's writes. */
 export type AttemptWritesOutcome =
@@ -68,7 +69,9 @@ interface AttemptWritesRow {
   outcome: 'recorded' | 'completed' | 'fenced' | 'quota' | 'source_deleted';
   message?: string;
   source_id?: number;
-  outputs?: ({ step_index: number; id: number; own: true } | { step_index: number; id: number; own: false; s3_key: string; sha256: string })[];
+  outputs?: (
+    { step_index: number; id: number; own: true } | { step_index: number; id: number; own: false; s3_key: string; sha256: string }
+  )[];
   job_type?: string[];
 }
 
@@ -93,7 +96,10 @@ export class JobOutputRepository {
   async sourceAndRecorded(jobId: number, imageId: number): Promise<JobInputs> {
     const images = await this.dataSource.getRepository(Image).findBy([{ id: imageId }, { jobId }]);
     const outputs = images.filter((image) => image.jobId === jobId && image.stepIndex !== null);
-    return { source: images.find((image) => image.id === imageId) ?? null, recorded: new Map(outputs.map((image) => [image.stepIndex!, image])) };
+    return {
+      source: images.find((image) => image.id === imageId) ?? null,
+      recorded: new Map(outputs.map((image) => [image.stepIndex!, image])),
+    };
   }
 
   /**
@@ -125,10 +131,10 @@ export class JobOutputRepository {
         work_key: output.workKey,
       })),
     }));
-    const [{ results }]: { results: AttemptWritesRow[] }[] = await this.dataSource.query('SELECT darkroom_record_attempts($1::jsonb, $2::bigint) AS results', [
-      JSON.stringify(payload),
-      this.quota.storageBytes,
-    ]);
+    const [{ results }]: { results: AttemptWritesRow[] }[] = await this.dataSource.query(
+      'SELECT darkroom_record_attempts($1::jsonb, $2::bigint) AS results',
+      [JSON.stringify(payload), this.quota.storageBytes],
+    );
     return results.map((row): AttemptWritesOutcome => {
       switch (row.outcome) {
         case 'fenced':
@@ -142,7 +148,9 @@ export class JobOutputRepository {
             outcome: row.outcome,
             jobType: row.job_type,
             outputs: (row.outputs ?? []).map((output) =>
-              output.own ? { index: output.step_index, id: output.id, own: true } : { index: output.step_index, id: output.id, own: false, s3Key: output.s3_key, sha256: output.sha256 },
+              output.own
+                ? { index: output.step_index, id: output.id, own: true }
+                : { index: output.step_index, id: output.id, own: false, s3Key: output.s3_key, sha256: output.sha256 },
             ),
           };
       }
@@ -173,7 +181,13 @@ export class JobOutputRepository {
    * and null tells the caller to compute the step after all. `'taken'` means another delivery
    * recorded this step first.
    */
-  async reuse(fence: Fence, userId: number, sourceId: number | null, work: StoredWork, request: ReuseRequest): Promise<PointedOutput | 'taken' | null> {
+  async reuse(
+    fence: Fence,
+    userId: number,
+    sourceId: number | null,
+    work: StoredWork,
+    request: ReuseRequest,
+  ): Promise<PointedOutput | 'taken' | null> {
     try {
       return await this.dataSource.transaction(async (manager) => {
         await lockFileReferences(manager, [work.s3Key]);
@@ -194,10 +208,10 @@ export class JobOutputRepository {
           fence.jobId,
           work.imageId,
         ]);
-        await manager.query('UPDATE jobs SET reused_steps = array_append(reused_steps, $2::smallint) WHERE id = $1 AND NOT $2::smallint = ANY(reused_steps)', [
-          fence.jobId,
-          request.index,
-        ]);
+        await manager.query(
+          'UPDATE jobs SET reused_steps = array_append(reused_steps, $2::smallint) WHERE id = $1 AND NOT $2::smallint = ANY(reused_steps)',
+          [fence.jobId, request.index],
+        );
         return { id, s3Key: work.s3Key, sha256: work.sha256 };
       });
     } catch (error) {

@@ -156,7 +156,11 @@ export class JobRunner implements BeforeApplicationShutdown {
     return running.finally(() => this.active.delete(running));
   }
 
-  private async runClaimed({ jobId, deliveryId }: QueuedJobData, work: (attempt: Attempt) => Promise<JobOutcome>, firstStep?: WorkKeyText): Promise<void> {
+  private async runClaimed(
+    { jobId, deliveryId }: QueuedJobData,
+    work: (attempt: Attempt) => Promise<JobOutcome>,
+    firstStep?: WorkKeyText,
+  ): Promise<void> {
     const claim = await this.jobs.claim(jobId, deliveryId, firstStep);
     if (claim.kind === 'expired') this.logger.log(`Job ${jobId} failed: it expired in the queue`);
     if (claim.kind === 'exhausted') this.logger.log(`Job ${jobId} failed: its workers were lost on every attempt`);
@@ -247,7 +251,13 @@ export class JobRunner implements BeforeApplicationShutdown {
     if (outcome === 'completed' || outcome === 'failed') this.metrics.attemptEnded(attempt.job.jobType, outcome, seconds);
     const durationMs = Math.round(seconds * 1000);
     const level = outcome === 'failed' ? 'warn' : 'log';
-    this.logger[level]({ msg: `${msg} (${durationMs} ms)`, event: 'job_ended', outcome, attempt: attempt.fence.attempt, duration_ms: durationMs });
+    this.logger[level]({
+      msg: `${msg} (${durationMs} ms)`,
+      event: 'job_ended',
+      outcome,
+      attempt: attempt.fence.attempt,
+      duration_ms: durationMs,
+    });
   }
 
   /**
@@ -302,13 +312,22 @@ export class JobRunner implements BeforeApplicationShutdown {
    * is deleted. If nothing is recorded (fenced out, past
    * the storage quota, source deleted, an error), the pending files are deleted.
    */
-  private async recordPending(attempt: Attempt, completeWith?: { keptIds: number[]; verifiedSourceId?: number }): Promise<RecordedOutput[]> {
+  private async recordPending(
+    attempt: Attempt,
+    completeWith?: { keptIds: number[]; verifiedSourceId?: number },
+  ): Promise<RecordedOutput[]> {
     const outputs = attempt.pending.splice(0);
     let written: AttemptWritesOutcome;
     try {
       attempt.throwIfStopped();
       [written] = await this.outputs.recordAttempts([
-        { fence: attempt.fence, outputs, complete: completeWith !== undefined, keptIds: completeWith?.keptIds ?? [], verifiedSourceId: completeWith?.verifiedSourceId },
+        {
+          fence: attempt.fence,
+          outputs,
+          complete: completeWith !== undefined,
+          keptIds: completeWith?.keptIds ?? [],
+          verifiedSourceId: completeWith?.verifiedSourceId,
+        },
       ]);
     } catch (error) {
       await this.discard(outputs);
@@ -340,7 +359,12 @@ export class JobRunner implements BeforeApplicationShutdown {
     if (stored === null) return null;
     // Recorded first, so that the job's progress never runs ahead of its recorded steps.
     if (attempt.pending.length > 0) await this.recordPending(attempt);
-    const reused = await this.outputs.reuse(attempt.fence, attempt.job.userId, attempt.job.imageId, stored, { step, index, workKey, progress });
+    const reused = await this.outputs.reuse(attempt.fence, attempt.job.userId, attempt.job.imageId, stored, {
+      step,
+      index,
+      workKey,
+      progress,
+    });
     if (reused === 'taken') return this.recordedOutput(attempt.job.id, index);
     return reused;
   }

@@ -38,12 +38,16 @@ describe('OperationRegistry', () => {
     it('refuses an implementation of an operation the catalogue does not have, naming its file', () => {
       operationFile('first.operation.js', 'first');
       operationFile('sepia.operation.js', 'sepia');
-      expect(() => new OperationRegistry(folder, catalog('first'))).toThrow(/sepia\.operation\.js implements "sepia", which is not in the operation catalogue/);
+      expect(() => new OperationRegistry(folder, catalog('first'))).toThrow(
+        /sepia\.operation\.js implements "sepia", which is not in the operation catalogue/,
+      );
     });
 
     it('refuses a catalogue entry that no file implements, naming it', () => {
       operationFile('first.operation.js', 'first');
-      expect(() => new OperationRegistry(folder, catalog('first', 'second', 'third'))).toThrow(/implements the catalogue's operations "second", "third"/);
+      expect(() => new OperationRegistry(folder, catalog('first', 'second', 'third'))).toThrow(
+        /implements the catalogue's operations "second", "third"/,
+      );
     });
 
     it('refuses an operation file that exports no operation', () => {

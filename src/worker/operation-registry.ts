@@ -15,13 +15,18 @@ export class OperationRegistry {
   private readonly operations = new Map<string, { operation: Operation; file: string }>();
 
   constructor(folder = join(__dirname, 'operations'), catalog: OperationCatalog = operationCatalog) {
-    for (const file of readdirSync(folder).filter((name) => OPERATION_FILE.test(name)).sort()) {
+    for (const file of readdirSync(folder)
+      .filter((name) => OPERATION_FILE.test(name))
+      .sort()) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- operations are found on disk at start-up, so each is loaded by its path
       const { operation } = require(join(folder, file)) as { operation?: Operation };
       if (typeof operation?.name !== 'string' || typeof operation.run !== 'function') {
         throw new Error(`${file} must export an operation made by defineOperation(name, run)`);
       }
       if (!catalog.has(operation.name)) {
-        throw new Error(`${file} implements "${operation.name}", which is not in the operation catalogue (src/pipelines/operation-catalog.ts)`);
+        throw new Error(
+          `${file} implements "${operation.name}", which is not in the operation catalogue (src/pipelines/operation-catalog.ts)`,
+        );
       }
       const existing = this.operations.get(operation.name);
       if (existing) {
@@ -31,7 +36,9 @@ export class OperationRegistry {
     }
     const missing = catalog.names().filter((name) => !this.operations.has(name));
     if (missing.length > 0) {
-      throw new Error(`No file in ${folder} implements the catalogue's operation${missing.length > 1 ? 's' : ''} ${missing.map((name) => `"${name}"`).join(', ')}`);
+      throw new Error(
+        `No file in ${folder} implements the catalogue's operation${missing.length > 1 ? 's' : ''} ${missing.map((name) => `"${name}"`).join(', ')}`,
+      );
     }
   }
 

@@ -80,7 +80,9 @@ export class ProcessPipeline {
   private parsedFirstStepText(entryName: string): WorkKeyText | undefined {
     try {
       const spec = jobSpecOf({ jobType: ['process', ...entryName.split('+')], params: {}, environment: null });
-      return spec.kind === 'process' && spec.steps.length > 0 ? stepWorkKeyText(spec.steps[0], { pngCompression: this.config.PNG_COMPRESSION }) : undefined;
+      return spec.kind === 'process' && spec.steps.length > 0
+        ? stepWorkKeyText(spec.steps[0], { pngCompression: this.config.PNG_COMPRESSION })
+        : undefined;
     } catch {
       // A name this worker cannot parse: no lookup with the claim; the job's own parse says what is wrong.
       return undefined;
@@ -99,7 +101,8 @@ export class ProcessPipeline {
     const spec = jobSpecOf(job);
     if (spec.kind !== 'process') throw new UnrecoverableError(`Job ${job.id} is not a process job`);
     const { source, recorded: done } =
-      attempt.inputs ?? (job.imageId === null ? { source: null, recorded: new Map() } : await this.outputs.sourceAndRecorded(job.id, job.imageId));
+      attempt.inputs ??
+      (job.imageId === null ? { source: null, recorded: new Map() } : await this.outputs.sourceAndRecorded(job.id, job.imageId));
     if (!source?.s3Key) throw new UnrecoverableError('The job’s source image, or its stored file, was deleted');
     if (source.status === IMAGE_STATUS.corrupt) throw corrupt(source.id, source.corruptReason ?? 'it could not be decoded');
     const sourceKey = source.s3Key;
@@ -134,7 +137,9 @@ export class ProcessPipeline {
 
   /** An original uploaded before files were hashed: hashed once here, as the work key needs it. */
   private async hashOf(imageId: number, key: string): Promise<string> {
-    return createHash('sha256').update(await this.readSource(imageId, key)).digest('hex');
+    return createHash('sha256')
+      .update(await this.readSource(imageId, key))
+      .digest('hex');
   }
 
   private async runOrReuse(attempt: Attempt, index: number, step: ProcessStep, input: StepSource, progress: number): Promise<StoredOutput> {
@@ -150,7 +155,14 @@ export class ProcessPipeline {
     }
     const output =
       reused ??
-      (await this.runner.storeOutput(attempt, index, step.name, await this.runStep(attempt, index, operation, step, input, context), progress, key));
+      (await this.runner.storeOutput(
+        attempt,
+        index,
+        step.name,
+        await this.runStep(attempt, index, operation, step, input, context),
+        progress,
+        key,
+      ));
     const seconds = (performance.now() - started) / 1000;
     this.metrics.stepEnded(step.name, reused !== null, seconds);
     const durationMs = Math.round(seconds * 1000);
@@ -210,5 +222,7 @@ function corrupt(imageId: number, reason: string): UnrecoverableError {
 }
 
 function missingSource(imageId: number): UnrecoverableError {
-  return new UnrecoverableError(`The file of source image ${imageId} is missing from storage; upload it again (PUT /api/images/${imageId}/file)`);
+  return new UnrecoverableError(
+    `The file of source image ${imageId} is missing from storage; upload it again (PUT /api/images/${imageId}/file)`,
+  );
 }

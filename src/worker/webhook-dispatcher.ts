@@ -47,7 +47,9 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
       onNotify: (payload) => {
         const delivery = payload ? (JSON.parse(payload) as JobEventNotice).delivery : null;
         if (!delivery) return;
-        this.queue.add(delivery, 0).catch((error: Error) => this.logger.warn(`Webhook ${delivery} not queued yet (${error.message}); the next pass queues it`));
+        this.queue
+          .add(delivery, 0)
+          .catch((error: Error) => this.logger.warn(`Webhook ${delivery} not queued yet (${error.message}); the next pass queues it`));
       },
     });
   }
@@ -83,7 +85,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
 
   private async requeueOverdue(): Promise<number> {
     let requeued = 0;
-    for (let afterId = '00000000-0000-0000-0000-000000000000'; ; ) {
+    for (let afterId = '00000000-0000-0000-0000-000000000000'; ;) {
       const batch = await this.deliveries.overdueBatch(afterId, BATCH, SETTLE_SECONDS);
       if (batch.length === 0) return requeued;
       afterId = batch[batch.length - 1].id;
@@ -105,7 +107,9 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
         .then((requeued) => {
           if (requeued) this.logger.log(`Queued ${requeued} overdue webhook attempt(s) again`);
         })
-        .catch((error: Error) => this.logger.warn(`The webhook pass failed, tried again in ${this.config.RECONCILE_INTERVAL} s: ${error.message}`))
+        .catch((error: Error) =>
+          this.logger.warn(`The webhook pass failed, tried again in ${this.config.RECONCILE_INTERVAL} s: ${error.message}`),
+        )
         .finally(() => this.schedule(this.config.RECONCILE_INTERVAL * 1000));
     }, delayMs);
     this.timer.unref();

@@ -4,7 +4,9 @@ import { loadConfig } from '../config/app-config';
 import { WebhookSender } from './webhook-sender';
 
 /** A real HTTP server on 127.0.0.1 that records the paths it is asked for. */
-async function startServer(handler: (request: IncomingMessage, response: ServerResponse) => void): Promise<{ server: Server; base: string; paths: string[] }> {
+async function startServer(
+  handler: (request: IncomingMessage, response: ServerResponse) => void,
+): Promise<{ server: Server; base: string; paths: string[] }> {
   const paths: string[] = [];
   const server = createServer((request, response) => {
     paths.push(request.url ?? '');

@@ -36,7 +36,10 @@ export class WebhookSender {
     });
     let target: WebhookTarget;
     try {
-      target = await resolveWebhookTarget(url, { allowHttp: this.config.ALLOW_HTTP_WEBHOOKS, allowPrivate: this.config.ALLOW_PRIVATE_WEBHOOKS });
+      target = await resolveWebhookTarget(url, {
+        allowHttp: this.config.ALLOW_HTTP_WEBHOOKS,
+        allowPrivate: this.config.ALLOW_PRIVATE_WEBHOOKS,
+      });
     } catch (error) {
       if (error instanceof WebhookTargetRefused) return result('refused', null, error.message);
       throw error;

@@ -41,7 +41,10 @@ export class WorkerMetricsServer implements OnApplicationBootstrap, OnApplicatio
       });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      const why = code === 'EADDRINUSE' ? 'is in use (another worker on this machine?); give each worker its own' : `cannot be used (${(error as Error).message})`;
+      const why =
+        code === 'EADDRINUSE'
+          ? 'is in use (another worker on this machine?); give each worker its own'
+          : `cannot be used (${(error as Error).message})`;
       this.logger.warn(`Port ${port} (WORKER_METRICS_PORT) ${why}: this worker runs on without exporting its metrics`);
       return;
     }
@@ -67,7 +70,13 @@ export class WorkerMetricsServer implements OnApplicationBootstrap, OnApplicatio
       return send(response, 405, 'application/json', JSON.stringify({ error: `${request.method} is not allowed: use GET`, details: [] }));
     }
     const tokens = url.searchParams.getAll('token');
-    if (!metricsAccessAllowed(this.config.METRICS_TOKEN, request.headers.authorization, tokens.length === 1 ? tokens[0] : tokens.length ? tokens : undefined)) {
+    if (
+      !metricsAccessAllowed(
+        this.config.METRICS_TOKEN,
+        request.headers.authorization,
+        tokens.length === 1 ? tokens[0] : tokens.length ? tokens : undefined,
+      )
+    ) {
       response.setHeader('WWW-Authenticate', 'Bearer');
       return send(response, 401, 'application/json', JSON.stringify({ error: METRICS_UNAUTHORIZED, details: [] }));
     }

@@ -39,10 +39,16 @@ export class WorkerModule {
       WebhookDeliveryProcessor,
       WebhookDispatcher,
     ];
-    if (config.WORKER_QUEUES.includes('process')) providers.push(ProcessPipeline, ProcessQueueProcessor, ImageVerificationRepository, ImageVerifier);
-    if (config.WORKER_QUEUES.includes('query') || config.WORKER_QUEUES.includes('search')) providers.push(AggregatePipeline, HistogramCache);
+    if (config.WORKER_QUEUES.includes('process'))
+      providers.push(ProcessPipeline, ProcessQueueProcessor, ImageVerificationRepository, ImageVerifier);
+    if (config.WORKER_QUEUES.includes('query') || config.WORKER_QUEUES.includes('search'))
+      providers.push(AggregatePipeline, HistogramCache);
     if (config.WORKER_QUEUES.includes('query')) providers.push(QueryQueueProcessor);
     if (config.WORKER_QUEUES.includes('search')) providers.push(SearchQueueProcessor);
-    return { module: WorkerModule, imports: [JobLifecycleModule, MetricsModule, WorkReuseModule, WebhookQueueModule.register()], providers };
+    return {
+      module: WorkerModule,
+      imports: [JobLifecycleModule, MetricsModule, WorkReuseModule, WebhookQueueModule.register()],
+      providers,
+    };
   }
 }

@@ -31,7 +31,10 @@ export interface ReadOptions {
 /** Reads an event stream with fetch, as any non-browser client would, parsing it with eventsource-parser. */
 export async function readEventStream(url: string, options: ReadOptions = {}): Promise<StreamAnswer> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new Error(`No end of ${url} within ${options.timeoutMs ?? 60_000} ms`)), options.timeoutMs ?? 60_000);
+  const timer = setTimeout(
+    () => controller.abort(new Error(`No end of ${url} within ${options.timeoutMs ?? 60_000} ms`)),
+    options.timeoutMs ?? 60_000,
+  );
   try {
     const response = await fetch(url, { headers: { Accept: 'text/event-stream', ...options.headers }, signal: controller.signal });
     if (!response.headers.get('content-type')?.startsWith('text/event-stream')) {
@@ -41,7 +44,12 @@ export async function readEventStream(url: string, options: ReadOptions = {}): P
     const comments: string[] = [];
     const parser = createParser({
       onEvent: (message) => {
-        const event = { id: message.id, event: message.event, data: JSON.parse(message.data), receivedAt: performance.timeOrigin + performance.now() };
+        const event = {
+          id: message.id,
+          event: message.event,
+          data: JSON.parse(message.data),
+          receivedAt: performance.timeOrigin + performance.now(),
+        };
         events.push(event);
         options.onEvent?.(event);
       },

@@ -29,11 +29,7 @@ export async function createAdmin(app: NestExpressApplication): Promise<TestUser
 }
 
 export async function createImageType(app: NestExpressApplication, typeName = unique('type')): Promise<{ id: number; type_name: string }> {
-  const response = await api(app)
-    .post('/api/image_types.json')
-    .set(bearer(ADMIN_TOKEN))
-    .send({ type_name: typeName })
-    .expect(201);
+  const response = await api(app).post('/api/image_types.json').set(bearer(ADMIN_TOKEN)).send({ type_name: typeName }).expect(201);
   return response.body;
 }
 

@@ -16,7 +16,10 @@ export async function maxDifference(a: Buffer, b: Buffer): Promise<number> {
   return max;
 }
 
-export function binary(response: { on: Function; setEncoding?: Function }, callback: (error: Error | null, body: Buffer) => void) {
+export function binary(
+  response: { on(event: string, listener: (...args: any[]) => void): unknown },
+  callback: (error: Error | null, body: Buffer) => void,
+) {
   const chunks: Buffer[] = [];
   response.on('data', (chunk: Buffer) => chunks.push(chunk));
   response.on('end', () => callback(null, Buffer.concat(chunks)));

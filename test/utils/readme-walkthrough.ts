@@ -19,11 +19,14 @@ export function extractWalkthrough(readme: string = readFileSync(WALKTHROUGH_DOC
   const section = readme.slice(start, next < 0 ? undefined : next);
   const markers = section.split(WALKTHROUGH_MARKER).length - 1;
   if (markers !== 1) {
-    throw new Error(`docs/walkthrough.md's "${WALKTHROUGH_SECTION}" section must hold exactly one "${WALKTHROUGH_MARKER} -->" comment; it holds ${markers}`);
+    throw new Error(
+      `docs/walkthrough.md's "${WALKTHROUGH_SECTION}" section must hold exactly one "${WALKTHROUGH_MARKER} -->" comment; it holds ${markers}`,
+    );
   }
   const afterMarker = section.slice(section.indexOf(WALKTHROUGH_MARKER));
   const block = /^```sh\n([\s\S]*?)^```$/m.exec(afterMarker);
-  if (!block) throw new Error(`docs/walkthrough.md: no \`\`\`sh block after the "${WALKTHROUGH_MARKER} -->" comment in "${WALKTHROUGH_SECTION}"`);
+  if (!block)
+    throw new Error(`docs/walkthrough.md: no \`\`\`sh block after the "${WALKTHROUGH_MARKER} -->" comment in "${WALKTHROUGH_SECTION}"`);
   return block[1];
 }
 
@@ -40,7 +43,8 @@ export function checkTools(tools: string[], path = process.env.PATH ?? ''): Tool
   for (const tool of tools) {
     const run = spawnSync(tool, ['--version'], { env: { PATH: path }, encoding: 'utf8', timeout: 10_000 });
     if ((run.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') result.missing.push(tool);
-    else if (run.error || run.status !== 0) result.broken.push(`${tool} (${run.error?.message ?? `exit ${run.status}: ${run.stderr.trim()}`})`);
+    else if (run.error || run.status !== 0)
+      result.broken.push(`${tool} (${run.error?.message ?? `exit ${run.status}: ${run.stderr.trim()}`})`);
   }
   return result;
 }

@@ -17,6 +17,7 @@ interface S3rverInstance {
 }
 
 // s3rver ships no type declarations, so it is required with the little of its API used here.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
 const S3rver: new (options: S3rverOptions) => S3rverInstance = require('s3rver');
 
 /** The credentials s3rver checks signatures against. */

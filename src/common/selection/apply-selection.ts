@@ -5,10 +5,7 @@ import { Selection } from '../../pipelines/selection';
  * Newest first (or, when paging with after_id, in id order after that id), limited and filtered by
  * creation time, owner and (jobs only) status, as a selection asks.
  */
-export function applySelection<T extends ObjectLiteral>(
-  query: SelectQueryBuilder<T>,
-  selection: Selection,
-): SelectQueryBuilder<T> {
+export function applySelection<T extends ObjectLiteral>(query: SelectQueryBuilder<T>, selection: Selection): SelectQueryBuilder<T> {
   const alias = query.alias;
   if (selection.since) query.andWhere(`${alias}.createdAt >= :since`, { since: selection.since });
   if (selection.userId !== null) query.andWhere(`${alias}.userId = :selectedUserId`, { selectedUserId: selection.userId });

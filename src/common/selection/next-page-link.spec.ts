@@ -7,7 +7,12 @@ function linkFor(url: string, ids: number[]): string | undefined {
   const query = Object.fromEntries(new URL(url, 'http://host.invalid').searchParams);
   const headers = new Map<string, string>();
   const response = { setHeader: (name: string, value: string) => headers.set(name, value) } as unknown as Response;
-  setNextPageLink({ originalUrl: url } as Request, response, parseSelection(query, SELECTION_KEYS), ids.map((id) => ({ id })));
+  setNextPageLink(
+    { originalUrl: url } as Request,
+    response,
+    parseSelection(query, SELECTION_KEYS),
+    ids.map((id) => ({ id })),
+  );
   return headers.get('Link');
 }
 

@@ -11,8 +11,6 @@ export const SelectionQuery = createParamDecorator((allowed: readonly SelectionK
 /** Documents the selection parameters an index route accepts. */
 export function ApiSelectionQuery(allowed: readonly SelectionKey[]): MethodDecorator {
   return applyDecorators(
-    ...allowed.map((key) =>
-      ApiQuery({ name: key, required: false, type: String, description: SELECTION_DESCRIPTIONS[key] }),
-    ),
+    ...allowed.map((key) => ApiQuery({ name: key, required: false, type: String, description: SELECTION_DESCRIPTIONS[key] })),
   );
 }

@@ -4,7 +4,11 @@ import type { ImageRow } from '../image.repository';
 
 export class ImageResponseDto {
   @ApiProperty() id: number;
-  @ApiProperty({ example: 'created', description: "'created', 'original stored', 'processed' or 'corrupt' (the worker could not decode the original: see corrupt_reason)" }) status: string;
+  @ApiProperty({
+    example: 'created',
+    description: "'created', 'original stored', 'processed' or 'corrupt' (the worker could not decode the original: see corrupt_reason)",
+  })
+  status: string;
   @ApiProperty({ type: String, nullable: true }) s3_key: string | null;
   @ApiProperty({ type: String, nullable: true, example: 'original', description: 'Image type name.' })
   image_type: string | null;
@@ -18,7 +22,11 @@ export class ImageResponseDto {
   @ApiProperty({ type: Number, nullable: true, description: 'Size of the stored file.' }) bytes: number | null;
   @ApiProperty({ type: String, nullable: true, description: 'Hex SHA-256 of the stored file.' }) sha256: string | null;
   @ApiProperty({ type: Number, nullable: true, description: 'The job whose step made this image.' }) job_id: number | null;
-  @ApiProperty({ type: String, nullable: true, description: "Why the worker could not decode the original (status 'corrupt'); null otherwise." })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: "Why the worker could not decode the original (status 'corrupt'); null otherwise.",
+  })
   corrupt_reason: string | null;
   @ApiPropertyOptional({ type: [Number], description: 'Histogram images: the 256 bins.' }) histogram?: number[];
   @ApiProperty({ type: String, format: 'date-time' }) created_at: string;

@@ -30,7 +30,8 @@ export class CreateJobBatchDto {
     validator: {
       // Only an array's size: anything else is IsArray's to refuse, with one message.
       validate: (value: unknown) => !Array.isArray(value) || value.length <= MAX_BATCH_JOBS,
-      defaultMessage: (args) => `jobs holds at most ${MAX_BATCH_JOBS} job bodies, not ${(args?.value as unknown[]).length}: split the batch`,
+      defaultMessage: (args) =>
+        `jobs holds at most ${MAX_BATCH_JOBS} job bodies, not ${(args?.value as unknown[]).length}: split the batch`,
     },
   })
   jobs: unknown[];

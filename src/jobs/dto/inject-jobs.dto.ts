@@ -45,7 +45,10 @@ export class InjectJobsDto {
 
   @ApiPropertyOptional({
     description: 'Only images created in the last N days, or `today` for those created since 00:00 UTC.',
-    oneOf: [{ type: 'integer', minimum: 1 }, { type: 'string', enum: ['today'] }],
+    oneOf: [
+      { type: 'integer', minimum: 1 },
+      { type: 'string', enum: ['today'] },
+    ],
   })
   @IsOptional()
   @Transform(({ value }) => (typeof value === 'number' ? String(value) : value))

@@ -5,8 +5,7 @@ import { IsByteLength, IsEmail, IsString, Length, Matches, MaxLength } from 'cla
 
 export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]+$/;
 
-export const lowercaseTrimmed = ({ value }: { value: unknown }) =>
-  typeof value === 'string' ? value.trim().toLowerCase() : value;
+export const lowercaseTrimmed = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim().toLowerCase() : value);
 
 export class CreateUserDto {
   @ApiProperty({ example: 'ada', minLength: 3, maxLength: 40, pattern: USERNAME_PATTERN.source })

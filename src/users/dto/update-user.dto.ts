@@ -39,7 +39,7 @@ export class UpdateUserDto {
   @ApiPropertyOptional({
     type: Number,
     nullable: true,
-    description: 'Admins only. How many of this user\'s jobs may be queued or running at once; null: the default (QUOTA_JOBS_IN_PROGRESS).',
+    description: "Admins only. How many of this user's jobs may be queued or running at once; null: the default (QUOTA_JOBS_IN_PROGRESS).",
   })
   @IsOptional()
   @IsIntInRange(0, MAX_ID)
@@ -48,7 +48,8 @@ export class UpdateUserDto {
   @ApiPropertyOptional({
     type: Number,
     nullable: true,
-    description: 'Admins only. How many bytes of files (originals and outputs) this user may store; null: the default (QUOTA_STORAGE_BYTES).',
+    description:
+      'Admins only. How many bytes of files (originals and outputs) this user may store; null: the default (QUOTA_STORAGE_BYTES).',
   })
   @IsOptional()
   @IsIntInRange(0, Number.MAX_SAFE_INTEGER)

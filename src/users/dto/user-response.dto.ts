@@ -18,7 +18,10 @@ export class UserResponseDto {
   @ApiProperty({ type: String, format: 'date-time' }) updated_at: string;
   @ApiPropertyOptional({ type: QuotaFiguresDto, description: 'GET and PUT /api/users/:id only: what the user uses now.' })
   usage?: QuotaFiguresDto;
-  @ApiPropertyOptional({ type: QuotaFiguresDto, description: 'GET and PUT /api/users/:id only: the user\'s quotas (an admin\'s or the defaults).' })
+  @ApiPropertyOptional({
+    type: QuotaFiguresDto,
+    description: "GET and PUT /api/users/:id only: the user's quotas (an admin's or the defaults).",
+  })
   limits?: QuotaFiguresDto;
 
   /** GET and PUT /api/users/:id: the record with the user's usage and limits. */

@@ -8,7 +8,8 @@ export class WebhookAttemptResponseDto {
   @ApiProperty({ description: 'From the start of the request to the end of the answer (or the failure).' }) duration_ms: number;
   @ApiProperty({
     enum: ['delivered', 'http_error', 'timeout', 'network_error', 'refused', 'error'],
-    description: 'delivered (2xx), http_error (another status), timeout (10 s), network_error, refused (the URL is not allowed, or resolves to a private address now), error (could not sign)',
+    description:
+      'delivered (2xx), http_error (another status), timeout (10 s), network_error, refused (the URL is not allowed, or resolves to a private address now), error (could not sign)',
   })
   outcome: AttemptOutcome;
   @ApiProperty({ type: Number, nullable: true, description: "The receiver's HTTP status, when it answered." }) status_code: number | null;
@@ -31,7 +32,8 @@ export class WebhookDeliveryResponseDto {
   @ApiProperty() job_id: number;
   @ApiProperty({ example: 'job.completed', description: 'job.completed, job.failed or job.cancelled' }) event: string;
   @ApiProperty() url: string;
-  @ApiProperty({ example: 'delivered', description: 'pending (more attempts to come), delivered or failed (retries ran out)' }) status: string;
+  @ApiProperty({ example: 'delivered', description: 'pending (more attempts to come), delivered or failed (retries ran out)' })
+  status: string;
   @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When the next attempt is due, while pending.' })
   next_attempt_at: string | null;
   @ApiProperty({ type: String, format: 'date-time' }) created_at: string;

@@ -12,7 +12,8 @@ export class WebhookSecretResponseDto {
     type: String,
     format: 'date-time',
     nullable: true,
-    description: 'Until when the secret this one replaced still verifies (deliveries carry both signatures until then); null for a first secret.',
+    description:
+      'Until when the secret this one replaced still verifies (deliveries carry both signatures until then); null for a first secret.',
   })
   previous_secret_valid_until: string | null;
 

@@ -40,7 +40,13 @@ function everyOtherRow(rows: Int32Array): { picked: Int32Array; blocks: Histogra
   const chosen = Int32Array.from({ length: Math.ceil(count / 2) }, (_, i) => 2 * i);
   const picked = new Int32Array(chosen.length * 256);
   chosen.forEach((row, i) => picked.set(rows.subarray(row * 256, (row + 1) * 256), i * 256));
-  const block = { count: chosen.length, bins, rows: chosen, imageIds: chosen.map((row) => 1000 + row), userIds: chosen.map((row) => row % 7) };
+  const block = {
+    count: chosen.length,
+    bins,
+    rows: chosen,
+    imageIds: chosen.map((row) => 1000 + row),
+    userIds: chosen.map((row) => row % 7),
+  };
   return { picked, blocks: [block], copied: [{ ...block, bins: picked, rows: null }] };
 }
 
@@ -91,7 +97,9 @@ describe('histogram reducers', () => {
 
   it('sum the bins', () => {
     const rows = histograms(10);
-    const expected = Array.from({ length: 256 }, (_, bin) => Array.from({ length: 10 }, (__, i) => rows[i * 256 + bin]).reduce((a, b) => a + b));
+    const expected = Array.from({ length: 256 }, (_, bin) =>
+      Array.from({ length: 10 }, (__, i) => rows[i * 256 + bin]).reduce((a, b) => a + b),
+    );
     expect(sumOfBins(blocksOf(rows))).toEqual(expected);
   });
 
@@ -99,13 +107,20 @@ describe('histogram reducers', () => {
     const rows = new Int32Array(5 * 256);
     const target = Array(256).fill(0);
     target[0] = 10;
-    const put = (row: number, bins: Record<number, number>) => Object.entries(bins).forEach(([bin, value]) => (rows[row * 256 + Number(bin)] = value));
+    const put = (row: number, bins: Record<number, number>) =>
+      Object.entries(bins).forEach(([bin, value]) => (rows[row * 256 + Number(bin)] = value));
     put(0, { 0: 4 }); // user 1: identical shape → distance 0
     put(1, { 0: 1, 1: 1 }); // user 2: sqrt(0.5)
     put(2, { 1: 3 }); // user 2 again, farther: sqrt(2)
     put(3, { 0: 7 }); // user 3: distance 0, larger image id than user 1's
     put(4, { 0: 9 }); // user 9, the asker
-    const block: HistogramBlock = { count: 5, bins: rows, rows: null, userIds: Int32Array.from([1, 2, 2, 3, 9]), imageIds: Int32Array.from([10, 20, 21, 5, 1]) };
+    const block: HistogramBlock = {
+      count: 5,
+      bins: rows,
+      rows: null,
+      userIds: Int32Array.from([1, 2, 2, 3, 9]),
+      imageIds: Int32Array.from([10, 20, 21, 5, 1]),
+    };
     const expected = [
       { user_id: 3, image_id: 5, distance: 0 },
       { user_id: 1, image_id: 10, distance: 0 },
@@ -120,7 +135,20 @@ describe('histogram reducers', () => {
     const blocks = blocksOf(rows);
     const target = Array.from(rows.subarray(0, 256));
     const whole = mergeNearest([nearestUsers(blocks, target, 3, 4)], 4);
-    const parts = [nearestUsers(blocks.filter((_, i) => i % 2 === 0), target, 3, 4), nearestUsers(blocks.filter((_, i) => i % 2 === 1), target, 3, 4)];
+    const parts = [
+      nearestUsers(
+        blocks.filter((_, i) => i % 2 === 0),
+        target,
+        3,
+        4,
+      ),
+      nearestUsers(
+        blocks.filter((_, i) => i % 2 === 1),
+        target,
+        3,
+        4,
+      ),
+    ];
     expect(mergeNearest(parts, 4)).toEqual(whole);
     expect(whole.map((neighbor) => neighbor.user_id)).not.toContain(3);
   });

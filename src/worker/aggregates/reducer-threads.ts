@@ -10,7 +10,9 @@ type Reducers = typeof REDUCERS;
 // unit tests check, from ts-jest and from dist alike, with no separate entry file to build.
 const PROGRAM = `
 const { parentPort, workerData } = require('node:worker_threads');
-${Object.values(REDUCERS).map((reducer) => reducer.toString()).join('\n')}
+${Object.values(REDUCERS)
+  .map((reducer) => reducer.toString())
+  .join('\n')}
 const reducers = { ${Object.keys(REDUCERS).join(', ')} };
 parentPort.postMessage(reducers[workerData.name](...workerData.args));
 `;

@@ -13,8 +13,16 @@ describe('edges', () => {
     // with scikit-image 0.19.3: e.sum() and e[y, x] at a few edges, the strongest and the borders.
     const at = (x: number, y: number) => edges.data[y * 512 + x];
     const expected: [x: number, y: number, level: number][] = [
-      [243, 172, 87], [262, 448, 70], [242, 141, 77], [254, 186, 89], [54, 173, 210],
-      [189, 200, 255], [0, 0, 0], [300, 0, 0], [300, 511, 9], [0, 300, 2],
+      [243, 172, 87],
+      [262, 448, 70],
+      [242, 141, 77],
+      [254, 186, 89],
+      [54, 173, 210],
+      [189, 200, 255],
+      [0, 0, 0],
+      [300, 0, 0],
+      [300, 511, 9],
+      [0, 300, 2],
     ];
     for (const [x, y, level] of expected) expect(Math.abs(at(x, y) - level)).toBeLessThanOrEqual(1);
     const sum = edges.data.reduce((total, level) => total + level, 0);
@@ -22,7 +30,9 @@ describe('edges', () => {
   });
 
   it('finds no edges in a flat image', async () => {
-    const flat = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#808080' } }).png().toBuffer();
+    const flat = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer();
     const out = await operation.run(openImage(flat), {}, context);
     const edges = await decode(out.data);
     expect(edges.data.every((level) => level === 0)).toBe(true);

@@ -2,14 +2,8 @@ import type { Sharp } from 'sharp';
 import type { OperationContext, OperationOutput, OutputFormat } from './operation';
 
 /** `quality` applies to the lossy formats; PNG's cost is set by the context's compression level instead. */
-export async function encode(
-  image: Sharp,
-  format: OutputFormat,
-  context: OperationContext,
-  quality?: number,
-): Promise<OperationOutput> {
-  const encoder =
-    format === 'png' ? image.png({ compressionLevel: context.pngCompression }) : image.toFormat(format, { quality });
+export async function encode(image: Sharp, format: OutputFormat, context: OperationContext, quality?: number): Promise<OperationOutput> {
+  const encoder = format === 'png' ? image.png({ compressionLevel: context.pngCompression }) : image.toFormat(format, { quality });
   const { data, info } = await encoder.toBuffer({ resolveWithObject: true });
   return { data, format, width: info.width, height: info.height };
 }

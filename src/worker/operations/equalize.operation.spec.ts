@@ -12,7 +12,11 @@ describe('equalize', () => {
     // e[y, x] at a few places, and e.sum().
     const at = (x: number, y: number) => equalized.data[y * 512 + x];
     const expected: [x: number, y: number, level: number][] = [
-      [0, 0, 201], [511, 511, 121], [200, 100, 73], [256, 256, 15], [450, 400, 129],
+      [0, 0, 201],
+      [511, 511, 121],
+      [200, 100, 73],
+      [256, 256, 15],
+      [450, 400, 129],
     ];
     for (const [x, y, level] of expected) expect(Math.abs(at(x, y) - level)).toBeLessThanOrEqual(1);
     const sum = equalized.data.reduce((total, level) => total + level, 0);

@@ -7,7 +7,12 @@ describe('flip', () => {
     const [before, after] = await Promise.all([rgbPixels(fixture(name)), decode(out.data)]);
     const { width, height } = before;
     expect(out).toMatchObject({ format: 'png', width, height });
-    for (const [x, y] of [[0, 0], [17, 3], [width - 1, height - 1], [150, 120]]) {
+    for (const [x, y] of [
+      [0, 0],
+      [17, 3],
+      [width - 1, height - 1],
+      [150, 120],
+    ]) {
       const from = (y * width + x) * 3;
       const to = ((height - 1 - y) * width + x) * 3;
       expect([...after.data.subarray(to, to + 3)]).toEqual([...before.data.subarray(from, from + 3)]);

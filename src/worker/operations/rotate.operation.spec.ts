@@ -8,7 +8,12 @@ describe('rotate', () => {
     const [before, after] = await Promise.all([decode(fixture('coffee.png')), decode(out.data)]);
     expect(out).toMatchObject({ format: 'png', width: 200, height: 300 });
     expect(after.channels).toBe(3);
-    for (const [x, y] of [[0, 0], [299, 0], [10, 150], [250, 199]]) {
+    for (const [x, y] of [
+      [0, 0],
+      [299, 0],
+      [10, 150],
+      [250, 199],
+    ]) {
       // (x, y) of a w×h image lands on (h - 1 - y, x).
       const from = (y * 300 + x) * 3;
       const to = (x * 200 + (199 - y)) * 3;

@@ -61,7 +61,9 @@ export class Cluster {
 
   /** The environment of this deployment's processes, as an operator would set it. */
   env(extra: Env = {}): Env {
-    const inherited = Object.fromEntries(INHERITED.filter((name) => process.env[name] !== undefined).map((name) => [name, process.env[name]]));
+    const inherited = Object.fromEntries(
+      INHERITED.filter((name) => process.env[name] !== undefined).map((name) => [name, process.env[name]]),
+    );
     return {
       ...inherited,
       DATABASE_URL: this.database.url,
@@ -95,7 +97,13 @@ export class Cluster {
     if (this.api?.running) throw new Error(`${this.label}: an API process is already running`);
     this.apiPort = await freePort();
     const name = this.logName('api');
-    const api = startNode(name, API_MAIN, ['--api-only'], this.env({ PORT: String(this.apiPort), ...extra }), join(this.dataDir, `${name}.log`));
+    const api = startNode(
+      name,
+      API_MAIN,
+      ['--api-only'],
+      this.env({ PORT: String(this.apiPort), ...extra }),
+      join(this.dataDir, `${name}.log`),
+    );
     this.processes.push(api);
     this.api = api;
     this.client = new ApiClient(`http://127.0.0.1:${this.apiPort}`, this.client.token);
@@ -158,7 +166,9 @@ export class Cluster {
       for (let index = next++; index < count; index = next++) {
         const answer = await this.client.createJob(body(index));
         if (answer.status !== 201) {
-          throw new Error(`${this.label}: POST /api/jobs.json answered ${answer.status || answer.error}: ${JSON.stringify(answer.body)?.slice(0, 400)}`);
+          throw new Error(
+            `${this.label}: POST /api/jobs.json answered ${answer.status || answer.error}: ${JSON.stringify(answer.body)?.slice(0, 400)}`,
+          );
         }
         ids[index] = answer.body.id;
         this.acceptedIds.push(answer.body.id);
@@ -186,7 +196,10 @@ export class Cluster {
 
   logTails(lines = 40): string {
     return this.processes
-      .map((child) => `----- ${this.label}/${child.name} (pid ${child.pid}, ${child.exit ? `exited ${JSON.stringify(child.exit)}` : 'running'}) ${child.logFile}\n${child.tail(lines)}`)
+      .map(
+        (child) =>
+          `----- ${this.label}/${child.name} (pid ${child.pid}, ${child.exit ? `exited ${JSON.stringify(child.exit)}` : 'running'}) ${child.logFile}\n${child.tail(lines)}`,
+      )
       .join('\n');
   }
 

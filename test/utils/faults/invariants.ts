@@ -104,7 +104,9 @@ export async function checkInvariants(pool: Pool, acceptedIds: number[] = []): P
     else if (job.status === 'cancelled') tally.cancelled++;
     else {
       tally.lost++;
-      violations.push(`lost: job ${job.id} is still ${job.status} (attempts ${job.attempts}, progress ${job.progress}, error ${JSON.stringify(job.error)})`);
+      violations.push(
+        `lost: job ${job.id} is still ${job.status} (attempts ${job.attempts}, progress ${job.progress}, error ${JSON.stringify(job.error)})`,
+      );
     }
     if (job.status === 'failed') {
       failures.push({ id: job.id, error: job.error });
@@ -132,7 +134,9 @@ export async function checkInvariants(pool: Pool, acceptedIds: number[] = []): P
     outputsByJob.set(output.job_id, list);
     if (output.late) {
       const job = byId.get(output.job_id)!;
-      violations.push(`job ${job.id} (${job.status} at ${job.finished_at?.toISOString()}) has output image ${output.id} created after that`);
+      violations.push(
+        `job ${job.id} (${job.status} at ${job.finished_at?.toISOString()}) has output image ${output.id} created after that`,
+      );
     }
   }
   for (const [jobId, list] of outputsByJob) {
@@ -162,7 +166,9 @@ export async function checkInvariants(pool: Pool, acceptedIds: number[] = []): P
     }
     const expected = [...list].sort((a, b) => a.step_index! - b.step_index!).map((output) => output.id);
     if (JSON.stringify(expected) !== JSON.stringify(job.output_image_ids)) {
-      violations.push(`job ${job.id} lists outputs ${JSON.stringify(job.output_image_ids)}, its images by step are ${JSON.stringify(expected)}`);
+      violations.push(
+        `job ${job.id} lists outputs ${JSON.stringify(job.output_image_ids)}, its images by step are ${JSON.stringify(expected)}`,
+      );
     }
   }
 
@@ -187,7 +193,8 @@ async function counterMismatches(pool: Pool): Promise<string[]> {
       `SELECT u.id, u."${column}" + coalesce((SELECT sum(d.${table}) FROM user_usage_deltas d WHERE d.user_id = u.id), 0) AS cached, (SELECT count(*) FROM ${table} t WHERE t.user_id = u.id) AS actual FROM users u`,
     );
     for (const row of rows) {
-      if (Number(row.cached) !== Number(row.actual)) mismatches.push(`users.${column} of user ${row.id} is ${row.cached}, but ${table} has ${row.actual} rows of theirs`);
+      if (Number(row.cached) !== Number(row.actual))
+        mismatches.push(`users.${column} of user ${row.id} is ${row.cached}, but ${table} has ${row.actual} rows of theirs`);
     }
   }
   return mismatches;
@@ -215,7 +222,17 @@ export interface CountsRow extends Tally {
 
 /** The end-of-suite table: one row per backend and scenario. */
 export function formatCountsTable(rows: CountsRow[]): string {
-  const columns: (keyof CountsRow)[] = ['backend', 'scenario', 'submitted', 'completed', 'failed', 'cancelled', 'lost', 'duplicated', 'seconds'];
+  const columns: (keyof CountsRow)[] = [
+    'backend',
+    'scenario',
+    'submitted',
+    'completed',
+    'failed',
+    'cancelled',
+    'lost',
+    'duplicated',
+    'seconds',
+  ];
   const cells = rows.map((row) => columns.map((column) => (column === 'seconds' ? row.seconds.toFixed(1) : String(row[column]))));
   const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((line) => line[i].length)));
   const line = (values: string[]) => values.map((value, i) => (i < 2 ? value.padEnd(widths[i]) : value.padStart(widths[i]))).join('  ');

@@ -85,12 +85,15 @@ export class ManagedProcess {
 
   /** The last `lines` lines of the log, without colours or Nest's start-up chatter (modules, routes). */
   tail(lines = 40): string {
-    return this.log()
-      .replace(/\x1b\[[0-9;]*m/g, '')
-      .split('\n')
-      .filter((line) => !/\[(InstanceLoader|RoutesResolver|RouterExplorer)\]/.test(line))
-      .slice(-lines)
-      .join('\n');
+    return (
+      this.log()
+        // eslint-disable-next-line no-control-regex -- the escape character starts the ANSI colour codes being removed
+        .replace(/\x1b\[[0-9;]*m/g, '')
+        .split('\n')
+        .filter((line) => !/\[(InstanceLoader|RoutesResolver|RouterExplorer)\]/.test(line))
+        .slice(-lines)
+        .join('\n')
+    );
   }
 }
 
@@ -175,7 +178,9 @@ export async function pollUntil<T>(
       lastError = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
+      throw new Error(
+        `Timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`,
+      );
     }
     await sleep(intervalMs);
   }

@@ -15,7 +15,8 @@ export async function readInstallationId(pool: Pool): Promise<string> {
     const { rows } = await pool.query(`SELECT * FROM "${table.replace(/"/g, '""')}" LIMIT 2`);
     if (rows.length !== 1) continue;
     const row = rows[0] as Record<string, unknown>;
-    const column = ['id', 'installation_id', 'value'].find((name) => typeof row[name] === 'string') ??
+    const column =
+      ['id', 'installation_id', 'value'].find((name) => typeof row[name] === 'string') ??
       Object.keys(row).find((name) => typeof row[name] === 'string');
     if (column) return String(row[column]);
   }
@@ -89,7 +90,8 @@ export async function truncateQueueTables(pool: Pool): Promise<string[]> {
     `SELECT table_name FROM information_schema.tables WHERE table_schema = 'bullmq' AND table_type = 'BASE TABLE' ORDER BY table_name`,
   );
   const tables = rows.map((row) => row.table_name).filter((name) => !KEPT_BULLMQ_TABLES.test(name));
-  if (!tables.includes('job')) throw new Error(`No bullmq.job table in this database (bullmq tables: ${rows.map((r) => r.table_name).join(', ')})`);
+  if (!tables.includes('job'))
+    throw new Error(`No bullmq.job table in this database (bullmq tables: ${rows.map((r) => r.table_name).join(', ')})`);
   const statement = `TRUNCATE ${tables.map((name) => `bullmq."${name}"`).join(', ')}`;
   // TRUNCATE takes the tables' exclusive locks one after another, while workers take theirs in
   // their own order: it may time out waiting, or be chosen as a deadlock's victim. Both are retried.

@@ -80,7 +80,9 @@ export async function runScenario(
         if (await waitUntilAllFinal(cluster.pool, Math.max(0, deadline - Date.now()))) {
           note(`${cluster.label}: every job final ${((Date.now() - faultsOverAt!) / 1000).toFixed(1)} s after the faults`);
         } else {
-          note(`${cluster.label}: not every job was final within the bound: ${JSON.stringify(await unfinishedJobs(cluster.pool).catch(() => []))}`);
+          note(
+            `${cluster.label}: not every job was final within the bound: ${JSON.stringify(await unfinishedJobs(cluster.pool).catch(() => []))}`,
+          );
         }
       }
       reports = await Promise.all(clusters.map((cluster) => checkInvariants(cluster.pool, cluster.acceptedIds)));
@@ -114,7 +116,8 @@ export async function runScenario(
   } finally {
     for (const cluster of clusters) await cluster.close({ keepFiles: failed });
     await server.close();
-    if (!failed && (process.env.FAULTS_VERBOSE || notes.some((line) => / failed: /.test(line)))) console.log(`[${backend.name}] ${scenario}:\n  ${notes.join('\n  ')}`);
+    if (!failed && (process.env.FAULTS_VERBOSE || notes.some((line) => / failed: /.test(line))))
+      console.log(`[${backend.name}] ${scenario}:\n  ${notes.join('\n  ')}`);
   }
 }
 
