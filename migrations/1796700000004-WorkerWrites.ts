@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * The worker records a job's outputs and its completion in one call (src/worker/job-output.repository.ts,
+ * The worker records a job's outputs and its completion in one call (src/jobs/job-output.repository.ts,
  * `recordAttempts`), for one or several jobs at once. Each entry is one attempt's writes, under
  * its own fence and in its own subtransaction, so that one fenced-out job, one past its storage
  * quota or one whose source was deleted leaves the others' writes whole.

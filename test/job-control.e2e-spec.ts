@@ -3,7 +3,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import sharp from 'sharp';
 import { DataSource } from 'typeorm';
 import { JobReconciler } from '../src/jobs/job-reconciler';
-import { JobQueue } from '../src/queue/job-queue';
+import { JobQueue } from '../src/jobs/job-queue';
 import { StorageDriver } from '../src/storage/storage.driver';
 import { createJob, createStoredImage, createUser, fixture, TestUser } from './utils/factories';
 import { api, bearer, createTestApp, startTestWorker, testEnv, TestEnv } from './utils/test-app';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { JOB_STATUS } from '../src/jobs/job.entity';
 import { JobRepository } from '../src/jobs/job.repository';
-import { JobOutputRepository, OutputRecord } from '../src/worker/job-output.repository';
+import { JobOutputRepository, OutputRecord } from '../src/jobs/job-output.repository';
 import { createImage, createJob, createStoredImage, createUser, fixture, TestUser } from './utils/factories';
 import { binary } from './utils/images';
 import { api, bearer, createTestApp, startTestWorker, testEnv, TestEnv, waitForJob } from './utils/test-app';

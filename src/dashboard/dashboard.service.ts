@@ -5,8 +5,8 @@ import { Job } from '../jobs/job.entity';
 import { JobsService } from '../jobs/jobs.service';
 import { JOB_STATES, JOB_STATUS, JobState } from '../pipelines/job-states';
 import { PipelineKind } from '../pipelines/job-sequence';
-import { JobQueue, QueueEntryCounts } from '../queue/job-queue';
-import { QUEUE_NAMES } from '../queue/queue-names';
+import { JobQueue, QueueEntryCounts } from '../jobs/job-queue';
+import { QUEUE_NAMES } from '../jobs/queue-names';
 import { SessionsService } from '../sessions/sessions.service';
 import { DashboardRepository, JobSummary } from './dashboard.repository';
 

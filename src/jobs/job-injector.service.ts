@@ -5,7 +5,7 @@ import { Principal } from '../auth/principal';
 import { AppConfig } from '../config/app-config';
 import { ImageTypesService } from '../image-types/image-types.service';
 import { JobMetrics } from '../metrics/job-metrics';
-import { JobQueue } from '../queue/job-queue';
+import { JobQueue } from './job-queue';
 import { InjectJobsDto } from './dto/inject-jobs.dto';
 import { JOB_STATUS } from './job.entity';
 import { Injection, InjectionSummary, parseInjection } from './job-injection';

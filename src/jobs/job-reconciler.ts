@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
-import { EntryState, JobQueue } from '../queue/job-queue';
+import { EntryState, JobQueue } from './job-queue';
 import { foldUsageDeltas } from '../users/user-usage';
 import { Job, JOB_STATUS } from './job.entity';
 import { JobRepository } from './job.repository';

@@ -12,7 +12,7 @@ import { Selection } from '../pipelines/selection';
 import { AppConfig } from '../config/app-config';
 import { Image, IMAGE_STATUS } from '../images/image.entity';
 import { ImageFileDownload, ImagesService } from '../images/images.service';
-import { JobQueue } from '../queue/job-queue';
+import { JobQueue } from './job-queue';
 import { MAX_BATCH_JOBS } from './dto/create-job-batch.dto';
 import { CreateJobDto } from './dto/create-job.dto';
 import { Coalescer } from '../common/coalescer';

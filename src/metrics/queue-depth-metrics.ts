@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Gauge } from 'prom-client';
 import { within } from '../common/within';
-import { JobQueue, QueueEntryCounts } from '../queue/job-queue';
+import { JobQueue, QueueEntryCounts } from '../jobs/job-queue';
 import { CachedReading } from './cached-reading';
 import { MetricsRegistry } from './metrics-registry';
 

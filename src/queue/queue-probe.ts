@@ -1,7 +1,7 @@
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
 import { AppConfig } from '../config/app-config';
-import { JobQueue } from './job-queue';
+import { JobQueue } from '../jobs/job-queue';
 import { redisConnection } from './queue.module';
 
 /** Whether the queue's store answers, for the readiness check. */

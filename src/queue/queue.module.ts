@@ -5,8 +5,8 @@ import { createPostgresBackend, Queue, withBackend, Worker } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { Installation } from '../database/installation.entity';
-import { JobQueue } from './job-queue';
-import { QUEUE_NAMES } from './queue-names';
+import { JobQueue } from '../jobs/job-queue';
+import { QUEUE_NAMES } from '../jobs/queue-names';
 
 /**
  * BullMQ on Redis when REDIS_URL is set (the scale-out path), otherwise on BullMQ's PostgreSQL

@@ -8,10 +8,10 @@ import type { SelectedHistograms } from '../histograms/histogram-reader';
 import { AggregateRequest } from '../pipelines/aggregate-request';
 import { jobSpecOf } from '../pipelines/job-spec';
 import { Job } from '../jobs/job.entity';
-import { QueuedJobData } from '../queue/queue-names';
+import { QueuedJobData } from '../jobs/queue-names';
 import { meanInThreads, medianInThreads, nearestInThreads } from './aggregates/reducer-threads';
-import { JobOutputRepository } from './job-output.repository';
-import { Attempt, JobOutcome, JobRunner } from './job-runner';
+import { JobOutputRepository } from '../jobs/job-output.repository';
+import { Attempt, JobOutcome, JobRunner } from '../jobs/job-runner';
 import { encodePng } from './operations/encode';
 import { histogramChartSvg } from './operations/histogram-chart';
 

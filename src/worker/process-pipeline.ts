@@ -7,16 +7,17 @@ import { withLogContext } from '../common/log-context';
 import { AppConfig } from '../config/app-config';
 import { JobMetrics } from '../metrics/job-metrics';
 import { jobSpecOf, ProcessStep } from '../pipelines/job-spec';
-import { QueuedJobData } from '../queue/queue-names';
+import { QueuedJobData } from '../jobs/queue-names';
 import { StorageDriver, StorageObjectNotFoundError } from '../storage/storage.driver';
 import { IMAGE_STATUS } from '../images/image.entity';
 import { decodeFailure } from './image-decode';
 import { ImageVerificationRepository, UnverifiedImage } from './image-verification.repository';
-import { JobOutputRepository } from './job-output.repository';
-import { Attempt, JobOutcome, JobRunner, StoredOutput } from './job-runner';
+import { JobOutputRepository } from '../jobs/job-output.repository';
+import { Attempt, JobOutcome, JobRunner, StoredOutput } from '../jobs/job-runner';
 import { OperationRegistry, operationRegistry } from './operation-registry';
-import { type GreyLevels, openGreyLevels } from './operations/grey-levels';
-import type { Operation, OperationContext, OperationOutput } from './operations/operation';
+import type { GreyLevels, OperationOutput } from '../pipelines/operation-output';
+import { openGreyLevels } from './operations/grey-levels';
+import type { Operation, OperationContext } from './operations/operation';
 import { stepWorkKey, stepWorkKeyText, type WorkKeyText } from '../work-reuse/work-key';
 
 /** What a step starts from: the previous output's pixels when its operation kept them, else its bytes. */

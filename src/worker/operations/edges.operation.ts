@@ -1,4 +1,5 @@
-import { encodeGreyLevels, readGreyLevels, type GreyLevels } from './grey-levels';
+import type { GreyLevels } from '../../pipelines/operation-output';
+import { encodeGreyLevels, readGreyLevels } from './grey-levels';
 import { defineOperation } from './operation';
 
 /**

@@ -1,5 +1,6 @@
 import type { Sharp } from 'sharp';
-import type { OperationContext, OperationOutput, OutputFormat } from './operation';
+import type { OperationOutput, OutputFormat } from '../../pipelines/operation-output';
+import type { OperationContext } from './operation';
 
 /** `quality` applies to the lossy formats; PNG's cost is set by the context's compression level instead. */
 export async function encode(image: Sharp, format: OutputFormat, context: OperationContext, quality?: number): Promise<OperationOutput> {

@@ -1,13 +1,7 @@
 import sharp, { type Sharp } from 'sharp';
 import { encodePng } from './encode';
-import type { OperationContext, OperationOutput } from './operation';
-
-/** One 8-bit channel, row by row: what the grey-level operations compute on in JS. */
-export interface GreyLevels {
-  data: Uint8Array;
-  width: number;
-  height: number;
-}
+import type { GreyLevels, OperationOutput } from '../../pipelines/operation-output';
+import type { OperationContext } from './operation';
 
 /** scikit-image's rgb2gray weights, applied to the stored sRGB values as it does (no linearisation). */
 export const RGB2GRAY_WEIGHTS: [number, number, number] = [0.2125, 0.7154, 0.0721];

@@ -1,18 +1,6 @@
 import type { Sharp } from 'sharp';
 import type { OperationName, OperationParams } from '../../pipelines/operation-catalog';
-import type { GreyLevels } from './grey-levels';
-
-export type OutputFormat = 'png' | 'jpeg' | 'webp' | 'avif';
-
-export interface OperationOutput {
-  data: Buffer; // the encoded output image
-  format: OutputFormat;
-  width: number;
-  height: number;
-  histogram?: number[]; // only the histogram operation: 256 integer bins
-  /** The output's pixels when the operation computed them in JS: the next step starts from them rather than decoding `data`. */
-  pixels?: GreyLevels;
-}
+import type { OperationOutput } from '../../pipelines/operation-output';
 
 export interface OperationContext {
   pngCompression: number; // zlib level 0-9 for PNG outputs (configurable; default 1 because PNG encoding dominates cost)

@@ -4,7 +4,7 @@ import { UnrecoverableError } from 'bullmq';
 import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 import { Histogram } from '../histograms/histogram.entity';
 import { Image, IMAGE_STATUS } from '../images/image.entity';
-import { Fence, FencedOut, JobInputs, JobRepository } from '../jobs/job.repository';
+import { Fence, FencedOut, JobInputs, JobRepository } from './job.repository';
 import { AppConfig } from '../config/app-config';
 import { lockFileReferences } from '../storage/file-references';
 import { ReusableWorkRepository, StoredWork } from '../work-reuse/reusable-work.repository';

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { PostgresDataSourceOptions } from 'typeorm/driver/postgres/PostgresDataSourceOptions';
 import { PgListener } from '../database/pg-listener';
-import { JOB_STOP_CHANNEL } from '../jobs/job.repository';
+import { JOB_STOP_CHANNEL } from './job.repository';
 
 /**
  * Tells a running attempt that its job was cancelled, deleted or failed elsewhere, the moment the

@@ -7,19 +7,18 @@ import { AppConfig } from '../config/app-config';
 import { InvalidInputError } from '../common/invalid-input.error';
 import { withLogContext } from '../common/log-context';
 import { formatOf } from '../images/image-formats';
-import { Job, JOB_STATUS, JobResult } from '../jobs/job.entity';
-import { Fence, FencedOut, JobInputs, JobRepository } from '../jobs/job.repository';
+import { Job, JOB_STATUS, JobResult } from './job.entity';
+import { Fence, FencedOut, JobInputs, JobRepository } from './job.repository';
 import { JobMetrics } from '../metrics/job-metrics';
-import { JobQueue } from '../queue/job-queue';
-import { QueuedJobData } from '../queue/queue-names';
+import { JobQueue } from './job-queue';
+import { QueuedJobData } from './queue-names';
 import { newStorageKey } from '../storage/storage-key';
 import { StorageDriver } from '../storage/storage.driver';
 import type { WorkKeyText } from '../work-reuse/work-key';
 import { WorkReuse } from '../work-reuse/work-reuse.service';
 import { AttemptWritesOutcome, JobOutputRepository, OutputRecord, RecordedOutput } from './job-output.repository';
 import { JobStopListener, JobStopped } from './job-stop-listener';
-import type { GreyLevels } from './operations/grey-levels';
-import { OperationOutput } from './operations/operation';
+import type { GreyLevels, OperationOutput } from '../pipelines/operation-output';
 
 /**
  * A step's recorded output: its image, its file and that file's hash (what the next step's work key

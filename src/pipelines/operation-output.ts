@@ -1,0 +1,23 @@
+/*
+ * What a `process` step hands on: the worker's operations make it, the job runner records it.
+ * Types only, so that the job lifecycle (src/jobs) names them without loading the worker.
+ */
+
+/** One 8-bit channel, row by row: what the grey-level operations compute on in JS. */
+export interface GreyLevels {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export type OutputFormat = 'png' | 'jpeg' | 'webp' | 'avif';
+
+export interface OperationOutput {
+  data: Buffer; // the encoded output image
+  format: OutputFormat;
+  width: number;
+  height: number;
+  histogram?: number[]; // only the histogram operation: 256 integer bins
+  /** The output's pixels when the operation computed them in JS: the next step starts from them rather than decoding `data`. */
+  pixels?: GreyLevels;
+}
