@@ -40,6 +40,7 @@ describe('API docs', () => {
       'DELETE /api/sessions/current',
       'DELETE /api/sessions/{id}',
       'DELETE /api/users/{id}/sessions',
+      'GET /api/users/me',
     ];
     const events = ['GET /api/jobs/events', 'POST /api/jobs/events_token', 'GET /api/jobs/{id}/events', 'POST /api/jobs/{id}/events_token'];
     const webhooks = ['POST /api/users/{id}/webhook_secret', 'GET /api/jobs/{id}/deliveries'];

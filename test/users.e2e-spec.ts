@@ -1,6 +1,6 @@
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DataSource } from 'typeorm';
-import { createUser, unique } from './utils/factories';
+import { createAdmin, createUser, unique } from './utils/factories';
 import { ADMIN_TOKEN, api, bearer, createTestApp } from './utils/test-app';
 
 const PRIVATE_FIELDS = ['encrypted_password', 'authentication_token', 'password'];
@@ -177,6 +177,21 @@ describe('users and sessions', () => {
       const destroyed = await api(app).delete(`/api/users/${target.id}.json`).set(bearer(admin.token)).expect(200);
       expect(destroyed.body).toMatchObject({ id: target.id, username: target.username });
       await api(app).get(`/api/users/${target.id}.json`).set(bearer(ADMIN_TOKEN)).expect(404);
+    });
+
+    it('answers GET /api/users/me.json with the caller, even an admin who sees everyone', async () => {
+      const admin = await createAdmin(app);
+      const user = await createUser(app);
+      for (const caller of [admin, user]) {
+        for (const path of ['/api/users/me.json', '/api/users/me']) {
+          const { body } = await api(app).get(path).set(bearer(caller.token)).expect(200);
+          expect(body).toMatchObject({ id: caller.id, username: caller.username, usage: expect.any(Object), limits: expect.any(Object) });
+          for (const field of PRIVATE_FIELDS) expect(body).not.toHaveProperty(field);
+        }
+      }
+      await api(app).get('/api/users/me.json').expect(401);
+      const token = await api(app).get('/api/users/me.json').set(bearer(ADMIN_TOKEN)).expect(404);
+      expect(token.body.error).toBe('ADMIN_TOKEN is no user: it has no "me"');
     });
 
     it('destroys your own account; its token stops working', async () => {

@@ -71,6 +71,16 @@ export class UsersController {
     return { ended: await this.sessions.endAllOf(id) };
   }
 
+  @Get('me')
+  @ApiBearerAuth()
+  @ApiOperation({ summary: 'Read your own user, with your usage and quotas (an admin: themself too)' })
+  @ApiOkResponse({ type: UserResponseDto })
+  @ApiErrorResponses(401, 404)
+  async readMe(@CurrentPrincipal() principal: Principal): Promise<UserResponseDto> {
+    const user = await this.users.me(principal);
+    return UserResponseDto.withQuota(user, await this.users.quotaOf(user));
+  }
+
   @Get(':id')
   @ApiBearerAuth()
   @ApiOperation({ summary: 'Read a user, with their usage and quotas: yourself, or anyone for an admin' })

@@ -74,6 +74,15 @@ export class UsersService {
     return user;
   }
 
+  /**
+   * The caller's own user record. ADMIN_TOKEN acts as an admin but is no user, so it has no "me":
+   * 404, as for any user id it cannot name.
+   */
+  async me(principal: Principal): Promise<User> {
+    if (principal.userId === null) throw new NotFoundException('ADMIN_TOKEN is no user: it has no "me"');
+    return this.findOne(principal, principal.userId);
+  }
+
   /** The user's usage and effective limits, as GET /api/users/:id shows them. */
   quotaOf(user: User): Promise<QuotaUsage> {
     return quotaUsageOf(this.users.manager, user, quotaDefaults(this.config));
