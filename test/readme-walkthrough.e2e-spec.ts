@@ -2,19 +2,62 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { migrations } from '../migrations';
 import { freePort } from '../src/common/free-port';
 import { fixture } from './utils/factories';
 import { API_MAIN, ManagedProcess, PollAbort, pollUntil, startNode } from './utils/faults/processes';
-import { checkTools, describeRun, extractWalkthrough, runBashScript, ScriptRun } from './utils/readme-walkthrough';
+import {
+  checkTools,
+  conventionProblems,
+  docBlocks,
+  docPages,
+  describeRun,
+  extractWalkthrough,
+  pageScript,
+  readPage,
+  runBashScript,
+  ScriptRun,
+} from './utils/readme-walkthrough';
 import { createSuiteDatabase } from './utils/suite-database';
 
 /**
  * docs/walkthrough.md's "Use it with curl" script, run as a reader runs it (`bash -euo pipefail
  * walkthrough.sh`) against the product started from dist/ as `npm start` starts it (API and worker
- * child): twice in a row as ada in one directory, on one database, then as grace. The document can
- * therefore not drift from the product.
+ * child): twice in a row as ada in one directory, on one database, then as grace. Then every page
+ * of README.md and docs/: its `<!-- run -->` shell blocks, in order, as one script in a directory
+ * of its own. The documents can therefore not drift from the product.
  */
-const TOOLS = ['bash', 'curl', 'jq'];
+const TOOLS = ['bash', 'curl', 'jq', 'node'];
+const PAGES = docPages().map((page) => pageScript(page));
+
+describe('The shell examples of README.md and docs/', () => {
+  it('each fenced block names its language, and each sh block says whether the test runs it', () => {
+    expect(docPages().flatMap((page) => conventionProblems(docBlocks(page)))).toEqual([]);
+  });
+
+  it("README's Layout names every folder of src/ once, and its start-up sample counts today's migrations", () => {
+    const readme = readPage('README.md');
+    const layout = readme.slice(readme.indexOf('\n## Layout\n'));
+    const listed = [...layout.matchAll(/^\| `src\/([^/`]+)\/` \|/gm)].map(([, folder]) => folder);
+    const folders = readdirSync(join(__dirname, '..', 'src'), { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name);
+    expect([...listed].sort()).toEqual([...new Set(folders)].sort());
+    expect(listed).toHaveLength(folders.length);
+    expect(readme).toContain(`(${migrations.length} migrations)`);
+    expect(readme).toContain(migrations.map((migration) => migration.name.replace(/\d+$/, '')).join(', '));
+  });
+
+  it('refuses a page whose shell block carries no marker, or a text block that holds a command', () => {
+    const page = ['<!-- run -->', '```sh', 'curl -sSf $API/health', '```', '```sh', 'curl $API', '```', '```text', 'npm start', '```'].join(
+      '\n',
+    );
+    expect(conventionProblems(docBlocks('docs/new.md', page))).toEqual([
+      'docs/new.md:5: a sh block with neither "<!-- run -->" nor "<!-- not run -->" on the line above its fence',
+      'docs/new.md:8: a text block that starts with a command: make it a sh block',
+    ]);
+  });
+});
 const RUN_TIMEOUT_MS = 150_000;
 /** In CI the tools are part of the machine: their absence is a failure there, never a skip. */
 const TOOLS_REQUIRED = process.env.CI === 'true';
@@ -43,6 +86,7 @@ interface Outcome {
   let server: ManagedProcess | undefined;
   let workDir: string;
   let api: string;
+  let workerMetricsPort: string;
   const outcomes: Outcome[] = [];
 
   beforeAll(async () => {
@@ -58,6 +102,7 @@ interface Outcome {
     database = await createSuiteDatabase(`readme_${process.pid}`);
     const port = await freePort();
     api = `http://127.0.0.1:${port}/api`;
+    workerMetricsPort = String(await freePort());
     const dataDir = join(workDir, 'data');
     const inherited = Object.fromEntries(
       ['PATH', 'HOME', 'TMPDIR', 'LANG', 'LC_ALL', 'TZ', 'USER'].flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),
@@ -72,6 +117,9 @@ interface Outcome {
         PORT: String(port),
         DATA_DIR: dataDir,
         REDIS_URL: process.env.REDIS_URL,
+        WORKER_METRICS_PORT: workerMetricsPort,
+        // What the pages ask the server for (`<!-- server: … -->`): the webhook examples' local receiver.
+        ...Object.assign({}, ...PAGES.map((page) => page.serverEnv)),
         // Three runs of the walk-through sign up or in from one address, among other suites' traffic.
         AUTH_RATE_LIMIT: '0',
         JOB_RATE_LIMIT: '0',
@@ -207,6 +255,45 @@ interface Outcome {
       // (By user_id, not by what each may see: the first account on a server may be its admin.)
       expect(await get(`/jobs.json?n=all&user_id=${ada.id}`, ada.token)).toHaveLength(2);
       expect(await get(`/jobs/${gracesJob}.json`, grace.token)).toMatchObject({ user_id: grace.id, status: 'completed' });
+    },
+    RUN_TIMEOUT_MS + 10_000,
+  );
+
+  it(
+    'runs again where files of the names it downloads exist, as after a reset of the server, and replaces them',
+    async () => {
+      if (outcomes.length !== 3) throw new Error('The first three runs did not complete (see their failures above)');
+      const cwd = join(workDir, 'after-reset');
+      mkdirSync(cwd);
+      writeFileSync(join(cwd, 'photo.jpg'), fixture('astronaut.jpg'));
+      // A reset starts the ids at 1 again: what an earlier run downloaded then bears the new run's names.
+      for (let id = 1; id <= 60; id++) {
+        for (const name of [`${id}-grayscale.png`, `${id}-histogram.png`, `job-${id}.zip`]) writeFileSync(join(cwd, name), 'stale\n');
+      }
+      const { finalState } = await walk('after-reset');
+      expect(finalState).toMatchObject({ status: 'completed', error: null });
+      const [grayscale, histogram] = finalState.outputs;
+      expect(await sharp(join(cwd, `${grayscale}-grayscale.png`)).metadata()).toMatchObject({ format: 'png', width: 512, channels: 1 });
+      expect(await sharp(join(cwd, `${histogram}-histogram.png`)).metadata()).toMatchObject({ format: 'png' });
+      const zips = readdirSync(cwd).filter(
+        (name) => /^job-\d+\.zip$/.test(name) && readFileSync(join(cwd, name)).subarray(0, 2).toString() === 'PK',
+      );
+      expect(zips).toHaveLength(1);
+    },
+    RUN_TIMEOUT_MS + 10_000,
+  );
+
+  it.each(PAGES.filter((page) => page.blocks > 0).map((page) => [page.page, page] as const))(
+    'runs the shell examples of %s as pasted',
+    async (_, page) => {
+      const cwd = join(workDir, page.page.replace(/\W/g, '-'));
+      mkdirSync(cwd);
+      writeFileSync(join(cwd, 'photo.jpg'), fixture('astronaut.jpg'));
+      writeFileSync(join(cwd, 'examples.sh'), page.script);
+      const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd, API: api, WORKER_METRICS_PORT: workerMetricsPort };
+      const run = await runBashScript(join(cwd, 'examples.sh'), cwd, env, RUN_TIMEOUT_MS);
+      if (run.code !== 0)
+        throw new Error(`${describeRun(`bash -euo pipefail examples.sh of ${page.page}`, run)}\n--- server log ---\n${server?.tail(60)}`);
     },
     RUN_TIMEOUT_MS + 10_000,
   );

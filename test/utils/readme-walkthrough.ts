@@ -1,33 +1,127 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const WALKTHROUGH_DOC = join(__dirname, '..', '..', 'docs', 'walkthrough.md');
+const ROOT = join(__dirname, '..', '..');
+export const WALKTHROUGH_DOC = join(ROOT, 'docs', 'walkthrough.md');
 export const WALKTHROUGH_SECTION = '## Use it with curl';
-/** The HTML comment, invisible on GitHub, that marks the block the test runs. */
-export const WALKTHROUGH_MARKER = '<!-- walkthrough';
 
 /**
- * The shell script of the walk-through (docs/walkthrough.md, which the README points to): the first ```sh block after the
- * `<!-- walkthrough … -->` comment in the "Use it with curl" section, exactly as a reader copies it.
- * Throws, naming what is missing, when the section, the marker or the block cannot be found.
+ * The convention every page follows (docs/walkthrough.md states it for writers): each fenced
+ * block names its language, and each `sh` block has, on the line right above its fence, either
+ * `<!-- run -->` (the test runs it) or `<!-- not run -->`, in which case its first line is a
+ * `# Not run by the tests: <why>` comment, so that a reader sees the reason too.
  */
-export function extractWalkthrough(readme: string = readFileSync(WALKTHROUGH_DOC, 'utf8')): string {
-  const start = readme.indexOf(`\n${WALKTHROUGH_SECTION}\n`);
-  if (start < 0) throw new Error(`docs/walkthrough.md has no "${WALKTHROUGH_SECTION}" section`);
-  const next = readme.indexOf('\n## ', start + 1);
-  const section = readme.slice(start, next < 0 ? undefined : next);
-  const markers = section.split(WALKTHROUGH_MARKER).length - 1;
-  if (markers !== 1) {
-    throw new Error(
-      `docs/walkthrough.md's "${WALKTHROUGH_SECTION}" section must hold exactly one "${WALKTHROUGH_MARKER} -->" comment; it holds ${markers}`,
-    );
+export const RUN_MARKER = '<!-- run -->';
+export const NOT_RUN_MARKER = '<!-- not run -->';
+export const NOT_RUN_REASON = '# Not run by the tests: ';
+/** Page directive: its examples use the walk-through's variables ($API, $AUTH, $IMAGE, $JOB, $STATE). */
+export const AFTER_WALKTHROUGH = '<!-- examples run after the walk-through -->';
+/** Page directive: settings the server needs for this page's examples, `<!-- server: NAME=value … -->`. */
+const SERVER_DIRECTIVE = /^<!-- server: ((?:[A-Z_]+=\S+ ?)+) -->$/gm;
+
+/** Languages a fenced block may name: the shell (marked), and what is shown, never run. */
+const SHOWN_LANGUAGES = new Set(['text', 'yaml', 'js', 'json', 'sql']);
+/** A `text` block that opens with a command is a shell example in disguise. */
+const COMMAND_START = /^(\$ |curl |npm |npx |node |docker |createdb |psql |bash |export |[A-Z_]+=\S* (npm|node|curl) )/;
+
+export interface DocBlock {
+  /** The page's path from the repository's root (README.md, docs/api.md). */
+  page: string;
+  /** 1-based line of the opening fence. */
+  line: number;
+  language: string;
+  marker: 'run' | 'not run' | null;
+  code: string;
+}
+
+/** The markdown pages whose shell examples must be run: README.md and every docs/*.md. */
+export function docPages(): string[] {
+  return [
+    'README.md',
+    ...readdirSync(join(ROOT, 'docs'))
+      .filter((name) => name.endsWith('.md'))
+      .sort()
+      .map((name) => `docs/${name}`),
+  ];
+}
+
+export const readPage = (page: string) => readFileSync(join(ROOT, page), 'utf8');
+
+/** Every fenced block of a page, with the marker on the line above its fence. */
+export function docBlocks(page: string, text: string = readPage(page)): DocBlock[] {
+  const lines = text.split('\n');
+  const blocks: DocBlock[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const open = /^```(\S*)\s*$/.exec(lines[i]);
+    if (!open) continue;
+    const close = lines.findIndex((line, j) => j > i && line === '```');
+    if (close < 0) throw new Error(`${page}:${i + 1}: a fenced block that is never closed`);
+    const above = lines[i - 1] ?? '';
+    const marker = above === RUN_MARKER ? 'run' : above === NOT_RUN_MARKER ? 'not run' : null;
+    blocks.push({ page, line: i + 1, language: open[1], marker, code: lines.slice(i + 1, close).join('\n') + '\n' });
+    i = close;
   }
-  const afterMarker = section.slice(section.indexOf(WALKTHROUGH_MARKER));
-  const block = /^```sh\n([\s\S]*?)^```$/m.exec(afterMarker);
-  if (!block)
-    throw new Error(`docs/walkthrough.md: no \`\`\`sh block after the "${WALKTHROUGH_MARKER} -->" comment in "${WALKTHROUGH_SECTION}"`);
-  return block[1];
+  return blocks;
+}
+
+/** What breaks the convention in these blocks, one line each naming page and line; none when all is well. */
+export function conventionProblems(blocks: DocBlock[]): string[] {
+  return blocks.flatMap(({ page, line, language, marker, code }) => {
+    const where = `${page}:${line}`;
+    if (language === 'sh') {
+      if (!marker) return [`${where}: a sh block with neither "${RUN_MARKER}" nor "${NOT_RUN_MARKER}" on the line above its fence`];
+      if (marker === 'not run' && !code.startsWith(NOT_RUN_REASON))
+        return [`${where}: a "${NOT_RUN_MARKER}" block must open with "${NOT_RUN_REASON}<why>"`];
+      return [];
+    }
+    if (!language) return [`${where}: a fenced block without a language (text for what a command prints, sh for commands)`];
+    if (!SHOWN_LANGUAGES.has(language))
+      return [`${where}: language "${language}": write sh for shell, or one of ${[...SHOWN_LANGUAGES].join(', ')}`];
+    if (marker) return [`${where}: only sh blocks are run; this ${language} block has a run marker`];
+    if (language === 'text' && COMMAND_START.test(code)) return [`${where}: a text block that starts with a command: make it a sh block`];
+    return [];
+  });
+}
+
+export interface PageScript {
+  page: string;
+  /** The page's run blocks, in order, as one script (after the walk-through's when the page says so). */
+  script: string;
+  blocks: number;
+  afterWalkthrough: boolean;
+  serverEnv: Record<string, string>;
+}
+
+/** The script the test runs for a page. */
+export function pageScript(page: string, text: string = readPage(page)): PageScript {
+  const run = docBlocks(page, text).filter((block) => block.language === 'sh' && block.marker === 'run');
+  const afterWalkthrough = text.includes(AFTER_WALKTHROUGH);
+  const serverEnv: Record<string, string> = {};
+  for (const [, settings] of text.matchAll(SERVER_DIRECTIVE)) {
+    for (const setting of settings.trim().split(' ')) {
+      const [name, value] = setting.split('=');
+      serverEnv[name] = value;
+    }
+  }
+  const parts = run.map((block) => `# ${block.page}:${block.line}\n${block.code}`);
+  if (afterWalkthrough) parts.unshift(`# docs/walkthrough.md, "${WALKTHROUGH_SECTION}"\n${extractWalkthrough()}`);
+  return { page, script: parts.join('\n'), blocks: run.length, afterWalkthrough, serverEnv };
+}
+
+/**
+ * The shell script of the walk-through (docs/walkthrough.md, which the README points to): the
+ * first run block of its "Use it with curl" section, exactly as a reader copies it. Throws,
+ * naming what is missing, when the section or the block cannot be found.
+ */
+export function extractWalkthrough(text: string = readFileSync(WALKTHROUGH_DOC, 'utf8')): string {
+  const start = text.indexOf(`\n${WALKTHROUGH_SECTION}\n`);
+  if (start < 0) throw new Error(`docs/walkthrough.md has no "${WALKTHROUGH_SECTION}" section`);
+  const next = text.indexOf('\n## ', start + 1);
+  const section = text.slice(start, next < 0 ? undefined : next);
+  const block = docBlocks('docs/walkthrough.md', section).find((candidate) => candidate.language === 'sh' && candidate.marker === 'run');
+  if (!block) throw new Error(`docs/walkthrough.md: no \`\`\`sh block marked "${RUN_MARKER}" in "${WALKTHROUGH_SECTION}"`);
+  return block.code;
 }
 
 export interface ToolCheck {
