@@ -286,12 +286,12 @@ describe('callback URLs without ALLOW_PRIVATE_WEBHOOKS (SSRF)', () => {
   afterAll(() => app?.close());
 
   it.each([
-    ['http://127.0.0.1:9/hook', "callback_url's host 127.0.0.1 is a loopback address"],
+    ['https://127.0.0.1:9/hook', "callback_url's host 127.0.0.1 is a loopback address"],
     ['https://10.20.30.40/hook', "callback_url's host 10.20.30.40 is a private address"],
     ['https://169.254.169.254/latest/meta-data/', "callback_url's host 169.254.169.254 is a link-local address"],
     ['https://[fd00::1]/hook', "callback_url's host fd00::1 is a unique-local address"],
     ['https://[::ffff:192.168.1.1]/hook', "callback_url's host ::ffff:c0a8:101 is a private address"],
-    ['http://localhost:9/hook', "callback_url's host localhost resolves to"],
+    ['https://localhost:9/hook', "callback_url's host localhost resolves to"],
     ['http://93.184.215.14/hook', 'callback_url must be an https:// URL'],
   ])('refuses %s with a 422 naming callback_url, sending nothing', async (url, message) => {
     const { body } = await api(app)
@@ -300,6 +300,17 @@ describe('callback URLs without ALLOW_PRIVATE_WEBHOOKS (SSRF)', () => {
       .send({ image_id: image, job_type: ['grayscale'], callback_url: url })
       .expect(422);
     expect(body.details).toEqual([{ field: 'callback_url', message: expect.stringContaining(message) }]);
+  });
+
+  it('takes a receiver on this machine, http://127.0.0.1 or localhost, with ALLOW_HTTP_WEBHOOKS alone', async () => {
+    for (const url of ['http://127.0.0.1:9/hook', 'http://localhost:9/hook']) {
+      const { body } = await api(app)
+        .post('/api/jobs.json')
+        .set(bearer(ada.token))
+        .send({ image_id: image, job_type: ['grayscale'], callback_url: url })
+        .expect(201);
+      expect(body.callback_url).toBe(url);
+    }
   });
 });
 
@@ -337,8 +348,8 @@ describe('webhook deliveries that fail for good', () => {
     await receiver?.close();
   });
 
-  it('checks the URL again at delivery: a worker that allows no private address refuses it, and sends nothing', async () => {
-    worker = await startTestWorker({ ...env, ALLOW_PRIVATE_WEBHOOKS: 'false' });
+  it('checks the URL again at delivery: a worker that allows no receiver on its machine refuses it, and sends nothing', async () => {
+    worker = await startTestWorker({ ...env, ALLOW_HTTP_WEBHOOKS: 'false', ALLOW_PRIVATE_WEBHOOKS: 'false' });
     const url = receiver.url('/private');
     const { body: created } = await api(app)
       .post('/api/jobs.json')
@@ -355,7 +366,7 @@ describe('webhook deliveries that fail for good', () => {
         duration_ms: expect.any(Number),
         outcome: 'refused',
         status_code: null,
-        error: expect.stringContaining("callback_url's host 127.0.0.1 is a loopback address"),
+        error: expect.stringContaining('http:// is accepted only for localhost, 127.0.0.1 or ::1, with ALLOW_HTTP_WEBHOOKS=true'),
       },
     ]);
     expect(receiver.received).toHaveLength(0);

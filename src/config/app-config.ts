@@ -218,7 +218,7 @@ export class AppConfig {
   @Min(1, { message: 'EVENTS_REPLAY must be a positive number of seconds' })
   EVENTS_REPLAY: number;
 
-  /** Lets a job's callback_url be http:// when its host is localhost, 127.0.0.1 or ::1 (a receiver on this machine). */
+  /** Lets a job's callback_url be http:// to localhost, 127.0.0.1 or ::1, loopback addresses included: a receiver on this machine. */
   @Expose()
   @Transform(({ value }) => flag(value))
   @IsBoolean({ message: 'ALLOW_HTTP_WEBHOOKS must be true or false' })

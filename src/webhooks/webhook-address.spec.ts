@@ -97,9 +97,24 @@ describe('resolveWebhookTarget', () => {
     expect(await addressesOf('http://127.0.0.1:8080/hook')).toEqual([{ address: '127.0.0.1', family: 4 }]);
     expect(await addressesOf('http://[::1]:8080/hook')).toEqual([{ address: '::1', family: 6 }]);
     expect(await addressesOf('http://localhost:8080/hook')).toEqual([{ address: '127.0.0.1', family: 4 }]);
-    // http to this machine is still a loopback address: without ALLOW_PRIVATE_WEBHOOKS it is refused.
-    await expect(resolveWebhookTarget('http://127.0.0.1:8080/hook', { allowHttp: true, allowPrivate: false }, loopback)).rejects.toThrow(
-      'is a loopback address',
+  });
+
+  it('takes a receiver on this machine with ALLOW_HTTP_WEBHOOKS alone, and no other non-public address', async () => {
+    const httpOnly = { allowHttp: true, allowPrivate: false };
+    const hosts = resolver({ localhost: ['127.0.0.1', '::1'] });
+    expect((await resolveWebhookTarget('http://127.0.0.1:8080/hook', httpOnly, hosts)).addresses).toEqual([
+      { address: '127.0.0.1', family: 4 },
+    ]);
+    expect((await resolveWebhookTarget('http://[::1]:8080/hook', httpOnly, hosts)).addresses).toEqual([{ address: '::1', family: 6 }]);
+    expect((await resolveWebhookTarget('http://localhost:8080/hook', httpOnly, hosts)).addresses).toHaveLength(2);
+    // A "localhost" that resolves elsewhere is judged by where it leads.
+    await expect(resolveWebhookTarget('http://localhost:8080/hook', httpOnly, resolver({ localhost: ['10.0.0.7'] }))).rejects.toThrow(
+      "callback_url's host localhost resolves to 10.0.0.7, which is a private address",
+    );
+    // https to a loopback address is no local receiver's case: it still needs ALLOW_PRIVATE_WEBHOOKS.
+    await expect(resolveWebhookTarget('https://127.0.0.1:8443/hook', httpOnly, hosts)).rejects.toThrow('is a loopback address');
+    await expect(resolveWebhookTarget('https://169.254.169.254/latest/meta-data/', httpOnly, hosts)).rejects.toThrow(
+      'is a link-local address',
     );
   });
 });

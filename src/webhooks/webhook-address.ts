@@ -49,7 +49,7 @@ export function isPublicAddress(address: string): boolean {
 /**
  * Checks a callback URL and resolves its host. It must be https (http only to this machine, and
  * only when the policy allows it), carry no credentials, and every address of its host must be
- * public unless the policy allows private ones. The addresses returned are the ones to connect
+ * public unless the policy allows private ones (or, for such an http URL, loopback ones). The addresses returned are the ones to connect
  * to, so that a second resolution (DNS rebinding) cannot send the request elsewhere.
  */
 export async function resolveWebhookTarget(
@@ -76,10 +76,14 @@ export async function resolveWebhookTarget(
   if (url.username || url.password) throw new WebhookTargetRefused('callback_url must not carry a user name or password');
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await resolveHost(host, resolve);
+  // http:// reaches this point only for a local host under ALLOW_HTTP_WEBHOOKS, whose one purpose
+  // is a receiver on this machine: its loopback addresses are the point, so that flag alone is
+  // enough for them, without opening the private network and link-local (cloud metadata) too.
+  const loopbackAllowed = url.protocol === 'http:';
   if (!policy.allowPrivate) {
     for (const { address } of addresses) {
       const range = addressRange(address);
-      if (range !== 'unicast') {
+      if (range !== 'unicast' && !(loopbackAllowed && range === 'loopback')) {
         throw new WebhookTargetRefused(
           `callback_url's host ${host} ${address === host ? 'is' : `resolves to ${address}, which is`} a ${describeRange(range)} address; ` +
             'webhooks go only to public addresses (ALLOW_PRIVATE_WEBHOOKS=true lifts this)',

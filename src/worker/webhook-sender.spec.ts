@@ -85,7 +85,7 @@ describe('WebhookSender', () => {
   it('checks the URL again at delivery, and sends nothing to a private address unless allowed', async () => {
     const strict = new WebhookSender(loadConfig({ ALLOW_HTTP_WEBHOOKS: 'true' }));
     const before = receiver.paths.length;
-    const result = await strict.send(`${receiver.base}/hook`, '{}', headers);
+    const result = await strict.send(`${receiver.base.replace('http:', 'https:')}/hook`, '{}', headers);
     expect(result).toMatchObject({ outcome: 'refused', statusCode: null, error: expect.stringContaining('is a loopback address') });
     expect(receiver.paths).toHaveLength(before);
   });
