@@ -14,6 +14,7 @@ import { ImageDecodeCheck1796700000001 } from './1796700000001-ImageDecodeCheck'
 import { UsageDeltas1796700000002 } from './1796700000002-UsageDeltas';
 import { JobEventOutbox1796700000003 } from './1796700000003-JobEventOutbox';
 import { WorkerWrites1796700000004 } from './1796700000004-WorkerWrites';
+import { RateLimitCounters1796800000000 } from './1796800000000-RateLimitCounters';
 
 /** Every migration, in order. `npm run migration:generate` writes new ones; list them here. */
 export const migrations = [
@@ -33,4 +34,5 @@ export const migrations = [
   UsageDeltas1796700000002,
   JobEventOutbox1796700000003,
   WorkerWrites1796700000004,
+  RateLimitCounters1796800000000,
 ];

@@ -83,6 +83,8 @@ function outputsOf(source) {
 
 /** Builds dist/ under `root` if it is stale; returns false when the build failed. */
 function buildIfStale(root = ROOT, log = (text) => process.stdout.write(text)) {
+  // A production image (Dockerfile) ships dist/ without the sources or the compiler: run it as built.
+  if (!existsSync(join(root, 'src')) && existsSync(join(root, ENTRY))) return true;
   const { stale, reason, removed, inputs } = staleness(root);
   if (!stale) return true;
   // A file system's clock may lag a little behind Date.now(): a change made as the build starts

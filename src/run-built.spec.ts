@@ -81,6 +81,14 @@ describe('scripts/run-built.js', () => {
     expect(logged).toBe('');
   });
 
+  it('runs the dist/ of a production image, which has no sources and no compiler, as it is', () => {
+    write('dist/src/main.js', '');
+    rmSync(join(root, 'src'), { recursive: true });
+    unlinkSync(join(root, 'node_modules'));
+    expect(buildIfStale(root, log)).toBe(true);
+    expect(logged).toBe('');
+  });
+
   it('names what changed: a source, a setting, a new file; spec files do not count', () => {
     recordBuild();
     touch('src/main.spec.ts', 5);

@@ -1,13 +1,15 @@
 import { NestExpressApplication } from '@nestjs/platform-express';
 import Redis from 'ioredis';
+import { DataSource } from 'typeorm';
+import { PostgresRateLimitStorage } from '../src/rate-limits/rate-limit.storage';
 import type { Response } from 'supertest';
 import { createAdmin, createStoredImage, createUser, fixture, TestUser, unique } from './utils/factories';
 import { ADMIN_TOKEN, api, bearer, createTestApp, testEnv, TestEnv } from './utils/test-app';
 
-/** Issue 11: sign-in and sign-up per IP, job creation and uploads per user; on Redis and in memory. */
+/** Issue 11: sign-in and sign-up per IP, job creation and uploads per user; on Redis and, without it, on PostgreSQL. */
 
 const STORES: Array<[string, TestEnv]> = [
-  ['in-memory', {}],
+  ['PostgreSQL', {}],
   ...(process.env.REDIS_URL ? [['Redis', { REDIS_URL: process.env.REDIS_URL }] as [string, TestEnv]] : []),
 ];
 
@@ -220,5 +222,67 @@ describeOnRedis('rate limits on Redis, across API processes', () => {
     expectAllowed(await signIn(app, someone));
     expectRefused(await signIn(app, someone), SIGN_IN_REFUSED);
     expectAllowed(await signIn(neighbour, someone));
+  });
+});
+
+describe('rate limits on PostgreSQL (no Redis), across API processes', () => {
+  it('two API instances on one database share one count', async () => {
+    const env = testEnv({ AUTH_RATE_LIMIT: '10' });
+    const [first, second] = [await startApp(env), await startApp(env)];
+    const user = await createUser(await startApp(testEnv()));
+    for (let attempt = 1; attempt <= 5; attempt++) expectAllowed(await signIn(first, user));
+    for (let attempt = 1; attempt <= 5; attempt++) expectAllowed(await signIn(second, user));
+    expectRefused(await signIn(first, user), SIGN_IN_REFUSED);
+    expectRefused(await signIn(second, user), SIGN_IN_REFUSED);
+  });
+
+  describe('the store', () => {
+    let storage: PostgresRateLimitStorage;
+    const key = () => unique('rate-limit-store');
+
+    beforeAll(async () => {
+      const app = await startSetupApp(testEnv());
+      storage = new PostgresRateLimitStorage(app.get(DataSource));
+    });
+
+    it('counts a request of cost n as n hits, and blocks past the limit for the block duration', async () => {
+      const k = key();
+      const hit = (cost: number) => storage.increment(k, 60_000, 5, 30_000, 'jobs', cost);
+      expect(await hit(3)).toMatchObject({ totalHits: 3, isBlocked: false, timeToBlockExpire: 0 });
+      const full = await hit(2);
+      expect(full).toMatchObject({ totalHits: 5, isBlocked: false });
+      expect(full.timeToExpire).toBeGreaterThan(55);
+      expect(full.timeToExpire).toBeLessThanOrEqual(60);
+      const refused = await hit(1);
+      expect(refused.isBlocked).toBe(true);
+      expect(refused.timeToBlockExpire).toBeGreaterThan(25);
+      expect(refused.timeToBlockExpire).toBeLessThanOrEqual(30);
+    });
+
+    it('refuses a batch that would overrun what is left of the budget, and a first request over it', async () => {
+      const k = key();
+      expect((await storage.increment(k, 60_000, 5, 60_000, 'jobs', 4)).isBlocked).toBe(false);
+      expect((await storage.increment(k, 60_000, 5, 60_000, 'jobs', 2)).isBlocked).toBe(true);
+      expect((await storage.increment(key(), 60_000, 5, 60_000, 'jobs', 6)).isBlocked).toBe(true);
+    });
+
+    it('starts a new window once the last one ended, and unblocks once the block ended', async () => {
+      const k = key();
+      const hit = () => storage.increment(k, 300, 1, 600, 'auth');
+      expect(await hit()).toMatchObject({ totalHits: 1, isBlocked: false });
+      expect(await hit()).toMatchObject({ totalHits: 2, isBlocked: true });
+      await new Promise((resolve) => setTimeout(resolve, 350));
+      // A new window, but the block outlasts it.
+      expect(await hit()).toMatchObject({ totalHits: 1, isBlocked: true });
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(await hit()).toMatchObject({ totalHits: 1, isBlocked: false });
+    });
+
+    it('counts concurrent hits exactly', async () => {
+      const k = key();
+      const records = await Promise.all(Array.from({ length: 20 }, () => storage.increment(k, 60_000, 10, 60_000, 'jobs')));
+      expect(records.map((record) => record.totalHits).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      expect(records.filter((record) => record.isBlocked)).toHaveLength(10);
+    });
   });
 });

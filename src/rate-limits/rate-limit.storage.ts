@@ -1,6 +1,8 @@
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
-import { ThrottlerStorage, ThrottlerStorageService } from '@nestjs/throttler';
+import { Logger } from '@nestjs/common';
+import { ThrottlerStorage } from '@nestjs/throttler';
 import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
+import { DataSource } from 'typeorm';
 
 /** A throttler store that can count one request as several hits (a batch of n jobs spends n). */
 export interface CountingThrottlerStorage extends ThrottlerStorage {
@@ -14,23 +16,70 @@ export interface CountingThrottlerStorage extends ThrottlerStorage {
   ): Promise<ThrottlerStorageRecord>;
 }
 
-/** The throttler's own in-memory store (one process's count), counting `cost` hits at once. */
-export class MemoryRateLimitStorage extends ThrottlerStorageService implements CountingThrottlerStorage {
-  override async increment(
+/**
+ * The store without Redis: one row per key in PostgreSQL (rate_limit_counters, unlogged), so every
+ * API process of the installation shares one count, as on Redis. The same rule as the Redis
+ * script below, in one statement: a fixed window of `ttl` ms from the key's first hit; past
+ * `limit` hits in it, the key is blocked for `blockDuration` ms.
+ */
+export class PostgresRateLimitStorage implements CountingThrottlerStorage {
+  private readonly logger = new Logger('RateLimits');
+
+  constructor(private readonly dataSource: DataSource) {}
+
+  async increment(
     key: string,
     ttl: number,
     limit: number,
     blockDuration: number,
-    throttlerName: string,
+    _throttlerName: string,
     cost = 1,
   ): Promise<ThrottlerStorageRecord> {
-    let record = await super.increment(key, ttl, limit, blockDuration, throttlerName);
-    for (let hit = 1; hit < cost && !record.isBlocked; hit++) {
-      record = await super.increment(key, ttl, limit, blockDuration, throttlerName);
-    }
-    return record;
+    const [row] = (await this.dataSource.query(INCREMENT, [key, cost, ttl, limit, blockDuration])) as {
+      hits: number;
+      expires_in: number;
+      blocked_for: number | null;
+    }[];
+    // Expired keys are swept now and then by whichever process counts, rather than by a schedule
+    // one node would own; an expired row left behind is only ever reset, never read as live.
+    if (Math.random() < SWEEP_CHANCE) this.sweep();
+    return {
+      totalHits: row.hits,
+      timeToExpire: row.expires_in,
+      isBlocked: row.blocked_for !== null,
+      timeToBlockExpire: row.blocked_for ?? 0,
+    };
+  }
+
+  private sweep(): void {
+    this.dataSource
+      .query(`DELETE FROM rate_limit_counters WHERE window_ends < now() AND (blocked_until IS NULL OR blocked_until < now())`)
+      .catch((error: Error) => this.logger.warn(`Sweeping expired rate-limit counters failed: ${error.message}`));
   }
 }
+
+const SWEEP_CHANCE = 0.001;
+
+// $1 key, $2 cost, $3 ttl ms, $4 limit, $5 block ms. Times are seconds left, rounded up, as the
+// throttler's records carry them.
+const INCREMENT = `
+  WITH hit AS (
+    INSERT INTO rate_limit_counters AS c (key, hits, window_ends, blocked_until)
+    VALUES ($1::text, $2::int, now() + $3::int * interval '1 millisecond',
+            CASE WHEN $2::int > $4::int THEN now() + $5::int * interval '1 millisecond' END)
+    ON CONFLICT (key) DO UPDATE SET
+      hits = CASE WHEN c.window_ends <= now() THEN $2::int ELSE c.hits + $2::int END,
+      window_ends = CASE WHEN c.window_ends <= now() THEN EXCLUDED.window_ends ELSE c.window_ends END,
+      blocked_until = CASE
+        WHEN c.blocked_until > now() THEN c.blocked_until
+        WHEN (CASE WHEN c.window_ends <= now() THEN $2::int ELSE c.hits + $2::int END) > $4::int THEN now() + $5::int * interval '1 millisecond'
+      END
+    RETURNING hits, window_ends, blocked_until
+  )
+  SELECT hits,
+         ceil(extract(epoch FROM window_ends - now()))::int AS expires_in,
+         ceil(extract(epoch FROM blocked_until - now()))::int AS blocked_for
+  FROM hit`;
 
 /**
  * @nest-lab/throttler-storage-redis's store (every API process shares one count), with its script

@@ -8,7 +8,7 @@ import type { AuthenticatedRequest } from '../auth/current-principal.decorator';
 import { AppConfig } from '../config/app-config';
 import { installationId, queuePrefix, redisConnection } from '../queue/queue.module';
 import { rateLimitOf, RateLimitGuard } from './rate-limit.guard';
-import { MemoryRateLimitStorage, RedisRateLimitStorage } from './rate-limit.storage';
+import { PostgresRateLimitStorage, RedisRateLimitStorage } from './rate-limit.storage';
 import { RateLimitName } from './rate-limit.decorator';
 
 const MINUTE_MS = 60_000;
@@ -16,7 +16,8 @@ const MINUTE_MS = 60_000;
 /**
  * Rate limits (issue 11): sign-in and sign-up per client IP, job creation and uploads per user.
  * On Redis when REDIS_URL is set, so every API process shares one count, under a prefix naming
- * QUEUE_PREFIX and the installation (one Redis may serve many databases); in memory otherwise.
+ * QUEUE_PREFIX and the installation (one Redis may serve many databases); in PostgreSQL otherwise,
+ * so that without Redis too every API process shares one count.
  * Import it after AuthModule: global guards run in the order they are registered.
  */
 @Module({})
@@ -28,7 +29,7 @@ export class RateLimitsModule {
         ThrottlerModule.forRootAsync({
           inject: [AppConfig, getDataSourceToken()],
           useFactory: async (config: AppConfig, dataSource: DataSource) =>
-            rateLimitOptions(config, queuePrefix(config.QUEUE_PREFIX, await installationId(dataSource))),
+            rateLimitOptions(config, queuePrefix(config.QUEUE_PREFIX, await installationId(dataSource)), dataSource),
         }),
       ],
       providers: [{ provide: APP_GUARD, useClass: RateLimitGuard }],
@@ -36,7 +37,7 @@ export class RateLimitsModule {
   }
 }
 
-export function rateLimitOptions(config: AppConfig, prefix: string): ThrottlerModuleOptions {
+export function rateLimitOptions(config: AppConfig, prefix: string, dataSource: DataSource): ThrottlerModuleOptions {
   const budget = (name: RateLimitName, limit: number, perUser: boolean): ThrottlerOptions => ({
     name,
     limit,
@@ -57,7 +58,7 @@ export function rateLimitOptions(config: AppConfig, prefix: string): ThrottlerMo
     // Sign-in and sign-up share one budget: the key names the budget, not the route. In Redis:
     // darkroom:<installation>:rate-limit:{auth:ip:203.0.113.7}:hits (and :blocked).
     generateKey: (_context, tracker, name) => `${prefix}:rate-limit:{${name}:${tracker}}`,
-    storage: config.REDIS_URL ? redisStorage(config.REDIS_URL) : new MemoryRateLimitStorage(),
+    storage: config.REDIS_URL ? redisStorage(config.REDIS_URL) : new PostgresRateLimitStorage(dataSource),
   };
 }
 
