@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Principal } from '../auth/principal';
+import { Principal } from '../identity/principal';
 import { within } from '../common/within';
 import { Job } from '../jobs/job.entity';
 import { JobsService } from '../jobs/jobs.service';

@@ -6,7 +6,7 @@ import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { EntityManager, In, Repository } from 'typeorm';
-import { Principal } from '../auth/principal';
+import { Principal } from '../identity/principal';
 import { invalidField, assertBodyIdMatches, invalidFields } from '../common/api-errors';
 import { validationDetails } from '../common/invalid-input.error';
 import { BODY_VALIDATION } from '../common/api-validation.pipe';

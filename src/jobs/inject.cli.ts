@@ -4,7 +4,7 @@ import type { Writable } from 'node:stream';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { SingleBar } from 'cli-progress';
-import { Principal } from '../auth/principal';
+import { Principal } from '../identity/principal';
 import { InvalidInputError } from '../common/invalid-input.error';
 import { loadConfig } from '../config/app-config';
 import { runMigrations } from '../database/migrate';

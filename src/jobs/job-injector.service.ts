@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { Principal } from '../auth/principal';
+import { Principal } from '../identity/principal';
 import { AppConfig } from '../config/app-config';
 import { ImageTypesService } from '../image-types/image-types.service';
 import { JobMetrics } from '../metrics/job-metrics';

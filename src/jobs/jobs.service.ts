@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Readable } from 'node:stream';
 import { Repository } from 'typeorm';
 import { ZipFile } from 'yazl';
-import { Principal } from '../auth/principal';
+import { Principal } from '../identity/principal';
 import { invalidField, assertBodyIdMatches } from '../common/api-errors';
 import { describeError } from '../common/api-exception.filter';
 import { validateBody } from '../common/api-validation.pipe';

@@ -1,7 +1,7 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { Principal } from '../auth/principal';
+import { Principal } from '../identity/principal';
 import { invalidField } from '../common/api-errors';
 import { AppConfig } from '../config/app-config';
 import { Job } from '../jobs/job.entity';
