@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { EntityManager, In, Repository } from 'typeorm';
 import { Principal } from '../identity/principal';
 import { invalidField, assertBodyIdMatches, invalidFields } from '../common/api-errors';
-import { validationDetails } from '../common/invalid-input.error';
+import { validationDetails } from '../pipelines/invalid-input.error';
 import { BODY_VALIDATION } from '../common/api-validation.pipe';
 import { Selection } from '../pipelines/selection';
 import { AppConfig } from '../config/app-config';

@@ -5,7 +5,7 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { SingleBar } from 'cli-progress';
 import { Principal } from '../identity/principal';
-import { InvalidInputError } from '../common/invalid-input.error';
+import { InvalidInputError } from '../pipelines/invalid-input.error';
 import { loadConfig } from '../config/app-config';
 import { runMigrations } from '../database/migrate';
 import { openAdminDatabase } from '../users/admin.cli';

@@ -8,7 +8,8 @@ import { Fence, FencedOut, JobInputs, JobRepository } from './job.repository';
 import { AppConfig } from '../config/app-config';
 import { lockFileReferences } from '../storage/file-references';
 import { ReusableWorkRepository, StoredWork } from '../work-reuse/reusable-work.repository';
-import { assertStorageAfterWrite, QuotaDefaults, QuotaExceededError, quotaDefaults } from '../quotas/quotas';
+import { QuotaExceededError } from '../common/quota-exceeded.error';
+import { assertStorageAfterWrite, QuotaDefaults, quotaDefaults } from '../quotas/quotas';
 
 /** What a step's output is, once its file is stored. */
 export interface OutputRecord {
