@@ -15,7 +15,7 @@ import { secretsEqual } from '../identity/credentials';
 import { Principal } from '../identity/principal';
 import { AppConfig } from '../config/app-config';
 import { PgListener } from '../database/pg-listener';
-import { JobRepository } from '../jobs/job.repository';
+import { JobRepository } from '../job-runs/job.repository';
 import { SessionsService } from '../sessions/sessions.service';
 import { EventStream, JobEventMessage } from './event-stream';
 import { EVENTS_TOKEN_TTL_SECONDS, EventsScope, makeEventsToken, verifyEventsToken } from './events-token';

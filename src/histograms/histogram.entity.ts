@@ -1,6 +1,6 @@
 import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
 import type { Image } from '../images/image.entity';
-import type { Job } from '../jobs/job.entity';
+import type { Job } from '../job-runs/job.entity';
 
 /** A 256-bin histogram of an image's 8-bit grayscale, as the seed's `Job has_one :histogram`. */
 @Entity('histograms')

@@ -6,7 +6,7 @@ import { invalidField } from '../pipelines/invalid-input.error';
 import { AppConfig } from '../config/app-config';
 import { newStorageKey } from '../pipelines/storage-key';
 import { StorageDriver } from '../storage/storage.driver';
-import { IMAGE_FORMATS, ImageFormat } from './image-formats';
+import { IMAGE_FORMATS, ImageFormat } from '../pipelines/image-formats';
 import { ImageStructure, ImageStructureCheck, UnsupportedImageError } from './image-structure';
 
 /** What the server knows of a stored, checked image file. */

@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { FileReferences } from '../storage/file-references';
 import { ImageTypesModule } from '../image-types/image-types.module';
-import { JobLifecycleModule } from '../jobs/job-lifecycle.module';
+import { JobLifecycleModule } from '../job-runs/job-lifecycle.module';
 import { Image } from './image.entity';
 import { ImagesController } from './images.controller';
 import { ImageRepository } from './image.repository';

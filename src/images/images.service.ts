@@ -16,16 +16,17 @@ import { assertStorageAfterWrite, precheckStorage, quotaDefaults } from '../quot
 import { Histogram } from '../histograms/histogram.entity';
 import { ImageType } from '../image-types/image-type.entity';
 import { ImageTypesService } from '../image-types/image-types.service';
-import { JobRepository } from '../jobs/job.repository';
+import { JobRepository } from '../job-runs/job.repository';
 import { entityFromRow } from '../database/entity-from-row';
 import { ORIGINAL_IMAGE_TYPE } from '../job-types/operation-catalog';
 import { FileReferences } from '../storage/file-references';
 import { PresignUnsupportedError, StorageDriver } from '../storage/storage.driver';
 import { CreateImageDto } from './dto/create-image.dto';
 import { UpdateImageDto } from './dto/update-image.dto';
-import { formatOf } from './image-formats';
+import { formatOf } from '../pipelines/image-formats';
 import { ImageUploadService, StoredImageFile } from './image-upload.service';
-import { Image, IMAGE_STATUS } from './image.entity';
+import { Image } from './image.entity';
+import { IMAGE_STATUS } from '../pipelines/image-states';
 import { ImageRepository, ImageRow } from './image.repository';
 import { readMultipartUpload } from './multipart-upload';
 

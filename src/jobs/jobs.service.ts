@@ -10,21 +10,22 @@ import { validateBody } from '../common/api-validation.pipe';
 import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../pipelines/selection';
 import { AppConfig } from '../config/app-config';
-import { Image, IMAGE_STATUS } from '../images/image.entity';
+import { Image } from '../images/image.entity';
+import { IMAGE_STATUS } from '../pipelines/image-states';
 import { ImageFileDownload, ImagesService } from '../images/images.service';
-import { JobQueue } from './job-queue';
+import { JobQueue } from '../job-runs/job-queue';
 import { MAX_BATCH_JOBS } from './dto/create-job-batch.dto';
 import { CreateJobDto } from './dto/create-job.dto';
 import { Coalescer } from '../common/coalescer';
 import { UpdateJobDto } from './dto/update-job.dto';
-import { Job, JOB_STATUS } from './job.entity';
-import { JobRepository, NewJob } from './job.repository';
+import { Job, JOB_STATUS } from '../job-runs/job.entity';
+import { JobRepository, NewJob } from '../job-runs/job.repository';
 import { AggregateRequest } from '../pipelines/aggregate-request';
 import { pipelineKind } from '../pipelines/job-sequence';
 import { parseJobSpec, requestedSequence } from '../pipelines/job-spec';
 import { quotaDefaults } from '../quotas/quotas';
 import { WebhooksService } from '../webhooks/webhooks.service';
-import { WorkReuse } from '../work-reuse/work-reuse.service';
+import { WorkReuse } from '../job-runs/work-reuse.service';
 
 /** Test hook: an API process with this variable set to 1 dies right after committing a job, before queueing it. */
 const CRASH_AFTER_INSERT_HOOK = 'DARKROOM_CRASH_AFTER_JOB_INSERT';

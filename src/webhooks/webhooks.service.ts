@@ -4,7 +4,7 @@ import { Repository } from 'typeorm';
 import { Principal } from '../identity/principal';
 import { invalidField } from '../common/api-errors';
 import { AppConfig } from '../config/app-config';
-import { Job } from '../jobs/job.entity';
+import { Job } from '../job-runs/job.entity';
 import { resolveWebhookTarget, WebhookTargetRefused } from './webhook-address';
 import { WebhookSecretCipher } from './webhook-secret-cipher';
 import { generateWebhookSecret } from './webhook-signature';

@@ -1,15 +1,15 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { HistogramCache } from '../histograms/histogram-cache';
-import { JobLifecycleModule } from '../jobs/job-lifecycle.module';
+import { JobLifecycleModule } from '../job-runs/job-lifecycle.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { AggregatePipeline } from './aggregate-pipeline';
 import { QueryQueueProcessor, SearchQueueProcessor } from './aggregate.processors';
 import { ImageVerificationRepository } from './image-verification.repository';
 import { ImageVerifier } from './image-verifier';
-import { JobOutputRepository } from '../jobs/job-output.repository';
-import { JobRunner } from '../jobs/job-runner';
-import { JobStopListener } from '../jobs/job-stop-listener';
+import { JobOutputRepository } from '../job-runs/job-output.repository';
+import { JobRunner } from '../job-runs/job-runner';
+import { JobStopListener } from '../job-runs/job-stop-listener';
 import { ProcessPipeline } from './process-pipeline';
 import { ProcessQueueProcessor } from './process.processor';
 import { WorkerMetricsServer } from './worker-metrics.server';
@@ -19,7 +19,7 @@ import { WebhookDeliverer } from './webhook-deliverer';
 import { WebhookDeliveryProcessor } from './webhook-delivery.processor';
 import { WebhookDispatcher } from './webhook-dispatcher';
 import { WebhookSender } from './webhook-sender';
-import { WorkReuseModule } from '../work-reuse/work-reuse.module';
+import { WorkReuseModule } from '../job-runs/work-reuse.module';
 
 /**
  * Runs the pipelines of queued jobs, consuming the queues WORKER_QUEUES names, and delivers

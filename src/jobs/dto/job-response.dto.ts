@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { Job, JobResult } from '../job.entity';
+import { Job, JobResult } from '../../job-runs/job.entity';
 
 export class JobResponseDto {
   @ApiProperty() id: number;

@@ -4,7 +4,7 @@ import { DataSource, EntityManager, QueryDeepPartialEntity } from 'typeorm';
 import { entityFromRow } from '../database/entity-from-row';
 import { JobMetrics } from '../metrics/job-metrics';
 import { JobSlotGrant, jobSlotRefusal, QuotaDefaults } from '../quotas/quotas';
-import { markSourceVerified } from '../images/verified-source';
+import { markSourceVerified } from './verified-source';
 import { Job, JOB_STATUS, JobResult } from './job.entity';
 import { EARLIEST_IMAGES_PER_KEY, StoredWork, storedWorkOf, StoredWorkRow } from '../work-reuse/reusable-work.repository';
 import type { WorkKeyText } from '../work-reuse/work-key';
