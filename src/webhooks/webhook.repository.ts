@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Module } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { Job } from '../job-runs/job.entity';
@@ -125,3 +125,7 @@ export class WebhookRepository {
     return job;
   }
 }
+
+/** WebhookRepository's one provider, without HTTP: the API's WebhooksModule and the worker import it. */
+@Module({ providers: [WebhookRepository], exports: [WebhookRepository] })
+export class WebhookRepositoryModule {}

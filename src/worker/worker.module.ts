@@ -14,7 +14,7 @@ import { ProcessPipeline } from './process-pipeline';
 import { ProcessQueueProcessor } from './process.processor';
 import { WorkerMetricsServer } from './worker-metrics.server';
 import { WebhookQueueModule } from '../queue/webhook-queue';
-import { WebhookRepository } from '../webhooks/webhook.repository';
+import { WebhookRepositoryModule } from '../webhooks/webhook.repository';
 import { WebhookDeliverer } from './webhook-deliverer';
 import { WebhookDeliveryProcessor } from './webhook-delivery.processor';
 import { WebhookDispatcher } from './webhook-dispatcher';
@@ -33,7 +33,6 @@ export class WorkerModule {
       JobOutputRepository,
       JobStopListener,
       WorkerMetricsServer,
-      WebhookRepository,
       WebhookSender,
       WebhookDeliverer,
       WebhookDeliveryProcessor,
@@ -47,7 +46,7 @@ export class WorkerModule {
     if (config.WORKER_QUEUES.includes('search')) providers.push(SearchQueueProcessor);
     return {
       module: WorkerModule,
-      imports: [JobLifecycleModule, MetricsModule, WorkReuseModule, WebhookQueueModule.register()],
+      imports: [JobLifecycleModule, MetricsModule, WorkReuseModule, WebhookRepositoryModule, WebhookQueueModule.register()],
       providers,
     };
   }
