@@ -428,7 +428,7 @@ export class JobRepository {
    * then updates the job: the same order, so the two never deadlock).
    *
    * `verifiedSourceId` names a source image still unverified that the job decoded: it is marked
-   * verified in this same statement (src/images/verified-source.ts), not in one of its own.
+   * verified in this same statement (src/job-runs/verified-source.ts), not in one of its own.
    */
   async finish(
     fence: Fence,
