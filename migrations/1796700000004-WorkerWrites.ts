@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * The worker records a job's outputs and its completion in one call (src/jobs/job-output.repository.ts,
+ * The worker records a job's outputs and its completion in one call (src/job-runs/job-output.repository.ts,
  * `recordAttempts`), for one or several jobs at once. Each entry is one attempt's writes, under
  * its own fence and in its own subtransaction, so that one fenced-out job, one past its storage
  * quota or one whose source was deleted leaves the others' writes whole.
@@ -15,7 +15,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * assertStorageAfterWrite does (src/quotas/quotas.ts: same rule, same message, the same
  * lock_user_storage); with `complete`, the job is then completed with every output that still
  * exists, in step order, and `verified_source_id`, a source the attempt decoded whole, is marked
- * verified (src/images/verified-source.ts is the same write for `JobRepository.finish`).
+ * verified (src/job-runs/verified-source.ts is the same write for `JobRepository.finish`).
  */
 export class WorkerWrites1796700000004 implements MigrationInterface {
   name = 'WorkerWrites1796700000004';

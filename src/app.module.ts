@@ -13,6 +13,7 @@ import { DashboardModule } from './dashboard/dashboard.module';
 import { HealthModule } from './health/health.module';
 import { MetricsApiModule } from './metrics/metrics-api.module';
 import { UsersModule } from './users/users.module';
+import { JobQueueModule } from './job-runs/job-queue';
 import { QueueModule } from './queue/queue.module';
 import { RateLimitsModule } from './rate-limits/rate-limits.module';
 import { StorageModule } from './storage/storage.module';
@@ -28,6 +29,7 @@ export class AppModule {
         TypeOrmModule.forRoot(dataSourceOptions(databaseUrl)),
         StorageModule,
         QueueModule.forRoot(config, databaseUrl),
+        JobQueueModule.register(),
         AuthModule,
         // After AuthModule: its global guard must run first, so per-user limits see the principal.
         RateLimitsModule.forRoot(),

@@ -9,7 +9,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { createServer, Server, Socket } from 'node:net';
 import { Pool } from 'pg';
 import { freePort } from '../src/common/free-port';
-import { JobReconciler } from '../src/jobs/job-reconciler';
+import { JobReconciler } from '../src/job-runs/job-reconciler';
 import { createStoredImage, createUser, TestUser } from './utils/factories';
 import { availableBackends } from './utils/faults/cluster';
 import { PrivateDatabaseServer, ScenarioDatabase, startPrivateEmbeddedServer } from './utils/faults/postgres';

@@ -2,7 +2,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import { JobQueue } from '../src/jobs/job-queue';
+import { JobQueue } from '../src/job-runs/job-queue';
 import { createImage, createJob, createStoredImage, createUser, TestUser } from './utils/factories';
 import { createSuiteDatabase } from './utils/suite-database';
 import { ADMIN_TOKEN, api, bearer, createTestApp, startTestWorker, testEnv, TestEnv, waitForJob } from './utils/test-app';

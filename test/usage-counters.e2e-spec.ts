@@ -1,12 +1,13 @@
 import { DataSource, EntityManager } from 'typeorm';
 import { dataSourceOptions } from '../src/database/data-source-options';
 import { runMigrations } from '../src/database/migrate';
-import { InvalidInputError } from '../src/common/invalid-input.error';
-import { Job } from '../src/jobs/job.entity';
-import { JobRepository, NewJob } from '../src/jobs/job.repository';
+import { InvalidInputError } from '../src/pipelines/invalid-input.error';
+import { Job } from '../src/job-runs/job.entity';
+import { JobRepository, NewJob } from '../src/job-runs/job.repository';
 import { JobMetrics } from '../src/metrics/job-metrics';
 import { MetricsRegistry } from '../src/metrics/metrics-registry';
-import { assertStorageAfterWrite, QuotaDefaults, QuotaExceededError } from '../src/quotas/quotas';
+import { QuotaExceededError } from '../src/common/quota-exceeded.error';
+import { assertStorageAfterWrite, QuotaDefaults } from '../src/quotas/quotas';
 import { foldUsageDeltas } from '../src/users/user-usage';
 import { User } from '../src/users/user.entity';
 import { createSuiteDatabase } from './utils/suite-database';

@@ -4,10 +4,10 @@ import { Reflector } from '@nestjs/core';
 import { AppConfig } from '../config/app-config';
 import { SessionsService } from '../sessions/sessions.service';
 import { csrfTokenMatches, CSRF_HEADER, IS_COOKIE_AUTH, sameOrigin, sessionCookieOf } from './cookie-session';
-import { tokenDigest } from './credentials';
-import { AuthenticatedRequest } from './current-principal.decorator';
-import { Principal } from './principal';
-import { IS_PUBLIC } from './public.decorator';
+import { tokenDigest } from '../identity/credentials';
+import { AuthenticatedRequest } from '../identity/current-principal.decorator';
+import { Principal } from '../identity/principal';
+import { IS_PUBLIC } from '../identity/public.decorator';
 
 const BEARER = /^Bearer +([A-Za-z0-9._~+/=-]+)$/i;
 

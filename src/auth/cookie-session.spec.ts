@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { generateToken } from './credentials';
+import { generateToken } from '../identity/credentials';
 import { csrfTokenMatches, csrfTokenOf, sameOrigin } from './cookie-session';
 
 describe('cookie sessions', () => {

@@ -1,7 +1,7 @@
 import { SetMetadata } from '@nestjs/common';
 import type { CookieOptions, Request, Response } from 'express';
 import { createHmac } from 'node:crypto';
-import { secretsEqual } from './credentials';
+import { secretsEqual } from '../identity/credentials';
 
 /** The cookie that holds a browser's session token (the same kind of token as a bearer token). */
 export const SESSION_COOKIE = 'darkroom_session';

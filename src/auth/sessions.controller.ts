@@ -10,10 +10,10 @@ import { AuthenticatedUserResponseDto, UserResponseDto } from '../users/dto/user
 import { RateLimit } from '../rate-limits/rate-limit.decorator';
 import { UsersService } from '../users/users.service';
 import { setSessionCookie } from './cookie-session';
-import { CurrentPrincipal } from './current-principal.decorator';
+import { CurrentPrincipal } from '../identity/current-principal.decorator';
 import { CreateSessionDto } from './dto/create-session.dto';
-import { Principal } from './principal';
-import { Public } from './public.decorator';
+import { Principal } from '../identity/principal';
+import { Public } from '../identity/public.decorator';
 
 /** Where a request came from: Express's `req.ip`, which follows `trust proxy` when it is set. */
 export const originOf = (request: Request) => ({ userAgent: request.headers['user-agent'] ?? null, ip: request.ip ?? null });

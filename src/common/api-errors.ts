@@ -1,8 +1,8 @@
 import { HttpStatus } from '@nestjs/common';
-import { type ErrorDetail, invalidField } from './invalid-input.error';
+import { type ErrorDetail, invalidField } from '../pipelines/invalid-input.error';
 
-export type { ErrorDetail } from './invalid-input.error';
-export { invalidField, invalidFields } from './invalid-input.error';
+export type { ErrorDetail } from '../pipelines/invalid-input.error';
+export { invalidField, invalidFields } from '../pipelines/invalid-input.error';
 
 /** The body of every error response. */
 export interface ErrorBody {

@@ -2,8 +2,8 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import type { Response } from 'express';
 import { QueryFailedError } from 'typeorm';
 import { ErrorBody, ErrorDetail } from './api-errors';
-import { QuotaExceededError } from '../quotas/quotas';
-import { InvalidInputError } from './invalid-input.error';
+import { QuotaExceededError } from './quota-exceeded.error';
+import { InvalidInputError } from '../pipelines/invalid-input.error';
 
 interface PgError {
   code?: string;

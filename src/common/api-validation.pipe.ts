@@ -1,6 +1,6 @@
 import { ArgumentMetadata, Injectable, ValidationPipe } from '@nestjs/common';
 import type { ValidatorOptions } from 'class-validator';
-import { invalidField, invalidFields, validationDetails } from './invalid-input.error';
+import { invalidField, invalidFields, validationDetails } from '../pipelines/invalid-input.error';
 
 /**
  * How every body is checked, JSON or a multipart form's fields: unknown fields are refused. Each

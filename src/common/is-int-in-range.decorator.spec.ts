@@ -1,7 +1,7 @@
 import { plainToInstance } from 'class-transformer';
 import { IsOptional, validate } from 'class-validator';
 import { BODY_VALIDATION } from './api-validation.pipe';
-import { invalidFields, validationDetails } from './invalid-input.error';
+import { invalidFields, validationDetails } from '../pipelines/invalid-input.error';
 import { intInRangeMessage, IsId, IsIntInRange, isIntInRange, MAX_ID } from './is-int-in-range.decorator';
 
 class Body {

@@ -2,9 +2,9 @@ import { Controller, Get, Header, HttpCode, Param, Post, Req, Res, UseFilters } 
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { clearSessionCookie, CookieAuth, csrfTokenOf, sessionCookieOf } from '../auth/cookie-session';
-import { CurrentPrincipal } from '../auth/current-principal.decorator';
-import { Principal } from '../auth/principal';
-import { Public } from '../auth/public.decorator';
+import { CurrentPrincipal } from '../identity/current-principal.decorator';
+import { Principal } from '../identity/principal';
+import { Public } from '../identity/public.decorator';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { JobResponseDto } from '../jobs/dto/job-response.dto';
 import { DashboardPageFilter } from './dashboard-page.filter';

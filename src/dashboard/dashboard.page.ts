@@ -1,5 +1,5 @@
 import type { JobState } from '../pipelines/job-states';
-import type { QueueEntryCounts } from '../jobs/job-queue';
+import type { QueueEntryCounts } from '../job-runs/job-queue';
 import type { JobSummary } from './dashboard.repository';
 import type { DashboardView } from './dashboard.service';
 

@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { Principal } from '../auth/principal';
+import { Principal } from '../identity/principal';
 import { within } from '../common/within';
-import { Job } from '../jobs/job.entity';
+import { Job } from '../job-runs/job.entity';
 import { JobsService } from '../jobs/jobs.service';
 import { JOB_STATES, JOB_STATUS, JobState } from '../pipelines/job-states';
 import { PipelineKind } from '../pipelines/job-sequence';
-import { JobQueue, QueueEntryCounts } from '../jobs/job-queue';
-import { QUEUE_NAMES } from '../jobs/queue-names';
+import { JobQueue, QueueEntryCounts } from '../job-runs/job-queue';
+import { QUEUE_NAMES } from '../job-runs/queue-names';
 import { SessionsService } from '../sessions/sessions.service';
 import { DashboardRepository, JobSummary } from './dashboard.repository';
 

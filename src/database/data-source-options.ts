@@ -1,39 +1,20 @@
+import { extname, join } from 'node:path';
 import { DataSourceOptions } from 'typeorm';
 import { migrations } from '../../migrations';
-import { ImageType } from '../image-types/image-type.entity';
-import { Histogram } from '../histograms/histogram.entity';
-import { Image } from '../images/image.entity';
-import { JobType } from '../job-types/job-type.entity';
-import { Job } from '../jobs/job.entity';
-import { JobEvent } from '../events/job-event.entity';
-import { Session } from '../sessions/session.entity';
-import { User } from '../users/user.entity';
-import { WebhookAttempt } from '../webhooks/webhook-attempt.entity';
-import { WebhookDelivery } from '../webhooks/webhook-delivery.entity';
-import { WebhookSecret } from '../webhooks/webhook-secret.entity';
-import { Installation } from './installation.entity';
 import { SnakeNamingStrategy } from './snake-naming.strategy';
 
-export const entities = [
-  User,
-  ImageType,
-  Image,
-  JobType,
-  Job,
-  Histogram,
-  Installation,
-  Session,
-  JobEvent,
-  WebhookSecret,
-  WebhookDelivery,
-  WebhookAttempt,
-];
+/**
+ * Every `*.entity` file under src/ (dist/src/ once built): TypeORM loads them itself, so this folder
+ * names no resource's folder and each resource may use the database helpers here without a cycle.
+ * The extension is this file's own, so tests (TypeScript) and the built processes find theirs.
+ */
+const ENTITIES = join(__dirname, '..', '**', `*.entity${extname(__filename)}`);
 
 export function dataSourceOptions(url: string): DataSourceOptions {
   return {
     type: 'postgres',
     url,
-    entities,
+    entities: [ENTITIES],
     migrations,
     namingStrategy: new SnakeNamingStrategy(),
     synchronize: false,

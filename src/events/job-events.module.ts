@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { JobLifecycleModule } from '../jobs/job-lifecycle.module';
+import { JobLifecycleModule } from '../job-runs/job-lifecycle.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { JobEventsController } from './job-events.controller';
 import { JobEventsService } from './job-events.service';

@@ -1,7 +1,7 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { Public } from '../auth/public.decorator';
+import { Public } from '../identity/public.decorator';
 import { ComponentStatusDto, LivenessResponseDto, ReadinessResponseDto } from './dto/health-response.dto';
 import { HealthService } from './health.service';
 

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { QueueProbe } from '../queue/queue-probe';
+import { QueueProbe } from './queue-probe';
 import { HealthController } from './health.controller';
 import { HealthService } from './health.service';
 

@@ -1,7 +1,7 @@
 import { Injectable, ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheckResult, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { AppConfig } from '../config/app-config';
-import { QueueProbe } from '../queue/queue-probe';
+import { QueueProbe } from './queue-probe';
 import { StorageDriver } from '../storage/storage.driver';
 
 /**

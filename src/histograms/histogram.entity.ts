@@ -1,6 +1,6 @@
-import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
-import { Image } from '../images/image.entity';
-import { Job } from '../jobs/job.entity';
+import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
+import type { Image } from '../images/image.entity';
+import type { Job } from '../job-runs/job.entity';
 
 /** A 256-bin histogram of an image's 8-bit grayscale, as the seed's `Job has_one :histogram`. */
 @Entity('histograms')
@@ -13,17 +13,17 @@ export class Histogram {
   @Column({ type: 'integer' })
   imageId: number;
 
-  @ManyToOne(() => Image, { onDelete: 'CASCADE', nullable: false })
+  @ManyToOne('Image', { onDelete: 'CASCADE', nullable: false })
   @JoinColumn({ name: 'image_id', foreignKeyConstraintName: 'histograms_image_id_fkey' })
-  image: Image;
+  image: Relation<Image>;
 
   @Index('histograms_job_id_idx')
   @Column({ type: 'integer', nullable: true })
   jobId: number | null;
 
-  @ManyToOne(() => Job, { onDelete: 'SET NULL', nullable: true })
+  @ManyToOne('Job', { onDelete: 'SET NULL', nullable: true })
   @JoinColumn({ name: 'job_id', foreignKeyConstraintName: 'histograms_job_id_fkey' })
-  job: Job | null;
+  job: Relation<Job> | null;
 
   @Column({ type: 'integer', array: true })
   bins: number[];

@@ -1,7 +1,7 @@
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { fixture } from '../../test/fixtures/fixtures';
-import { InvalidInputError } from '../common/invalid-input.error';
+import { InvalidInputError } from '../pipelines/invalid-input.error';
 import { ImageStructure, ImageStructureCheck, UnsupportedImageError } from './image-structure';
 
 const MAX_PIXELS = 50_000_000;

@@ -1,6 +1,6 @@
 import { crc32 } from 'node:zlib';
-import { invalidField, type InvalidInputError } from '../common/invalid-input.error';
-import { IMAGE_FORMATS, ImageFormat } from './image-formats';
+import { invalidField, type InvalidInputError } from '../pipelines/invalid-input.error';
+import { IMAGE_FORMATS, ImageFormat } from '../pipelines/image-formats';
 
 /** What an upload's structure declares: its format, its first page's size, and how many pages the pixel limit counts. */
 export interface ImageStructure {

@@ -2,11 +2,11 @@ import { HttpException, Injectable, PayloadTooLargeException, UnsupportedMediaTy
 import { createHash } from 'node:crypto';
 import { Readable, Transform, TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { invalidField } from '../common/invalid-input.error';
+import { invalidField } from '../pipelines/invalid-input.error';
 import { AppConfig } from '../config/app-config';
-import { newStorageKey } from '../storage/storage-key';
+import { newStorageKey } from '../pipelines/storage-key';
 import { StorageDriver } from '../storage/storage.driver';
-import { IMAGE_FORMATS, ImageFormat } from './image-formats';
+import { IMAGE_FORMATS, ImageFormat } from '../pipelines/image-formats';
 import { ImageStructure, ImageStructureCheck, UnsupportedImageError } from './image-structure';
 
 /** What the server knows of a stored, checked image file. */

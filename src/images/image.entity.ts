@@ -12,16 +12,9 @@ import {
 } from 'typeorm';
 import type { Histogram } from '../histograms/histogram.entity';
 import { ImageType } from '../image-types/image-type.entity';
-import type { Job } from '../jobs/job.entity';
+import { IMAGE_STATUS } from '../pipelines/image-states';
+import type { Job } from '../job-runs/job.entity';
 import { User } from '../users/user.entity';
-
-export const IMAGE_STATUS = {
-  created: 'created',
-  originalStored: 'original stored',
-  processed: 'processed',
-  /** An original whose full decode failed in the worker: `corruptReason` says why. */
-  corrupt: 'corrupt',
-} as const;
 
 @Entity('images')
 @Index('images_user_id_created_at_idx', ['userId', 'createdAt'])

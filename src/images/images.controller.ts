@@ -27,8 +27,8 @@ import {
   ApiTags,
   getSchemaPath,
 } from '@nestjs/swagger';
-import { CurrentPrincipal } from '../auth/current-principal.decorator';
-import { Principal } from '../auth/principal';
+import { CurrentPrincipal } from '../identity/current-principal.decorator';
+import { Principal } from '../identity/principal';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { sendJsonArray } from '../common/json-array-stream';

@@ -1,8 +1,8 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { FileReferences } from '../storage/file-references';
+import { FileReferencesModule } from '../storage/file-references';
 import { ImageTypesModule } from '../image-types/image-types.module';
-import { JobLifecycleModule } from '../jobs/job-lifecycle.module';
+import { JobLifecycleModule } from '../job-runs/job-lifecycle.module';
 import { Image } from './image.entity';
 import { ImagesController } from './images.controller';
 import { ImageRepository } from './image.repository';
@@ -10,9 +10,9 @@ import { ImageUploadService } from './image-upload.service';
 import { ImagesService } from './images.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([Image]), ImageTypesModule, JobLifecycleModule],
+  imports: [TypeOrmModule.forFeature([Image]), ImageTypesModule, JobLifecycleModule, FileReferencesModule],
   controllers: [ImagesController],
-  providers: [ImagesService, ImageRepository, ImageUploadService, FileReferences],
+  providers: [ImagesService, ImageRepository, ImageUploadService],
   exports: [ImagesService],
 })
 export class ImagesModule {}

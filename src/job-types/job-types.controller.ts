@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentPrincipal } from '../auth/current-principal.decorator';
-import { Principal } from '../auth/principal';
+import { CurrentPrincipal } from '../identity/current-principal.decorator';
+import { Principal } from '../identity/principal';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { ApiSelectionQuery, SelectionQuery } from '../common/selection/selection.decorator';

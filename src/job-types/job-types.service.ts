@@ -1,7 +1,7 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { Principal } from '../auth/principal';
+import { Principal } from '../identity/principal';
 import { assertBodyIdMatches } from '../common/api-errors';
 import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../pipelines/selection';

@@ -2,7 +2,7 @@ import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { parseArgs } from 'node:util';
 import { BODY_VALIDATION } from '../common/api-validation.pipe';
-import { ErrorDetail, InvalidInputError, invalidField, validationDetails } from '../common/invalid-input.error';
+import { ErrorDetail, InvalidInputError, invalidField, validationDetails } from '../pipelines/invalid-input.error';
 import { InjectJobsDto } from './dto/inject-jobs.dto';
 import { parseInjection } from './job-injection';
 

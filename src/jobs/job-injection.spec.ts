@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../common/invalid-input.error';
+import { InvalidInputError } from '../pipelines/invalid-input.error';
 import { parseInjection } from './job-injection';
 import { optionOf, parseInjectArgs } from './inject-cli-args';
 

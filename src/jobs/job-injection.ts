@@ -1,4 +1,4 @@
-import { ErrorDetail, InvalidInputError, invalidField } from '../common/invalid-input.error';
+import { ErrorDetail, InvalidInputError, invalidField } from '../pipelines/invalid-input.error';
 import { pipelineKind } from '../pipelines/job-sequence';
 import { JobSpec, parseJobSpec, requestedSequence } from '../pipelines/job-spec';
 import { parseSelection, SelectionKey } from '../pipelines/selection';

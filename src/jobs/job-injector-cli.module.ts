@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '../config/app-config';
 import { ConfigModule } from '../config/config.module';
 import { dataSourceOptions } from '../database/data-source-options';
+import { JobQueueModule } from '../job-runs/job-queue';
 import { QueueModule } from '../queue/queue.module';
 import { JobInjectorModule } from './job-injector.module';
 
@@ -16,6 +17,7 @@ export class JobInjectorCliModule {
         ConfigModule.forRoot(config),
         TypeOrmModule.forRoot(dataSourceOptions(databaseUrl)),
         QueueModule.forRoot(config, databaseUrl),
+        JobQueueModule.register(),
         JobInjectorModule,
       ],
     };

@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentPrincipal } from '../auth/current-principal.decorator';
-import { Principal } from '../auth/principal';
+import { CurrentPrincipal } from '../identity/current-principal.decorator';
+import { Principal } from '../identity/principal';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
 import { InjectJobsDto } from './dto/inject-jobs.dto';
 import { InjectionSummaryDto } from './dto/injection-summary.dto';

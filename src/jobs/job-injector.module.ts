@@ -5,7 +5,7 @@ import { JobInjectorService } from './job-injector.service';
 
 /**
  * The injector without HTTP, for both of its callers: the API's POST /api/jobs/inject.json and
- * `npm run inject`. It needs the database and the queue (TypeOrmModule and QueueModule, global).
+ * `npm run inject`. It needs the database and the job queue (TypeOrmModule and JobQueueModule, global).
  */
 @Module({
   imports: [ImageTypesModule, MetricsModule],

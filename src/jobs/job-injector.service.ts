@@ -1,13 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { Principal } from '../auth/principal';
+import { Principal } from '../identity/principal';
 import { AppConfig } from '../config/app-config';
 import { ImageTypesService } from '../image-types/image-types.service';
 import { JobMetrics } from '../metrics/job-metrics';
-import { JobQueue } from './job-queue';
+import { JobQueue } from '../job-runs/job-queue';
 import { InjectJobsDto } from './dto/inject-jobs.dto';
-import { JOB_STATUS } from './job.entity';
+import { JOB_STATUS } from '../job-runs/job.entity';
 import { Injection, InjectionSummary, parseInjection } from './job-injection';
 
 /** Images per batch: one keyset page, one INSERT … SELECT, one bulk enqueue. */

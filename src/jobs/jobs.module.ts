@@ -1,19 +1,30 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ImagesModule } from '../images/images.module';
-import { Job } from './job.entity';
+import { Job } from '../job-runs/job.entity';
 import { JobInjectorController } from './job-injector.controller';
 import { JobInjectorModule } from './job-injector.module';
-import { JobLifecycleModule } from './job-lifecycle.module';
+import { JobLifecycleModule } from '../job-runs/job-lifecycle.module';
 import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
+import { MetricsModule } from '../metrics/metrics.module';
+import { QueueDepthMetrics } from './queue-depth-metrics';
 import { WebhooksModule } from '../webhooks/webhooks.module';
-import { WorkReuseModule } from '../work-reuse/work-reuse.module';
+import { WorkReuseModule } from '../job-runs/work-reuse.module';
 
+/** The jobs routes, and the queue depth for GET /metrics: every API reads it, whatever the deployment. */
 @Module({
-  imports: [TypeOrmModule.forFeature([Job]), ImagesModule, JobLifecycleModule, JobInjectorModule, WebhooksModule, WorkReuseModule],
+  imports: [
+    TypeOrmModule.forFeature([Job]),
+    ImagesModule,
+    JobLifecycleModule,
+    JobInjectorModule,
+    WebhooksModule,
+    WorkReuseModule,
+    MetricsModule,
+  ],
   controllers: [JobsController, JobInjectorController],
-  providers: [JobsService],
+  providers: [JobsService, QueueDepthMetrics],
   exports: [JobsService],
 })
 export class JobsModule {}

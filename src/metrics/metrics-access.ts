@@ -1,4 +1,4 @@
-import { secretsEqual } from '../auth/credentials';
+import { secretsEqual } from '../identity/credentials';
 
 const BEARER = /^Bearer +(\S+)$/i;
 

@@ -2,16 +2,15 @@ import { Module } from '@nestjs/common';
 import { HttpMetrics } from './http-metrics';
 import { MetricsController } from './metrics.controller';
 import { MetricsModule } from './metrics.module';
-import { QueueDepthMetrics } from './queue-depth-metrics';
 
 /**
  * The API's side of the metrics: GET /metrics, the HTTP request metrics (configureApp installs
- * HttpMetrics' middleware) and the queue depth, which the API reads since every deployment has one.
+ * HttpMetrics' middleware). The queue depth is read by JobsModule, beside the job queue's producer.
  */
 @Module({
   imports: [MetricsModule],
   controllers: [MetricsController],
-  providers: [HttpMetrics, QueueDepthMetrics],
+  providers: [HttpMetrics],
   exports: [HttpMetrics],
 })
 export class MetricsApiModule {}

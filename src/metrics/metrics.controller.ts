@@ -1,7 +1,7 @@
 import { Controller, Get, Headers, Query, Res, UnauthorizedException } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { Public } from '../auth/public.decorator';
+import { Public } from '../identity/public.decorator';
 import { AppConfig } from '../config/app-config';
 import { METRICS_UNAUTHORIZED, metricsAccessAllowed } from './metrics-access';
 import { MetricsRegistry } from './metrics-registry';

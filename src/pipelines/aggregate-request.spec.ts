@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../common/invalid-input.error';
+import { InvalidInputError } from './invalid-input.error';
 import { parseAggregateRequest } from './aggregate-request';
 
 const NOW = new Date('2026-11-23T15:00:00Z');

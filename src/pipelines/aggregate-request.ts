@@ -1,6 +1,6 @@
-import { ErrorDetail, invalidField, invalidFields } from '../common/invalid-input.error';
+import { ErrorDetail, invalidField, invalidFields } from './invalid-input.error';
 import { parseSelection, Selection, SelectionKey } from './selection';
-import { isValidStorageKey } from '../storage/storage-key';
+import { isValidStorageKey } from './storage-key';
 import { EnvironmentKey, parseEnvironment } from './job-environment';
 
 /** What a `query` or `search` job asks, whichever form it came in. */

@@ -1,4 +1,4 @@
-import { ErrorDetail, invalidFields } from '../common/invalid-input.error';
+import { ErrorDetail, invalidFields } from './invalid-input.error';
 
 /** The keys the seed's environment strings use: `QUERY='…' USER=123 TARGET=456 K=10`. */
 export const ENVIRONMENT_KEYS = ['QUERY', 'USER', 'TARGET', 'TARGET_S3_HIST', 'K'] as const;

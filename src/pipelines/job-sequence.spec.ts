@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../common/invalid-input.error';
+import { InvalidInputError } from './invalid-input.error';
 import { normalizeJobSequence, pipelineKind } from './job-sequence';
 
 describe('normalizeJobSequence', () => {

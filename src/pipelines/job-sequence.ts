@@ -1,4 +1,4 @@
-import { invalidField } from '../common/invalid-input.error';
+import { invalidField } from './invalid-input.error';
 
 /** The seed's three kinds of pipeline: the first element of every job sequence. */
 export const PIPELINE_KINDS = ['process', 'query', 'search'] as const;

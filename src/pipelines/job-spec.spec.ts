@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../common/invalid-input.error';
+import { InvalidInputError } from './invalid-input.error';
 import { jobSpecOf, parseJobSpec, requestedSequence } from './job-spec';
 import { BlurParams, ResizeParams } from './operation-params';
 

@@ -1,4 +1,4 @@
-import { type ErrorDetail, invalidField, invalidFields } from '../common/invalid-input.error';
+import { type ErrorDetail, invalidField, invalidFields } from './invalid-input.error';
 import { AggregateRequest, parseAggregateRequest } from './aggregate-request';
 import { normalizeJobSequence, pipelineKind } from './job-sequence';
 import { operationCatalog } from './operation-catalog';

@@ -1,6 +1,6 @@
 import { plainToInstance } from 'class-transformer';
 import { getMetadataStorage, validateSync } from 'class-validator';
-import { type ErrorDetail, validationDetails } from '../common/invalid-input.error';
+import { type ErrorDetail, validationDetails } from './invalid-input.error';
 import {
   BLUR_DEFAULT_SIGMA,
   BlurParams,

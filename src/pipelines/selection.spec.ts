@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../common/invalid-input.error';
+import { InvalidInputError } from './invalid-input.error';
 import { JOB_STATES } from './job-states';
 import { DEFAULT_LIMIT, parseSelection, SELECTION_KEYS } from './selection';
 

@@ -1,4 +1,4 @@
-import { ErrorDetail, invalidFields } from '../common/invalid-input.error';
+import { ErrorDetail, invalidFields } from './invalid-input.error';
 import { JOB_STATES, JobState } from './job-states';
 
 /**

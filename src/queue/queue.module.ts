@@ -5,12 +5,11 @@ import { createPostgresBackend, Queue, withBackend, Worker } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { Installation } from '../database/installation.entity';
-import { JobQueue } from '../jobs/job-queue';
-import { QUEUE_NAMES } from '../jobs/queue-names';
 
 /**
  * BullMQ on Redis when REDIS_URL is set (the scale-out path), otherwise on BullMQ's PostgreSQL
  * backend in the application's own database, so the one-command start needs no other service.
+ * The queues themselves are registered by their producers' modules (JobQueueModule, WebhookQueueModule).
  */
 @Module({})
 export class QueueModule {
@@ -32,10 +31,8 @@ export class QueueModule {
             prefix: queuePrefix(config.QUEUE_PREFIX, await installationId(dataSource)),
           }),
         }),
-        BullModule.registerQueue(...QUEUE_NAMES.map((name) => ({ name }))),
       ],
-      providers: [JobQueue],
-      exports: [BullModule, JobQueue],
+      exports: [BullModule],
     };
   }
 }

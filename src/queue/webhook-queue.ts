@@ -2,7 +2,7 @@ import { BullModule, InjectQueue } from '@nestjs/bullmq';
 import { DynamicModule, Injectable, Logger, Module } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { AppConfig } from '../config/app-config';
-import type { EntryState } from '../jobs/job-queue';
+import type { EntryState } from '../job-runs/job-queue';
 
 /** The queue of webhook attempts, on the same backend as the pipelines' queues. */
 export const WEBHOOK_QUEUE = 'webhooks';

@@ -1,7 +1,8 @@
 import type { EntityManager } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
-import { invalidField } from '../common/invalid-input.error';
+import { invalidField } from '../pipelines/invalid-input.error';
 import { JOB_STATUS } from '../pipelines/job-states';
+import { QuotaExceededError } from '../common/quota-exceeded.error';
 
 /**
  * Quotas per user, shared by the API (job creation and retry, uploads) and the worker (outputs).
@@ -10,16 +11,6 @@ import { JOB_STATUS } from '../pipelines/job-states';
  * the API answers with 429 (jobs) or 413 (storage) and the worker turns into a fatal error of the
  * job. How they stay exact without a hot row: docs/counters.md.
  */
-export class QuotaExceededError extends Error {
-  constructor(
-    readonly quota: 'jobs' | 'storage',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'QuotaExceededError';
-  }
-}
-
 export interface QuotaDefaults {
   jobsInProgress: number;
   storageBytes: number;

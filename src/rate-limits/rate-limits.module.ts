@@ -4,7 +4,7 @@ import { normalizeIp, ThrottlerModule, ThrottlerModuleOptions, ThrottlerOptions 
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { Request } from 'express';
 import { DataSource } from 'typeorm';
-import type { AuthenticatedRequest } from '../auth/current-principal.decorator';
+import type { AuthenticatedRequest } from '../identity/current-principal.decorator';
 import { AppConfig } from '../config/app-config';
 import { installationId, queuePrefix, redisConnection } from '../queue/queue.module';
 import { rateLimitOf, RateLimitGuard } from './rate-limit.guard';

@@ -1,5 +1,5 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
-import { User } from '../users/user.entity';
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
+import type { User } from '../users/user.entity';
 
 /** User agents are kept to this many characters. */
 export const USER_AGENT_LENGTH = 255;
@@ -18,9 +18,9 @@ export class Session {
   @Column({ type: 'integer' })
   userId: number;
 
-  @ManyToOne(() => User, { onDelete: 'CASCADE', nullable: false })
+  @ManyToOne('User', { onDelete: 'CASCADE', nullable: false })
   @JoinColumn({ name: 'user_id', foreignKeyConstraintName: 'sessions_user_id_fkey' })
-  user: User;
+  user: Relation<User>;
 
   /** SHA-256 of the bearer token (32 bytes): the guard looks sessions up by it. */
   @Index('sessions_token_sha256_key', { unique: true })

@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Module } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { StorageDriver } from './storage.driver';
@@ -56,3 +56,7 @@ export class FileReferences {
     }
   }
 }
+
+/** FileReferences' one provider: the users and images resources import it. */
+@Module({ providers: [FileReferences], exports: [FileReferences] })
+export class FileReferencesModule {}

@@ -3,7 +3,7 @@ import { type FileHandle, mkdir, open, rename, rm, stat, unlink, writeFile } fro
 import { basename, dirname, extname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { assertValidStorageKey } from './storage-key';
+import { assertValidStorageKey } from '../pipelines/storage-key';
 import { PresignUnsupportedError, StorageDriver, StorageObjectNotFoundError, StoredObjectInfo } from './storage.driver';
 
 /** Files carry no type of their own, so it is read back from the extension `newStorageKey` gave them. */

@@ -10,7 +10,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Readable } from 'node:stream';
-import { assertValidStorageKey } from './storage-key';
+import { assertValidStorageKey } from '../pipelines/storage-key';
 import { StorageDriver, StorageObjectNotFoundError, StoredObjectInfo } from './storage.driver';
 
 export interface S3StorageOptions {

@@ -7,7 +7,7 @@ import { Logger } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { DataSource, Repository } from 'typeorm';
-import { hashPassword } from '../auth/credentials';
+import { hashPassword } from '../identity/credentials';
 import { loadConfig } from '../config/app-config';
 import { dataSourceOptions } from '../database/data-source-options';
 import { DatabaseConnection, openDatabase } from '../database/database';

@@ -1,8 +1,8 @@
 import { Injectable, NotFoundException, UnauthorizedException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { hashPassword, verifyPasswordOrDummy } from '../auth/credentials';
-import { Principal } from '../auth/principal';
+import { hashPassword, verifyPasswordOrDummy } from '../identity/credentials';
+import { Principal } from '../identity/principal';
 import { AppConfig } from '../config/app-config';
 import { assertBodyIdMatches } from '../common/api-errors';
 import { applySelection } from '../common/selection/apply-selection';

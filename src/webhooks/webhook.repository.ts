@@ -1,7 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Module } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { Job } from '../jobs/job.entity';
+import { Job } from '../job-runs/job.entity';
 import { User } from '../users/user.entity';
 import { WebhookAttempt } from './webhook-attempt.entity';
 import { DELIVERY_STATUS, WebhookDelivery } from './webhook-delivery.entity';
@@ -125,3 +125,7 @@ export class WebhookRepository {
     return job;
   }
 }
+
+/** WebhookRepository's one provider, without HTTP: the API's WebhooksModule and the worker import it. */
+@Module({ providers: [WebhookRepository], exports: [WebhookRepository] })
+export class WebhookRepositoryModule {}

@@ -1,18 +1,18 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { Job } from '../jobs/job.entity';
+import { Job } from '../job-runs/job.entity';
 import { WebhooksController } from './webhooks.controller';
 import { WebhooksService } from './webhooks.service';
-import { WebhookRepository } from './webhook.repository';
+import { WebhookRepositoryModule } from './webhook.repository';
 
 /**
  * The API's side of webhooks: secrets, callback URL checks (for the jobs routes) and the record
  * of deliveries. The deliveries themselves are made by the worker (src/worker/webhook-*.ts).
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([Job])],
+  imports: [TypeOrmModule.forFeature([Job]), WebhookRepositoryModule],
   controllers: [WebhooksController],
-  providers: [WebhooksService, WebhookRepository],
+  providers: [WebhooksService],
   exports: [WebhooksService],
 })
 export class WebhooksModule {}

@@ -1,10 +1,10 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { Principal } from '../auth/principal';
+import { Principal } from '../identity/principal';
 import { invalidField } from '../common/api-errors';
 import { AppConfig } from '../config/app-config';
-import { Job } from '../jobs/job.entity';
+import { Job } from '../job-runs/job.entity';
 import { resolveWebhookTarget, WebhookTargetRefused } from './webhook-address';
 import { WebhookSecretCipher } from './webhook-secret-cipher';
 import { generateWebhookSecret } from './webhook-signature';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { IMAGE_STATUS } from '../images/image.entity';
+import { IMAGE_STATUS } from '../pipelines/image-states';
 
 /** How many stored files of the same work a step looks at before it computes the work again. */
 const FILES_PER_WORK_KEY = 3;

@@ -7,11 +7,11 @@ import { HistogramCache } from '../histograms/histogram-cache';
 import type { SelectedHistograms } from '../histograms/histogram-reader';
 import { AggregateRequest } from '../pipelines/aggregate-request';
 import { jobSpecOf } from '../pipelines/job-spec';
-import { Job } from '../jobs/job.entity';
-import { QueuedJobData } from '../jobs/queue-names';
+import { Job } from '../job-runs/job.entity';
+import { QueuedJobData } from '../job-runs/queue-names';
 import { meanInThreads, medianInThreads, nearestInThreads } from './aggregates/reducer-threads';
-import { JobOutputRepository } from '../jobs/job-output.repository';
-import { Attempt, JobOutcome, JobRunner } from '../jobs/job-runner';
+import { JobOutputRepository } from '../job-runs/job-output.repository';
+import { Attempt, JobOutcome, JobRunner } from '../job-runs/job-runner';
 import { encodePng } from './operations/encode';
 import { histogramChartSvg } from './operations/histogram-chart';
 

@@ -1,6 +1,6 @@
 import { Processor } from '@nestjs/bullmq';
 import type { Job as QueuedJob } from 'bullmq';
-import { QueuedJobData } from '../jobs/queue-names';
+import { QueuedJobData } from '../job-runs/queue-names';
 import { QUEUE_WORKER_OPTIONS } from './worker-options';
 import { AggregatePipeline } from './aggregate-pipeline';
 import { QueueConsumer } from './queue-consumer';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { IMAGE_STATUS } from '../images/image.entity';
+import { IMAGE_STATUS } from '../pipelines/image-states';
 
 /** An uploaded original still waiting for its one full decode. */
 export interface UnverifiedImage {

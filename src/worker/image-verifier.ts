@@ -5,7 +5,7 @@ import { AppConfig } from '../config/app-config';
 import { StorageObjectNotFoundError } from '../storage/storage.driver';
 import { decodeFailure } from './image-decode';
 import { ImageVerificationRepository } from './image-verification.repository';
-import { JobRunner } from '../jobs/job-runner';
+import { JobRunner } from '../job-runs/job-runner';
 
 // Any fixed number, other than the reconcilers': every worker of this database takes the same lock.
 const VERIFY_LOCK = 7_461_005;

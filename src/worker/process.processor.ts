@@ -2,7 +2,7 @@ import { Processor } from '@nestjs/bullmq';
 import { OnApplicationBootstrap } from '@nestjs/common';
 import type { Job as QueuedJob } from 'bullmq';
 import { AppConfig } from '../config/app-config';
-import { QueuedJobData } from '../jobs/queue-names';
+import { QueuedJobData } from '../job-runs/queue-names';
 import { QUEUE_WORKER_OPTIONS } from './worker-options';
 import { ProcessPipeline } from './process-pipeline';
 import { QueueConsumer } from './queue-consumer';

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
-import { JobResponseDto } from '../jobs/dto/job-response.dto';
+import { jobJson } from '../job-runs/job-json';
 import { WebhookMetrics } from '../metrics/webhook-metrics';
 import { WebhookQueue } from '../queue/webhook-queue';
 import { DELIVERY_STATUS, WebhookDelivery } from '../webhooks/webhook-delivery.entity';
@@ -69,7 +69,7 @@ export class WebhookDeliverer {
       if (!(error instanceof SecretUnreadable || error instanceof NoSecret)) throw error;
       return { outcome: 'error', statusCode: null, error: error.message, durationMs: 0 };
     }
-    const body = JSON.stringify(JobResponseDto.from(this.deliveries.jobOf(delivery)));
+    const body = JSON.stringify(jobJson(this.deliveries.jobOf(delivery)));
     const timestamp = Math.floor(at.getTime() / 1000);
     return this.sender.send(delivery.url, body, {
       'content-type': 'application/json',

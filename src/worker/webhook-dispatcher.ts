@@ -5,7 +5,7 @@ import type { PostgresDataSourceOptions } from 'typeorm/driver/postgres/Postgres
 import { AppConfig } from '../config/app-config';
 import { PgListener } from '../database/pg-listener';
 import { JOB_EVENTS_CHANNEL, JobEventNotice } from '../events/job-event-notice';
-import type { EntryState } from '../jobs/job-queue';
+import type { EntryState } from '../job-runs/job-queue';
 import { WebhookQueue } from '../queue/webhook-queue';
 import { WebhookRepository } from '../webhooks/webhook.repository';
 

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '../config/app-config';
 import { ConfigModule } from '../config/config.module';
 import { dataSourceOptions } from '../database/data-source-options';
+import { JobQueueModule } from '../job-runs/job-queue';
 import { QueueModule } from '../queue/queue.module';
 import { StorageModule } from '../storage/storage.module';
 import { WorkerModule } from './worker.module';
@@ -18,6 +19,7 @@ export class WorkerAppModule {
         TypeOrmModule.forRoot(dataSourceOptions(databaseUrl)),
         StorageModule,
         QueueModule.forRoot(config, databaseUrl),
+        JobQueueModule.register(),
         WorkerModule.forRoot(config),
       ],
     };

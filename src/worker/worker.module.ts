@@ -1,25 +1,25 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { HistogramCache } from '../histograms/histogram-cache';
-import { JobLifecycleModule } from '../jobs/job-lifecycle.module';
+import { JobLifecycleModule } from '../job-runs/job-lifecycle.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { AggregatePipeline } from './aggregate-pipeline';
 import { QueryQueueProcessor, SearchQueueProcessor } from './aggregate.processors';
 import { ImageVerificationRepository } from './image-verification.repository';
 import { ImageVerifier } from './image-verifier';
-import { JobOutputRepository } from '../jobs/job-output.repository';
-import { JobRunner } from '../jobs/job-runner';
-import { JobStopListener } from '../jobs/job-stop-listener';
+import { JobOutputRepository } from '../job-runs/job-output.repository';
+import { JobRunner } from '../job-runs/job-runner';
+import { JobStopListener } from '../job-runs/job-stop-listener';
 import { ProcessPipeline } from './process-pipeline';
 import { ProcessQueueProcessor } from './process.processor';
 import { WorkerMetricsServer } from './worker-metrics.server';
 import { WebhookQueueModule } from '../queue/webhook-queue';
-import { WebhookRepository } from '../webhooks/webhook.repository';
+import { WebhookRepositoryModule } from '../webhooks/webhook.repository';
 import { WebhookDeliverer } from './webhook-deliverer';
 import { WebhookDeliveryProcessor } from './webhook-delivery.processor';
 import { WebhookDispatcher } from './webhook-dispatcher';
 import { WebhookSender } from './webhook-sender';
-import { WorkReuseModule } from '../work-reuse/work-reuse.module';
+import { WorkReuseModule } from '../job-runs/work-reuse.module';
 
 /**
  * Runs the pipelines of queued jobs, consuming the queues WORKER_QUEUES names, and delivers
@@ -33,7 +33,6 @@ export class WorkerModule {
       JobOutputRepository,
       JobStopListener,
       WorkerMetricsServer,
-      WebhookRepository,
       WebhookSender,
       WebhookDeliverer,
       WebhookDeliveryProcessor,
@@ -47,7 +46,7 @@ export class WorkerModule {
     if (config.WORKER_QUEUES.includes('search')) providers.push(SearchQueueProcessor);
     return {
       module: WorkerModule,
-      imports: [JobLifecycleModule, MetricsModule, WorkReuseModule, WebhookQueueModule.register()],
+      imports: [JobLifecycleModule, MetricsModule, WorkReuseModule, WebhookRepositoryModule, WebhookQueueModule.register()],
       providers,
     };
   }

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional } from 'class-validator';
-import { IMAGE_FORMATS } from '../image-formats';
+import { IMAGE_FORMATS } from '../../pipelines/image-formats';
 
 const MIME_TYPES = Object.values(IMAGE_FORMATS).map((format) => format.mime);
 

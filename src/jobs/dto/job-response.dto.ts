@@ -1,7 +1,9 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { Job, JobResult } from '../job.entity';
+import type { Job, JobResult } from '../../job-runs/job.entity';
+import { jobJson, type JobJson } from '../../job-runs/job-json';
 
-export class JobResponseDto {
+/** A job as the API answers it, documented for OpenAPI: the shape itself is src/job-runs/job-json.ts's. */
+export class JobResponseDto implements JobJson {
   @ApiProperty() id: number;
   @ApiProperty({ example: 'queued', description: "'queued', 'running', 'completed', 'failed' or 'cancelled'" }) status: string;
   @ApiProperty({ type: String, nullable: true }) environment: string | null;
@@ -45,31 +47,6 @@ export class JobResponseDto {
   @ApiProperty({ type: String, format: 'date-time' }) updated_at: string;
 
   static from(job: Job): JobResponseDto {
-    return {
-      id: job.id,
-      status: job.status,
-      environment: job.environment,
-      // The column keeps the storage key of the file the job was made from; clients get a URL.
-      image_url: job.imageId === null ? null : `/api/images/${job.imageId}/file`,
-      job_type: job.jobType,
-      user_id: job.userId,
-      image_id: job.imageId,
-      params: job.params,
-      progress: job.progress,
-      attempts: job.attempts,
-      max_attempts: job.maxAttempts,
-      timeout: job.timeout,
-      ttl: job.ttl,
-      error: job.error,
-      outputs: job.outputImageIds,
-      force: job.force,
-      reused_steps: job.reusedSteps,
-      result: job.result,
-      callback_url: job.callbackUrl,
-      started_at: job.startedAt?.toISOString() ?? null,
-      finished_at: job.finishedAt?.toISOString() ?? null,
-      created_at: job.createdAt.toISOString(),
-      updated_at: job.updatedAt.toISOString(),
-    };
+    return jobJson(job);
   }
 }

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { MAX_PASSWORD_BYTES } from '../../auth/credentials';
+import { MAX_PASSWORD_BYTES } from '../../identity/credentials';
 import { IsByteLength, IsEmail, IsString, Length, Matches, MaxLength } from 'class-validator';
 
 export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]+$/;

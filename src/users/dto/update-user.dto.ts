@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { MAX_PASSWORD_BYTES } from '../../auth/credentials';
+import { MAX_PASSWORD_BYTES } from '../../identity/credentials';
 import { IsBoolean, IsByteLength, IsEmail, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
 import { IsId, IsIntInRange, MAX_ID } from '../../common/is-int-in-range.decorator';
 import { lowercaseTrimmed, USERNAME_PATTERN } from './create-user.dto';

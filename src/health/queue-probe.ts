@@ -1,8 +1,8 @@
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
 import { AppConfig } from '../config/app-config';
-import { JobQueue } from '../jobs/job-queue';
-import { redisConnection } from './queue.module';
+import { JobQueue } from '../job-runs/job-queue';
+import { redisConnection } from '../queue/queue.module';
 
 /** Whether the queue's store answers, for the readiness check. */
 @Injectable()

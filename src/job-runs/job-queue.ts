@@ -1,9 +1,9 @@
-import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable, Logger } from '@nestjs/common';
+import { BullModule, InjectQueue } from '@nestjs/bullmq';
+import { DynamicModule, Injectable, Logger, Module } from '@nestjs/common';
 import { JobState, Queue } from 'bullmq';
 import { AppConfig } from '../config/app-config';
 import { pipelineKind, PipelineKind } from '../pipelines/job-sequence';
-import { QueuedJobData, queueEntryId } from './queue-names';
+import { QUEUE_NAMES, QueuedJobData, queueEntryId } from './queue-names';
 
 /** On the PostgreSQL backend, the smallest batch worth a bulk add's temporary tables (see enqueueMany). */
 const BULK_ADD_FROM = 16;
@@ -123,5 +123,24 @@ export class JobQueue {
 
   private queueOf(job: Deliverable): Queue {
     return this.queues[pipelineKind(job.jobType)];
+  }
+}
+
+/**
+ * Registers the pipelines' queues and their producer, global: the lifecycle, the jobs routes, the
+ * dashboard, the health check and the worker all use them. A dynamic module, made after
+ * QueueModule.forRoot has chosen the backend's queue class: registerQueue reads that class when it
+ * is called.
+ */
+@Module({})
+export class JobQueueModule {
+  static register(): DynamicModule {
+    return {
+      module: JobQueueModule,
+      global: true,
+      imports: [BullModule.registerQueue(...QUEUE_NAMES.map((name) => ({ name })))],
+      providers: [JobQueue],
+      exports: [BullModule, JobQueue],
+    };
   }
 }

@@ -3,12 +3,17 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { UnrecoverableError } from 'bullmq';
 import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 import { Histogram } from '../histograms/histogram.entity';
-import { Image, IMAGE_STATUS } from '../images/image.entity';
+import type { Image } from '../images/image.entity';
+import { IMAGE_STATUS } from '../pipelines/image-states';
 import { Fence, FencedOut, JobInputs, JobRepository } from './job.repository';
 import { AppConfig } from '../config/app-config';
 import { lockFileReferences } from '../storage/file-references';
 import { ReusableWorkRepository, StoredWork } from '../work-reuse/reusable-work.repository';
-import { assertStorageAfterWrite, QuotaDefaults, QuotaExceededError, quotaDefaults } from '../quotas/quotas';
+import { QuotaExceededError } from '../common/quota-exceeded.error';
+import { assertStorageAfterWrite, QuotaDefaults, quotaDefaults } from '../quotas/quotas';
+
+/** The images entity by name: the images resource sits above the job flow, which loads none of its code. */
+const IMAGE = 'Image';
 
 /** What a step's output is, once its file is stored. */
 export interface OutputRecord {
@@ -94,7 +99,7 @@ export class JobOutputRepository {
    * attempts recorded, by step, read in one query.
    */
   async sourceAndRecorded(jobId: number, imageId: number): Promise<JobInputs> {
-    const images = await this.dataSource.getRepository(Image).findBy([{ id: imageId }, { jobId }]);
+    const images = await this.dataSource.getRepository<Image>(IMAGE).findBy([{ id: imageId }, { jobId }]);
     const outputs = images.filter((image) => image.jobId === jobId && image.stepIndex !== null);
     return {
       source: images.find((image) => image.id === imageId) ?? null,
@@ -158,7 +163,7 @@ export class JobOutputRepository {
   }
 
   async outputOf(jobId: number, stepIndex: number): Promise<Image> {
-    return this.dataSource.getRepository(Image).findOneByOrFail({ jobId, stepIndex });
+    return this.dataSource.getRepository<Image>(IMAGE).findOneByOrFail({ jobId, stepIndex });
   }
 
   /** The bins of a histogram image of `userId`, named by id or by storage key. */
@@ -166,7 +171,7 @@ export class JobOutputRepository {
     const query = this.dataSource
       .getRepository(Histogram)
       .createQueryBuilder('histogram')
-      .innerJoin(Image, 'image', 'image.id = histogram.imageId')
+      .innerJoin(IMAGE, 'image', 'image.id = histogram.imageId')
       .where('image.userId = :userId', { userId });
     if ('imageId' in target) query.andWhere('image.id = :id', { id: target.imageId });
     else query.andWhere('image.s3Key = :key', { key: target.s3Key });
@@ -231,7 +236,7 @@ export class JobOutputRepository {
     const inserted = await manager
       .createQueryBuilder()
       .insert()
-      .into(Image)
+      .into<Image>(IMAGE)
       .values({
         status: IMAGE_STATUS.processed,
         s3Key: output.key,

@@ -3,14 +3,14 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import type { Image } from '../images/image.entity';
-import { Job } from '../jobs/job.entity';
-import { JobRepository } from '../jobs/job.repository';
+import { Job } from './job.entity';
+import { JobRepository } from './job.repository';
 import { jobSpecOf, ProcessStep } from '../pipelines/job-spec';
 import { assertStorageAfterWrite, QuotaDefaults, quotaDefaults } from '../quotas/quotas';
 import { lockFileReferences } from '../storage/file-references';
 import { StorageDriver } from '../storage/storage.driver';
-import { ReusableWorkRepository, ReusedOutput, StoredWork } from './reusable-work.repository';
-import { EncoderSettings, stepWorkKey } from './work-key';
+import { ReusableWorkRepository, ReusedOutput, StoredWork } from '../work-reuse/reusable-work.repository';
+import { EncoderSettings, stepWorkKey } from '../work-reuse/work-key';
 
 /** A new job followed through its steps while each one's work is found done. */
 interface Chain {

@@ -1,9 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Gauge } from 'prom-client';
 import { within } from '../common/within';
-import { JobQueue, QueueEntryCounts } from '../jobs/job-queue';
-import { CachedReading } from './cached-reading';
-import { MetricsRegistry } from './metrics-registry';
+import { JobQueue, QueueEntryCounts } from '../job-runs/job-queue';
+import { CachedReading } from '../metrics/cached-reading';
+import { MetricsRegistry } from '../metrics/metrics-registry';
 
 /** Scrapes within this time of each other share one reading: a scrape costs at most one count a second or two. */
 const CACHE_MS = 2000;

@@ -1,5 +1,5 @@
 import { ForbiddenException } from '@nestjs/common';
-import { InvalidInputError } from '../common/invalid-input.error';
+import { InvalidInputError } from '../pipelines/invalid-input.error';
 import { DEFAULT_LIMIT, Selection } from '../pipelines/selection';
 import { Principal } from './principal';
 

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
-import { JobLifecycleModule } from '../jobs/job-lifecycle.module';
-import { ReusableWorkRepository } from './reusable-work.repository';
+import { JobLifecycleModule } from './job-lifecycle.module';
+import { ReusableWorkRepository } from '../work-reuse/reusable-work.repository';
 import { WorkReuse } from './work-reuse.service';
 
 /** Reusing earlier identical work: the API on a job's creation, the worker step by step. */

@@ -4,7 +4,7 @@ import { DataSource, EntityManager, QueryDeepPartialEntity } from 'typeorm';
 import { entityFromRow } from '../database/entity-from-row';
 import { JobMetrics } from '../metrics/job-metrics';
 import { JobSlotGrant, jobSlotRefusal, QuotaDefaults } from '../quotas/quotas';
-import { markSourceVerified } from '../images/verified-source';
+import { markSourceVerified } from './verified-source';
 import { Job, JOB_STATUS, JobResult } from './job.entity';
 import { EARLIEST_IMAGES_PER_KEY, StoredWork, storedWorkOf, StoredWorkRow } from '../work-reuse/reusable-work.repository';
 import type { WorkKeyText } from '../work-reuse/work-key';
@@ -428,7 +428,7 @@ export class JobRepository {
    * then updates the job: the same order, so the two never deadlock).
    *
    * `verifiedSourceId` names a source image still unverified that the job decoded: it is marked
-   * verified in this same statement (src/images/verified-source.ts), not in one of its own.
+   * verified in this same statement (src/job-runs/verified-source.ts), not in one of its own.
    */
   async finish(
     fence: Fence,

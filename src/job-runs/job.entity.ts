@@ -7,9 +7,10 @@ import {
   JoinColumn,
   ManyToOne,
   PrimaryGeneratedColumn,
+  type Relation,
   UpdateDateColumn,
 } from 'typeorm';
-import { Image } from '../images/image.entity';
+import type { Image } from '../images/image.entity';
 import { JOB_STATUS } from '../pipelines/job-states';
 import { User } from '../users/user.entity';
 
@@ -73,9 +74,9 @@ export class Job {
   @Column({ type: 'integer', nullable: true })
   imageId: number | null;
 
-  @ManyToOne(() => Image, { onDelete: 'SET NULL', nullable: true })
+  @ManyToOne('Image', { onDelete: 'SET NULL', nullable: true })
   @JoinColumn({ name: 'image_id', foreignKeyConstraintName: 'jobs_image_id_fkey' })
-  image: Image | null;
+  image: Relation<Image> | null;
 
   /** Each step's parameters, by operation name: `{"resize": {"width": 800}}`. */
   @Column({ type: 'jsonb', default: () => "'{}'" })

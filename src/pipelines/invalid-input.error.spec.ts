@@ -1,5 +1,5 @@
 import { ArgumentsHost } from '@nestjs/common';
-import { ApiExceptionFilter } from './api-exception.filter';
+import { ApiExceptionFilter } from '../common/api-exception.filter';
 import { invalidField, invalidFields, InvalidInputError } from './invalid-input.error';
 
 describe('InvalidInputError', () => {
