@@ -48,6 +48,18 @@ describe('The shell examples of README.md and docs/', () => {
     expect(readme).toContain(migrations.map((migration) => migration.name.replace(/\d+$/, '')).join(', '));
   });
 
+  it("names only files of the repository that exist: a page outlives a file's move only by saying so", () => {
+    const root = join(__dirname, '..');
+    const named = docPages().flatMap((page) =>
+      [...readPage(page).matchAll(/(?<![\w./-])((?:src|test|migrations|bench|scripts|deploy|docs)\/[\w./-]*\w)/g)].map(([, path]) => ({
+        page,
+        path,
+      })),
+    );
+    expect(named.length).toBeGreaterThan(50);
+    expect(named.filter(({ path }) => !existsSync(join(root, path))).map(({ page, path }) => `${page}: ${path}`)).toEqual([]);
+  });
+
   it('refuses a page whose shell block carries no marker, or a text block that holds a command', () => {
     const page = ['<!-- run -->', '```sh', 'curl -sSf $API/health', '```', '```sh', 'curl $API', '```', '```text', 'npm start', '```'].join(
       '\n',
