@@ -8,6 +8,11 @@ const transformIgnorePatterns = ['/node_modules/(?!@nestjs/terminus/)'];
 
 module.exports = {
   testTimeout: 30000,
+  // Test files run side by side, each e2e file on a database of its own. Two at a time on this
+  // 2-core machine: with three, the run went past PostgreSQL's default 100 connections ("too many
+  // clients": each suite's API, worker and queue pools keep idle connections, and the fault
+  // suite's processes alone hold up to 64), and time-bound tests ran out of time.
+  maxWorkers: 2,
   reporters: ['default', '<rootDir>/test/setup/summary-reporter.js'],
   projects: [
     {
@@ -20,11 +25,12 @@ module.exports = {
     },
     {
       displayName: 'e2e',
-      testEnvironment: 'node',
       rootDir: __dirname,
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
       transform,
       transformIgnorePatterns,
+      // A database of its own for each test file, copied from the template the global setup migrates.
+      testEnvironment: '<rootDir>/test/setup/suite-environment.ts',
       globalSetup: '<rootDir>/test/setup/global-setup.ts',
       globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
     },
