@@ -9,12 +9,10 @@ import { JobQueue } from './job-queue';
 import { InjectJobsDto } from './dto/inject-jobs.dto';
 import { JOB_STATUS } from './job.entity';
 import { Injection, InjectionSummary, parseInjection } from './job-injection';
+import { AdvisoryLock } from '../database/advisory-locks';
 
 /** Images per batch: one keyset page, one INSERT … SELECT, one bulk enqueue. */
 export const INJECTION_BATCH = 2_000;
-
-/** First key of the two-key advisory locks that serialise the batches of injections of one job. */
-const INJECTION_LOCK = 7_461_020;
 
 /** Told how far a scan has got, for a progress bar. */
 export interface InjectionProgress {
@@ -192,7 +190,7 @@ function imageFilter(injection: Injection): ImageFilter {
 /** jsonb's text form is canonical (its keys sorted), so equal params take the same lock. */
 async function lockInjection(manager: EntityManager, injection: Injection): Promise<void> {
   await manager.query("SELECT pg_advisory_xact_lock($1, hashtext(array_to_string($2::text[], ',') || ' ' || $3::jsonb::text))", [
-    INJECTION_LOCK,
+    AdvisoryLock.JobInjection,
     injection.sequence,
     JSON.stringify(injection.params),
   ]);

@@ -6,9 +6,8 @@ import { EntryState, JobQueue } from './job-queue';
 import { foldUsageDeltas } from '../users/user-usage';
 import { Job, JOB_STATUS } from './job.entity';
 import { JobRepository } from './job.repository';
+import { AdvisoryLock } from '../database/advisory-locks';
 
-// Any fixed number: every process reconciling this database takes the same lock.
-const RECONCILE_LOCK = 7_461_002;
 const BATCH = 500;
 /**
  * How many queue look-ups are in flight at once. On the PostgreSQL backend each one holds a
@@ -64,12 +63,12 @@ export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutd
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
     try {
-      const [{ locked }] = await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [RECONCILE_LOCK]);
+      const [{ locked }] = await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [AdvisoryLock.JobReconciler]);
       if (!locked) return null;
       try {
         return await this.reconcileLocked();
       } finally {
-        await runner.query('SELECT pg_advisory_unlock($1)', [RECONCILE_LOCK]);
+        await runner.query('SELECT pg_advisory_unlock($1)', [AdvisoryLock.JobReconciler]);
       }
     } finally {
       await runner.release();

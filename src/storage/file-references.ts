@@ -2,9 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { StorageDriver } from './storage.driver';
-
-/** The advisory-lock class of stored files' reference counts (the second key is the key's hash). */
-const FILE_LOCK_CLASS = 0x46494c45;
+import { AdvisoryLock } from '../database/advisory-locks';
 
 /**
  * Takes, until the transaction ends, the locks that order everything which adds or drops a
@@ -16,7 +14,7 @@ export async function lockFileReferences(manager: EntityManager, keys: string[])
   // One statement, the locks in the order of their keys: two transactions taking several never wait on each other in a cycle.
   await manager.query(
     'SELECT pg_advisory_xact_lock($1, lock_key) FROM (SELECT DISTINCT hashtext(key) AS lock_key FROM unnest($2::text[]) AS key ORDER BY 1) locks',
-    [FILE_LOCK_CLASS, keys],
+    [AdvisoryLock.StoredFile, keys],
   );
 }
 

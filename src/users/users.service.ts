@@ -14,12 +14,10 @@ import { CreateUserDto } from './dto/create-user.dto';
 import { UpdateUserDto } from './dto/update-user.dto';
 import { User } from './user.entity';
 import { retryOnDeadlock } from '../database/retry-on-deadlock';
+import { AdvisoryLock } from '../database/advisory-locks';
 
 /** The one answer to a refused sign-in, whatever was wrong. */
 export const WRONG_LOGIN = 'Wrong username, email or password';
-
-/** Any fixed number: every sign-up on an installation without ADMIN_TOKEN takes the same lock. */
-const FIRST_ADMIN_LOCK = 7_461_003;
 
 @Injectable()
 export class UsersService {
@@ -52,7 +50,7 @@ export class UsersService {
     Object.assign(user, { jobsCountNow: 0, imageCountNow: 0, storageBytesNow: 0 });
     return this.users.manager.transaction(async (manager) => {
       if (!this.config.ADMIN_TOKEN) {
-        await manager.query('SELECT pg_advisory_xact_lock($1)', [FIRST_ADMIN_LOCK]);
+        await manager.query('SELECT pg_advisory_xact_lock($1)', [AdvisoryLock.FirstAdmin]);
         user.admin = !(await manager.exists(User));
       }
       const saved = await manager.save(user);

@@ -8,9 +8,8 @@ import { JOB_EVENTS_CHANNEL, JobEventNotice } from '../events/job-event-notice';
 import type { EntryState } from '../jobs/job-queue';
 import { WebhookQueue } from '../queue/webhook-queue';
 import { WebhookRepository } from '../webhooks/webhook.repository';
+import { AdvisoryLock } from '../database/advisory-locks';
 
-// Any fixed number, other than the job reconciler's: every worker of this database takes the same lock.
-const WEBHOOK_RECONCILE_LOCK = 7_461_004;
 const BATCH = 500;
 /** An attempt is looked at only once it is this overdue, so that an enqueue or a worker about to take it is not raced. */
 const SETTLE_SECONDS = 5;
@@ -71,12 +70,12 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
     try {
-      const [{ locked }] = await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [WEBHOOK_RECONCILE_LOCK]);
+      const [{ locked }] = await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [AdvisoryLock.WebhookReconciler]);
       if (!locked) return null;
       try {
         return await this.requeueOverdue();
       } finally {
-        await runner.query('SELECT pg_advisory_unlock($1)', [WEBHOOK_RECONCILE_LOCK]);
+        await runner.query('SELECT pg_advisory_unlock($1)', [AdvisoryLock.WebhookReconciler]);
       }
     } finally {
       await runner.release();
