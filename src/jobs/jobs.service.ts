@@ -26,9 +26,6 @@ import { quotaDefaults } from '../quotas/quotas';
 import { WebhooksService } from '../webhooks/webhooks.service';
 import { WorkReuse } from '../work-reuse/work-reuse.service';
 
-/** Test hook: an API process with this variable set to 1 dies right after committing a job, before queueing it. */
-const CRASH_AFTER_INSERT_HOOK = 'DARKROOM_CRASH_AFTER_JOB_INSERT';
-
 /** A batch item's own fault (answered in its place with a 4xx); anything else fails the request. */
 function itemError(error: unknown): Error {
   if (error instanceof Error && describeError(error).status < 500) return error;
@@ -133,7 +130,6 @@ export class JobsService {
     );
     planned.forEach((entry, position) => (outcomes[entry.index] = inserted[position]));
     const created = inserted.filter((outcome): outcome is Job => outcome instanceof Job);
-    if (created.length > 0 && process.env[CRASH_AFTER_INSERT_HOOK] === '1') process.kill(process.pid, 'SIGKILL');
     const completed = new Map((await this.reuse.completeDoneWork(created, sources)).map((job) => [job.id, job]));
     const toQueue = created.filter((job) => !completed.has(job.id));
     await this.queue.enqueueMany(toQueue).catch((error: Error) => {
