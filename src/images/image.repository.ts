@@ -2,9 +2,12 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager, In, SelectQueryBuilder } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { entityFromRow } from '../database/entity-from-row';
+import { Histogram } from '../histograms/histogram.entity';
 import { Selection } from '../pipelines/selection';
+import { Image } from './image.entity';
 
 /** An image as the API shows it, read in one statement: no entity, no ORM hydration. */
 export interface ImageRow {
@@ -113,14 +116,88 @@ export interface ImageJson {
   json: string;
 }
 
+/** An image entity with its type and its histogram (a histogram image's bins). */
+function withDetails(query: SelectQueryBuilder<Image>): SelectQueryBuilder<Image> {
+  return query
+    .leftJoinAndSelect('image.imageType', 'imageType')
+    .leftJoinAndMapOne('image.histogram', Histogram, 'histogram', 'histogram.image_id = image.id');
+}
+
 /**
- * The reads of images as the API lists and shows them. These run on every read, so they go
- * straight to the pool, past TypeORM's query runner, as named statements that each connection
- * parses and plans once.
+ * The images table. The reads of images as the API lists and shows them run on every read, so
+ * they go straight to the pool, past TypeORM's query runner, as named statements that each
+ * connection parses and plans once; the rest read and write entities, in the caller's
+ * transaction where one is given.
  */
 @Injectable()
 export class ImageRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  private images(manager: EntityManager = this.dataSource.manager) {
+    return manager.getRepository(Image);
+  }
+
+  /** The manager outside any transaction, for the quota checks that take one. */
+  get manager(): EntityManager {
+    return this.dataSource.manager;
+  }
+
+  transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(work);
+  }
+
+  /** An image with its type and histogram. */
+  findWithDetails(id: number): Promise<Image | null> {
+    return withDetails(this.images().createQueryBuilder('image')).where('image.id = :id', { id }).getOne();
+  }
+
+  /** The bins of a histogram image of `userId`, named by id or by storage key; null when it has none. */
+  async histogramBins(userId: number, target: { imageId: number } | { s3Key: string }): Promise<number[] | null> {
+    const query = withDetails(this.images().createQueryBuilder('image')).where('image.userId = :userId', { userId });
+    if ('imageId' in target) query.andWhere('image.id = :id', { id: target.imageId });
+    else query.andWhere('image.s3Key = :key', { key: target.s3Key });
+    return (await query.getOne())?.histogram?.bins ?? null;
+  }
+
+  /** Image `id` if it is `userId`'s. */
+  findOwned(id: number, userId: number): Promise<Image | null> {
+    return this.images().findOneBy({ id, userId });
+  }
+
+  /** The images of `ids` that exist, in one query. */
+  findByIds(ids: number[]): Promise<Image[]> {
+    return ids.length === 0 ? Promise.resolve([]) : this.images().findBy({ id: In([...new Set(ids)]) });
+  }
+
+  /** Inserts an image in `manager`'s transaction; the row comes back from the INSERT itself, with no second read. */
+  async insert(manager: EntityManager, values: Partial<Image>): Promise<Image> {
+    const { raw } = await manager.createQueryBuilder().insert().into(Image).values(values).returning('*').execute();
+    return entityFromRow(manager, Image, (raw as Record<string, unknown>[])[0]);
+  }
+
+  /** Image `id`, its row locked until `manager`'s transaction ends. */
+  lockForUpdate(manager: EntityManager, id: number): Promise<Image | null> {
+    return this.images(manager).createQueryBuilder('image').setLock('pessimistic_write').where('image.id = :id', { id }).getOne();
+  }
+
+  async update(id: number, changes: Partial<Image>, manager?: EntityManager): Promise<void> {
+    await this.images(manager).update(id, changes);
+  }
+
+  async delete(manager: EntityManager, id: number): Promise<void> {
+    await manager.delete(Image, { id });
+  }
+
+  /** The images made from original `originalId` (ids and jobs only), by job then id. */
+  outputsOf(originalId: number, manager?: EntityManager): Promise<Pick<Image, 'id' | 'jobId'>[]> {
+    return this.images(manager)
+      .createQueryBuilder('image')
+      .select(['image.id', 'image.jobId'])
+      .where('image.originalId = :id', { id: originalId })
+      .orderBy('image.jobId', 'ASC', 'NULLS LAST')
+      .addOrderBy('image.id')
+      .getMany();
+  }
 
   private pool(): Pool {
     return (this.dataSource.driver as PostgresDriver).master as Pool;

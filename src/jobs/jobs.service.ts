@@ -11,7 +11,8 @@ import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../pipelines/selection';
 import { AppConfig } from '../config/app-config';
 import { Image, IMAGE_STATUS } from '../images/image.entity';
-import { ImageFileDownload, ImagesService } from '../images/images.service';
+import { ImageFileDownload, ImageFilesService } from '../images/image-files.service';
+import { ImagesService } from '../images/images.service';
 import { JobQueue } from './job-queue';
 import { MAX_BATCH_JOBS } from './dto/create-job-batch.dto';
 import { CreateJobDto } from './dto/create-job.dto';
@@ -67,6 +68,7 @@ export class JobsService {
     @InjectRepository(Job) private readonly jobs: Repository<Job>,
     private readonly jobRows: JobRepository,
     private readonly images: ImagesService,
+    private readonly imageFiles: ImageFilesService,
     private readonly queue: JobQueue,
     private readonly config: AppConfig,
     private readonly webhooks: WebhooksService,
@@ -261,7 +263,7 @@ export class JobsService {
     const files: ImageFileDownload[] = [];
     try {
       for (const imageId of job.outputImageIds) {
-        const file = await this.images.openFile(principal, imageId).catch((error: unknown) => {
+        const file = await this.imageFiles.openFile(principal, imageId).catch((error: unknown) => {
           if (error instanceof NotFoundException) return null;
           throw error;
         });
