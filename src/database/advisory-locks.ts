@@ -1,3 +1,5 @@
+import type { DataSource } from 'typeorm';
+
 /**
  * Every PostgreSQL advisory lock Darkroom takes, by the id it takes it with. Each number is
  * fixed: every process of an installation (API, worker, migrations, CLI) must take the same one
@@ -24,4 +26,24 @@ export enum AdvisoryLock {
   JobInjection = 7_461_020,
   /** Class of transaction locks, second key the stored file's key's hashtext: reference counts of stored files (file-references.ts). */
   StoredFile = 0x46494c45,
+}
+
+/**
+ * Runs `work` holding session lock `lock`, on a connection of its own for the whole run, unless
+ * another process holds it: then answers null at once, without waiting.
+ */
+export async function whileHolding<T>(dataSource: DataSource, lock: AdvisoryLock, work: () => Promise<T>): Promise<T | null> {
+  const runner = dataSource.createQueryRunner();
+  await runner.connect();
+  try {
+    const [{ locked }] = await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [lock]);
+    if (!locked) return null;
+    try {
+      return await work();
+    } finally {
+      await runner.query('SELECT pg_advisory_unlock($1)', [lock]);
+    }
+  } finally {
+    await runner.release();
+  }
 }

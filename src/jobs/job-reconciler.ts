@@ -6,7 +6,7 @@ import { EntryState, JobQueue } from './job-queue';
 import { foldUsageDeltas } from '../users/user-usage';
 import { Job, JOB_STATUS } from './job.entity';
 import { JobRepository } from './job.repository';
-import { AdvisoryLock } from '../database/advisory-locks';
+import { AdvisoryLock, whileHolding } from '../database/advisory-locks';
 
 const BATCH = 500;
 /**
@@ -60,19 +60,7 @@ export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutd
 
   /** One pass, if no other process is making one; null when another holds the lock. */
   async reconcile(): Promise<ReconcileReport | null> {
-    const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
-    try {
-      const [{ locked }] = await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [AdvisoryLock.JobReconciler]);
-      if (!locked) return null;
-      try {
-        return await this.reconcileLocked();
-      } finally {
-        await runner.query('SELECT pg_advisory_unlock($1)', [AdvisoryLock.JobReconciler]);
-      }
-    } finally {
-      await runner.release();
-    }
+    return whileHolding(this.dataSource, AdvisoryLock.JobReconciler, () => this.reconcileLocked());
   }
 
   private schedule(delayMs: number): void {
