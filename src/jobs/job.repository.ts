@@ -1,10 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, QueryDeepPartialEntity } from 'typeorm';
+import { applySelection } from '../common/selection/apply-selection';
 import { entityFromRow } from '../database/entity-from-row';
 import { JobMetrics } from '../metrics/job-metrics';
 import { JobSlotGrant, jobSlotRefusal, QuotaDefaults } from '../quotas/quotas';
 import { markSourceVerified } from '../images/verified-source';
+import type { Selection } from '../pipelines/selection';
 import { Job, JOB_STATUS, JobResult } from './job.entity';
 import { EARLIEST_IMAGES_PER_KEY, StoredWork, storedWorkOf, StoredWorkRow } from '../work-reuse/reusable-work.repository';
 import type { WorkKeyText } from '../work-reuse/work-key';
@@ -114,6 +116,11 @@ export class JobRepository {
 
   findById(id: number): Promise<Job | null> {
     return this.jobs.findOneBy({ id });
+  }
+
+  /** The jobs a selection picks (JobsService scopes it to the caller). */
+  list(selection: Selection): Promise<Job[]> {
+    return applySelection(this.jobs.createQueryBuilder('job'), selection).getMany();
   }
 
   /**

@@ -1,13 +1,10 @@
 import { ConflictException, ForbiddenException, Injectable, Logger, NotFoundException } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
 import { Readable } from 'node:stream';
-import { Repository } from 'typeorm';
 import { ZipFile } from 'yazl';
 import { Principal } from '../auth/principal';
 import { invalidField, assertBodyIdMatches } from '../common/api-errors';
 import { describeError } from '../common/api-exception.filter';
 import { validateBody } from '../common/api-validation.pipe';
-import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../pipelines/selection';
 import { AppConfig } from '../config/app-config';
 import { Image, IMAGE_STATUS } from '../images/image.entity';
@@ -65,7 +62,6 @@ export class JobsService {
   private readonly creations = new Coalescer<Creation, Job>((items) => this.createChecked(items), CREATIONS_IN_FLIGHT, MAX_BATCH_JOBS);
 
   constructor(
-    @InjectRepository(Job) private readonly jobs: Repository<Job>,
     private readonly jobRows: JobRepository,
     private readonly images: ImagesService,
     private readonly imageFiles: ImageFilesService,
@@ -76,12 +72,12 @@ export class JobsService {
   ) {}
 
   findAll(principal: Principal, selection: Selection): Promise<Job[]> {
-    return applySelection(this.jobs.createQueryBuilder('job'), principal.scope(selection)).getMany();
+    return this.jobRows.list(principal.scope(selection));
   }
 
   /** A job the caller may see; someone else's is as absent as a missing one. */
   async findOne(principal: Principal, id: number): Promise<Job> {
-    const job = await this.jobs.findOneBy({ id });
+    const job = await this.jobRows.findById(id);
     if (!job || !principal.owns(job.userId)) throw new NotFoundException(`No job with id ${id}`);
     return job;
   }
