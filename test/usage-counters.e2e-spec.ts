@@ -7,7 +7,7 @@ import { JobRepository, NewJob } from '../src/jobs/job.repository';
 import { JobMetrics } from '../src/metrics/job-metrics';
 import { MetricsRegistry } from '../src/metrics/metrics-registry';
 import { assertStorageAfterWrite, QuotaDefaults, QuotaExceededError } from '../src/quotas/quotas';
-import { foldUsageDeltas } from '../src/users/user-usage';
+import { foldUsageDeltas } from '../src/users/user.repository';
 import { User } from '../src/users/user.entity';
 import { createSuiteDatabase } from './utils/suite-database';
 

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { EntryState, JobQueue } from './job-queue';
-import { foldUsageDeltas } from '../users/user-usage';
+import { foldUsageDeltas } from '../users/user.repository';
 import { Job, JOB_STATUS } from './job.entity';
 import { JobRepository } from './job.repository';
 import { AdvisoryLock, whileHolding } from '../database/advisory-locks';
