@@ -6,7 +6,7 @@ import { Histogram } from '../histograms/histogram.entity';
 import { Image, IMAGE_STATUS } from '../images/image.entity';
 import { Fence, FencedOut, JobInputs, JobRepository } from './job.repository';
 import { AppConfig } from '../config/app-config';
-import { lockFileReferences } from '../storage/file-references';
+import { lockFileReferences } from '../storage/file-reference.repository';
 import { ReusableWorkRepository, StoredWork } from '../work-reuse/reusable-work.repository';
 import { assertStorageAfterWrite, QuotaDefaults, QuotaExceededError, quotaDefaults } from '../quotas/quotas';
 
