@@ -116,6 +116,24 @@ export interface ImageJson {
   json: string;
 }
 
+/** A histogram image named by id or by its file's storage key. */
+export type HistogramTarget = { imageId: number } | { s3Key: string };
+
+/**
+ * The bins of a histogram image of `userId` (null: no such image, or it has no histogram), for
+ * the API's check of an aggregate's target and for the worker's read of it alike.
+ */
+export async function histogramBinsOf(manager: EntityManager, userId: number, target: HistogramTarget): Promise<number[] | null> {
+  const query = manager
+    .getRepository(Histogram)
+    .createQueryBuilder('histogram')
+    .innerJoin(Image, 'image', 'image.id = histogram.imageId')
+    .where('image.userId = :userId', { userId });
+  if ('imageId' in target) query.andWhere('image.id = :id', { id: target.imageId });
+  else query.andWhere('image.s3Key = :key', { key: target.s3Key });
+  return (await query.getOne())?.bins ?? null;
+}
+
 /** An image entity with its type and its histogram (a histogram image's bins). */
 function withDetails(query: SelectQueryBuilder<Image>): SelectQueryBuilder<Image> {
   return query
@@ -151,12 +169,9 @@ export class ImageRepository {
     return withDetails(this.images().createQueryBuilder('image')).where('image.id = :id', { id }).getOne();
   }
 
-  /** The bins of a histogram image of `userId`, named by id or by storage key; null when it has none. */
-  async histogramBins(userId: number, target: { imageId: number } | { s3Key: string }): Promise<number[] | null> {
-    const query = withDetails(this.images().createQueryBuilder('image')).where('image.userId = :userId', { userId });
-    if ('imageId' in target) query.andWhere('image.id = :id', { id: target.imageId });
-    else query.andWhere('image.s3Key = :key', { key: target.s3Key });
-    return (await query.getOne())?.histogram?.bins ?? null;
+  /** The bins of a histogram image of `userId` (histogramBinsOf). */
+  histogramBins(userId: number, target: HistogramTarget): Promise<number[] | null> {
+    return histogramBinsOf(this.dataSource.manager, userId, target);
   }
 
   /** Image `id` if it is `userId`'s. */

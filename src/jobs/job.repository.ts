@@ -70,6 +70,26 @@ export interface JobInputs {
   firstStepWork?: { key: string; files: StoredWork[] };
 }
 
+/**
+ * The one mapping of images rows to a job's inputs, written in SQL so that the claim carries them
+ * in its own statement: a source image (SourceImage), from a row set with the images columns
+ * id, s3_key, sha256, status, corrupt_reason and verified_at.
+ */
+export const SOURCE_IMAGE_JSON = `json_build_object('id', id, 's3Key', s3_key, 'sha256', sha256, 'status', status,
+                      'corruptReason', corrupt_reason, 'verifiedAt', verified_at)`;
+
+/** The same for recorded outputs: one JSON array of StoredFile and its step, from images rows. */
+export const RECORDED_OUTPUTS_JSON = `json_agg(json_build_object('id', id, 'stepIndex', step_index, 's3Key', s3_key, 'sha256', sha256))`;
+
+/** A job's source and recorded outputs from the columns SOURCE_IMAGE_JSON and RECORDED_OUTPUTS_JSON made. */
+export function jobInputsOf(source: unknown, recorded: unknown): Pick<JobInputs, 'source' | 'recorded'> {
+  const outputs = (recorded ?? []) as (StoredFile & { stepIndex: number })[];
+  return {
+    source: (source as SourceImage | null) ?? null,
+    recorded: new Map(outputs.map(({ stepIndex, ...file }) => [stepIndex, file])),
+  };
+}
+
 export type Claim =
   /** `inputs` come with the common claim; a takeover reads them apart (JobOutputRepository.sourceAndRecorded). */
   | { kind: 'claimed'; job: Job; fence: Fence; inputs?: JobInputs }
@@ -380,9 +400,8 @@ export class JobRepository {
          SELECT encode(sha256(convert_to($5 || source.sha256 || $6, 'UTF8')), 'hex')::char(64) AS work_key
            FROM source, claimed WHERE $5::text IS NOT NULL AND source.sha256 IS NOT NULL AND NOT claimed.force)
        SELECT claimed.*,
-              (SELECT json_build_object('id', id, 's3Key', s3_key, 'sha256', sha256, 'status', status,
-                      'corruptReason', corrupt_reason, 'verifiedAt', verified_at) FROM source) AS claimed_source,
-              (SELECT json_agg(json_build_object('id', id, 'stepIndex', step_index, 's3Key', s3_key, 'sha256', sha256))
+              (SELECT ${SOURCE_IMAGE_JSON} FROM source) AS claimed_source,
+              (SELECT ${RECORDED_OUTPUTS_JSON}
                  FROM images WHERE images.job_id = claimed.id AND images.step_index IS NOT NULL) AS claimed_recorded,
               (SELECT work_key FROM probe) AS probed_key,
               (SELECT json_agg(early ORDER BY early.id) FROM probe CROSS JOIN LATERAL (
@@ -401,10 +420,8 @@ export class JobRepository {
     );
     if (fresh) {
       const claimed = this.toJob(this.dataSource.manager, fresh);
-      const recorded = (fresh.claimed_recorded ?? []) as (StoredFile & { stepIndex: number })[];
       const inputs: JobInputs = {
-        source: (fresh.claimed_source as SourceImage | null) ?? null,
-        recorded: new Map(recorded.map(({ stepIndex, ...file }) => [stepIndex, file])),
+        ...jobInputsOf(fresh.claimed_source, fresh.claimed_recorded),
         ...(fresh.probed_key
           ? { firstStepWork: { key: fresh.probed_key as string, files: storedWorkOf((fresh.probed_work ?? []) as StoredWorkRow[]) } }
           : {}),
