@@ -35,14 +35,25 @@ export interface ImageRow {
 const CURSOR_BATCH = 500;
 
 /**
- * The columns of an ImageRow. The bins come from a subquery rather than a join so that PostgreSQL
- * looks them up row by row as the rows go out, and a list without them never touches histograms.
+ * An image's fields as the API answers them, in ImageResponseDto's order, from `images i` and
+ * `image_types t`: the one mapping of an images row, for the rows (ImageRow) and for the JSON text
+ * (jsonRowsSelect) alike. `histogram`: the bins, a null column, or no column at all. The bins come
+ * from a subquery rather than a join so that PostgreSQL looks them up row by row as the rows go
+ * out, and a list without them never touches histograms.
  */
+function imageFields(histogram: 'bins' | 'null' | 'none', timestamp: (column: string) => string = (column) => column): string {
+  const bins = histogram === 'bins' ? '(SELECT h.bins FROM histograms h WHERE h.image_id = i.id)' : 'NULL::integer[]';
+  return [
+    'i.id, i.status, i.s3_key, t.type_name AS image_type, i.image_type_id, i.user_id, i.original_id',
+    'i.width, i.height, i.format, i.bytes, i.sha256, i.job_id, i.corrupt_reason',
+    ...(histogram === 'none' ? [] : [`${bins} AS histogram`]),
+    `${timestamp('i.created_at')} AS created_at, ${timestamp('i.updated_at')} AS updated_at`,
+  ].join(',\n          ');
+}
+
+/** The columns of an ImageRow. */
 function columns(withHistogram: boolean): string {
-  return `i.id, i.status, i.s3_key, t.type_name AS image_type, i.image_type_id, i.user_id, i.original_id,
-          i.width, i.height, i.format, i.bytes, i.sha256, i.job_id, i.corrupt_reason,
-          ${withHistogram ? '(SELECT h.bins FROM histograms h WHERE h.image_id = i.id)' : 'NULL::integer[]'} AS histogram,
-          i.created_at, i.updated_at
+  return `${imageFields(withHistogram ? 'bins' : 'null')}
      FROM images i LEFT JOIN image_types t ON t.id = i.image_type_id`;
 }
 
@@ -96,10 +107,7 @@ function jsonRowsSelect(withHistogram: boolean, alsoSelect = ''): string {
   const json = `row_to_json(r)::text`;
   return `SELECT ${alsoSelect}${withHistogram ? `replace(${json}, ',"histogram":null', '')` : json} AS json
      FROM images i LEFT JOIN image_types t ON t.id = i.image_type_id,
-          LATERAL (SELECT i.id, i.status, i.s3_key, t.type_name AS image_type, i.image_type_id, i.user_id, i.original_id,
-                          i.width, i.height, i.format, i.bytes, i.sha256, i.job_id, i.corrupt_reason,
-                          ${withHistogram ? '(SELECT h.bins FROM histograms h WHERE h.image_id = i.id) AS histogram,' : ''}
-                          ${iso('i.created_at')} AS created_at, ${iso('i.updated_at')} AS updated_at) r`;
+          LATERAL (SELECT ${imageFields(withHistogram ? 'bins' : 'none', iso)}) r`;
 }
 
 /** The same rows as listStatement, as JSON text (jsonRowsSelect), for a streamed list. */
