@@ -6,6 +6,7 @@ import { AuthGuard } from '../src/auth/auth.guard';
 import { loadConfig } from '../src/config/app-config';
 import { dataSourceOptions } from '../src/database/data-source-options';
 import { Session } from '../src/sessions/session.entity';
+import { SessionRepository } from '../src/sessions/session.repository';
 import { SessionCache } from '../src/sessions/session-cache';
 import { SessionsService } from '../src/sessions/sessions.service';
 import { api, startProduct } from './bench-support';
@@ -69,7 +70,8 @@ async function main(): Promise<void> {
     // 1. The guard, in this process, on the product's database.
     const guardWith = (cacheSeconds: string) => {
       const config = loadConfig({ DATABASE_URL: product.databaseUrl, ADMIN_TOKEN: product.adminToken, AUTH_CACHE_SECONDS: cacheSeconds });
-      const sessions = new SessionsService(dataSource.getRepository(Session), new SessionCache(dataSource, config), config);
+      const rows = new SessionRepository(dataSource.getRepository(Session));
+      const sessions = new SessionsService(rows, new SessionCache(rows, config), config);
       return new AuthGuard(new Reflector(), sessions, config);
     };
     const guard = guardWith('0');

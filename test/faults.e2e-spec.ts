@@ -14,7 +14,7 @@ import { availableBackends, Cluster } from './utils/faults/cluster';
 import { formatCountsTable, outputsStayPut, statusCounts, waitForJobRow } from './utils/faults/invariants';
 import { restartableServer } from './utils/faults/postgres';
 import { REDIS_SERVER, startPrivateRedis } from './utils/faults/redis-server';
-import { liveProcesses, ManagedProcess, pollUntil, sleep, within } from './utils/faults/processes';
+import { CRASH_AFTER_JOB_INSERT, liveProcesses, ManagedProcess, pollUntil, sleep, within } from './utils/faults/processes';
 import { deleteInstallationKeys, redisKeysOf, truncateQueueTables } from './utils/faults/queue-store';
 import { countsRows, images, runScenario } from './utils/faults/scenario';
 import { installed, whenInstalled } from './setup/required-tools';
@@ -235,7 +235,7 @@ describe.each(availableBackends().map((backend) => [backend.name, backend] as co
         runScenario(backend, 'API killed before enqueue', async (ctx) => {
           const cluster = await ctx.cluster('c');
           cluster.startWorker();
-          const crashing = { DARKROOM_CRASH_AFTER_JOB_INSERT: '1' };
+          const crashing = { NODE_OPTIONS: `--require ${JSON.stringify(CRASH_AFTER_JOB_INSERT)}` };
           let api = await cluster.startApi(crashing);
           await cluster.signUp();
           const imageId = await cluster.upload(await images.small());

@@ -8,7 +8,7 @@ import { JobMetrics } from '../src/metrics/job-metrics';
 import { MetricsRegistry } from '../src/metrics/metrics-registry';
 import { QuotaExceededError } from '../src/common/quota-exceeded.error';
 import { assertStorageAfterWrite, QuotaDefaults } from '../src/quotas/quotas';
-import { foldUsageDeltas } from '../src/users/user-usage';
+import { foldUsageDeltas } from '../src/users/user.repository';
 import { User } from '../src/users/user.entity';
 import { createSuiteDatabase } from './utils/suite-database';
 

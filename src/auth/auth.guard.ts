@@ -1,15 +1,13 @@
-import { timingSafeEqual } from 'node:crypto';
 import { CanActivate, ExecutionContext, ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AppConfig } from '../config/app-config';
 import { SessionsService } from '../sessions/sessions.service';
 import { csrfTokenMatches, CSRF_HEADER, IS_COOKIE_AUTH, sameOrigin, sessionCookieOf } from './cookie-session';
+import { bearerPrincipal, bearerToken } from './bearer';
 import { tokenDigest } from '../identity/credentials';
 import { AuthenticatedRequest } from '../identity/current-principal.decorator';
 import { Principal } from '../identity/principal';
 import { IS_PUBLIC } from '../identity/public.decorator';
-
-const BEARER = /^Bearer +([A-Za-z0-9._~+/=-]+)$/i;
 
 /** Methods that change nothing, so a cookie alone may authenticate them. */
 const SAFE_METHODS = new Set(['GET', 'HEAD']);
@@ -47,25 +45,8 @@ export class AuthGuard implements CanActivate {
     if (!header) {
       throw this.unauthorized('Missing credentials: send the header "Authorization: Bearer <authentication_token>"');
     }
-    const token = BEARER.exec(header)?.[1];
-    if (!token) {
-      throw this.unauthorized('Malformed Authorization header: expected "Bearer <authentication_token>"');
-    }
-    request.principal = await this.authenticate(token);
+    request.principal = await bearerPrincipal(bearerToken(header), this.adminDigest, this.sessions);
     return true;
-  }
-
-  /**
-   * ADMIN_TOKEN is compared in constant time (digests of both, so not even its length shows);
-   * any other token is looked up by the same SHA-256 (see SessionsService.authenticate for why
-   * that lookup may use an index): one indexed query joining the user.
-   */
-  private async authenticate(token: string): Promise<Principal> {
-    const digest = tokenDigest(token);
-    if (this.adminDigest !== null && timingSafeEqual(digest, this.adminDigest)) return Principal.adminToken();
-    const session = await this.sessions.authenticateDigest(digest);
-    if (!session) throw this.unauthorized('Invalid bearer token');
-    return Principal.forUser({ id: session.userId, admin: session.admin }, session.sessionId);
   }
 
   private async authenticateCookie(request: AuthenticatedRequest, token: string): Promise<Principal> {

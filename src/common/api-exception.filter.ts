@@ -11,6 +11,29 @@ interface PgError {
   column?: string;
   constraint?: string;
   table?: string;
+  where?: string;
+}
+
+/**
+ * Data exceptions a value sent to the database causes: too long (22001), out of range (22003), of
+ * the wrong form (22P02, 22007, 22008), or text PostgreSQL cannot store (22021, 22P05).
+ */
+const REFUSED_VALUE_CODES = new Set(['22001', '22003', '22P02', '22007', '22008', '22021', '22P05']);
+
+/** The longest part of a statement a log line quotes. */
+const QUOTED_STATEMENT_CHARS = 500;
+
+function isRefusedValue(exception: unknown): exception is QueryFailedError {
+  return exception instanceof QueryFailedError && REFUSED_VALUE_CODES.has((exception.driverError as PgError).code ?? '');
+}
+
+/** What the database refused and in which statement; not the parameters, which may hold secrets. */
+function refusedValueReport(exception: QueryFailedError): string {
+  const error = exception.driverError as PgError;
+  const where = [error.table && `table ${error.table}`, error.column && `column ${error.column}`, error.where].filter(Boolean).join(', ');
+  const statement = exception.query.replace(/\s+/g, ' ').trim();
+  const quoted = statement.length > QUOTED_STATEMENT_CHARS ? `${statement.slice(0, QUOTED_STATEMENT_CHARS)}…` : statement;
+  return `An input reached the database unchecked and was refused (${error.code} ${exception.message}${where ? `; ${where}` : ''}), answered 422; check it before the database does. Statement: ${quoted}`;
 }
 
 /** Turns every failure into the API's JSON error shape, `{ error, details }`. */
@@ -23,6 +46,10 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const { status, body } = describeError(exception);
     if (status >= 500) {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    } else if (isRefusedValue(exception)) {
+      // Every input is checked before it is written or compared: a value the database refuses is
+      // one that slipped past the checks, answered 422 but logged so that its check gets written.
+      this.logger.error(refusedValueReport(exception));
     }
     if (!response.headersSent) {
       if (status === HttpStatus.UNAUTHORIZED) response.setHeader('WWW-Authenticate', 'Bearer');
@@ -97,7 +124,11 @@ function describeDatabaseError(error: PgError): { status: number; body: ErrorBod
     }
     case '22001':
     case '22003':
-    case '22P02': {
+    case '22P02':
+    case '22007':
+    case '22008':
+    case '22021':
+    case '22P05': {
       const message = 'A value is out of range or of the wrong form';
       return { status: HttpStatus.UNPROCESSABLE_ENTITY, body: { error: message, details: [] } };
     }

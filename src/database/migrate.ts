@@ -7,9 +7,8 @@ import { ConfigError, loadConfig } from '../config/app-config';
 import { syncOperationCatalog } from '../job-types/operation-catalog';
 import { dataSourceOptions } from './data-source-options';
 import { openDatabase } from './database';
+import { AdvisoryLock } from './advisory-locks';
 
-// Any fixed number: every process that migrates this database takes the same lock.
-const MIGRATION_LOCK = 7_461_001;
 const logger = new Logger('Migrations');
 
 /**
@@ -23,7 +22,7 @@ export async function runMigrations(url: string, options: { queueOnPostgres: boo
   const lock = dataSource.createQueryRunner();
   try {
     await lock.connect();
-    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    await lock.query('SELECT pg_advisory_lock($1)', [AdvisoryLock.Migrations]);
     const applied = await dataSource.runMigrations({ transaction: 'each' });
     if (applied.length) {
       const names = applied.map((migration) => migration.name.replace(/\d{13}$/, ''));
@@ -32,7 +31,7 @@ export async function runMigrations(url: string, options: { queueOnPostgres: boo
     await syncOperationCatalog(dataSource);
     return applied.map((migration) => migration.name);
   } finally {
-    await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+    await lock.query('SELECT pg_advisory_unlock($1)', [AdvisoryLock.Migrations]).catch(() => undefined);
     await lock.release();
     await dataSource.destroy();
   }

@@ -7,6 +7,7 @@ import { Public } from '../identity/public.decorator';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { EventsTokenResponseDto } from './events-token-response.dto';
+import { JobEventsAccess } from './job-events-access';
 import { JobEventsService } from './job-events.service';
 
 const STREAM_DESCRIPTION =
@@ -22,7 +23,10 @@ const STREAM_DESCRIPTION =
 @ApiBearerAuth()
 @Controller('api/jobs')
 export class JobEventsController {
-  constructor(private readonly events: JobEventsService) {}
+  constructor(
+    private readonly access: JobEventsAccess,
+    private readonly events: JobEventsService,
+  ) {}
 
   @Public()
   @Get('events')
@@ -38,7 +42,7 @@ export class JobEventsController {
     @Headers('last-event-id') lastEventId: string | undefined,
     @Query('access_token') accessToken: string | undefined,
   ): Promise<void> {
-    const principal = await this.events.authenticate(request, 'all', single(accessToken));
+    const principal = await this.access.authenticate(request, 'all', single(accessToken));
     await this.events.streamAll(principal, single(lastEventId), response);
   }
 
@@ -48,7 +52,7 @@ export class JobEventsController {
   @ApiOkResponse({ type: EventsTokenResponseDto })
   @ApiErrorResponses(401)
   makeAllToken(@CurrentPrincipal() principal: Principal): Promise<EventsTokenResponseDto> {
-    return this.events.makeToken(principal, 'all');
+    return this.access.makeToken(principal, 'all');
   }
 
   @Public()
@@ -66,8 +70,8 @@ export class JobEventsController {
     @Headers('last-event-id') lastEventId: string | undefined,
     @Query('access_token') accessToken: string | undefined,
   ): Promise<void> {
-    const principal = await this.events.authenticate(request, { jobId: id }, single(accessToken));
-    await this.events.ownedJob(principal, id);
+    const principal = await this.access.authenticate(request, { jobId: id }, single(accessToken));
+    await this.access.ownedJob(principal, id);
     await this.events.streamJob(id, single(lastEventId), response);
   }
 
@@ -77,7 +81,7 @@ export class JobEventsController {
   @ApiOkResponse({ type: EventsTokenResponseDto })
   @ApiErrorResponses(401, 404)
   makeJobToken(@CurrentPrincipal() principal: Principal, @Param('id', new ParseIdPipe('job')) id: number): Promise<EventsTokenResponseDto> {
-    return this.events.makeToken(principal, { jobId: id });
+    return this.access.makeToken(principal, { jobId: id });
   }
 }
 

@@ -2,6 +2,10 @@ import { Module } from '@nestjs/common';
 import { JobLifecycleModule } from '../job-runs/job-lifecycle.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { JobEventsController } from './job-events.controller';
+import { JobEventHub } from './job-event-hub';
+import { JobEventRepository } from './job-event.repository';
+import { JobEventsAccess } from './job-events-access';
+import { JobEventsSweeper } from './job-events-sweeper';
 import { JobEventsService } from './job-events.service';
 
 /**
@@ -11,6 +15,6 @@ import { JobEventsService } from './job-events.service';
 @Module({
   imports: [JobLifecycleModule, SessionsModule],
   controllers: [JobEventsController],
-  providers: [JobEventsService],
+  providers: [JobEventsService, JobEventsAccess, JobEventHub, JobEventsSweeper, JobEventRepository],
 })
 export class JobEventsModule {}

@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { Principal } from '../identity/principal';
 import { assertBodyIdMatches, invalidField } from '../common/api-errors';
-import { applySelection } from '../common/selection/apply-selection';
+import { findSelected } from '../common/selection/apply-selection';
 import { Selection } from '../pipelines/selection';
 import { CreateImageTypeDto } from './dto/create-image-type.dto';
 import { UpdateImageTypeDto } from './dto/update-image-type.dto';
@@ -17,7 +17,7 @@ export class ImageTypesService {
   constructor(@InjectRepository(ImageType) private readonly imageTypes: Repository<ImageType>) {}
 
   findAll(selection: Selection): Promise<ImageType[]> {
-    return applySelection(this.imageTypes.createQueryBuilder('imageType'), selection).getMany();
+    return findSelected(this.imageTypes, selection);
   }
 
   async findOne(id: number): Promise<ImageType> {

@@ -2,9 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager, In, SelectQueryBuilder } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { entityFromRow } from '../database/entity-from-row';
+import { histogramBinsOf, HistogramTarget } from '../histograms/histogram-bins';
+import { Histogram } from '../histograms/histogram.entity';
 import { Selection } from '../pipelines/selection';
+import { Image } from './image.entity';
 
 /** An image as the API shows it, read in one statement: no entity, no ORM hydration. */
 export interface ImageRow {
@@ -32,14 +36,25 @@ export interface ImageRow {
 const CURSOR_BATCH = 500;
 
 /**
- * The columns of an ImageRow. The bins come from a subquery rather than a join so that PostgreSQL
- * looks them up row by row as the rows go out, and a list without them never touches histograms.
+ * An image's fields as the API answers them, in ImageResponseDto's order, from `images i` and
+ * `image_types t`: the one mapping of an images row, for the rows (ImageRow) and for the JSON text
+ * (jsonRowsSelect) alike. `histogram`: the bins, a null column, or no column at all. The bins come
+ * from a subquery rather than a join so that PostgreSQL looks them up row by row as the rows go
+ * out, and a list without them never touches histograms.
  */
+function imageFields(histogram: 'bins' | 'null' | 'none', timestamp: (column: string) => string = (column) => column): string {
+  const bins = histogram === 'bins' ? '(SELECT h.bins FROM histograms h WHERE h.image_id = i.id)' : 'NULL::integer[]';
+  return [
+    'i.id, i.status, i.s3_key, t.type_name AS image_type, i.image_type_id, i.user_id, i.original_id',
+    'i.width, i.height, i.format, i.bytes, i.sha256, i.job_id, i.corrupt_reason',
+    ...(histogram === 'none' ? [] : [`${bins} AS histogram`]),
+    `${timestamp('i.created_at')} AS created_at, ${timestamp('i.updated_at')} AS updated_at`,
+  ].join(',\n          ');
+}
+
+/** The columns of an ImageRow. */
 function columns(withHistogram: boolean): string {
-  return `i.id, i.status, i.s3_key, t.type_name AS image_type, i.image_type_id, i.user_id, i.original_id,
-          i.width, i.height, i.format, i.bytes, i.sha256, i.job_id, i.corrupt_reason,
-          ${withHistogram ? '(SELECT h.bins FROM histograms h WHERE h.image_id = i.id)' : 'NULL::integer[]'} AS histogram,
-          i.created_at, i.updated_at
+  return `${imageFields(withHistogram ? 'bins' : 'null')}
      FROM images i LEFT JOIN image_types t ON t.id = i.image_type_id`;
 }
 
@@ -93,10 +108,7 @@ function jsonRowsSelect(withHistogram: boolean, alsoSelect = ''): string {
   const json = `row_to_json(r)::text`;
   return `SELECT ${alsoSelect}${withHistogram ? `replace(${json}, ',"histogram":null', '')` : json} AS json
      FROM images i LEFT JOIN image_types t ON t.id = i.image_type_id,
-          LATERAL (SELECT i.id, i.status, i.s3_key, t.type_name AS image_type, i.image_type_id, i.user_id, i.original_id,
-                          i.width, i.height, i.format, i.bytes, i.sha256, i.job_id, i.corrupt_reason,
-                          ${withHistogram ? '(SELECT h.bins FROM histograms h WHERE h.image_id = i.id) AS histogram,' : ''}
-                          ${iso('i.created_at')} AS created_at, ${iso('i.updated_at')} AS updated_at) r`;
+          LATERAL (SELECT ${imageFields(withHistogram ? 'bins' : 'none', iso)}) r`;
 }
 
 /** The same rows as listStatement, as JSON text (jsonRowsSelect), for a streamed list. */
@@ -113,14 +125,86 @@ export interface ImageJson {
   json: string;
 }
 
+/** A histogram image named by id or by its file's storage key. */
+/** An image entity with its type and its histogram (a histogram image's bins). */
+function withDetails(query: SelectQueryBuilder<Image>): SelectQueryBuilder<Image> {
+  return query
+    .leftJoinAndSelect('image.imageType', 'imageType')
+    .leftJoinAndMapOne('image.histogram', Histogram, 'histogram', 'histogram.image_id = image.id');
+}
+
 /**
- * The reads of images as the API lists and shows them. These run on every read, so they go
- * straight to the pool, past TypeORM's query runner, as named statements that each connection
- * parses and plans once.
+ * The images table. The reads of images as the API lists and shows them run on every read, so
+ * they go straight to the pool, past TypeORM's query runner, as named statements that each
+ * connection parses and plans once; the rest read and write entities, in the caller's
+ * transaction where one is given.
  */
 @Injectable()
 export class ImageRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  private images(manager: EntityManager = this.dataSource.manager) {
+    return manager.getRepository(Image);
+  }
+
+  /** The manager outside any transaction, for the quota checks that take one. */
+  get manager(): EntityManager {
+    return this.dataSource.manager;
+  }
+
+  transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(work);
+  }
+
+  /** An image with its type and histogram. */
+  findWithDetails(id: number): Promise<Image | null> {
+    return withDetails(this.images().createQueryBuilder('image')).where('image.id = :id', { id }).getOne();
+  }
+
+  /** The bins of a histogram image of `userId` (histogramBinsOf). */
+  histogramBins(userId: number, target: HistogramTarget): Promise<number[] | null> {
+    return histogramBinsOf(this.dataSource.manager, userId, target);
+  }
+
+  /** Image `id` if it is `userId`'s. */
+  findOwned(id: number, userId: number): Promise<Image | null> {
+    return this.images().findOneBy({ id, userId });
+  }
+
+  /** The images of `ids` that exist, in one query. */
+  findByIds(ids: number[]): Promise<Image[]> {
+    return ids.length === 0 ? Promise.resolve([]) : this.images().findBy({ id: In([...new Set(ids)]) });
+  }
+
+  /** Inserts an image in `manager`'s transaction; the row comes back from the INSERT itself, with no second read. */
+  async insert(manager: EntityManager, values: Partial<Image>): Promise<Image> {
+    const { raw } = await manager.createQueryBuilder().insert().into(Image).values(values).returning('*').execute();
+    return entityFromRow(manager, Image, (raw as Record<string, unknown>[])[0]);
+  }
+
+  /** Image `id`, its row locked until `manager`'s transaction ends. */
+  lockForUpdate(manager: EntityManager, id: number): Promise<Image | null> {
+    return this.images(manager).createQueryBuilder('image').setLock('pessimistic_write').where('image.id = :id', { id }).getOne();
+  }
+
+  async update(id: number, changes: Partial<Image>, manager?: EntityManager): Promise<void> {
+    await this.images(manager).update(id, changes);
+  }
+
+  async delete(manager: EntityManager, id: number): Promise<void> {
+    await manager.delete(Image, { id });
+  }
+
+  /** The images made from original `originalId` (ids and jobs only), by job then id. */
+  outputsOf(originalId: number, manager?: EntityManager): Promise<Pick<Image, 'id' | 'jobId'>[]> {
+    return this.images(manager)
+      .createQueryBuilder('image')
+      .select(['image.id', 'image.jobId'])
+      .where('image.originalId = :id', { id: originalId })
+      .orderBy('image.jobId', 'ASC', 'NULLS LAST')
+      .addOrderBy('image.id')
+      .getMany();
+  }
 
   private pool(): Pool {
     return (this.dataSource.driver as PostgresDriver).master as Pool;

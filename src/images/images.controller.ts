@@ -40,6 +40,7 @@ import { CreateImageDto } from './dto/create-image.dto';
 import { ImageResponseDto } from './dto/image-response.dto';
 import { UpdateImageDto } from './dto/update-image.dto';
 import { UploadUrlRequestDto, UploadUrlResponseDto } from './dto/upload-url.dto';
+import { ImageFilesService } from './image-files.service';
 import { ImagesService } from './images.service';
 
 const FILTERS: SelectionKey[] = ['n', 'count', 'days', 'user_id', 'image_type', 'after_id', 'include'];
@@ -49,7 +50,10 @@ const FILTERS: SelectionKey[] = ['n', 'count', 'days', 'user_id', 'image_type', 
 @ApiExtraModels(CreateImageDto)
 @Controller('api/images')
 export class ImagesController {
-  constructor(private readonly images: ImagesService) {}
+  constructor(
+    private readonly images: ImagesService,
+    private readonly files: ImageFilesService,
+  ) {}
 
   @Get()
   @ApiOperation({
@@ -102,7 +106,7 @@ export class ImagesController {
   @ApiErrorResponses(400, 401, 403, 413, 415, 422)
   async create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateImageDto, @Req() request: Request): Promise<ImageResponseDto> {
     const image = request.is('multipart/form-data')
-      ? await this.images.createFromMultipart(principal, request)
+      ? await this.files.createFromMultipart(principal, request)
       : await this.images.create(principal, dto);
     return ImageResponseDto.from(image);
   }
@@ -124,7 +128,7 @@ export class ImagesController {
       throw new UnsupportedMediaTypeException('Send the file as the body with Content-Type: image/<format>');
     }
     const declared = contentLength && /^[0-9]+$/.test(contentLength) ? Number(contentLength) : undefined;
-    return ImageResponseDto.from(await this.images.attachFile(principal, id, request, declared));
+    return ImageResponseDto.from(await this.files.attachFile(principal, id, request, declared));
   }
 
   @Get(':id/file')
@@ -138,7 +142,7 @@ export class ImagesController {
     @Headers('if-none-match') ifNoneMatch: string | undefined,
     @Res({ passthrough: true }) response: Response,
   ): Promise<StreamableFile | undefined> {
-    const file = await this.images.openFile(principal, id);
+    const file = await this.files.openFile(principal, id);
     response.setHeader('ETag', file.etag);
     if (ifNoneMatch === file.etag) {
       file.stream.destroy();
@@ -165,7 +169,7 @@ export class ImagesController {
     @Param('id', new ParseIdPipe('image')) id: number,
     @Body() dto: UploadUrlRequestDto,
   ): Promise<UploadUrlResponseDto> {
-    return this.images.presignUpload(principal, id, dto.content_type ?? 'image/jpeg');
+    return this.files.presignUpload(principal, id, dto.content_type ?? 'image/jpeg');
   }
 
   @Get(':id')
@@ -186,7 +190,12 @@ export class ImagesController {
     @Param('id', new ParseIdPipe('image')) id: number,
     @Body() dto: UpdateImageDto,
   ): Promise<ImageResponseDto> {
-    return ImageResponseDto.from(await this.images.update(principal, id, dto));
+    const { s3_key } = dto;
+    const image =
+      s3_key === undefined
+        ? await this.images.update(principal, id, dto)
+        : await this.files.updateWithUpload(principal, id, { ...dto, s3_key });
+    return ImageResponseDto.from(image);
   }
 
   @Delete(':id')
@@ -195,6 +204,6 @@ export class ImagesController {
   @ApiOkResponse({ type: ImageResponseDto, description: 'The deleted image.' })
   @ApiErrorResponses(401, 404)
   async destroy(@CurrentPrincipal() principal: Principal, @Param('id', new ParseIdPipe('image')) id: number): Promise<ImageResponseDto> {
-    return ImageResponseDto.from(await this.images.remove(principal, id));
+    return ImageResponseDto.from(await this.files.remove(principal, id));
   }
 }

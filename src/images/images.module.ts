@@ -7,12 +7,13 @@ import { Image } from './image.entity';
 import { ImagesController } from './images.controller';
 import { ImageRepository } from './image.repository';
 import { ImageUploadService } from './image-upload.service';
+import { ImageFilesService } from './image-files.service';
 import { ImagesService } from './images.service';
 
 @Module({
   imports: [TypeOrmModule.forFeature([Image]), ImageTypesModule, JobLifecycleModule, FileReferencesModule],
   controllers: [ImagesController],
-  providers: [ImagesService, ImageRepository, ImageUploadService],
-  exports: [ImagesService],
+  providers: [ImagesService, ImageFilesService, ImageRepository, ImageUploadService],
+  exports: [ImagesService, ImageFilesService],
 })
 export class ImagesModule {}

@@ -2,12 +2,12 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { UnrecoverableError } from 'bullmq';
 import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
-import { Histogram } from '../histograms/histogram.entity';
 import type { Image } from '../images/image.entity';
 import { IMAGE_STATUS } from '../pipelines/image-states';
-import { Fence, FencedOut, JobInputs, JobRepository } from './job.repository';
+import { histogramBinsOf, HistogramTarget } from '../histograms/histogram-bins';
+import { Fence, FencedOut, JobInputs, jobInputsOf, JobRepository, RECORDED_OUTPUTS_JSON, SOURCE_IMAGE_JSON } from './job.repository';
 import { AppConfig } from '../config/app-config';
-import { lockFileReferences } from '../storage/file-references';
+import { lockFileReferences } from '../storage/file-reference.repository';
 import { ReusableWorkRepository, StoredWork } from '../work-reuse/reusable-work.repository';
 import { QuotaExceededError } from '../common/quota-exceeded.error';
 import { assertStorageAfterWrite, QuotaDefaults, quotaDefaults } from '../quotas/quotas';
@@ -99,12 +99,12 @@ export class JobOutputRepository {
    * attempts recorded, by step, read in one query.
    */
   async sourceAndRecorded(jobId: number, imageId: number): Promise<JobInputs> {
-    const images = await this.dataSource.getRepository<Image>(IMAGE).findBy([{ id: imageId }, { jobId }]);
-    const outputs = images.filter((image) => image.jobId === jobId && image.stepIndex !== null);
-    return {
-      source: images.find((image) => image.id === imageId) ?? null,
-      recorded: new Map(outputs.map((image) => [image.stepIndex!, image])),
-    };
+    const [row]: { source: unknown; recorded: unknown }[] = await this.dataSource.query(
+      `SELECT (SELECT ${SOURCE_IMAGE_JSON} FROM images WHERE id = $2) AS source,
+              (SELECT ${RECORDED_OUTPUTS_JSON} FROM images WHERE job_id = $1 AND step_index IS NOT NULL) AS recorded`,
+      [jobId, imageId],
+    );
+    return jobInputsOf(row.source, row.recorded);
   }
 
   /**
@@ -166,16 +166,9 @@ export class JobOutputRepository {
     return this.dataSource.getRepository<Image>(IMAGE).findOneByOrFail({ jobId, stepIndex });
   }
 
-  /** The bins of a histogram image of `userId`, named by id or by storage key. */
-  async histogramOf(userId: number, target: { imageId: number } | { s3Key: string }): Promise<number[] | null> {
-    const query = this.dataSource
-      .getRepository(Histogram)
-      .createQueryBuilder('histogram')
-      .innerJoin(IMAGE, 'image', 'image.id = histogram.imageId')
-      .where('image.userId = :userId', { userId });
-    if ('imageId' in target) query.andWhere('image.id = :id', { id: target.imageId });
-    else query.andWhere('image.s3Key = :key', { key: target.s3Key });
-    return (await query.getOne())?.bins ?? null;
+  /** The bins of a histogram image of `userId`, named by id or by storage key (histogramBinsOf). */
+  histogramOf(userId: number, target: HistogramTarget): Promise<number[] | null> {
+    return histogramBinsOf(this.dataSource.manager, userId, target);
   }
 
   /**

@@ -3,12 +3,11 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { EntryState, JobQueue } from './job-queue';
-import { foldUsageDeltas } from '../users/user-usage';
+import { foldUsageDeltas } from '../users/user.repository';
 import { Job, JOB_STATUS } from './job.entity';
 import { JobRepository } from './job.repository';
+import { AdvisoryLock, whileHolding } from '../database/advisory-locks';
 
-// Any fixed number: every process reconciling this database takes the same lock.
-const RECONCILE_LOCK = 7_461_002;
 const BATCH = 500;
 /**
  * How many queue look-ups are in flight at once. On the PostgreSQL backend each one holds a
@@ -61,19 +60,7 @@ export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutd
 
   /** One pass, if no other process is making one; null when another holds the lock. */
   async reconcile(): Promise<ReconcileReport | null> {
-    const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
-    try {
-      const [{ locked }] = await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [RECONCILE_LOCK]);
-      if (!locked) return null;
-      try {
-        return await this.reconcileLocked();
-      } finally {
-        await runner.query('SELECT pg_advisory_unlock($1)', [RECONCILE_LOCK]);
-      }
-    } finally {
-      await runner.release();
-    }
+    return whileHolding(this.dataSource, AdvisoryLock.JobReconciler, () => this.reconcileLocked());
   }
 
   private schedule(delayMs: number): void {

@@ -1,10 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, QueryDeepPartialEntity } from 'typeorm';
+import { applySelection } from '../common/selection/apply-selection';
 import { entityFromRow } from '../database/entity-from-row';
 import { JobMetrics } from '../metrics/job-metrics';
 import { JobSlotGrant, jobSlotRefusal, QuotaDefaults } from '../quotas/quotas';
 import { markSourceVerified } from './verified-source';
+import type { Selection } from '../pipelines/selection';
 import { Job, JOB_STATUS, JobResult } from './job.entity';
 import { EARLIEST_IMAGES_PER_KEY, StoredWork, storedWorkOf, StoredWorkRow } from '../work-reuse/reusable-work.repository';
 import type { WorkKeyText } from '../work-reuse/work-key';
@@ -68,6 +70,26 @@ export interface JobInputs {
   firstStepWork?: { key: string; files: StoredWork[] };
 }
 
+/**
+ * The one mapping of images rows to a job's inputs, written in SQL so that the claim carries them
+ * in its own statement: a source image (SourceImage), from a row set with the images columns
+ * id, s3_key, sha256, status, corrupt_reason and verified_at.
+ */
+export const SOURCE_IMAGE_JSON = `json_build_object('id', id, 's3Key', s3_key, 'sha256', sha256, 'status', status,
+                      'corruptReason', corrupt_reason, 'verifiedAt', verified_at)`;
+
+/** The same for recorded outputs: one JSON array of StoredFile and its step, from images rows. */
+export const RECORDED_OUTPUTS_JSON = `json_agg(json_build_object('id', id, 'stepIndex', step_index, 's3Key', s3_key, 'sha256', sha256))`;
+
+/** A job's source and recorded outputs from the columns SOURCE_IMAGE_JSON and RECORDED_OUTPUTS_JSON made. */
+export function jobInputsOf(source: unknown, recorded: unknown): Pick<JobInputs, 'source' | 'recorded'> {
+  const outputs = (recorded ?? []) as (StoredFile & { stepIndex: number })[];
+  return {
+    source: (source as SourceImage | null) ?? null,
+    recorded: new Map(outputs.map(({ stepIndex, ...file }) => [stepIndex, file])),
+  };
+}
+
 export type Claim =
   /** `inputs` come with the common claim; a takeover reads them apart (JobOutputRepository.sourceAndRecorded). */
   | { kind: 'claimed'; job: Job; fence: Fence; inputs?: JobInputs }
@@ -85,6 +107,21 @@ const ENDED = [JOB_STATUS.failed, JOB_STATUS.cancelled];
  * workers, the reconciler) cannot undo each other: see JOBS.md's table of transitions. A job's
  * creation and its end are counted in the metrics here, once the row has changed (and, for a
  * transaction of its own, committed), so that a transition lost to another actor counts nothing.
+ *
+ * Triggers on `jobs` write more, in the same transaction as each statement here; each transition
+ * below names those it fires:
+ * - `jobs_events_insert`, and `jobs_events_update` when status or progress changes, run
+ *   record_job_event (migrations JobEvents, JobEventOutbox): ONE `job_events` row (the outbox
+ *   replay reads), `status` for a change of status (the whole state: status, progress, attempts,
+ *   error, outputs, result), `progress` for a change of progress alone; and ONE NOTIFY on
+ *   `darkroom_job_events`, delivered at commit (src/events). When the status becomes completed,
+ *   failed or cancelled and the job has a callback_url, the same call inserts its
+ *   `webhook_deliveries` row, which the notice names for the workers' WebhookDispatcher.
+ * - `jobs_usage_insert` and `jobs_usage_delete` run record_job_usage (migration UsageDeltas): a
+ *   `user_usage_deltas` row per owner in the statement (jobs ± count), folded later into `users`
+ *   (docs/counters.md).
+ * A write that changes neither status nor progress (delivery id, outputs, attempts alone) fires
+ * no event trigger.
  */
 @Injectable()
 export class JobRepository {
@@ -99,6 +136,11 @@ export class JobRepository {
 
   findById(id: number): Promise<Job | null> {
     return this.jobs.findOneBy({ id });
+  }
+
+  /** The jobs a selection picks (JobsService scopes it to the caller). */
+  list(selection: Selection): Promise<Job[]> {
+    return applySelection(this.jobs.createQueryBuilder('job'), selection).getMany();
   }
 
   /**
@@ -144,6 +186,8 @@ export class JobRepository {
       force: job.force,
       callback_url: job.callbackUrl,
     }));
+    // Triggers: jobs_usage_insert (one usage delta per owner, for the statement) and jobs_events_insert
+    // (per job: a `queued` status event and its NOTIFY).
     // Each owner's first `granted` jobs are inserted; ids are drawn as the ordered rows are
     // inserted, so id order is the order of the batch. An owner with none inserted still has its row.
     const answer = (await this.dataSource.query(
@@ -184,12 +228,14 @@ export class JobRepository {
 
   /** Changes a job only while it is still queued; false when it has left that state. */
   async updateQueued(id: number, changes: QueryDeepPartialEntity<Job>): Promise<boolean> {
+    // No trigger: a queued job's changes (PUT /api/jobs/:id) touch neither status nor progress.
     const { affected } = await this.jobs.update({ id, status: JOB_STATUS.queued }, changes);
     return Boolean(affected);
   }
 
   /** `queued | running → cancelled`, and a word to the worker running it. Null when it had already ended. */
   async cancel(id: number): Promise<Job | null> {
+    // Triggers: jobs_events_update (a `cancelled` status event, its NOTIFY, and the webhook delivery of a job with a callback_url).
     const cancelled = await this.dataSource.transaction(async (manager) => {
       const [stopped] = await this.stopUnfinished(manager, 'id = :id', { id }, { status: JOB_STATUS.cancelled, error: null });
       return stopped ? this.toJob(manager, stopped) : null;
@@ -204,6 +250,7 @@ export class JobRepository {
    * once that transaction has committed.
    */
   async failJobsOfImage(manager: EntityManager, imageId: number): Promise<Pick<Job, 'id' | 'jobType'>[]> {
+    // Triggers: jobs_events_update, per job (a `failed` status event, its NOTIFY, and the webhook delivery of a job with a callback_url).
     const stopped = await this.stopUnfinished(
       manager,
       'image_id = :imageId',
@@ -237,6 +284,8 @@ export class JobRepository {
     manager: EntityManager,
     completions: { jobId: number; outputImageIds: number[]; reusedSteps: number[] }[],
   ): Promise<Job[]> {
+    // Triggers: jobs_events_update, per job (a `completed` status event with its outputs, its NOTIFY,
+    // and the webhook delivery of a job with a callback_url).
     // TypeORM answers an UPDATE's query() with [rows, count].
     const [rows]: [Record<string, unknown>[], number] = await manager.query(
       `UPDATE jobs SET status = $2, progress = 100, error = NULL, started_at = now(), finished_at = now(), updated_at = now(),
@@ -271,6 +320,7 @@ export class JobRepository {
    * delete: see `finish` for why the image's row is locked before the job's).
    */
   async removeOutput(manager: EntityManager, jobId: number, imageId: number): Promise<void> {
+    // No trigger: output_image_ids alone records no event.
     await manager
       .createQueryBuilder()
       .update(Job)
@@ -297,6 +347,7 @@ export class JobRepository {
    * the same lock as a creation (reserve_job_slots), in one statement.
    */
   async retry(id: number, quota: QuotaDefaults): Promise<Job | null> {
+    // Triggers: jobs_events_update (a `queued` status event and its NOTIFY).
     const [row] = (await this.dataSource.query(
       `WITH ended AS (
          SELECT user_id FROM jobs WHERE id = $1 AND status = ANY ($3::varchar[])
@@ -320,6 +371,8 @@ export class JobRepository {
   }
 
   async delete(id: number): Promise<void> {
+    // Triggers: jobs_usage_delete (a usage delta of -1 job for the owner). No event: the job's kept
+    // events stay until the sweep (job_events has no foreign key).
     await this.jobs.delete({ id });
   }
 
@@ -329,6 +382,8 @@ export class JobRepository {
    * the lost attempt out should it still be running somewhere.
    */
   async claim(jobId: number, deliveryId: string, firstStep?: WorkKeyText): Promise<Claim> {
+    // Triggers: jobs_events_update (a `running` status event and its NOTIFY), on either path below,
+    // except for a takeover of a job still `running`, which changes neither status nor progress.
     // The common case in one round trip: a queued job, within its ttl, taken for its first or a
     // retried attempt, with its source, the outputs its earlier attempts recorded and, given the
     // text of its first step's work key, that work's earliest images (WorkReuse.findStored's probe).
@@ -345,9 +400,8 @@ export class JobRepository {
          SELECT encode(sha256(convert_to($5 || source.sha256 || $6, 'UTF8')), 'hex')::char(64) AS work_key
            FROM source, claimed WHERE $5::text IS NOT NULL AND source.sha256 IS NOT NULL AND NOT claimed.force)
        SELECT claimed.*,
-              (SELECT json_build_object('id', id, 's3Key', s3_key, 'sha256', sha256, 'status', status,
-                      'corruptReason', corrupt_reason, 'verifiedAt', verified_at) FROM source) AS claimed_source,
-              (SELECT json_agg(json_build_object('id', id, 'stepIndex', step_index, 's3Key', s3_key, 'sha256', sha256))
+              (SELECT ${SOURCE_IMAGE_JSON} FROM source) AS claimed_source,
+              (SELECT ${RECORDED_OUTPUTS_JSON}
                  FROM images WHERE images.job_id = claimed.id AND images.step_index IS NOT NULL) AS claimed_recorded,
               (SELECT work_key FROM probe) AS probed_key,
               (SELECT json_agg(early ORDER BY early.id) FROM probe CROSS JOIN LATERAL (
@@ -366,10 +420,8 @@ export class JobRepository {
     );
     if (fresh) {
       const claimed = this.toJob(this.dataSource.manager, fresh);
-      const recorded = (fresh.claimed_recorded ?? []) as (StoredFile & { stepIndex: number })[];
       const inputs: JobInputs = {
-        source: (fresh.claimed_source as SourceImage | null) ?? null,
-        recorded: new Map(recorded.map(({ stepIndex, ...file }) => [stepIndex, file])),
+        ...jobInputsOf(fresh.claimed_source, fresh.claimed_recorded),
         ...(fresh.probed_key
           ? { firstStepWork: { key: fresh.probed_key as string, files: storedWorkOf((fresh.probed_work ?? []) as StoredWorkRow[]) } }
           : {}),
@@ -408,6 +460,7 @@ export class JobRepository {
    * progress; otherwise throws FencedOut, which rolls the transaction back.
    */
   async holdFence(manager: EntityManager, fence: Fence, progress: number): Promise<void> {
+    // Triggers: jobs_events_update when `progress` moved (a `progress` event and its NOTIFY, at the step's commit).
     const { affected } = await manager
       .createQueryBuilder()
       .update(Job)
@@ -435,6 +488,8 @@ export class JobRepository {
     status: string,
     changes: { error?: string | null; result?: JobResult; outputImageIds?: number[]; progress?: number; verifiedSourceId?: number },
   ): Promise<boolean> {
+    // Triggers: jobs_events_update (a `completed` or `failed` status event with outputs, result and
+    // error, its NOTIFY, and the webhook delivery of a job with a callback_url).
     const { outputImageIds, verifiedSourceId, ...rest } = changes;
     const query = this.jobs
       .createQueryBuilder()
@@ -465,6 +520,7 @@ export class JobRepository {
    * failure (`attemptUsed`), or a job handed back unfinished at shutdown (its attempt not counted).
    */
   async requeue(fence: Fence, error: string | null, attemptUsed: boolean): Promise<Job | null> {
+    // Triggers: jobs_events_update (a `queued` status event and its NOTIFY).
     const { raw } = await this.jobs
       .createQueryBuilder()
       .update()
@@ -493,6 +549,7 @@ export class JobRepository {
 
   /** `queued → failed` for every job still queued past its ttl, whether or not a worker is up. */
   async expireOverdue(): Promise<number[]> {
+    // Triggers: jobs_events_update, per job (a `failed` status event, its NOTIFY, and the webhook delivery of a job with a callback_url).
     const { raw } = await this.jobs
       .createQueryBuilder()
       .update()
@@ -523,6 +580,7 @@ export class JobRepository {
 
   /** A queued job whose queue entry already ended: a new delivery id, so that it can be queued afresh. */
   async redeliver(job: Job): Promise<Job | null> {
+    // No trigger: a new delivery id alone records no event.
     const { raw } = await this.jobs
       .createQueryBuilder()
       .update()
@@ -538,6 +596,7 @@ export class JobRepository {
   }
 
   private async expire(job: Job): Promise<boolean> {
+    // Triggers: jobs_events_update (a `failed` status event, its NOTIFY, and the webhook delivery of a job with a callback_url).
     const { affected } = await this.jobs.update(
       { id: job.id, deliveryId: job.deliveryId, status: JOB_STATUS.queued },
       { status: JOB_STATUS.failed, error: `Expired: still queued after its ttl of ${job.ttl} s`, finishedAt: () => 'now()' },

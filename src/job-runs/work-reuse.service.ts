@@ -7,7 +7,7 @@ import { Job } from './job.entity';
 import { JobRepository } from './job.repository';
 import { jobSpecOf, ProcessStep } from '../pipelines/job-spec';
 import { assertStorageAfterWrite, QuotaDefaults, quotaDefaults } from '../quotas/quotas';
-import { lockFileReferences } from '../storage/file-references';
+import { lockFileReferences } from '../storage/file-reference.repository';
 import { StorageDriver } from '../storage/storage.driver';
 import { ReusableWorkRepository, ReusedOutput, StoredWork } from '../work-reuse/reusable-work.repository';
 import { EncoderSettings, stepWorkKey } from '../work-reuse/work-key';

@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { Principal } from '../identity/principal';
 import { assertBodyIdMatches } from '../common/api-errors';
-import { applySelection } from '../common/selection/apply-selection';
+import { findSelected } from '../common/selection/apply-selection';
 import { Selection } from '../pipelines/selection';
 import { CreateJobTypeDto } from './dto/create-job-type.dto';
 import { UpdateJobTypeDto } from './dto/update-job-type.dto';
@@ -14,7 +14,7 @@ export class JobTypesService {
   constructor(@InjectRepository(JobType) private readonly jobTypes: Repository<JobType>) {}
 
   findAll(selection: Selection): Promise<JobType[]> {
-    return applySelection(this.jobTypes.createQueryBuilder('jobType'), selection).getMany();
+    return findSelected(this.jobTypes, selection);
   }
 
   async findOne(id: number): Promise<JobType> {

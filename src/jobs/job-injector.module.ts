@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ImageTypesModule } from '../image-types/image-types.module';
 import { MetricsModule } from '../metrics/metrics.module';
+import { JobInjectionRepository } from './job-injection.repository';
 import { JobInjectorService } from './job-injector.service';
 
 /**
@@ -9,7 +10,7 @@ import { JobInjectorService } from './job-injector.service';
  */
 @Module({
   imports: [ImageTypesModule, MetricsModule],
-  providers: [JobInjectorService],
+  providers: [JobInjectorService, JobInjectionRepository],
   exports: [JobInjectorService],
 })
 export class JobInjectorModule {}

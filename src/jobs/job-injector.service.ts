@@ -1,33 +1,17 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
 import { Principal } from '../identity/principal';
 import { AppConfig } from '../config/app-config';
 import { ImageTypesService } from '../image-types/image-types.service';
 import { JobMetrics } from '../metrics/job-metrics';
 import { JobQueue } from '../job-runs/job-queue';
 import { InjectJobsDto } from './dto/inject-jobs.dto';
-import { JOB_STATUS } from '../job-runs/job.entity';
 import { Injection, InjectionSummary, parseInjection } from './job-injection';
-
-/** Images per batch: one keyset page, one INSERT … SELECT, one bulk enqueue. */
-export const INJECTION_BATCH = 2_000;
-
-/** First key of the two-key advisory locks that serialise the batches of injections of one job. */
-const INJECTION_LOCK = 7_461_020;
+import { INJECTION_BATCH, InjectionBatchRow, JobInjectionRepository } from './job-injection.repository';
 
 /** Told how far a scan has got, for a progress bar. */
 export interface InjectionProgress {
   start(totalImages: number): void;
   advance(scannedImages: number): void;
-}
-
-interface BatchRow {
-  image_id: number;
-  done: boolean;
-  pending: boolean;
-  job_id: number | null;
-  delivery_id: string | null;
 }
 
 /**
@@ -56,7 +40,7 @@ export class JobInjectorService {
   private readonly logger = new Logger(JobInjectorService.name);
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly injections: JobInjectionRepository,
     private readonly imageTypes: ImageTypesService,
     private readonly queue: JobQueue,
     private readonly config: AppConfig,
@@ -81,14 +65,11 @@ export class JobInjectorService {
       force: injection.force,
       dryRun: injection.dryRun,
     };
-    const filter = imageFilter(injection);
-    if (progress) {
-      const [{ count }] = await this.dataSource.query(`SELECT count(*)::int AS count FROM images i WHERE ${filter.where}`, filter.values);
-      progress.start(count);
-    }
+    if (progress) progress.start(await this.injections.countMatching(injection));
+    const defaults = { timeout: this.config.JOB_TIMEOUT, maxAttempts: this.config.MAX_RETRY };
     let afterId = 0;
     for (;;) {
-      const rows = await this.batch(injection, filter, afterId);
+      const rows = await this.injections.batch(injection, afterId, defaults);
       if (rows.length === 0) break;
       const created = rows.filter((row) => row.job_id !== null);
       for (const row of rows) {
@@ -110,90 +91,11 @@ export class JobInjectorService {
     return summary;
   }
 
-  /** One page of matching images after `afterId`, and in the same statement the jobs it lacks. */
-  private batch(injection: Injection, filter: ImageFilter, afterId: number): Promise<BatchRow[]> {
-    const values = [...filter.values];
-    const param = (value: unknown) => `$${values.push(value)}`;
-    const sequence = param(injection.sequence);
-    const params = param(JSON.stringify(injection.params));
-    // One probe of jobs_image_id_idx per image, as a lateral aggregate: written as two EXISTS, the
-    // planner may hash every unfinished job of the table for each batch instead.
-    const page = `
-      SELECT i.id, i.user_id, i.s3_key, coalesce(s.done, false) AS done, coalesce(s.pending, false) AS pending
-        FROM (SELECT i.id, i.user_id, i.s3_key FROM images i
-               WHERE i.id > ${param(afterId)} AND ${filter.where}
-               ORDER BY i.id
-               LIMIT ${param(INJECTION_BATCH)}) i
-       CROSS JOIN LATERAL (
-         SELECT bool_or(j.status = '${JOB_STATUS.completed}') AS done,
-                bool_or(j.status IN ('${JOB_STATUS.queued}', '${JOB_STATUS.running}')) AS pending
-           FROM jobs j
-          WHERE j.image_id = i.id AND j.job_type = ${sequence}::text[] AND j.params = ${params}::jsonb
-       ) s`;
-    if (injection.dryRun) {
-      return this.dataSource.query(
-        `WITH batch AS (${page}) SELECT id AS image_id, done, pending, NULL AS job_id, NULL AS delivery_id FROM batch ORDER BY id`,
-        values,
-      );
-    }
-    const statement = `
-      WITH batch AS (${page}),
-      created AS (
-        INSERT INTO jobs (status, image_url, job_type, params, user_id, image_id, timeout, max_attempts, force)
-        SELECT '${JOB_STATUS.queued}', b.s3_key, ${sequence}::text[], ${params}::jsonb, b.user_id, b.id,
-               ${param(this.config.JOB_TIMEOUT)}, ${param(this.config.MAX_RETRY)}, ${param(injection.force)}::boolean
-          FROM batch b
-         WHERE ${param(injection.force)}::boolean OR NOT (b.done OR b.pending)
-         ORDER BY b.id
-        RETURNING id, image_id, delivery_id
-      )
-      SELECT b.id AS image_id, b.done, b.pending, c.id AS job_id, c.delivery_id
-        FROM batch b LEFT JOIN created c ON c.image_id = b.id
-       ORDER BY b.id`;
-    return this.dataSource.transaction(async (manager) => {
-      await lockInjection(manager, injection);
-      return manager.query(statement, values) as Promise<BatchRow[]>;
-    });
-  }
-
   /** The rows are committed: a queue out of reach leaves them to the reconciler, as for a single job. */
-  private async enqueue(rows: BatchRow[], sequence: string[]): Promise<void> {
+  private async enqueue(rows: InjectionBatchRow[], sequence: string[]): Promise<void> {
     const jobs = rows.map((row) => ({ id: row.job_id!, deliveryId: row.delivery_id!, jobType: sequence }));
     await this.queue.enqueueMany(jobs).catch((error: Error) => {
       this.logger.warn(`${jobs.length} injected job(s) are saved but not yet queued (${error.message}); the reconciler will queue them`);
     });
   }
-}
-
-interface ImageFilter {
-  where: string;
-  values: unknown[];
-}
-
-/** Images the injection matches: those with a stored file (a process job needs one), as the selection narrows them. */
-function imageFilter(injection: Injection): ImageFilter {
-  const values: unknown[] = [];
-  const conditions = ['i.s3_key IS NOT NULL'];
-  if (injection.imageType !== null) {
-    values.push(injection.imageType);
-    conditions.push(`i.image_type_id = (SELECT id FROM image_types WHERE type_name = $${values.length})`);
-  }
-  if (injection.userId !== null) {
-    values.push(injection.userId);
-    conditions.push(`i.user_id = $${values.length}`);
-  }
-  if (injection.since !== null) {
-    values.push(injection.since);
-    conditions.push(`i.created_at >= $${values.length}`);
-  }
-  return { where: conditions.join(' AND '), values };
-}
-
-/** jsonb's text form is canonical (its keys sorted), so equal params take the same lock. */
-async function lockInjection(manager: EntityManager, injection: Injection): Promise<void> {
-  await manager.query("SELECT pg_advisory_xact_lock($1, hashtext(array_to_string($2::text[], ',') || ' ' || $3::jsonb::text))", [
-    INJECTION_LOCK,
-    injection.sequence,
-    JSON.stringify(injection.params),
-  ]);
 }

@@ -1,18 +1,16 @@
 import { ConflictException, ForbiddenException, Injectable, Logger, NotFoundException } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
 import { Readable } from 'node:stream';
-import { Repository } from 'typeorm';
 import { ZipFile } from 'yazl';
 import { Principal } from '../identity/principal';
 import { invalidField, assertBodyIdMatches } from '../common/api-errors';
 import { describeError } from '../common/api-exception.filter';
 import { validateBody } from '../common/api-validation.pipe';
-import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../pipelines/selection';
 import { AppConfig } from '../config/app-config';
 import { Image } from '../images/image.entity';
 import { IMAGE_STATUS } from '../pipelines/image-states';
-import { ImageFileDownload, ImagesService } from '../images/images.service';
+import { ImageFileDownload, ImageFilesService } from '../images/image-files.service';
+import { ImagesService } from '../images/images.service';
 import { JobQueue } from '../job-runs/job-queue';
 import { MAX_BATCH_JOBS } from './dto/create-job-batch.dto';
 import { CreateJobDto } from './dto/create-job.dto';
@@ -26,9 +24,6 @@ import { parseJobSpec, requestedSequence } from '../pipelines/job-spec';
 import { quotaDefaults } from '../quotas/quotas';
 import { WebhooksService } from '../webhooks/webhooks.service';
 import { WorkReuse } from '../job-runs/work-reuse.service';
-
-/** Test hook: an API process with this variable set to 1 dies right after committing a job, before queueing it. */
-const CRASH_AFTER_INSERT_HOOK = 'DARKROOM_CRASH_AFTER_JOB_INSERT';
 
 /** A batch item's own fault (answered in its place with a 4xx); anything else fails the request. */
 function itemError(error: unknown): Error {
@@ -68,9 +63,9 @@ export class JobsService {
   private readonly creations = new Coalescer<Creation, Job>((items) => this.createChecked(items), CREATIONS_IN_FLIGHT, MAX_BATCH_JOBS);
 
   constructor(
-    @InjectRepository(Job) private readonly jobs: Repository<Job>,
     private readonly jobRows: JobRepository,
     private readonly images: ImagesService,
+    private readonly imageFiles: ImageFilesService,
     private readonly queue: JobQueue,
     private readonly config: AppConfig,
     private readonly webhooks: WebhooksService,
@@ -78,12 +73,12 @@ export class JobsService {
   ) {}
 
   findAll(principal: Principal, selection: Selection): Promise<Job[]> {
-    return applySelection(this.jobs.createQueryBuilder('job'), principal.scope(selection)).getMany();
+    return this.jobRows.list(principal.scope(selection));
   }
 
   /** A job the caller may see; someone else's is as absent as a missing one. */
   async findOne(principal: Principal, id: number): Promise<Job> {
-    const job = await this.jobs.findOneBy({ id });
+    const job = await this.jobRows.findById(id);
     if (!job || !principal.owns(job.userId)) throw new NotFoundException(`No job with id ${id}`);
     return job;
   }
@@ -134,7 +129,6 @@ export class JobsService {
     );
     planned.forEach((entry, position) => (outcomes[entry.index] = inserted[position]));
     const created = inserted.filter((outcome): outcome is Job => outcome instanceof Job);
-    if (created.length > 0 && process.env[CRASH_AFTER_INSERT_HOOK] === '1') process.kill(process.pid, 'SIGKILL');
     const completed = new Map((await this.reuse.completeDoneWork(created, sources)).map((job) => [job.id, job]));
     const toQueue = created.filter((job) => !completed.has(job.id));
     await this.queue.enqueueMany(toQueue).catch((error: Error) => {
@@ -266,7 +260,7 @@ export class JobsService {
     const files: ImageFileDownload[] = [];
     try {
       for (const imageId of job.outputImageIds) {
-        const file = await this.images.openFile(principal, imageId).catch((error: unknown) => {
+        const file = await this.imageFiles.openFile(principal, imageId).catch((error: unknown) => {
           if (error instanceof NotFoundException) return null;
           throw error;
         });

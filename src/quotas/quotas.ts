@@ -1,8 +1,8 @@
 import type { EntityManager } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { invalidField } from '../pipelines/invalid-input.error';
-import { JOB_STATUS } from '../pipelines/job-states';
 import { QuotaExceededError } from '../common/quota-exceeded.error';
+import { countJobsInProgress, lockStorage, readStorage, StorageRow } from './quota.repository';
 
 /**
  * Quotas per user, shared by the API (job creation and retry, uploads) and the worker (outputs).
@@ -58,12 +58,6 @@ export function jobSlotRefusal(grant: JobSlotGrant, accepted: number): Error {
   );
 }
 
-/** Queued or running, written as jobs_user_id_unfinished_idx's predicate so that the index serves the count. */
-const IN_PROGRESS = `status IN ('${JOB_STATUS.queued}', '${JOB_STATUS.running}')`;
-
-/** A user's stored bytes: the base in users plus the deltas not yet folded into it (docs/counters.md). */
-const STORAGE_BYTES = `(u.storage_bytes + coalesce((SELECT sum(d.bytes) FROM user_usage_deltas d WHERE d.user_id = u.id), 0))::bigint`;
-
 /**
  * The early check of an upload, before anything is stored: refused when the user's stored bytes
  * plus `declaredBytes` (less `freedBytes`, a file it would replace) pass the limit. With the size
@@ -77,9 +71,7 @@ export async function precheckStorage(
   declaredBytes: number | null,
   freedBytes = 0,
 ): Promise<void> {
-  const [row] = (await manager.query(`SELECT ${STORAGE_BYTES} AS storage_bytes, u.max_storage_bytes FROM users u WHERE u.id = $1`, [
-    userId,
-  ])) as StorageRow[];
+  const row = await readStorage(manager, userId);
   if (!row) return;
   const { used, limit } = storageOf(row, defaults);
   if (declaredBytes === null ? used >= limit : used - freedBytes + declaredBytes > limit) {
@@ -109,17 +101,12 @@ export async function assertStorageAfterWrite(
   what: string,
 ): Promise<void> {
   if (addedBytes <= 0) return;
-  const [row] = (await manager.query('SELECT storage_bytes, max_storage_bytes FROM lock_user_storage($1)', [userId])) as StorageRow[];
+  const row = await lockStorage(manager, userId);
   if (!row) return;
   const { used, limit } = storageOf(row, defaults);
   if (used > limit) {
     throw new QuotaExceededError('storage', storageExceededMessage(used - addedBytes, limit, `${what} takes ${addedBytes} more`));
   }
-}
-
-interface StorageRow {
-  storage_bytes: string;
-  max_storage_bytes: string | null;
 }
 
 function storageOf(row: StorageRow, defaults: QuotaDefaults): { used: number; limit: number } {
@@ -139,9 +126,7 @@ export async function quotaUsageOf(
   user: { id: number; storageBytesNow: number; maxJobsInProgress: number | null; maxStorageBytes: number | null },
   defaults: QuotaDefaults,
 ): Promise<QuotaUsage> {
-  const [{ count }] = (await manager.query(`SELECT count(*)::int AS count FROM jobs WHERE user_id = $1 AND ${IN_PROGRESS}`, [user.id])) as {
-    count: number;
-  }[];
+  const count = await countJobsInProgress(manager, user.id);
   return {
     usage: { jobs_in_progress: count, storage_bytes: user.storageBytesNow },
     limits: {

@@ -1,8 +1,8 @@
-import type { DataSource } from 'typeorm';
+import type { SessionRepository } from './session.repository';
 import { loadConfig } from '../config/app-config';
 import { MAX_CACHED_SESSIONS, parseAuthNotice, SessionCache } from './session-cache';
 
-const cacheOf = (seconds: string) => new SessionCache({} as DataSource, loadConfig({ AUTH_CACHE_SECONDS: seconds }));
+const cacheOf = (seconds: string) => new SessionCache({} as SessionRepository, loadConfig({ AUTH_CACHE_SECONDS: seconds }));
 const ada = { sessionId: 1, userId: 10, admin: false };
 const adaPhone = { sessionId: 2, userId: 10, admin: false };
 const bob = { sessionId: 3, userId: 20, admin: true };

@@ -1,9 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
-import type { PostgresDataSourceOptions } from 'typeorm/driver/postgres/PostgresDataSourceOptions';
 import { AppConfig } from '../config/app-config';
-import { PgListener } from '../database/pg-listener';
+import type { PgListener } from '../database/pg-listener';
+import { SessionRepository } from './session.repository';
 
 /** The channel the sessions and users triggers notify (migration AuthCache). */
 export const AUTH_CHANNEL = 'darkroom_auth';
@@ -55,7 +53,7 @@ export class SessionCache implements OnModuleInit, OnApplicationShutdown {
   private generation = 0;
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly sessions: SessionRepository,
     config: AppConfig,
   ) {
     this.ttlMs = config.AUTH_CACHE_SECONDS * 1000;
@@ -67,8 +65,7 @@ export class SessionCache implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     if (!this.enabled) return;
-    this.listener = new PgListener({
-      url: (this.dataSource.options as PostgresDataSourceOptions).url!,
+    this.listener = this.sessions.listener({
       channel: AUTH_CHANNEL,
       description: 'session invalidation',
       onNotify: (payload) => this.apply(parseAuthNotice(payload)),

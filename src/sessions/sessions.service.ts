@@ -1,13 +1,11 @@
 import { Injectable, Logger, NotFoundException, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import type { Pool } from 'pg';
-import { EntityManager, Repository } from 'typeorm';
-import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { EntityManager } from 'typeorm';
 import { dummyPasswordHash, generateToken, tokenDigest } from '../identity/credentials';
 import { Principal } from '../identity/principal';
 import { AppConfig } from '../config/app-config';
 import { SessionCache } from './session-cache';
 import { Session, USER_AGENT_LENGTH } from './session.entity';
+import { SessionRepository } from './session.repository';
 
 /** Where a session was started from, as the request that started it says. */
 export interface SessionOrigin {
@@ -25,19 +23,6 @@ export interface AuthenticatedSession {
 /** last_used_at moves forward at most this often per session: one write a minute, not one a request. */
 export const TOUCH_INTERVAL_SECONDS = 60;
 
-/**
- * The lookup every authenticated request makes, as a named prepared statement: each pooled
- * connection parses and plans it once, not once a request.
- */
-const LOOKUP = {
-  name: 'darkroom-session-by-token',
-  text: `SELECT s.id AS session_id, u.id AS user_id, u.admin,
-                s.last_used_at < now() - make_interval(days => $2) AS expired,
-                s.last_used_at < now() - make_interval(secs => $3) AS stale
-           FROM sessions s JOIN users u ON u.id = s.user_id
-          WHERE s.token_sha256 = $1`,
-};
-
 /** How often each API process deletes every expired session in one statement. */
 const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
 
@@ -47,7 +32,7 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
   private sweeper: NodeJS.Timeout | null = null;
 
   constructor(
-    @InjectRepository(Session) private readonly sessions: Repository<Session>,
+    private readonly sessions: SessionRepository,
     private readonly cache: SessionCache,
     private readonly config: AppConfig,
   ) {}
@@ -71,7 +56,7 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
    */
   async create(userId: number, origin: SessionOrigin = {}, manager: EntityManager = this.sessions.manager): Promise<string> {
     const token = generateToken();
-    await manager.insert(Session, {
+    await this.sessions.insert(manager, {
       userId,
       tokenSha256: tokenDigest(token),
       userAgent: origin.userAgent ? origin.userAgent.slice(0, USER_AGENT_LENGTH) : null,
@@ -102,61 +87,38 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
     const cached = this.cache.get(key);
     if (cached) return cached;
     const generation = this.cache.begin();
-    // Straight on the pool, past TypeORM's query runner: this runs on every request the cache misses.
-    const { rows } = await this.pool().query<{ session_id: number; user_id: number; admin: boolean; expired: boolean; stale: boolean }>({
-      ...LOOKUP,
-      values: [digest, this.config.SESSION_TTL_DAYS, TOUCH_INTERVAL_SECONDS],
-    });
-    const row = rows[0];
+    const row = await this.sessions.findByDigest(digest, this.config.SESSION_TTL_DAYS, TOUCH_INTERVAL_SECONDS);
     if (!row) return null;
     if (row.expired) {
-      await this.sessions.delete({ id: row.session_id });
+      await this.sessions.delete(row.session_id);
       return null;
     }
-    if (row.stale) {
-      await this.sessions.query(
-        `UPDATE sessions SET last_used_at = now() WHERE id = $1 AND last_used_at < now() - make_interval(secs => $2)`,
-        [row.session_id, TOUCH_INTERVAL_SECONDS],
-      );
-    }
+    if (row.stale) await this.sessions.touch(row.session_id, TOUCH_INTERVAL_SECONDS);
     const session = { sessionId: row.session_id, userId: row.user_id, admin: row.admin };
     this.cache.put(key, session, generation);
     return session;
   }
 
-  private pool(): Pool {
-    return (this.sessions.manager.connection.driver as PostgresDriver).master as Pool;
-  }
-
   /** The caller's sessions, most recently used first (ADMIN_TOKEN is no session: none). */
   list(principal: Principal): Promise<Session[]> {
     if (principal.userId === null) return Promise.resolve([]);
-    return this.sessions
-      .createQueryBuilder('session')
-      .where('session.userId = :userId', { userId: principal.userId })
-      .andWhere(`session.lastUsedAt >= now() - make_interval(days => :days)`, { days: this.config.SESSION_TTL_DAYS })
-      .orderBy('session.lastUsedAt', 'DESC')
-      .addOrderBy('session.id', 'DESC')
-      .getMany();
+    return this.sessions.listActive(principal.userId, this.config.SESSION_TTL_DAYS);
   }
 
   /** Ends one of the caller's own sessions; anyone else's is as absent as a missing one (404). */
   async end(principal: Principal, id: number): Promise<void> {
-    const result = principal.userId === null ? { affected: 0 } : await this.sessions.delete({ id, userId: principal.userId });
-    if (!result.affected) throw new NotFoundException(`No session with id ${id}`);
+    const ended = principal.userId !== null && (await this.sessions.deleteOwned(id, principal.userId));
+    if (!ended) throw new NotFoundException(`No session with id ${id}`);
     this.cache.forgetSession(id);
   }
 
   /** Ends every session of `userId` but `except` (the one asking, on a password change). */
   async endAllOf(userId: number, except: number | null = null, manager: EntityManager = this.sessions.manager): Promise<number> {
-    const [, affected] = await manager.query('DELETE FROM sessions WHERE user_id = $1 AND ($2::integer IS NULL OR id <> $2)', [
-      userId,
-      except,
-    ]);
+    const affected = await this.sessions.deleteAllOf(manager, userId, except);
     // Within a caller's transaction this is early (the caller clears again once it commits); the
     // other processes hear of it at commit from the trigger.
     this.cache.forgetUser(userId);
-    return affected ?? 0;
+    return affected;
   }
 
   /**
@@ -168,10 +130,7 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Deletes every session unused for SESSION_TTL_DAYS; answers how many. */
-  async deleteExpired(): Promise<number> {
-    const [, affected] = await this.sessions.query('DELETE FROM sessions WHERE last_used_at < now() - make_interval(days => $1)', [
-      this.config.SESSION_TTL_DAYS,
-    ]);
-    return affected ?? 0;
+  deleteExpired(): Promise<number> {
+    return this.sessions.deleteUnusedFor(this.config.SESSION_TTL_DAYS);
   }
 }

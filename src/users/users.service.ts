@@ -5,7 +5,6 @@ import { hashPassword, verifyPasswordOrDummy } from '../identity/credentials';
 import { Principal } from '../identity/principal';
 import { AppConfig } from '../config/app-config';
 import { assertBodyIdMatches } from '../common/api-errors';
-import { applySelection } from '../common/selection/apply-selection';
 import { Selection } from '../pipelines/selection';
 import { QuotaUsage, quotaDefaults, quotaUsageOf } from '../quotas/quotas';
 import { SessionOrigin, SessionsService } from '../sessions/sessions.service';
@@ -14,12 +13,10 @@ import { CreateUserDto } from './dto/create-user.dto';
 import { UpdateUserDto } from './dto/update-user.dto';
 import { User } from './user.entity';
 import { retryOnDeadlock } from '../database/retry-on-deadlock';
+import { isFirstAccount, listUsers, storedKeysOf } from './user.repository';
 
 /** The one answer to a refused sign-in, whatever was wrong. */
 export const WRONG_LOGIN = 'Wrong username, email or password';
-
-/** Any fixed number: every sign-up on an installation without ADMIN_TOKEN takes the same lock. */
-const FIRST_ADMIN_LOCK = 7_461_003;
 
 @Injectable()
 export class UsersService {
@@ -51,20 +48,14 @@ export class UsersService {
     // Computed when a user is loaded (User's virtual columns); a new user has nothing yet.
     Object.assign(user, { jobsCountNow: 0, imageCountNow: 0, storageBytesNow: 0 });
     return this.users.manager.transaction(async (manager) => {
-      if (!this.config.ADMIN_TOKEN) {
-        await manager.query('SELECT pg_advisory_xact_lock($1)', [FIRST_ADMIN_LOCK]);
-        user.admin = !(await manager.exists(User));
-      }
+      if (!this.config.ADMIN_TOKEN) user.admin = await isFirstAccount(manager);
       const saved = await manager.save(user);
       return { user: saved, token: await this.sessions.create(saved.id, origin, manager) };
     });
   }
 
   findAll(principal: Principal, selection: Selection): Promise<User[]> {
-    const query = this.users.createQueryBuilder('user');
-    const ownerId = principal.ownerFilter();
-    if (ownerId !== null) query.andWhere('user.id = :ownerId', { ownerId });
-    return applySelection(query, { ...selection, userId: null }).getMany();
+    return listUsers(this.users.manager, principal.ownerFilter(), selection);
   }
 
   /** A user record, if the caller may see it; someone else's is as absent as a missing one. */
@@ -119,10 +110,10 @@ export class UsersService {
   /** Deletes the user, their images and jobs (by the foreign keys' cascade), then their files that no other user's image shares. */
   async remove(principal: Principal, id: number): Promise<User> {
     const user = await this.findOne(principal, id);
-    const files: { s3_key: string }[] = await this.users.query('SELECT s3_key FROM images WHERE user_id = $1 AND s3_key IS NOT NULL', [id]);
+    const files = await storedKeysOf(this.users.manager, id);
     await retryOnDeadlock(() => this.users.delete({ id }));
     this.sessions.forgetCached(id);
-    await this.files.release(files.map(({ s3_key }) => s3_key));
+    await this.files.release(files);
     return user;
   }
 

@@ -6,9 +6,8 @@ import { StorageObjectNotFoundError } from '../storage/storage.driver';
 import { decodeFailure } from './image-decode';
 import { ImageVerificationRepository } from './image-verification.repository';
 import { JobRunner } from '../job-runs/job-runner';
+import { AdvisoryLock, whileHolding } from '../database/advisory-locks';
 
-// Any fixed number, other than the reconcilers': every worker of this database takes the same lock.
-const VERIFY_LOCK = 7_461_005;
 /** Originals decoded between two looks at the database: a pass over a backlog stays a series of short steps. */
 const BATCH = 10;
 
@@ -51,19 +50,7 @@ export class ImageVerifier implements OnApplicationBootstrap, OnApplicationShutd
 
   /** One pass, if no other worker is making one; null when another holds the lock. */
   async verify(): Promise<VerifyReport | null> {
-    const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
-    try {
-      const [{ locked }] = await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [VERIFY_LOCK]);
-      if (!locked) return null;
-      try {
-        return await this.verifyLocked();
-      } finally {
-        await runner.query('SELECT pg_advisory_unlock($1)', [VERIFY_LOCK]);
-      }
-    } finally {
-      await runner.release();
-    }
+    return whileHolding(this.dataSource, AdvisoryLock.ImageVerifier, () => this.verifyLocked());
   }
 
   private async verifyLocked(): Promise<VerifyReport> {

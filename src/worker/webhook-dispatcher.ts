@@ -8,9 +8,8 @@ import { JOB_EVENTS_CHANNEL, JobEventNotice } from '../events/job-event-notice';
 import type { EntryState } from '../job-runs/job-queue';
 import { WebhookQueue } from '../queue/webhook-queue';
 import { WebhookRepository } from '../webhooks/webhook.repository';
+import { AdvisoryLock, whileHolding } from '../database/advisory-locks';
 
-// Any fixed number, other than the job reconciler's: every worker of this database takes the same lock.
-const WEBHOOK_RECONCILE_LOCK = 7_461_004;
 const BATCH = 500;
 /** An attempt is looked at only once it is this overdue, so that an enqueue or a worker about to take it is not raced. */
 const SETTLE_SECONDS = 5;
@@ -68,19 +67,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
 
   /** One pass, unless another worker is making one: the number of attempts queued again, or null. */
   async reconcile(): Promise<number | null> {
-    const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
-    try {
-      const [{ locked }] = await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [WEBHOOK_RECONCILE_LOCK]);
-      if (!locked) return null;
-      try {
-        return await this.requeueOverdue();
-      } finally {
-        await runner.query('SELECT pg_advisory_unlock($1)', [WEBHOOK_RECONCILE_LOCK]);
-      }
-    } finally {
-      await runner.release();
-    }
+    return whileHolding(this.dataSource, AdvisoryLock.WebhookReconciler, () => this.requeueOverdue());
   }
 
   private async requeueOverdue(): Promise<number> {

@@ -2,12 +2,14 @@ import { ApiPropertyOptional, ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsOptional, IsString, Length, ValidateIf } from 'class-validator';
 import { lowercaseTrimmed } from '../../users/dto/create-user.dto';
+import { IsStorableText } from '../../common/is-storable-text.decorator';
 
 export class CreateSessionDto {
   @ApiPropertyOptional({ description: 'Give username or email.', example: 'ada' })
   @ValidateIf((dto: CreateSessionDto) => dto.username !== undefined || dto.email === undefined)
   @IsString({ message: 'username or email is required' })
   @Length(1, 254)
+  @IsStorableText()
   username?: string;
 
   @ApiPropertyOptional({ description: 'Give username or email.' })
@@ -15,6 +17,7 @@ export class CreateSessionDto {
   @Transform(lowercaseTrimmed)
   @IsString()
   @Length(1, 254)
+  @IsStorableText()
   email?: string;
 
   @ApiProperty({ writeOnly: true })

@@ -1,4 +1,4 @@
-import { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import { ObjectLiteral, Repository, SelectQueryBuilder } from 'typeorm';
 import { Selection } from '../../pipelines/selection';
 
 /**
@@ -17,4 +17,9 @@ export function applySelection<T extends ObjectLiteral>(query: SelectQueryBuilde
   }
   if (selection.limit !== null) query.take(selection.limit);
   return query;
+}
+
+/** The rows of `repository`'s table a selection picks (applySelection), for a table with no repository of its own. */
+export function findSelected<T extends ObjectLiteral>(repository: Repository<T>, selection: Selection): Promise<T[]> {
+  return applySelection(repository.createQueryBuilder('row'), selection).getMany();
 }

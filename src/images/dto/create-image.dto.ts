@@ -1,6 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, Length } from 'class-validator';
 import { IsId } from '../../common/is-int-in-range.decorator';
+import { IsStorableText } from '../../common/is-storable-text.decorator';
 
 export class CreateImageDto {
   @ApiPropertyOptional({ description: 'Owner; defaults to you. Only admins may name another user.' })
@@ -12,6 +13,7 @@ export class CreateImageDto {
   @IsOptional()
   @IsString()
   @Length(1, 64)
+  @IsStorableText()
   image_type?: string;
 
   @ApiPropertyOptional({ description: 'Image type, by id (alternative to image_type).' })

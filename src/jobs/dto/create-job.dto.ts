@@ -3,6 +3,7 @@ import { Transform } from 'class-transformer';
 import { ArrayNotEmpty, IsArray, IsBoolean, IsObject, IsOptional, IsString, Matches, MaxLength, ValidateIf } from 'class-validator';
 import { IsId, IsIntInRange } from '../../common/is-int-in-range.decorator';
 import { STEP_PATTERN } from '../../pipelines/job-sequence';
+import { IsStorableText } from '../../common/is-storable-text.decorator';
 
 const STEP_MESSAGE = 'each step must be an operation name: a lower-case letter, then a-z, 0-9 or "_"';
 const asList = ({ value }: { value: unknown }) => (typeof value === 'string' ? [value] : value);
@@ -50,6 +51,7 @@ export class CreateJobDto {
   @IsOptional()
   @IsString()
   @MaxLength(4096)
+  @IsStorableText()
   environment?: string;
 
   @ApiPropertyOptional({

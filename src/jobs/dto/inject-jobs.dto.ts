@@ -3,6 +3,7 @@ import { Transform } from 'class-transformer';
 import { ArrayNotEmpty, IsArray, IsBoolean, IsObject, IsOptional, IsString, Matches } from 'class-validator';
 import { IsId } from '../../common/is-int-in-range.decorator';
 import { STEP_PATTERN } from '../../pipelines/job-sequence';
+import { IsStorableText } from '../../common/is-storable-text.decorator';
 
 const STEP_MESSAGE = 'each step must be an operation name: a lower-case letter, then a-z, 0-9 or "_"';
 const DAYS_MESSAGE = 'days must be a whole number of days or "today"';
@@ -36,6 +37,7 @@ export class InjectJobsDto {
   @ApiPropertyOptional({ description: 'Only images of this image type (by name), e.g. original.', example: 'original' })
   @IsOptional()
   @IsString()
+  @IsStorableText()
   image_type?: string;
 
   @ApiPropertyOptional({ description: "Only this user's images." })

@@ -11,6 +11,8 @@ export const REPO_ROOT = join(__dirname, '..', '..', '..');
 export const DIST = process.env.FAULTS_DIST || join(REPO_ROOT, 'dist');
 export const API_MAIN = join(DIST, 'src', 'main.js');
 export const WORKER_MAIN = join(DIST, 'src', 'worker.main.js');
+/** Preload that makes a built API process kill itself right after a job creation commits (see the file). */
+export const CRASH_AFTER_JOB_INSERT = join(__dirname, 'crash-after-job-insert.js');
 
 export type Env = Record<string, string | undefined>;
 
