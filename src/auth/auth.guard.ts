@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { CanActivate, ExecutionContext, ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AppConfig } from '../config/app-config';
+import { ADMIN_FIELDS, ADMIN_ONLY } from './admin-only.decorator';
 import { SessionsService } from '../sessions/sessions.service';
 import { csrfTokenMatches, CSRF_HEADER, IS_COOKIE_AUTH, sameOrigin, sessionCookieOf } from './cookie-session';
 import { tokenDigest } from './credentials';
@@ -42,17 +43,34 @@ export class AuthGuard implements CanActivate {
     const cookie = sessionCookieOf(request);
     if (!header && cookie && this.reflector.getAllAndOverride<boolean>(IS_COOKIE_AUTH, [context.getHandler(), context.getClass()])) {
       request.principal = await this.authenticateCookie(request, cookie);
-      return true;
+    } else {
+      if (!header) {
+        throw this.unauthorized('Missing credentials: send the header "Authorization: Bearer <authentication_token>"');
+      }
+      const token = BEARER.exec(header)?.[1];
+      if (!token) {
+        throw this.unauthorized('Malformed Authorization header: expected "Bearer <authentication_token>"');
+      }
+      request.principal = await this.authenticate(token);
     }
-    if (!header) {
-      throw this.unauthorized('Missing credentials: send the header "Authorization: Bearer <authentication_token>"');
-    }
-    const token = BEARER.exec(header)?.[1];
-    if (!token) {
-      throw this.unauthorized('Malformed Authorization header: expected "Bearer <authentication_token>"');
-    }
-    request.principal = await this.authenticate(token);
+    if (!request.principal.isAdmin) this.refuseAdminWork(context, request);
     return true;
+  }
+
+  /**
+   * A non-admin calling an admin-only route (@AdminOnly) or sending an admin-only field
+   * (@AdminFields) is refused here: guards run before the pipes that check the body, so the 403
+   * comes first, whatever the body.
+   */
+  private refuseAdminWork(context: ExecutionContext, request: AuthenticatedRequest): void {
+    const targets = [context.getHandler(), context.getClass()];
+    const action = this.reflector.getAllAndOverride<string | undefined>(ADMIN_ONLY, targets);
+    if (action) throw new ForbiddenException(`Only an admin may ${action}`);
+    const fields = this.reflector.getAllAndOverride<Record<string, string> | undefined>(ADMIN_FIELDS, targets);
+    const body: unknown = request.body;
+    if (!fields || typeof body !== 'object' || body === null) return;
+    const sent = Object.entries(fields).find(([field]) => (body as Record<string, unknown>)[field] !== undefined);
+    if (sent) throw new ForbiddenException(`Only an admin may ${sent[1]}`);
   }
 
   /**
