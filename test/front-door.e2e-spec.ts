@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { freePort } from '../src/common/free-port';
@@ -11,6 +12,20 @@ function terminalLines(process: ManagedProcess): string[] {
     .log()
     .split('\n')
     .filter((line) => line && !line.startsWith('[harness]'));
+}
+
+/** The pid of the worker process `parent` runs (Linux: /proc). */
+function workerOf(parent: number): number | undefined {
+  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('worker.main.js')) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
 }
 
 /** GETs `url` and hangs up on the answer's last byte, as curl does: the bytes received. */
@@ -147,4 +162,47 @@ describe('the front door: npm start in pretty mode', () => {
     expect(lines.filter((line) => line.includes(`Job ${job.id} completed`))).toHaveLength(1);
     expect(lines.filter((line) => line.includes(' aborted'))).toEqual([]);
   }, 90_000);
+
+  it('restarts a worker that dies; the new one is given the database and runs jobs', async () => {
+    const first = workerOf(server.pid!);
+    expect(first).toEqual(expect.any(Number));
+    process.kill(first!, 'SIGKILL');
+    await pollUntil(
+      'a second worker serving',
+      async () => terminalLines(server).filter((line) => line.includes('[Worker] Serving queues')).length === 2 || undefined,
+      60_000,
+      200,
+    );
+    expect(terminalLines(server).some((line) => line.includes('The worker exited (SIGKILL); restarting it'))).toBe(true);
+    const username = unique('restart');
+    const signUp = await fetch(`${base}/api/users.json`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username, email: `${username}@example.com`, password: 'password123' }),
+    });
+    const auth = { Authorization: `Bearer ${((await signUp.json()) as { authentication_token: string }).authentication_token}` };
+    const image = (await (await fetch(`${base}/api/images.json`, { method: 'POST', headers: auth })).json()) as { id: number };
+    await fetch(`${base}/api/images/${image.id}/file`, {
+      method: 'PUT',
+      headers: { ...auth, 'Content-Type': 'image/png' },
+      body: fixture('astronaut.png'),
+    });
+    const job = (await (
+      await fetch(`${base}/api/jobs.json`, {
+        method: 'POST',
+        headers: { ...auth, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ image_id: image.id, job_type: ['grayscale'] }),
+      })
+    ).json()) as { id: number };
+    const done = await pollUntil(
+      `job ${job.id} to complete`,
+      async () => {
+        const state = (await (await fetch(`${base}/api/jobs/${job.id}.json`, { headers: auth })).json()) as { status: string };
+        return state.status === 'completed' ? state : undefined;
+      },
+      60_000,
+      200,
+    );
+    expect(done.status).toBe('completed');
+  }, 120_000);
 });
