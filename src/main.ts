@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     const created = (app = await phases.time('API modules', () =>
       api.NestFactory.create<NestExpressApplication>(api.AppModule.forRoot(config, url), { logger: appLogger }),
     ));
-    api.configureApp(app, appLogger.pino);
+    await phases.time('API set-up', async () => api.configureApp(created, appLogger.pino));
     await phases
       .time('API init and listen', () => created.listen(config.PORT))
       .catch((error: NodeJS.ErrnoException) => {

@@ -102,6 +102,7 @@ describe('structured logs of the API and worker processes', () => {
       'embedded PostgreSQL or DATABASE_URL',
       'migrations check',
       'API modules',
+      'API set-up',
       'API init and listen',
       'in all',
     ]);
