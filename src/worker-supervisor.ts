@@ -6,7 +6,7 @@ const logger = new Logger('WorkerSupervisor');
 const RESTART_DELAY_MS = 1000;
 /** Past the worker's own SHUTDOWN_GRACE, the time it needs to hand its jobs back and close. */
 const CLOSE_MARGIN_MS = 15_000;
-/** How long start() waits for the worker to say it serves its queues before it stops waiting. */
+/** How long serve() waits for the worker to say it serves its queues before it stops waiting. */
 const READY_TIMEOUT_MS = 60_000;
 
 /** The message a supervised worker sends once it serves its queues (see worker.main.ts). */
@@ -64,9 +64,7 @@ export class WorkerSupervisor {
       }, RESTART_DELAY_MS);
     });
     this.ready = new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, READY_TIMEOUT_MS);
       const done = () => {
-        clearTimeout(timer);
         child.off('message', onMessage);
         resolve();
       };
@@ -81,7 +79,9 @@ export class WorkerSupervisor {
     this.databaseUrl = databaseUrl;
     const message: WorkerDatabaseMessage = { type: 'darkroom:database', url: databaseUrl };
     if (this.child?.connected) this.child.send(message);
-    return this.ready;
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, READY_TIMEOUT_MS)));
+    return Promise.race([this.ready, waited]).finally(() => clearTimeout(timer));
   }
 
   /** Lets the worker finish its current jobs, up to a grace period. */
