@@ -29,6 +29,8 @@ async function serve(lines: Record<string, unknown>[]): Promise<{ server: Server
     response.write(FILE);
     setTimeout(() => response.end(), 200);
   });
+  // Answers at once, before its body has arrived.
+  app.put('/answers-early', (_request, response) => void response.status(413).json({ error: 'too large' }));
   app.get('/signed-in', (request, response) => {
     (request as { principal?: { userId: number } }).principal = { userId: 42 };
     response.json({ ok: true });
@@ -114,6 +116,19 @@ describe('requestLogging', () => {
     const answer = await fetch(`${url}/signed-in`);
     const line = await until(() => lines.find((candidate) => candidate.req_id === answer.headers.get('x-request-id')));
     expect(line).toMatchObject({ user_id: 42, msg: 'request completed' });
+  });
+
+  it('logs an upload its client abandoned midway as aborted, even when the server answered it', async () => {
+    const request = httpRequest(`${url}/answers-early`, {
+      method: 'PUT',
+      headers: { 'X-Request-Id': 'upload-cut-short', 'Content-Length': '100000' },
+    });
+    request.on('error', () => undefined);
+    request.write(Buffer.alloc(1000));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    request.destroy();
+    const line = await until(() => lines.find((candidate) => candidate.req_id === 'upload-cut-short'));
+    expect(line).toMatchObject({ msg: 'request aborted', req: { method: 'PUT' } });
   });
 
   it('logs a request whose client left before the answer as aborted, with its id', async () => {

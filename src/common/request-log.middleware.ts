@@ -14,9 +14,9 @@ const SECRET_QUERY = /([?&](?:access_token|token)=)[^&]*/gi;
  * carries, and, given a logger, logs each request once it ends: `req` (method and URL as the client
  * sent it, credentials in the query redacted), `user_id` once authenticated, `res` (status) and
  * `responseTime` (ms), at `error` with "request errored" for a 5xx, "request aborted" when the
- * client left before the whole answer was sent, "request completed" otherwise. These are the lines pino-http wrote; written here with one
- * listener and one log call, since pino-http's child logger and serializers cost every request
- * about as much again.
+ * client left before it sent its whole request or got the whole answer, "request completed"
+ * otherwise. These are the lines pino-http wrote; written here with one listener and one log
+ * call, since pino-http's child logger and serializers cost every request about as much again.
  */
 export function requestLogging(logger?: pino.Logger): RequestHandler {
   return (request: Request, response: Response, next: NextFunction) => {
@@ -75,11 +75,15 @@ function logRequest(
   if (status >= 500) {
     logger.error({ ...fields, err: new Error(`failed with status code ${status}`) }, 'request errored');
   } else {
-    logger.info(fields, answered(response, bodyBytes) ? 'request completed' : 'request aborted');
+    logger.info(fields, request.complete && answered(response, bodyBytes) ? 'request completed' : 'request aborted');
   }
 }
 
-/** Whether the whole answer was sent: ended, or every byte of its declared length written. */
+/**
+ * Whether the whole answer was sent: ended, or every byte of its declared length written. (Not
+ * whether the request stream was read to its end: a GET nobody read is cut short when its client
+ * hangs up, complete as it arrived.)
+ */
 function answered(response: Response, bodyBytes: number): boolean {
   if (response.writableEnded) return true;
   const declared = Number(response.getHeader('content-length'));
