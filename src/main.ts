@@ -1,14 +1,11 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { NestExpressApplication } from '@nestjs/platform-express';
-import { AppModule } from './app.module';
-import { configureApp } from './app.setup';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppLogger } from './common/app-logger';
+import { StartPhases } from './common/start-phases';
 import { ConfigError, loadConfig } from './config/app-config';
 import { DatabaseConnection, openDatabase } from './database/database';
 import { EmbeddedPostgresError } from './database/embedded-postgres';
-import { runMigrations } from './database/migrate';
 import { WorkerSupervisor } from './worker-supervisor';
 
 const appLogger = new AppLogger();
@@ -73,23 +70,34 @@ async function main(): Promise<void> {
     if (stopSignal) throw new StopRequested();
   };
 
+  const phases = new StartPhases('Darkroom');
+  phases.loaded();
   try {
-    database = await openDatabase(config);
-    checkpoint();
-    await runMigrations(database.url, { queueOnPostgres: !config.REDIS_URL });
-    checkpoint();
-    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, database.url), { logger: appLogger });
-    configureApp(app, appLogger.pino);
-    await app.listen(config.PORT).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EADDRINUSE') throw error;
-      throw new ConfigError(`Port ${config.PORT} is in use (another Darkroom, or another program): stop it, or choose another with PORT`);
-    });
-    checkpoint();
     if (!apiOnly) {
-      worker = new WorkerSupervisor({ ...process.env, DATABASE_URL: database.url }, config.SHUTDOWN_GRACE);
-      await worker.start();
-      checkpoint();
+      // Started first, the worker loads its code while this process loads its own and opens the
+      // database: the two starts overlap rather than add up.
+      worker = new WorkerSupervisor(process.env, config.SHUTDOWN_GRACE);
+      worker.fork();
     }
+    const api = await phases.time('loading the API code', async () => loadApiCode());
+    const { url } = (database = await phases.time('embedded PostgreSQL or DATABASE_URL', () => openDatabase(config)));
+    checkpoint();
+    await phases.time('migrations check', () => api.runMigrations(url, { queueOnPostgres: !config.REDIS_URL }));
+    checkpoint();
+    const workerStarted = worker ? phases.time('worker process', () => worker!.serve(url)) : Promise.resolve();
+    const created = (app = await phases.time('API modules', () =>
+      api.NestFactory.create<NestExpressApplication>(api.AppModule.forRoot(config, url), { logger: appLogger }),
+    ));
+    await phases.time('API set-up', async () => api.configureApp(created, appLogger.pino));
+    await phases
+      .time('API init and listen', () => created.listen(config.PORT))
+      .catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EADDRINUSE') throw error;
+        throw new ConfigError(`Port ${config.PORT} is in use (another Darkroom, or another program): stop it, or choose another with PORT`);
+      });
+    checkpoint();
+    await workerStarted;
+    checkpoint();
   } catch (error) {
     await stop().catch((stopError) => logger.error(`While stopping: ${(stopError as Error)?.stack ?? stopError}`));
     // A failure that the stop itself caused (a step cut short) is not news.
@@ -97,8 +105,28 @@ async function main(): Promise<void> {
     throw error;
   }
   started = true;
-  const base = `http://localhost:${config.PORT}/api`;
-  logger.log(`Darkroom is ready${apiOnly ? ' (API only)' : ''}: API ${base} · docs ${base}/docs · Ctrl-C stops it`);
+  phases.total();
+  logger.log(readyLine(config.PORT, apiOnly));
+}
+
+/** Every URL it names answers: the API's index, its docs and the admins' dashboard. */
+function readyLine(port: number, apiOnly: boolean): string {
+  const base = `http://localhost:${port}`;
+  return `Darkroom is ready${apiOnly ? ' (API only)' : ''}: API ${base}/api · docs ${base}/api/docs · dashboard ${base}/admin/queues · Ctrl-C stops it`;
+}
+
+/**
+ * The bulk of the API's code (Nest, the modules, TypeORM), loaded only once the worker has been
+ * forked, so that the two processes load theirs at the same time rather than one after the other.
+ */
+function loadApiCode() {
+  /* eslint-disable @typescript-eslint/no-require-imports -- a static import would load it all before the fork */
+  const { NestFactory } = require('@nestjs/core') as typeof import('@nestjs/core');
+  const { AppModule } = require('./app.module') as typeof import('./app.module');
+  const { configureApp } = require('./app.setup') as typeof import('./app.setup');
+  const { runMigrations } = require('./database/migrate') as typeof import('./database/migrate');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  return { NestFactory, AppModule, configureApp, runMigrations };
 }
 
 function exit(code: number, message: string): never {

@@ -6,7 +6,7 @@ const logger = new Logger('WorkerSupervisor');
 const RESTART_DELAY_MS = 1000;
 /** Past the worker's own SHUTDOWN_GRACE, the time it needs to hand its jobs back and close. */
 const CLOSE_MARGIN_MS = 15_000;
-/** How long start() waits for the worker to say it serves its queues before it stops waiting. */
+/** How long serve() waits for the worker to say it serves its queues before it stops waiting. */
 const READY_TIMEOUT_MS = 60_000;
 
 /** The message a supervised worker sends once it serves its queues (see worker.main.ts). */
@@ -14,9 +14,23 @@ export const WORKER_READY = 'darkroom:worker-ready';
 /** The argument that tells worker.main.ts it runs under this supervisor. */
 export const SUPERVISED = '--supervised';
 
+/** The message that gives a supervised worker its database, opened and migrated by the API process. */
+export interface WorkerDatabaseMessage {
+  type: 'darkroom:database';
+  url: string;
+}
+
+export function isWorkerDatabaseMessage(message: unknown): message is WorkerDatabaseMessage {
+  const candidate = message as Partial<WorkerDatabaseMessage> | null;
+  return typeof candidate === 'object' && candidate?.type === 'darkroom:database' && typeof candidate.url === 'string';
+}
+
 /**
  * `npm start` runs the worker as a child process, so that a crash in native image code takes down
  * only the worker, which is then restarted; the API keeps serving.
+ *
+ * The worker is started first (`fork`), so that it loads its code while the API process opens and
+ * migrates the database and loads its own; it then waits for `serve` to give it the database.
  *
  * The child runs in a process group of its own (`detached`): a Ctrl-C in the terminal reaches
  * only the API process, which stops the worker once, with SIGTERM, and waits for it to finish or
@@ -26,14 +40,16 @@ export const SUPERVISED = '--supervised';
 export class WorkerSupervisor {
   private child: ChildProcess | null = null;
   private stopping = false;
+  private databaseUrl: string | null = null;
+  private ready: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly env: NodeJS.ProcessEnv,
     private readonly shutdownGraceSeconds: number,
   ) {}
 
-  /** Starts the worker; resolves once it serves its queues, exits, or a minute has passed. */
-  start(): Promise<void> {
+  /** Starts the worker process, which loads its code and then waits for `serve`. */
+  fork(): void {
     const child = fork(join(__dirname, 'worker.main.js'), [SUPERVISED], { env: this.env, detached: true });
     this.child = child;
     child.on('error', (error) => logger.error(`The worker process: ${error.message}`));
@@ -41,12 +57,14 @@ export class WorkerSupervisor {
       this.child = null;
       if (this.stopping) return;
       logger.error(`The worker exited (${signal ?? `code ${code}`}); restarting it`);
-      setTimeout(() => this.stopping || this.start(), RESTART_DELAY_MS);
+      setTimeout(() => {
+        if (this.stopping) return;
+        this.fork();
+        if (this.databaseUrl !== null) void this.serve(this.databaseUrl);
+      }, RESTART_DELAY_MS);
     });
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, READY_TIMEOUT_MS);
+    this.ready = new Promise<void>((resolve) => {
       const done = () => {
-        clearTimeout(timer);
         child.off('message', onMessage);
         resolve();
       };
@@ -54,6 +72,16 @@ export class WorkerSupervisor {
       child.on('message', onMessage);
       child.once('exit', done);
     });
+  }
+
+  /** Gives the worker its database; resolves once it serves its queues, exits, or a minute has passed. */
+  serve(databaseUrl: string): Promise<void> {
+    this.databaseUrl = databaseUrl;
+    const message: WorkerDatabaseMessage = { type: 'darkroom:database', url: databaseUrl };
+    if (this.child?.connected) this.child.send(message);
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, READY_TIMEOUT_MS)));
+    return Promise.race([this.ready, waited]).finally(() => clearTimeout(timer));
   }
 
   /** Lets the worker finish its current jobs, up to a grace period. */

@@ -5,7 +5,8 @@ import sharp from 'sharp';
 import { ConfigError, loadConfig } from './config/app-config';
 import { AppLogger } from './common/app-logger';
 import { runMigrations } from './database/migrate';
-import { SUPERVISED, WORKER_READY } from './worker-supervisor';
+import { StartPhases } from './common/start-phases';
+import { isWorkerDatabaseMessage, SUPERVISED, WORKER_READY } from './worker-supervisor';
 import { WorkerAppModule } from './worker/worker-app.module';
 
 const appLogger = new AppLogger();
@@ -14,20 +15,33 @@ const logger = new Logger('Worker');
 
 /**
  * A worker process (`npm run start:worker`, or the child `npm start` runs): consumes the queues
- * WORKER_QUEUES names from the database DATABASE_URL names and, with REDIS_URL, from Redis.
+ * WORKER_QUEUES names from the database DATABASE_URL names (under `npm start`, the one its API
+ * process opened) and, with REDIS_URL, from Redis.
  */
 async function bootstrap(): Promise<void> {
   const supervised = process.argv.includes(SUPERVISED);
+  const given = supervised ? databaseFromSupervisor() : undefined;
   const config = loadConfig();
   appLogger.configure({ format: config.LOG_FORMAT, level: config.LOG_LEVEL });
-  if (!config.DATABASE_URL) {
-    throw new ConfigError('A worker process needs DATABASE_URL: the database its API process uses');
+  const phases = new StartPhases('Worker');
+  phases.loaded();
+  let url: string;
+  if (given) {
+    url = await phases.time('waiting for the database from the API process', () => given);
+  } else {
+    if (!config.DATABASE_URL) {
+      throw new ConfigError('A worker process needs DATABASE_URL: the database its API process uses');
+    }
+    url = config.DATABASE_URL;
+    // A worker may start before any API process has migrated the database; the lock makes it safe.
+    await phases.time('migrations check', () => runMigrations(url, { queueOnPostgres: !config.REDIS_URL }));
   }
-  // A worker may start before any API process has migrated the database; the lock makes it safe.
-  await runMigrations(config.DATABASE_URL, { queueOnPostgres: !config.REDIS_URL });
   // One job's input is decoded once and never again: libvips' operation cache would only hold memory.
   sharp.cache(false);
-  const app = await NestFactory.createApplicationContext(WorkerAppModule.forRoot(config, config.DATABASE_URL), { logger: appLogger });
+  const app = await phases.time('worker modules', () =>
+    NestFactory.createApplicationContext(WorkerAppModule.forRoot(config, url), { logger: appLogger }),
+  );
+  phases.total();
   logger.log(
     `Serving queues ${config.WORKER_QUEUES.join(', ')} (concurrency ${config.WORKER_CONCURRENCY}) on ` +
       (config.REDIS_URL ? 'Redis' : 'PostgreSQL'),
@@ -61,6 +75,21 @@ async function bootstrap(): Promise<void> {
     process.once('disconnect', () => shutDown('The API process is gone'));
     process.send?.(WORKER_READY);
   }
+}
+
+/**
+ * Under `npm start`, the database that the API process opened and migrated, sent once it has. The
+ * listener is set before the first await, so that the message cannot arrive unheard.
+ */
+function databaseFromSupervisor(): Promise<string> {
+  return new Promise((resolve) => {
+    const onMessage = (message: unknown) => {
+      if (!isWorkerDatabaseMessage(message)) return;
+      process.off('message', onMessage);
+      resolve(message.url);
+    };
+    process.on('message', onMessage);
+  });
 }
 
 bootstrap().catch((error) => {

@@ -1,5 +1,5 @@
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { createImage, createJob, createImageType, createStoredImage, createUser, fixture, TestUser } from './utils/factories';
+import { createImage, createJob, createImageType, createStoredImage, createUser, fixture, TestUser, unique } from './utils/factories';
 import { ADMIN_TOKEN, api, bearer, createTestApp } from './utils/test-app';
 
 const MAX_ID = 2147483647;
@@ -30,6 +30,30 @@ describe('field messages', () => {
   const put = (path: string, body: Record<string, unknown>, token = user.token) => api(app).put(path).set(bearer(token)).send(body);
   const jobCount = async () =>
     (await api(app).get(`/api/users/${user.id}.json`).set(bearer(user.token)).expect(200)).body.jobs_count as number;
+
+  describe('a missing required field', () => {
+    const required = (field: string) => ({ error: `${field} is required`, details: [{ field, message: `${field} is required` }] });
+
+    it('gets one message saying it is required, on sign-up, sign-in and every other body', async () => {
+      const username = unique('missing');
+      const signUp = api(app).post('/api/users.json');
+      expect((await signUp.send({ username, password: 'password123' }).expect(422)).body).toEqual(required('email'));
+      const signIn = await api(app).post('/api/sessions.json').send({ username: user.username }).expect(422);
+      expect(signIn.body).toEqual(required('password'));
+      expect((await post('/api/image_types.json', {}, ADMIN_TOKEN).expect(422)).body).toEqual(required('type_name'));
+      expect((await post('/api/job_types.json', {}, ADMIN_TOKEN).expect(422)).body).toEqual(required('job_name'));
+      const batch = await post('/api/jobs/batch.json', {}).expect(422);
+      expect(batch.body).toEqual(required('jobs'));
+    });
+
+    it("keeps a rule's own message for what is missing", async () => {
+      const signIn = await api(app).post('/api/sessions.json').send({ password: 'password123' }).expect(422);
+      expect(signIn.body).toEqual({
+        error: 'username or email is required',
+        details: [{ field: 'username', message: 'username or email is required' }],
+      });
+    });
+  });
 
   describe('ids and integers in JSON bodies', () => {
     it('answers "image_id": "1" with one message, and an out-of-range image_id with one message naming the range', async () => {

@@ -75,8 +75,8 @@ describe('images', () => {
     const derived = await createImage(app, alice, { original_id: original.id });
     expect(derived.original_id).toBe(original.id);
     const bobs = await createImage(app, bob);
-    const refused = await api(app).post('/api/images.json').set(bearer(alice.token)).send({ original_id: bobs.id }).expect(422);
-    expect(refused.body.details[0].field).toBe('original_id');
+    const refused = await api(app).post('/api/images.json').set(bearer(alice.token)).send({ original_id: bobs.id }).expect(404);
+    expect(refused.body.error).toBe(`No image with id ${bobs.id}`);
   });
 
   it('refuses bad fields: unknown field, wrong type, unsafe s3_key', async () => {

@@ -53,7 +53,7 @@ describe.each(availableBackends())('job batches, queue on $name', (backend) => {
       { image_id: adaImage, job_type: 'flip', force: true },
     ];
     const { body: results } = await batch(ada, bodies).expect(200);
-    expect(results.map((result: { status: number }) => result.status)).toEqual([201, 422, 201, 422, 422, 422, 422, 403, 422, 201]);
+    expect(results.map((result: { status: number }) => result.status)).toEqual([201, 422, 201, 404, 422, 422, 422, 403, 422, 201]);
 
     // Each refusal is exactly what the same body gets on its own (nothing is created by these).
     for (const [index, result] of results.entries()) {
@@ -62,7 +62,7 @@ describe.each(availableBackends())('job batches, queue on $name', (backend) => {
       expect({ status: result.status, error: result.error, details: result.details }).toEqual({ status: alone.status, ...alone.body });
     }
     expect(results[1].details).toEqual([{ field: 'colour', message: 'property colour should not exist' }]);
-    expect(results[3].error).toBe(`image_id ${bobImage} is not an image of user ${ada.id}`);
+    expect(results[3].error).toBe(`No image with id ${bobImage}`);
     expect(results[8]).toEqual({
       status: 422,
       error: 'The body must be a JSON object',

@@ -125,8 +125,15 @@ describe('jobs', () => {
       .expect(422);
     expect(response.body.details[0]).toEqual({
       field: 'TARGET',
-      message: `TARGET ${image.id} is not a histogram image of user ${alice.id}`,
+      message: `TARGET ${image.id} is not one of your histogram images`,
     });
+    const bobsImage = await createImage(app, bob);
+    const foreign = await api(app)
+      .post('/api/jobs.json')
+      .set(bearer(alice.token))
+      .send({ job_sequence: ['search', 'histogram', 'nearest_neighbor'], environment: `TARGET=${bobsImage.id} K=3` })
+      .expect(404);
+    expect(foreign.body).toEqual({ error: `No image with id ${bobsImage.id}`, details: [] });
     await api(app)
       .post('/api/jobs.json')
       .set(bearer(alice.token))
@@ -166,7 +173,7 @@ describe('jobs', () => {
     expect(defaults).toMatchObject({ timeout: 300, ttl: null, max_attempts: 3, params: {} });
   });
 
-  it("refuses a process job without an image or on someone else's image (422)", async () => {
+  it("refuses a process job without an image (422), and on someone else's image as on one that does not exist (404)", async () => {
     const noImage = await api(app).post('/api/jobs.json').set(bearer(alice.token)).send({ job_type: 'grayscale' }).expect(422);
     expect(noImage.body.details[0].field).toBe('image_id');
     const bobsImage = await createImage(app, bob);
@@ -174,8 +181,22 @@ describe('jobs', () => {
       .post('/api/jobs.json')
       .set(bearer(alice.token))
       .send({ image_id: bobsImage.id, job_type: 'grayscale' })
+      .expect(404);
+    expect(foreign.body).toEqual({ error: `No image with id ${bobsImage.id}`, details: [] });
+    const missing = await api(app).post('/api/jobs.json').set(bearer(alice.token)).send({ image_id: 2147483647, job_type: 'grayscale' });
+    expect({ status: missing.status, body: missing.body }).toEqual({
+      status: 404,
+      body: { error: 'No image with id 2147483647', details: [] },
+    });
+    const derived = await api(app).post('/api/images.json').set(bearer(alice.token)).send({ original_id: bobsImage.id }).expect(404);
+    expect(derived.body.error).toBe(`No image with id ${bobsImage.id}`);
+    // An admin sees every image: told whose it is not, rather than that it is absent.
+    const forAlice = await api(app)
+      .post('/api/jobs.json')
+      .set(bearer(ADMIN_TOKEN))
+      .send({ image_id: bobsImage.id, job_type: 'grayscale', user_id: alice.id })
       .expect(422);
-    expect(foreign.body.details[0]).toEqual({ field: 'image_id', message: `image_id ${bobsImage.id} is not an image of user ${alice.id}` });
+    expect(forAlice.body.error).toBe(`image_id ${bobsImage.id} is not an image of user ${alice.id}`);
   });
 
   it('refuses to create a job for another user (403) unless an admin does it', async () => {

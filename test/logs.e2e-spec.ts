@@ -87,4 +87,25 @@ describe('structured logs of the API and worker processes', () => {
     expect(JSON.stringify(apiLines)).not.toContain('secret-value');
     expect(JSON.stringify(apiLines)).not.toContain(signUp.body.authentication_token);
   }, 60_000);
+
+  it('writes how long each start phase took at debug level', () => {
+    const phases = (process: ManagedProcess) =>
+      jsonLines(process)
+        .filter((line) => line.event === 'start_phase')
+        .map((line) => {
+          expect(line).toMatchObject({ level: 'debug', duration_ms: expect.any(Number) });
+          return line.phase;
+        });
+    expect(phases(api)).toEqual([
+      'loading the code',
+      'loading the API code',
+      'embedded PostgreSQL or DATABASE_URL',
+      'migrations check',
+      'API modules',
+      'API set-up',
+      'API init and listen',
+      'in all',
+    ]);
+    expect(phases(worker)).toEqual(['loading the code', 'migrations check', 'worker modules', 'in all']);
+  });
 });

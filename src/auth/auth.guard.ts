@@ -1,6 +1,7 @@
 import { CanActivate, ExecutionContext, ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AppConfig } from '../config/app-config';
+import { ADMIN_FIELDS, ADMIN_ONLY } from '../identity/admin-only.decorator';
 import { SessionsService } from '../sessions/sessions.service';
 import { csrfTokenMatches, CSRF_HEADER, IS_COOKIE_AUTH, sameOrigin, sessionCookieOf } from './cookie-session';
 import { bearerPrincipal, bearerToken } from './bearer';
@@ -40,13 +41,30 @@ export class AuthGuard implements CanActivate {
     const cookie = sessionCookieOf(request);
     if (!header && cookie && this.reflector.getAllAndOverride<boolean>(IS_COOKIE_AUTH, [context.getHandler(), context.getClass()])) {
       request.principal = await this.authenticateCookie(request, cookie);
-      return true;
+    } else {
+      if (!header) {
+        throw this.unauthorized('Missing credentials: send the header "Authorization: Bearer <authentication_token>"');
+      }
+      request.principal = await bearerPrincipal(bearerToken(header), this.adminDigest, this.sessions);
     }
-    if (!header) {
-      throw this.unauthorized('Missing credentials: send the header "Authorization: Bearer <authentication_token>"');
-    }
-    request.principal = await bearerPrincipal(bearerToken(header), this.adminDigest, this.sessions);
+    if (!request.principal.isAdmin) this.refuseAdminWork(context, request);
     return true;
+  }
+
+  /**
+   * A non-admin calling an admin-only route (@AdminOnly) or sending an admin-only field
+   * (@AdminFields) is refused here: guards run before the pipes that check the body, so the 403
+   * comes first, whatever the body.
+   */
+  private refuseAdminWork(context: ExecutionContext, request: AuthenticatedRequest): void {
+    const targets = [context.getHandler(), context.getClass()];
+    const action = this.reflector.getAllAndOverride<string | undefined>(ADMIN_ONLY, targets);
+    if (action) throw new ForbiddenException(`Only an admin may ${action}`);
+    const fields = this.reflector.getAllAndOverride<Record<string, string> | undefined>(ADMIN_FIELDS, targets);
+    const body: unknown = request.body;
+    if (!fields || typeof body !== 'object' || body === null) return;
+    const sent = Object.entries(fields).find(([field]) => (body as Record<string, unknown>)[field] !== undefined);
+    if (sent) throw new ForbiddenException(`Only an admin may ${sent[1]}`);
   }
 
   private async authenticateCookie(request: AuthenticatedRequest, token: string): Promise<Principal> {

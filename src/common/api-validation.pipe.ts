@@ -11,7 +11,8 @@ export const BODY_VALIDATION: ValidatorOptions = {
   whitelist: true,
   forbidNonWhitelisted: true,
   forbidUnknownValues: true,
-  validationError: { target: false, value: false },
+  // Values are kept (never answered) so that a missing field is told from a wrong one.
+  validationError: { target: false, value: true },
 };
 
 /**

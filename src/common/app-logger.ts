@@ -1,7 +1,7 @@
 import { LoggerService } from '@nestjs/common';
 import pino from 'pino';
-import pretty from 'pino-pretty';
 import { currentLogFields } from './log-context';
+import { type LogRecord, prettyLine } from './pretty-log';
 
 /**
  * Nest's own narration of its start: a line per module loaded, per controller and per route
@@ -25,8 +25,8 @@ export function defaultLogFormat(): LogFormat {
 }
 
 /**
- * The log of the API and of the worker: pino, one JSON object per line (or pino-pretty on a
- * terminal), each line carrying the fields of the request or job it was written in.
+ * The log of the API and of the worker: pino, one JSON object per line (or one readable line on a
+ * terminal, see prettyLine), each line carrying the fields of the request or job it was written in.
  */
 export class AppLogger implements LoggerService {
   private logger: pino.Logger;
@@ -99,19 +99,12 @@ function createPino({ format, level }: LogOptions): pino.Logger {
     // pino merges each line's fields into what the mixin returns: a copy keeps the context unchanged.
     mixin: () => ({ ...currentLogFields() }),
     timestamp: pino.stdTimeFunctions.isoTime,
-  };
-  if (format === 'json') {
     // Level names rather than pino's numbers: what a person filtering the collected lines types.
-    return pino({ ...options, formatters: { level: (label) => ({ level: label }) } }, pino.destination({ sync: true }));
-  }
-  return pino(
-    options,
-    pretty({
-      sync: true,
-      colorize: process.stdout.isTTY,
-      translateTime: 'SYS:HH:MM:ss.l',
-      ignore: 'pid,hostname,context',
-      messageFormat: '{if context}[{context}] {end}{msg}',
-    }),
-  );
+    formatters: { level: (label) => ({ level: label }) },
+  };
+  const stdout = pino.destination({ sync: true });
+  if (format === 'json') return pino(options, stdout);
+  // One line a request and a job event, rather than pino-pretty's line per field.
+  const colours = Boolean(process.stdout.isTTY);
+  return pino(options, { write: (line: string) => stdout.write(`${prettyLine(JSON.parse(line) as LogRecord, colours)}\n`) });
 }

@@ -12,11 +12,11 @@ const SECRET_QUERY = /([?&](?:access_token|token)=)[^&]*/gi;
 /**
  * Gives each request an id (answered as X-Request-Id) that every log line written while serving it
  * carries, and, given a logger, logs each request once it ends: `req` (method and URL as the client
- * sent it, credentials in the query redacted), `res` (status) and `responseTime` (ms), at `error`
- * with "request errored" for a 5xx, "request aborted" when the client left before the answer
- * ended, "request completed" otherwise. These are the lines pino-http wrote; written here with one
- * listener and one log call, since pino-http's child logger and serializers cost every request
- * about as much again.
+ * sent it, credentials in the query redacted), `user_id` once authenticated, `res` (status) and
+ * `responseTime` (ms), at `error` with "request errored" for a 5xx, "request aborted" when the
+ * client left before it sent its whole request or got the whole answer, "request completed"
+ * otherwise. These are the lines pino-http wrote; written here with one listener and one log
+ * call, since pino-http's child logger and serializers cost every request about as much again.
  */
 export function requestLogging(logger?: pino.Logger): RequestHandler {
   return (request: Request, response: Response, next: NextFunction) => {
@@ -27,10 +27,29 @@ export function requestLogging(logger?: pino.Logger): RequestHandler {
     if (logger) {
       const started = Date.now();
       const { method, originalUrl } = request;
-      response.once('close', () => logRequest(logger, request, response, id, { method, url: originalUrl }, Date.now() - started));
+      const bodyBytes = countBodyBytes(response);
+      response.once('close', () =>
+        logRequest(logger, request, response, id, { method, url: originalUrl }, Date.now() - started, bodyBytes()),
+      );
     }
     withLogContext({ req_id: id }, next);
   };
+}
+
+/**
+ * The bytes of body handed to the response so far. A streamed file's source signals its end only
+ * after its last bytes went out (a file is read once more to find it has no more): a client that
+ * hangs up on receiving the last byte, as curl does, closes the response before it ends, and the
+ * answer is complete all the same when every byte its Content-Length announced was sent.
+ */
+function countBodyBytes(response: Response): () => number {
+  let sent = 0;
+  const write = response.write;
+  response.write = function (this: Response, chunk: unknown, ...rest: unknown[]) {
+    sent += typeof chunk === 'string' ? Buffer.byteLength(chunk) : ArrayBuffer.isView(chunk) ? chunk.byteLength : 0;
+    return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as Response['write'];
+  return () => sent;
 }
 
 /** `id` is written as well as taken from the log context: a client gone early closes the response outside the request's context. */
@@ -41,10 +60,14 @@ function logRequest(
   id: string,
   req: { method: string; url: string },
   responseTime: number,
+  bodyBytes: number,
 ): void {
   const status = response.statusCode;
+  // Set by the auth guard; read by shape, so that this folder does not depend on auth's.
+  const userId = (request as { principal?: { userId?: number | null } }).principal?.userId;
   const fields = {
     req_id: id,
+    ...(typeof userId === 'number' ? { user_id: userId } : {}),
     req: { method: req.method, url: req.url.includes('?') ? req.url.replace(SECRET_QUERY, '$1[redacted]') : req.url },
     res: { status },
     responseTime,
@@ -52,6 +75,17 @@ function logRequest(
   if (status >= 500) {
     logger.error({ ...fields, err: new Error(`failed with status code ${status}`) }, 'request errored');
   } else {
-    logger.info(fields, !request.readableAborted && response.writableEnded ? 'request completed' : 'request aborted');
+    logger.info(fields, request.complete && answered(response, bodyBytes) ? 'request completed' : 'request aborted');
   }
+}
+
+/**
+ * Whether the whole answer was sent: ended, or every byte of its declared length written. (Not
+ * whether the request stream was read to its end: a GET nobody read is cut short when its client
+ * hangs up, complete as it arrived.)
+ */
+function answered(response: Response, bodyBytes: number): boolean {
+  if (response.writableEnded) return true;
+  const declared = Number(response.getHeader('content-length'));
+  return response.headersSent && Number.isInteger(declared) && declared > 0 && bodyBytes >= declared;
 }

@@ -1,6 +1,7 @@
 import { Controller, Get, Header, HttpCode, Param, Post, Req, Res, UseFilters } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { AdminOnly } from '../identity/admin-only.decorator';
 import { clearSessionCookie, CookieAuth, csrfTokenOf, sessionCookieOf } from '../auth/cookie-session';
 import { CurrentPrincipal } from '../identity/current-principal.decorator';
 import { Principal } from '../identity/principal';
@@ -43,6 +44,7 @@ export class DashboardController {
 
   @Post('jobs/:id/retry')
   @CookieAuth()
+  @AdminOnly('use the queue dashboard')
   @HttpCode(200)
   async retry(@CurrentPrincipal() principal: Principal, @Param('id', new ParseIdPipe('job')) id: number): Promise<JobResponseDto> {
     return JobResponseDto.from(await this.dashboard.retry(principal, id));
@@ -50,6 +52,7 @@ export class DashboardController {
 
   @Post('jobs/:id/cancel')
   @CookieAuth()
+  @AdminOnly('use the queue dashboard')
   @HttpCode(200)
   async cancel(@CurrentPrincipal() principal: Principal, @Param('id', new ParseIdPipe('job')) id: number): Promise<JobResponseDto> {
     return JobResponseDto.from(await this.dashboard.cancel(principal, id));

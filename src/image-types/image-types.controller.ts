@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { AdminOnly } from '../identity/admin-only.decorator';
 import { CurrentPrincipal } from '../identity/current-principal.decorator';
 import { Principal } from '../identity/principal';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
@@ -29,6 +30,7 @@ export class ImageTypesController {
   }
 
   @Post()
+  @AdminOnly('create image types')
   @ApiOperation({ summary: 'Create an image type (admins)' })
   @ApiCreatedResponse({ type: ImageTypeResponseDto })
   @ApiErrorResponses(400, 401, 403, 422)
@@ -45,6 +47,7 @@ export class ImageTypesController {
   }
 
   @Put(':id')
+  @AdminOnly('change image types')
   @ApiOperation({ summary: 'Rename an image type (admins)' })
   @ApiOkResponse({ type: ImageTypeResponseDto })
   @ApiErrorResponses(400, 401, 403, 404, 422)
@@ -58,6 +61,7 @@ export class ImageTypesController {
 
   @Delete(':id')
   @HttpCode(200)
+  @AdminOnly('delete image types')
   @ApiOperation({ summary: 'Delete an image type no image uses (admins)' })
   @ApiOkResponse({ type: ImageTypeResponseDto, description: 'The deleted image type.' })
   @ApiErrorResponses(401, 403, 404, 409)

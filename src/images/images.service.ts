@@ -59,7 +59,8 @@ export class ImagesService {
   async create(principal: Principal, dto: CreateImageDto, file?: StoredImageFile): Promise<Image> {
     const userId = principal.ownerFor(dto.user_id);
     const imageType = (await this.resolveImageType(dto)) ?? (file ? await this.imageTypes.findByName(ORIGINAL_IMAGE_TYPE) : null);
-    const originalId = dto.original_id === undefined ? null : (await this.requireOwned(dto.original_id, userId, 'original_id')).id;
+    const originalId =
+      dto.original_id === undefined ? null : (await this.requireOwned(principal, dto.original_id, userId, 'original_id')).id;
     const image = await this.images.transaction(async (manager) => {
       const inserted = await this.images.insert(manager, {
         status: file ? IMAGE_STATUS.originalStored : IMAGE_STATUS.created,
@@ -94,7 +95,7 @@ export class ImagesService {
     if (imageType !== undefined) changes.imageTypeId = imageType.id;
     if (dto.original_id !== undefined) {
       if (dto.original_id === image.id) throw invalidField('original_id', 'An image cannot be derived from itself');
-      changes.originalId = (await this.requireOwned(dto.original_id, changes.userId ?? image.userId, 'original_id')).id;
+      changes.originalId = (await this.requireOwned(principal, dto.original_id, changes.userId ?? image.userId, 'original_id')).id;
     }
     return changes;
   }
@@ -157,10 +158,10 @@ export class ImagesService {
     return principal.scope(selection);
   }
 
-  /** Image `imageId` of user `userId`, named by a body's `field`: refused (422) if it is not theirs. */
-  async requireOwned(imageId: number, userId: number, field: string): Promise<Image> {
-    const image = await this.images.findOwned(imageId, userId);
-    if (!image) throw notAnImageOf(field, imageId, userId);
+  /** Image `imageId` of user `userId`, named by a body's `field` (see notAnImageOf for the refusals). */
+  async requireOwned(principal: Principal, imageId: number, userId: number, field: string): Promise<Image> {
+    const [image] = await this.images.findByIds([imageId]);
+    if (!image || image.userId !== userId) throw notAnImageOf(principal, field, imageId, image ?? null, userId);
     return image;
   }
 
@@ -168,12 +169,12 @@ export class ImagesService {
    * The images `imageIds` name, read in one query, and a check of each as requireOwned makes it:
    * for a batch of jobs, one round trip instead of one per job.
    */
-  async ownedImages(imageIds: number[]): Promise<(imageId: number, userId: number, field: string) => Image> {
+  async ownedImages(imageIds: number[]): Promise<(principal: Principal, imageId: number, userId: number, field: string) => Image> {
     const found = await this.images.findByIds(imageIds);
     const byId = new Map(found.map((image) => [image.id, image]));
-    return (imageId, userId, field) => {
+    return (principal, imageId, userId, field) => {
       const image = byId.get(imageId);
-      if (!image || image.userId !== userId) throw notAnImageOf(field, imageId, userId);
+      if (!image || image.userId !== userId) throw notAnImageOf(principal, field, imageId, image ?? null, userId);
       return image;
     };
   }
@@ -252,6 +253,12 @@ function fileColumns(file: StoredImageFile): Partial<Image> {
   };
 }
 
-function notAnImageOf(field: string, imageId: number, userId: number) {
+/**
+ * Someone else's image is, to a user, as absent as one that does not exist: the same 404, naming
+ * no owner. Only an admin, who sees every image, is told that it belongs to another user than the
+ * one the record is for (422).
+ */
+function notAnImageOf(principal: Principal, field: string, imageId: number, image: Image | null, userId: number): Error {
+  if (!image || !principal.owns(image.userId)) return new NotFoundException(`No image with id ${imageId}`);
   return invalidField(field, `${field} ${imageId} is not an image of user ${userId}`);
 }

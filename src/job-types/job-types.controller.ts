@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { AdminOnly } from '../identity/admin-only.decorator';
 import { CurrentPrincipal } from '../identity/current-principal.decorator';
 import { Principal } from '../identity/principal';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
@@ -29,6 +30,7 @@ export class JobTypesController {
   }
 
   @Post()
+  @AdminOnly('create job types')
   @ApiOperation({ summary: 'Create a job type (admins)' })
   @ApiCreatedResponse({ type: JobTypeResponseDto })
   @ApiErrorResponses(400, 401, 403, 422)
@@ -45,6 +47,7 @@ export class JobTypesController {
   }
 
   @Put(':id')
+  @AdminOnly('change job types')
   @ApiOperation({ summary: 'Rename a job type (admins)' })
   @ApiOkResponse({ type: JobTypeResponseDto })
   @ApiErrorResponses(400, 401, 403, 404, 422)
@@ -58,6 +61,7 @@ export class JobTypesController {
 
   @Delete(':id')
   @HttpCode(200)
+  @AdminOnly('delete job types')
   @ApiOperation({ summary: 'Delete a job type (admins)' })
   @ApiOkResponse({ type: JobTypeResponseDto, description: 'The deleted job type.' })
   @ApiErrorResponses(401, 403, 404, 409)

@@ -1,5 +1,6 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { AdminOnly } from '../identity/admin-only.decorator';
 import { CurrentPrincipal } from '../identity/current-principal.decorator';
 import { Principal } from '../identity/principal';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
@@ -14,6 +15,7 @@ export class JobInjectorController {
   constructor(private readonly injector: JobInjectorService) {}
 
   @Post('inject')
+  @AdminOnly('inject jobs')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Create a job for every matching image that lacks one (admins)',

@@ -141,14 +141,14 @@ export class JobsService {
   private async plan(
     principal: Principal,
     dto: CreateJobDto,
-    ownedImage: (imageId: number, userId: number, field: string) => Promise<Image>,
+    ownedImage: (principal: Principal, imageId: number, userId: number, field: string) => Promise<Image>,
   ): Promise<NewJob> {
     const userId = principal.ownerFor(dto.user_id);
     const spec = parseJobSpec(dto);
     if (spec.kind !== 'process') await this.checkAggregate(principal, userId, spec.aggregate, spec.params);
     const { sequence } = spec;
     const params = spec.params as Record<string, object>;
-    const image = dto.image_id === undefined ? null : await ownedImage(dto.image_id, userId, 'image_id');
+    const image = dto.image_id === undefined ? null : await ownedImage(principal, dto.image_id, userId, 'image_id');
     if (pipelineKind(sequence) === 'process') {
       if (!image) throw invalidField('image_id', 'image_id is required: a process job works on one of your images');
       if (!image.s3Key) {
@@ -205,8 +205,11 @@ export class JobsService {
       await this.images.assertImageTypeExists(request.selection.imageType, field);
     }
     if (request.target && !(await this.images.histogramOf(ownerId, request.target))) {
+      // An image the caller may not see is answered as absent (404), as everywhere.
+      if ('imageId' in request.target) await this.images.findOne(principal, request.target.imageId);
       const [field, value] = 'imageId' in request.target ? ['TARGET', request.target.imageId] : ['TARGET_S3_HIST', request.target.s3Key];
-      throw invalidField(field, `${field} ${value} is not a histogram image of user ${ownerId}`);
+      const whose = principal.userId === ownerId ? 'one of your histogram images' : `a histogram image of user ${ownerId}`;
+      throw invalidField(field, `${field} ${value} is not ${whose}`);
     }
   }
 

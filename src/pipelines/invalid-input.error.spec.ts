@@ -1,6 +1,9 @@
 import { ArgumentsHost } from '@nestjs/common';
 import { ApiExceptionFilter } from '../common/api-exception.filter';
-import { invalidField, invalidFields, InvalidInputError } from './invalid-input.error';
+import { plainToInstance, Type } from 'class-transformer';
+import { IsEmail, IsOptional, IsString, MaxLength, ValidateNested, validateSync } from 'class-validator';
+import { BODY_VALIDATION } from '../common/api-validation.pipe';
+import { invalidField, invalidFields, InvalidInputError, validationDetails } from './invalid-input.error';
 
 describe('InvalidInputError', () => {
   it("reads as its one detail's message", () => {
@@ -45,5 +48,42 @@ describe('InvalidInputError', () => {
         { field: 'b', message: 'y' },
       ],
     });
+  });
+});
+
+describe('validationDetails', () => {
+  class Address {
+    @IsString()
+    @MaxLength(10)
+    city: string;
+  }
+  class SignUp {
+    @IsEmail({}, { message: 'email must be an email address' })
+    @MaxLength(254)
+    email: string;
+
+    @IsOptional()
+    @IsString()
+    nickname?: string;
+
+    @ValidateNested()
+    @Type(() => Address)
+    address: Address;
+  }
+  const details = (body: object) => validationDetails(validateSync(plainToInstance(SignUp, body), BODY_VALIDATION));
+
+  it('says a missing required field is required, once, instead of every constraint it breaks', () => {
+    expect(details({ address: {} })).toEqual([
+      { field: 'email', message: 'email is required' },
+      { field: 'address.city', message: 'address.city is required' },
+    ]);
+  });
+
+  it('still names each broken constraint of a field that is present, and of one sent as null', () => {
+    expect(details({ email: 'x'.repeat(300), address: { city: 'c' } })).toEqual([
+      { field: 'email', message: 'email must be shorter than or equal to 254 characters' },
+      { field: 'email', message: 'email must be an email address' },
+    ]);
+    expect(details({ email: null, address: { city: 'c' } }).map((detail) => detail.message)).toContain('email must be an email address');
   });
 });

@@ -31,10 +31,29 @@ export function invalidField(field: string, message: string): InvalidInputError 
   return invalidFields([{ field, message }]);
 }
 
-/** Flattens class-validator's tree of errors into one detail per broken constraint. */
+const OWN_ABSENCE = 'ownAbsenceMessage';
+
+/**
+ * The validation options of a rule whose message says itself what an absent value lacks (resize's
+ * sides: "resize needs a width, a height or both"): for a missing field, validationDetails answers
+ * that message alone.
+ */
+export const OWN_ABSENCE_MESSAGE = { context: { [OWN_ABSENCE]: true } };
+
+/**
+ * Flattens class-validator's tree of errors into one detail per broken constraint. A required
+ * field that is missing breaks every constraint it has ("must be an email address", "must be
+ * shorter than…"), none of which says what is wrong: it gets the one message "email is required"
+ * instead. Missing is told from present when the errors record values (BODY_VALIDATION does).
+ */
 export function validationDetails(errors: ValidationError[], parent = ''): ErrorDetail[] {
   return errors.flatMap((error) => {
     const field = parent ? `${parent}.${error.property}` : error.property;
+    if ('value' in error && error.value === undefined && error.constraints) {
+      const { constraints, contexts } = error;
+      const own = Object.keys(constraints).filter((name) => contexts?.[name]?.[OWN_ABSENCE]);
+      return own.length ? own.map((name) => ({ field, message: constraints[name] })) : [{ field, message: `${field} is required` }];
+    }
     const own = Object.values(error.constraints ?? {}).map((message) => ({ field, message }));
     return [...own, ...validationDetails(error.children ?? [], field)];
   });

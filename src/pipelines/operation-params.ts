@@ -1,4 +1,5 @@
 import { IsIn, IsInt, IsNumber, IsOptional, Max, Min, ValidateBy } from 'class-validator';
+import { OWN_ABSENCE_MESSAGE } from './invalid-input.error';
 
 /*
  * The parameters of the operations that take some, as class-validator DTO classes, and the limits
@@ -41,16 +42,19 @@ const isSide = (value: unknown) => Number.isInteger(value) && (value as number) 
  * width's rule also requires a side when `orElse` is absent too.
  */
 function IsSide(orElse?: 'height'): PropertyDecorator {
-  return ValidateBy({
-    name: 'isSide',
-    validator: {
-      validate: (side, args) => (side === undefined ? !orElse || (args?.object as ResizeParams)[orElse] !== undefined : isSide(side)),
-      defaultMessage: (args) =>
-        args?.value === undefined
-          ? 'resize needs a width, a height or both'
-          : `${args?.property} must be an integer from 1 to ${RESIZE_MAX_SIDE}`,
+  return ValidateBy(
+    {
+      name: 'isSide',
+      validator: {
+        validate: (side, args) => (side === undefined ? !orElse || (args?.object as ResizeParams)[orElse] !== undefined : isSide(side)),
+        defaultMessage: (args) =>
+          args?.value === undefined
+            ? 'resize needs a width, a height or both'
+            : `${args?.property} must be an integer from 1 to ${RESIZE_MAX_SIDE}`,
+      },
     },
-  });
+    OWN_ABSENCE_MESSAGE,
+  );
 }
 
 export class ResizeParams {

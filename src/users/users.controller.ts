@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { AdminFields } from '../identity/admin-only.decorator';
 import { CurrentPrincipal } from '../identity/current-principal.decorator';
 import { Principal } from '../identity/principal';
 import { Public } from '../identity/public.decorator';
@@ -92,6 +93,7 @@ export class UsersController {
   }
 
   @Put(':id')
+  @AdminFields({ admin: 'grant or revoke admin', max_jobs_in_progress: 'change quotas', max_storage_bytes: 'change quotas' })
   @ApiBearerAuth()
   @ApiOperation({ summary: 'Change your username, email or password (admins: anyone, `admin` and the quotas)' })
   @ApiOkResponse({ type: UserResponseDto })

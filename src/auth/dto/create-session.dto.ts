@@ -1,5 +1,6 @@
 import { ApiPropertyOptional, ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
+import { OWN_ABSENCE_MESSAGE } from '../../pipelines/invalid-input.error';
 import { IsBoolean, IsOptional, IsString, Length, ValidateIf } from 'class-validator';
 import { lowercaseTrimmed } from '../../users/dto/create-user.dto';
 import { IsStorableText } from '../../common/is-storable-text.decorator';
@@ -7,7 +8,7 @@ import { IsStorableText } from '../../common/is-storable-text.decorator';
 export class CreateSessionDto {
   @ApiPropertyOptional({ description: 'Give username or email.', example: 'ada' })
   @ValidateIf((dto: CreateSessionDto) => dto.username !== undefined || dto.email === undefined)
-  @IsString({ message: 'username or email is required' })
+  @IsString({ message: 'username or email is required', ...OWN_ABSENCE_MESSAGE })
   @Length(1, 254)
   @IsStorableText()
   username?: string;

@@ -45,7 +45,7 @@ export class JobBatchItemDto {
   @ApiPropertyOptional({ type: JobResponseDto, description: 'The job created (status 201 only).' })
   job?: JobResponseDto;
 
-  @ApiPropertyOptional({ description: 'Why this body was refused (4xx only).', example: 'image_id 9 is not an image of user 3' })
+  @ApiPropertyOptional({ description: 'Why this body was refused (4xx only).', example: 'No image with id 9' })
   error?: string;
 
   @ApiPropertyOptional({ type: [ErrorDetailDto], description: 'The fields at fault (4xx only).' })
