@@ -78,7 +78,10 @@ async function main(): Promise<void> {
     checkpoint();
     await runMigrations(database.url, { queueOnPostgres: !config.REDIS_URL });
     checkpoint();
-    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, database.url), { logger: appLogger });
+    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, database.url), {
+      logger: appLogger,
+      abortOnError: false,
+    });
     configureApp(app, appLogger.pino);
     await app.listen(config.PORT).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'EADDRINUSE') throw error;

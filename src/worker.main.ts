@@ -27,7 +27,10 @@ async function bootstrap(): Promise<void> {
   await runMigrations(config.DATABASE_URL, { queueOnPostgres: !config.REDIS_URL });
   // One job's input is decoded once and never again: libvips' operation cache would only hold memory.
   sharp.cache(false);
-  const app = await NestFactory.createApplicationContext(WorkerAppModule.forRoot(config, config.DATABASE_URL), { logger: appLogger });
+  const app = await NestFactory.createApplicationContext(WorkerAppModule.forRoot(config, config.DATABASE_URL), {
+    logger: appLogger,
+    abortOnError: false,
+  });
   logger.log(
     `Serving queues ${config.WORKER_QUEUES.join(', ')} (concurrency ${config.WORKER_CONCURRENCY}) on ` +
       (config.REDIS_URL ? 'Redis' : 'PostgreSQL'),
