@@ -20,11 +20,12 @@ module.exports = {
     },
     {
       displayName: 'e2e',
-      testEnvironment: 'node',
       rootDir: __dirname,
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
       transform,
       transformIgnorePatterns,
+      // A database of its own for each test file, copied from the template the global setup migrates.
+      testEnvironment: '<rootDir>/test/setup/suite-environment.ts',
       globalSetup: '<rootDir>/test/setup/global-setup.ts',
       globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
     },

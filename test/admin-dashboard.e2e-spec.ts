@@ -6,16 +6,15 @@ import { DataSource } from 'typeorm';
 import { StorageDriver } from '../src/storage/storage.driver';
 import { createAdmin, createJob, createStoredImage, createUser, fixture, TestUser } from './utils/factories';
 import { availableBackends } from './utils/faults/cluster';
-import { startPrivateRedis } from './utils/faults/redis-server';
+import { REDIS_SERVER, startPrivateRedis } from './utils/faults/redis-server';
+import { installed, whenInstalled } from './setup/required-tools';
 import { createSuiteDatabase } from './utils/suite-database';
 import { ADMIN_TOKEN, api, bearer, createTestApp, startTestWorker, testEnv, TestEnv } from './utils/test-app';
 
 const CHROMIUM = '/usr/bin/chromium';
-/** In CI (.ci/run installs it) a missing Chromium fails the browser test; elsewhere it is skipped, saying so. */
-const CHROMIUM_REQUIRED = process.env.CI === 'true';
-const browserSkipWhy = existsSync(CHROMIUM) || CHROMIUM_REQUIRED ? null : `${CHROMIUM} is not installed (apt-get install chromium)`;
-if (browserSkipWhy) console.warn(`Skipping the browser test of test/admin-dashboard.e2e-spec.ts: ${browserSkipWhy}`);
-const inBrowser = browserSkipWhy ? it.skip : it;
+const inBrowser = whenInstalled(it, CHROMIUM, existsSync(CHROMIUM), 'apt-get install chromium');
+const INSTALL_REDIS = 'apt-get install redis-server';
+const withRedisServer = whenInstalled(it, 'redis-server', REDIS_SERVER !== undefined, INSTALL_REDIS);
 
 const CHROMIUM_ARGS = [
   '--headless',
@@ -278,32 +277,32 @@ describe.each(availableBackends())('the admin queue dashboard, queue on $name', 
 });
 
 describe('the admin queue dashboard while Redis is down', () => {
-  it('still answers, with the queues unavailable and the database’s counts, and shows the queues again once Redis is back', async () => {
-    const redis = await startPrivateRedis();
-    if (!redis) {
-      console.warn('skipped: no redis-server installed to start a private Redis with');
-      return;
-    }
-    const database = await createSuiteDatabase(`dashboard_redis_down_${process.pid}`);
-    const app = await createTestApp(testEnv({ DATABASE_URL: database.url, REDIS_URL: redis.url }));
-    const show = async () => (await api(app).get('/admin/queues').set(bearer(ADMIN_TOKEN)).expect(200)).text;
-    try {
-      expect(await show()).toContain('data-count="entries.waiting">0<');
-      await redis.stop();
-      const down = await show();
-      expect(down).toContain('Queue unavailable: The process queue did not answer within 3 s');
-      expect(down).not.toContain('data-count="entries.');
-      expect(down).toContain('data-count="jobs.failed">0<');
-      await redis.start();
-      const deadline = Date.now() + 30_000;
-      while (!(await show()).includes('data-count="entries.waiting">0<')) {
-        if (Date.now() > deadline) throw new Error('The queues stayed unavailable after Redis was back');
-        await new Promise((resolve) => setTimeout(resolve, 200));
+  withRedisServer(
+    'still answers, with the queues unavailable and the database’s counts, and shows the queues again once Redis is back',
+    async () => {
+      const redis = installed(await startPrivateRedis(), 'redis-server', INSTALL_REDIS);
+      const database = await createSuiteDatabase(`dashboard_redis_down_${process.pid}`);
+      const app = await createTestApp(testEnv({ DATABASE_URL: database.url, REDIS_URL: redis.url }));
+      const show = async () => (await api(app).get('/admin/queues').set(bearer(ADMIN_TOKEN)).expect(200)).text;
+      try {
+        expect(await show()).toContain('data-count="entries.waiting">0<');
+        await redis.stop();
+        const down = await show();
+        expect(down).toContain('Queue unavailable: The process queue did not answer within 3 s');
+        expect(down).not.toContain('data-count="entries.');
+        expect(down).toContain('data-count="jobs.failed">0<');
+        await redis.start();
+        const deadline = Date.now() + 30_000;
+        while (!(await show()).includes('data-count="entries.waiting">0<')) {
+          if (Date.now() > deadline) throw new Error('The queues stayed unavailable after Redis was back');
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      } finally {
+        await app.close();
+        await redis.close();
+        await database.drop();
       }
-    } finally {
-      await app.close();
-      await redis.close();
-      await database.drop();
-    }
-  }, 90_000);
+    },
+    90_000,
+  );
 });

@@ -13,10 +13,11 @@ import { readFileSync } from 'node:fs';
 import { availableBackends, Cluster } from './utils/faults/cluster';
 import { formatCountsTable, outputsStayPut, statusCounts, waitForJobRow } from './utils/faults/invariants';
 import { restartableServer } from './utils/faults/postgres';
-import { startPrivateRedis } from './utils/faults/redis-server';
+import { REDIS_SERVER, startPrivateRedis } from './utils/faults/redis-server';
 import { liveProcesses, ManagedProcess, pollUntil, sleep, within } from './utils/faults/processes';
 import { deleteInstallationKeys, redisKeysOf, truncateQueueTables } from './utils/faults/queue-store';
 import { countsRows, images, runScenario } from './utils/faults/scenario';
+import { installed, whenInstalled } from './setup/required-tools';
 
 const SCENARIO_TIMEOUT = 300_000;
 
@@ -88,6 +89,8 @@ async function startedCluster(
   return { imageId, workers: started };
 }
 
+const INSTALL_REDIS = 'apt-get install redis-server';
+
 beforeAll(() => {
   // The suite's own migrations (createSuiteDatabase) need not log every step.
   Logger.overrideLogger(['error', 'warn']);
@@ -103,6 +106,8 @@ describe.each(availableBackends().map((backend) => [backend.name, backend] as co
   'faults on the %s queue backend',
   (_name, backend) => {
     const redisOnly = backend.name === 'redis' ? it : it.skip;
+    const withRedisServer =
+      backend.name === 'redis' ? whenInstalled(it, 'redis-server', REDIS_SERVER !== undefined, INSTALL_REDIS) : it.skip;
 
     redisOnly(
       '1. two databases on one Redis: a fresh database’s jobs 1, 2, 3 run, alone and side by side with the other’s',
@@ -202,14 +207,10 @@ describe.each(availableBackends().map((backend) => [backend.name, backend] as co
       SCENARIO_TIMEOUT,
     );
 
-    redisOnly(
+    withRedisServer(
       '4b. Redis restarted mid-run, without persistence (a private Redis server, so no one else loses theirs)',
       async () => {
-        const redis = await startPrivateRedis();
-        if (!redis) {
-          console.warn('4b skipped: no redis-server installed to start a private Redis with');
-          return;
-        }
+        const redis = installed(await startPrivateRedis(), 'redis-server', INSTALL_REDIS);
         try {
           await runScenario({ name: 'redis', redisUrl: redis.url }, 'Redis restarted', async (ctx) => {
             const cluster = await ctx.cluster('c');

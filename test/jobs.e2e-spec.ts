@@ -18,6 +18,10 @@ describe('jobs', () => {
 
   afterAll(() => app.close());
 
+  /** The user's jobs in the database: a count of their own, which no other test's jobs change. */
+  const jobsOf = async (user: TestUser): Promise<number> =>
+    (await app.get(DataSource).query('SELECT count(*)::int AS n FROM jobs WHERE user_id = $1', [user.id]))[0].n;
+
   it.each([
     ['a single operation', { job_type: 'grayscale' }, ['process', 'grayscale']],
     ['a list of operations', { job_type: ['grayscale', 'histogram'] }, ['process', 'grayscale', 'histogram']],
@@ -85,7 +89,7 @@ describe('jobs', () => {
     ['parameters that are not an object', { job_type: 'blur', params: [1] }, 'params', /object/],
     ['a timeout of zero', { job_type: 'blur', timeout: 0 }, 'timeout', /timeout/],
   ])('refuses %s with 422 naming it, and queues nothing', async (_, body, field, message) => {
-    const before = (await app.get(DataSource).query('SELECT count(*)::int AS n FROM jobs'))[0].n;
+    const before = await jobsOf(alice);
     const response = await api(app)
       .post('/api/jobs.json')
       .set(bearer(alice.token))
@@ -93,7 +97,7 @@ describe('jobs', () => {
       .expect(422);
     const detail = response.body.details.find((d: { field: string }) => d.field === field);
     expect(detail?.message ?? response.body.error).toMatch(message);
-    expect((await app.get(DataSource).query('SELECT count(*)::int AS n FROM jobs'))[0].n).toBe(before);
+    expect(await jobsOf(alice)).toBe(before);
   });
 
   it.each([
@@ -103,14 +107,14 @@ describe('jobs', () => {
     [`QUERY='n=all' EVIL=1`, 'environment'],
     [`QUERY='n=all&bogus=1'`, 'environment.QUERY.bogus'],
   ])('refuses the environment %s with 422 naming %s, and queues nothing', async (environment, field) => {
-    const before = (await app.get(DataSource).query('SELECT count(*)::int AS n FROM jobs'))[0].n;
+    const before = await jobsOf(alice);
     const response = await api(app)
       .post('/api/jobs.json')
       .set(bearer(alice.token))
       .send({ job_sequence: ['query', 'histogram', 'median'], environment })
       .expect(422);
     expect(response.body.details.map((detail: { field: string }) => detail.field)).toContain(field);
-    expect((await app.get(DataSource).query('SELECT count(*)::int AS n FROM jobs'))[0].n).toBe(before);
+    expect(await jobsOf(alice)).toBe(before);
   });
 
   it("refuses a search whose target is not the caller's histogram image, or whose USER is someone else", async () => {

@@ -32,3 +32,18 @@ export function withDatabase(url: string, database: string): string {
   parsed.pathname = `/${encodeURIComponent(database)}`;
   return parsed.toString();
 }
+
+/**
+ * Creates `database` as a copy of `template`, which nothing may be connected to meanwhile: a copy
+ * of a migrated database takes a fraction of the time its migrations would.
+ */
+export async function copyDatabase(serverUrl: string, database: string, template: string): Promise<void> {
+  const client = new Client({ connectionString: serverUrl });
+  client.on('error', () => undefined); // a connection lost mid-query rejects that query
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)} TEMPLATE ${client.escapeIdentifier(template)}`);
+  } finally {
+    await client.end();
+  }
+}

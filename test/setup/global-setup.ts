@@ -1,8 +1,8 @@
-import { createTestDatabase } from './test-database';
-import { TEST_DATABASE_URL_VARIABLE } from './test-env';
+import { createTestTemplate } from './test-database';
+import { TEST_TEMPLATE_URL_VARIABLE } from './test-env';
 
 export default async function globalSetup(): Promise<void> {
-  const database = await createTestDatabase();
-  process.env[TEST_DATABASE_URL_VARIABLE] = database.url;
-  (globalThis as { darkroomTestDatabase?: typeof database }).darkroomTestDatabase = database;
+  const template = await createTestTemplate();
+  process.env[TEST_TEMPLATE_URL_VARIABLE] = template.url;
+  (globalThis as { darkroomTestTemplate?: typeof template }).darkroomTestTemplate = template;
 }

@@ -1,5 +1,5 @@
-import { TestDatabase } from './test-database';
+import { TestTemplate } from './test-database';
 
 export default async function globalTeardown(): Promise<void> {
-  await (globalThis as { darkroomTestDatabase?: TestDatabase }).darkroomTestDatabase?.destroy();
+  await (globalThis as { darkroomTestTemplate?: TestTemplate }).darkroomTestTemplate?.destroy();
 }

@@ -1,2 +1,5 @@
-/** Where the e2e workers find the run's database: set by the global setup, inherited by workers. */
+/** Where an e2e suite finds its own database: set for each test file by the suite environment. */
 export const TEST_DATABASE_URL_VARIABLE = 'DARKROOM_TEST_DATABASE_URL';
+
+/** The run's migrated template database, which each suite's databases are copied from: set by the global setup. */
+export const TEST_TEMPLATE_URL_VARIABLE = 'DARKROOM_TEST_TEMPLATE_URL';

@@ -20,8 +20,9 @@ export type TestEnv = Record<string, string | undefined>;
 export const NO_RATE_LIMITS = { AUTH_RATE_LIMIT: '0', JOB_RATE_LIMIT: '0', UPLOAD_RATE_LIMIT: '0' };
 
 /**
- * The environment of one suite's API and workers: the run's database, its own data directory,
- * and its own queue namespace on Redis, so suites sharing a Redis never see each other's jobs.
+ * The environment of one suite's API and workers: the suite's own database (test/setup/suite-environment.ts),
+ * that database's data directory, and its own queue namespace on Redis, so suites sharing a Redis never see
+ * each other's jobs.
  */
 export function testEnv(overrides: TestEnv = {}): TestEnv {
   const databaseUrl = overrides.DATABASE_URL ?? process.env[TEST_DATABASE_URL_VARIABLE];
@@ -55,7 +56,7 @@ function dataDirOf(databaseUrl: string): string {
   return dataDir;
 }
 
-/** The real application, as main.ts builds it, on the run's fresh database. */
+/** The real application, as main.ts builds it, on the suite's database. */
 export async function createTestApp(env: TestEnv = testEnv()): Promise<NestExpressApplication> {
   const config = loadConfig(env);
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config, env.DATABASE_URL!)] }).compile();

@@ -76,11 +76,12 @@ export function runServer(): DatabaseServer {
 
 /**
  * The machine's PostgreSQL cluster (Debian's pg_ctlcluster), when the run's database is on it and
- * the run may restart it: in CI, or with FAULTS_RESTART_POSTGRES=1. A developer's own server is
- * never restarted unasked.
+ * the run may restart it: with FAULTS_RESTART_POSTGRES=1 only, since the suites running beside this
+ * one (and anyone else's) would lose their connections. A developer's own server is never
+ * restarted unasked.
  */
 function systemCluster(): { version: string } | null {
-  if (process.env.CI !== 'true' && process.env.FAULTS_RESTART_POSTGRES !== '1') return null;
+  if (process.env.FAULTS_RESTART_POSTGRES !== '1') return null;
   const url = new URL(runDatabaseUrl());
   if (!['127.0.0.1', 'localhost'].includes(url.hostname) || (url.port || '5432') !== '5432') return null;
   if (!['/usr/bin/pg_ctlcluster', '/usr/sbin/pg_ctlcluster'].some(existsSync) || !existsSync('/etc/postgresql')) return null;
@@ -90,8 +91,8 @@ function systemCluster(): { version: string } | null {
 
 /**
  * A server the PostgreSQL-restart scenario may restart: the machine's cluster when the run uses
- * it and may restart it (jest runs the e2e files one at a time here, so nothing else is using it
- * meanwhile), else a private embedded PostgreSQL started for the scenario.
+ * it and may restart it (FAULTS_RESTART_POSTGRES=1, with --runInBand so that no other suite is
+ * using it meanwhile), else a private embedded PostgreSQL started for the scenario.
  */
 export async function restartableServer(): Promise<DatabaseServer> {
   const cluster = systemCluster();

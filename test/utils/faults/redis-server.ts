@@ -6,7 +6,7 @@ import Redis from 'ioredis';
 import { freePort } from '../../../src/common/free-port';
 import { pollUntil } from './processes';
 
-const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find(existsSync);
+export const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find(existsSync);
 
 /**
  * A Redis server of the scenario's own, without persistence, so that it can be restarted (and its
