@@ -15,6 +15,7 @@ import { UsageDeltas1796700000002 } from './1796700000002-UsageDeltas';
 import { JobEventOutbox1796700000003 } from './1796700000003-JobEventOutbox';
 import { WorkerWrites1796700000004 } from './1796700000004-WorkerWrites';
 import { RateLimitCounters1796800000000 } from './1796800000000-RateLimitCounters';
+import { StorageIdentity1796800000001 } from './1796800000001-StorageIdentity';
 
 /** Every migration, in order. `npm run migration:generate` writes new ones; list them here. */
 export const migrations = [
@@ -35,4 +36,5 @@ export const migrations = [
   JobEventOutbox1796700000003,
   WorkerWrites1796700000004,
   RateLimitCounters1796800000000,
+  StorageIdentity1796800000001,
 ];

@@ -86,7 +86,7 @@ async function main(): Promise<void> {
     checkpoint();
     const workerStarted = worker ? phases.time('worker process', () => worker!.serve(url)) : Promise.resolve();
     const created = (app = await phases.time('API modules', () =>
-      api.NestFactory.create<NestExpressApplication>(api.AppModule.forRoot(config, url), { logger: appLogger }),
+      api.NestFactory.create<NestExpressApplication>(api.AppModule.forRoot(config, url), { logger: appLogger, abortOnError: false }),
     ));
     await phases.time('API set-up', async () => api.configureApp(created, appLogger.pino));
     await phases

@@ -39,7 +39,7 @@ async function bootstrap(): Promise<void> {
   // One job's input is decoded once and never again: libvips' operation cache would only hold memory.
   sharp.cache(false);
   const app = await phases.time('worker modules', () =>
-    NestFactory.createApplicationContext(WorkerAppModule.forRoot(config, url), { logger: appLogger }),
+    NestFactory.createApplicationContext(WorkerAppModule.forRoot(config, url), { logger: appLogger, abortOnError: false }),
   );
   phases.total();
   logger.log(

@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import { createStoredImage, createUser, fixture, TestUser } from './utils/factories';
 import { binary, maxDifference, rgb2grayReference } from './utils/images';
 import { startS3Server } from './utils/s3-server';
+import { createSuiteDatabase } from './utils/suite-database';
 import { api, bearer, createTestApp, startTestWorker, testEnv, TestEnv, waitForJob } from './utils/test-app';
 
 const BUCKET = 'darkroom-test';
@@ -18,7 +19,12 @@ describe.each(setups)('process pipelines: $queue queue, $storage storage', ({ qu
   let env: TestEnv;
 
   beforeAll(async () => {
-    const overrides: TestEnv = { REDIS_URL: queue === 'redis' ? process.env.REDIS_URL : undefined };
+    // An installation of its own for each set-up: one file store each, and no work done in
+    // another set-up to reuse.
+    const overrides: TestEnv = {
+      DATABASE_URL: (await createSuiteDatabase(`${queue}_${storage}`)).url,
+      REDIS_URL: queue === 'redis' ? process.env.REDIS_URL : undefined,
+    };
     if (storage === 's3') {
       s3 = await startS3Server(BUCKET);
       Object.assign(overrides, {

@@ -3,6 +3,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { join } from 'node:path';
 import { createImage, createStoredImage, createUser, fixture, TestUser } from './utils/factories';
 import { startS3Server } from './utils/s3-server';
+import { createSuiteDatabase } from './utils/suite-database';
 import { ADMIN_TOKEN, api, bearer, createTestApp, startTestWorker, testEnv, TestEnv, waitForJob } from './utils/test-app';
 import { filesUnder } from './utils/files';
 
@@ -216,8 +217,17 @@ describe('storage quota on presigned uploads', () => {
 
   beforeAll(async () => {
     s3 = await startS3Server(BUCKET);
+    // An installation keeps its files in one store: S3 gets a database of its own.
+    const { url } = await createSuiteDatabase('s3');
     app = await createTestApp(
-      testEnv({ STORAGE: 's3', S3_BUCKET: BUCKET, S3_ENDPOINT: s3.endpoint, S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER' }),
+      testEnv({
+        DATABASE_URL: url,
+        STORAGE: 's3',
+        S3_BUCKET: BUCKET,
+        S3_ENDPOINT: s3.endpoint,
+        S3_ACCESS_KEY_ID: 'S3RVER',
+        S3_SECRET_ACCESS_KEY: 'S3RVER',
+      }),
     );
   });
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createImage, createStoredImage, createUser, fixture, TestUser } from './utils/factories';
 import { binary } from './utils/images';
 import { startS3Server } from './utils/s3-server';
+import { createSuiteDatabase } from './utils/suite-database';
 import { api, bearer, createTestApp, testEnv, TestEnv } from './utils/test-app';
 import { filesUnder } from './utils/files';
 
@@ -246,8 +247,17 @@ describe("the seed's out-of-band upload (S3 storage, presigned PUT)", () => {
 
   beforeAll(async () => {
     s3 = await startS3Server(BUCKET);
+    // An installation keeps its files in one store: S3 gets a database of its own.
+    const { url } = await createSuiteDatabase('s3');
     app = await createTestApp(
-      testEnv({ STORAGE: 's3', S3_BUCKET: BUCKET, S3_ENDPOINT: s3.endpoint, S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER' }),
+      testEnv({
+        DATABASE_URL: url,
+        STORAGE: 's3',
+        S3_BUCKET: BUCKET,
+        S3_ENDPOINT: s3.endpoint,
+        S3_ACCESS_KEY_ID: 'S3RVER',
+        S3_SECRET_ACCESS_KEY: 'S3RVER',
+      }),
     );
     user = await createUser(app);
   });

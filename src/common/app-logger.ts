@@ -54,6 +54,9 @@ export class AppLogger implements LoggerService {
   error(message: unknown, ...params: unknown[]): void {
     // Nest calls error(message, stack, context), error(message, context) or error(error).
     const context = contextOf(params);
+    // Nest's handler reports a provider that failed at start-up; main.ts and worker.main.ts start
+    // with abortOnError off and report that same error once, as a sentence when it explains itself.
+    if (context === 'ExceptionHandler') return;
     const stack = params.length >= 2 && typeof params[0] === 'string' ? params[0] : undefined;
     this.write('error', message, context, stack);
   }

@@ -1,4 +1,4 @@
-import { CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
 
 /**
  * This database's one row: a random id made by its migration. Queue entries live under it, so
@@ -11,4 +11,12 @@ export class Installation {
 
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;
+
+  /** The file store's kind (`local`, `s3`), set by the first process that starts; null before. */
+  @Column({ type: 'text', nullable: true })
+  storageKind: string | null;
+
+  /** The S3 bucket; null for local storage, whose directory each machine names for itself. */
+  @Column({ type: 'text', nullable: true })
+  storageLocation: string | null;
 }

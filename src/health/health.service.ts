@@ -2,6 +2,7 @@ import { Injectable, ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheckResult, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { AppConfig } from '../config/app-config';
 import { QueueProbe } from './queue-probe';
+import { INSTALLATION_MARKER_KEY } from '../storage/storage-identity';
 import { StorageDriver } from '../storage/storage.driver';
 
 /**
@@ -48,6 +49,13 @@ export class HealthService {
           .check('storage')
           .attempt(async ({ signal }) => {
             await this.storage.checkReachable(signal);
+            // Checked at start too (storage-identity.ts); a store swapped or wiped under a
+            // running node must take it out of the load balancer, not fail every job.
+            if (!(await this.storage.stat(INSTALLATION_MARKER_KEY))) {
+              throw new Error(
+                `the installation's marker (${INSTALLATION_MARKER_KEY}) is gone: this node no longer sees the installation's files`,
+              );
+            }
             return { driver: this.config.STORAGE };
           })
           .withTimeout(CHECK_TIMEOUT_MS),

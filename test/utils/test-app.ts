@@ -21,16 +21,16 @@ export const NO_RATE_LIMITS = { AUTH_RATE_LIMIT: '0', JOB_RATE_LIMIT: '0', UPLOA
 
 /**
  * The environment of one suite's API and workers: the suite's own database (test/setup/suite-environment.ts),
- * its own data directory, and its own queue namespace on Redis, so suites sharing a Redis never see
+ * that database's data directory, and its own queue namespace on Redis, so suites sharing a Redis never see
  * each other's jobs.
  */
 export function testEnv(overrides: TestEnv = {}): TestEnv {
-  const databaseUrl = process.env[TEST_DATABASE_URL_VARIABLE];
+  const databaseUrl = overrides.DATABASE_URL ?? process.env[TEST_DATABASE_URL_VARIABLE];
   if (!databaseUrl) throw new Error(`${TEST_DATABASE_URL_VARIABLE} is unset: run the e2e tests through jest`);
   return {
     DATABASE_URL: databaseUrl,
     ADMIN_TOKEN,
-    DATA_DIR: mkdtempSync(join(tmpdir(), 'darkroom-data-')),
+    DATA_DIR: dataDirOf(databaseUrl),
     QUEUE_PREFIX: `test${process.pid}x${Date.now().toString(36)}`,
     WORKER_CONCURRENCY: '2',
     // Suites' workers share the machine: none of them serves its metrics unless a test asks.
@@ -39,6 +39,21 @@ export function testEnv(overrides: TestEnv = {}): TestEnv {
     ...NO_RATE_LIMITS,
     ...overrides,
   };
+}
+
+const dataDirs = new Map<string, string>();
+
+/**
+ * One data directory per database, as in production: with STORAGE=local every node of an
+ * installation must see the same files, and a node whose DATA_DIR lacks them is refused at start.
+ */
+function dataDirOf(databaseUrl: string): string {
+  let dataDir = dataDirs.get(databaseUrl);
+  if (!dataDir) {
+    dataDir = mkdtempSync(join(tmpdir(), 'darkroom-data-'));
+    dataDirs.set(databaseUrl, dataDir);
+  }
+  return dataDir;
 }
 
 /** The real application, as main.ts builds it, on the suite's database. */
@@ -54,6 +69,7 @@ export async function createTestApp(env: TestEnv = testEnv()): Promise<NestExpre
 export async function startTestWorker(env: TestEnv): Promise<INestApplicationContext> {
   return NestFactory.createApplicationContext(WorkerAppModule.forRoot(loadConfig(env), env.DATABASE_URL!), {
     logger: ['error', 'warn'],
+    abortOnError: false,
   });
 }
 
