@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from './app-config';
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ PORT: 3000, DATA_DIR: resolve('./data'), EMBEDDED_PG_PORT: 5433 });
+    expect(config).toMatchObject({ PORT: 3000, DATA_DIR: resolve('./data'), EMBEDDED_PG_PORT: 5433, DATABASE_POOL_SIZE: 20 });
     expect(config.DATABASE_URL).toBeUndefined();
     expect(config.ADMIN_TOKEN).toBeUndefined();
   });
@@ -21,6 +21,8 @@ describe('loadConfig', () => {
     [{ DATABASE_URL: 'mysql://localhost/db' }, 'DATABASE_URL must be a postgres:// or postgresql:// connection URL'],
     [{ ADMIN_TOKEN: 'short' }, 'ADMIN_TOKEN must be at least 16 characters long'],
     [{ EMBEDDED_PG_PORT: '0' }, 'EMBEDDED_PG_PORT must be an integer between 1 and 65535'],
+    [{ DATABASE_POOL_SIZE: '0' }, 'DATABASE_POOL_SIZE must be a whole number of connections between 1 and 1000'],
+    [{ DATABASE_POOL_SIZE: 'many' }, 'DATABASE_POOL_SIZE must be a whole number of connections between 1 and 1000'],
     [{ AUTH_RATE_LIMIT: '-1' }, 'AUTH_RATE_LIMIT must be a whole number of requests a minute (0 turns the limit off)'],
     [{ JOB_RATE_LIMIT: 'lots' }, 'JOB_RATE_LIMIT must be a whole number of jobs a minute (0 turns the limit off)'],
     [{ UPLOAD_RATE_LIMIT: '1.5' }, 'UPLOAD_RATE_LIMIT must be a whole number of uploads a minute (0 turns the limit off)'],

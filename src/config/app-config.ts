@@ -38,6 +38,18 @@ export class AppConfig {
   })
   DATABASE_URL?: string;
 
+  /**
+   * Connections a process's pool may open to PostgreSQL for its queries (the queue's pools on the
+   * PostgreSQL backend and the LISTEN connection come on top): all processes together must stay
+   * under the server's max_connections.
+   */
+  @Expose()
+  @Transform(({ value }) => positiveInteger(value, 20))
+  @IsInt({ message: 'DATABASE_POOL_SIZE must be a whole number of connections between 1 and 1000' })
+  @Min(1, { message: 'DATABASE_POOL_SIZE must be a whole number of connections between 1 and 1000' })
+  @Max(1000, { message: 'DATABASE_POOL_SIZE must be a whole number of connections between 1 and 1000' })
+  DATABASE_POOL_SIZE: number;
+
   @Expose()
   @IsOptional()
   @IsString()

@@ -10,7 +10,8 @@ import { SnakeNamingStrategy } from './snake-naming.strategy';
  */
 const ENTITIES = join(__dirname, '..', '**', `*.entity${extname(__filename)}`);
 
-export function dataSourceOptions(url: string): DataSourceOptions {
+/** `poolSize`: DATABASE_POOL_SIZE for the long-lived processes; one-off commands keep the default. */
+export function dataSourceOptions(url: string, poolSize = 20): DataSourceOptions {
   return {
     type: 'postgres',
     url,
@@ -23,6 +24,6 @@ export function dataSourceOptions(url: string): DataSourceOptions {
     // Generated uuids use PostgreSQL's own gen_random_uuid(); migrations, not TypeORM, manage extensions.
     uuidExtension: 'pgcrypto',
     installExtensions: false,
-    extra: { max: 20 },
+    extra: { max: poolSize },
   };
 }

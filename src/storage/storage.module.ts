@@ -9,7 +9,7 @@ import { S3StorageDriver } from './s3-storage.driver';
 import { ConfiguredStorage, verifyStorageIdentity } from './storage-identity';
 import { StorageDriver } from './storage.driver';
 
-function createStorageDriver(config: AppConfig): { driver: StorageDriver; configured: ConfiguredStorage } {
+export function createStorageDriver(config: AppConfig): { driver: StorageDriver; configured: ConfiguredStorage } {
   if (config.STORAGE === 'local') {
     const root = join(config.DATA_DIR, 'files');
     return { driver: new LocalStorageDriver(root), configured: { kind: 'local', location: null, describe: root } };

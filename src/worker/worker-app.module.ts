@@ -16,7 +16,7 @@ export class WorkerAppModule {
       module: WorkerAppModule,
       imports: [
         ConfigModule.forRoot(config),
-        TypeOrmModule.forRoot(dataSourceOptions(databaseUrl)),
+        TypeOrmModule.forRoot(dataSourceOptions(databaseUrl, config.DATABASE_POOL_SIZE)),
         StorageModule,
         QueueModule.forRoot(config, databaseUrl),
         JobQueueModule.register(),

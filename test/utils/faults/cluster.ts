@@ -71,6 +71,8 @@ export class Cluster {
       DATA_DIR: this.dataDir,
       ADMIN_TOKEN,
       WORKER_CONCURRENCY: '2',
+      // Its processes share one server of max_connections 100 with the suite running beside it.
+      DATABASE_POOL_SIZE: '5',
       RECONCILE_INTERVAL: '1',
       // Several workers per machine: none serves its metrics port unless a scenario asks.
       WORKER_METRICS_PORT: '0',
