@@ -1,3 +1,4 @@
+import { createSuiteDatabase } from './utils/suite-database';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DataSource } from 'typeorm';
@@ -37,7 +38,12 @@ describe.each(queues)('the one full decode of an upload, in the worker (%s queue
   let env: TestEnv;
 
   const start = async (overrides: TestEnv) => {
-    env = testEnv({ REDIS_URL: queue === 'redis' ? process.env.REDIS_URL : undefined, ...overrides });
+    env = testEnv({
+      // Each queue backend on an installation of its own: no work done on the other to reuse.
+      DATABASE_URL: env?.DATABASE_URL ?? (await createSuiteDatabase(queue)).url,
+      REDIS_URL: queue === 'redis' ? process.env.REDIS_URL : undefined,
+      ...overrides,
+    });
     app = await createTestApp(env);
     worker = await startTestWorker(env);
     user = await createUser(app);

@@ -270,6 +270,8 @@ describe('readiness when the file store hangs', () => {
     const { port } = silent.address() as { port: number };
     app = await createTestApp(
       testEnv({
+        // An installation keeps its files in one store: S3 gets a database of its own.
+        DATABASE_URL: (await createSuiteDatabase('silent_s3')).url,
         STORAGE: 's3',
         S3_BUCKET: 'darkroom-silent',
         S3_ENDPOINT: `http://127.0.0.1:${port}`,

@@ -1,3 +1,4 @@
+import { createSuiteDatabase } from './utils/suite-database';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { createImage, createStoredImage, createUser, TestUser } from './utils/factories';
@@ -15,7 +16,8 @@ describe.each(availableBackends())('job batches, queue on $name', (backend) => {
   let bobImage: number;
 
   beforeAll(async () => {
-    env = testEnv({ REDIS_URL: backend.redisUrl });
+    // Each queue backend on an installation of its own: no work done on the other to reuse.
+    env = testEnv({ DATABASE_URL: (await createSuiteDatabase(backend.name)).url, REDIS_URL: backend.redisUrl });
     app = await createTestApp(env);
     worker = await startTestWorker(env);
     ada = await createUser(app);

@@ -1,3 +1,4 @@
+import { createSuiteDatabase } from './utils/suite-database';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { ChildProcess, fork } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -45,7 +46,8 @@ describe.each(availableBackends())('live job events, queue on $name', (backend) 
       .body.id as number;
 
   beforeAll(async () => {
-    env = testEnv({ REDIS_URL: backend.redisUrl });
+    // Each queue backend on an installation of its own: no work done on the other to reuse.
+    env = testEnv({ DATABASE_URL: (await createSuiteDatabase(backend.name)).url, REDIS_URL: backend.redisUrl });
     app = await createTestApp(env);
     await app.listen(0, '127.0.0.1');
     base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}/api`;

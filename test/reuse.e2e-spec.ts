@@ -1,3 +1,4 @@
+import { createSuiteDatabase } from './utils/suite-database';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { randomInt } from 'node:crypto';
@@ -36,7 +37,8 @@ describe.each(availableBackends())('no redundant work, queue on $name', (backend
   let grace: TestUser;
 
   beforeAll(async () => {
-    env = testEnv({ REDIS_URL: backend.redisUrl });
+    // Each queue backend on an installation of its own: no work done on the other to reuse.
+    env = testEnv({ DATABASE_URL: (await createSuiteDatabase(backend.name)).url, REDIS_URL: backend.redisUrl });
     app = await createTestApp(env);
     worker = await startTestWorker(env);
     ada = await createUser(app);

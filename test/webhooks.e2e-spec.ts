@@ -1,3 +1,4 @@
+import { createSuiteDatabase } from './utils/suite-database';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { createServer, IncomingHttpHeaders, Server } from 'node:http';
@@ -87,7 +88,9 @@ describe.each(availableBackends())('signed webhooks, queue on $name', (backend) 
   beforeAll(async () => {
     receiver = new Receiver();
     await receiver.start();
+    // Each queue backend on an installation of its own: no work done on the other to reuse.
     env = testEnv({
+      DATABASE_URL: (await createSuiteDatabase(backend.name)).url,
       REDIS_URL: backend.redisUrl,
       ALLOW_HTTP_WEBHOOKS: 'true',
       ALLOW_PRIVATE_WEBHOOKS: 'true',

@@ -1,3 +1,4 @@
+import { within } from '../common/within';
 import { ConfigError } from '../config/app-config';
 import type { InstallationRepository, StorageClaim } from '../database/installation.repository';
 import { StorageDriver, StorageObjectNotFoundError } from './storage.driver';
@@ -9,6 +10,17 @@ export const INSTALLATION_MARKER_KEY = 'darkroom-installation.json';
 export class StorageIdentityError extends ConfigError {
   override name = 'StorageIdentityError';
 }
+
+/**
+ * The store did not answer (down, or a dropped network): whose it is cannot be told now. Not a
+ * reason to refuse to start: readiness reports the store down until it answers, as for any outage.
+ */
+export class StorageUnreachableError extends Error {
+  override name = 'StorageUnreachableError';
+}
+
+/** How long the start-up check waits for the store: a hung store must not hang the start. */
+const CHECK_TIMEOUT_MS = 5000;
 
 export interface ConfiguredStorage {
   kind: 'local' | 's3';
@@ -50,7 +62,13 @@ export async function verifyStorageIdentity(
         }`,
     );
   }
-  await storage.put(INSTALLATION_MARKER_KEY, Buffer.from(claim.installationId), 'application/json');
+  await within(
+    storage.put(INSTALLATION_MARKER_KEY, Buffer.from(claim.installationId), 'application/json'),
+    CHECK_TIMEOUT_MS,
+    `The file store ${configured.describe}`,
+  ).catch((error: Error) => {
+    throw new StorageUnreachableError(`The file store ${configured.describe} cannot be written: ${error.message}`, { cause: error });
+  });
   claim = await installations.claimStorage(configured.kind, configured.location);
   assertSameStore(claim, configured);
 }
@@ -67,10 +85,12 @@ function assertSameStore(claim: StorageClaim, configured: ConfiguredStorage): vo
 async function readMarker(storage: StorageDriver, configured: ConfiguredStorage): Promise<string | null> {
   let body;
   try {
-    body = await storage.get(INSTALLATION_MARKER_KEY);
+    body = await within(storage.get(INSTALLATION_MARKER_KEY), CHECK_TIMEOUT_MS, `The file store ${configured.describe}`);
   } catch (error) {
     if (error instanceof StorageObjectNotFoundError) return null;
-    throw new StorageIdentityError(`The file store ${configured.describe} cannot be read: ${(error as Error).message}`, { cause: error });
+    throw new StorageUnreachableError(`The file store ${configured.describe} cannot be read: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   const chunks: Buffer[] = [];
   for await (const chunk of body) chunks.push(chunk as Buffer);

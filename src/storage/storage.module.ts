@@ -1,4 +1,4 @@
-import { Global, Module } from '@nestjs/common';
+import { Global, Logger, Module } from '@nestjs/common';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
@@ -6,7 +6,7 @@ import { AppConfig } from '../config/app-config';
 import { InstallationRepository } from '../database/installation.repository';
 import { LocalStorageDriver } from './local-storage.driver';
 import { S3StorageDriver } from './s3-storage.driver';
-import { ConfiguredStorage, verifyStorageIdentity } from './storage-identity';
+import { ConfiguredStorage, StorageUnreachableError, verifyStorageIdentity } from './storage-identity';
 import { StorageDriver } from './storage.driver';
 
 export function createStorageDriver(config: AppConfig): { driver: StorageDriver; configured: ConfiguredStorage } {
@@ -41,7 +41,12 @@ export function createStorageDriver(config: AppConfig): { driver: StorageDriver;
       inject: [AppConfig, getDataSourceToken()],
       useFactory: async (config: AppConfig, dataSource: DataSource) => {
         const { driver, configured } = createStorageDriver(config);
-        await verifyStorageIdentity(driver, new InstallationRepository(dataSource), configured);
+        try {
+          await verifyStorageIdentity(driver, new InstallationRepository(dataSource), configured);
+        } catch (error) {
+          if (!(error instanceof StorageUnreachableError)) throw error;
+          new Logger('Storage').warn(`${error.message}; whose store it is will be checked at the next start (readiness reports it down)`);
+        }
         return driver;
       },
     },

@@ -8,7 +8,7 @@ require('reflect-metadata');
 const { dirname, join } = require('node:path');
 
 // process.argv[1] is the built entry point (dist/src/main.js): the repository is beside it.
-const { JobRepository } = require(join(dirname(process.argv[1]), 'jobs', 'job.repository.js'));
+const { JobRepository } = require(join(dirname(process.argv[1]), 'job-runs', 'job.repository.js'));
 const insertMany = JobRepository.prototype.insertMany;
 JobRepository.prototype.insertMany = async function (...args) {
   const outcomes = await insertMany.apply(this, args);
