@@ -38,6 +38,17 @@ describe('text the database cannot store', () => {
     expect((await api(app).get('/api/jobs.json').set(bearer(user.token)).expect(200)).body).toEqual([]);
   });
 
+  it('a password with a NUL, which bcrypt would cut short there, gets 422 at sign-up and on a change', async () => {
+    const signUp = { username: 'nul-password', email: 'nul-password@example.com', password: 'a\u0000bcdefgh' };
+    expect((await api(app).post('/api/users.json').send(signUp).expect(422)).body).toEqual(refused('password'));
+    const change = await api(app)
+      .put(`/api/users/${user.id}.json`)
+      .set(bearer(user.token))
+      .send({ password: 'a\u0000bcdefgh' })
+      .expect(422);
+    expect(change.body).toEqual(refused('password'));
+  });
+
   it('an image whose image_type holds a NUL gets 422 naming it', async () => {
     const answer = await api(app).post('/api/images.json').set(bearer(user.token)).send({ image_type: 'original\u0000' }).expect(422);
     expect(answer.body).toEqual(refused('image_type'));

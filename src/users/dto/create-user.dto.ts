@@ -1,3 +1,4 @@
+import { IsStorableText } from '../../common/is-storable-text.decorator';
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { MAX_PASSWORD_BYTES } from '../../identity/credentials';
@@ -22,6 +23,8 @@ export class CreateUserDto {
 
   @ApiProperty({ example: 'correct horse battery staple', minLength: 8, maxLength: MAX_PASSWORD_BYTES, writeOnly: true })
   @IsString()
+  // bcrypt reads a password up to its first NUL: "a\u0000bcdefgh" would be the password "a".
+  @IsStorableText()
   @IsByteLength(8, MAX_PASSWORD_BYTES, { message: `password must be 8 to ${MAX_PASSWORD_BYTES} bytes long` })
   password: string;
 }
