@@ -13,6 +13,11 @@ module.exports = {
   // clients": each suite's API, worker and queue pools keep idle connections, and the fault
   // suite's processes alone hold up to 64), and time-bound tests ran out of time.
   maxWorkers: 2,
+  // A file that leaves something running (a queue consumer whose database the file's teardown
+  // then drops) must not take the next file in the same process down with it: a worker that has
+  // grown past this after a file is replaced by a fresh process. Once, on Node 22, such a leftover
+  // spun the whole process, and the next file's timeouts could never fire.
+  workerIdleMemoryLimit: '300MB',
   reporters: ['default', '<rootDir>/test/setup/summary-reporter.js'],
   projects: [
     {
