@@ -11,6 +11,10 @@ export interface StorageClaim {
 export class InstallationRepository {
   constructor(private readonly dataSource: DataSource) {}
 
+  async id(): Promise<string> {
+    return (await this.first()).id;
+  }
+
   async storageClaim(): Promise<StorageClaim> {
     const installation = await this.first();
     return { installationId: installation.id, kind: installation.storageKind, location: installation.storageLocation };

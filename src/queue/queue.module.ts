@@ -4,7 +4,7 @@ import { getDataSourceToken } from '@nestjs/typeorm';
 import { createPostgresBackend, Queue, withBackend, Worker } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
-import { Installation } from '../database/installation.entity';
+import { InstallationRepository } from '../database/installation.repository';
 
 /**
  * BullMQ on Redis when REDIS_URL is set (the scale-out path), otherwise on BullMQ's PostgreSQL
@@ -45,10 +45,8 @@ export function queuePrefix(configured: string, installation: string): string {
   return `${configured}:${installation}`;
 }
 
-export async function installationId(dataSource: DataSource): Promise<string> {
-  const [installation] = await dataSource.getRepository(Installation).find({ order: { createdAt: 'ASC' }, take: 1 });
-  if (!installation) throw new Error('The database has no installation id: run the migrations first');
-  return installation.id;
+export function installationId(dataSource: DataSource): Promise<string> {
+  return new InstallationRepository(dataSource).id();
 }
 
 /** ioredis options from a redis:// or rediss:// URL (user, password, database, TLS). */
