@@ -12,6 +12,7 @@ import { requireJsonBody } from './common/json-body.middleware';
 import { useJsonBodyLimit, useProtections } from './common/protections';
 import { stripJsonSuffix } from './common/json-suffix.middleware';
 import { requestLogging } from './common/request-log.middleware';
+import { ShutdownDrain } from './health/shutdown-drain';
 import { HttpMetrics } from './metrics/http-metrics';
 
 /**
@@ -21,6 +22,7 @@ import { HttpMetrics } from './metrics/http-metrics';
 export function configureApp(app: NestExpressApplication, requestLogger?: pino.Logger): void {
   app.disable('x-powered-by');
   app.set('etag', weakEtag);
+  app.use(app.get(ShutdownDrain).middleware());
   app.use(app.get(HttpMetrics).middleware());
   app.use(requestLogging(requestLogger));
   useProtections(app, app.get(AppConfig));

@@ -6,6 +6,7 @@ import { StartPhases } from './common/start-phases';
 import { ConfigError, loadConfig } from './config/app-config';
 import { DatabaseConnection, openDatabase } from './database/database';
 import { EmbeddedPostgresError } from './database/embedded-postgres';
+import type { ShutdownDrain } from './health/shutdown-drain';
 import { WorkerSupervisor } from './worker-supervisor';
 
 const appLogger = new AppLogger();
@@ -25,7 +26,11 @@ class StopRequested extends Error {}
  * A stop (Ctrl-C, SIGTERM, SIGHUP) closes the HTTP server once its requests in flight are
  * answered, lets the worker finish or hand back its jobs, closes the pools and only then stops
  * the embedded PostgreSQL, which runs in a session of its own so that the terminal's Ctrl-C does
- * not reach it. A signal during the start is honoured as soon as the current step ends.
+ * not reach it. SIGTERM, which orchestrators and service managers send, first drains the API for
+ * SHUTDOWN_DRAIN seconds (ShutdownDrain): readiness fails while the requests are still served, so
+ * that a load balancer moves away first. Ctrl-C and SIGHUP come from a person at a terminal, whom a
+ * wait would only hold up. A signal during the start is honoured, without a drain, as soon as the
+ * current step ends: the node was not ready yet.
  */
 async function main(): Promise<void> {
   const apiOnly = process.argv.includes('--api-only');
@@ -33,13 +38,19 @@ async function main(): Promise<void> {
   appLogger.configure({ format: config.LOG_FORMAT, level: config.LOG_LEVEL });
   let database: DatabaseConnection | undefined;
   let app: NestExpressApplication | undefined;
+  let drain: ShutdownDrain | undefined;
   let worker: WorkerSupervisor | undefined;
   let started = false;
   let stopSignal: NodeJS.Signals | undefined;
   let stoppedAt = 0;
+  let drainEndsAt = 0;
 
-  const stop = async (): Promise<void> => {
-    await Promise.all([app?.close(), worker?.stop()]);
+  const stop = async (drainSeconds = 0): Promise<void> => {
+    const closeApi = async () => {
+      if (drainSeconds > 0) await drain?.drain(drainSeconds);
+      await app?.close();
+    };
+    await Promise.all([closeApi(), worker?.stop()]);
     await database?.close();
   };
   const onSignal = (signal: NodeJS.Signals) => {
@@ -47,7 +58,12 @@ async function main(): Promise<void> {
     // one stop for both. A later press only hears how long the stop may take.
     if (stopSignal) {
       if (Date.now() - stoppedAt > 1000) {
-        logger.log(`Still stopping${worker ? `: running jobs have up to ${config.SHUTDOWN_GRACE} s (SHUTDOWN_GRACE) to finish` : ''}`);
+        const drainLeft = Math.ceil((drainEndsAt - Date.now()) / 1000);
+        const waits = [
+          drainLeft > 0 ? `the API drains ${drainLeft} s more (SHUTDOWN_DRAIN)` : '',
+          worker ? `running jobs have up to ${config.SHUTDOWN_GRACE} s (SHUTDOWN_GRACE) to finish` : '',
+        ].filter(Boolean);
+        logger.log(`Still stopping${waits.length ? `: ${waits.join('; ')}` : ''}`);
       }
       return;
     }
@@ -57,10 +73,13 @@ async function main(): Promise<void> {
       logger.log(`${signal}: stopping once the current start-up step is done`);
       return;
     }
+    const drainSeconds = signal === 'SIGTERM' ? config.SHUTDOWN_DRAIN : 0;
+    drainEndsAt = stoppedAt + drainSeconds * 1000;
     logger.log(
-      `${signal}: stopping${worker ? `; running jobs have up to ${config.SHUTDOWN_GRACE} s to finish, then go back to the queue` : ''}`,
+      `${signal}: ${drainSeconds > 0 ? `draining for ${drainSeconds} s (SHUTDOWN_DRAIN): readiness answers 503, requests are still served; then ` : ''}` +
+        `stopping${worker ? `; running jobs have up to ${config.SHUTDOWN_GRACE} s to finish, then go back to the queue` : ''}`,
     );
-    stop().then(
+    stop(drainSeconds).then(
       () => exit(0, 'Stopped'),
       (error) => exit(1, `Stopped, with an error: ${(error as Error)?.stack ?? error}`),
     );
@@ -88,6 +107,7 @@ async function main(): Promise<void> {
     const created = (app = await phases.time('API modules', () =>
       api.NestFactory.create<NestExpressApplication>(api.AppModule.forRoot(config, url), { logger: appLogger, abortOnError: false }),
     ));
+    drain = created.get(api.ShutdownDrain);
     await phases.time('API set-up', async () => api.configureApp(created, appLogger.pino));
     await phases
       .time('API init and listen', () => created.listen(config.PORT))
@@ -125,8 +145,9 @@ function loadApiCode() {
   const { AppModule } = require('./app.module') as typeof import('./app.module');
   const { configureApp } = require('./app.setup') as typeof import('./app.setup');
   const { runMigrations } = require('./database/migrate') as typeof import('./database/migrate');
+  const { ShutdownDrain } = require('./health/shutdown-drain') as typeof import('./health/shutdown-drain');
   /* eslint-enable @typescript-eslint/no-require-imports */
-  return { NestFactory, AppModule, configureApp, runMigrations };
+  return { NestFactory, AppModule, configureApp, runMigrations, ShutdownDrain };
 }
 
 function exit(code: number, message: string): never {

@@ -36,9 +36,16 @@ describe('loadConfig', () => {
     [{ WEBHOOK_RETRY_HOURS: '-1' }, 'WEBHOOK_RETRY_HOURS must be a whole number of hours (0: no retries)'],
     [{ WEBHOOK_RETRY_BASE_MS: '0' }, 'WEBHOOK_RETRY_BASE_MS must be a positive number of milliseconds'],
     [{ WEBHOOK_SECRET_KEY: 'too-short' }, 'WEBHOOK_SECRET_KEY must be at least 32 characters long'],
+    [{ SHUTDOWN_DRAIN: '-1' }, 'SHUTDOWN_DRAIN must be a whole number of seconds (0: no drain)'],
+    [{ SHUTDOWN_DRAIN: '2.5' }, 'SHUTDOWN_DRAIN must be a whole number of seconds (0: no drain)'],
   ])('refuses %j, naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('reads the stop timings: 5 s of drain and 30 s of grace by default, 0 for no drain', () => {
+    expect(loadConfig({})).toMatchObject({ SHUTDOWN_DRAIN: 5, SHUTDOWN_GRACE: 30 });
+    expect(loadConfig({ SHUTDOWN_DRAIN: '0' }).SHUTDOWN_DRAIN).toBe(0);
   });
 
   it('reads the webhook settings: http and private addresses refused, and a day of retries, by default', () => {

@@ -203,6 +203,16 @@ export class AppConfig {
   @Min(0, { message: 'SHUTDOWN_GRACE must be a whole number of seconds' })
   SHUTDOWN_GRACE: number;
 
+  /**
+   * Seconds an API process keeps serving after SIGTERM while its readiness answers 503, so that a
+   * load balancer stops sending it requests before it closes.
+   */
+  @Expose()
+  @Transform(({ value }) => (value === undefined || value === '' ? 5 : Number(value)))
+  @IsInt({ message: 'SHUTDOWN_DRAIN must be a whole number of seconds (0: no drain)' })
+  @Min(0, { message: 'SHUTDOWN_DRAIN must be a whole number of seconds (0: no drain)' })
+  SHUTDOWN_DRAIN: number;
+
   @Expose()
   @Transform(({ value }) => (value === undefined || value === '' ? 1 : Number(value)))
   @IsInt({ message: 'PNG_COMPRESSION must be an integer from 0 to 9' })

@@ -60,6 +60,15 @@ export class EventStream {
     this.track(type, data);
   }
 
+  /**
+   * Ends the stream because this node is stopping. An EventSource reconnects by itself after
+   * `retryMs`, through the load balancer to another node, with Last-Event-ID: it misses nothing.
+   */
+  handOver(retryMs: number): void {
+    this.write(`: this node is shutting down; reconnect with Last-Event-ID\nretry: ${retryMs}\n\n`);
+    this.end();
+  }
+
   end(): void {
     if (this.ended) return;
     this.ended = true;

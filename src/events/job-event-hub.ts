@@ -9,6 +9,12 @@ import { EventFilter, EventRow, JobEventRepository, toMessage } from './job-even
  * heard: a transaction that recorded its event earlier but committed later is still caught.
  */
 const CATCH_UP_MARGIN_SECONDS = 5;
+/**
+ * A stopping node asks its streams' clients to reconnect after a delay drawn in this range, so
+ * that they do not all land on the remaining nodes in the same instant.
+ */
+const RECONNECT_MIN_MS = 500;
+const RECONNECT_SPREAD_MS = 2500;
 
 interface Subscriber {
   filter: EventFilter;
@@ -47,7 +53,7 @@ export class JobEventHub implements OnModuleInit, BeforeApplicationShutdown {
 
   /** Before the HTTP server closes: open streams would otherwise keep it waiting. */
   async beforeApplicationShutdown(): Promise<void> {
-    for (const stream of [...this.streams]) stream.end();
+    for (const stream of [...this.streams]) stream.handOver(RECONNECT_MIN_MS + Math.floor(Math.random() * RECONNECT_SPREAD_MS));
     await this.listener.close();
   }
 

@@ -23,7 +23,10 @@ export class HealthController {
   @Get('ready')
   @ApiOperation({ summary: 'Readiness: PostgreSQL, the queue backend and the file store each answer (2 s each at most)' })
   @ApiOkResponse({ type: ReadinessResponseDto, description: 'Every component is up' })
-  @ApiServiceUnavailableResponse({ type: ReadinessResponseDto, description: 'A component is down: `error` names it and says why' })
+  @ApiServiceUnavailableResponse({
+    type: ReadinessResponseDto,
+    description: 'A component is down: `error` names it and says why; from a SIGTERM on, `node` is, while the node drains and stops',
+  })
   async ready(@Res({ passthrough: true }) response: Response): Promise<ReadinessResponseDto> {
     const { ready, result } = await this.health.ready();
     if (!ready) response.status(503);

@@ -3,10 +3,11 @@ import { TerminusModule } from '@nestjs/terminus';
 import { QueueProbe } from './queue-probe';
 import { HealthController } from './health.controller';
 import { HealthService } from './health.service';
+import { ShutdownDrain } from './shutdown-drain';
 
 @Module({
   imports: [TerminusModule.forRoot({ errorLogStyle: 'json' })],
   controllers: [HealthController],
-  providers: [HealthService, QueueProbe],
+  providers: [HealthService, QueueProbe, ShutdownDrain],
 })
 export class HealthModule {}

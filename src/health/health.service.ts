@@ -2,6 +2,7 @@ import { Injectable, ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheckResult, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { AppConfig } from '../config/app-config';
 import { QueueProbe } from './queue-probe';
+import { DRAINING_MESSAGE, ShutdownDrain } from './shutdown-drain';
 import { INSTALLATION_MARKER_KEY } from '../storage/storage-identity';
 import { StorageDriver } from '../storage/storage.driver';
 
@@ -20,10 +21,19 @@ export class HealthService {
     private readonly queue: QueueProbe,
     private readonly storage: StorageDriver,
     private readonly config: AppConfig,
+    private readonly drain: ShutdownDrain,
   ) {}
 
-  /** PostgreSQL, the queue's store and the file store, each `up` or `down` (with why); ready only when all are up. */
+  /**
+   * PostgreSQL, the queue's store and the file store, each `up` or `down` (with why); ready only when all are up.
+   * From a SIGTERM on, only `node`, down, saying that the node is shutting down.
+   */
   async ready(): Promise<{ ready: boolean; result: HealthCheckResult }> {
+    // Checking the dependencies would only delay the answer the load balancer is waiting for.
+    if (this.drain.draining) {
+      const node = { status: 'down' as const, message: DRAINING_MESSAGE, responseTime: 0 };
+      return { ready: false, result: { status: 'error', info: {}, error: { node }, details: { node } } };
+    }
     try {
       return { ready: true, result: await this.check() };
     } catch (error) {

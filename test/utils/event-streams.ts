@@ -13,6 +13,8 @@ export interface StreamAnswer {
   headers: Headers;
   events: ReceivedEvent[];
   comments: string[];
+  /** The `retry:` fields' values, in milliseconds: the reconnection delay the server asked for. */
+  retries: number[];
   /** The server ended the stream (as opposed to the client stopping). */
   ended: boolean;
   /** The JSON body of an answer that is not a stream (an error). */
@@ -25,6 +27,8 @@ export interface ReadOptions {
   until?: (events: ReceivedEvent[]) => boolean;
   /** Hears each event as it arrives. */
   onEvent?: (event: ReceivedEvent) => void;
+  /** Hears each comment as it arrives (`stream open` first). */
+  onComment?: (comment: string) => void;
   timeoutMs?: number;
 }
 
@@ -38,10 +42,19 @@ export async function readEventStream(url: string, options: ReadOptions = {}): P
   try {
     const response = await fetch(url, { headers: { Accept: 'text/event-stream', ...options.headers }, signal: controller.signal });
     if (!response.headers.get('content-type')?.startsWith('text/event-stream')) {
-      return { status: response.status, headers: response.headers, events: [], comments: [], ended: true, body: await response.json() };
+      return {
+        status: response.status,
+        headers: response.headers,
+        events: [],
+        comments: [],
+        retries: [],
+        ended: true,
+        body: await response.json(),
+      };
     }
     const events: ReceivedEvent[] = [];
     const comments: string[] = [];
+    const retries: number[] = [];
     const parser = createParser({
       onEvent: (message) => {
         const event = {
@@ -53,17 +66,21 @@ export async function readEventStream(url: string, options: ReadOptions = {}): P
         events.push(event);
         options.onEvent?.(event);
       },
-      onComment: (comment) => comments.push(comment.trim()),
+      onComment: (comment) => {
+        comments.push(comment.trim());
+        options.onComment?.(comment.trim());
+      },
+      onRetry: (retry) => retries.push(retry),
     });
     const reader = response.body!.getReader();
     const decoder = new TextDecoder();
     for (;;) {
       if (options.until?.(events)) {
         await reader.cancel();
-        return { status: response.status, headers: response.headers, events, comments, ended: false };
+        return { status: response.status, headers: response.headers, events, comments, retries, ended: false };
       }
       const { done, value } = await reader.read();
-      if (done) return { status: response.status, headers: response.headers, events, comments, ended: true };
+      if (done) return { status: response.status, headers: response.headers, events, comments, retries, ended: true };
       parser.feed(decoder.decode(value, { stream: true }));
     }
   } finally {
