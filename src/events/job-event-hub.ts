@@ -31,6 +31,7 @@ export class JobEventHub implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger(JobEventHub.name);
   private readonly subscribers = new Set<Subscriber>();
   private readonly streams = new Set<EventStream>();
+  private stopping = false;
   private readonly listener: PgListener;
   /** The database time of the last event heard, from which a reconnection catches up. */
   private lastHeardAt: string | null = null;
@@ -53,7 +54,8 @@ export class JobEventHub implements OnModuleInit, BeforeApplicationShutdown {
 
   /** Before the HTTP server closes: open streams would otherwise keep it waiting. */
   async beforeApplicationShutdown(): Promise<void> {
-    for (const stream of [...this.streams]) stream.handOver(RECONNECT_MIN_MS + Math.floor(Math.random() * RECONNECT_SPREAD_MS));
+    this.stopping = true;
+    for (const stream of [...this.streams]) stream.handOver(reconnectDelay());
     await this.listener.close();
   }
 
@@ -66,6 +68,11 @@ export class JobEventHub implements OnModuleInit, BeforeApplicationShutdown {
 
   /** Keeps `stream` until it ends, so that a shutdown ends it. */
   track(stream: EventStream): () => void {
+    // Opened on a kept-alive connection while the listener closes: nothing would end it.
+    if (this.stopping) {
+      stream.handOver(reconnectDelay());
+      return () => undefined;
+    }
     this.streams.add(stream);
     return () => void this.streams.delete(stream);
   }
@@ -120,4 +127,8 @@ export class JobEventHub implements OnModuleInit, BeforeApplicationShutdown {
       for (const row of await this.events.since(since, CATCH_UP_MARGIN_SECONDS)) this.dispatch(toMessage(row));
     });
   }
+}
+
+function reconnectDelay(): number {
+  return RECONNECT_MIN_MS + Math.floor(Math.random() * RECONNECT_SPREAD_MS);
 }

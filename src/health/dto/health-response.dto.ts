@@ -23,7 +23,8 @@ export class ReadinessResponseDto {
   @ApiProperty(byComponent('The components that are down')) error: Record<string, ComponentStatusDto>;
   @ApiProperty({
     ...byComponent(
-      'Every component: `database` (PostgreSQL), `queue` (with its `backend`, redis or postgres) and `storage` (with its `driver`, local or s3)',
+      'Every component: `database` (PostgreSQL), `queue` (with its `backend`, redis or postgres) and `storage` (with its `driver`, local or s3); ' +
+        'from a SIGTERM on, only `node`, down while the node drains and stops',
     ),
     example: {
       database: { status: 'up', responseTime: 2 },
