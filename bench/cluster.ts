@@ -36,8 +36,12 @@ import { S3RVER_CREDENTIALS, S3Traffic, startCountingProxy, startS3Server } from
  *     WORKER_CONCURRENCY. Each count gets a batch of BENCH_JOBS photographs never seen before,
  *     uploaded and submitted by 4 clients while the workers drain; jobs/s runs from the first
  *     job's creation to the last one's end (the database's timestamps), and the CPU of each
- *     process is read over the batch. The workers share the machine's cores with everything else
- *     here, PostgreSQL and Redis included.
+ *     process is read over the batch. Before each batch, IDLE_MS with every process idle measure
+ *     what the waiting API and workers cost PostgreSQL and Redis. The workers share the
+ *     machine's cores with everything else here, PostgreSQL and Redis included.
+ *
+ * Sizes: BENCH_JOBS (100) a batch, BENCH_SIZE (512) pixels square, BENCH_WORKERS (1,2,3),
+ * BENCH_BACKENDS (postgresql,redis). About 3 minutes on a 2-core machine.
  *
  * Every photograph differs from every other, so no step is ever reused. The queue on Redis uses
  * a private redis-server on a free port; each product gets a bucket of its own.
@@ -59,6 +63,8 @@ const SETTINGS = {
 };
 /** What the idle workers do in their first seconds (queue set-up, a first reconciler pass) is not the batch's. */
 const WORKER_SETTLE_MS = 2000;
+/** How long the idle workers are watched before the batch, for what they cost PostgreSQL and Redis with no job to do. */
+const IDLE_MS = 5000;
 const LABEL_WIDTH = 44;
 const COLUMN_WIDTH = 30;
 
@@ -71,6 +77,8 @@ interface Throughput {
   cpu: Record<string, number>;
   /** The whole machine's busy share over the batch, every process counted, in per cent of its cores. */
   machineBusy: number;
+  /** CPU milliseconds a second of PostgreSQL and of Redis while the API and the workers have no job. */
+  idle: Record<string, number>;
 }
 
 interface BackendFigures {
@@ -159,9 +167,6 @@ async function measureThroughput(backend: Backend, redis: { url: string; pid: nu
         const workers: RunningWorker[] = [];
         try {
           for (let started = 0; started < count; started++) workers.push(await startReadyWorker(product));
-          await sleep(WORKER_SETTLE_MS);
-          const { rows } = await db.query('SELECT coalesce(max(id), 0)::int AS id FROM jobs');
-          const lastBefore: number = rows[0].id;
           const cpu = (): Record<string, number> => {
             const postgres = treeCpuSeconds(postgresPid);
             const own = process.cpuUsage();
@@ -174,6 +179,12 @@ async function measureThroughput(backend: Backend, redis: { url: string; pid: nu
               bench: (own.user + own.system) / 1e6,
             };
           };
+          await sleep(WORKER_SETTLE_MS);
+          const idleBefore = cpu();
+          await sleep(IDLE_MS);
+          const idleAfter = cpu();
+          const { rows } = await db.query('SELECT coalesce(max(id), 0)::int AS id FROM jobs');
+          const lastBefore: number = rows[0].id;
           const cpuBefore = cpu();
           const machineBefore = machineTicks();
           await ingest(product, token, batches[index]);
@@ -191,6 +202,9 @@ async function measureThroughput(backend: Backend, redis: { url: string; pid: nu
               Object.keys(cpuAfter).map((key) => [key, ((cpuAfter[key] - cpuBefore[key]) * 1000) / batches[index].length]),
             ),
             machineBusy: (100 * (machineAfter.busy - machineBefore.busy)) / (machineAfter.total - machineBefore.total),
+            idle: Object.fromEntries(
+              ['postgres', ...(redis ? ['redis'] : [])].map((key) => [key, ((idleAfter[key] - idleBefore[key]) * 1e6) / IDLE_MS]),
+            ),
           });
         } finally {
           await Promise.all(workers.map((worker) => worker.stop()));
@@ -270,7 +284,8 @@ function printCost(results: BackendFigures[]): void {
 function printThroughput(result: BackendFigures): void {
   const redis = result.backend === 'Redis';
   console.log(
-    `\nThroughput, queue on ${result.backend}: ${JOBS} uploads + jobs a run; CPU in ms a job; "cores" is a process's CPU / the batch's time`,
+    `\nThroughput, queue on ${result.backend}: ${JOBS} uploads + jobs a run; CPU in ms a job; "cores" is a process's CPU / the batch's time; ` +
+      `"idle" is ms of CPU a second with no job, over ${IDLE_MS / 1000} s before the batch`,
   );
   const columns = [
     'workers',
@@ -283,6 +298,8 @@ function printThroughput(result: BackendFigures): void {
     'workers',
     'bench',
     'machine busy',
+    'PostgreSQL idle',
+    ...(redis ? ['Redis idle'] : []),
   ];
   console.log(columns.map((column, index) => (index === 0 ? column.padEnd(8) : column.padStart(column.length + 3))).join(''));
   for (const run of result.throughput) {
@@ -298,12 +315,14 @@ function printThroughput(result: BackendFigures): void {
       run.cpu.workers.toFixed(1),
       run.cpu.bench.toFixed(1),
       `${run.machineBusy.toFixed(0)} %`,
+      run.idle.postgres.toFixed(1),
+      ...(redis ? [run.idle.redis.toFixed(1)] : []),
     ];
     console.log(cells.map((cell, index) => (index === 0 ? cell : cell.padStart(columns[index].length + 3))).join(''));
   }
   for (const run of result.throughput) {
     const line = [`one PostgreSQL core at ${run.cpu.postgres.toFixed(1)} ms a job: ${(1000 / run.cpu.postgres).toFixed(0)} jobs/s`];
-    if (redis) line.push(`one Redis at ${run.cpu.redis.toFixed(2)} ms a job: ${(1000 / run.cpu.redis).toFixed(0)} jobs/s`);
+    if (redis) line.push(`one Redis at ${run.cpu.redis.toFixed(1)} ms a job: ${(1000 / run.cpu.redis).toFixed(0)} jobs/s`);
     console.log(`  ${run.workers} worker${run.workers === 1 ? '' : 's'}: ${line.join('; ')}`);
   }
 }
