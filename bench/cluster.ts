@@ -41,7 +41,7 @@ import { S3RVER_CREDENTIALS, S3Traffic, startCountingProxy, startS3Server } from
  *     machine's cores with everything else here, PostgreSQL and Redis included.
  *
  * Sizes: BENCH_JOBS (100) a batch, BENCH_SIZE (512) pixels square, BENCH_WORKERS (1,2,3),
- * BENCH_BACKENDS (postgresql,redis). About 3 minutes on a 2-core machine.
+ * BENCH_BACKENDS (postgresql,redis). About 4 minutes on a 2-core machine.
  *
  * Every photograph differs from every other, so no step is ever reused. The queue on Redis uses
  * a private redis-server on a free port; each product gets a bucket of its own.
@@ -64,7 +64,7 @@ const SETTINGS = {
 /** What the idle workers do in their first seconds (queue set-up, a first reconciler pass) is not the batch's. */
 const WORKER_SETTLE_MS = 2000;
 /** How long the idle workers are watched before the batch, for what they cost PostgreSQL and Redis with no job to do. */
-const IDLE_MS = 5000;
+const IDLE_MS = 10_000;
 const LABEL_WIDTH = 44;
 const COLUMN_WIDTH = 30;
 
