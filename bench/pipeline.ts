@@ -3,7 +3,18 @@ import { Client } from 'pg';
 import sharp from 'sharp';
 import { operationRegistry } from '../src/worker/operation-registry';
 import { openStepInput } from '../src/worker/process-pipeline';
-import { api, childPid, inParallel, makePhotos, RunningProduct, signUp, startProduct, startWorker, treeCpuSeconds } from './bench-support';
+import {
+  childPid,
+  ingest,
+  inParallel,
+  JOB_SEQUENCE,
+  makePhotos,
+  RunningProduct,
+  signUp,
+  startProduct,
+  startWorker,
+  treeCpuSeconds,
+} from './bench-support';
 
 /**
  * `npm run bench:pipeline`: PHOTOS photographs (JPEGs cut from a real photo) through
@@ -15,8 +26,6 @@ import { api, childPid, inParallel, makePhotos, RunningProduct, signUp, startPro
  */
 const PHOTOS = Number(process.env.BENCH_PHOTOS ?? 200);
 const SIZES = (process.env.BENCH_SIZES ?? '1920x1080,512x512').split(',').map((size) => size.split('x').map(Number) as [number, number]);
-const CLIENTS = 4;
-const SEQUENCE = ['process', 'grayscale', 'histogram'];
 const PNG_COMPRESSION = Number(process.env.PNG_COMPRESSION ?? 1);
 const MAX_PIXELS = 50_000_000;
 /** Benchmarks measure the product, not the rate limits of the accounts issue. */
@@ -54,25 +63,6 @@ function productCpu(product: RunningProduct): { api: number; worker: number; pos
 
 const perPhoto = (before: Record<string, number>, after: Record<string, number>, count: number) =>
   Object.fromEntries(Object.keys(after).map((name) => [name, ((after[name] - before[name]) * 1000) / count]));
-
-/** Uploads each photo and creates its job, CLIENTS at a time, as a mobile client would. */
-async function ingest(product: RunningProduct, token: string, photos: Buffer[]): Promise<void> {
-  await inParallel(photos, CLIENTS, async (photo, index) => {
-    const form = new FormData();
-    form.append('file', new Blob([photo], { type: 'image/jpeg' }), `photo-${index}.jpg`);
-    const uploaded = await fetch(`${product.url}/api/images.json`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${token}` },
-      body: form,
-    });
-    if (uploaded.status !== 201) throw new Error(`upload: ${uploaded.status} ${await uploaded.text()}`);
-    const image = (await uploaded.json()) as { id: number };
-    await api(product.url, token, '/api/jobs.json', {
-      method: 'POST',
-      body: JSON.stringify({ image_id: image.id, job_sequence: SEQUENCE }),
-    });
-  });
-}
 
 /** Waits, reading the database directly so that watching costs the API nothing, until every job is completed. */
 async function waitForJobs(database: Client, count: number): Promise<{ started: Date; finished: Date }> {
@@ -165,7 +155,7 @@ async function main(): Promise<void> {
     const [bestConcurrency, best] = [...bare].sort((a, b) => b[1].perSecond - a[1].perSecond)[0];
     const { ingest: ingested, drain } = await ingestThenDrain(photos);
     const product = await endToEnd(photos);
-    console.log(`\n${PHOTOS} photographs, ${width}×${height} JPEG, ${JSON.stringify(SEQUENCE)}, PNG compression ${PNG_COMPRESSION}`);
+    console.log(`\n${PHOTOS} photographs, ${width}×${height} JPEG, ${JSON.stringify(JOB_SEQUENCE)}, PNG compression ${PNG_COMPRESSION}`);
     for (const [concurrency, figure] of bare)
       line(`bare sharp loop, concurrency ${concurrency}`, `${figure.perSecond.toFixed(1)} photos/s, ${cpuText(figure.cpu)}`);
     line(`bare sharp loop, best (concurrency ${bestConcurrency})`, `${best.perSecond.toFixed(1)} photos/s`);

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { api, childPid, inParallel, makePhotos, RunningProduct, signUp, startProduct, treeCpuSeconds } from './bench-support';
+import { api, childPid, inParallel, makePhotos, RunningProduct, signUp, startProduct, treeCpuSeconds, uploadPhoto } from './bench-support';
 
 const PHOTOS = Number(process.env.BENCH_PHOTOS ?? 200);
 const CLIENTS = 4;
@@ -71,15 +71,7 @@ async function main(): Promise<void> {
     const token = await signUp(product);
     const imageIds: number[] = [];
     await inParallel(photos, CLIENTS, async (photo, index) => {
-      const form = new FormData();
-      form.append('file', new Blob([photo], { type: 'image/jpeg' }), `photo-${index}.jpg`);
-      const uploaded = await fetch(`${product.url}/api/images.json`, {
-        method: 'POST',
-        headers: { Authorization: `Bearer ${token}` },
-        body: form,
-      });
-      if (uploaded.status !== 201) throw new Error(`upload: ${uploaded.status} ${await uploaded.text()}`);
-      imageIds.push(((await uploaded.json()) as { id: number }).id);
+      imageIds.push(await uploadPhoto(product, token, photo, index));
     });
     const first = await runPipeline(product, database, token, imageIds);
     const again = await runPipeline(product, database, token, imageIds);

@@ -3,7 +3,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import sharp from 'sharp';
 import { createStoredImage, createUser, fixture, TestUser } from './utils/factories';
 import { binary, maxDifference, rgb2grayReference } from './utils/images';
-import { startS3Server } from './utils/s3-server';
+import { startS3Server } from '../bench/s3-server';
 import { createSuiteDatabase } from './utils/suite-database';
 import { api, bearer, createTestApp, startTestWorker, testEnv, TestEnv, waitForJob } from './utils/test-app';
 

@@ -2,7 +2,7 @@ import { INestApplicationContext } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { join } from 'node:path';
 import { createImage, createStoredImage, createUser, fixture, TestUser } from './utils/factories';
-import { startS3Server } from './utils/s3-server';
+import { startS3Server } from '../bench/s3-server';
 import { createSuiteDatabase } from './utils/suite-database';
 import { ADMIN_TOKEN, api, bearer, createTestApp, startTestWorker, testEnv, TestEnv, waitForJob } from './utils/test-app';
 import { filesUnder } from './utils/files';

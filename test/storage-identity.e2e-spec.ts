@@ -6,7 +6,7 @@ import { DataSource } from 'typeorm';
 import { Installation } from '../src/database/installation.entity';
 import { INSTALLATION_MARKER_KEY, StorageIdentityError } from '../src/storage/storage-identity';
 import { WORKER_MAIN } from './utils/faults/processes';
-import { S3RVER_CREDENTIALS, startS3Server } from './utils/s3-server';
+import { S3RVER_CREDENTIALS, startS3Server } from '../bench/s3-server';
 import { createSuiteDatabase } from './utils/suite-database';
 import { api, createTestApp, startTestWorker, testEnv, TestEnv } from './utils/test-app';
 

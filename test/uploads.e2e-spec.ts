@@ -5,7 +5,7 @@ import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import { createImage, createStoredImage, createUser, fixture, TestUser } from './utils/factories';
 import { binary } from './utils/images';
-import { startS3Server } from './utils/s3-server';
+import { startS3Server } from '../bench/s3-server';
 import { createSuiteDatabase } from './utils/suite-database';
 import { api, bearer, createTestApp, testEnv, TestEnv } from './utils/test-app';
 import { filesUnder } from './utils/files';

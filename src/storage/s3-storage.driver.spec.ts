@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import { S3RVER_CREDENTIALS, startS3Server } from '../../test/utils/s3-server';
+import { S3RVER_CREDENTIALS, startS3Server } from '../../bench/s3-server';
 import { S3StorageDriver } from './s3-storage.driver';
 import { StorageObjectNotFoundError } from './storage.driver';
 

@@ -1,0 +1,108 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Agent, createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+interface S3rverOptions {
+  address: string;
+  port: number;
+  directory: string;
+  silent: boolean;
+  configureBuckets: { name: string }[];
+}
+
+interface S3rverInstance {
+  run(): Promise<AddressInfo>;
+  close(): Promise<void>;
+}
+
+// s3rver ships no type declarations, so it is required with the little of its API used here.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
+const S3rver: new (options: S3rverOptions) => S3rverInstance = require('s3rver');
+
+/** The credentials s3rver checks signatures against. */
+export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+
+/*
+ * Here rather than in test/utils: the tests start it, and so does bench:cluster, which the build
+ * compiles without test/.
+ */
+
+/** A real s3rver on a free port of 127.0.0.1, with `bucket` created and its own data directory. */
+export async function startS3Server(bucket: string): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  const directory = await mkdtemp(join(tmpdir(), 's3rver-'));
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    directory,
+    silent: true,
+    configureBuckets: [{ name: bucket }],
+  });
+  let address: AddressInfo;
+  try {
+    address = await server.run();
+  } catch (error) {
+    await rm(directory, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    endpoint: `http://127.0.0.1:${address.port}`,
+    async stop() {
+      try {
+        await server.close();
+      } finally {
+        await rm(directory, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** What went through a counting proxy: requests by HTTP method, and the bodies' bytes each way. */
+export interface S3Traffic {
+  requests: Map<string, number>;
+  bytesUp: number;
+  bytesDown: number;
+}
+
+const noTraffic = (): S3Traffic => ({ requests: new Map(), bytesUp: 0, bytesDown: 0 });
+
+/**
+ * An HTTP proxy on a free port of 127.0.0.1 in front of the S3 store at `endpoint`, counting what
+ * passes. The product's S3_ENDPOINT points at it; requests go on unchanged, Host header included,
+ * so that their signatures still hold. `take()` answers the traffic since the previous take.
+ */
+export async function startCountingProxy(endpoint: string): Promise<{ endpoint: string; take(): S3Traffic; stop(): Promise<void> }> {
+  const target = new URL(endpoint);
+  const agent = new Agent({ keepAlive: true });
+  let traffic = noTraffic();
+  const server = createServer((incoming, outgoing) => {
+    const counted = traffic;
+    counted.requests.set(incoming.method!, (counted.requests.get(incoming.method!) ?? 0) + 1);
+    const upstream = request(
+      { host: target.hostname, port: target.port, method: incoming.method, path: incoming.url, headers: incoming.headers, agent },
+      (response) => {
+        outgoing.writeHead(response.statusCode!, response.headers);
+        response.on('data', (chunk: Buffer) => (counted.bytesDown += chunk.length));
+        response.pipe(outgoing);
+      },
+    );
+    upstream.on('error', () => outgoing.destroy());
+    incoming.on('data', (chunk: Buffer) => (counted.bytesUp += chunk.length));
+    incoming.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    take() {
+      const taken = traffic;
+      traffic = noTraffic();
+      return taken;
+    },
+    async stop() {
+      server.closeAllConnections();
+      agent.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
