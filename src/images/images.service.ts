@@ -134,12 +134,15 @@ export class ImagesService {
    * an output's, wait on that lock, so none can slip in between the check and the write). The
    * owner's storage quota is checked exactly once the row is written.
    */
-  recordFile(image: Image, file: StoredImageFile, changes: Partial<Image>): Promise<string | null> {
+  async recordFile(image: Image, file: StoredImageFile, changes: Partial<Image>): Promise<string | null> {
+    // Read before the transaction, not in it: a query on another pool connection while the
+    // transaction holds one deadlocks the pool once as many uploads as it has connections do it at once.
+    const typeId = changes.imageTypeId ?? image.imageTypeId ?? (await this.imageTypes.findByName(ORIGINAL_IMAGE_TYPE)).id;
     return this.images.transaction(async (manager) => {
       const locked = await this.images.lockForUpdate(manager, image.id);
       if (!locked) throw new NotFoundException(`No image with id ${image.id}`);
       await this.assertReplaceable(locked, manager);
-      const imageTypeId = changes.imageTypeId ?? locked.imageTypeId ?? (await this.imageTypes.findByName(ORIGINAL_IMAGE_TYPE)).id;
+      const imageTypeId = changes.imageTypeId ?? locked.imageTypeId ?? typeId;
       await this.images.update(image.id, { ...changes, ...fileColumns(file), imageTypeId, status: IMAGE_STATUS.originalStored }, manager);
       const ownerId = changes.userId ?? locked.userId;
       const freed = ownerId === locked.userId ? (locked.bytes ?? 0) : 0;

@@ -92,21 +92,24 @@ export class Cluster {
   }
 
   /**
+   * Starts `node <script> <args>` as one of the deployment's processes, named `<kind>-<n>` (its
+   * log `<kind>-<n>.log` in the data directory); it is not waited for.
+   */
+  startProcess(kind: string, script: string, args: string[], extra: Env = {}): ManagedProcess {
+    const name = this.logName(kind);
+    const child = startNode(name, script, args, this.env(extra), join(this.dataDir, `${name}.log`));
+    this.processes.push(child);
+    return child;
+  }
+
+  /**
    * Starts `node dist/src/main.js --api-only` on a free port and waits until it answers HTTP
    * (unless `wait` is false). The client of the cluster then talks to it.
    */
   async startApi(extra: Env = {}, { wait = true } = {}): Promise<ManagedProcess> {
     if (this.api?.running) throw new Error(`${this.label}: an API process is already running`);
     this.apiPort = await freePort();
-    const name = this.logName('api');
-    const api = startNode(
-      name,
-      API_MAIN,
-      ['--api-only'],
-      this.env({ PORT: String(this.apiPort), ...extra }),
-      join(this.dataDir, `${name}.log`),
-    );
-    this.processes.push(api);
+    const api = this.startProcess('api', API_MAIN, ['--api-only'], { PORT: String(this.apiPort), ...extra });
     this.api = api;
     this.client = new ApiClient(`http://127.0.0.1:${this.apiPort}`, this.client.token);
     if (wait) await this.waitForApi(api);
@@ -127,10 +130,7 @@ export class Cluster {
 
   /** Starts a worker process (`node dist/src/worker.main.js`); it is not waited for. */
   startWorker(extra: Env = {}): ManagedProcess {
-    const name = this.logName('worker');
-    const worker = startNode(name, WORKER_MAIN, [], this.env(extra), join(this.dataDir, `${name}.log`));
-    this.processes.push(worker);
-    return worker;
+    return this.startProcess('worker', WORKER_MAIN, [], extra);
   }
 
   /**
