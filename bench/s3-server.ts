@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -56,6 +57,40 @@ export async function startS3Server(bucket: string): Promise<{ endpoint: string;
       }
     },
   };
+}
+
+/**
+ * startS3Server's store, in a child process (s3-server-process.js): for a test whose own process is busy enough
+ * to slow the store down, and with it every node's readiness check.
+ */
+export async function startS3ServerProcess(bucket: string): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  const directory = await mkdtemp(join(tmpdir(), 's3rver-'));
+  const child = spawn(process.execPath, [join(__dirname, 's3-server-process.js'), directory, bucket], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      let buffered = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString();
+        if (buffered.includes('\n')) resolve(JSON.parse(buffered.split('\n')[0]).port);
+      });
+      child.once('exit', (code) => reject(new Error(`s3rver's process exited (${code}) before listening`)));
+    });
+    return {
+      endpoint: `http://127.0.0.1:${port}`,
+      async stop() {
+        child.kill('SIGTERM');
+        await exited;
+        await rm(directory, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    child.kill('SIGKILL');
+    await rm(directory, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 /** What went through a counting proxy: requests by HTTP method, and the bodies' bytes each way. */

@@ -34,7 +34,7 @@ export function testEnv(overrides: TestEnv = {}): TestEnv {
     QUEUE_PREFIX: `test${process.pid}x${Date.now().toString(36)}`,
     WORKER_CONCURRENCY: '2',
     // Suites run two at a time, each with several apps, on one server of max_connections 100.
-    DATABASE_POOL_SIZE: process.env.TEST_POOL_SIZE ?? '5',
+    DATABASE_POOL_SIZE: '5',
     // Suites' workers share the machine: none of them serves its metrics unless a test asks.
     WORKER_METRICS_PORT: '0',
     // Suites make many users, jobs and uploads quickly; test/rate-limits.e2e-spec.ts sets the limits it tests.
