@@ -134,14 +134,19 @@ export class ScaledDeployment {
    * old one must exit 0 within `timeoutMs` (an API node drains first, a worker hands back its jobs).
    */
   async restartGracefully(node: Node, timeoutMs = 60_000): Promise<void> {
+    await this.stopGracefully(node, timeoutMs);
+    this.launch(node);
+    await this.waitUntilServing(node);
+  }
+
+  /** SIGTERM; the process must exit 0 within `timeoutMs`. */
+  async stopGracefully(node: Node, timeoutMs = 60_000): Promise<void> {
     const exit = await node.process!.signal('SIGTERM', timeoutMs);
     if (!exit || exit.code !== 0) {
       throw new Error(
         `${node.process!.name} did not stop cleanly on SIGTERM within ${timeoutMs} ms: ${JSON.stringify(exit)}\n${node.process!.tail()}`,
       );
     }
-    this.launch(node);
-    await this.waitUntilServing(node);
   }
 
   async stop(): Promise<void> {

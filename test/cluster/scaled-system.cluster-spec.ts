@@ -5,7 +5,8 @@
  * one queue backend; every node a real OS process started from dist/, all started at the same
  * moment on an empty database. On each queue backend, in turn:
  * 1. the design document's single transaction, each request on another node;
- * 2. control across nodes: sign-out, the shared sign-in limit, cancel;
+ * 2. control across nodes: sign-out, the shared sign-in limit, cancel; and state they share:
+ *    event replay with Last-Event-ID, a webhook, a quota, the queue depth in /metrics;
  * 3. a wrong node (a worker with local storage) is refused, naming the setting;
  * 4. load with faults: 8 clients for 60 s through the balancer while nodes are killed, Redis loses
  *    its data and every node is restarted in turn with SIGTERM; then every acknowledged upload and
@@ -13,11 +14,14 @@
  * The table printed at the end counts the requests and the jobs.
  */
 import { Logger } from '@nestjs/common';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readEventStream } from '../utils/event-streams';
-import { Backend } from '../utils/faults/cluster';
+import { ADMIN_TOKEN, Backend } from '../utils/faults/cluster';
 import { ApiClient } from '../utils/faults/http';
 import { checkInvariants, waitUntilAllFinal } from '../utils/faults/invariants';
 import { liveProcesses, pollUntil, sleep, WORKER_MAIN } from '../utils/faults/processes';
@@ -48,6 +52,8 @@ interface Row {
 }
 
 const rows: Row[] = [];
+/** How long after a sign-out on node A node B still took the token, per backend. */
+const signOutDelays: string[] = [];
 
 beforeAll(() => {
   Logger.overrideLogger(['error', 'warn']);
@@ -56,6 +62,7 @@ beforeAll(() => {
 afterAll(async () => {
   await Promise.all(liveProcesses().map((child) => child.kill()));
   if (rows.length) console.log(`The scaled system under load with faults (${LOAD_SECONDS} s, ${CLIENTS} clients):\n${formatTable(rows)}`);
+  if (signOutDelays.length) console.log(`A sign-out on node A refused on node B after: ${signOutDelays.join(', ')}`);
 });
 
 describe.each(['redis', 'postgres'] as const)('the scaled system on the %s queue backend', (name) => {
@@ -76,6 +83,9 @@ describe.each(['redis', 'postgres'] as const)('the scaled system on the %s queue
             TRUST_PROXY: 'loopback',
             SHUTDOWN_GRACE: '10',
             SHUTDOWN_DRAIN: '3',
+            // The webhook's receiver is the test process, on this machine.
+            ALLOW_HTTP_WEBHOOKS: 'true',
+            WEBHOOK_SECRET_KEY: 'cluster-test-webhook-secret-key-0123456789',
           });
           const deployment = await ScaledDeployment.start(cluster);
           ctx.note(`every node serving; the balancer at ${deployment.url}`);
@@ -83,8 +93,11 @@ describe.each(['redis', 'postgres'] as const)('the scaled system on the %s queue
             await migratedOnce(deployment);
             await hoppingTransaction(deployment);
             ctx.note('the single transaction hopped nodes');
-            await crossNodeControl(deployment);
-            ctx.note('sign-out, the sign-in limit and cancel worked across nodes');
+            const signOutDelayMs = await crossNodeControl(deployment);
+            ctx.note(`sign-out (refused on the other node after ${signOutDelayMs} ms), the sign-in limit and cancel worked across nodes`);
+            signOutDelays.push(`${name}: ${signOutDelayMs} ms`);
+            await sharedState(deployment);
+            ctx.note('event replay, a webhook, a quota and the queue depth were the same on every node');
             await wrongNode(deployment);
             ctx.note('a worker with local storage was refused');
             rows.push(await loadWithFaults(deployment, ctx, redis));
@@ -156,7 +169,7 @@ async function hoppingTransaction(deployment: ScaledDeployment): Promise<void> {
  * A sign-out on node A refuses the token on node B at once; failed sign-ins spread over both
  * nodes meet one limit; a job created on A and cancelled through B stops on the worker running it.
  */
-async function crossNodeControl(deployment: ScaledDeployment): Promise<void> {
+async function crossNodeControl(deployment: ScaledDeployment): Promise<number> {
   const [a, b] = deployment.apis.map((api) => new ApiClient(api.url));
   const username = `ctl${process.pid}${Date.now().toString(36)}`;
   const credentials = { username, email: `${username}@example.com`, password: 'password123' };
@@ -165,7 +178,16 @@ async function crossNodeControl(deployment: ScaledDeployment): Promise<void> {
   const device = await b.expect(200, 'POST', '/api/sessions.json', { username, password: credentials.password });
   expect((await b.withToken(device.authentication_token).request('GET', '/api/users/me.json')).status).toBe(200);
   await a.withToken(device.authentication_token).expect(200, 'DELETE', '/api/sessions/current.json');
-  expect((await b.withToken(device.authentication_token).request('GET', '/api/users/me.json')).status).toBe(401);
+  // Node B drops its cached entry when PostgreSQL's notice of the commit reaches it (docs/api.md,
+  // "Sessions"): milliseconds, which is what "at once" can mean without a query per request.
+  const signedOut = Date.now();
+  await pollUntil(
+    'node B to refuse the signed-out token',
+    async () => (await b.withToken(device.authentication_token).request('GET', '/api/users/me.json')).status === 401,
+    1_000,
+    2,
+  );
+  const signOutDelayMs = Date.now() - signedOut;
 
   // The limit counts per client address (X-Forwarded-For, trusted from the loopback balancer).
   const statuses: number[] = [];
@@ -197,6 +219,100 @@ async function crossNodeControl(deployment: ScaledDeployment): Promise<void> {
     15_000,
     50,
   );
+  return signOutDelayMs;
+}
+
+/**
+ * What the nodes share, read on one and written on the other: a job's events followed on A and
+ * resumed on B with Last-Event-ID; a webhook secret sealed by A, a job with a callback created on
+ * B, delivered once by whichever worker, signed with that secret; with the workers stopped, a
+ * quota of 3 jobs in progress that counts the jobs made on both nodes, and the queue depth that
+ * both nodes' /metrics report.
+ */
+async function sharedState(deployment: ScaledDeployment): Promise<void> {
+  const [a, b] = deployment.apis.map((api) => new ApiClient(api.url));
+  const username = `shr${process.pid}${Date.now().toString(36)}`;
+  const owner = await a.signUp(username);
+  const onB = b.withToken(owner.token!);
+  const auth = { Authorization: `Bearer ${owner.token}` };
+  const image = await owner.uploadImage(await distinctPhoto(-1));
+
+  const job = await onB.expect(201, 'POST', '/api/jobs.json', {
+    image_id: image.id,
+    job_type: ['grayscale', 'blur', 'edges', 'histogram'],
+  });
+  const first = await readEventStream(`${deployment.apis[0].url}/api/jobs/${job.id}/events`, {
+    headers: auth,
+    until: (events) => events.length >= 2,
+  });
+  const lastSeen = first.events[first.events.length - 1].id!;
+  const rest = await readEventStream(`${deployment.apis[1].url}/api/jobs/${job.id}/events`, {
+    headers: { ...auth, 'Last-Event-ID': lastSeen },
+  });
+  const ids = [...first.events, ...rest.events].map((event) => Number(event.id));
+  expect(ids).toEqual([...new Set(ids)].sort((x, y) => x - y));
+  expect(rest.events[rest.events.length - 1].data).toMatchObject({ status: 'completed' });
+  expect([...first.events, ...rest.events].filter((event) => event.event === 'progress')).toHaveLength(4);
+
+  const deliveries: { id: string; timestamp: string; signature: string; body: string }[] = [];
+  const receiver = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk) => (body += chunk));
+    request.on('end', () => {
+      deliveries.push({
+        id: String(request.headers['webhook-id']),
+        timestamp: String(request.headers['webhook-timestamp']),
+        signature: String(request.headers['webhook-signature']),
+        body,
+      });
+      response.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  try {
+    const me = await owner.expect(200, 'GET', '/api/users/me.json');
+    const { secret } = await owner.expect(201, 'POST', `/api/users/${me.id}/webhook_secret`);
+    const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    const hooked = await onB.expect(201, 'POST', '/api/jobs.json', {
+      image_id: image.id,
+      job_type: ['grayscale'],
+      callback_url: hook,
+      force: true,
+    });
+    await pollUntil('the webhook delivery', async () => deliveries.length > 0, 30_000, 50);
+    await sleep(1_000);
+    expect(deliveries).toHaveLength(1);
+    const [delivery] = deliveries;
+    expect(JSON.parse(delivery.body)).toMatchObject({ id: hooked.id, status: 'completed' });
+    const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+    const expected = createHmac('sha256', key).update(`${delivery.id}.${delivery.timestamp}.${delivery.body}`).digest('base64');
+    expect(delivery.signature.split(' ')).toContain(`v1,${expected}`);
+  } finally {
+    await new Promise((resolve) => receiver.close(resolve));
+  }
+
+  await Promise.all(deployment.workers.map((worker) => deployment.stopGracefully(worker)));
+  try {
+    await a.withToken(ADMIN_TOKEN).expect(200, 'PUT', `/api/users/${(await owner.expect(200, 'GET', '/api/users/me.json')).id}.json`, {
+      max_jobs_in_progress: 3,
+    });
+    const body = { image_id: image.id, job_type: ['grayscale'], force: true };
+    for (const client of [owner, onB, owner]) await client.expect(201, 'POST', '/api/jobs.json', body);
+    expect((await onB.createJob(body)).status).toBe(429);
+    const depths = await Promise.all(
+      deployment.apis.map(async (api) => {
+        const text = await (await fetch(`${api.url}/metrics`)).text();
+        const line = text
+          .split('\n')
+          .find((row) => /^darkroom_queue_jobs\{/.test(row) && /queue="process"/.test(row) && /state="waiting"/.test(row));
+        return Number(line?.split(' ').pop());
+      }),
+    );
+    expect(depths).toEqual([3, 3]);
+  } finally {
+    for (const worker of deployment.workers) deployment.launch(worker);
+    await Promise.all(deployment.workers.map((worker) => deployment.waitUntilServing(worker)));
+  }
 }
 
 /** A worker configured with local storage, joining this S3 installation, does not start: it names STORAGE. */
