@@ -9,7 +9,8 @@
  *    event replay with Last-Event-ID, a webhook, a quota, the queue depth in /metrics;
  * 3. a wrong node (a worker with local storage) is refused, naming the setting;
  * 4. load with faults: 8 clients for 60 s through the balancer while nodes are killed, Redis loses
- *    its data and every node is restarted in turn with SIGTERM; then every acknowledged upload and
+ *    its data and every node is restarted in turn with SIGTERM (a client following a long job's
+ *    events on a node being stopped resumes them on another); then every acknowledged upload and
  *    job must be there, and the fault suite's invariants hold (nothing lost or duplicated).
  * The table printed at the end counts the requests and the jobs.
  */
@@ -30,7 +31,7 @@ import { FINAL_BOUND_MS, images, runScenario, ScenarioContext } from '../utils/f
 import { startS3ServerProcess } from '../../bench/s3-server';
 import { installed } from '../setup/required-tools';
 import { Acknowledged, distinctPhoto, emptyCounts, LoadClient, RequestCounts, sha256 } from './load-clients';
-import { emptyDatabaseServer, s3Settings, ScaledDeployment } from './scaled-deployment';
+import { emptyDatabaseServer, Node, s3Settings, ScaledDeployment } from './scaled-deployment';
 
 const BUCKET = 'darkroom-cluster';
 const STEPS = ['grayscale', 'histogram'];
@@ -373,8 +374,10 @@ async function loadWithFaults(
   const apiTrack = async () => {
     await at(6);
     await step('SIGKILL api-a, restarted 2 s later', () => deployment.crash(apiA, 2_000));
+    const follower = await followEventsOn(deployment, apiB);
     await step('SIGTERM api-b, then a new process', () => deployment.restartGracefully(apiB));
     await step('SIGTERM api-a, then a new process', () => deployment.restartGracefully(apiA));
+    await follower();
   };
   const workerTrack = async () => {
     await at(12);
@@ -430,6 +433,40 @@ async function loadWithFaults(
   });
   expect(row.completedOnce).toBe(row.jobsAcknowledged);
   return row;
+}
+
+/**
+ * A client following a long job's events on `node`, which is about to get SIGTERM: once the node's
+ * drain is over, its stream must end with a `retry:` hint before the job does, and the client,
+ * reconnecting through the balancer (to another node) with Last-Event-ID, must get the rest, none
+ * missed or repeated. Resolves once the stream is open; the function it answers checks the rest.
+ */
+async function followEventsOn(deployment: ScaledDeployment, node: Node): Promise<() => Promise<void>> {
+  const owner = await new ApiClient(deployment.apis[0].url).signUp(`sse${process.pid}${Date.now().toString(36)}`);
+  const auth = { Authorization: `Bearer ${owner.token}` };
+  const large = await owner.uploadImage(await images.large());
+  const steps = Array.from({ length: 24 }, (_, i) => (i % 2 ? 'edges' : 'blur'));
+  const job = await owner.expect(201, 'POST', '/api/jobs.json', { image_id: large.id, job_type: steps, params: { blur: { sigma: 20 } } });
+  let opened: () => void;
+  const open = new Promise<void>((resolve) => (opened = resolve));
+  const cut = readEventStream(`${node.url}/api/jobs/${job.id}/events`, { headers: auth, timeoutMs: 180_000, onEvent: () => opened() });
+  await Promise.race([open, cut]);
+  return async () => {
+    const first = await cut;
+    expect(first.ended).toBe(true);
+    expect(first.retries).toHaveLength(1);
+    const last = first.events[first.events.length - 1];
+    expect(['completed', 'failed', 'cancelled']).not.toContain(last.data.status);
+    const rest = await readEventStream(`${deployment.url}/api/jobs/${job.id}/events`, {
+      headers: { ...auth, 'Last-Event-ID': last.id! },
+      timeoutMs: 180_000,
+    });
+    const events = [...first.events, ...rest.events];
+    const ids = events.map((event) => Number(event.id));
+    expect(ids).toEqual([...new Set(ids)].sort((x, y) => x - y));
+    expect(events.filter((event) => event.event === 'progress')).toHaveLength(steps.length);
+    expect(rest.events[rest.events.length - 1].data).toMatchObject({ status: 'completed' });
+  };
 }
 
 /** Each acknowledged upload reads back byte for byte, and each acknowledged job's outputs download. */
