@@ -22,6 +22,8 @@ export enum AdvisoryLock {
   WebhookReconciler = 7_461_004,
   /** Session lock, tried: one worker at a time decodes unverified originals (ImageVerifier). */
   ImageVerifier = 7_461_005,
+  /** Session lock: nodes starting at once check and write the file store's marker one at a time (storage-identity.ts). */
+  StorageClaim = 7_461_006,
   /** Class of transaction locks, second key a hash of the injection: the batches of one injection take turns (JobInjectorService). */
   JobInjection = 7_461_020,
   /** Class of transaction locks, second key the stored file's key's hashtext: reference counts of stored files (file-references.ts). */

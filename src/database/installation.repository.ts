@@ -1,4 +1,5 @@
-import { DataSource, IsNull } from 'typeorm';
+import { DataSource, EntityManager, IsNull } from 'typeorm';
+import { AdvisoryLock } from './advisory-locks';
 import { Installation } from './installation.entity';
 
 export interface StorageClaim {
@@ -9,7 +10,28 @@ export interface StorageClaim {
 
 /** The installation row: its id, and which file store it uses. */
 export class InstallationRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly dataSource: DataSource | EntityManager) {}
+
+  /**
+   * Runs `work` holding the installation's storage-claim lock, with this repository on the lock's
+   * own connection: nodes starting at once check and write the store's marker one at a time, so
+   * that none reads a marker another is still writing (an S3 server need not make a PUT atomic).
+   */
+  async whileClaimingStorage<T>(work: (installations: InstallationRepository) => Promise<T>): Promise<T> {
+    const dataSource = this.dataSource instanceof DataSource ? this.dataSource : this.dataSource.connection;
+    const runner = dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.query('SELECT pg_advisory_lock($1)', [AdvisoryLock.StorageClaim]);
+      try {
+        return await work(new InstallationRepository(runner.manager));
+      } finally {
+        await runner.query('SELECT pg_advisory_unlock($1)', [AdvisoryLock.StorageClaim]);
+      }
+    } finally {
+      await runner.release();
+    }
+  }
 
   async id(): Promise<string> {
     return (await this.first()).id;

@@ -35,9 +35,18 @@ export interface ConfiguredStorage {
  * The first process to start records the store's kind and bucket in the database and writes the
  * installation id into the store; every later one must be configured alike and find that marker.
  * So a worker on another machine with STORAGE=local, or one pointed at another bucket, fails at
- * start naming the setting, instead of failing every job it takes.
+ * start naming the setting, instead of failing every job it takes. Nodes starting at once take
+ * turns (InstallationRepository.whileClaimingStorage).
  */
-export async function verifyStorageIdentity(
+export function verifyStorageIdentity(
+  storage: StorageDriver,
+  installations: InstallationRepository,
+  configured: ConfiguredStorage,
+): Promise<void> {
+  return installations.whileClaimingStorage((claims) => verifyUnderLock(storage, claims, configured));
+}
+
+async function verifyUnderLock(
   storage: StorageDriver,
   installations: InstallationRepository,
   configured: ConfiguredStorage,

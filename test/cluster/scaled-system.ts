@@ -1,9 +1,9 @@
-/**
+/*
  * Issue 21's cluster test (`npm run test:cluster`): Darkroom run as several machines run it, on
  * this one. Two API nodes behind a round-robin load balancer that skips a node whose readiness is
  * 503, three worker nodes with a DATA_DIR each, STORAGE=s3 on s3rver, one PostgreSQL database and
  * one queue backend; every node a real OS process started from dist/, all started at the same
- * moment on an empty database. On each queue backend, in turn:
+ * moment on an empty database. On each queue backend in turn (a file each):
  * 1. the design document's single transaction, each request on another node;
  * 2. control across nodes: sign-out, the shared sign-in limit, cancel; and state they share:
  *    event replay with Last-Event-ID, a webhook, a quota, the queue depth in /metrics;
@@ -56,64 +56,67 @@ const rows: Row[] = [];
 /** How long after a sign-out on node A node B still took the token, per backend. */
 const signOutDelays: string[] = [];
 
-beforeAll(() => {
-  Logger.overrideLogger(['error', 'warn']);
-});
+/** The test on one queue backend: each backend's file (redis.cluster-spec.ts, postgres.cluster-spec.ts) calls it. */
+export function describeScaledSystem(name: 'redis' | 'postgres'): void {
+  beforeAll(() => {
+    Logger.overrideLogger(['error', 'warn']);
+  });
 
-afterAll(async () => {
-  await Promise.all(liveProcesses().map((child) => child.kill()));
-  if (rows.length) console.log(`The scaled system under load with faults (${LOAD_SECONDS} s, ${CLIENTS} clients):\n${formatTable(rows)}`);
-  if (signOutDelays.length) console.log(`A sign-out on node A refused on node B after: ${signOutDelays.join(', ')}`);
-});
+  afterAll(async () => {
+    await Promise.all(liveProcesses().map((child) => child.kill()));
+    if (rows.length) console.log(`The scaled system under load with faults (${LOAD_SECONDS} s, ${CLIENTS} clients):\n${formatTable(rows)}`);
+    if (signOutDelays.length) console.log(`A sign-out on node A refused on node B after: ${signOutDelays.join(', ')}`);
+  });
 
-describe.each(['redis', 'postgres'] as const)('the scaled system on the %s queue backend', (name) => {
-  it('serves any request on any node, refuses a wrong node and loses nothing under load with faults', async () => {
-    const redis = name === 'redis' ? installed(await startPrivateRedis(), 'redis-server', INSTALL_REDIS) : null;
-    const s3 = await startS3ServerProcess(BUCKET);
-    const backend: Backend = { name, redisUrl: redis?.url };
-    try {
-      await runScenario(
-        backend,
-        'scaled system',
-        async (ctx) => {
-          const cluster = await ctx.cluster('c', {
-            ...s3Settings(s3.endpoint, BUCKET),
-            // Sign-ins and sign-ups keep their default limit, counted per client address: the
-            // balancer passes each client's on in X-Forwarded-For, which the nodes trust.
-            AUTH_RATE_LIMIT: '10',
-            TRUST_PROXY: 'loopback',
-            SHUTDOWN_GRACE: '10',
-            SHUTDOWN_DRAIN: '3',
-            // The webhook's receiver is the test process, on this machine.
-            ALLOW_HTTP_WEBHOOKS: 'true',
-            WEBHOOK_SECRET_KEY: 'cluster-test-webhook-secret-key-0123456789',
-          });
-          const deployment = await ScaledDeployment.start(cluster);
-          ctx.note(`every node serving; the balancer at ${deployment.url}`);
-          try {
-            await migratedOnce(deployment);
-            await hoppingTransaction(deployment);
-            ctx.note('the single transaction hopped nodes');
-            const signOutDelayMs = await crossNodeControl(deployment);
-            ctx.note(`sign-out (refused on the other node after ${signOutDelayMs} ms), the sign-in limit and cancel worked across nodes`);
-            signOutDelays.push(`${name}: ${signOutDelayMs} ms`);
-            await sharedState(deployment);
-            ctx.note('event replay, a webhook, a quota and the queue depth were the same on every node');
-            await wrongNode(deployment);
-            ctx.note('a worker with local storage was refused');
-            rows.push(await loadWithFaults(deployment, ctx, redis));
-          } finally {
-            await deployment.stop();
-          }
-        },
-        { server: async () => emptyDatabaseServer() },
-      );
-    } finally {
-      await s3.stop();
-      await redis?.close();
-    }
-  }, 900_000);
-});
+  describe(`the scaled system on the ${name} queue backend`, () => {
+    it('serves any request on any node, refuses a wrong node and loses nothing under load with faults', async () => {
+      const redis = name === 'redis' ? installed(await startPrivateRedis(), 'redis-server', INSTALL_REDIS) : null;
+      const s3 = await startS3ServerProcess(BUCKET);
+      const backend: Backend = { name, redisUrl: redis?.url };
+      try {
+        await runScenario(
+          backend,
+          'scaled system',
+          async (ctx) => {
+            const cluster = await ctx.cluster('c', {
+              ...s3Settings(s3.endpoint, BUCKET),
+              // Sign-ins and sign-ups keep their default limit, counted per client address: the
+              // balancer passes each client's on in X-Forwarded-For, which the nodes trust.
+              AUTH_RATE_LIMIT: '10',
+              TRUST_PROXY: 'loopback',
+              SHUTDOWN_GRACE: '10',
+              SHUTDOWN_DRAIN: '3',
+              // The webhook's receiver is the test process, on this machine.
+              ALLOW_HTTP_WEBHOOKS: 'true',
+              WEBHOOK_SECRET_KEY: 'cluster-test-webhook-secret-key-0123456789',
+            });
+            const deployment = await ScaledDeployment.start(cluster);
+            ctx.note(`every node serving; the balancer at ${deployment.url}`);
+            try {
+              await migratedOnce(deployment);
+              await hoppingTransaction(deployment);
+              ctx.note('the single transaction hopped nodes');
+              const signOutDelayMs = await crossNodeControl(deployment);
+              ctx.note(`sign-out (refused on the other node after ${signOutDelayMs} ms), the sign-in limit and cancel worked across nodes`);
+              signOutDelays.push(`${name}: ${signOutDelayMs} ms`);
+              await sharedState(deployment);
+              ctx.note('event replay, a webhook, a quota and the queue depth were the same on every node');
+              await wrongNode(deployment);
+              ctx.note('a worker with local storage was refused');
+              rows.push(await loadWithFaults(deployment, ctx, redis));
+            } finally {
+              await deployment.stop();
+            }
+          },
+          { server: async () => emptyDatabaseServer() },
+        );
+      } finally {
+        await s3.stop();
+        await redis?.close();
+      }
+    }, 900_000);
+  });
+}
 
 /** Five nodes started together on an empty database: every migration ran once, by one of them. */
 async function migratedOnce(deployment: ScaledDeployment): Promise<void> {

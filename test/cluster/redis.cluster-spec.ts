@@ -1,0 +1,3 @@
+import { describeScaledSystem } from './scaled-system';
+
+describeScaledSystem('redis');
