@@ -16,6 +16,7 @@ import { JobEventOutbox1796700000003 } from './1796700000003-JobEventOutbox';
 import { WorkerWrites1796700000004 } from './1796700000004-WorkerWrites';
 import { RateLimitCounters1796800000000 } from './1796800000000-RateLimitCounters';
 import { StorageIdentity1796800000001 } from './1796800000001-StorageIdentity';
+import { FairQueues1796900000000 } from './1796900000000-FairQueues';
 
 /** Every migration, in order. `npm run migration:generate` writes new ones; list them here. */
 export const migrations = [
@@ -37,4 +38,5 @@ export const migrations = [
   WorkerWrites1796700000004,
   RateLimitCounters1796800000000,
   StorageIdentity1796800000001,
+  FairQueues1796900000000,
 ];

@@ -163,6 +163,59 @@ export class AppConfig {
   @IsIn(['process', 'query', 'search'], { each: true, message: 'WORKER_QUEUES must list some of process, query, search' })
   WORKER_QUEUES: string[];
 
+  /**
+   * fair: the dispatcher feeds each queue a few jobs at a time, interactive lane first, users in
+   * turns (docs/queues.md); fifo: every job is queued at once in creation order, as before
+   * fairness existed (kept to measure against).
+   */
+  @Expose()
+  @Transform(({ value }) => (value === undefined || value === '' ? 'fair' : String(value)))
+  @IsIn(['fair', 'fifo'], { message: 'QUEUE_ORDER must be fair or fifo' })
+  QUEUE_ORDER: 'fair' | 'fifo';
+
+  /** Percent of each queue's jobs in flight kept for the bulk lane whenever bulk work is waiting. */
+  @Expose()
+  @Transform(({ value }) => (value === undefined || value === '' ? 20 : Number(String(value).replace(/%$/, ''))))
+  @IsInt({ message: 'BULK_SHARE must be a whole percentage from 0 to 100' })
+  @Min(0, { message: 'BULK_SHARE must be a whole percentage from 0 to 100' })
+  @Max(100, { message: 'BULK_SHARE must be a whole percentage from 0 to 100' })
+  BULK_SHARE: number;
+
+  /** A batch of at least this many jobs (POST /api/jobs/batch.json) goes to the bulk lane. */
+  @Expose()
+  @Transform(({ value }) => positiveInteger(value, 20))
+  @IsInt({ message: 'BULK_BATCH_FROM must be a positive number of jobs' })
+  @Min(1, { message: 'BULK_BATCH_FROM must be a positive number of jobs' })
+  BULK_BATCH_FROM: number;
+
+  /** The most jobs of one user running at once across every worker; 0: no cap. */
+  @Expose()
+  @Transform(({ value }) => (value === undefined || value === '' ? 0 : Number(value)))
+  @IsInt({ message: 'USER_CONCURRENCY must be a whole number of jobs (0: no cap)' })
+  @Min(0, { message: 'USER_CONCURRENCY must be a whole number of jobs (0: no cap)' })
+  USER_CONCURRENCY: number;
+
+  /** The most `process` jobs running at once across every worker; 0: no cap. */
+  @Expose()
+  @Transform(({ value }) => (value === undefined || value === '' ? 0 : Number(value)))
+  @IsInt({ message: 'QUEUE_CONCURRENCY_process must be a whole number of jobs (0: no cap)' })
+  @Min(0, { message: 'QUEUE_CONCURRENCY_process must be a whole number of jobs (0: no cap)' })
+  QUEUE_CONCURRENCY_process: number;
+
+  /** The most `query` jobs running at once across every worker; 0: no cap. */
+  @Expose()
+  @Transform(({ value }) => (value === undefined || value === '' ? 0 : Number(value)))
+  @IsInt({ message: 'QUEUE_CONCURRENCY_query must be a whole number of jobs (0: no cap)' })
+  @Min(0, { message: 'QUEUE_CONCURRENCY_query must be a whole number of jobs (0: no cap)' })
+  QUEUE_CONCURRENCY_query: number;
+
+  /** The most `search` jobs running at once across every worker; 0: no cap. */
+  @Expose()
+  @Transform(({ value }) => (value === undefined || value === '' ? 0 : Number(value)))
+  @IsInt({ message: 'QUEUE_CONCURRENCY_search must be a whole number of jobs (0: no cap)' })
+  @Min(0, { message: 'QUEUE_CONCURRENCY_search must be a whole number of jobs (0: no cap)' })
+  QUEUE_CONCURRENCY_search: number;
+
   @Expose()
   @Transform(({ value }) => positiveInteger(value, 300))
   @IsInt({ message: 'JOB_TIMEOUT must be a positive number of seconds' })

@@ -24,6 +24,8 @@ export enum AdvisoryLock {
   ImageVerifier = 7_461_005,
   /** Session lock: nodes starting at once check and write the file store's marker one at a time (storage-identity.ts). */
   StorageClaim = 7_461_006,
+  /** Transaction lock: dispatch passes, from any process, pick the jobs that get queue entries one at a time (JobDispatcher). */
+  JobDispatch = 7_461_007,
   /** Class of transaction locks, second key a hash of the injection: the batches of one injection take turns (JobInjectorService). */
   JobInjection = 7_461_020,
   /** Class of transaction locks, second key the stored file's key's hashtext: reference counts of stored files (file-references.ts). */

@@ -11,10 +11,10 @@ import {
   UpdateDateColumn,
 } from 'typeorm';
 import type { Image } from '../images/image.entity';
-import { JOB_STATUS } from '../pipelines/job-states';
+import { JOB_LANE, JOB_STATUS, type JobLane } from '../pipelines/job-states';
 import { User } from '../users/user.entity';
 
-export { JOB_STATUS };
+export { JOB_LANE, JOB_STATUS };
 
 export interface Neighbor {
   user_id: number;
@@ -35,6 +35,9 @@ export interface JobResult {
 @Index('jobs_user_id_created_at_idx', ['userId', 'createdAt'])
 @Index('jobs_unfinished_idx', ['id'], { where: "status IN ('queued', 'running')" })
 @Index('jobs_user_id_unfinished_idx', ['userId'], { where: "status IN ('queued', 'running')" })
+// Expression indexes (on job_type[1], the job's queue), made by the FairQueues migration.
+@Index('jobs_pending_idx', { synchronize: false })
+@Index('jobs_in_flight_idx', { synchronize: false })
 export class Job {
   @PrimaryGeneratedColumn()
   id: number;
@@ -51,6 +54,21 @@ export class Job {
   @Column({ type: 'uuid' })
   @Generated('uuid')
   deliveryId: string;
+
+  /** Which lane of its queue the job waits in: `interactive` goes first, `bulk` keeps a share (docs/queues.md). */
+  @Column({ type: 'varchar', length: 16, default: JOB_LANE.interactive })
+  lane: JobLane;
+
+  /**
+   * When the dispatcher gave the queued job its queue entry; null while it waits for its turn in
+   * PostgreSQL (pending). Cleared whenever the job is queued again.
+   */
+  @Column({ type: 'timestamptz', nullable: true })
+  dispatchedAt: Date | null;
+
+  /** A retry's backoff: the dispatcher leaves the job pending until then. */
+  @Column({ type: 'timestamptz', nullable: true })
+  runAfter: Date | null;
 
   /** The seed's `environment` string, stored exactly as the client gave it. */
   @Column({ type: 'text', nullable: true })
