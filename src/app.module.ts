@@ -15,6 +15,7 @@ import { MetricsApiModule } from './metrics/metrics-api.module';
 import { UsersModule } from './users/users.module';
 import { JobQueueModule } from './job-runs/job-queue';
 import { QueueModule } from './queue/queue.module';
+import { QueuesModule } from './queues/queues.module';
 import { RateLimitsModule } from './rate-limits/rate-limits.module';
 import { StorageModule } from './storage/storage.module';
 
@@ -39,6 +40,7 @@ export class AppModule {
         JobTypesModule,
         JobEventsModule,
         JobsModule,
+        QueuesModule,
         DashboardModule,
         HealthModule,
         MetricsApiModule,

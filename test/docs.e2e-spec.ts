@@ -44,7 +44,8 @@ describe('API docs', () => {
     ];
     const events = ['GET /api/jobs/events', 'POST /api/jobs/events_token', 'GET /api/jobs/{id}/events', 'POST /api/jobs/{id}/events_token'];
     const webhooks = ['POST /api/users/{id}/webhook_secret', 'GET /api/jobs/{id}/deliveries'];
-    expect(operations).toEqual([...expected, ...sessions, ...files, ...events, ...injector, ...health, ...webhooks].sort());
+    const queues = ['GET /api/queues', 'POST /api/queues/{name}/pause', 'POST /api/queues/{name}/resume'];
+    expect(operations).toEqual([...expected, ...sessions, ...files, ...events, ...injector, ...health, ...webhooks, ...queues].sort());
     expect(spec.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'opaque token' });
     // Swagger UI shows bearerFormat beside the scheme: the tokens are opaque, not JWTs.
     expect(spec.components.securitySchemes.bearer.description).toMatch(/authentication_token.*ADMIN_TOKEN/);

@@ -19,7 +19,9 @@ export class QueueStateRepository {
   async setPaused(name: string, paused: boolean): Promise<QueueState | null> {
     return this.dataSource.transaction(async (manager) => {
       const [rows] = (await manager.query(
-        'UPDATE queue_states SET paused = $2, updated_at = now() WHERE name = $1 RETURNING name, paused, updated_at AS "updatedAt"',
+        // updated_at says when the queue was last paused or resumed: pausing it again keeps it.
+        `UPDATE queue_states SET paused = $2, updated_at = CASE WHEN paused = $2 THEN updated_at ELSE now() END
+          WHERE name = $1 RETURNING name, paused, updated_at AS "updatedAt"`,
         [name, paused],
       )) as [QueueState[], number];
       const state = rows[0];
