@@ -144,6 +144,9 @@ describe.each(availableBackends())('health and metrics, queue on $name', (backen
     for (const state of ['active', 'delayed', 'failed'])
       expect(valueOf(samples, 'darkroom_queue_jobs', { queue: 'process', state })).toBe(0);
     expect(valueOf(samples, 'darkroom_queue_jobs', { queue: 'query', state: 'waiting' })).toBe(0);
+    // From PostgreSQL: the jobs no queue entry was given yet, and the pause an admin sets.
+    expect(valueOf(samples, 'darkroom_queue_jobs', { queue: 'query', state: 'pending' })).toBe(0);
+    expect(valueOf(samples, 'darkroom_queue_paused', { queue: 'process' })).toBe(0);
     expect(valueOf(samples, 'darkroom_jobs_created_total', { operation: 'process' })).toBe(4);
     expect(valueOf(samples, 'darkroom_jobs_cancelled_total', { operation: 'process' })).toBe(1);
     // By route pattern, whatever the id or the .json suffix; an unknown URL under one label.

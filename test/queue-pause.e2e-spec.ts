@@ -25,6 +25,17 @@ describe.each(availableBackends())('pausing a queue, queue on $name', (backend) 
 
   const queues = async (): Promise<Record<string, any>[]> =>
     (await api(app).get('/api/queues.json').set(bearer(admin.token)).expect(200)).body;
+  /** A sample of the API's /metrics, once it reads `value` (a reading is cached for 2 s). */
+  const metricReads = async (sample: string, value: number) => {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const { text } = await api(app).get('/metrics').expect(200);
+      const line = text.split('\n').find((row) => row.startsWith(`${sample} `));
+      if (line === `${sample} ${value}`) return;
+      if (Date.now() > deadline) throw new Error(`/metrics reads ${line ?? `no ${sample}`}, not ${value}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  };
 
   it('lists the three queues to an admin, each with its pause, backlog and cap', async () => {
     expect(await queues()).toEqual(
@@ -54,11 +65,14 @@ describe.each(availableBackends())('pausing a queue, queue on $name', (backend) 
       ['query', false],
       ['search', true],
     ]);
+    await metricReads('darkroom_queue_paused{queue="search"}', 1);
+    await metricReads('darkroom_queue_paused{queue="process"}', 0);
 
     const resumed = (await api(app).post('/api/queues/search/resume.json').set(bearer(admin.token)).expect(200)).body;
     expect(resumed).toMatchObject({ name: 'search', paused: false });
     expect(Date.parse(resumed.updated_at)).toBeGreaterThanOrEqual(Date.parse(paused.updated_at));
     expect((await queues()).every((queue) => !queue.paused)).toBe(true);
+    await metricReads('darkroom_queue_paused{queue="search"}', 0);
   });
 
   it('refuses a non-admin with the admin routes’ 403, and names the known queues for an unknown one', async () => {

@@ -9,6 +9,7 @@ import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
 import { MetricsModule } from '../metrics/metrics.module';
 import { QueueDepthMetrics } from './queue-depth-metrics';
+import { QueuesModule } from '../queues/queues.module';
 import { WebhooksModule } from '../webhooks/webhooks.module';
 import { WorkReuseModule } from '../job-runs/work-reuse.module';
 
@@ -22,6 +23,7 @@ import { WorkReuseModule } from '../job-runs/work-reuse.module';
     WebhooksModule,
     WorkReuseModule,
     MetricsModule,
+    QueuesModule,
   ],
   controllers: [JobsController, JobInjectorController],
   providers: [JobsService, QueueDepthMetrics],
