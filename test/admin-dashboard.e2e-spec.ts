@@ -166,6 +166,30 @@ describe.each(availableBackends())('the admin queue dashboard, queue on $name', 
     await api(app).post('/admin/queues/jobs/abc/retry').set(bearer(ADMIN_TOKEN)).expect(404);
   });
 
+  it('pauses and resumes a queue from the page: a POST of its own, with the cookie and CSRF token, as the job buttons', async () => {
+    const { cookie } = await signIn(admin);
+    const csrf = await csrfOf(cookie);
+    const post = (path: string) => api(app).post(path).set('Cookie', cookie);
+    const row = async () => /<tr data-queue="query">.*?<\/tr>/s.exec((await page(cookie).expect(200)).text)![0];
+    expect(await row()).toContain(
+      '<td data-paused="false">Running <button type="button" data-action="/admin/queues/query/pause">Pause</button>',
+    );
+
+    await post('/admin/queues/query/pause').expect(403);
+    const paused = await post('/admin/queues/query/pause').set('X-CSRF-Token', csrf).set('Origin', base).expect(200);
+    expect(paused.body).toMatchObject({ name: 'query', paused: true, pending: 0, waiting: 0, running: 0 });
+    expect(await row()).toContain('data-action="/admin/queues/query/resume">Resume</button>');
+    const listed = await api(app).get('/api/queues.json').set(bearer(ADMIN_TOKEN)).expect(200);
+    expect(listed.body.find((queue: { name: string }) => queue.name === 'query').paused).toBe(true);
+
+    await api(app).post('/admin/queues/query/resume').set(bearer(user.token)).expect(403);
+    const unknown = await post('/admin/queues/nope/resume').set('X-CSRF-Token', csrf).expect(404);
+    expect(unknown.body.error).toBe('No queue named "nope": the queues are process, query, search');
+    const resumed = await post('/admin/queues/query/resume').set('X-CSRF-Token', csrf).expect(200);
+    expect(resumed.body).toMatchObject({ name: 'query', paused: false });
+    expect(await row()).toContain('<td data-paused="false">Running');
+  });
+
   it('escapes what it shows', async () => {
     const image = await createStoredImage(app, user, 'coffee.png');
     const job = await createJob(app, user, { image_id: image.id, job_type: 'invert' });
@@ -232,6 +256,11 @@ describe.each(availableBackends())('the admin queue dashboard, queue on $name', 
         await signInAs(admin);
 
         await tab.waitForSelector('#queue-counts');
+        // The search queue has no jobs here: its pause is only shown, and flipped back.
+        await Promise.all([tab.waitForNavigation(), tab.click('tr[data-queue="search"] button[data-action$="/pause"]')]);
+        expect(await tab.textContent('tr[data-queue="search"] td[data-paused="true"]')).toContain('Paused');
+        await Promise.all([tab.waitForNavigation(), tab.click('tr[data-queue="search"] button[data-action$="/resume"]')]);
+        expect(await tab.$('tr[data-queue="search"] td[data-paused="false"]')).not.toBeNull();
         expect(await count('process', 'jobs.failed')).toBe('2');
         expect(await count('process', 'jobs.cancelled')).toBe('1');
         expect(await count('process', 'jobs.completed')).toBe('0');

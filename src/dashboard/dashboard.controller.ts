@@ -8,6 +8,7 @@ import { Principal } from '../identity/principal';
 import { Public } from '../identity/public.decorator';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { JobResponseDto } from '../jobs/dto/job-response.dto';
+import { QueueResponseDto } from '../queues/dto/queue-response.dto';
 import { DashboardPageFilter } from './dashboard-page.filter';
 import { renderDashboard } from './dashboard.page';
 import { DASHBOARD_SCRIPT } from './dashboard.script';
@@ -56,6 +57,23 @@ export class DashboardController {
   @HttpCode(200)
   async cancel(@CurrentPrincipal() principal: Principal, @Param('id', new ParseIdPipe('job')) id: number): Promise<JobResponseDto> {
     return JobResponseDto.from(await this.dashboard.cancel(principal, id));
+  }
+
+  /** The page's own route for POST /api/queues/:name/pause: the session cookie is sent to /admin only. */
+  @Post(':name/pause')
+  @CookieAuth()
+  @AdminOnly('use the queue dashboard')
+  @HttpCode(200)
+  async pause(@CurrentPrincipal() principal: Principal, @Param('name') name: string): Promise<QueueResponseDto> {
+    return QueueResponseDto.from(await this.dashboard.pause(principal, name));
+  }
+
+  @Post(':name/resume')
+  @CookieAuth()
+  @AdminOnly('use the queue dashboard')
+  @HttpCode(200)
+  async resume(@CurrentPrincipal() principal: Principal, @Param('name') name: string): Promise<QueueResponseDto> {
+    return QueueResponseDto.from(await this.dashboard.resume(principal, name));
   }
 
   @Post('sign-out')

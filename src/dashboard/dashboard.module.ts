@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { JobsModule } from '../jobs/jobs.module';
+import { QueuesModule } from '../queues/queues.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { DashboardController } from './dashboard.controller';
 import { DashboardRepository } from './dashboard.repository';
 import { DashboardService } from './dashboard.service';
 
 @Module({
-  imports: [JobsModule, SessionsModule],
+  imports: [JobsModule, QueuesModule, SessionsModule],
   controllers: [DashboardController],
   providers: [DashboardService, DashboardRepository],
 })

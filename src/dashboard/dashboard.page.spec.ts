@@ -5,7 +5,17 @@ import type { DashboardView, QueueOverview } from './dashboard.service';
 const NO_JOBS = { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
 
 function queue(name: QueueOverview['name'], overrides: Partial<QueueOverview> = {}): QueueOverview {
-  return { name, entries: { waiting: 0, active: 0, delayed: 0, failed: 0, completed: 0 }, entriesError: null, jobs: NO_JOBS, ...overrides };
+  return {
+    name,
+    entries: { waiting: 0, active: 0, delayed: 0, failed: 0, completed: 0 },
+    entriesError: null,
+    jobs: NO_JOBS,
+    paused: false,
+    pendingByLane: { interactive: 0, bulk: 0 },
+    dispatched: 0,
+    concurrencyCap: null,
+    ...overrides,
+  };
 }
 
 function job(overrides: Partial<JobSummary>): JobSummary {
@@ -53,11 +63,35 @@ describe('the dashboard page', () => {
       }),
       'csrf-token-value',
     );
-    expect(html).toContain('<tr data-queue="process"><th scope="row">process</th><td class="number" data-count="entries.waiting">5</td>');
+    expect(html).toContain('<td class="number" data-count="entries.waiting">5</td>');
     expect(html).toContain('<td class="number" data-count="jobs.failed">4</td>');
     expect(html).toContain('Queue unavailable: connect ECONNREFUSED 127.0.0.1:6379');
     expect(html).toContain('<meta name="csrf-token" content="csrf-token-value">');
     expect(html).toContain('id="sign-out"');
+  });
+
+  it('shows whether each queue is paused, its backlog by lane and its cap, with the button that flips the pause', () => {
+    const html = renderDashboard(
+      view({
+        queues: [
+          queue('process', { paused: true, pendingByLane: { interactive: 3, bulk: 40 }, dispatched: 4 }),
+          queue('query', { concurrencyCap: 1 }),
+          queue('search'),
+        ],
+      }),
+      't',
+    );
+    expect(html).toContain(
+      '<tr data-queue="process"><th scope="row">process</th><td data-paused="true"><strong class="paused">Paused</strong> ' +
+        '<button type="button" data-action="/admin/queues/process/resume">Resume</button></td>' +
+        '<td class="number" data-count="pending.interactive">3</td><td class="number" data-count="pending.bulk">40</td>' +
+        '<td class="number" data-count="dispatched">4</td>',
+    );
+    expect(html).toContain(
+      '<td data-paused="false">Running <span class="muted">(at most 1 at once)</span> ' +
+        '<button type="button" data-action="/admin/queues/query/pause">Pause</button></td>',
+    );
+    expect(html).toContain('<button type="button" data-action="/admin/queues/search/pause">Pause</button>');
   });
 
   it('lists ended jobs with Retry and jobs in progress with Cancel, escaping every value', () => {

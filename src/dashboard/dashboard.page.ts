@@ -26,6 +26,7 @@ table { border-collapse: collapse; background: #fff; }
 th, td { border: 1px solid #d0d7de; padding: .3rem .6rem; text-align: left; vertical-align: top; }
 td.number { text-align: right; font-variant-numeric: tabular-nums; }
 thead th { background: #eef1f4; }
+.paused { color: #9a6700; }
 .error { white-space: pre-wrap; max-width: 48rem; color: #a40e26; }
 .muted { color: #656d76; }
 #status:not(:empty) { margin: 1rem 0; padding: .5rem .8rem; background: #fff1f0; border: 1px solid #ffa39e; }
@@ -62,12 +63,29 @@ const sequence = (job: JobSummary) => escapeHtml(job.jobType.join(', '));
 const button = (label: string, job: JobSummary, action: string) =>
   `<button type="button" data-action="${escapeHtml(`${PAGE_PATH}/jobs/${job.id}/${action}`)}">${escapeHtml(label)}</button>`;
 
+const pauseButton = (queue: DashboardView['queues'][number]) => {
+  const action = queue.paused ? 'resume' : 'pause';
+  return `<button type="button" data-action="${escapeHtml(`${PAGE_PATH}/${queue.name}/${action}`)}">${queue.paused ? 'Resume' : 'Pause'}</button>`;
+};
+
+/** Whether the queue starts jobs, and its backlog: pending (no queue entry yet) by lane, and dispatched. */
+function stateCells(queue: DashboardView['queues'][number]): string {
+  const cap = queue.concurrencyCap === null ? '' : ` <span class="muted">(at most ${escapeHtml(queue.concurrencyCap)} at once)</span>`;
+  const state = queue.paused ? '<strong class="paused">Paused</strong>' : 'Running';
+  const counts = [
+    ['pending.interactive', queue.pendingByLane.interactive],
+    ['pending.bulk', queue.pendingByLane.bulk],
+    ['dispatched', queue.dispatched],
+  ].map(([name, count]) => `<td class="number" data-count="${name}">${escapeHtml(count)}</td>`);
+  return `<td data-paused="${queue.paused}">${state}${cap} ${pauseButton(queue)}</td>${counts.join('')}`;
+}
+
 function queueRow(queue: DashboardView['queues'][number]): string {
   const entries = queue.entries
     ? ENTRY_STATES.map((state) => `<td class="number" data-count="entries.${state}">${escapeHtml(queue.entries![state])}</td>`).join('')
     : `<td colspan="${ENTRY_STATES.length}" class="error">Queue unavailable: ${escapeHtml(queue.entriesError)}</td>`;
   const jobs = JOB_COLUMNS.map((state) => `<td class="number" data-count="jobs.${state}">${escapeHtml(queue.jobs[state])}</td>`).join('');
-  return `<tr data-queue="${escapeHtml(queue.name)}"><th scope="row">${escapeHtml(queue.name)}</th>${entries}${jobs}</tr>`;
+  return `<tr data-queue="${escapeHtml(queue.name)}"><th scope="row">${escapeHtml(queue.name)}</th>${stateCells(queue)}${entries}${jobs}</tr>`;
 }
 
 function shown(list: { jobs: JobSummary[]; total: number }): string {
@@ -112,12 +130,14 @@ export function renderDashboard(view: DashboardView, csrfToken: string | null): 
 <h2>Counts</h2>
 <table id="queue-counts">
 <thead>
-<tr><th rowspan="2">Queue</th><th colspan="${ENTRY_STATES.length}">Queue entries (BullMQ)</th><th colspan="${JOB_COLUMNS.length}">Jobs (database)</th></tr>
-<tr>${ENTRY_STATES.map((state) => `<th>${state}</th>`).join('')}${JOB_COLUMNS.map((state) => `<th>${state}</th>`).join('')}</tr>
+<tr><th rowspan="2">Queue</th><th rowspan="2">State</th><th colspan="3">Queued jobs (database)</th><th colspan="${ENTRY_STATES.length}">Queue entries (BullMQ)</th><th colspan="${JOB_COLUMNS.length}">Jobs (database)</th></tr>
+<tr><th>pending, interactive</th><th>pending, bulk</th><th>dispatched</th>${ENTRY_STATES.map((state) => `<th>${state}</th>`).join('')}${JOB_COLUMNS.map((state) => `<th>${state}</th>`).join('')}</tr>
 </thead>
 <tbody>${view.queues.map(queueRow).join('\n')}</tbody>
 </table>
-<p class="muted">Queue entries of ended deliveries stay for RESULT_TTL; the jobs table keeps every job. A retry is a new entry.</p>
+<p class="muted">A queued job is pending until the dispatcher gives it a queue entry, in its user's and lane's turn; it is then dispatched until a worker starts it.
+A paused queue takes new jobs and starts none; its running jobs finish.
+Queue entries of ended deliveries stay for RESULT_TTL; the jobs table keeps every job. A retry is a new entry.</p>
 <h2>Failed and cancelled jobs</h2>
 ${endedTable(view.ended)}
 <h2>Queued and running jobs</h2>

@@ -3,10 +3,11 @@ import { Principal } from '../identity/principal';
 import { within } from '../common/within';
 import { Job } from '../job-runs/job.entity';
 import { JobsService } from '../jobs/jobs.service';
-import { JOB_STATES, JOB_STATUS, JobState } from '../pipelines/job-states';
+import { JOB_STATES, JOB_STATUS, JobLane, JobState } from '../pipelines/job-states';
 import { PipelineKind } from '../pipelines/job-sequence';
 import { JobQueue, QueueEntryCounts } from '../job-runs/job-queue';
 import { QUEUE_NAMES } from '../job-runs/queue-names';
+import { QueuesService, QueueView } from '../queues/queues.service';
 import { SessionsService } from '../sessions/sessions.service';
 import { DashboardRepository, JobSummary } from './dashboard.repository';
 
@@ -26,6 +27,12 @@ export interface QueueOverview {
   entriesError: string | null;
   /** The jobs table's count of this queue's jobs in each state. */
   jobs: Record<JobState, number>;
+  /** Paused by an admin: its jobs wait, queued, until it is resumed. */
+  paused: boolean;
+  /** Queued jobs not yet given a queue entry, by lane, and those given one that no worker has started. */
+  pendingByLane: Record<JobLane, number>;
+  dispatched: number;
+  concurrencyCap: number | null;
 }
 
 export interface DashboardView {
@@ -45,12 +52,14 @@ export class DashboardService {
     private readonly queue: JobQueue,
     private readonly jobs: JobsService,
     private readonly sessions: SessionsService,
+    private readonly queues: QueuesService,
   ) {}
 
   async overview(principal: Principal): Promise<DashboardView> {
     principal.requireAdmin(ACTION);
-    const [counts, entries, ended, inProgress, username] = await Promise.all([
+    const [counts, states, entries, ended, inProgress, username] = await Promise.all([
       this.rows.countsByQueueAndStatus(),
+      this.queues.findAll(principal),
       Promise.all(QUEUE_NAMES.map((name) => this.entryCounts(name))),
       this.rows.listByStatus(RETRYABLE, LISTED_JOBS),
       this.rows.listByStatus(CANCELLABLE, LISTED_JOBS),
@@ -59,7 +68,7 @@ export class DashboardService {
     const queues = QUEUE_NAMES.map((name, index): QueueOverview => {
       const jobs = Object.fromEntries(JOB_STATES.map((state) => [state, 0])) as Record<JobState, number>;
       for (const row of counts) if (row.queue === name) jobs[row.status] = row.count;
-      return { name, entries: entries[index].figures, entriesError: entries[index].error, jobs };
+      return { name, entries: entries[index].figures, entriesError: entries[index].error, jobs, ...stateOf(states, name) };
     });
     const total = (states: JobState[]) => queues.reduce((sum, queue) => sum + states.reduce((n, state) => n + queue.jobs[state], 0), 0);
     return {
@@ -88,8 +97,27 @@ export class DashboardService {
     return this.jobs.cancel(principal, id);
   }
 
+  pause(principal: Principal, name: string): Promise<QueueView> {
+    principal.requireAdmin(ACTION);
+    return this.queues.pause(principal, name);
+  }
+
+  resume(principal: Principal, name: string): Promise<QueueView> {
+    principal.requireAdmin(ACTION);
+    return this.queues.resume(principal, name);
+  }
+
   /** Ends the session the request came with (ADMIN_TOKEN has none to end). */
   async signOut(principal: Principal): Promise<void> {
     if (principal.sessionId !== null) await this.sessions.end(principal, principal.sessionId);
   }
+}
+
+function stateOf(
+  states: QueueView[],
+  name: PipelineKind,
+): Pick<QueueOverview, 'paused' | 'pendingByLane' | 'dispatched' | 'concurrencyCap'> {
+  const state = states.find((queue) => queue.name === name);
+  if (!state) return { paused: false, pendingByLane: { interactive: 0, bulk: 0 }, dispatched: 0, concurrencyCap: null };
+  return { paused: state.paused, pendingByLane: state.pendingByLane, dispatched: state.waiting, concurrencyCap: state.concurrencyCap };
 }
