@@ -1,25 +1,41 @@
+import { INestApplicationContext } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { createAdmin, createUser, TestUser } from './utils/factories';
+import sharp from 'sharp';
+import { createAdmin, createJob, createStoredImage, createUser, fixture, TestUser } from './utils/factories';
 import { availableBackends } from './utils/faults/cluster';
 import { createSuiteDatabase } from './utils/suite-database';
-import { api, bearer, createTestApp, testEnv, TestEnv } from './utils/test-app';
+import { api, bearer, createTestApp, startTestWorker, testEnv, TestEnv, waitForJob } from './utils/test-app';
+
+/** A job that runs for a few seconds on this machine, forced so that nothing of it is reused. */
+const SLOW_STEPS = Array.from({ length: 4 }, (_, i) => (i % 2 ? 'edges' : 'blur'));
+/** How long a paused queue is watched for a job that should not start, with a worker serving it. */
+const WATCH_MS = 3000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The queues as an admin resource: their state, pause and resume, on each queue backend. */
 describe.each(availableBackends())('pausing a queue, queue on $name', (backend) => {
   let env: TestEnv;
   let app: NestExpressApplication;
+  let worker: INestApplicationContext | undefined;
   let admin: TestUser;
   let user: TestUser;
 
   beforeAll(async () => {
     // A database of its own: the queues' counts cover every job of the installation.
-    env = testEnv({ DATABASE_URL: (await createSuiteDatabase(`queue_pause_${backend.name}`)).url, REDIS_URL: backend.redisUrl });
+    env = testEnv({
+      DATABASE_URL: (await createSuiteDatabase(`queue_pause_${backend.name}`)).url,
+      REDIS_URL: backend.redisUrl,
+      // No periodic pass of the reconciler (which also dispatches) during the suite: the resume's own must start the jobs.
+      RECONCILE_INTERVAL: '3600',
+    });
     app = await createTestApp(env);
     admin = await createAdmin(app);
     user = await createUser(app);
   });
 
   afterAll(async () => {
+    await worker?.close();
     await app?.close();
   });
 
@@ -89,4 +105,46 @@ describe.each(availableBackends())('pausing a queue, queue on $name', (backend) 
     await api(app).get('/api/queues.json').expect(401);
     expect((await queues()).every((queue) => !queue.paused)).toBe(true);
   });
+
+  it('keeps new jobs queued while paused, lets the running one finish, stays paused through a restart, and runs them all once resumed', async () => {
+    const pixels = await sharp(fixture('astronaut.png')).resize(1000, 1000).png({ compressionLevel: 1 }).toBuffer();
+    const large = (await api(app).post('/api/images.json').set(bearer(user.token)).attach('file', pixels, 'large.png').expect(201)).body;
+    const small = await createStoredImage(app, user, 'coffee.png');
+    const read = async (id: number) => (await api(app).get(`/api/jobs/${id}.json`).set(bearer(user.token)).expect(200)).body;
+    const processQueue = async () => (await queues()).find((queue) => queue.name === 'process')!;
+
+    worker = await startTestWorker(env);
+    const slow = await createJob(app, user, { image_id: large.id, job_type: SLOW_STEPS, params: { blur: { sigma: 8 } }, force: true });
+    for (const deadline = Date.now() + 60_000; (await read(slow.id)).status !== 'running'; await sleep(50)) {
+      if (Date.now() > deadline) throw new Error(`Job ${slow.id} never started`);
+    }
+
+    const paused = (await api(app).post('/api/queues/process/pause.json').set(bearer(admin.token)).expect(200)).body;
+    expect(paused).toMatchObject({ name: 'process', paused: true, running: 1 });
+    const held = [];
+    for (const job_type of ['invert', 'grayscale', 'flip'])
+      held.push((await createJob(app, user, { image_id: small.id, job_type, force: true })).id);
+
+    // The running job finishes; the new ones wait, with a worker serving the queue.
+    expect((await waitForJob(app, user.token, slow.id)).status).toBe('completed');
+    await sleep(WATCH_MS);
+    for (const id of held) expect(await read(id)).toMatchObject({ status: 'queued', started_at: null, attempts: 0 });
+    expect(await processQueue()).toMatchObject({ paused: true, pending: 3, waiting: 0, running: 0 });
+    await metricReads('darkroom_queue_jobs{queue="process",state="pending"}', 3);
+    await metricReads('darkroom_queue_paused{queue="process"}', 1);
+
+    // Every process stops and starts again: the pause is in PostgreSQL, not in any of them.
+    await worker.close();
+    await app.close();
+    app = await createTestApp(env);
+    worker = await startTestWorker(env);
+    expect(await processQueue()).toMatchObject({ paused: true, pending: 3 });
+    await sleep(WATCH_MS);
+    for (const id of held) expect(await read(id)).toMatchObject({ status: 'queued', started_at: null });
+
+    const resumed = (await api(app).post('/api/queues/process/resume.json').set(bearer(admin.token)).expect(200)).body;
+    expect(resumed).toMatchObject({ name: 'process', paused: false });
+    for (const id of held) expect((await waitForJob(app, user.token, id)).status).toBe('completed');
+    expect(await processQueue()).toMatchObject({ paused: false, pending: 0, waiting: 0, running: 0 });
+  }, 180_000);
 });

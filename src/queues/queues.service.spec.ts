@@ -1,6 +1,7 @@
 import { ForbiddenException, NotFoundException } from '@nestjs/common';
 import { loadConfig } from '../config/app-config';
 import { Principal } from '../identity/principal';
+import type { JobDispatcher } from '../job-runs/job-dispatcher';
 import type { QueueState } from '../job-runs/queue-state.entity';
 import type { QueueStateRepository } from '../job-runs/queue-state.repository';
 import { QueueResponseDto } from './dto/queue-response.dto';
@@ -45,11 +46,14 @@ describe('QueuesService', () => {
   const user = Principal.forUser({ id: 4, admin: false });
   let service: QueuesService;
   let calls: [string, boolean][];
+  let passes: number;
 
   beforeEach(() => {
     const { statsRepository, states, calls: made } = fakes();
     calls = made;
-    service = new QueuesService(statsRepository, states, loadConfig({ QUEUE_CONCURRENCY_query: '1' }));
+    passes = 0;
+    const dispatcher = { dispatchSoon: () => passes++ } as unknown as JobDispatcher;
+    service = new QueuesService(statsRepository, states, dispatcher, loadConfig({ QUEUE_CONCURRENCY_query: '1' }));
   });
 
   it('lists every queue with its cap: null where QUEUE_CONCURRENCY_<name> is 0', async () => {
@@ -61,12 +65,14 @@ describe('QueuesService', () => {
     ]);
   });
 
-  it('pauses and resumes in queue_states, and pausing twice answers the same', async () => {
+  it('pauses and resumes in queue_states, and pausing twice answers the same; a resume wakes the dispatcher', async () => {
     const first = await service.pause(admin, 'process');
     const second = await service.pause(admin, 'process');
     expect(first).toMatchObject({ name: 'process', paused: true });
     expect(second).toEqual(first);
+    expect(passes).toBe(0);
     expect(await service.resume(admin, 'process')).toMatchObject({ name: 'process', paused: false });
+    expect(passes).toBe(1);
     expect(calls).toEqual([
       ['process', true],
       ['process', true],
@@ -80,6 +86,7 @@ describe('QueuesService', () => {
     await expect(refusal).rejects.toThrow('No queue named "thumbnails": the queues are process, query, search');
     await expect(service.resume(admin, 'constructor')).rejects.toThrow(NotFoundException);
     expect(calls).toEqual([]);
+    expect(passes).toBe(0);
   });
 
   it('refuses a non-admin, whatever the queue', async () => {

@@ -1,6 +1,7 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { Principal } from '../identity/principal';
+import { JobDispatcher } from '../job-runs/job-dispatcher';
 import { QueueStateRepository } from '../job-runs/queue-state.repository';
 import { QUEUE_NAMES } from '../job-runs/queue-names';
 import type { PipelineKind } from '../pipelines/job-sequence';
@@ -24,6 +25,7 @@ export class QueuesService {
   constructor(
     private readonly stats: QueueStatsRepository,
     private readonly states: QueueStateRepository,
+    private readonly dispatcher: JobDispatcher,
     private readonly config: AppConfig,
   ) {}
 
@@ -42,6 +44,9 @@ export class QueuesService {
   async resume(principal: Principal, name: string): Promise<QueueView> {
     principal.requireAdmin(PAUSE_QUEUES);
     await this.setPaused(name, false);
+    // The queue's pending jobs wait for a pass; the next one would otherwise come with the next
+    // job created or ended, or the reconciler's.
+    this.dispatcher.dispatchSoon();
     return this.findOne(name);
   }
 
