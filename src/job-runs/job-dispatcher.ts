@@ -19,6 +19,14 @@ const MIN_WAITING = 4;
 /** On QUEUE_ORDER=fifo, pending jobs are dispatched this many at a time, until none is left. */
 const FIFO_ROUND = 1000;
 
+interface QueueLoad {
+  name: PipelineKind;
+  paused: boolean;
+  running: number;
+  in_flight: number;
+  bulk: number;
+}
+
 const IN_FLIGHT = `(status = 'running' OR (status = 'queued' AND dispatched_at IS NOT NULL))`;
 const PENDING = `status = 'queued' AND dispatched_at IS NULL`;
 const DUE = `(run_after IS NULL OR run_after <= now())`;
@@ -43,13 +51,17 @@ export class JobDispatcher implements BeforeApplicationShutdown {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly queue: JobQueue,
-    private readonly states: QueueStateRepository,
     private readonly config: AppConfig,
   ) {}
 
-  /** Whether a job's end can let another start, beyond the entry its worker takes next: a cap holds jobs back. */
-  get capped(): boolean {
-    return this.config.USER_CONCURRENCY > 0 || QUEUE_NAMES.some((name) => this.capOf(name) > 0);
+  /** A worker took a job from the queue: on QUEUE_ORDER=fair, room for the next entry. */
+  jobClaimed(): void {
+    if (this.config.QUEUE_ORDER === 'fair' || this.capped()) this.dispatchSoon();
+  }
+
+  /** A job's attempt ended: under a cap, what lets the next job be dispatched. */
+  attemptEnded(): void {
+    if (this.capped()) this.dispatchSoon();
   }
 
   /**
@@ -87,9 +99,8 @@ export class JobDispatcher implements BeforeApplicationShutdown {
     for (;;) {
       const jobs = await this.dataSource.transaction(async (manager) => {
         await manager.query('SELECT pg_advisory_xact_lock($1)', [AdvisoryLock.JobDispatch]);
-        const paused = new Set((await this.states.all(manager)).filter((state) => state.paused).map((state) => state.name));
         const chosen: Deliverable[] = [];
-        for (const name of QUEUE_NAMES) if (!paused.has(name)) chosen.push(...(await this.dispatchQueue(manager, name)));
+        for (const load of await this.loads(manager)) if (!load.paused) chosen.push(...(await this.dispatchQueue(manager, load)));
         return chosen;
       });
       dispatched += jobs.length;
@@ -111,13 +122,21 @@ export class JobDispatcher implements BeforeApplicationShutdown {
     } while (this.again && !this.stopped);
   }
 
-  private async dispatchQueue(manager: EntityManager, name: PipelineKind): Promise<Deliverable[]> {
-    const [load] = (await manager.query(
-      `SELECT count(*) FILTER (WHERE status = 'running')::int AS running, count(*)::int AS in_flight,
-              count(*) FILTER (WHERE lane = $2)::int AS bulk
-         FROM jobs WHERE job_type[1] = $1 AND ${IN_FLIGHT}`,
-      [name, JOB_LANE.bulk],
-    )) as { running: number; in_flight: number; bulk: number }[];
+  /** Each queue's pause and jobs in flight, in one statement. */
+  private async loads(manager: EntityManager): Promise<QueueLoad[]> {
+    return (await manager.query(
+      `SELECT q.name, q.paused, coalesce(f.running, 0) AS running, coalesce(f.in_flight, 0) AS in_flight, coalesce(f.bulk, 0) AS bulk
+         FROM queue_states q LEFT JOIN (
+           SELECT job_type[1] AS name, count(*) FILTER (WHERE status = 'running')::int AS running, count(*)::int AS in_flight,
+                  count(*) FILTER (WHERE lane = $1)::int AS bulk
+             FROM jobs WHERE ${IN_FLIGHT} GROUP BY job_type[1]) f USING (name)
+        ORDER BY q.name`,
+      [JOB_LANE.bulk],
+    )) as QueueLoad[];
+  }
+
+  private async dispatchQueue(manager: EntityManager, load: QueueLoad): Promise<Deliverable[]> {
+    const { name } = load;
     const fair = this.config.QUEUE_ORDER === 'fair';
     let room = fair ? Math.max(MIN_WAITING, load.running) - (load.in_flight - load.running) : FIFO_ROUND;
     const cap = this.capOf(name);
@@ -185,6 +204,10 @@ export class JobDispatcher implements BeforeApplicationShutdown {
     return rows
       .sort((a, b) => Number(a.ord) - Number(b.ord))
       .map((row) => ({ id: row.id, deliveryId: row.delivery_id, jobType: row.job_type }));
+  }
+
+  private capped(): boolean {
+    return this.config.USER_CONCURRENCY > 0 || QUEUE_NAMES.some((name) => this.capOf(name) > 0);
   }
 
   private capOf(name: PipelineKind): number {
