@@ -1,6 +1,8 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import sharp from 'sharp';
+import { DataSource } from 'typeorm';
+import { AdvisoryLock } from '../src/database/advisory-locks';
 import { createAdmin, createJob, createStoredImage, createUser, fixture, TestUser } from './utils/factories';
 import { availableBackends } from './utils/faults/cluster';
 import { createSuiteDatabase } from './utils/suite-database';
@@ -147,4 +149,39 @@ describe.each(availableBackends())('pausing a queue, queue on $name', (backend) 
     for (const id of held) expect((await waitForJob(app, user.token, id)).status).toBe('completed');
     expect(await processQueue()).toMatchObject({ paused: false, pending: 0, waiting: 0, running: 0 });
   }, 180_000);
+
+  it('waits for a dispatch pass in progress, and takes back what it dispatched: none of it starts on the paused queue', async () => {
+    const image = await createStoredImage(app, user, 'camera.png');
+    await api(app).post('/api/queues/process/pause.json').set(bearer(admin.token)).expect(200);
+    const job = await createJob(app, user, { image_id: image.id, job_type: 'invert', force: true });
+    const dispatchedAt = async () =>
+      ((await app.get(DataSource).query('SELECT dispatched_at FROM jobs WHERE id = $1', [job.id])) as { dispatched_at: Date | null }[])[0]
+        .dispatched_at;
+    expect(await dispatchedAt()).toBeNull();
+
+    // A pass that read the queue as running before the pause: under the dispatch lock, it marks the job dispatched.
+    const pass = app.get(DataSource).createQueryRunner();
+    await pass.connect();
+    await pass.startTransaction();
+    let answered = false;
+    try {
+      await pass.query('SELECT pg_advisory_xact_lock($1)', [AdvisoryLock.JobDispatch]);
+      await pass.query('UPDATE jobs SET dispatched_at = now(), delivery_id = gen_random_uuid() WHERE id = $1', [job.id]);
+      const pausing = api(app)
+        .post('/api/queues/process/pause.json')
+        .set(bearer(admin.token))
+        .then((response) => ((answered = true), response));
+      await sleep(500);
+      expect(answered).toBe(false);
+      await pass.commitTransaction();
+      expect((await pausing).status).toBe(200);
+    } finally {
+      if (pass.isTransactionActive) await pass.rollbackTransaction();
+      await pass.release();
+    }
+    expect(await dispatchedAt()).toBeNull();
+
+    await api(app).post('/api/queues/process/resume.json').set(bearer(admin.token)).expect(200);
+    expect((await waitForJob(app, user.token, job.id)).status).toBe('completed');
+  });
 });
