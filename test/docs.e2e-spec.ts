@@ -66,6 +66,7 @@ describe('API docs', () => {
       items: { $ref: '#/components/schemas/JobBatchItemDto' },
     });
     expect(spec.components.schemas.JobBatchItemDto.properties.job.allOf).toEqual([{ $ref: '#/components/schemas/JobResponseDto' }]);
+    expect(spec.components.schemas.JobResponseDto.properties.lane).toMatchObject({ type: 'string', enum: ['interactive', 'bulk'] });
     expect(Object.keys(spec.components.schemas.UserResponseDto.properties)).not.toContain('authentication_token');
     expect(spec.paths['/api/users'].post.security).toBeUndefined();
     expect(spec.paths['/api/sessions'].post.security).toBeUndefined();

@@ -30,6 +30,7 @@ describe('jobs', () => {
     const job = await createJob(app, alice, { image_id: image.id, user_id: alice.id, ...body });
     expect(job).toMatchObject({
       status: 'queued',
+      lane: 'interactive',
       job_type: sequence,
       image_id: image.id,
       user_id: alice.id,
