@@ -304,6 +304,35 @@ describe('jobs', () => {
     expect(aggregate.body.details[0].field).toBe('params.status');
   });
 
+  it('filters the index by lane; images and aggregate jobs refuse lane', async () => {
+    const user = await createUser(app);
+    const own = await createStoredImage(app, user);
+    const interactive = await createJob(app, user, { image_id: own.id, job_type: 'grayscale' });
+    const bulk = await createJob(app, user, { image_id: own.id, job_type: 'grayscale' });
+    await app.get(DataSource).query(`UPDATE jobs SET lane = 'bulk' WHERE id = $1`, [bulk.id]);
+    const list = async (query: string) =>
+      (await api(app).get(`/api/jobs.json?${query}`).set(bearer(user.token)).expect(200)).body.map((job: { id: number; lane: string }) => [
+        job.id,
+        job.lane,
+      ]);
+    expect(await list('lane=bulk')).toEqual([[bulk.id, 'bulk']]);
+    expect(await list('lane=interactive')).toEqual([[interactive.id, 'interactive']]);
+    expect(await list('lane=bulk&status=completed')).toEqual([]);
+    const refused = await api(app).get('/api/jobs.json?lane=fast').set(bearer(user.token)).expect(422);
+    expect(refused.body).toEqual({
+      error: 'lane must be one of interactive, bulk, not "fast"',
+      details: [{ field: 'lane', message: 'lane must be one of interactive, bulk, not "fast"' }],
+    });
+    const images = await api(app).get('/api/images.json?lane=bulk').set(bearer(user.token)).expect(422);
+    expect(images.body.details[0].field).toBe('lane');
+    const aggregate = await api(app)
+      .post('/api/jobs.json')
+      .set(bearer(user.token))
+      .send({ job_sequence: ['query', 'histogram', 'median'], params: { lane: 'bulk' } })
+      .expect(422);
+    expect(aggregate.body.details[0].field).toBe('params.lane');
+  });
+
   it("hides another user's job: 404 to read, change or destroy", async () => {
     const job = await createJob(app, alice, { image_id: image.id, job_type: 'grayscale' });
     await api(app).get(`/api/jobs/${job.id}.json`).set(bearer(bob.token)).expect(404);

@@ -16,7 +16,7 @@ import { JobResponseDto } from './dto/job-response.dto';
 import { UpdateJobDto } from './dto/update-job.dto';
 import { JobsService } from './jobs.service';
 
-const FILTERS: SelectionKey[] = ['n', 'count', 'days', 'user_id', 'status', 'after_id'];
+const FILTERS: SelectionKey[] = ['n', 'count', 'days', 'user_id', 'status', 'lane', 'after_id'];
 
 @ApiTags('jobs')
 @ApiExtraModels(CreateJobDto)
