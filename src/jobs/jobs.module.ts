@@ -9,6 +9,8 @@ import { JobsController } from './jobs.controller';
 import { JobsService } from './jobs.service';
 import { MetricsModule } from '../metrics/metrics.module';
 import { QueueDepthMetrics } from './queue-depth-metrics';
+import { QueueStandingRepository } from './queue-standing.repository';
+import { QueueWaitService } from './queue-wait.service';
 import { WebhooksModule } from '../webhooks/webhooks.module';
 import { WorkReuseModule } from '../job-runs/work-reuse.module';
 
@@ -24,7 +26,7 @@ import { WorkReuseModule } from '../job-runs/work-reuse.module';
     MetricsModule,
   ],
   controllers: [JobsController, JobInjectorController],
-  providers: [JobsService, QueueDepthMetrics],
+  providers: [JobsService, QueueDepthMetrics, QueueStandingRepository, QueueWaitService],
   exports: [JobsService],
 })
 export class JobsModule {}
