@@ -309,8 +309,7 @@ describe('jobs', () => {
     const user = await createUser(app);
     const own = await createStoredImage(app, user);
     const interactive = await createJob(app, user, { image_id: own.id, job_type: 'grayscale' });
-    const bulk = await createJob(app, user, { image_id: own.id, job_type: 'grayscale' });
-    await app.get(DataSource).query(`UPDATE jobs SET lane = 'bulk' WHERE id = $1`, [bulk.id]);
+    const bulk = await createJob(app, user, { image_id: own.id, job_type: 'grayscale', lane: 'bulk' });
     const list = async (query: string) =>
       (await api(app).get(`/api/jobs.json?${query}`).set(bearer(user.token)).expect(200)).body.map((job: { id: number; lane: string }) => [
         job.id,

@@ -74,8 +74,18 @@ describe('queue standing', () => {
     const [a1] = await jobs(ada, 1);
     const [b1, b2, b3] = await jobs(bob, 3);
     // Ada has 2 in flight: Bob's first two go before her next one, which ties with Bob's third
-    // and, being older, goes first. Ada's dispatched job starts before all of them.
+    // and goes first (Bob reached that count by the turns just given). Ada's dispatched job starts
+    // before all of them.
     expect(await aheadOf([b1, b2, a1, b3])).toEqual([1, 2, 3, 4]);
+  });
+
+  it('at the same count in flight, gives the turn to the user served longest ago', async () => {
+    const now = Date.now();
+    await job(ada, { dispatched_at: new Date(now - 5000) });
+    await job(bob, { dispatched_at: new Date(now) });
+    const [b1] = await jobs(bob, 1);
+    const [a1] = await jobs(ada, 1);
+    expect(await aheadOf([a1, b1])).toEqual([2, 3]);
   });
 
   it('counts, for a dispatched job, the entries dispatched before it, and for a pending one all of them', async () => {

@@ -8,39 +8,47 @@ import { type QueueStanding, THROUGHPUT_WINDOW_SECONDS } from './queue-wait';
 const PENDING_IN_MY_LANE = `j.status = 'queued' AND j.dispatched_at IS NULL AND j.job_type[1] = me.queue AND j.lane = me.lane`;
 
 /**
- * QUEUE_ORDER=fair: the pending jobs of the job's lane that the dispatcher's user turns take first.
- * The dispatcher gives the next turn to the user with the fewest jobs in flight in the queue, the
- * oldest pending job first on a tie, and takes that user's oldest pending job. So a user's k-th
- * pending job (from 0) goes out about when their in-flight count plus k is the lowest, and the
- * jobs before ours are those whose (in flight + k, id) is smaller than ours. Each other user's
- * pending jobs are read in id order only as far as that bound, so the work is about the answer's
- * size, whatever the backlog; the users come from a skip scan of jobs_pending_idx.
+ * QUEUE_ORDER=fair: the pending jobs of the job's lane that the dispatcher's user turns
+ * (src/job-runs/dispatch-order.ts) take first. The next turn goes to the user with the fewest jobs
+ * in flight in the queue, takes their oldest pending job, and on a tie goes to the user served
+ * longest ago, then to the one whose oldest pending job is oldest. So a user's k-th pending job
+ * (from 0) goes out when their in-flight count plus k is the lowest: those of another user with a
+ * lower count go first, and at the same count those of a user ahead in the tie order. That order
+ * holds at every count: the users who start at it (more in flight) before those who reach it by
+ * the turns, then by when they were last served, then by their oldest pending job. Each other
+ * user's pending jobs are read in id order only as far as that bound, so the work is about the
+ * answer's size, whatever the backlog; the users come from a skip scan of jobs_pending_idx.
  */
 const FAIR_PENDING_AHEAD = `
   WITH RECURSIVE in_flight AS (
-    SELECT j.user_id, count(*)::int AS n FROM jobs j, me
+    SELECT j.user_id, count(*)::int AS n, max(j.dispatched_at) AS last_dispatch FROM jobs j, me
      WHERE (j.status = 'running' OR (j.status = 'queued' AND j.dispatched_at IS NOT NULL)) AND j.job_type[1] = me.queue
      GROUP BY j.user_id
-  ), mine AS MATERIALIZED (
-    SELECT coalesce((SELECT n FROM in_flight WHERE in_flight.user_id = me.user_id), 0) AS in_flight,
-           (SELECT count(*)::int FROM jobs j WHERE ${PENDING_IN_MY_LANE} AND j.user_id = me.user_id AND j.id < me.id) AS rank
-      FROM me
   ), waiting_users AS (
     SELECT (SELECT min(j.user_id) FROM jobs j WHERE ${PENDING_IN_MY_LANE}) AS user_id FROM me
     UNION ALL
     SELECT (SELECT min(j.user_id) FROM jobs j WHERE ${PENDING_IN_MY_LANE} AND j.user_id > w.user_id)
       FROM waiting_users w, me WHERE w.user_id IS NOT NULL
+  ), users AS MATERIALIZED (
+    SELECT w.user_id, coalesce(f.n, 0) AS in_flight, coalesce(f.last_dispatch, '-infinity') AS last_dispatch,
+           (SELECT min(j.id) FROM jobs j WHERE ${PENDING_IN_MY_LANE} AND j.user_id = w.user_id) AS oldest
+      FROM waiting_users w CROSS JOIN me LEFT JOIN in_flight f ON f.user_id = w.user_id
+     WHERE w.user_id IS NOT NULL
+  ), mine AS MATERIALIZED (
+    SELECT users.*, (SELECT count(*)::int FROM jobs j WHERE ${PENDING_IN_MY_LANE} AND j.user_id = me.user_id AND j.id < me.id) AS rank
+      FROM users, me WHERE users.user_id = me.user_id
   )
   SELECT mine.rank + coalesce(sum(theirs.ahead), 0)::int FROM mine
     LEFT JOIN LATERAL (
-      SELECT (SELECT CASE WHEN count(*) = turn.upto AND max(t.id) > me.id THEN count(*) - 1 ELSE count(*) END
-                FROM (SELECT j.id FROM jobs j WHERE ${PENDING_IN_MY_LANE} AND j.user_id = w.user_id ORDER BY j.id LIMIT turn.upto) t
-             ) AS ahead
-        FROM waiting_users w
+      SELECT (SELECT count(*) FROM (SELECT 1 FROM jobs j WHERE ${PENDING_IN_MY_LANE} AND j.user_id = other.user_id ORDER BY j.id LIMIT turn.upto) t)
+               AS ahead
+        FROM users other
        CROSS JOIN LATERAL (
-         SELECT greatest(mine.in_flight + mine.rank - coalesce((SELECT n FROM in_flight WHERE in_flight.user_id = w.user_id), 0) + 1, 0) AS upto
+         SELECT greatest(mine.in_flight + mine.rank - other.in_flight
+                         + ((-other.in_flight, other.last_dispatch, other.oldest) < (-mine.in_flight, mine.last_dispatch, mine.oldest))::int, 0)
+                  AS upto
        ) turn
-       WHERE w.user_id IS NOT NULL AND w.user_id <> me.user_id
+       WHERE other.user_id <> mine.user_id
     ) theirs ON true
    GROUP BY mine.rank`;
 
