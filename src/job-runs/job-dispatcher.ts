@@ -54,9 +54,14 @@ export class JobDispatcher implements BeforeApplicationShutdown {
     private readonly config: AppConfig,
   ) {}
 
-  /** Whether a job's end can let another start, beyond the entry its worker takes next: a cap holds jobs back. */
-  get capped(): boolean {
-    return this.config.USER_CONCURRENCY > 0 || QUEUE_NAMES.some((name) => this.capOf(name) > 0);
+  /** A worker took a job from the queue: on QUEUE_ORDER=fair, room for the next entry. */
+  jobClaimed(): void {
+    if (this.config.QUEUE_ORDER === 'fair' || this.capped()) this.dispatchSoon();
+  }
+
+  /** A job's attempt ended: under a cap, what lets the next job be dispatched. */
+  attemptEnded(): void {
+    if (this.capped()) this.dispatchSoon();
   }
 
   /**
@@ -199,6 +204,10 @@ export class JobDispatcher implements BeforeApplicationShutdown {
     return rows
       .sort((a, b) => Number(a.ord) - Number(b.ord))
       .map((row) => ({ id: row.id, deliveryId: row.delivery_id, jobType: row.job_type }));
+  }
+
+  private capped(): boolean {
+    return this.config.USER_CONCURRENCY > 0 || QUEUE_NAMES.some((name) => this.capOf(name) > 0);
   }
 
   private capOf(name: PipelineKind): number {

@@ -161,8 +161,7 @@ export class JobRunner implements BeforeApplicationShutdown {
     firstStep?: WorkKeyText,
   ): Promise<void> {
     const claim = await this.jobs.claim(jobId, deliveryId, firstStep);
-    // The job left the queue's waiting entries (or ended): room for the next dispatch.
-    if (claim.kind !== 'stale') this.dispatcher.dispatchSoon();
+    if (claim.kind !== 'stale') this.dispatcher.jobClaimed();
     if (claim.kind === 'expired') this.logger.log(`Job ${jobId} failed: it expired in the queue`);
     if (claim.kind === 'exhausted') this.logger.log(`Job ${jobId} failed: its workers were lost on every attempt`);
     if (claim.kind !== 'claimed') return;
@@ -200,8 +199,7 @@ export class JobRunner implements BeforeApplicationShutdown {
     } finally {
       clearTimeout(timer);
       stop.release();
-      // Under a cap, a job ending is what lets the next one be dispatched.
-      if (this.dispatcher.capped) this.dispatcher.dispatchSoon();
+      this.dispatcher.attemptEnded();
     }
   }
 
