@@ -17,6 +17,7 @@ import { WorkerWrites1796700000004 } from './1796700000004-WorkerWrites';
 import { RateLimitCounters1796800000000 } from './1796800000000-RateLimitCounters';
 import { StorageIdentity1796800000001 } from './1796800000001-StorageIdentity';
 import { FairQueues1796900000000 } from './1796900000000-FairQueues';
+import { JobStarts1796910000000 } from './1796910000000-JobStarts';
 
 /** Every migration, in order. `npm run migration:generate` writes new ones; list them here. */
 export const migrations = [
@@ -39,4 +40,5 @@ export const migrations = [
   RateLimitCounters1796800000000,
   StorageIdentity1796800000001,
   FairQueues1796900000000,
+  JobStarts1796910000000,
 ];

@@ -67,6 +67,16 @@ describe('API docs', () => {
       items: { $ref: '#/components/schemas/JobBatchItemDto' },
     });
     expect(spec.components.schemas.JobBatchItemDto.properties.job.allOf).toEqual([{ $ref: '#/components/schemas/JobResponseDto' }]);
+    expect(spec.components.schemas.JobResponseDto.properties.lane).toMatchObject({ type: 'string', enum: ['interactive', 'bulk'] });
+    // Only GET of one job says where a queued job stands.
+    expect(spec.paths['/api/jobs/{id}'].get.responses['200'].content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/JobDetailResponseDto',
+    });
+    expect(spec.components.schemas.JobDetailResponseDto.properties.ahead).toMatchObject({ type: 'number', nullable: true });
+    expect(spec.components.schemas.JobDetailResponseDto.properties.estimated_start_at).toMatchObject({
+      format: 'date-time',
+      nullable: true,
+    });
     expect(Object.keys(spec.components.schemas.UserResponseDto.properties)).not.toContain('authentication_token');
     expect(spec.paths['/api/users'].post.security).toBeUndefined();
     expect(spec.paths['/api/sessions'].post.security).toBeUndefined();

@@ -19,6 +19,7 @@ const everyHistogram: Selection = {
   imageType: 'histogram',
   userId: null,
   status: null,
+  lane: null,
   afterId: null,
   include: [],
 };

@@ -30,6 +30,7 @@ describe('jobs', () => {
     const job = await createJob(app, alice, { image_id: image.id, user_id: alice.id, ...body });
     expect(job).toMatchObject({
       status: 'queued',
+      lane: 'interactive',
       job_type: sequence,
       image_id: image.id,
       user_id: alice.id,
@@ -252,7 +253,8 @@ describe('jobs', () => {
     const first = await createJob(app, user, { image_id: own.id, job_type: 'grayscale' });
     const second = await createJob(app, user, { image_id: own.id, job_type: 'histogram' });
     const read = await api(app).get(`/api/jobs/${first.id}.json`).set(bearer(user.token)).expect(200);
-    expect(read.body).toEqual(first);
+    // GET of one job adds where a queued job stands (test/queue-wait.e2e-spec.ts).
+    expect(read.body).toEqual({ ...first, ahead: expect.any(Number), estimated_start_at: null });
     const list = await api(app).get('/api/jobs.json').set(bearer(user.token)).expect(200);
     expect(list.body.map((job: { id: number }) => job.id)).toEqual([second.id, first.id]);
     const count = async () => (await api(app).get(`/api/users/${user.id}`).set(bearer(user.token))).body.jobs_count;
@@ -301,6 +303,34 @@ describe('jobs', () => {
       .send({ job_sequence: ['query', 'histogram', 'median'], params: { status: 'completed' } })
       .expect(422);
     expect(aggregate.body.details[0].field).toBe('params.status');
+  });
+
+  it('filters the index by lane; images and aggregate jobs refuse lane', async () => {
+    const user = await createUser(app);
+    const own = await createStoredImage(app, user);
+    const interactive = await createJob(app, user, { image_id: own.id, job_type: 'grayscale' });
+    const bulk = await createJob(app, user, { image_id: own.id, job_type: 'grayscale', lane: 'bulk' });
+    const list = async (query: string) =>
+      (await api(app).get(`/api/jobs.json?${query}`).set(bearer(user.token)).expect(200)).body.map((job: { id: number; lane: string }) => [
+        job.id,
+        job.lane,
+      ]);
+    expect(await list('lane=bulk')).toEqual([[bulk.id, 'bulk']]);
+    expect(await list('lane=interactive')).toEqual([[interactive.id, 'interactive']]);
+    expect(await list('lane=bulk&status=completed')).toEqual([]);
+    const refused = await api(app).get('/api/jobs.json?lane=fast').set(bearer(user.token)).expect(422);
+    expect(refused.body).toEqual({
+      error: 'lane must be one of interactive, bulk, not "fast"',
+      details: [{ field: 'lane', message: 'lane must be one of interactive, bulk, not "fast"' }],
+    });
+    const images = await api(app).get('/api/images.json?lane=bulk').set(bearer(user.token)).expect(422);
+    expect(images.body.details[0].field).toBe('lane');
+    const aggregate = await api(app)
+      .post('/api/jobs.json')
+      .set(bearer(user.token))
+      .send({ job_sequence: ['query', 'histogram', 'median'], params: { lane: 'bulk' } })
+      .expect(422);
+    expect(aggregate.body.details[0].field).toBe('params.lane');
   });
 
   it("hides another user's job: 404 to read, change or destroy", async () => {

@@ -25,6 +25,7 @@ function job(overrides: Partial<JobSummary>): JobSummary {
     username: 'ada',
     jobType: ['process', 'grayscale'],
     status: 'failed',
+    lane: 'interactive',
     error: 'Source image 4 was deleted',
     progress: 0,
     attempts: 1,
@@ -101,7 +102,15 @@ describe('the dashboard page', () => {
         ended: { jobs: [job({ error: '<script>alert(1)</script>', username: 'a"b' })], total: 120 },
         inProgress: {
           jobs: [
-            job({ id: 8, status: 'running', error: null, progress: 50, startedAt: new Date('2026-01-02T03:04:05Z'), finishedAt: null }),
+            job({
+              id: 8,
+              status: 'running',
+              lane: 'bulk',
+              error: null,
+              progress: 50,
+              startedAt: new Date('2026-01-02T03:04:05Z'),
+              finishedAt: null,
+            }),
           ],
           total: 1,
         },
@@ -114,6 +123,7 @@ describe('the dashboard page', () => {
     expect(html).not.toMatch(/<script>|<b>/);
     expect(html).toContain('<button type="button" data-action="/admin/queues/jobs/7/retry">Retry</button>');
     expect(html).toContain('<button type="button" data-action="/admin/queues/jobs/8/cancel">Cancel</button>');
+    expect(html).toContain('<td>process, grayscale</td><td>bulk</td><td>running</td>');
     expect(html).toContain('The 1 most recent of 120.');
     expect(html).toContain('<time datetime="2026-01-02T03:04:06.000Z">2026-01-02 03:04:06</time>');
     // Reached with a bearer token: no cookie session, so no token and nothing to sign out of.

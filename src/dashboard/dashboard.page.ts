@@ -110,12 +110,12 @@ function inProgressTable(list: DashboardView['inProgress']): string {
   if (list.jobs.length === 0) return '<p class="muted">None.</p>';
   const rows = list.jobs.map(
     (job) => `<tr data-job="${job.id}">
-<td class="number">${escapeHtml(job.id)}</td><td>${owner(job)}</td><td>${sequence(job)}</td><td>${escapeHtml(job.status)}</td>
+<td class="number">${escapeHtml(job.id)}</td><td>${owner(job)}</td><td>${sequence(job)}</td><td>${escapeHtml(job.lane)}</td><td>${escapeHtml(job.status)}</td>
 <td class="number">${escapeHtml(job.progress)} %</td><td class="number">${escapeHtml(job.attempts)} of ${escapeHtml(job.maxAttempts)}</td>
 <td>${time(job.createdAt)}</td><td>${time(job.startedAt)}</td><td>${button('Cancel', job, 'cancel')}</td></tr>`,
   );
   return `${shown(list)}<table id="jobs-in-progress">
-<thead><tr><th>Job</th><th>User</th><th>Sequence</th><th>Status</th><th>Progress</th><th>Attempts</th><th>Created</th><th>Started</th><th></th></tr></thead>
+<thead><tr><th>Job</th><th>User</th><th>Sequence</th><th>Lane</th><th>Status</th><th>Progress</th><th>Attempts</th><th>Created</th><th>Started</th><th></th></tr></thead>
 <tbody>${rows.join('\n')}</tbody></table>`;
 }
 

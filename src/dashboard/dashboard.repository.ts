@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import type { JobState } from '../pipelines/job-states';
+import type { JobLane, JobState } from '../pipelines/job-states';
 
 /** A job as the dashboard lists it: who, what, and how it ended or where it is. */
 export interface JobSummary {
@@ -10,6 +10,7 @@ export interface JobSummary {
   username: string;
   jobType: string[];
   status: JobState;
+  lane: JobLane;
   error: string | null;
   progress: number;
   attempts: number;
@@ -38,7 +39,7 @@ export class DashboardRepository {
   /** The `limit` jobs in one of `statuses` that changed last: the latest to end, or the newest queued. */
   listByStatus(statuses: JobState[], limit: number): Promise<JobSummary[]> {
     return this.dataSource.query(
-      `SELECT j.id, j.user_id AS "userId", u.username, j.job_type AS "jobType", j.status, j.error, j.progress,
+      `SELECT j.id, j.user_id AS "userId", u.username, j.job_type AS "jobType", j.status, j.lane, j.error, j.progress,
               j.attempts, j.max_attempts AS "maxAttempts", j.created_at AS "createdAt",
               j.started_at AS "startedAt", j.finished_at AS "finishedAt"
          FROM jobs j JOIN users u ON u.id = j.user_id

@@ -9,6 +9,7 @@ const everything: Selection = {
   imageType: null,
   userId: null,
   status: null,
+  lane: null,
   afterId: null,
   include: [],
 };

@@ -9,6 +9,7 @@ export function jobJson(job: Job) {
   return {
     id: job.id,
     status: job.status,
+    lane: job.lane,
     environment: job.environment,
     // The column keeps the storage key of the file the job was made from; clients get a URL.
     image_url: job.imageId === null ? null : `/api/images/${job.imageId}/file`,

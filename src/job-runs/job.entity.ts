@@ -35,9 +35,10 @@ export interface JobResult {
 @Index('jobs_user_id_created_at_idx', ['userId', 'createdAt'])
 @Index('jobs_unfinished_idx', ['id'], { where: "status IN ('queued', 'running')" })
 @Index('jobs_user_id_unfinished_idx', ['userId'], { where: "status IN ('queued', 'running')" })
-// Expression indexes (on job_type[1], the job's queue), made by the FairQueues migration.
+// Expression indexes (on job_type[1], the job's queue), made by the FairQueues and JobStarts migrations.
 @Index('jobs_pending_idx', { synchronize: false })
 @Index('jobs_in_flight_idx', { synchronize: false })
+@Index('jobs_started_idx', { synchronize: false })
 export class Job {
   @PrimaryGeneratedColumn()
   id: number;

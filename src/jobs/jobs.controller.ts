@@ -12,18 +12,23 @@ import { jobsInBody, RateLimit } from '../rate-limits/rate-limit.decorator';
 import { describeError } from '../common/api-exception.filter';
 import { CreateJobBatchDto, JobBatchItemDto, jobsInBatch, MAX_BATCH_JOBS } from './dto/create-job-batch.dto';
 import { CreateJobDto } from './dto/create-job.dto';
+import { JobDetailResponseDto } from './dto/job-detail-response.dto';
 import { JobResponseDto } from './dto/job-response.dto';
 import { UpdateJobDto } from './dto/update-job.dto';
 import { JobsService } from './jobs.service';
+import { QueueWaitService } from './queue-wait.service';
 
-const FILTERS: SelectionKey[] = ['n', 'count', 'days', 'user_id', 'status', 'after_id'];
+const FILTERS: SelectionKey[] = ['n', 'count', 'days', 'user_id', 'status', 'lane', 'after_id'];
 
 @ApiTags('jobs')
 @ApiExtraModels(CreateJobDto)
 @ApiBearerAuth()
 @Controller('api/jobs')
 export class JobsController {
-  constructor(private readonly jobs: JobsService) {}
+  constructor(
+    private readonly jobs: JobsService,
+    private readonly queueWaits: QueueWaitService,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: 'List your jobs, newest first (admins: everyone’s)' })
@@ -78,11 +83,15 @@ export class JobsController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'Read one of your jobs' })
-  @ApiOkResponse({ type: JobResponseDto })
+  @ApiOperation({
+    summary: 'Read one of your jobs',
+    description: 'A queued job also says roughly where it stands in its queue: `ahead` and `estimated_start_at`.',
+  })
+  @ApiOkResponse({ type: JobDetailResponseDto })
   @ApiErrorResponses(401, 404)
-  async read(@CurrentPrincipal() principal: Principal, @Param('id', new ParseIdPipe('job')) id: number): Promise<JobResponseDto> {
-    return JobResponseDto.from(await this.jobs.findOne(principal, id));
+  async read(@CurrentPrincipal() principal: Principal, @Param('id', new ParseIdPipe('job')) id: number): Promise<JobDetailResponseDto> {
+    const job = await this.jobs.findOne(principal, id);
+    return JobDetailResponseDto.withWait(job, await this.queueWaits.of(job));
   }
 
   @Post(':id/cancel')

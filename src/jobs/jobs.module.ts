@@ -10,6 +10,8 @@ import { JobsService } from './jobs.service';
 import { MetricsModule } from '../metrics/metrics.module';
 import { QueueDepthMetrics } from './queue-depth-metrics';
 import { QueuesModule } from '../queues/queues.module';
+import { QueueStandingRepository } from './queue-standing.repository';
+import { QueueWaitService } from './queue-wait.service';
 import { WebhooksModule } from '../webhooks/webhooks.module';
 import { WorkReuseModule } from '../job-runs/work-reuse.module';
 
@@ -26,7 +28,7 @@ import { WorkReuseModule } from '../job-runs/work-reuse.module';
     QueuesModule,
   ],
   controllers: [JobsController, JobInjectorController],
-  providers: [JobsService, QueueDepthMetrics],
+  providers: [JobsService, QueueDepthMetrics, QueueStandingRepository, QueueWaitService],
   exports: [JobsService],
 })
 export class JobsModule {}

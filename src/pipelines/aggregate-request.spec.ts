@@ -40,6 +40,7 @@ describe('parseAggregateRequest', () => {
         imageType: 'histogram',
         userId: 3,
         status: null,
+        lane: null,
         afterId: null,
         include: [],
       },
@@ -57,6 +58,7 @@ describe('parseAggregateRequest', () => {
       imageType: null,
       userId: null,
       status: null,
+      lane: null,
       afterId: null,
       include: [],
     });
@@ -89,6 +91,8 @@ describe('parseAggregateRequest', () => {
     [MEDIAN, `QUERY='n=1'`, { n: 1 }, 'params'],
     [MEDIAN, `QUERY='status=completed'`, undefined, 'environment.QUERY.status'],
     [MEDIAN, undefined, { status: 'completed' }, 'params.status'],
+    [MEDIAN, `QUERY='lane=bulk'`, undefined, 'environment.QUERY.lane'],
+    [MEDIAN, undefined, { lane: 'bulk' }, 'params.lane'],
   ])('refuses %j with %j / %j, naming %s', (sequence, environment, params, field) => {
     expect(
       details(() => parseAggregateRequest(sequence, 'job_sequence', environment, params, NOW)).map((detail) => detail.field),

@@ -1,5 +1,5 @@
 import { InvalidInputError } from './invalid-input.error';
-import { JOB_STATES } from './job-states';
+import { JOB_LANES, JOB_STATES } from './job-states';
 import { DEFAULT_LIMIT, parseSelection, SELECTION_KEYS } from './selection';
 
 const NOW = new Date('2026-11-23T15:30:00Z');
@@ -21,6 +21,7 @@ describe('parseSelection', () => {
       imageType: null,
       userId: null,
       status: null,
+      lane: null,
       afterId: null,
       include: [],
     });
@@ -52,7 +53,7 @@ describe('parseSelection', () => {
     expect(details).toEqual([
       {
         field: 'colour',
-        message: 'colour is not a known parameter; known: n, count, days, image_type, user_id, status, after_id, include',
+        message: 'colour is not a known parameter; known: n, count, days, image_type, user_id, status, lane, after_id, include',
       },
       { field: 'n', message: 'n must be a positive integer or "all", not "0"' },
       { field: 'days', message: 'days must be a whole number of days from 1 to 36500 or "today", not "1.5"' },
@@ -88,6 +89,21 @@ describe('parseSelection', () => {
   it('refuses status where the caller does not allow it', () => {
     expect(detailsOf(() => parseSelection({ status: 'queued' }, ['n', 'image_type'], NOW))).toEqual([
       { field: 'status', message: 'status is not a known parameter; known: n, image_type' },
+    ]);
+  });
+
+  it.each(JOB_LANES)('reads lane=%s', (lane) => {
+    expect(parseSelection({ lane }, SELECTION_KEYS, NOW).lane).toBe(lane);
+  });
+
+  it('refuses a lane that is not a lane, naming the lanes, and lane where the caller does not allow it', () => {
+    for (const lane of ['fast', 'BULK', '']) {
+      expect(detailsOf(() => parseSelection({ lane }, SELECTION_KEYS, NOW))).toEqual([
+        { field: 'lane', message: `lane must be one of interactive, bulk, not ${JSON.stringify(lane)}` },
+      ]);
+    }
+    expect(detailsOf(() => parseSelection({ lane: 'bulk' }, ['n', 'status'], NOW))).toEqual([
+      { field: 'lane', message: 'lane is not a known parameter; known: n, status' },
     ]);
   });
 

@@ -1,12 +1,12 @@
 import { ErrorDetail, invalidFields } from './invalid-input.error';
-import { JOB_STATES, JobState } from './job-states';
+import { JOB_LANES, JOB_STATES, JobLane, JobState } from './job-states';
 
 /**
  * The selection language shared by the index routes (`GET /api/images.json?n=5&days=today`) and
  * the aggregate jobs: which records, newest first, or in id order after a given id for clients
  * that page. Each caller names the keys it accepts.
  */
-export const SELECTION_KEYS = ['n', 'count', 'days', 'image_type', 'user_id', 'status', 'after_id', 'include'] as const;
+export const SELECTION_KEYS = ['n', 'count', 'days', 'image_type', 'user_id', 'status', 'lane', 'after_id', 'include'] as const;
 export type SelectionKey = (typeof SELECTION_KEYS)[number];
 
 /** What an index may embed in each row on request (`include=histogram`); rows stay lean otherwise. */
@@ -22,6 +22,8 @@ export interface Selection {
   userId: number | null;
   /** Only jobs in this state. */
   status: JobState | null;
+  /** Only jobs of this lane. */
+  lane: JobLane | null;
   /** Keyset paging: only records with a greater id, in id order rather than newest first. */
   afterId: number | null;
   include: Include[];
@@ -39,6 +41,7 @@ export const SELECTION_DESCRIPTIONS: Record<SelectionKey, string> = {
   image_type: 'Only images of this image type (by name).',
   user_id: "Only this user's records (admins; a user may name only themself).",
   status: `Only jobs in this state: ${JOB_STATES.join(', ')}.`,
+  lane: `Only jobs of this lane: ${JOB_LANES.join(', ')}.`,
   after_id:
     'Page through in id order: only records with an id greater than this one (0 for the first page). ' +
     'A full page answers a `Link: <…>; rel="next"` header to the next.',
@@ -73,6 +76,7 @@ export function parseSelection(
     imageType: null,
     userId: null,
     status: null,
+    lane: null,
     afterId: null,
     include: [],
   };
@@ -119,6 +123,12 @@ export function parseSelection(
   if (status !== undefined) {
     if ((JOB_STATES as readonly string[]).includes(status)) selection.status = status as JobState;
     else details.push({ field: 'status', message: `status must be one of ${JOB_STATES.join(', ')}, not ${JSON.stringify(status)}` });
+  }
+
+  const lane = values.get('lane');
+  if (lane !== undefined) {
+    if ((JOB_LANES as readonly string[]).includes(lane)) selection.lane = lane as JobLane;
+    else details.push({ field: 'lane', message: `lane must be one of ${JOB_LANES.join(', ')}, not ${JSON.stringify(lane)}` });
   }
 
   const afterId = values.get('after_id');

@@ -1,11 +1,20 @@
 import { ApiProperty } from '@nestjs/swagger';
 import type { Job, JobResult } from '../../job-runs/job.entity';
 import { jobJson, type JobJson } from '../../job-runs/job-json';
+import { JOB_LANE, JOB_LANES, type JobLane } from '../../pipelines/job-states';
 
 /** A job as the API answers it, documented for OpenAPI: the shape itself is src/job-runs/job-json.ts's. */
 export class JobResponseDto implements JobJson {
   @ApiProperty() id: number;
   @ApiProperty({ example: 'queued', description: "'queued', 'running', 'completed', 'failed' or 'cancelled'" }) status: string;
+  @ApiProperty({
+    enum: JOB_LANES,
+    example: JOB_LANE.interactive,
+    description:
+      'Which lane of its queue the job waits in: workers take `interactive` jobs first, and `bulk` jobs (the injector, large batches, ' +
+      '`"lane": "bulk"`) keep BULK_SHARE percent of the slots while they wait.',
+  })
+  lane: JobLane;
   @ApiProperty({ type: String, nullable: true }) environment: string | null;
   @ApiProperty({
     type: String,
