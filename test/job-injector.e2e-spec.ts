@@ -27,7 +27,9 @@ describe('the injector', () => {
     api(app).post('/api/jobs/inject.json').set(bearer(token)).send(body);
   const sql = (query: string, values: unknown[] = []) => app.get(DataSource).query(query, values);
   const jobsOf = (imageId: number) =>
-    sql('SELECT id, user_id, status, job_type, params, delivery_id FROM jobs WHERE image_id = $1 ORDER BY id', [imageId]);
+    sql('SELECT id, user_id, status, lane, dispatched_at, job_type, params, delivery_id FROM jobs WHERE image_id = $1 ORDER BY id', [
+      imageId,
+    ]);
   const sameJobs = async () => Number((await sql("SELECT count(*) FROM jobs WHERE job_type = $1 AND params = '{}'", [SEQUENCE]))[0].count);
 
   beforeAll(async () => {
@@ -89,8 +91,10 @@ describe('the injector', () => {
       expect([name, pending.length]).toEqual([name, MISSING.includes(name) || name === 'queued' ? 1 : 0]);
       if (!MISSING.includes(name)) continue;
       const [created] = pending;
-      expect(created).toMatchObject({ user_id: name === 'bobs' ? bob.id : ada.id, params: {} });
-      expect(await queue.state({ id: created.id, deliveryId: created.delivery_id, jobType: SEQUENCE })).toMatch(/^(waiting|prioritized)$/);
+      expect(created).toMatchObject({ user_id: name === 'bobs' ? bob.id : ada.id, params: {}, lane: 'bulk' });
+      // Pending its turn in PostgreSQL, or already dispatched to the queue (docs/queues.md).
+      const state = await queue.state({ id: created.id, deliveryId: created.delivery_id, jobType: SEQUENCE });
+      expect(created.dispatched_at === null ? 'pending' : state).toMatch(/^(pending|waiting|prioritized)$/);
     }
     // The owner sees it as any job of theirs.
     const [mine] = (await jobsOf(images.none)).slice(-1);

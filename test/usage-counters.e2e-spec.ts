@@ -49,6 +49,7 @@ describe('usage counters and quota checks', () => {
   };
 
   const newJob = (userId: number): NewJob => ({
+    lane: 'interactive',
     environment: null,
     imageUrl: 'https://example.com/photo.jpg',
     jobType: ['process', 'grayscale'],

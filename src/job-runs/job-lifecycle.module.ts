@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { MetricsModule } from '../metrics/metrics.module';
+import { JobDispatchModule } from './job-dispatcher';
 import { JobReconciler } from './job-reconciler';
 import { JobRepository } from './job.repository';
 
@@ -9,8 +10,8 @@ import { JobRepository } from './job.repository';
  * takes the reconciler's lock does the reconciling.
  */
 @Module({
-  imports: [MetricsModule],
+  imports: [MetricsModule, JobDispatchModule],
   providers: [JobRepository, JobReconciler],
-  exports: [JobRepository],
+  exports: [JobRepository, JobDispatchModule],
 })
 export class JobLifecycleModule {}

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { EntryState, JobQueue } from './job-queue';
+import { JobDispatcher } from './job-dispatcher';
 import { foldUsageDeltas } from '../users/user.repository';
 import { Job, JOB_STATUS } from './job.entity';
 import { JobRepository } from './job.repository';
@@ -23,13 +24,16 @@ export interface ReconcileReport {
   enqueued: number;
   recovered: number;
   failed: number;
+  /** Pending jobs dispatched by the pass that ends the reconciliation (a dispatch missed, a retry's backoff over). */
+  dispatched: number;
 }
 
 /**
  * PostgreSQL is the truth and the queue is derived from it. Every RECONCILE_INTERVAL (and once
  * at start-up), one process (whichever takes the advisory lock) brings the queue back in line:
- * queued jobs the queue no longer holds are queued again, running jobs whose attempt was lost go
- * back to the queue (or fail once their attempts are spent), and queued jobs past their ttl
+ * dispatched jobs the queue no longer holds are queued again, running jobs whose attempt was lost
+ * go back to pending (or fail once their attempts are spent), a dispatch pass gives pending jobs
+ * whatever room a missed pass left, and queued jobs past their ttl
  * expire even when no worker is up. The same pass folds the users' usage deltas into their counter
  * caches (docs/counters.md). Each action is conditional on the row being as it was read,
  * so running it at any time, or in several processes, is safe.
@@ -45,6 +49,7 @@ export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutd
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly jobs: JobRepository,
     private readonly queue: JobQueue,
+    private readonly dispatcher: JobDispatcher,
     private readonly config: AppConfig,
   ) {}
 
@@ -78,15 +83,23 @@ export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutd
 
   private async reconcileLocked(): Promise<ReconcileReport> {
     await foldUsageDeltas(this.dataSource.manager);
-    const report: ReconcileReport = { expired: (await this.jobs.expireOverdue()).length, enqueued: 0, recovered: 0, failed: 0 };
+    const report: ReconcileReport = {
+      expired: (await this.jobs.expireOverdue()).length,
+      enqueued: 0,
+      recovered: 0,
+      failed: 0,
+      dispatched: 0,
+    };
     for (let afterId = 0; ;) {
-      const batch = await this.jobs.unfinishedBatch(afterId, BATCH, SETTLE_SECONDS);
-      if (batch.length === 0) return report;
+      const batch = await this.jobs.deliveredBatch(afterId, BATCH, SETTLE_SECONDS);
+      if (batch.length === 0) break;
       afterId = batch[batch.length - 1].id;
       for (let start = 0; start < batch.length; start += LOOKUPS) {
         await Promise.all(batch.slice(start, start + LOOKUPS).map((job) => this.reconcileJob(job, report)));
       }
     }
+    report.dispatched = await this.dispatcher.dispatch();
+    return report;
   }
 
   private async reconcileJob(job: Job, report: ReconcileReport): Promise<void> {
@@ -99,9 +112,7 @@ export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutd
       report.enqueued++;
       return;
     }
-    const requeued = await this.jobs.recoverLost(job);
-    if (requeued) {
-      await this.queue.enqueue(requeued);
+    if (await this.jobs.recoverLost(job)) {
       report.recovered++;
     } else {
       report.failed++;
@@ -112,7 +123,8 @@ export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutd
     if (report.expired + report.enqueued + report.recovered + report.failed === 0) return;
     this.logger.log(
       `Reconciled the queue with the database: ${report.enqueued} queued job(s) enqueued again, ` +
-        `${report.recovered} lost attempt(s) requeued, ${report.failed} failed after their last attempt, ${report.expired} expired`,
+        `${report.recovered} lost attempt(s) requeued, ${report.failed} failed after their last attempt, ${report.expired} expired, ` +
+        `${report.dispatched} dispatched`,
     );
   }
 }

@@ -10,7 +10,7 @@ import { formatOf } from '../pipelines/image-formats';
 import { Job, JOB_STATUS, JobResult } from './job.entity';
 import { Fence, FencedOut, JobInputs, JobRepository } from './job.repository';
 import { JobMetrics } from '../metrics/job-metrics';
-import { JobQueue } from './job-queue';
+import { JobDispatcher } from './job-dispatcher';
 import { QueuedJobData } from './queue-names';
 import { newStorageKey } from '../pipelines/storage-key';
 import { StorageDriver } from '../storage/storage.driver';
@@ -124,7 +124,7 @@ export class JobRunner implements BeforeApplicationShutdown {
   constructor(
     private readonly jobs: JobRepository,
     private readonly outputs: JobOutputRepository,
-    private readonly queue: JobQueue,
+    private readonly dispatcher: JobDispatcher,
     private readonly stops: JobStopListener,
     private readonly storage: StorageDriver,
     private readonly config: AppConfig,
@@ -161,6 +161,8 @@ export class JobRunner implements BeforeApplicationShutdown {
     firstStep?: WorkKeyText,
   ): Promise<void> {
     const claim = await this.jobs.claim(jobId, deliveryId, firstStep);
+    // The job left the queue's waiting entries (or ended): room for the next dispatch.
+    if (claim.kind !== 'stale') this.dispatcher.dispatchSoon();
     if (claim.kind === 'expired') this.logger.log(`Job ${jobId} failed: it expired in the queue`);
     if (claim.kind === 'exhausted') this.logger.log(`Job ${jobId} failed: its workers were lost on every attempt`);
     if (claim.kind !== 'claimed') return;
@@ -198,6 +200,8 @@ export class JobRunner implements BeforeApplicationShutdown {
     } finally {
       clearTimeout(timer);
       stop.release();
+      // Under a cap, a job ending is what lets the next one be dispatched.
+      if (this.dispatcher.capped) this.dispatcher.dispatchSoon();
     }
   }
 
@@ -209,8 +213,7 @@ export class JobRunner implements BeforeApplicationShutdown {
       return;
     }
     if (error instanceof WorkerShuttingDown) {
-      const handedBack = await this.jobs.requeue(fence, job.error, false);
-      if (handedBack) await this.queue.enqueue(handedBack);
+      if (await this.jobs.requeue(fence, job.error, false)) await this.dispatcher.dispatch();
       this.ended(attempt, started, 'handed_back', `Job ${job.id} handed back to the queue unfinished: the worker is shutting down`);
       return;
     }
@@ -236,8 +239,8 @@ export class JobRunner implements BeforeApplicationShutdown {
       throw new UnrecoverableError(reason);
     }
     const delaySeconds = 2 ** (fence.attempt - 1);
-    const requeued = await this.jobs.requeue(fence, `Attempt ${fence.attempt} failed (${message}); retrying in ${delaySeconds} s`, true);
-    if (requeued) await this.queue.enqueue(requeued, delaySeconds * 1000);
+    const retryMessage = `Attempt ${fence.attempt} failed (${message}); retrying in ${delaySeconds} s`;
+    if (await this.jobs.requeue(fence, retryMessage, true, delaySeconds)) this.dispatcher.dispatchAfter(delaySeconds * 1000);
     this.ended(attempt, started, 'retrying', `Job ${job.id}: attempt ${fence.attempt} failed (${message}); retrying in ${delaySeconds} s`);
   }
 

@@ -8,6 +8,7 @@ import { JobSlotGrant, jobSlotRefusal, QuotaDefaults } from '../quotas/quotas';
 import { markSourceVerified } from './verified-source';
 import type { Selection } from '../pipelines/selection';
 import { Job, JOB_STATUS, JobResult } from './job.entity';
+import type { JobLane } from '../pipelines/job-states';
 import { EARLIEST_IMAGES_PER_KEY, StoredWork, storedWorkOf, StoredWorkRow } from '../work-reuse/reusable-work.repository';
 import type { WorkKeyText } from '../work-reuse/work-key';
 
@@ -38,6 +39,7 @@ export interface NewJob {
   maxAttempts: number;
   force: boolean;
   callbackUrl: string | null;
+  lane: JobLane;
 }
 
 /** The attempt's fence no longer holds: the job was cancelled, deleted, failed or taken over. */
@@ -185,6 +187,7 @@ export class JobRepository {
       max_attempts: job.maxAttempts,
       force: job.force,
       callback_url: job.callbackUrl,
+      lane: job.lane,
     }));
     // Triggers: jobs_usage_insert (one usage delta per owner, for the statement) and jobs_events_insert
     // (per job: a `queued` status event and its NOTIFY).
@@ -196,10 +199,12 @@ export class JobRepository {
        ), wanted AS (
          SELECT r.*, row_number() OVER (PARTITION BY r.user_id ORDER BY r.ord) AS nth
            FROM jsonb_to_recordset($1::jsonb) AS r(ord integer, environment text, image_url varchar, job_type text[], params jsonb,
-                user_id integer, image_id integer, timeout integer, ttl integer, max_attempts integer, force boolean, callback_url text)
+                user_id integer, image_id integer, timeout integer, ttl integer, max_attempts integer, force boolean, callback_url text,
+                lane varchar)
        ), inserted AS (
-         INSERT INTO jobs (status, environment, image_url, job_type, params, user_id, image_id, timeout, ttl, max_attempts, force, callback_url)
-         SELECT $5, w.environment, w.image_url, w.job_type, w.params, w.user_id, w.image_id, w.timeout, w.ttl, w.max_attempts, w.force, w.callback_url
+         INSERT INTO jobs (status, environment, image_url, job_type, params, user_id, image_id, timeout, ttl, max_attempts, force, callback_url, lane)
+         SELECT $5, w.environment, w.image_url, w.job_type, w.params, w.user_id, w.image_id, w.timeout, w.ttl, w.max_attempts, w.force, w.callback_url,
+                w.lane
            FROM wanted w JOIN grants g ON g.user_id = w.user_id AND w.nth <= g.granted
           ORDER BY w.ord
          RETURNING *
@@ -354,7 +359,8 @@ export class JobRepository {
        ), grants AS MATERIALIZED (
          SELECT * FROM reserve_job_slots(ARRAY(SELECT user_id FROM ended), ARRAY(SELECT 1 FROM ended), $2)
        ), requeued AS (
-         UPDATE jobs SET status = $4, error = NULL, finished_at = NULL, attempts = 0, delivery_id = gen_random_uuid(), updated_at = now()
+         UPDATE jobs SET status = $4, error = NULL, finished_at = NULL, attempts = 0, delivery_id = gen_random_uuid(), updated_at = now(),
+                dispatched_at = NULL, run_after = NULL
            FROM grants g
           WHERE jobs.id = $1 AND jobs.status = ANY ($3::varchar[]) AND g.granted = 1
          RETURNING jobs.*
@@ -516,10 +522,11 @@ export class JobRepository {
   }
 
   /**
-   * `running → queued` under a new delivery id, for the attempt holding the fence: a retry after a
-   * failure (`attemptUsed`), or a job handed back unfinished at shutdown (its attempt not counted).
+   * `running → queued`, pending its turn again (JobDispatcher), for the attempt holding the fence: a
+   * retry after a failure (`attemptUsed`), not dispatched before `delaySeconds` have passed, or a
+   * job handed back unfinished at shutdown (its attempt not counted).
    */
-  async requeue(fence: Fence, error: string | null, attemptUsed: boolean): Promise<Job | null> {
+  async requeue(fence: Fence, error: string | null, attemptUsed: boolean, delaySeconds = 0): Promise<Job | null> {
     // Triggers: jobs_events_update (a `queued` status event and its NOTIFY).
     const { raw } = await this.jobs
       .createQueryBuilder()
@@ -528,6 +535,8 @@ export class JobRepository {
         status: JOB_STATUS.queued,
         error,
         deliveryId: () => 'gen_random_uuid()',
+        dispatchedAt: null,
+        runAfter: delaySeconds > 0 ? () => `now() + make_interval(secs => ${Math.trunc(delaySeconds)})` : null,
         ...(attemptUsed ? {} : { attempts: () => 'attempts - 1' }),
       })
       .where(fenceCondition, fenceParameters(fence))
@@ -536,11 +545,15 @@ export class JobRepository {
     return raw[0] ? this.toJob(this.dataSource.manager, raw[0]) : null;
   }
 
-  /** Unfinished jobs by id, a keyset batch at a time, that have been in their state for `settledSeconds`. */
-  unfinishedBatch(afterId: number, limit: number, settledSeconds: number): Promise<Job[]> {
+  /**
+   * Jobs that should have a queue entry (running, or queued and dispatched) by id, a keyset batch at
+   * a time, that have been in their state for `settledSeconds`. Pending jobs wait for the dispatcher.
+   */
+  deliveredBatch(afterId: number, limit: number, settledSeconds: number): Promise<Job[]> {
     return this.jobs
       .createQueryBuilder('job')
       .where('job.status IN (:...unfinished) AND job.id > :afterId', { unfinished: UNFINISHED, afterId })
+      .andWhere('(job.status = :running OR job.dispatchedAt IS NOT NULL)', { running: JOB_STATUS.running })
       .andWhere('job.updatedAt < now() - make_interval(secs => :settledSeconds)', { settledSeconds })
       .orderBy('job.id')
       .limit(limit)
@@ -567,7 +580,7 @@ export class JobRepository {
 
   /**
    * The reconciler found the job's attempt gone (its queue entry lost or ended while the row says
-   * `running`): back to the queue under a new delivery id, or failed once its attempts are spent.
+   * `running`): pending again (its dispatch comes in its turn), or failed once its attempts are spent.
    */
   async recoverLost(job: Job): Promise<Job | null> {
     const fence = { jobId: job.id, deliveryId: job.deliveryId, attempt: job.attempts };

@@ -1,14 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { QueueState } from './queue-state.entity';
 
 @Injectable()
 export class QueueStateRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  all(): Promise<QueueState[]> {
-    return this.dataSource.getRepository(QueueState).find({ order: { name: 'ASC' } });
+  all(manager: EntityManager = this.dataSource.manager): Promise<QueueState[]> {
+    return manager.getRepository(QueueState).find({ order: { name: 'ASC' } });
   }
 
   /**

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { AdvisoryLock } from '../database/advisory-locks';
-import { JOB_STATUS } from '../job-runs/job.entity';
+import { JOB_LANE, JOB_STATUS } from '../job-runs/job.entity';
 import type { Injection } from './job-injection';
 
 /** Images per batch: one keyset page, one INSERT … SELECT, one bulk enqueue. */
@@ -71,8 +71,8 @@ export class JobInjectionRepository {
     const statement = `
       WITH batch AS (${page}),
       created AS (
-        INSERT INTO jobs (status, image_url, job_type, params, user_id, image_id, timeout, max_attempts, force)
-        SELECT '${JOB_STATUS.queued}', b.s3_key, ${sequence}::text[], ${params}::jsonb, b.user_id, b.id,
+        INSERT INTO jobs (status, lane, image_url, job_type, params, user_id, image_id, timeout, max_attempts, force)
+        SELECT '${JOB_STATUS.queued}', '${JOB_LANE.bulk}', b.s3_key, ${sequence}::text[], ${params}::jsonb, b.user_id, b.id,
                ${param(defaults.timeout)}, ${param(defaults.maxAttempts)}, ${param(injection.force)}::boolean
           FROM batch b
          WHERE ${param(injection.force)}::boolean OR NOT (b.done OR b.pending)

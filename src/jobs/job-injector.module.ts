@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ImageTypesModule } from '../image-types/image-types.module';
 import { MetricsModule } from '../metrics/metrics.module';
+import { JobDispatchModule } from '../job-runs/job-dispatcher';
 import { JobInjectionRepository } from './job-injection.repository';
 import { JobInjectorService } from './job-injector.service';
 
@@ -9,7 +10,7 @@ import { JobInjectorService } from './job-injector.service';
  * `npm run inject`. It needs the database and the job queue (TypeOrmModule and JobQueueModule, global).
  */
 @Module({
-  imports: [ImageTypesModule, MetricsModule],
+  imports: [ImageTypesModule, MetricsModule, JobDispatchModule],
   providers: [JobInjectorService, JobInjectionRepository],
   exports: [JobInjectorService],
 })

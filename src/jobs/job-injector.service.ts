@@ -3,10 +3,10 @@ import { Principal } from '../identity/principal';
 import { AppConfig } from '../config/app-config';
 import { ImageTypesService } from '../image-types/image-types.service';
 import { JobMetrics } from '../metrics/job-metrics';
-import { JobQueue } from '../job-runs/job-queue';
+import { JobDispatcher } from '../job-runs/job-dispatcher';
 import { InjectJobsDto } from './dto/inject-jobs.dto';
 import { Injection, InjectionSummary, parseInjection } from './job-injection';
-import { INJECTION_BATCH, InjectionBatchRow, JobInjectionRepository } from './job-injection.repository';
+import { INJECTION_BATCH, JobInjectionRepository } from './job-injection.repository';
 
 /** Told how far a scan has got, for a progress bar. */
 export interface InjectionProgress {
@@ -22,8 +22,8 @@ export interface InjectionProgress {
  * Images are read in keyset batches by id, so memory stays bounded whatever the count. Each batch
  * is one statement: the page of images, whether each already has such a job (decided in SQL, one
  * probe of jobs_image_id_idx per image), and a multi-row insert of the missing jobs. Like POST /api/jobs.json, the
- * rows are committed first and then queued (here in bulk); should the queue be out of reach, the
- * reconciler queues them later. The jobs belong to each image's owner and take the defaults of a
+ * rows are committed first, in the bulk lane, and then dispatched (docs/queues.md); should that
+ * fail, the reconciler dispatches them later. The jobs belong to each image's owner and take the defaults of a
  * new job (JOB_TIMEOUT, MAX_RETRY, no ttl).
  *
  * Quotas: an injection is an admin's maintenance, so the owners' QUOTA_JOBS_IN_PROGRESS is not
@@ -42,7 +42,7 @@ export class JobInjectorService {
   constructor(
     private readonly injections: JobInjectionRepository,
     private readonly imageTypes: ImageTypesService,
-    private readonly queue: JobQueue,
+    private readonly dispatcher: JobDispatcher,
     private readonly config: AppConfig,
     private readonly metrics: JobMetrics,
   ) {}
@@ -80,7 +80,7 @@ export class JobInjectorService {
       summary.created += created.length;
       afterId = rows[rows.length - 1].image_id;
       this.metrics.jobsCreated(injection.sequence, created.length);
-      if (created.length > 0) await this.enqueue(created, injection.sequence);
+      if (created.length > 0) await this.dispatch(created.length);
       progress?.advance(summary.matched);
       if (rows.length < INJECTION_BATCH) break;
     }
@@ -91,11 +91,10 @@ export class JobInjectorService {
     return summary;
   }
 
-  /** The rows are committed: a queue out of reach leaves them to the reconciler, as for a single job. */
-  private async enqueue(rows: InjectionBatchRow[], sequence: string[]): Promise<void> {
-    const jobs = rows.map((row) => ({ id: row.job_id!, deliveryId: row.delivery_id!, jobType: sequence }));
-    await this.queue.enqueueMany(jobs).catch((error: Error) => {
-      this.logger.warn(`${jobs.length} injected job(s) are saved but not yet queued (${error.message}); the reconciler will queue them`);
+  /** The rows are committed: should the dispatch fail, the reconciler's pass dispatches them later. */
+  private async dispatch(created: number): Promise<void> {
+    await this.dispatcher.dispatch().catch((error: Error) => {
+      this.logger.warn(`${created} injected job(s) are saved but not yet dispatched (${error.message}); the reconciler will dispatch them`);
     });
   }
 }

@@ -1,4 +1,4 @@
-import { ConflictException, ForbiddenException, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { ConflictException, ForbiddenException, Injectable, NotFoundException } from '@nestjs/common';
 import { Readable } from 'node:stream';
 import { ZipFile } from 'yazl';
 import { Principal } from '../identity/principal';
@@ -12,6 +12,8 @@ import { IMAGE_STATUS } from '../pipelines/image-states';
 import { ImageFileDownload, ImageFilesService } from '../images/image-files.service';
 import { ImagesService } from '../images/images.service';
 import { JobQueue } from '../job-runs/job-queue';
+import { JobDispatcher } from '../job-runs/job-dispatcher';
+import { JOB_LANE, type JobLane } from '../pipelines/job-states';
 import { MAX_BATCH_JOBS } from './dto/create-job-batch.dto';
 import { CreateJobDto } from './dto/create-job.dto';
 import { Coalescer } from '../common/coalescer';
@@ -41,6 +43,8 @@ function remember(images: Map<number, Image>, image: Image): Image {
 interface Creation {
   principal: Principal;
   dto: CreateJobDto;
+  /** The lane the creation's route imposes (a large batch is bulk); otherwise the body's, or interactive. */
+  lane?: JobLane;
 }
 
 /**
@@ -59,7 +63,6 @@ export interface JobDownload {
 
 @Injectable()
 export class JobsService {
-  private readonly logger = new Logger(JobsService.name);
   private readonly creations = new Coalescer<Creation, Job>((items) => this.createChecked(items), CREATIONS_IN_FLIGHT, MAX_BATCH_JOBS);
 
   constructor(
@@ -67,6 +70,7 @@ export class JobsService {
     private readonly images: ImagesService,
     private readonly imageFiles: ImageFilesService,
     private readonly queue: JobQueue,
+    private readonly dispatcher: JobDispatcher,
     private readonly config: AppConfig,
     private readonly webhooks: WebhooksService,
     private readonly reuse: WorkReuse,
@@ -100,7 +104,8 @@ export class JobsService {
    */
   async createMany(principal: Principal, bodies: unknown[]): Promise<(Job | Error)[]> {
     const dtos = await Promise.all(bodies.map((body) => validateBody(CreateJobDto, body).catch(itemError)));
-    return this.createChecked(dtos.map((dto) => (dto instanceof Error ? dto : { principal, dto })));
+    const lane = bodies.length >= this.config.BULK_BATCH_FROM ? JOB_LANE.bulk : undefined;
+    return this.createChecked(dtos.map((dto) => (dto instanceof Error ? dto : { principal, dto, lane })));
   }
 
   /**
@@ -117,9 +122,7 @@ export class JobsService {
     const planned: { index: number; job: NewJob }[] = [];
     for (const [index, item] of items.entries()) {
       const job =
-        item instanceof Error
-          ? item
-          : await this.plan(item.principal, item.dto, async (...args) => remember(sources, ownedImage(...args))).catch(itemError);
+        item instanceof Error ? item : await this.plan(item, async (...args) => remember(sources, ownedImage(...args))).catch(itemError);
       if (job instanceof Error) outcomes[index] = job;
       else planned.push({ index, job });
     }
@@ -130,17 +133,13 @@ export class JobsService {
     planned.forEach((entry, position) => (outcomes[entry.index] = inserted[position]));
     const created = inserted.filter((outcome): outcome is Job => outcome instanceof Job);
     const completed = new Map((await this.reuse.completeDoneWork(created, sources)).map((job) => [job.id, job]));
-    const toQueue = created.filter((job) => !completed.has(job.id));
-    await this.queue.enqueueMany(toQueue).catch((error: Error) => {
-      this.logger.warn(`${toQueue.length} new job(s) are saved but not yet queued (${error.message}); the reconciler will queue them`);
-    });
+    if (created.length > completed.size) this.dispatcher.dispatchSoon();
     return outcomes.map((outcome) => (outcome instanceof Job ? (completed.get(outcome.id) ?? outcome) : outcome));
   }
 
   /** The row a body makes, once every rule a job must meet is checked. */
   private async plan(
-    principal: Principal,
-    dto: CreateJobDto,
+    { principal, dto, lane }: Creation,
     ownedImage: (principal: Principal, imageId: number, userId: number, field: string) => Promise<Image>,
   ): Promise<NewJob> {
     const userId = principal.ownerFor(dto.user_id);
@@ -174,14 +173,8 @@ export class JobsService {
       maxAttempts: dto.attempts ?? this.config.MAX_RETRY,
       force: dto.force ?? false,
       callbackUrl,
+      lane: lane ?? dto.lane ?? JOB_LANE.interactive,
     };
-  }
-
-  /** The row is committed, so the job exists: should the queue be out of reach, the reconciler queues it later. */
-  private async enqueue(job: Job): Promise<void> {
-    await this.queue.enqueue(job).catch((error: Error) => {
-      this.logger.warn(`Job ${job.id} is saved but not yet queued (${error.message}); the reconciler will queue it`);
-    });
   }
 
   /**
@@ -292,6 +285,7 @@ export class JobsService {
     const cancelled = await this.jobRows.cancel(id);
     if (cancelled) await this.queue.remove(cancelled);
     await this.jobRows.delete(id);
+    if (cancelled) this.dispatcher.dispatchSoon();
     return cancelled ?? job;
   }
 
@@ -305,6 +299,7 @@ export class JobsService {
     const cancelled = await this.jobRows.cancel(id);
     if (!cancelled) throw new ConflictException(`Job ${id} is already ${job.status}; only a queued or running job can be cancelled`);
     await this.queue.remove(cancelled);
+    this.dispatcher.dispatchSoon();
     return cancelled;
   }
 
@@ -316,7 +311,7 @@ export class JobsService {
     const job = await this.findOne(principal, id);
     const queued = await this.jobRows.retry(id, quotaDefaults(this.config));
     if (!queued) throw new ConflictException(`Job ${id} is ${job.status}; only a failed or cancelled job can be retried`);
-    await this.enqueue(queued);
+    this.dispatcher.dispatchSoon();
     return queued;
   }
 }

@@ -1,9 +1,10 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { ArrayNotEmpty, IsArray, IsBoolean, IsObject, IsOptional, IsString, Matches, MaxLength, ValidateIf } from 'class-validator';
+import { ArrayNotEmpty, IsArray, IsBoolean, IsIn, IsObject, IsOptional, IsString, Matches, MaxLength, ValidateIf } from 'class-validator';
 import { IsId, IsIntInRange } from '../../common/is-int-in-range.decorator';
 import { STEP_PATTERN } from '../../pipelines/job-sequence';
 import { IsStorableText } from '../../common/is-storable-text.decorator';
+import { JOB_LANE, JOB_LANES, type JobLane } from '../../pipelines/job-states';
 
 const STEP_MESSAGE = 'each step must be an operation name: a lower-case letter, then a-z, 0-9 or "_"';
 const asList = ({ value }: { value: unknown }) => (typeof value === 'string' ? [value] : value);
@@ -71,6 +72,17 @@ export class CreateJobDto {
   @IsOptional()
   @IsIntInRange(1, 30 * 86_400)
   ttl?: number;
+
+  @ApiPropertyOptional({
+    enum: JOB_LANES,
+    default: JOB_LANE.interactive,
+    description:
+      'Which lane of its queue the job waits in: workers take interactive work first, users in turns, and keep BULK_SHARE ' +
+      'of their slots for bulk work whenever some waits. A batch of BULK_BATCH_FROM jobs or more, and the injector, are bulk.',
+  })
+  @IsOptional()
+  @IsIn(JOB_LANES, { message: `lane must be one of ${JOB_LANES.join(', ')}` })
+  lane?: JobLane;
 
   @ApiPropertyOptional({ description: 'Attempts before the job fails (default MAX_RETRY).', minimum: 1, maximum: 20 })
   @IsOptional()
