@@ -51,7 +51,7 @@ import {
  * Sizes: FAIRNESS_SCALE (1) scales A_JOBS, PER_USER, NTH and INJECTED (0.1 for a quick try);
  * FAIRNESS_SCENARIOS (1,2,3), FAIRNESS_BACKENDS (redis,postgresql), FAIRNESS_ORDERS (fair,fifo),
  * FAIRNESS_INTERACTIVE_SECONDS (25), FAIRNESS_MAX_WAIT_SECONDS (60). Scenario 2 runs its 5,000
- * jobs to the end on each of its four installations: at 60 jobs/s the whole run takes about 14
+ * jobs to the end on each of its four installations: at 80 jobs/s the whole run takes about 15
  * minutes.
  */
 const SCALE = Number(process.env.FAIRNESS_SCALE ?? 1);
