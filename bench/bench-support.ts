@@ -1,6 +1,6 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { Client } from 'pg';
@@ -39,7 +39,7 @@ export async function startProduct(env: NodeJS.ProcessEnv = {}, args: string[] =
   // A caller may hand over a DATA_DIR it prepared (an embedded cluster configured beforehand); it is removed at stop all the same.
   const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'darkroom-bench-'));
   const adminToken = 'bench-admin-token-0123456789';
-  const productEnv = {
+  const productEnv: NodeJS.ProcessEnv = {
     ...process.env,
     PORT: String(port),
     EMBEDDED_PG_PORT: String(databasePort),
@@ -64,8 +64,10 @@ export async function startProduct(env: NodeJS.ProcessEnv = {}, args: string[] =
     if (waited > 60_000) throw new Error('The product did not start within 60 s');
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  const password = readFileSync(join(dataDir, 'postgres', 'password'), 'utf8').trim();
-  const databaseUrl = env.DATABASE_URL ?? `postgres://postgres:${password}@127.0.0.1:${databasePort}/darkroom`;
+  // Only the embedded PostgreSQL keeps a password under DATA_DIR: a DATABASE_URL given carries its own.
+  const databaseUrl =
+    productEnv.DATABASE_URL ??
+    `postgres://postgres:${readFileSync(join(dataDir, 'postgres', 'password'), 'utf8').trim()}@127.0.0.1:${databasePort}/darkroom`;
   return {
     url,
     adminToken,
@@ -116,6 +118,35 @@ export function startWorker(product: RunningProduct, nodeArgs: string[] = []): R
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   return { pid: child.pid!, stop: () => stopChild(child) };
+}
+
+/**
+ * A worker beside `product` once it serves its metrics (its modules are up). With `ownDataDir`
+ * it runs in a DATA_DIR of its own, removed at stop, as on another machine (files on S3);
+ * otherwise in the product's, sharing its local file store.
+ */
+export async function startReadyWorker(product: RunningProduct, { ownDataDir }: { ownDataDir: boolean }): Promise<RunningWorker> {
+  const dataDir = ownDataDir ? mkdtempSync(join(tmpdir(), 'darkroom-bench-worker-')) : product.env.DATA_DIR;
+  const metricsPort = await freePort();
+  const worker = startWorker({ ...product, env: { ...product.env, DATA_DIR: dataDir, WORKER_METRICS_PORT: String(metricsPort) } });
+  for (let waited = 0; ; waited += 100) {
+    if (
+      await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then(
+        () => true,
+        () => false,
+      )
+    )
+      break;
+    if (waited > 60_000) throw new Error('A worker did not start within 60 s');
+    await sleep(100);
+  }
+  return {
+    pid: worker.pid,
+    stop: async () => {
+      await worker.stop();
+      if (ownDataDir) rmSync(dataDir!, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Sends SIGTERM to `child` and waits until it has exited. */
@@ -411,6 +442,27 @@ export async function startRedis(): Promise<{ url: string; pid: number; stop(): 
   probe.disconnect();
   return { url, pid: child.pid!, stop: () => stopChild(child) };
 }
+
+/** Deletes the keys under `prefix` (a run's queues and rate limits) from the Redis at `url`, and only those. */
+export async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** The machine's load averages over 1, 5 and 15 minutes, for a bench to print before and after. */
+export const loadAverage = () =>
+  loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' ');
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,23 +1,20 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Client } from 'pg';
-import { freePort } from '../src/common/free-port';
 import {
   childPid,
   ingest,
+  loadAverage,
   JOB_SEQUENCE,
   makePhotos,
   measureJobCost,
   PhaseFigures,
   processCpuSeconds,
-  RunningProduct,
   RunningWorker,
   signUp,
   sleep,
   startProduct,
+  startReadyWorker,
   startRedis,
-  startWorker,
   treeCpuSeconds,
 } from './bench-support';
 import { S3RVER_CREDENTIALS, S3Traffic, startCountingProxy, startS3Server } from './s3-server';
@@ -108,31 +105,6 @@ async function withS3<T>(bucket: string, run: (env: NodeJS.ProcessEnv, proxy: { 
   }
 }
 
-/** A worker beside `product` in a DATA_DIR of its own, once it serves its metrics (its modules are up). */
-async function startReadyWorker(product: RunningProduct): Promise<RunningWorker> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'darkroom-bench-worker-'));
-  const metricsPort = await freePort();
-  const worker = startWorker({ ...product, env: { ...product.env, DATA_DIR: dataDir, WORKER_METRICS_PORT: String(metricsPort) } });
-  for (let waited = 0; ; waited += 100) {
-    if (
-      await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then(
-        () => true,
-        () => false,
-      )
-    )
-      break;
-    if (waited > 60_000) throw new Error('A worker did not start within 60 s');
-    await sleep(100);
-  }
-  return {
-    pid: worker.pid,
-    stop: async () => {
-      await worker.stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
 /** Busy and total CPU ticks of the whole machine so far (/proc/stat's first line). */
 function machineTicks(): { busy: number; total: number } {
   const ticks = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
@@ -166,7 +138,7 @@ async function measureThroughput(backend: Backend, redis: { url: string; pid: nu
       for (const [index, count] of WORKER_COUNTS.entries()) {
         const workers: RunningWorker[] = [];
         try {
-          for (let started = 0; started < count; started++) workers.push(await startReadyWorker(product));
+          for (let started = 0; started < count; started++) workers.push(await startReadyWorker(product, { ownDataDir: true }));
           const cpu = (): Record<string, number> => {
             const postgres = treeCpuSeconds(postgresPid);
             const own = process.cpuUsage();
@@ -331,12 +303,11 @@ async function main(): Promise<void> {
   // Both backends are chosen here: the shell's own database and queue would bypass the embedded server and the private Redis.
   delete process.env.DATABASE_URL;
   delete process.env.REDIS_URL;
-  const load = loadavg().map((value) => value.toFixed(2));
   const all = await makePhotos(JOBS * (1 + WORKER_COUNTS.length), SIZE, SIZE);
   const photos = Array.from({ length: 1 + WORKER_COUNTS.length }, (_, batch) => all.slice(batch * JOBS, (batch + 1) * JOBS));
   console.log(
     `${all.length} different ${SIZE}×${SIZE} JPEG photographs, each uploaded then processed by ${JSON.stringify(JOB_SEQUENCE)}; ` +
-      `files on S3 (s3rver); Node ${process.version}; load average before: ${load.join(' ')}`,
+      `files on S3 (s3rver); Node ${process.version}; load average before: ${loadAverage()}`,
   );
   const results: BackendFigures[] = [];
   if (BACKENDS.includes('postgresql')) results.push(await measureBackend('PostgreSQL', null, photos));
@@ -352,11 +323,7 @@ async function main(): Promise<void> {
   }
   printCost(results);
   for (const result of results) printThroughput(result);
-  console.log(
-    `\nload average after: ${loadavg()
-      .map((value) => value.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(`\nload average after: ${loadAverage()}`);
 }
 
 main().then(

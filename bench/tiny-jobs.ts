@@ -1,8 +1,7 @@
 import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
-import Redis from 'ioredis';
 import { Client } from 'pg';
-import { api, inParallel, RunningProduct, signUp, startProduct, uploadTinyImage } from './bench-support';
+import { api, deleteRedisKeys, inParallel, RunningProduct, signUp, startProduct, uploadTinyImage } from './bench-support';
 
 /**
  * `npm run bench:tiny`: tiny jobs (`["process", "invert"]` on a 64×64 PNG, `force` so that each
@@ -173,23 +172,7 @@ async function main(): Promise<void> {
       '\nTargets (the job-cost issue): single creates by 8 clients, ≥ 1,000 jobs/s created and ≥ 500 jobs/s completed end to end, on Redis.',
     );
   } finally {
-    await deleteRedisKeys();
-  }
-}
-
-/** The keys of this run's queues and rate limits: only those under its own prefix. */
-async function deleteRedisKeys(): Promise<void> {
-  if (!process.env.REDIS_URL) return;
-  const redis = new Redis(process.env.REDIS_URL);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
+    if (process.env.REDIS_URL) await deleteRedisKeys(process.env.REDIS_URL, PREFIX);
   }
 }
 
