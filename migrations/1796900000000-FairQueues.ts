@@ -22,6 +22,10 @@ export class FairQueues1796900000000 implements MigrationInterface {
       `CREATE INDEX "jobs_in_flight_idx" ON "jobs" ("user_id", (job_type[1]), "lane")
         WHERE status = 'running' OR (status = 'queued' AND dispatched_at IS NOT NULL)`,
     );
+    // Each user's last dispatch in a queue, for the turns (JobDispatcher): a backward scan of one entry.
+    await queryRunner.query(
+      `CREATE INDEX "jobs_user_dispatches_idx" ON "jobs" ("user_id", (job_type[1]), "dispatched_at") WHERE dispatched_at IS NOT NULL`,
+    );
     await queryRunner.query(`
       CREATE TABLE "queue_states" (
         "name" varchar(16) PRIMARY KEY,
@@ -33,6 +37,7 @@ export class FairQueues1796900000000 implements MigrationInterface {
 
   public async down(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`DROP TABLE "queue_states"`);
+    await queryRunner.query(`DROP INDEX "jobs_user_dispatches_idx"`);
     await queryRunner.query(`DROP INDEX "jobs_in_flight_idx"`);
     await queryRunner.query(`DROP INDEX "jobs_pending_idx"`);
     await queryRunner.query(`ALTER TABLE "jobs" DROP COLUMN "run_after"`);

@@ -38,6 +38,10 @@ describe.each(availableBackends())('fair queues, queue on $name', (backend) => {
       WORKER_CONCURRENCY: '1',
     });
     app = await createTestApp(env);
+  });
+
+  // Users new to each test: turns also weigh when each user was last served.
+  beforeEach(async () => {
     ada = await createUser(app);
     bob = await createUser(app);
     adaImage = (await createStoredImage(app, ada, 'camera.png')).id;

@@ -20,6 +20,15 @@ describe('dispatchOrder', () => {
     expect(ids(dispatchOrder(pending, 4, { queue: 4, bulk: 0 }, users, rules))).toEqual([50, 1, 51, 2]);
   });
 
+  it('takes turns when a cap leaves nothing in flight between passes: the user served last waits', () => {
+    const pending = [...jobs(1, 'interactive', 2, 3), ...jobs(2, 'interactive', 9)];
+    const users = new Map([
+      [1, { queue: 0, all: 0, lastDispatch: 100 }],
+      [2, { queue: 0, all: 0, lastDispatch: 0 }],
+    ]);
+    expect(ids(dispatchOrder(pending, 1, { queue: 0, bulk: 0 }, users, rules))).toEqual([9]);
+  });
+
   it('first serves the user with the fewest jobs in flight', () => {
     const pending = [...jobs(1, 'interactive', 1, 2), ...jobs(2, 'interactive', 50, 51)];
     const users = new Map([[1, { queue: 3, all: 3, lastDispatch: 1 }]]);

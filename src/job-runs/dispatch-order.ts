@@ -19,7 +19,7 @@ export interface InFlight {
 export interface UserInFlight {
   queue: number;
   all: number;
-  /** When the last of them was dispatched (epoch ms; 0: none). */
+  /** When the user's last job in the queue was dispatched, finished or not (epoch ms; 0: never). */
   lastDispatch: number;
 }
 

@@ -98,7 +98,9 @@ export class JobDispatcher implements BeforeApplicationShutdown {
     let dispatched = 0;
     for (;;) {
       const jobs = await this.dataSource.transaction(async (manager) => {
-        await manager.query('SELECT pg_advisory_xact_lock($1)', [AdvisoryLock.JobDispatch]);
+        // A pass's statements take a millisecond; their estimates, over a large jobs table, can pass
+        // jit_above_cost, and compiling them took 200 ms.
+        await manager.query(`SELECT pg_advisory_xact_lock($1), set_config('jit', 'off', true)`, [AdvisoryLock.JobDispatch]);
         const chosen: Deliverable[] = [];
         for (const load of await this.loads(manager)) if (!load.paused) chosen.push(...(await this.dispatchQueue(manager, load)));
         return chosen;
@@ -182,11 +184,15 @@ export class JobDispatcher implements BeforeApplicationShutdown {
     )) as PendingJob[];
   }
 
+  /** Each user's jobs in flight, and their last dispatch in the queue, finished jobs included: a user served a moment ago waits for the others. */
   private async usersInFlight(manager: EntityManager, name: PipelineKind, userIds: number[]): Promise<Map<number, UserInFlight>> {
     const rows = (await manager.query(
-      `SELECT user_id, count(*) FILTER (WHERE job_type[1] = $2)::int AS queue, count(*)::int AS all,
-              coalesce(extract(epoch FROM max(dispatched_at) FILTER (WHERE job_type[1] = $2)) * 1000, 0)::float8 AS last_dispatch
-         FROM jobs WHERE user_id = ANY($1::int[]) AND ${IN_FLIGHT} GROUP BY user_id`,
+      `SELECT u.user_id,
+              (SELECT count(*) FROM jobs WHERE user_id = u.user_id AND job_type[1] = $2 AND ${IN_FLIGHT})::int AS queue,
+              (SELECT count(*) FROM jobs WHERE user_id = u.user_id AND ${IN_FLIGHT})::int AS all,
+              coalesce((SELECT extract(epoch FROM max(dispatched_at)) * 1000 FROM jobs
+                         WHERE user_id = u.user_id AND job_type[1] = $2 AND dispatched_at IS NOT NULL), 0)::float8 AS last_dispatch
+         FROM unnest($1::int[]) AS u(user_id)`,
       [userIds, name],
     )) as { user_id: number; queue: number; all: number; last_dispatch: number }[];
     return new Map(rows.map((row) => [row.user_id, { queue: row.queue, all: row.all, lastDispatch: row.last_dispatch }]));

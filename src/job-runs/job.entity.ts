@@ -38,6 +38,7 @@ export interface JobResult {
 // Expression indexes (on job_type[1], the job's queue), made by the FairQueues and JobStarts migrations.
 @Index('jobs_pending_idx', { synchronize: false })
 @Index('jobs_in_flight_idx', { synchronize: false })
+@Index('jobs_user_dispatches_idx', { synchronize: false })
 @Index('jobs_started_idx', { synchronize: false })
 export class Job {
   @PrimaryGeneratedColumn()
