@@ -11,7 +11,8 @@ const PENDING_IN_MY_LANE = `j.status = 'queued' AND j.dispatched_at IS NULL AND 
  * QUEUE_ORDER=fair: the pending jobs of the job's lane that the dispatcher's user turns
  * (src/job-runs/dispatch-order.ts) take first. The next turn goes to the user with the fewest jobs
  * in flight in the queue, takes their oldest pending job, and on a tie goes to the user served
- * longest ago, then to the one whose oldest pending job is oldest. So a user's k-th pending job
+ * longest ago (their last dispatch in the queue, finished jobs included: jobs_user_dispatches_idx),
+ * then to the one whose oldest pending job is oldest. So a user's k-th pending job
  * (from 0) goes out when their in-flight count plus k is the lowest: those of another user with a
  * lower count go first, and at the same count those of a user ahead in the tie order. That order
  * holds at every count: the users who start at it (more in flight) before those who reach it by
@@ -21,7 +22,7 @@ const PENDING_IN_MY_LANE = `j.status = 'queued' AND j.dispatched_at IS NULL AND 
  */
 const FAIR_PENDING_AHEAD = `
   WITH RECURSIVE in_flight AS (
-    SELECT j.user_id, count(*)::int AS n, max(j.dispatched_at) AS last_dispatch FROM jobs j, me
+    SELECT j.user_id, count(*)::int AS n FROM jobs j, me
      WHERE (j.status = 'running' OR (j.status = 'queued' AND j.dispatched_at IS NOT NULL)) AND j.job_type[1] = me.queue
      GROUP BY j.user_id
   ), waiting_users AS (
@@ -30,7 +31,9 @@ const FAIR_PENDING_AHEAD = `
     SELECT (SELECT min(j.user_id) FROM jobs j WHERE ${PENDING_IN_MY_LANE} AND j.user_id > w.user_id)
       FROM waiting_users w, me WHERE w.user_id IS NOT NULL
   ), users AS MATERIALIZED (
-    SELECT w.user_id, coalesce(f.n, 0) AS in_flight, coalesce(f.last_dispatch, '-infinity') AS last_dispatch,
+    SELECT w.user_id, coalesce(f.n, 0) AS in_flight,
+           coalesce((SELECT max(j.dispatched_at) FROM jobs j
+                      WHERE j.user_id = w.user_id AND j.job_type[1] = me.queue AND j.dispatched_at IS NOT NULL), '-infinity') AS last_dispatch,
            (SELECT min(j.id) FROM jobs j WHERE ${PENDING_IN_MY_LANE} AND j.user_id = w.user_id) AS oldest
       FROM waiting_users w CROSS JOIN me LEFT JOIN in_flight f ON f.user_id = w.user_id
      WHERE w.user_id IS NOT NULL
