@@ -61,7 +61,7 @@ describe('one pass at a time, cluster-wide (whileHolding)', () => {
     expect(ended).toBe(1);
     // pg_terminate_backend only signals: the backend frees its locks as it exits, a moment later.
     let second: string | null = null;
-    for (const deadline = Date.now() + 5_000; second === null && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 5_000; second === null && Date.now() < deadline;) {
       second = await whileHolding(b, AdvisoryLock.ImageVerifier, async () => 'second');
       if (second === null) await new Promise((resolve) => setTimeout(resolve, 50));
     }
