@@ -127,9 +127,17 @@ describe('job control', () => {
     const image = await createStoredImage(app, user, 'coffee.png');
     const lost = await createJob(app, user, { image_id: image.id, job_type: 'invert', force: true });
     const expiring = await createJob(app, user, { image_id: image.id, job_type: 'invert', ttl: 1, force: true });
-    const row = await app
-      .get(DataSource)
-      .query('SELECT id, delivery_id AS "deliveryId", job_type AS "jobType" FROM jobs WHERE id = $1', [lost.id]);
+    // Its entry is added when the dispatcher gives the job its turn, under a new delivery id.
+    let row: { id: number; deliveryId: string; jobType: string[] }[] = [];
+    for (const deadline = Date.now() + 10_000; row.length === 0 && Date.now() < deadline;) {
+      row = await app
+        .get(DataSource)
+        .query('SELECT id, delivery_id AS "deliveryId", job_type AS "jobType" FROM jobs WHERE id = $1 AND dispatched_at IS NOT NULL', [
+          lost.id,
+        ]);
+      if (row.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(row).toHaveLength(1);
     await app.get(JobQueue).remove(row[0]);
     expect(await app.get(JobQueue).state(row[0])).toBe('unknown');
     await age(lost.id);
