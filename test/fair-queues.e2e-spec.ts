@@ -150,8 +150,12 @@ describe.each(availableBackends())('concurrency caps across two worker processes
     app = await createTestApp(env);
     const logs = mkdtempSync(join(tmpdir(), 'darkroom-caps-'));
     const inherited = { PATH: process.env.PATH, HOME: process.env.HOME };
+    // Each worker process on the PostgreSQL backend opens a pool per queue it serves: serving only
+    // `process`, with a small pool, keeps the two of them well inside the server's connections,
+    // which the suites running beside this one share.
+    const workerEnv = { ...inherited, ...env, WORKER_QUEUES: 'process', DATABASE_POOL_SIZE: '3' };
     for (const name of ['worker-1', 'worker-2']) {
-      workers.push(startNode(name, WORKER_MAIN, [], { ...inherited, ...env }, join(logs, `${name}.log`)));
+      workers.push(startNode(name, WORKER_MAIN, [], workerEnv, join(logs, `${name}.log`)));
     }
   });
 
