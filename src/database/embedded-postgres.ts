@@ -20,6 +20,8 @@ export interface EmbeddedPostgresOptions {
   port: number;
   /** Deletes the cluster's files when stopped (tests). */
   ephemeral?: boolean;
+  /** The server's max_connections; PostgreSQL's default (100) when unset. */
+  maxConnections?: number;
 }
 
 /** The embedded server could not start: the message says why and what to change. */
@@ -62,7 +64,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     logger.log(`Creating a PostgreSQL cluster in ${shown(clusterDir)} (first start only)`);
     await initialise(binaries.initdb, clusterDir, password, runAs);
   }
-  const server = await startServer(binaries.postgres, clusterDir, options.port, runAs);
+  const server = await startServer(binaries.postgres, clusterDir, options.port, runAs, options.maxConnections);
   logger.log(`PostgreSQL is up on 127.0.0.1:${options.port}, its data in ${shown(clusterDir)}`);
   return {
     serverUrl: (database) =>
@@ -78,13 +80,20 @@ interface RunningServer {
   stop(): Promise<void>;
 }
 
-function startServer(postgres: string, clusterDir: string, port: number, runAs: RunAs | undefined): Promise<RunningServer> {
+function startServer(
+  postgres: string,
+  clusterDir: string,
+  port: number,
+  runAs: RunAs | undefined,
+  maxConnections: number | undefined,
+): Promise<RunningServer> {
   // TCP on loopback only; no Unix socket, whose default directory may not exist on this machine.
   // Commits return before their WAL reaches the disk: a laptop's single server loses at most the
   // last fraction of a second of commits on a power cut (never on a crash of the app or of
   // PostgreSQL), and each job's many small commits stop waiting on fsync. Messages in English,
   // which the start waits for.
   const settings = ['listen_addresses=127.0.0.1', 'unix_socket_directories=', 'synchronous_commit=off', 'lc_messages=C'];
+  if (maxConnections !== undefined) settings.push(`max_connections=${maxConnections}`);
   const child = spawn(postgres, ['-D', clusterDir, '-p', String(port), ...settings.flatMap((setting) => ['-c', setting])], {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -6,6 +6,8 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { InstallationRepository } from '../database/installation.repository';
 
+const QUEUE_POOL_IDLE_MS = 2000;
+
 /**
  * BullMQ on Redis when REDIS_URL is set (the scale-out path), otherwise on BullMQ's PostgreSQL
  * backend in the application's own database, so the one-command start needs no other service.
@@ -19,7 +21,12 @@ export class QueueModule {
     BullModule.workerClass = classes.Worker;
     // Every queue and worker of a process opens a pool of its own on the PostgreSQL backend: a few
     // connections each keep a process with three queues and three workers far from max_connections.
-    const connection = config.REDIS_URL ? redisConnection(config.REDIS_URL) : { connectionString: databaseUrl, max: 4 };
+    // A pool gives back a connection idle for 2 s (pg's default is 10 s): a busy queue keeps its
+    // connections, and the many pools of many processes do not sit on the server's connections
+    // between bursts.
+    const connection = config.REDIS_URL
+      ? redisConnection(config.REDIS_URL)
+      : { connectionString: databaseUrl, max: 4, idleTimeoutMillis: QUEUE_POOL_IDLE_MS };
     return {
       module: QueueModule,
       global: true,

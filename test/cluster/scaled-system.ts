@@ -303,15 +303,25 @@ async function sharedState(deployment: ScaledDeployment): Promise<void> {
     const body = { image_id: image.id, job_type: ['grayscale'], force: true };
     for (const client of [owner, onB, owner]) await client.expect(201, 'POST', '/api/jobs.json', body);
     expect((await onB.createJob(body)).status).toBe(429);
-    const depths = await Promise.all(
-      deployment.apis.map(async (api) => {
-        const text = await (await fetch(`${api.url}/metrics`)).text();
-        const line = text
-          .split('\n')
-          .find((row) => /^darkroom_queue_jobs\{/.test(row) && /queue="process"/.test(row) && /state="waiting"/.test(row));
-        return Number(line?.split(' ').pop());
-      }),
-    );
+    // The backlog is pending (no entry yet) plus waiting (an entry): the dispatcher hands out
+    // entries after the request, and each node caches its reading for 2 s, so both are polled.
+    const backlog = async (api: { url: string }) => {
+      const text = await (await fetch(`${api.url}/metrics`)).text();
+      return text
+        .split('\n')
+        .filter((row) => /^darkroom_queue_jobs\{/.test(row) && /queue="process"/.test(row) && /state="(pending|waiting)"/.test(row))
+        .reduce((sum, row) => sum + Number(row.split(' ').pop()), 0);
+    };
+    let depths: number[] = [];
+    await pollUntil(
+      'every node to report the backlog of 3',
+      async () => {
+        depths = await Promise.all(deployment.apis.map(backlog));
+        return depths.every((depth) => depth === 3);
+      },
+      10_000,
+      200,
+    ).catch(() => undefined);
     expect(depths).toEqual([3, 3]);
   } finally {
     for (const worker of deployment.workers) deployment.launch(worker);
