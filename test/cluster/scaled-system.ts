@@ -207,8 +207,10 @@ async function crossNodeControl(deployment: ScaledDeployment): Promise<number> {
   expect(statuses).toEqual([...Array(10).fill(401), 429, 429]);
 
   const large = await owner.uploadImage(await images.large());
-  const steps = Array.from({ length: 24 }, (_, i) => (i % 2 ? 'edges' : 'blur'));
-  const job = await owner.expect(201, 'POST', '/api/jobs.json', { image_id: large.id, job_type: steps, params: { blur: { sigma: 20 } } });
+  // Long enough to outlast the node's drain (SHUTDOWN_DRAIN, 3 s) by far: an interactive job
+  // starts at once under fair dispatch, and 24 steps at sigma 20 once ended 60 ms before the drain.
+  const steps = Array.from({ length: 32 }, (_, i) => (i % 2 ? 'edges' : 'blur'));
+  const job = await owner.expect(201, 'POST', '/api/jobs.json', { image_id: large.id, job_type: steps, params: { blur: { sigma: 60 } } });
   const runner = await pollUntil(
     `job ${job.id} to start on a worker`,
     async () => deployment.workers.find((worker) => new RegExp(`Job ${job.id} started`).test(worker.process!.log())),
@@ -458,8 +460,10 @@ async function followEventsOn(deployment: ScaledDeployment, node: Node): Promise
   const owner = await new ApiClient(deployment.apis[0].url).signUp(`sse${process.pid}${Date.now().toString(36)}`);
   const auth = { Authorization: `Bearer ${owner.token}` };
   const large = await owner.uploadImage(await images.large());
-  const steps = Array.from({ length: 24 }, (_, i) => (i % 2 ? 'edges' : 'blur'));
-  const job = await owner.expect(201, 'POST', '/api/jobs.json', { image_id: large.id, job_type: steps, params: { blur: { sigma: 20 } } });
+  // Long enough to outlast the node's drain (SHUTDOWN_DRAIN, 3 s) by far: an interactive job
+  // starts at once under fair dispatch, and 24 steps at sigma 20 once ended 60 ms before the drain.
+  const steps = Array.from({ length: 32 }, (_, i) => (i % 2 ? 'edges' : 'blur'));
+  const job = await owner.expect(201, 'POST', '/api/jobs.json', { image_id: large.id, job_type: steps, params: { blur: { sigma: 60 } } });
   let opened: () => void;
   const open = new Promise<void>((resolve) => (opened = resolve));
   const cut = readEventStream(`${node.url}/api/jobs/${job.id}/events`, { headers: auth, timeoutMs: 180_000, onEvent: () => opened() });
