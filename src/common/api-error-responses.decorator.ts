@@ -40,6 +40,13 @@ const RESPONSES = {
     description: 'Not an image in an accepted format (JPEG, PNG, WebP, GIF, TIFF, AVIF).',
     example: { error: 'The file is not an image in an accepted format (jpeg, png, webp, gif, tiff, avif)', details: [] },
   },
+  416: {
+    description: 'The `Range` asks for no byte of the file; `Content-Range: bytes */<size>` gives its size.',
+    example: {
+      error: 'Range bytes=90000- asks for no byte of the file, whose bytes are 0 to 74521',
+      details: [{ field: 'Range', message: 'Range bytes=90000- asks for no byte of the file, whose bytes are 0 to 74521' }],
+    },
+  },
   422: {
     description: 'Invalid, missing, unknown or duplicate fields; `details` names each.',
     example: {

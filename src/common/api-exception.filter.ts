@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import type { Response } from 'express';
 import { QueryFailedError } from 'typeorm';
 import { ErrorBody, ErrorDetail } from './api-errors';
+import { RangeNotSatisfiableError } from './conditional-get';
 import { QuotaExceededError } from './quota-exceeded.error';
 import { InvalidInputError } from '../pipelines/invalid-input.error';
 
@@ -55,6 +56,8 @@ export class ApiExceptionFilter implements ExceptionFilter {
       if (status === HttpStatus.UNAUTHORIZED) response.setHeader('WWW-Authenticate', 'Bearer');
       // The rest of a refused oversized body is not worth reading: close once the answer is sent.
       if (status === HttpStatus.PAYLOAD_TOO_LARGE) response.setHeader('Connection', 'close');
+      // The one place a client learns the file's size after asking for bytes past it (RFC 9110 §15.5.17).
+      if (exception instanceof RangeNotSatisfiableError) response.setHeader('Content-Range', `bytes */${exception.size}`);
       response.status(status).json(body);
     }
   }
@@ -67,6 +70,12 @@ export class ApiExceptionFilter implements ExceptionFilter {
 export function describeError(exception: unknown): { status: number; body: ErrorBody } {
   if (exception instanceof InvalidInputError) {
     return { status: HttpStatus.UNPROCESSABLE_ENTITY, body: { error: exception.message, details: exception.details } };
+  }
+  if (exception instanceof RangeNotSatisfiableError) {
+    return {
+      status: HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
+      body: { error: exception.message, details: [{ field: 'Range', message: exception.message }] },
+    };
   }
   if (exception instanceof QuotaExceededError) {
     const status = exception.quota === 'jobs' ? HttpStatus.TOO_MANY_REQUESTS : HttpStatus.PAYLOAD_TOO_LARGE;

@@ -1,4 +1,4 @@
-import { weakEtag } from './etag';
+import { strongEtag, weakEtag } from './etag';
 
 describe('weakEtag', () => {
   it("gives Express's default ETag: byte length in hex and the body's SHA-1", () => {
@@ -10,5 +10,14 @@ describe('weakEtag', () => {
   it('counts bytes, not characters, of a string body', () => {
     expect(weakEtag('é', 'utf8')).toBe(weakEtag(Buffer.from('é', 'utf8')));
     expect(weakEtag('é', 'utf8')).toMatch(/^W\/"2-/);
+  });
+});
+
+describe('strongEtag', () => {
+  it("is the weak tag's value without W/, and tells apart bodies that differ in one byte", () => {
+    const body = '{"id":7,"status":"original stored"}';
+    expect(`W/${strongEtag(body, 'utf8')}`).toBe(weakEtag(body, 'utf8'));
+    expect(strongEtag(body, 'utf8')).toMatch(/^"[0-9a-f]+-[A-Za-z0-9+/]{27}"$/);
+    expect(strongEtag(body.replace('7', '8'), 'utf8')).not.toBe(strongEtag(body, 'utf8'));
   });
 });

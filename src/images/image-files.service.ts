@@ -9,7 +9,8 @@ import { assertBodyIdMatches, invalidField, invalidFields } from '../common/api-
 import { validationDetails } from '../pipelines/invalid-input.error';
 import { BODY_VALIDATION } from '../common/api-validation.pipe';
 import { FileReferences } from '../storage/file-references';
-import { PresignUnsupportedError, StorageDriver } from '../storage/storage.driver';
+import { ByteRange, PresignUnsupportedError, StorageDriver } from '../storage/storage.driver';
+import type { StoredRepresentation } from '../common/conditional-get';
 import { CreateImageDto } from './dto/create-image.dto';
 import { UpdateImageDto } from './dto/update-image.dto';
 import { formatOf } from '../pipelines/image-formats';
@@ -21,12 +22,15 @@ import { readMultipartUpload } from './multipart-upload';
 const PRESIGNED_URL_SECONDS = 900;
 const NUMERIC_FORM_FIELDS = ['user_id', 'image_type_id', 'original_id'];
 
-export interface ImageFileDownload {
-  stream: Readable;
-  bytes: number;
+/** An image's stored file, as a download answers it (src/common/conditional-get.ts). */
+export interface ImageFileDownload extends StoredRepresentation {
+  key: string;
   mime: string;
   filename: string;
-  etag: string;
+}
+
+export interface OpenedImageFile extends ImageFileDownload {
+  stream: Readable;
 }
 
 /**
@@ -104,17 +108,30 @@ export class ImageFilesService {
     return image;
   }
 
-  async openFile(principal: Principal, id: number): Promise<ImageFileDownload> {
+  /** The image's stored file, its size and validators, without reading it. */
+  async findFile(principal: Principal, id: number): Promise<ImageFileDownload> {
     const image = await this.records.findOne(principal, id);
     if (!image.s3Key || image.bytes === null) throw new NotFoundException(`Image ${id} has no stored file yet`);
     const format = formatOf(image.format);
     return {
-      stream: await this.storage.get(image.s3Key),
+      key: image.s3Key,
       bytes: image.bytes,
       mime: format.mime,
       filename: `${image.id}-${image.imageType?.typeName ?? 'image'}.${format.extension}`,
       etag: `"${image.sha256}"`,
+      lastModified: image.fileStoredAt,
     };
+  }
+
+  /** The image's stored file, opened whole (a job's download). */
+  async openFile(principal: Principal, id: number): Promise<OpenedImageFile> {
+    const file = await this.findFile(principal, id);
+    return { ...file, stream: await this.readFile(file, null) };
+  }
+
+  /** The file's bytes, or those of `range` alone; the caller destroys a stream it does not read. */
+  readFile(file: ImageFileDownload, range: ByteRange | null): Promise<Readable> {
+    return this.storage.get(file.key, range ?? undefined);
   }
 
   private async adoptUpload(image: Image, key: string): Promise<StoredImageFile> {

@@ -100,6 +100,15 @@ export class Image {
   @Column({ type: 'timestamptz', nullable: true })
   verifiedAt: Date | null;
 
+  /**
+   * When the stored file (`s3_key`) was recorded: the file's Last-Modified. Written by the
+   * database alone, a trigger on every insert with a file and every change of `s3_key`
+   * (migrations/1797200000000-FileStoredAt.ts), so that no path that records a file (uploads, the
+   * worker's outputs, reused work) can leave it behind.
+   */
+  @Column({ type: 'timestamptz', nullable: true, insert: false, update: false })
+  fileStoredAt: Date | null;
+
   /** Loaded by queries that join it: the histogram this image's step computed, if any. */
   histogram?: Histogram | null;
 

@@ -24,12 +24,15 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiProduces,
+  ApiResponse,
   ApiTags,
   getSchemaPath,
 } from '@nestjs/swagger';
 import { CurrentPrincipal } from '../identity/current-principal.decorator';
 import { Principal } from '../identity/principal';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
+import { answerStoredFile, notModified } from '../common/conditional-get';
+import { strongEtag } from '../common/etag';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { sendJsonArray } from '../common/json-array-stream';
 import { setNextPageLink } from '../common/selection/next-page-link';
@@ -132,26 +135,34 @@ export class ImagesController {
   }
 
   @Get(':id/file')
-  @ApiOperation({ summary: "Download the image's file (`curl -OJ` saves it under its name)" })
+  @ApiOperation({
+    summary: "Download the image's file (`curl -OJ` saves it under its name)",
+    description:
+      'Strong `ETag` (the SHA-256) and `Last-Modified`: `If-None-Match` or `If-Modified-Since` answers 304. ' +
+      'A single byte `Range` answers 206 (`curl -C -` resumes), honouring `If-Range`; one past the end 416.',
+  })
   @ApiProduces('image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/tiff', 'image/avif')
   @ApiOkResponse({ schema: { type: 'string', format: 'binary' } })
-  @ApiErrorResponses(401, 404)
+  @ApiResponse({ status: 206, description: 'The bytes of the one range asked for, with `Content-Range`.' })
+  @ApiResponse({ status: 304, description: 'Unchanged since the `ETag` or date the request names.' })
+  @ApiErrorResponses(401, 404, 416)
   async download(
     @CurrentPrincipal() principal: Principal,
     @Param('id', new ParseIdPipe('image')) id: number,
-    @Headers('if-none-match') ifNoneMatch: string | undefined,
+    @Req() request: Request,
     @Res({ passthrough: true }) response: Response,
   ): Promise<StreamableFile | undefined> {
-    const file = await this.files.openFile(principal, id);
-    response.setHeader('ETag', file.etag);
-    if (ifNoneMatch === file.etag) {
-      file.stream.destroy();
-      response.status(304);
-      return undefined;
-    }
-    return new StreamableFile(file.stream, {
+    const file = await this.files.findFile(principal, id);
+    const answer = answerStoredFile(request, file);
+    response.set(answer.headers);
+    // An original can be replaced: with Last-Modified alone, a cache could guess it fresh for a
+    // while, so every use is checked (a 304 when it has not changed).
+    response.setHeader('Cache-Control', 'no-cache');
+    response.status(answer.status);
+    if (answer.status === 304) return undefined;
+    return new StreamableFile(await this.files.readFile(file, answer.range), {
       type: file.mime,
-      length: file.bytes,
+      length: answer.length,
       disposition: `attachment; filename="${file.filename}"`,
     });
   }
@@ -173,12 +184,26 @@ export class ImagesController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'Read one of your images' })
+  @ApiOperation({
+    summary: 'Read one of your images',
+    description: 'With a strong `ETag`: `If-None-Match` naming it answers 304.',
+  })
   @ApiOkResponse({ type: ImageResponseDto })
+  @ApiResponse({ status: 304, description: 'Unchanged since the `ETag` the request names.' })
   @ApiErrorResponses(401, 404)
   @Header('Content-Type', 'application/json; charset=utf-8')
-  read(@CurrentPrincipal() principal: Principal, @Param('id', new ParseIdPipe('image')) id: number): Promise<string> {
-    return this.images.readJson(principal, id);
+  async read(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseIdPipe('image')) id: number,
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<string | undefined> {
+    const json = await this.images.readJson(principal, id);
+    const etag = strongEtag(json, 'utf8');
+    response.setHeader('ETag', etag);
+    if (!notModified(request.headers, { ETag: etag })) return json;
+    response.status(304);
+    return undefined;
   }
 
   @Put(':id')

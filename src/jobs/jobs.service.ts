@@ -9,7 +9,7 @@ import { Selection } from '../pipelines/selection';
 import { AppConfig } from '../config/app-config';
 import { Image } from '../images/image.entity';
 import { IMAGE_STATUS } from '../pipelines/image-states';
-import { ImageFileDownload, ImageFilesService } from '../images/image-files.service';
+import { ImageFilesService, OpenedImageFile } from '../images/image-files.service';
 import { ImagesService } from '../images/images.service';
 import { JobQueue } from '../job-runs/job-queue';
 import { JobDispatcher } from '../job-runs/job-dispatcher';
@@ -253,7 +253,7 @@ export class JobsService {
    */
   async openDownload(principal: Principal, id: number): Promise<JobDownload> {
     const job = await this.findOne(principal, id);
-    const files: ImageFileDownload[] = [];
+    const files: OpenedImageFile[] = [];
     try {
       for (const imageId of job.outputImageIds) {
         const file = await this.imageFiles.openFile(principal, imageId).catch((error: unknown) => {

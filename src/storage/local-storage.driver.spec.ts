@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, ReadStream, readdirSync, readlinkSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
@@ -88,6 +88,19 @@ describe('LocalStorageDriver', () => {
 
     expect((await buffer(await driver.get('outputs/b.png'))).equals(data)).toBe(true);
     expect(await driver.stat('outputs/b.png')).toEqual({ bytes: data.length, contentType: 'image/png' });
+  });
+
+  it('reads only the bytes of a range, from its first byte to its last', async () => {
+    const data = randomBytes(3 * 1024 * 1024 + 17);
+    await driver.put('outputs/r.png', data, 'image/png');
+
+    const middle = (await driver.get('outputs/r.png', { start: 1_000_000, end: 1_000_099 })) as ReadStream;
+    expect((await buffer(middle)).equals(data.subarray(1_000_000, 1_000_100))).toBe(true);
+    // What the file stream read from disk: the range alone, not the bytes before it.
+    expect(middle.bytesRead).toBe(100);
+    expect(
+      (await buffer(await driver.get('outputs/r.png', { start: data.length - 1, end: data.length - 1 }))).equals(data.subarray(-1)),
+    ).toBe(true);
   });
 
   it('stores an empty object', async () => {

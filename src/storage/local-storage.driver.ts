@@ -4,7 +4,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { assertValidStorageKey } from '../pipelines/storage-key';
-import { PresignUnsupportedError, StorageDriver, StorageObjectNotFoundError, StoredObjectInfo } from './storage.driver';
+import { ByteRange, PresignUnsupportedError, StorageDriver, StorageObjectNotFoundError, StoredObjectInfo } from './storage.driver';
 
 /** Files carry no type of their own, so it is read back from the extension `newStorageKey` gave them. */
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
@@ -80,7 +80,7 @@ export class LocalStorageDriver extends StorageDriver {
    * it must destroy it (see JobsService.openDownload), or the file stays open until garbage
    * collection closes it, with a DEP0137 warning.
    */
-  async get(key: string): Promise<Readable> {
+  async get(key: string, range?: ByteRange): Promise<Readable> {
     const path = this.pathOf(key);
     let handle;
     try {
@@ -96,7 +96,7 @@ export class LocalStorageDriver extends StorageDriver {
       await handle.close();
       throw error;
     }
-    return handle.createReadStream();
+    return handle.createReadStream(range && { start: range.start, end: range.end });
   }
 
   async stat(key: string): Promise<StoredObjectInfo | null> {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import { S3RVER_CREDENTIALS, startS3Server } from '../../bench/s3-server';
+import { S3RVER_CREDENTIALS, startCountingProxy, startS3Server } from '../../bench/s3-server';
 import { S3StorageDriver } from './s3-storage.driver';
 import { StorageObjectNotFoundError } from './storage.driver';
 
@@ -69,6 +69,28 @@ describe('S3StorageDriver against s3rver', () => {
 
     expect((await buffer(await driver.get('outputs/c.webp'))).equals(data)).toBe(true);
     expect(await driver.stat('outputs/c.webp')).toEqual({ bytes: data.length, contentType: 'image/webp' });
+  });
+
+  it('asks the store for the bytes of a range only', async () => {
+    const data = randomBytes(2 * 1024 * 1024);
+    await driver.put('outputs/r.jpg', data, 'image/jpeg');
+    const proxy = await startCountingProxy(server.endpoint);
+    try {
+      const proxied = new S3StorageDriver({ bucket: BUCKET, endpoint: proxy.endpoint, region: 'us-east-1', ...S3RVER_CREDENTIALS });
+      const range = await buffer(await proxied.get('outputs/r.jpg', { start: 1_048_576, end: 1_048_675 }));
+
+      expect(range.equals(data.subarray(1_048_576, 1_048_676))).toBe(true);
+      expect(proxy.take()).toMatchObject({ requests: new Map([['GET', 1]]), bytesDown: 100 });
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('gives exactly the bytes of a range even when the store answers more (s3rver, for a range ending at byte 0)', async () => {
+    const data = randomBytes(1000);
+    await driver.put('outputs/first.jpg', data, 'image/jpeg');
+
+    expect(await buffer(await driver.get('outputs/first.jpg', { start: 0, end: 0 }))).toEqual(data.subarray(0, 1));
   });
 
   it('leaves no object when the source stream fails within the first part', async () => {

@@ -11,7 +11,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Readable } from 'node:stream';
 import { assertValidStorageKey } from '../pipelines/storage-key';
-import { StorageDriver, StorageObjectNotFoundError, StoredObjectInfo } from './storage.driver';
+import { ByteRange, StorageDriver, StorageObjectNotFoundError, StoredObjectInfo } from './storage.driver';
 
 export interface S3StorageOptions {
   bucket: string;
@@ -62,12 +62,15 @@ export class S3StorageDriver extends StorageDriver {
     await new Upload({ client: this.client, params: { ...params, Body: body } }).done();
   }
 
-  async get(key: string): Promise<Readable> {
+  async get(key: string, range?: ByteRange): Promise<Readable> {
     assertValidStorageKey(key);
     try {
-      const { Body } = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const { Body, ContentLength, ContentRange } = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range && `bytes=${range.start}-${range.end}` }),
+      );
       if (!(Body instanceof Readable)) throw new Error(`S3 returned no readable body for "${key}"`);
-      return Body;
+      if (!range || ContentLength === range.end - range.start + 1) return Body;
+      return rangeOf(Body, ContentRange, range, key);
     } catch (error) {
       if (isNotFound(error)) throw new StorageObjectNotFoundError(key);
       throw error;
@@ -105,4 +108,29 @@ export class S3StorageDriver extends StorageDriver {
       signableHeaders: new Set(['content-type']),
     });
   }
+}
+
+/**
+ * The bytes of `range` from a store that answered more than them: some S3-compatible stores do
+ * (s3rver answers a range ending at byte 0 with the whole object). What they sent starts at the
+ * first position of their Content-Range, or at 0 without one; it must start at or before the range.
+ */
+function rangeOf(body: Readable, contentRange: string | undefined, range: ByteRange, key: string): Readable {
+  const sentFrom = contentRange === undefined ? 0 : Number(/^bytes (\d+)-/.exec(contentRange)?.[1] ?? NaN);
+  if (!(sentFrom <= range.start)) {
+    body.destroy();
+    throw new Error(`The store answered "${contentRange}" for bytes ${range.start}-${range.end} of "${key}"`);
+  }
+  return Readable.from(
+    (async function* () {
+      let position = sentFrom;
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        const from = Math.max(0, range.start - position);
+        const to = Math.min(chunk.length, range.end + 1 - position);
+        if (to > from) yield chunk.subarray(from, to);
+        position += chunk.length;
+        if (position > range.end) return;
+      }
+    })(),
+  );
 }

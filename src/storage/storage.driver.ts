@@ -5,6 +5,12 @@ export interface StoredObjectInfo {
   contentType: string | null;
 }
 
+/** Bytes `start` to `end` of an object, both included (HTTP's byte-range positions). */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
 export class StorageObjectNotFoundError extends Error {
   override name = 'StorageObjectNotFoundError';
 
@@ -17,8 +23,11 @@ export class StorageObjectNotFoundError extends Error {
 export abstract class StorageDriver {
   /** Streams `body` to `key` (never buffering a stream whole); the object appears only when complete (no partial object is ever visible under `key`). */
   abstract put(key: string, body: Readable | Buffer, contentType: string): Promise<void>;
-  /** The object's bytes as a stream; rejects with StorageObjectNotFoundError. */
-  abstract get(key: string): Promise<Readable>;
+  /**
+   * The object's bytes as a stream, or only those of `range` (which the caller has checked against
+   * the object's size): the store reads no byte outside it. Rejects with StorageObjectNotFoundError.
+   */
+  abstract get(key: string, range?: ByteRange): Promise<Readable>;
   /** Size and type, or null when absent. */
   abstract stat(key: string): Promise<StoredObjectInfo | null>;
   /** Idempotent: deleting a missing key is fine. */
