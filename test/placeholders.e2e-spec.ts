@@ -1,5 +1,7 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { DataSource } from 'typeorm';
 import { createImage, createUser, fixture, TestUser } from './utils/factories';
@@ -142,28 +144,29 @@ describe.each(availableBackends())('placeholders, queue on $name', (backend) => 
     expect(Object.keys(image)).toEqual(expect.arrayContaining(['width', 'height', 'blurhash', 'dominant_color']));
   });
 
-  it('gives images stored before placeholders existed theirs, in the background', async () => {
+  it('gives images stored before placeholders existed theirs, in the background, past a file that no longer decodes', async () => {
     const source = await withPlaceholders((await upload('coffee.png')).id);
-    const job = await waitForJob(
-      app,
-      user.token,
-      (
-        await api(app)
-          .post('/api/jobs.json')
-          .set(bearer(user.token))
-          .send({ image_id: source.id, job_sequence: ['process', 'flip'] })
-          .expect(201)
-      ).body.id,
-    );
-    const output = await imageOf(job.outputs[0]);
+    const outputOf = async (step: string) => {
+      const created = await api(app)
+        .post('/api/jobs.json')
+        .set(bearer(user.token))
+        .send({ image_id: source.id, job_sequence: ['process', step] })
+        .expect(201);
+      return imageOf((await waitForJob(app, user.token, created.body.id)).outputs[0]);
+    };
+    // The broken file comes first in id order: the pass must go on past it.
+    const broken = await outputOf('flop');
+    const output = await outputOf('flip');
+    writeFileSync(join(env.DATA_DIR!, 'files', broken.s3_key), Buffer.from('no longer an image'));
     const before = [source, output];
-    // As the upgrade leaves them: no placeholders; an original's size as its header said.
+    // As the upgrade leaves them: no placeholders.
     await app
       .get(DataSource)
-      .query('UPDATE images SET blurhash = NULL, dominant_color = NULL WHERE id = ANY($1)', [before.map((image) => image.id)]);
+      .query('UPDATE images SET blurhash = NULL, dominant_color = NULL WHERE id = ANY($1)', [[...before, broken].map((image) => image.id)]);
     expect(await imageOf(output.id)).toMatchObject({ blurhash: null, dominant_color: null });
     const after = await Promise.all(before.map((image) => withPlaceholders(image.id)));
     const facts = (image: ImageJson) => [image.width, image.height, image.blurhash, image.dominant_color];
     expect(after.map(facts)).toEqual(before.map(facts));
+    expect(await imageOf(broken.id)).toMatchObject({ status: 'processed', blurhash: null, dominant_color: null });
   });
 });

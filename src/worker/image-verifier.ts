@@ -35,6 +35,8 @@ export class ImageVerifier implements OnApplicationBootstrap, OnApplicationShutd
   private timer: NodeJS.Timeout | undefined;
   private pass: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  /** Files decoded before that no longer decode (MAX_PIXELS lowered since, say): tried once per process, not every pass. */
+  private readonly undecodable = new Set<string>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -84,6 +86,7 @@ export class ImageVerifier implements OnApplicationBootstrap, OnApplicationShutd
       afterId = batch[batch.length - 1].id;
       // Images that share a file (reused work) are given its facts together, from one decode.
       for (const image of uniqueFiles(batch)) {
+        if (this.undecodable.has(image.s3Key)) continue;
         const data = await this.readOrMiss(image, report);
         if (data === null) continue;
         const decoded = await decodeFacts(data, this.config.MAX_PIXELS);
@@ -92,6 +95,7 @@ export class ImageVerifier implements OnApplicationBootstrap, OnApplicationShutd
           report.backfilled++;
         } else {
           // Decoded before (by a job, or as an output the worker wrote): left as it is rather than marked.
+          this.undecodable.add(image.s3Key);
           this.logger.warn(`Image ${image.id} has no placeholders: its file no longer decodes (${decoded.failure})`);
         }
       }
