@@ -18,6 +18,7 @@ import { RateLimitCounters1796800000000 } from './1796800000000-RateLimitCounter
 import { StorageIdentity1796800000001 } from './1796800000001-StorageIdentity';
 import { FairQueues1796900000000 } from './1796900000000-FairQueues';
 import { JobStarts1796910000000 } from './1796910000000-JobStarts';
+import { Placeholders1797000000000 } from './1797000000000-Placeholders';
 import { FileStoredAt1797200000000 } from './1797200000000-FileStoredAt';
 
 /** Every migration, in order. `npm run migration:generate` writes new ones; list them here. */
@@ -42,5 +43,6 @@ export const migrations = [
   StorageIdentity1796800000001,
   FairQueues1796900000000,
   JobStarts1796910000000,
+  Placeholders1797000000000,
   FileStoredAt1797200000000,
 ];

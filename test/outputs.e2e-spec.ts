@@ -206,6 +206,8 @@ describe('outputs and originals', () => {
         format: 'png',
         width: 4,
         height: 4,
+        blurhash: 'L00000fQfQfQfQfQfQfQfQfQfQfQ',
+        dominantColor: '#000000',
         bytes: 100,
         sha256: 'a'.repeat(64),
         histogram: index === 1 ? Array.from({ length: 256 }, (_, bin) => bin) : undefined,

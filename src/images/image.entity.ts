@@ -20,6 +20,7 @@ import { User } from '../users/user.entity';
 @Index('images_user_id_created_at_idx', ['userId', 'createdAt'])
 @Index('images_work_key_id_idx', ['workKey', 'id'], { where: 'work_key IS NOT NULL' })
 @Index('images_unverified_idx', ['id'], { where: "verified_at IS NULL AND status = 'original stored'" })
+@Index('images_facts_missing_idx', ['id'], { where: 'blurhash IS NULL AND s3_key IS NOT NULL' })
 @Unique('images_job_id_step_index_key', ['jobId', 'stepIndex'])
 export class Image {
   @PrimaryGeneratedColumn()
@@ -57,11 +58,20 @@ export class Image {
   @JoinColumn({ name: 'original_id', foreignKeyConstraintName: 'images_original_id_fkey' })
   original: Image | null;
 
+  /** After EXIF orientation once the worker has decoded the file; until then, an original's header says it. */
   @Column({ type: 'integer', nullable: true })
   width: number | null;
 
   @Column({ type: 'integer', nullable: true })
   height: number | null;
+
+  /** The BlurHash of the stored file's pixels (docs/placeholders.md); null until the worker has decoded it. */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  blurhash: string | null;
+
+  /** `#rrggbb`; null until the worker has decoded the file. */
+  @Column({ type: 'char', length: 7, nullable: true })
+  dominantColor: string | null;
 
   /** The decoder's name for the stored file's format: jpeg, png, webp, gif, tiff, heif (AVIF)… */
   @Column({ type: 'varchar', length: 16, nullable: true })

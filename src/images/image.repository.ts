@@ -21,6 +21,8 @@ export interface ImageRow {
   original_id: number | null;
   width: number | null;
   height: number | null;
+  blurhash: string | null;
+  dominant_color: string | null;
   format: string | null;
   bytes: number | null;
   sha256: string | null;
@@ -46,7 +48,7 @@ function imageFields(histogram: 'bins' | 'null' | 'none', timestamp: (column: st
   const bins = histogram === 'bins' ? '(SELECT h.bins FROM histograms h WHERE h.image_id = i.id)' : 'NULL::integer[]';
   return [
     'i.id, i.status, i.s3_key, t.type_name AS image_type, i.image_type_id, i.user_id, i.original_id',
-    'i.width, i.height, i.format, i.bytes, i.sha256, i.job_id, i.corrupt_reason',
+    'i.width, i.height, i.blurhash, i.dominant_color, i.format, i.bytes, i.sha256, i.job_id, i.corrupt_reason',
     ...(histogram === 'none' ? [] : [`${bins} AS histogram`]),
     `${timestamp('i.created_at')} AS created_at, ${timestamp('i.updated_at')} AS updated_at`,
   ].join(',\n          ');

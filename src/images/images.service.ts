@@ -253,6 +253,8 @@ function fileColumns(file: StoredImageFile): Partial<Image> {
     // A new file is decoded anew: whatever was found of the one it replaces no longer holds.
     corruptReason: null,
     verifiedAt: null,
+    blurhash: null,
+    dominantColor: null,
   };
 }
 

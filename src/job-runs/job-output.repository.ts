@@ -23,6 +23,8 @@ export interface OutputRecord {
   format: string;
   width: number;
   height: number;
+  blurhash: string;
+  dominantColor: string;
   bytes: number;
   sha256: string;
   histogram?: number[];
@@ -129,6 +131,8 @@ export class JobOutputRepository {
         format: output.format,
         width: output.width,
         height: output.height,
+        blurhash: output.blurhash,
+        dominant_color: output.dominantColor,
         bytes: output.bytes,
         sha256: output.sha256,
         histogram: output.histogram ?? null,
@@ -191,7 +195,7 @@ export class JobOutputRepository {
         await lockFileReferences(manager, [work.s3Key]);
         if (!(await this.reusable.holdImages(manager, [work.imageId])).has(work.imageId)) return null;
         await this.jobs.holdFence(manager, fence, request.progress);
-        const id = await this.insertOutput(manager, fence, userId, sourceId, {
+        const id = await this.insertOutput(manager, fence, userId, sourceId, work.imageId, {
           ...request,
           key: work.s3Key,
           format: work.format,
@@ -218,13 +222,17 @@ export class JobOutputRepository {
     }
   }
 
-  /** The output's image row, unless another delivery recorded this step first (null). */
+  /**
+   * The output's image row, unless another delivery recorded this step first (null). It shows the
+   * same file as image `fromImageId`, whose placeholders it copies.
+   */
   private async insertOutput(
     manager: EntityManager,
     fence: Fence,
     userId: number,
     sourceId: number | null,
-    output: Omit<OutputRecord, 'histogram' | 'progress'>,
+    fromImageId: number,
+    output: Omit<OutputRecord, 'histogram' | 'progress' | 'blurhash' | 'dominantColor'>,
   ): Promise<number | null> {
     const inserted = await manager
       .createQueryBuilder()
@@ -241,12 +249,15 @@ export class JobOutputRepository {
         stepIndex: output.index,
         width: output.width,
         height: output.height,
+        blurhash: () => '(SELECT blurhash FROM images WHERE id = :fromImageId)',
+        dominantColor: () => '(SELECT dominant_color FROM images WHERE id = :fromImageId)',
         format: output.format,
         bytes: output.bytes,
         sha256: output.sha256,
         workKey: output.workKey,
       })
       .setParameter('typeName', output.step)
+      .setParameter('fromImageId', fromImageId)
       .orIgnore()
       .returning('id')
       .execute();

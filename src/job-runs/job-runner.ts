@@ -293,6 +293,8 @@ export class JobRunner implements BeforeApplicationShutdown {
       format: output.format,
       width: output.width,
       height: output.height,
+      blurhash: output.blurhash,
+      dominantColor: output.dominantColor,
       bytes: output.data.length,
       sha256,
       histogram: output.histogram,

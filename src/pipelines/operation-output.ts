@@ -12,11 +12,18 @@ export interface GreyLevels {
 
 export type OutputFormat = 'png' | 'jpeg' | 'webp' | 'avif';
 
-export interface OperationOutput {
-  data: Buffer; // the encoded output image
-  format: OutputFormat;
+/** What an image's JSON tells of its pixels, from the worker's decode (docs/placeholders.md): its oriented size and placeholders. */
+export interface ImageFacts {
   width: number;
   height: number;
+  blurhash: string;
+  /** `#rrggbb`. */
+  dominantColor: string;
+}
+
+export interface OperationOutput extends ImageFacts {
+  data: Buffer; // the encoded output image
+  format: OutputFormat;
   histogram?: number[]; // only the histogram operation: 256 integer bins
   /** The output's pixels when the operation computed them in JS: the next step starts from them rather than decoding `data`. */
   pixels?: GreyLevels;

@@ -87,7 +87,7 @@ export class ReusableWorkRepository {
   }
 
   /**
-   * Inserts the output images of `outputs`, with copies of their histograms, in one statement
+   * Inserts the output images of `outputs`, with copies of their histograms and placeholders, in one statement
    * each; an image type deleted since the job was created is simply absent. Returns the new
    * images' ids, in the order of `outputs`.
    */
@@ -106,13 +106,18 @@ export class ReusableWorkRepository {
       bytes: output.work.bytes,
       sha256: output.work.sha256,
       work_key: output.workKey,
+      from_image_id: output.work.imageId,
     }));
     const inserted: { id: number }[] = await manager.query(
-      `INSERT INTO images (status, s3_key, image_type_id, user_id, original_id, job_id, step_index, width, height, format, bytes, sha256, work_key)
-       SELECT $2, r.s3_key, image_types.id, r.user_id, r.original_id, r.job_id, r.step_index, r.width, r.height, r.format, r.bytes, r.sha256, r.work_key
+      `INSERT INTO images (status, s3_key, image_type_id, user_id, original_id, job_id, step_index, width, height, blurhash, dominant_color,
+                           format, bytes, sha256, work_key)
+       SELECT $2, r.s3_key, image_types.id, r.user_id, r.original_id, r.job_id, r.step_index, r.width, r.height, work.blurhash, work.dominant_color,
+              r.format, r.bytes, r.sha256, r.work_key
          FROM jsonb_to_recordset($1::jsonb) AS r(ord integer, s3_key varchar, step varchar, user_id integer, original_id integer, job_id integer,
-              step_index smallint, width integer, height integer, format varchar, bytes integer, sha256 char(64), work_key char(64))
+              step_index smallint, width integer, height integer, format varchar, bytes integer, sha256 char(64), work_key char(64),
+              from_image_id integer)
          LEFT JOIN image_types ON image_types.type_name = r.step
+         LEFT JOIN images work ON work.id = r.from_image_id
         ORDER BY r.ord
        RETURNING id`,
       [JSON.stringify(rows), IMAGE_STATUS.processed],

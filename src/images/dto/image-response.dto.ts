@@ -16,8 +16,30 @@ export class ImageResponseDto {
   @ApiProperty() user_id: number;
   @ApiProperty({ type: Number, nullable: true, description: 'The image this one was derived from.' })
   original_id: number | null;
-  @ApiProperty({ type: Number, nullable: true }) width: number | null;
-  @ApiProperty({ type: Number, nullable: true }) height: number | null;
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    description:
+      "Width in pixels as displayed, after EXIF orientation. An original's comes from its file's header at upload and is corrected by the worker's decode.",
+  })
+  width: number | null;
+  @ApiProperty({ type: Number, nullable: true, description: 'Height in pixels as displayed, after EXIF orientation (see width).' })
+  height: number | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'LEHV6nWB2yk8pyo0adR*.7kCMdnj',
+    description:
+      "A BlurHash (https://blurha.sh) of the image, to show while it loads (docs/placeholders.md). An output has it when it is written. An original's is null after upload (the API only checks its structure, decoding no pixel) until the worker's pass over stored files decodes it, within about VERIFY_DELAY seconds (30), with or without a job.",
+  })
+  blurhash: string | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: '#7a5c3e',
+    description: 'The dominant colour, `#rrggbb`. Null until the worker has decoded the file, as blurhash.',
+  })
+  dominant_color: string | null;
   @ApiProperty({ type: String, nullable: true, example: 'jpeg' }) format: string | null;
   @ApiProperty({ type: Number, nullable: true, description: 'Size of the stored file.' }) bytes: number | null;
   @ApiProperty({ type: String, nullable: true, description: 'Hex SHA-256 of the stored file.' }) sha256: string | null;
@@ -44,6 +66,8 @@ export class ImageResponseDto {
       original_id: image.originalId,
       width: image.width,
       height: image.height,
+      blurhash: image.blurhash,
+      dominant_color: image.dominantColor,
       format: image.format,
       bytes: image.bytes,
       sha256: image.sha256,
@@ -70,6 +94,8 @@ export class ImageResponseDto {
       original_id: row.original_id,
       width: row.width,
       height: row.height,
+      blurhash: row.blurhash,
+      dominant_color: row.dominant_color,
       format: row.format,
       bytes: row.bytes,
       sha256: row.sha256,

@@ -40,7 +40,7 @@ export function weighRgb(rgb: Uint8Array, pixels: number): Uint8Array {
 export async function encodeGreyLevels(levels: GreyLevels, context: OperationContext): Promise<OperationOutput> {
   // Raw single-channel input would otherwise be written as sRGB, tripling the channels.
   const image = openGreyLevels(levels).toColourspace('b-w');
-  return { ...(await encodePng(image, context)), pixels: levels };
+  return { ...(await encodePng(image, context, openGreyLevels(levels))), pixels: levels };
 }
 
 export function openGreyLevels({ data, width, height }: GreyLevels): Sharp {
