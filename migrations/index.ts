@@ -18,6 +18,7 @@ import { RateLimitCounters1796800000000 } from './1796800000000-RateLimitCounter
 import { StorageIdentity1796800000001 } from './1796800000001-StorageIdentity';
 import { FairQueues1796900000000 } from './1796900000000-FairQueues';
 import { JobStarts1796910000000 } from './1796910000000-JobStarts';
+import { Presets1797100000000 } from './1797100000000-Presets';
 
 /** Every migration, in order. `npm run migration:generate` writes new ones; list them here. */
 export const migrations = [
@@ -41,4 +42,5 @@ export const migrations = [
   StorageIdentity1796800000001,
   FairQueues1796900000000,
   JobStarts1796910000000,
+  Presets1797100000000,
 ];
