@@ -1,3 +1,4 @@
+import { startS3Server } from '../bench/s3-server';
 import { createSuiteDatabase } from './utils/suite-database';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
@@ -192,6 +193,21 @@ describe.each(availableBackends())('presets and derivatives by URL, queue on $na
       expect(jobs.find((made) => made.id !== job.id)).toMatchObject({ status: 'completed', reused_steps: [0] });
     }, 60_000);
 
+    it('takes a bearer token, never the dashboard’s session cookie', async () => {
+      const photo = await uploadPhoto(ada);
+      const signedIn = await api(app)
+        .post('/api/sessions.json')
+        .send({ username: ada.username, password: ada.password, cookie: true })
+        .expect(200);
+      const cookie = [signedIn.headers['set-cookie'] ?? []]
+        .flat()
+        .find((line: string) => line.startsWith('darkroom_session='))!
+        .split(';')[0];
+      await api(app).get('/admin/queues').set('Cookie', cookie).expect(403);
+      await api(app).get(`/api/images/${photo.id}/derivatives/thumb_256`).set('Cookie', cookie).expect(401);
+      expect(await jobsOf(ada, photo.id)).toHaveLength(0);
+    });
+
     it('refuses what it cannot make, saying what is wrong', async () => {
       const photo = await uploadPhoto(ada);
       const notYours = await derivative(app, grace.token, photo.id, 'thumb_256').expect(404);
@@ -314,4 +330,60 @@ describe.each(availableBackends())('presets and derivatives by URL, queue on $na
       }
     }, 60_000);
   });
+});
+
+describe('derivatives on S3 storage, streamed through the API', () => {
+  const BUCKET = 'darkroom-derivatives';
+  let app: NestExpressApplication;
+  let worker: INestApplicationContext;
+  let s3: { endpoint: string; stop(): Promise<void> } | undefined;
+  let ada: TestUser;
+
+  beforeAll(async () => {
+    s3 = await startS3Server(BUCKET);
+    const env = testEnv({
+      DATABASE_URL: (await createSuiteDatabase('derivatives_s3')).url,
+      STORAGE: 's3',
+      S3_BUCKET: BUCKET,
+      S3_ENDPOINT: s3.endpoint,
+      S3_ACCESS_KEY_ID: 'S3RVER',
+      S3_SECRET_ACCESS_KEY: 'S3RVER',
+    });
+    app = await createTestApp(env);
+    worker = await startTestWorker(env);
+    ada = await createUser(app);
+  });
+
+  afterAll(async () => {
+    await worker?.close();
+    await app?.close();
+    await s3?.stop();
+  });
+
+  it('makes a derivative cold, serves it warm from the bucket with its ETag, and answers 304 to it', async () => {
+    const image = await createImage(app, ada);
+    await api(app)
+      .put(`/api/images/${image.id}/file`)
+      .set(bearer(ada.token))
+      .set('Content-Type', 'image/jpeg')
+      .send(await uniquePhoto())
+      .expect(200);
+    const get = (headers: Record<string, string> = {}) =>
+      api(app).get(`/api/images/${image.id}/derivatives/square_512`).set(bearer(ada.token)).set(headers).buffer(true).parse(binary);
+    const cold = await get({ Accept: 'image/webp' }).expect(200);
+    expect(await sharp(cold.body).metadata()).toMatchObject({ format: 'webp', width: 512, height: 512 });
+    const warm = await get({ Accept: 'image/webp' }).expect(200);
+    expect(warm.body.equals(cold.body)).toBe(true);
+    expect(warm.headers.etag).toBe(cold.headers.etag);
+    const { body: jobs } = await api(app).get('/api/jobs.json').set(bearer(ada.token)).expect(200);
+    expect(jobs.filter((job: { image_id: number }) => job.image_id === image.id)).toHaveLength(1);
+    const output = (
+      await api(app)
+        .get(`/api/images/${jobs[0].outputs.at(-1)}.json`)
+        .set(bearer(ada.token))
+        .expect(200)
+    ).body;
+    expect(cold.headers.etag).toBe(`"${output.sha256}"`);
+    await get({ Accept: 'image/webp', 'If-None-Match': cold.headers.etag }).expect(304);
+  }, 60_000);
 });

@@ -12,7 +12,6 @@ import {
   ApiTags,
   getSchemaPath,
 } from '@nestjs/swagger';
-import { CookieAuth } from '../auth/cookie-session';
 import { ApiErrorResponses, ErrorResponseDto } from '../common/api-error-responses.decorator';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { CurrentPrincipal } from '../identity/current-principal.decorator';
@@ -35,11 +34,10 @@ export class DerivativesController {
   constructor(private readonly derivatives: DerivativesService) {}
 
   @Get(':id/derivatives/:preset')
-  @CookieAuth()
   @ApiOperation({
     summary: 'A preset applied to one of your images: its file, made on the first request',
     description:
-      'Bearer token, or the dashboard’s session cookie. The first request for an image and preset creates an interactive process job with the preset’s steps (counted in your ' +
+      'With a bearer token (a session’s); the dashboard’s cookie is never read on /api. The first request for an image and preset creates an interactive process job with the preset’s steps (counted in your ' +
       'jobs in progress; its output images are outputs of the image, counted in your storage) and waits up to DERIVATIVE_WAIT ' +
       '(10 s) for it: the file, or 202 with the job’s URL (Location) and Retry-After. Later requests, and concurrent ones, ' +
       'share that job and get its file. A preset whose convert step has `format: "auto"` answers AVIF, WebP or JPEG as the ' +
