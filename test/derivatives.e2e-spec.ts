@@ -221,6 +221,19 @@ describe.each(availableBackends())('presets and derivatives by URL, queue on $na
       await api(app).get(`/api/images/${photo.id}/derivatives/thumb_256`).expect(401);
       expect(await jobsOf(ada, photo.id)).toHaveLength(0);
 
+      const full = await uploadPhoto(grace);
+      await api(app)
+        .put(`/api/users/${grace.id}.json`)
+        .set(bearer(ADMIN_TOKEN))
+        .send({ max_storage_bytes: (await usage(grace)).storage_bytes + 100 })
+        .expect(200);
+      const tooBig = await derivative(app, grace.token, full.id, 'medium_1024').expect(413);
+      expect(json(tooBig.body).error).toMatch(
+        /^Job \d+, making this derivative, failed: Storage quota exceeded: .*; make room, then request it again$/,
+      );
+      await api(app).put(`/api/users/${grace.id}.json`).set(bearer(ADMIN_TOKEN)).send({ max_storage_bytes: null }).expect(200);
+      await derivative(app, grace.token, full.id, 'medium_1024').expect(200);
+
       const corrupt = await uploadPhoto(ada, undecodableJpeg());
       const failed = await derivative(app, ada.token, corrupt.id, 'thumb_256').expect(422);
       expect(json(failed.body).error).toMatch(new RegExp(`^Image ${corrupt.id} is corrupt: `));

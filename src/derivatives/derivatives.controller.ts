@@ -56,7 +56,7 @@ export class DerivativesController {
     content: { 'application/json': { schema: { $ref: getSchemaPath(DerivativePendingDto) } } },
   })
   @ApiResponse({ status: 304, description: 'If-None-Match named the file’s ETag.' })
-  @ApiErrorResponses(401, 404, 409, 422)
+  @ApiErrorResponses(401, 404, 409, 413, 422)
   @ApiResponse({
     status: 429,
     description: 'Your jobs in progress are at their quota: the derivative’s job could not be created.',
@@ -64,7 +64,7 @@ export class DerivativesController {
   })
   @ApiResponse({
     status: 502,
-    description: 'The derivative’s job failed for a reason other than its input; the next request makes it anew.',
+    description: 'The derivative’s job failed for a reason other than its input or your quotas; the next request makes it anew.',
     content: errorContent('Job 7, making this derivative, failed: timed out after 300 s; request it again to make it anew'),
   })
   @ApiResponse({

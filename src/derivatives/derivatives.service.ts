@@ -8,9 +8,11 @@ import { ImageFileDownload, ImageFilesService } from '../images/image-files.serv
 import { ImagesService } from '../images/images.service';
 import { Job, JOB_LANE, JOB_STATUS } from '../job-runs/job.entity';
 import { JobsService } from '../jobs/jobs.service';
+import { QuotaExceededError } from '../common/quota-exceeded.error';
 import { IMAGE_STATUS } from '../pipelines/image-states';
 import { resolvePresetSteps, ResolvedPresetSteps } from '../pipelines/preset-steps';
 import { PresetsService } from '../presets/presets.service';
+import { isStorageExceeded } from '../quotas/quotas';
 import { type EncoderSettings, stepsKey } from '../work-reuse/work-key';
 import { DerivativesRepository } from './derivatives.repository';
 
@@ -189,8 +191,9 @@ export class DerivativesService {
 
   /**
    * Why the derivative's job did not make it. A corrupt original is the request's own fault
-   * (422); a cancel is a conflict with whoever cancelled; any other failure is the processing's
-   * (502), and the next request makes it anew.
+   * (422), and a full storage quota its owner's (413, as for an upload); a cancel is a conflict
+   * with whoever cancelled; any other failure is the processing's (502). The next request makes it
+   * anew.
    */
   private async failure(principal: Principal, imageId: number, job: Job): Promise<Error> {
     if (job.status === JOB_STATUS.cancelled) {
@@ -203,6 +206,8 @@ export class DerivativesService {
         `Image ${imageId} is corrupt: ${image.corruptReason}; upload its file again (PUT /api/images/${imageId}/file)`,
       );
     }
-    return new BadGatewayException(`Job ${job.id}, making this derivative, failed: ${job.error}; request it again to make it anew`);
+    const why = `Job ${job.id}, making this derivative, failed: ${job.error}`;
+    if (isStorageExceeded(job.error)) return new QuotaExceededError('storage', `${why}; make room, then request it again`);
+    return new BadGatewayException(`${why}; request it again to make it anew`);
   }
 }
