@@ -19,6 +19,7 @@ import { StorageIdentity1796800000001 } from './1796800000001-StorageIdentity';
 import { FairQueues1796900000000 } from './1796900000000-FairQueues';
 import { JobStarts1796910000000 } from './1796910000000-JobStarts';
 import { Placeholders1797000000000 } from './1797000000000-Placeholders';
+import { Presets1797100000000 } from './1797100000000-Presets';
 import { FileStoredAt1797200000000 } from './1797200000000-FileStoredAt';
 
 /** Every migration, in order. `npm run migration:generate` writes new ones; list them here. */
@@ -44,5 +45,6 @@ export const migrations = [
   FairQueues1796900000000,
   JobStarts1796910000000,
   Placeholders1797000000000,
+  Presets1797100000000,
   FileStoredAt1797200000000,
 ];

@@ -10,8 +10,10 @@ import { JobTypesModule } from './job-types/job-types.module';
 import { JobsModule } from './jobs/jobs.module';
 import { JobEventsModule } from './events/job-events.module';
 import { DashboardModule } from './dashboard/dashboard.module';
+import { DerivativesModule } from './derivatives/derivatives.module';
 import { HealthModule } from './health/health.module';
 import { MetricsApiModule } from './metrics/metrics-api.module';
+import { PresetsModule } from './presets/presets.module';
 import { UsersModule } from './users/users.module';
 import { JobQueueModule } from './job-runs/job-queue';
 import { QueueModule } from './queue/queue.module';
@@ -40,6 +42,8 @@ export class AppModule {
         JobTypesModule,
         JobEventsModule,
         JobsModule,
+        PresetsModule,
+        DerivativesModule,
         QueuesModule,
         DashboardModule,
         HealthModule,

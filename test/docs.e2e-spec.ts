@@ -45,7 +45,17 @@ describe('API docs', () => {
     const events = ['GET /api/jobs/events', 'POST /api/jobs/events_token', 'GET /api/jobs/{id}/events', 'POST /api/jobs/{id}/events_token'];
     const webhooks = ['POST /api/users/{id}/webhook_secret', 'GET /api/jobs/{id}/deliveries'];
     const queues = ['GET /api/queues', 'POST /api/queues/{name}/pause', 'POST /api/queues/{name}/resume'];
-    expect(operations).toEqual([...expected, ...sessions, ...files, ...events, ...injector, ...health, ...webhooks, ...queues].sort());
+    const presets = [
+      'GET /api/presets',
+      'POST /api/presets',
+      'GET /api/presets/{name}',
+      'PUT /api/presets/{name}',
+      'DELETE /api/presets/{name}',
+      'GET /api/images/{id}/derivatives/{preset}',
+    ];
+    expect(operations).toEqual(
+      [...expected, ...sessions, ...files, ...events, ...injector, ...health, ...webhooks, ...queues, ...presets].sort(),
+    );
     expect(spec.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'opaque token' });
     // Swagger UI shows bearerFormat beside the scheme: the tokens are opaque, not JWTs.
     expect(spec.components.securitySchemes.bearer.description).toMatch(/authentication_token.*ADMIN_TOKEN/);
@@ -84,6 +94,12 @@ describe('API docs', () => {
     expect(spec.paths['/api/health/ready'].get.security).toBeUndefined();
     expect(Object.keys(spec.paths['/api/health/ready'].get.responses)).toEqual(['200', '503']);
     expect(spec.paths['/api/images'].get.responses['401'].content['application/json'].example.error).toBe('Invalid bearer token');
+    // The seeded presets are named where admins and app developers look for them.
+    expect(spec.paths['/api/presets'].get.description).toMatch(/thumb_256.*medium_1024.*square_512/);
+    const derivative = spec.paths['/api/images/{id}/derivatives/{preset}'].get;
+    expect(derivative.security).toEqual([{ bearer: [] }]);
+    expect(Object.keys(derivative.responses).sort()).toEqual(['200', '202', '304', '401', '404', '409', '413', '422', '429', '502', '503']);
+    expect(derivative.responses['202'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/DerivativePendingDto' });
   });
 
   it('serves the Swagger UI at /api/docs', async () => {

@@ -8,6 +8,7 @@ import {
   IsBoolean,
   IsIn,
   IsInt,
+  IsNumber,
   IsOptional,
   IsString,
   Matches,
@@ -285,6 +286,17 @@ export class AppConfig {
   @Min(0, { message: 'QUOTA_STORAGE_BYTES must be a whole number of bytes' })
   @Max(Number.MAX_SAFE_INTEGER, { message: 'QUOTA_STORAGE_BYTES must be a whole number of bytes' })
   QUOTA_STORAGE_BYTES: number;
+
+  /**
+   * Seconds a request for a derivative not made yet waits for its job before answering 202 with the
+   * job's URL; fractions allowed, 0 answers at once.
+   */
+  @Expose()
+  @Transform(({ value }) => (value === undefined || value === '' ? 10 : Number(value)))
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: 'DERIVATIVE_WAIT must be a number of seconds from 0 to 120' })
+  @Min(0, { message: 'DERIVATIVE_WAIT must be a number of seconds from 0 to 120' })
+  @Max(120, { message: 'DERIVATIVE_WAIT must be a number of seconds from 0 to 120' })
+  DERIVATIVE_WAIT: number;
 
   /** Seconds of job events kept for clients reconnecting with Last-Event-ID. */
   @Expose()

@@ -16,5 +16,7 @@ import { JobEventsService } from './job-events.service';
   imports: [JobLifecycleModule, SessionsModule],
   controllers: [JobEventsController],
   providers: [JobEventsService, JobEventsAccess, JobEventHub, JobEventsSweeper, JobEventRepository],
+  // One hub, one LISTEN connection, per process: derivatives wait on it for their jobs' ends.
+  exports: [JobEventHub],
 })
 export class JobEventsModule {}

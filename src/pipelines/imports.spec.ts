@@ -14,7 +14,7 @@ import * as ts from 'typescript';
 const SRC = resolve(__dirname, '..');
 const WORKER = join(SRC, 'worker');
 const PIPELINES = join(SRC, 'pipelines');
-const HTTP_RESOURCES = ['images', 'users', 'jobs', 'job-types', 'image-types', 'auth'];
+const HTTP_RESOURCES = ['images', 'users', 'jobs', 'job-types', 'image-types', 'auth', 'presets', 'derivatives'];
 
 interface Import {
   specifier: string;

@@ -116,8 +116,15 @@ function storageOf(row: StorageRow, defaults: QuotaDefaults): { used: number; li
   };
 }
 
+const STORAGE_EXCEEDED = 'Storage quota exceeded: ';
+
 export function storageExceededMessage(used: number, limit: number, need: string | null): string {
-  return `Storage quota exceeded: ${used} of ${limit} bytes used${need ? `, and ${need}` : ''}`;
+  return `${STORAGE_EXCEEDED}${used} of ${limit} bytes used${need ? `, and ${need}` : ''}`;
+}
+
+/** Whether a failed job's error is its owner's full storage (the worker fails the job with storageExceededMessage). */
+export function isStorageExceeded(jobError: string | null): boolean {
+  return jobError?.startsWith(STORAGE_EXCEEDED) ?? false;
 }
 
 /** What GET /api/users/:id shows: the user's usage and effective limits. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { stepWorkKey, stepWorkKeyText, workKey } from './work-key';
+import { stepsKey, stepWorkKey, stepWorkKeyText, workKey } from './work-key';
 
 const SHA = 'a'.repeat(64);
 const grayscale = { name: 'grayscale' as const, version: 1 };
@@ -46,5 +46,32 @@ describe('stepWorkKeyText', () => {
         .digest('hex'),
     ).toBe(stepWorkKey(SHA, step, context));
     expect(before + SHA + after).toBe(['darkroom-work-1', SHA, 'resize', '1', '{"width":10}', 'png=1'].join('\n'));
+  });
+});
+
+describe('stepsKey', () => {
+  const thumb = [
+    { name: 'thumbnail', params: {} },
+    { name: 'convert', params: { format: 'webp', quality: 80 } },
+  ];
+
+  it('is the same for the same steps, whatever the order of their params’ keys', () => {
+    const key = stepsKey(thumb, null, context);
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    expect(stepsKey([thumb[0], { name: 'convert', params: { quality: 80, format: 'webp' } }], null, context)).toBe(key);
+  });
+
+  it('differs when the steps, their order, their params, the encoder settings or the negotiated format differ', () => {
+    const key = stepsKey(thumb, null, context);
+    const others = [
+      stepsKey([thumb[0]], null, context),
+      stepsKey([thumb[1], thumb[0]], null, context),
+      stepsKey([thumb[0], { name: 'convert', params: { format: 'webp', quality: 81 } }], null, context),
+      stepsKey([thumb[0], { name: 'convert', params: { format: 'avif', quality: 80 } }], null, context),
+      stepsKey(thumb, 'webp', context),
+      stepsKey(thumb, null, { pngCompression: 6 }),
+      stepsKey([{ name: 'grayscale', params: {} }, ...thumb], null, context),
+    ];
+    expect(new Set([key, ...others]).size).toBe(others.length + 1);
   });
 });

@@ -62,3 +62,17 @@ export function stepWorkKey(inputSha256: string, step: ProcessStep, settings: En
 export function stepWorkKeyText(step: ProcessStep, settings: EncoderSettings): WorkKeyText {
   return workKeyText({ name: step.name, version: operationCatalog.versionOf(step.name) }, step.params, settings);
 }
+
+/**
+ * What names a derivative (src/derivatives): the exact work of its steps, each with its
+ * operation's version, its params and the encoder settings, as a step's work key names it, but
+ * without an input file, plus the format "auto" became for the request (null when the steps asked
+ * for none). Steps changed in any way, or an operation's new version, give a new key, so a
+ * derivative made by earlier steps is never served for new ones.
+ */
+export function stepsKey(steps: ProcessStep[], autoFormat: string | null, settings: EncoderSettings): string {
+  const text = steps.map((step) => stepWorkKeyText(step, settings).after).join('\n--\n');
+  return createHash('sha256')
+    .update(`darkroom-derivative-1\n${text}\nformat=${autoFormat ?? ''}`)
+    .digest('hex');
+}

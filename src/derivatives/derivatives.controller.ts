@@ -1,0 +1,107 @@
+import { Controller, Get, Headers, Param, Res, StreamableFile } from '@nestjs/common';
+import type { Response } from 'express';
+import {
+  ApiAcceptedResponse,
+  ApiBearerAuth,
+  ApiExtraModels,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiProduces,
+  ApiResponse,
+  ApiTags,
+  getSchemaPath,
+} from '@nestjs/swagger';
+import { ApiErrorResponses, ErrorResponseDto } from '../common/api-error-responses.decorator';
+import { ParseIdPipe } from '../common/parse-id.pipe';
+import { CurrentPrincipal } from '../identity/current-principal.decorator';
+import { Principal } from '../identity/principal';
+import { DerivativesService } from './derivatives.service';
+import { DerivativePendingDto, jobUrl } from './dto/derivative-pending.dto';
+
+/** Seconds a client is told to wait before asking again for a derivative still being made: its next request waits DERIVATIVE_WAIT itself. */
+const RETRY_AFTER_SECONDS = 1;
+
+const errorContent = (error: string) => ({
+  'application/json': { schema: { $ref: getSchemaPath(ErrorResponseDto) }, example: { error, details: [] } },
+});
+
+@ApiTags('images')
+@ApiBearerAuth()
+@ApiExtraModels(ErrorResponseDto, DerivativePendingDto)
+@Controller('api/images')
+export class DerivativesController {
+  constructor(private readonly derivatives: DerivativesService) {}
+
+  @Get(':id/derivatives/:preset')
+  @ApiOperation({
+    summary: 'A preset applied to one of your images: its file, made on the first request',
+    description:
+      'With a bearer token (a session’s); the dashboard’s cookie is never read on /api. The first request for an image and preset creates an interactive process job with the preset’s steps (counted in your ' +
+      'jobs in progress; its output images are outputs of the image, counted in your storage) and waits up to DERIVATIVE_WAIT ' +
+      '(10 s) for it: the file, or 202 with the job’s URL (Location) and Retry-After. Later requests, and concurrent ones, ' +
+      'share that job and get its file. A preset whose convert step has `format: "auto"` answers AVIF, WebP or JPEG as the ' +
+      'Accept header allows (`Vary: Accept`). A changed preset makes its derivatives anew. ETag is the file’s sha256; ' +
+      'If-None-Match with it answers 304.',
+  })
+  @ApiParam({ name: 'preset', example: 'thumb_256', description: 'A preset’s name (GET /api/presets.json)' })
+  @ApiProduces('image/webp', 'image/avif', 'image/jpeg', 'image/png')
+  @ApiOkResponse({ schema: { type: 'string', format: 'binary' }, description: 'The derivative’s file.' })
+  @ApiAcceptedResponse({
+    description: 'Not made within DERIVATIVE_WAIT: ask again after Retry-After seconds, or follow the job (Location).',
+    headers: {
+      'Retry-After': { description: 'Seconds before asking again', schema: { type: 'integer' } },
+      Location: { description: 'The job making the derivative', schema: { type: 'string' } },
+    },
+    content: { 'application/json': { schema: { $ref: getSchemaPath(DerivativePendingDto) } } },
+  })
+  @ApiResponse({ status: 304, description: 'If-None-Match named the file’s ETag.' })
+  @ApiErrorResponses(401, 404, 409, 413, 422)
+  @ApiResponse({
+    status: 429,
+    description: 'Your jobs in progress are at their quota: the derivative’s job could not be created.',
+    content: errorContent('Too many jobs in progress: 1000 of 1000 queued or running; wait for some to finish'),
+  })
+  @ApiResponse({
+    status: 502,
+    description: 'The derivative’s job failed for a reason other than its input or your quotas; the next request makes it anew.',
+    content: errorContent('Job 7, making this derivative, failed: timed out after 300 s; request it again to make it anew'),
+  })
+  @ApiResponse({
+    status: 503,
+    description: 'Another request was creating the derivative’s job and had not recorded it within DERIVATIVE_WAIT; ask again.',
+    content: errorContent('Another request is creating this derivative’s job; ask again shortly'),
+  })
+  async derivative(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', new ParseIdPipe('image')) id: number,
+    @Param('preset') preset: string,
+    @Headers('accept') accept: string | undefined,
+    @Headers('if-none-match') ifNoneMatch: string | undefined,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<StreamableFile | DerivativePendingDto | { error: string; details: [] } | undefined> {
+    const answer = await this.derivatives.serve(principal, id, preset, accept);
+    if (answer.negotiated) response.setHeader('Vary', 'Accept');
+    if (answer.kind === 'claimed_elsewhere') {
+      response.status(503).setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+      return { error: 'Another request is creating this derivative’s job; ask again shortly', details: [] };
+    }
+    if (answer.kind === 'pending') {
+      response.status(202).setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+      response.setHeader('Location', jobUrl(answer.job.id));
+      return DerivativePendingDto.from(answer.job, RETRY_AFTER_SECONDS);
+    }
+    const { file } = answer;
+    response.setHeader('ETag', file.etag);
+    if (ifNoneMatch === file.etag) {
+      file.stream.destroy();
+      response.status(304);
+      return undefined;
+    }
+    return new StreamableFile(file.stream, {
+      type: file.mime,
+      length: file.bytes,
+      disposition: `inline; filename="${id}-${preset}.${file.filename.split('.').pop()}"`,
+    });
+  }
+}

@@ -1,0 +1,91 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+
+/**
+ * A claim on a derivative whose creator has been silent this long was abandoned (its process died
+ * between the claim and the job's creation, which takes milliseconds): another request takes it over.
+ */
+const ABANDONED_CLAIM_SECONDS = 30;
+
+/** What the derivatives table says of an image's derivative. */
+export type DerivativeEntry =
+  /** The job that makes or made it. */
+  | { kind: 'job'; jobId: number }
+  /** This request holds the claim: it creates the job, then settles or releases the claim. */
+  | { kind: 'claimed'; claim: string }
+  /** Another request holds the claim and is creating the job. */
+  | { kind: 'claimed_elsewhere' };
+
+/**
+ * The derivatives table: which job makes an image's derivative, by the hash of its resolved steps.
+ * Its primary key decides, in PostgreSQL, which of concurrent first requests creates the job, on
+ * whichever API process each arrives.
+ */
+@Injectable()
+export class DerivativesRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * The derivative's job, or else a claim on creating it: the row is inserted, or an abandoned
+   * claim taken over, in one statement. A concurrent insert of the same key waits for the other's
+   * commit and then loses; the row it lost to is read by the next statement.
+   */
+  async jobOrClaim(imageId: number, stepsKey: string): Promise<DerivativeEntry> {
+    const found = await this.find(imageId, stepsKey);
+    if (found?.kind === 'job') return found;
+    const claim = randomUUID();
+    const claimed: unknown[] = await this.dataSource.query(
+      `INSERT INTO derivatives (image_id, steps_key, claim) VALUES ($1, $2, $3)
+       ON CONFLICT (image_id, steps_key) DO UPDATE SET claim = EXCLUDED.claim, claimed_at = now()
+        WHERE derivatives.job_id IS NULL AND derivatives.claimed_at < now() - make_interval(secs => $4)
+       RETURNING 1`,
+      [imageId, stepsKey, claim, ABANDONED_CLAIM_SECONDS],
+    );
+    if (claimed.length > 0) return { kind: 'claimed', claim };
+    return (await this.find(imageId, stepsKey)) ?? { kind: 'claimed_elsewhere' };
+  }
+
+  /** The derivative's job as the table has it now; null when there is no row (or it went with its image or job). */
+  async find(imageId: number, stepsKey: string): Promise<DerivativeEntry | null> {
+    const [row] = (await this.dataSource.query('SELECT job_id FROM derivatives WHERE image_id = $1 AND steps_key = $2', [
+      imageId,
+      stepsKey,
+    ])) as { job_id: number | null }[];
+    if (!row) return null;
+    return row.job_id === null ? { kind: 'claimed_elsewhere' } : { kind: 'job', jobId: row.job_id };
+  }
+
+  /**
+   * A claim on making the derivative again, in place of `jobId` (failed, cancelled, or its output
+   * deleted); null when another request replaced it first.
+   */
+  async reclaim(imageId: number, stepsKey: string, jobId: number): Promise<string | null> {
+    const claim = randomUUID();
+    const claimed: unknown[] = await this.dataSource.query(
+      `UPDATE derivatives SET job_id = NULL, claim = $4, claimed_at = now()
+        WHERE image_id = $1 AND steps_key = $2 AND job_id = $3
+       RETURNING 1`,
+      [imageId, stepsKey, jobId, claim],
+    );
+    return claimed.length > 0 ? claim : null;
+  }
+
+  /** Records the job the claim's holder created (a claim taken over meanwhile keeps its own). */
+  async settle(imageId: number, stepsKey: string, claim: string, jobId: number): Promise<void> {
+    await this.dataSource.query(
+      'UPDATE derivatives SET job_id = $4, claim = NULL WHERE image_id = $1 AND steps_key = $2 AND claim = $3 AND job_id IS NULL',
+      [imageId, stepsKey, claim, jobId],
+    );
+  }
+
+  /** Gives up a claim whose job could not be created, so that the next request tries afresh. */
+  async release(imageId: number, stepsKey: string, claim: string): Promise<void> {
+    await this.dataSource.query('DELETE FROM derivatives WHERE image_id = $1 AND steps_key = $2 AND claim = $3 AND job_id IS NULL', [
+      imageId,
+      stepsKey,
+      claim,
+    ]);
+  }
+}

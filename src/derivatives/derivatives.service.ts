@@ -1,0 +1,213 @@
+import { BadGatewayException, ConflictException, Injectable, NotFoundException } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { invalidField } from '../common/api-errors';
+import { AppConfig } from '../config/app-config';
+import { JobEventHub } from '../events/job-event-hub';
+import { Principal } from '../identity/principal';
+import { ImageFileDownload, ImageFilesService } from '../images/image-files.service';
+import { ImagesService } from '../images/images.service';
+import { Job, JOB_LANE, JOB_STATUS } from '../job-runs/job.entity';
+import { JobsService } from '../jobs/jobs.service';
+import { QuotaExceededError } from '../common/quota-exceeded.error';
+import { IMAGE_STATUS } from '../pipelines/image-states';
+import { resolvePresetSteps, ResolvedPresetSteps } from '../pipelines/preset-steps';
+import { PresetsService } from '../presets/presets.service';
+import { isStorageExceeded } from '../quotas/quotas';
+import { type EncoderSettings, stepsKey } from '../work-reuse/work-key';
+import { DerivativesRepository } from './derivatives.repository';
+
+const ENDED = new Set<string>([JOB_STATUS.completed, JOB_STATUS.failed, JOB_STATUS.cancelled]);
+
+/**
+ * How many jobs one request looks for the derivative's file in: when the job it waited for, or
+ * that job's output, is deleted as it ends, it looks once more (a new job replaces the deleted one).
+ */
+const ROUNDS = 2;
+
+/** The first wait for another request's claim to become a job; it doubles up to the last. */
+const CLAIM_POLL_MS = [10, 20, 40, 80, 160];
+
+/** What GET /api/images/:id/derivatives/:preset answers. */
+export type DerivativeAnswer = {
+  /** The answer depends on the Accept header: the preset lets it choose the format. */
+  negotiated: boolean;
+} & (
+  | { kind: 'file'; file: ImageFileDownload }
+  /** The job has not ended within DERIVATIVE_WAIT. */
+  | { kind: 'pending'; job: Job }
+  /** Another request is creating the job and had not recorded it within DERIVATIVE_WAIT. */
+  | { kind: 'claimed_elsewhere' }
+);
+
+/**
+ * Derivatives by URL: a preset applied to an image, made once by an interactive process job
+ * created through JobsService (events, reuse, quotas, lanes) and then served from its last output.
+ * The derivatives table names the job by the image and the hash of the preset's steps as resolved
+ * for the request, so concurrent first requests share one job and a changed preset makes anew.
+ */
+@Injectable()
+export class DerivativesService {
+  private readonly settings: EncoderSettings;
+
+  constructor(
+    private readonly derivatives: DerivativesRepository,
+    private readonly presets: PresetsService,
+    private readonly images: ImagesService,
+    private readonly imageFiles: ImageFilesService,
+    private readonly jobs: JobsService,
+    private readonly hub: JobEventHub,
+    private readonly config: AppConfig,
+  ) {
+    this.settings = { pngCompression: config.PNG_COMPRESSION };
+  }
+
+  async serve(principal: Principal, imageId: number, presetName: string, accept: string | undefined): Promise<DerivativeAnswer> {
+    const deadline = Date.now() + this.config.DERIVATIVE_WAIT * 1000;
+    const image = await this.images.findOne(principal, imageId);
+    const preset = await this.presets.findOne(presetName);
+    if (!image.s3Key) {
+      throw new ConflictException(`Image ${image.id} has no stored file yet: upload it first (PUT /api/images/${image.id}/file)`);
+    }
+    const resolved = resolvePresetSteps({ sequence: preset.jobType, params: preset.params }, accept);
+    const negotiated = resolved.autoFormat !== null;
+    const key = stepsKey(resolved.spec.steps, resolved.autoFormat, this.settings);
+    for (let round = 1; ; round++) {
+      const found = await this.jobFor(principal, image.id, image.userId, key, resolved, deadline);
+      if (!found) return { negotiated, kind: 'claimed_elsewhere' };
+      if (found.file) return { negotiated, kind: 'file', file: found.file };
+      const ended = await this.waitForEnd(principal, found.job, deadline);
+      if (ended && !ENDED.has(ended.status)) return { negotiated, kind: 'pending', job: ended };
+      if (ended?.status === JOB_STATUS.completed) {
+        const file = await this.outputOf(principal, ended);
+        if (file) return { negotiated, kind: 'file', file };
+      } else if (ended) {
+        throw await this.failure(principal, image.id, ended);
+      }
+      if (round === ROUNDS) {
+        throw new NotFoundException(`The job making this derivative, or its output, was deleted as it ended; request it again`);
+      }
+    }
+  }
+
+  /**
+   * The job that makes the derivative: the recorded one, or one this request creates under its
+   * claim. A recorded job that failed, was cancelled or was deleted, or whose output was deleted,
+   * is replaced by a new one. A completed one comes with its output's file, opened. Null when
+   * another request's claim is still unsettled at `deadline`.
+   */
+  private async jobFor(
+    principal: Principal,
+    imageId: number,
+    ownerId: number,
+    key: string,
+    resolved: ResolvedPresetSteps,
+    deadline: number,
+  ): Promise<{ job: Job; file?: ImageFileDownload } | null> {
+    for (let poll = 0; ; poll++) {
+      const entry = await this.derivatives.jobOrClaim(imageId, key);
+      if (entry.kind === 'claimed') return { job: await this.createUnder(principal, imageId, ownerId, key, entry.claim, resolved) };
+      if (entry.kind === 'job') {
+        const job = await this.reread(principal, entry.jobId);
+        const file = job?.status === JOB_STATUS.completed ? await this.outputOf(principal, job) : null;
+        if (job && file) return { job, file };
+        if (job && !ENDED.has(job.status)) return { job };
+        const claim = await this.derivatives.reclaim(imageId, key, entry.jobId);
+        if (claim) return { job: await this.createUnder(principal, imageId, ownerId, key, claim, resolved) };
+        continue;
+      }
+      if (Date.now() >= deadline) return null;
+      await sleep(CLAIM_POLL_MS[Math.min(poll, CLAIM_POLL_MS.length - 1)]);
+    }
+  }
+
+  private async createUnder(
+    principal: Principal,
+    imageId: number,
+    ownerId: number,
+    key: string,
+    claim: string,
+    { spec }: ResolvedPresetSteps,
+  ): Promise<Job> {
+    let job: Job;
+    try {
+      job = await this.jobs.create(principal, {
+        image_id: imageId,
+        user_id: ownerId,
+        job_type: spec.sequence,
+        params: spec.params,
+        lane: JOB_LANE.interactive,
+      });
+    } catch (error) {
+      await this.derivatives.release(imageId, key, claim);
+      throw error;
+    }
+    await this.derivatives.settle(imageId, key, claim, job.id);
+    return job;
+  }
+
+  /**
+   * The job once it has ended, or as it is at `deadline`; null if it was deleted meanwhile. The
+   * wait is on the job's events (JobEventHub, one LISTEN connection per process), subscribed
+   * before the row is read, so that an end committed in between is not missed.
+   */
+  private async waitForEnd(principal: Principal, job: Job, deadline: number): Promise<Job | null> {
+    if (ENDED.has(job.status)) return job;
+    let wake = (): void => undefined;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    const unsubscribe = this.hub.subscribe({ jobId: job.id }, (event) => {
+      if (event.type === 'status' && ENDED.has(String(event.data.status))) wake();
+    });
+    const timer = setTimeout(wake, Math.max(0, deadline - Date.now()));
+    try {
+      const current = await this.reread(principal, job.id);
+      if (current === null || ENDED.has(current.status) || Date.now() >= deadline) return current;
+      await woken;
+      return await this.reread(principal, job.id);
+    } finally {
+      clearTimeout(timer);
+      unsubscribe();
+    }
+  }
+
+  private reread(principal: Principal, jobId: number): Promise<Job | null> {
+    return this.jobs.findOne(principal, jobId).catch((error: unknown) => {
+      if (error instanceof NotFoundException) return null;
+      throw error;
+    });
+  }
+
+  /**
+   * The file of the completed job's last step; null when an output was deleted. A deleted output
+   * leaves the job's outputs, so the last one left may be an earlier step's: only a job with one
+   * output per step is known to still have its last.
+   */
+  private async outputOf(principal: Principal, job: Job): Promise<ImageFileDownload | null> {
+    if (job.outputImageIds.length !== job.jobType.length - 1) return null;
+    return this.imageFiles.openFile(principal, job.outputImageIds.at(-1)!).catch((error: unknown) => {
+      if (error instanceof NotFoundException) return null;
+      throw error;
+    });
+  }
+
+  /**
+   * Why the derivative's job did not make it. A corrupt original is the request's own fault
+   * (422), and a full storage quota its owner's (413, as for an upload); a cancel is a conflict
+   * with whoever cancelled; any other failure is the processing's (502). The next request makes it
+   * anew.
+   */
+  private async failure(principal: Principal, imageId: number, job: Job): Promise<Error> {
+    if (job.status === JOB_STATUS.cancelled) {
+      return new ConflictException(`Job ${job.id}, making this derivative, was cancelled; request it again to make it anew`);
+    }
+    const image = await this.images.findOne(principal, imageId);
+    if (image.status === IMAGE_STATUS.corrupt) {
+      return invalidField(
+        'id',
+        `Image ${imageId} is corrupt: ${image.corruptReason}; upload its file again (PUT /api/images/${imageId}/file)`,
+      );
+    }
+    const why = `Job ${job.id}, making this derivative, failed: ${job.error}`;
+    if (isStorageExceeded(job.error)) return new QuotaExceededError('storage', `${why}; make room, then request it again`);
+    return new BadGatewayException(`${why}; request it again to make it anew`);
+  }
+}

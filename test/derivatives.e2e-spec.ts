@@ -1,0 +1,402 @@
+import { startS3Server } from '../bench/s3-server';
+import { createSuiteDatabase } from './utils/suite-database';
+import { INestApplicationContext } from '@nestjs/common';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { randomInt } from 'node:crypto';
+import sharp from 'sharp';
+import { createAdmin, createImage, createUser, fixture, TestUser, unique } from './utils/factories';
+import { availableBackends } from './utils/faults/cluster';
+import { binary } from './utils/images';
+import { ADMIN_TOKEN, api, bearer, createTestApp, startTestWorker, testEnv, TestEnv } from './utils/test-app';
+
+/**
+ * A fixture photograph with one pixel of random colour, re-encoded as JPEG: a file of its own,
+ * so that no earlier job's work is reused for it and its derivatives are really computed.
+ */
+async function uniquePhoto(name = 'astronaut.jpg'): Promise<Buffer> {
+  const pixel = await sharp({
+    create: { width: 1, height: 1, channels: 3, background: { r: randomInt(256), g: randomInt(256), b: randomInt(256) } },
+  })
+    .png()
+    .toBuffer();
+  return sharp(fixture(name))
+    .composite([{ input: pixel, left: 0, top: 0 }])
+    .jpeg({ quality: 90 })
+    .toBuffer();
+}
+
+/** astronaut.jpg whose scan names Huffman tables the file never defines: its structure passes the upload check, its decode fails. */
+function undecodableJpeg(): Buffer {
+  const jpeg = Buffer.from(fixture('astronaut.jpg'));
+  const scan = jpeg.indexOf(Buffer.from([0xff, 0xda]));
+  for (let component = 0; component < jpeg[scan + 4]; component++) jpeg[scan + 6 + 2 * component] = 0x33;
+  return jpeg;
+}
+
+describe.each(availableBackends())('presets and derivatives by URL, queue on $name', (backend) => {
+  let app: NestExpressApplication;
+  let worker: INestApplicationContext;
+  let env: TestEnv;
+  let admin: TestUser;
+  let ada: TestUser;
+  let grace: TestUser;
+
+  beforeAll(async () => {
+    // Each queue backend on an installation of its own: no work done on the other to reuse.
+    env = testEnv({ DATABASE_URL: (await createSuiteDatabase(`derivatives_${backend.name}`)).url, REDIS_URL: backend.redisUrl });
+    app = await createTestApp(env);
+    worker = await startTestWorker(env);
+    admin = await createAdmin(app);
+    ada = await createUser(app);
+    grace = await createUser(app);
+  });
+
+  afterAll(async () => {
+    await worker?.close();
+    await app?.close();
+  });
+
+  const uploadPhoto = async (owner: TestUser, photo?: Buffer): Promise<{ id: number; bytes: number }> => {
+    const image = await createImage(app, owner);
+    const body = photo ?? (await uniquePhoto());
+    return (
+      await api(app).put(`/api/images/${image.id}/file`).set(bearer(owner.token)).set('Content-Type', 'image/jpeg').send(body).expect(200)
+    ).body;
+  };
+  const derivative = (
+    target: NestExpressApplication,
+    token: string,
+    imageId: number,
+    preset: string,
+    headers: Record<string, string> = {},
+  ) => api(target).get(`/api/images/${imageId}/derivatives/${preset}`).set(bearer(token)).set(headers).buffer(true).parse(binary);
+  const json = (body: Buffer) => JSON.parse(body.toString('utf8'));
+  const jobsOf = async (owner: TestUser, imageId: number) =>
+    ((await api(app).get('/api/jobs.json?n=all').set(bearer(owner.token)).expect(200)).body as Record<string, any>[]).filter(
+      (job) => job.image_id === imageId,
+    );
+  const imageOf = async (owner: TestUser, id: number) =>
+    (await api(app).get(`/api/images/${id}.json`).set(bearer(owner.token)).expect(200)).body;
+  const usage = async (owner: TestUser) => (await api(app).get('/api/users/me.json').set(bearer(owner.token)).expect(200)).body.usage;
+  const createPreset = async (body: Record<string, unknown>) =>
+    (await api(app).post('/api/presets.json').set(bearer(admin.token)).send(body).expect(201)).body;
+
+  describe('presets', () => {
+    it('are seeded, listed and read by any signed-in user', async () => {
+      const { body: list } = await api(app).get('/api/presets.json').set(bearer(ada.token)).expect(200);
+      expect(list.map((preset: { name: string }) => preset.name)).toEqual(
+        expect.arrayContaining(['thumb_256', 'medium_1024', 'square_512', 'large_2048', 'avatar_128', 'gray_1024']),
+      );
+      const { body: thumb } = await api(app).get('/api/presets/thumb_256.json').set(bearer(ada.token)).expect(200);
+      expect(thumb).toMatchObject({
+        name: 'thumb_256',
+        job_type: ['process', 'thumbnail', 'convert'],
+        params: { convert: { format: 'webp', quality: 80 } },
+      });
+      await api(app).get('/api/presets.json').expect(401);
+      const missing = await api(app).get('/api/presets/no_such_preset').set(bearer(ada.token)).expect(404);
+      expect(missing.body.error).toBe('No preset named "no_such_preset"');
+      await api(app).get('/api/presets/%00').set(bearer(ada.token)).expect(404);
+    });
+
+    it('are created, changed and deleted by admins only, their steps checked as a job’s', async () => {
+      const name = unique('p');
+      const body = { name, job_type: ['resize', 'convert'], params: { resize: { width: 300 }, convert: { format: 'auto' } } };
+      for (const token of [ada.token]) {
+        await api(app).post('/api/presets.json').set(bearer(token)).send(body).expect(403);
+        await api(app).put('/api/presets/thumb_256.json').set(bearer(token)).send({ description: 'mine' }).expect(403);
+        await api(app).delete('/api/presets/thumb_256.json').set(bearer(token)).expect(403);
+      }
+
+      const refused = async (sent: Record<string, unknown>, field: string) => {
+        const answer = await api(app).post('/api/presets.json').set(bearer(admin.token)).send(sent).expect(422);
+        expect(answer.body.details.map((detail: { field: string }) => detail.field)).toContain(field);
+      };
+      await refused({ ...body, job_type: ['nope'] }, 'job_type');
+      await refused({ ...body, params: { ...body.params, convert: { format: 'bmp' } } }, 'params.convert.format');
+      await refused({ ...body, params: { resize: {} } }, 'params.resize.width');
+      await refused({ ...body, params: { blur: { sigma: 2 } } }, 'params.blur');
+      await refused({ ...body, job_type: ['query', 'median'] }, 'job_type');
+      await refused({ ...body, name: 'Not A Name' }, 'name');
+      await refused({ ...body, name: 'thumb_256' }, 'name');
+      await refused({ name }, 'job_type');
+
+      const created = await createPreset(body);
+      expect(created).toMatchObject({
+        name,
+        description: null,
+        job_type: ['process', 'resize', 'convert'],
+        params: { resize: { width: 300 }, convert: { format: 'auto' } },
+      });
+
+      const changed = await api(app)
+        .put(`/api/presets/${name}.json`)
+        .set(bearer(admin.token))
+        .send({ description: 'For tests', job_type: ['thumbnail'] })
+        .expect(200);
+      expect(changed.body).toMatchObject({ name, description: 'For tests', job_type: ['process', 'thumbnail'], params: {} });
+      const paramsAlone = await api(app)
+        .put(`/api/presets/${name}.json`)
+        .set(bearer(admin.token))
+        .send({ params: { resize: { width: 10 } } })
+        .expect(422);
+      expect(paramsAlone.body.details).toEqual([
+        { field: 'job_type', message: 'Give job_type with params: they replace the steps together' },
+      ]);
+      await api(app)
+        .put(`/api/presets/${name}.json`)
+        .set(bearer(ADMIN_TOKEN))
+        .send({ job_type: ['rotate'] })
+        .expect(422);
+
+      await api(app).delete(`/api/presets/${name}.json`).set(bearer(admin.token)).expect(200);
+      await api(app).get(`/api/presets/${name}.json`).set(bearer(ada.token)).expect(404);
+    });
+  });
+
+  describe('derivatives', () => {
+    it('makes a cold derivative within the wait, serves it warm from the same job, and answers 304 to its ETag', async () => {
+      const photo = await uploadPhoto(ada);
+      const started = Date.now();
+      const cold = await derivative(app, ada.token, photo.id, 'thumb_256').expect(200);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(cold.headers['content-type']).toBe('image/webp');
+      expect(cold.headers.vary).toBeUndefined();
+      const metadata = await sharp(cold.body).metadata();
+      expect(metadata).toMatchObject({ format: 'webp', width: 256, height: 256 });
+
+      const [job] = await jobsOf(ada, photo.id);
+      expect(await jobsOf(ada, photo.id)).toHaveLength(1);
+      expect(job).toMatchObject({ status: 'completed', lane: 'interactive', job_type: ['process', 'thumbnail', 'convert'] });
+      const output = await imageOf(ada, job.outputs.at(-1));
+      expect(cold.headers.etag).toBe(`"${output.sha256}"`);
+      expect(Number(cold.headers['content-length'])).toBe(output.bytes);
+
+      const warm = await derivative(app, ada.token, photo.id, 'thumb_256').expect(200);
+      expect(warm.body.equals(cold.body)).toBe(true);
+      expect(await jobsOf(ada, photo.id)).toHaveLength(1);
+
+      const unchanged = await derivative(app, ada.token, photo.id, 'thumb_256', { 'If-None-Match': cold.headers.etag }).expect(304);
+      expect(unchanged.body.length).toBe(0);
+      await derivative(app, ada.token, photo.id, 'thumb_256', { 'If-None-Match': '"0000"' }).expect(200);
+
+      // An admin sees it too, and makes no new job for it.
+      await derivative(app, ADMIN_TOKEN, photo.id, 'thumb_256').expect(200);
+      expect(await jobsOf(ada, photo.id)).toHaveLength(1);
+
+      // Its file deleted, the derivative is made again, by a new job.
+      await api(app).delete(`/api/images/${output.id}.json`).set(bearer(ada.token)).expect(200);
+      const remade = await derivative(app, ada.token, photo.id, 'thumb_256').expect(200);
+      expect(remade.body.equals(cold.body)).toBe(true);
+      const jobs = await jobsOf(ada, photo.id);
+      expect(jobs).toHaveLength(2);
+      expect(jobs.find((made) => made.id !== job.id)).toMatchObject({ status: 'completed', reused_steps: [0] });
+    }, 60_000);
+
+    it('takes a bearer token, never the dashboard’s session cookie', async () => {
+      const photo = await uploadPhoto(ada);
+      const signedIn = await api(app)
+        .post('/api/sessions.json')
+        .send({ username: ada.username, password: ada.password, cookie: true })
+        .expect(200);
+      const cookie = [signedIn.headers['set-cookie'] ?? []]
+        .flat()
+        .find((line: string) => line.startsWith('darkroom_session='))!
+        .split(';')[0];
+      await api(app).get('/admin/queues').set('Cookie', cookie).expect(403);
+      await api(app).get(`/api/images/${photo.id}/derivatives/thumb_256`).set('Cookie', cookie).expect(401);
+      expect(await jobsOf(ada, photo.id)).toHaveLength(0);
+    });
+
+    it('refuses what it cannot make, saying what is wrong', async () => {
+      const photo = await uploadPhoto(ada);
+      const notYours = await derivative(app, grace.token, photo.id, 'thumb_256').expect(404);
+      expect(json(notYours.body).error).toBe(`No image with id ${photo.id}`);
+      const unknown = await derivative(app, ada.token, photo.id, 'no_such_preset').expect(404);
+      expect(json(unknown.body).error).toBe('No preset named "no_such_preset"');
+      const bare = await createImage(app, ada);
+      const noFile = await derivative(app, ada.token, bare.id, 'thumb_256').expect(409);
+      expect(json(noFile.body).error).toBe(`Image ${bare.id} has no stored file yet: upload it first (PUT /api/images/${bare.id}/file)`);
+      await derivative(app, ada.token, 0, 'thumb_256').expect(404);
+      await api(app).get(`/api/images/${photo.id}/derivatives/thumb_256`).expect(401);
+      expect(await jobsOf(ada, photo.id)).toHaveLength(0);
+
+      const full = await uploadPhoto(grace);
+      await api(app)
+        .put(`/api/users/${grace.id}.json`)
+        .set(bearer(ADMIN_TOKEN))
+        .send({ max_storage_bytes: (await usage(grace)).storage_bytes + 100 })
+        .expect(200);
+      const tooBig = await derivative(app, grace.token, full.id, 'medium_1024').expect(413);
+      expect(json(tooBig.body).error).toMatch(
+        /^Job \d+, making this derivative, failed: Storage quota exceeded: .*; make room, then request it again$/,
+      );
+      await api(app).put(`/api/users/${grace.id}.json`).set(bearer(ADMIN_TOKEN)).send({ max_storage_bytes: null }).expect(200);
+      await derivative(app, grace.token, full.id, 'medium_1024').expect(200);
+
+      const corrupt = await uploadPhoto(ada, undecodableJpeg());
+      const failed = await derivative(app, ada.token, corrupt.id, 'thumb_256').expect(422);
+      expect(json(failed.body).error).toMatch(new RegExp(`^Image ${corrupt.id} is corrupt: `));
+      const again = await derivative(app, ada.token, corrupt.id, 'thumb_256').expect(422);
+      expect(json(again.body).error).toMatch(new RegExp(`^Image ${corrupt.id} is corrupt: `));
+    }, 60_000);
+
+    it('lists the derivative’s images as outputs of the original and counts them; deleting the original leaves them, as any output', async () => {
+      const photo = await uploadPhoto(ada);
+      const before = await usage(ada);
+      await derivative(app, ada.token, photo.id, 'gray_1024').expect(200);
+      const [job] = await jobsOf(ada, photo.id);
+      expect(job.outputs).toHaveLength(3);
+      const outputs = await Promise.all(job.outputs.map((id: number) => imageOf(ada, id)));
+      for (const output of outputs) expect(output).toMatchObject({ original_id: photo.id, job_id: job.id, user_id: ada.id });
+      const { body: listed } = await api(app).get('/api/images.json?n=all').set(bearer(ada.token)).expect(200);
+      expect(listed.map((image: { id: number }) => image.id)).toEqual(expect.arrayContaining(job.outputs));
+      const outputBytes = outputs.reduce((sum, output) => sum + output.bytes, 0);
+      expect((await usage(ada)).storage_bytes - before.storage_bytes).toBe(outputBytes);
+      await derivative(app, grace.token, job.outputs[2], 'thumb_256').expect(404);
+
+      // Outputs outlive their original (images_original_id_fkey is ON DELETE SET NULL): so do a
+      // derivative's. Its entry goes with the original, and so does its URL.
+      await api(app).delete(`/api/images/${photo.id}.json`).set(bearer(ada.token)).expect(200);
+      for (const id of job.outputs) expect(await imageOf(ada, id)).toMatchObject({ original_id: null, job_id: job.id });
+      expect((await usage(ada)).storage_bytes).toBe(before.storage_bytes - photo.bytes + outputBytes);
+      await derivative(app, ada.token, photo.id, 'gray_1024').expect(404);
+    }, 60_000);
+
+    it('gives concurrent first requests one job', async () => {
+      const photo = await uploadPhoto(ada);
+      const answers = await Promise.all([1, 2, 3].map(() => derivative(app, ada.token, photo.id, 'square_512', { Accept: 'image/webp' })));
+      for (const answer of answers) {
+        expect(answer.status).toBe(200);
+        expect(answer.body.equals(answers[0].body)).toBe(true);
+      }
+      expect(await jobsOf(ada, photo.id)).toHaveLength(1);
+    }, 60_000);
+
+    it('makes a changed preset’s derivative anew, and serves the earlier file again for the earlier steps', async () => {
+      const name = unique('p');
+      await createPreset({ name, job_type: ['thumbnail', 'convert'], params: { convert: { format: 'webp', quality: 80 } } });
+      const photo = await uploadPhoto(ada);
+      const first = await derivative(app, ada.token, photo.id, name).expect(200);
+
+      const change = (quality: number) =>
+        api(app)
+          .put(`/api/presets/${name}.json`)
+          .set(bearer(admin.token))
+          .send({ job_type: ['thumbnail', 'convert'], params: { convert: { format: 'webp', quality } } })
+          .expect(200);
+      await change(20);
+      const second = await derivative(app, ada.token, photo.id, name).expect(200);
+      expect(second.body.equals(first.body)).toBe(false);
+      expect(second.headers.etag).not.toBe(first.headers.etag);
+      expect(second.body.length).toBeLessThan(first.body.length);
+      const jobs = await jobsOf(ada, photo.id);
+      expect(jobs).toHaveLength(2);
+      expect(jobs.map((job) => job.params.convert.quality).sort()).toEqual([20, 80]);
+
+      await change(80);
+      const third = await derivative(app, ada.token, photo.id, name).expect(200);
+      expect(third.body.equals(first.body)).toBe(true);
+      expect(await jobsOf(ada, photo.id)).toHaveLength(2);
+    }, 60_000);
+
+    it('chooses AVIF, WebP or JPEG from the Accept header for format "auto", with Vary: Accept', async () => {
+      const photo = await uploadPhoto(ada);
+      const cases: [string | undefined, string, string][] = [
+        ['image/avif,image/webp,image/apng,*/*;q=0.8', 'image/avif', 'heif'],
+        ['image/webp,*/*;q=0.8', 'image/webp', 'webp'],
+        ['*/*', 'image/jpeg', 'jpeg'],
+        [undefined, 'image/jpeg', 'jpeg'],
+        ['image/avif;q=0, image/webp', 'image/webp', 'webp'],
+      ];
+      for (const [accept, mime, format] of cases) {
+        const answer = await derivative(app, ada.token, photo.id, 'avatar_128', accept ? { Accept: accept } : {}).expect(200);
+        expect(answer.headers['content-type']).toBe(mime);
+        expect(answer.headers.vary).toBe('Accept');
+        expect(await sharp(answer.body).metadata()).toMatchObject({ format, width: 128, height: 128 });
+      }
+      // One job per format: the two JPEG requests, and the two WebP ones, shared theirs.
+      expect(await jobsOf(ada, photo.id)).toHaveLength(3);
+    }, 90_000);
+
+    it('answers 202 with the job’s URL and Retry-After when the job has not ended within DERIVATIVE_WAIT', async () => {
+      const impatient = await createTestApp({ ...env, DERIVATIVE_WAIT: '0.2' });
+      try {
+        await api(app).post('/api/queues/process/pause.json').set(bearer(ADMIN_TOKEN)).expect(200);
+        const photo = await uploadPhoto(ada);
+        const pending = await derivative(impatient, ada.token, photo.id, 'medium_1024', { Accept: 'image/webp' }).expect(202);
+        const body = json(pending.body);
+        expect(body).toEqual({ job_id: expect.any(Number), status: 'queued', job_url: `/api/jobs/${body.job_id}.json`, retry_after: 1 });
+        expect(pending.headers).toMatchObject({ 'retry-after': '1', location: `/api/jobs/${body.job_id}.json`, vary: 'Accept' });
+        const still = await derivative(impatient, ada.token, photo.id, 'medium_1024', { Accept: 'image/webp' }).expect(202);
+        expect(json(still.body).job_id).toBe(body.job_id);
+        await api(app).get(body.job_url).set(bearer(ada.token)).expect(200);
+
+        await api(app).post('/api/queues/process/resume.json').set(bearer(ADMIN_TOKEN)).expect(200);
+        const made = await derivative(app, ada.token, photo.id, 'medium_1024', { Accept: 'image/webp' }).expect(200);
+        expect(made.headers['content-type']).toBe('image/webp');
+        expect(await sharp(made.body).metadata()).toMatchObject({ format: 'webp', width: 1024, height: 1024 });
+        expect((await jobsOf(ada, photo.id)).map((job) => job.id)).toEqual([body.job_id]);
+      } finally {
+        await api(app).post('/api/queues/process/resume.json').set(bearer(ADMIN_TOKEN));
+        await impatient.close();
+      }
+    }, 60_000);
+  });
+});
+
+describe('derivatives on S3 storage, streamed through the API', () => {
+  const BUCKET = 'darkroom-derivatives';
+  let app: NestExpressApplication;
+  let worker: INestApplicationContext;
+  let s3: { endpoint: string; stop(): Promise<void> } | undefined;
+  let ada: TestUser;
+
+  beforeAll(async () => {
+    s3 = await startS3Server(BUCKET);
+    const env = testEnv({
+      DATABASE_URL: (await createSuiteDatabase('derivatives_s3')).url,
+      STORAGE: 's3',
+      S3_BUCKET: BUCKET,
+      S3_ENDPOINT: s3.endpoint,
+      S3_ACCESS_KEY_ID: 'S3RVER',
+      S3_SECRET_ACCESS_KEY: 'S3RVER',
+    });
+    app = await createTestApp(env);
+    worker = await startTestWorker(env);
+    ada = await createUser(app);
+  });
+
+  afterAll(async () => {
+    await worker?.close();
+    await app?.close();
+    await s3?.stop();
+  });
+
+  it('makes a derivative cold, serves it warm from the bucket with its ETag, and answers 304 to it', async () => {
+    const image = await createImage(app, ada);
+    await api(app)
+      .put(`/api/images/${image.id}/file`)
+      .set(bearer(ada.token))
+      .set('Content-Type', 'image/jpeg')
+      .send(await uniquePhoto())
+      .expect(200);
+    const get = (headers: Record<string, string> = {}) =>
+      api(app).get(`/api/images/${image.id}/derivatives/square_512`).set(bearer(ada.token)).set(headers).buffer(true).parse(binary);
+    const cold = await get({ Accept: 'image/webp' }).expect(200);
+    expect(await sharp(cold.body).metadata()).toMatchObject({ format: 'webp', width: 512, height: 512 });
+    const warm = await get({ Accept: 'image/webp' }).expect(200);
+    expect(warm.body.equals(cold.body)).toBe(true);
+    expect(warm.headers.etag).toBe(cold.headers.etag);
+    const { body: jobs } = await api(app).get('/api/jobs.json').set(bearer(ada.token)).expect(200);
+    expect(jobs.filter((job: { image_id: number }) => job.image_id === image.id)).toHaveLength(1);
+    const output = (
+      await api(app)
+        .get(`/api/images/${jobs[0].outputs.at(-1)}.json`)
+        .set(bearer(ada.token))
+        .expect(200)
+    ).body;
+    expect(cold.headers.etag).toBe(`"${output.sha256}"`);
+    await get({ Accept: 'image/webp', 'If-None-Match': cold.headers.etag }).expect(304);
+  }, 60_000);
+});
