@@ -21,6 +21,7 @@ import { JobStarts1796910000000 } from './1796910000000-JobStarts';
 import { Placeholders1797000000000 } from './1797000000000-Placeholders';
 import { Presets1797100000000 } from './1797100000000-Presets';
 import { FileStoredAt1797200000000 } from './1797200000000-FileStoredAt';
+import { UrlSigningKey1797300000000 } from './1797300000000-UrlSigningKey';
 
 /** Every migration, in order. `npm run migration:generate` writes new ones; list them here. */
 export const migrations = [
@@ -47,4 +48,5 @@ export const migrations = [
   Placeholders1797000000000,
   Presets1797100000000,
   FileStoredAt1797200000000,
+  UrlSigningKey1797300000000,
 ];

@@ -11,6 +11,7 @@ import { JobsModule } from './jobs/jobs.module';
 import { JobEventsModule } from './events/job-events.module';
 import { DashboardModule } from './dashboard/dashboard.module';
 import { DerivativesModule } from './derivatives/derivatives.module';
+import { SignedUrlsModule } from './signed-urls/signed-urls.module';
 import { HealthModule } from './health/health.module';
 import { MetricsApiModule } from './metrics/metrics-api.module';
 import { PresetsModule } from './presets/presets.module';
@@ -44,6 +45,7 @@ export class AppModule {
         JobsModule,
         PresetsModule,
         DerivativesModule,
+        SignedUrlsModule,
         QueuesModule,
         DashboardModule,
         HealthModule,

@@ -53,8 +53,9 @@ describe('API docs', () => {
       'DELETE /api/presets/{name}',
       'GET /api/images/{id}/derivatives/{preset}',
     ];
+    const signedUrls = ['POST /api/images/{id}/derivatives/{preset}/url', 'GET /r/{signature}/{preset}/{id}'];
     expect(operations).toEqual(
-      [...expected, ...sessions, ...files, ...events, ...injector, ...health, ...webhooks, ...queues, ...presets].sort(),
+      [...expected, ...sessions, ...files, ...events, ...injector, ...health, ...webhooks, ...queues, ...presets, ...signedUrls].sort(),
     );
     expect(spec.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'opaque token' });
     // Swagger UI shows bearerFormat beside the scheme: the tokens are opaque, not JWTs.

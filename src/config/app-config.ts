@@ -394,6 +394,24 @@ export class AppConfig {
   @Max(65535, { message: 'WORKER_METRICS_PORT must be an integer between 0 (off) and 65535' })
   WORKER_METRICS_PORT: number;
 
+  /**
+   * The key that signs public derivative URLs (`/r/...`), at least 32 characters. Unset: the
+   * installation's own random key, made by its migration and kept in the database, so that every
+   * node checks every URL alike.
+   */
+  @Expose()
+  @IsOptional()
+  @IsString()
+  @MinLength(32, { message: 'URL_SIGNING_KEY must be at least 32 characters long' })
+  URL_SIGNING_KEY?: string;
+
+  /** Keys that signed URLs before a rotation, comma-separated: URLs they signed are still accepted. */
+  @Expose()
+  @Transform(({ value }) => keyList(value))
+  @IsString({ each: true })
+  @MinLength(32, { each: true, message: 'URL_SIGNING_KEY_PREVIOUS must list keys of at least 32 characters, comma-separated' })
+  URL_SIGNING_KEY_PREVIOUS: string[];
+
   /** Express's `trust proxy`: false, true, a number of hops, or a list of addresses and subnets. */
   @Expose()
   @Transform(({ value }) => trustProxy(value))
@@ -420,6 +438,16 @@ function flag(value: unknown): unknown {
   if (text === '' || text === 'false' || text === '0') return false;
   if (text === 'true' || text === '1') return true;
   return value;
+}
+
+/** A comma-separated list, blanks dropped. */
+function keyList(value: unknown): string[] {
+  return value === undefined
+    ? []
+    : String(value)
+        .split(',')
+        .map((key) => key.trim())
+        .filter((key) => key !== '');
 }
 
 /** A rate limit, in requests a minute: 0 turns it off. */

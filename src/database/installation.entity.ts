@@ -19,4 +19,8 @@ export class Installation {
   /** The S3 bucket; null for local storage, whose directory each machine names for itself. */
   @Column({ type: 'text', nullable: true })
   storageLocation: string | null;
+
+  /** Signs public derivative URLs when URL_SIGNING_KEY is unset (64 hex characters). */
+  @Column({ type: 'text', select: false })
+  urlSigningKey: string;
 }

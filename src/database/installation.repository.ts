@@ -37,6 +37,19 @@ export class InstallationRepository {
     return (await this.first()).id;
   }
 
+  /** The installation's own URL-signing key (the column is left out of ordinary reads). */
+  async urlSigningKey(): Promise<string> {
+    const row = await this.dataSource
+      .getRepository(Installation)
+      .createQueryBuilder('installation')
+      .select('installation.urlSigningKey', 'key')
+      .orderBy('installation.createdAt', 'ASC')
+      .limit(1)
+      .getRawOne<{ key: string }>();
+    if (!row) throw new Error('The database has no installation id: run the migrations first');
+    return row.key;
+  }
+
   async storageClaim(): Promise<StorageClaim> {
     const installation = await this.first();
     return { installationId: installation.id, kind: installation.storageKind, location: installation.storageLocation };

@@ -1,5 +1,5 @@
-import { Controller, Get, Headers, Param, Res, StreamableFile } from '@nestjs/common';
-import type { Response } from 'express';
+import { Controller, Get, Param, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import {
   ApiAcceptedResponse,
   ApiBearerAuth,
@@ -17,10 +17,9 @@ import { ParseIdPipe } from '../common/parse-id.pipe';
 import { CurrentPrincipal } from '../identity/current-principal.decorator';
 import { Principal } from '../identity/principal';
 import { DerivativesService } from './derivatives.service';
-import { DerivativePendingDto, jobUrl } from './dto/derivative-pending.dto';
-
-/** Seconds a client is told to wait before asking again for a derivative still being made: its next request waits DERIVATIVE_WAIT itself. */
-const RETRY_AFTER_SECONDS = 1;
+import { ImageFilesService } from '../images/image-files.service';
+import { CLAIMED_ELSEWHERE, DerivativeBody, sendDerivative } from './derivative-response';
+import { DerivativePendingDto } from './dto/derivative-pending.dto';
 
 const errorContent = (error: string) => ({
   'application/json': { schema: { $ref: getSchemaPath(ErrorResponseDto) }, example: { error, details: [] } },
@@ -31,7 +30,10 @@ const errorContent = (error: string) => ({
 @ApiExtraModels(ErrorResponseDto, DerivativePendingDto)
 @Controller('api/images')
 export class DerivativesController {
-  constructor(private readonly derivatives: DerivativesService) {}
+  constructor(
+    private readonly derivatives: DerivativesService,
+    private readonly files: ImageFilesService,
+  ) {}
 
   @Get(':id/derivatives/:preset')
   @ApiOperation({
@@ -70,38 +72,17 @@ export class DerivativesController {
   @ApiResponse({
     status: 503,
     description: 'Another request was creating the derivative’s job and had not recorded it within DERIVATIVE_WAIT; ask again.',
-    content: errorContent('Another request is creating this derivative’s job; ask again shortly'),
+    content: errorContent(CLAIMED_ELSEWHERE),
   })
-  async derivative(
+  derivative(
     @CurrentPrincipal() principal: Principal,
     @Param('id', new ParseIdPipe('image')) id: number,
     @Param('preset') preset: string,
-    @Headers('accept') accept: string | undefined,
-    @Headers('if-none-match') ifNoneMatch: string | undefined,
+    @Req() request: Request,
     @Res({ passthrough: true }) response: Response,
-  ): Promise<StreamableFile | DerivativePendingDto | { error: string; details: [] } | undefined> {
-    const answer = await this.derivatives.serve(principal, id, preset, accept);
-    if (answer.negotiated) response.setHeader('Vary', 'Accept');
-    if (answer.kind === 'claimed_elsewhere') {
-      response.status(503).setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
-      return { error: 'Another request is creating this derivative’s job; ask again shortly', details: [] };
-    }
-    if (answer.kind === 'pending') {
-      response.status(202).setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
-      response.setHeader('Location', jobUrl(answer.job.id));
-      return DerivativePendingDto.from(answer.job, RETRY_AFTER_SECONDS);
-    }
-    const { file } = answer;
-    response.setHeader('ETag', file.etag);
-    if (ifNoneMatch === file.etag) {
-      file.stream.destroy();
-      response.status(304);
-      return undefined;
-    }
-    return new StreamableFile(file.stream, {
-      type: file.mime,
-      length: file.bytes,
-      disposition: `inline; filename="${id}-${preset}.${file.filename.split('.').pop()}"`,
-    });
+  ): Promise<DerivativeBody> {
+    return this.derivatives
+      .serve(principal, id, preset, request.headers.accept)
+      .then((answer) => sendDerivative(answer, `${id}-${preset}`, request, response, this.files, 'private, no-cache'));
   }
 }

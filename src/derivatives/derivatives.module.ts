@@ -12,5 +12,6 @@ import { DerivativesService } from './derivatives.service';
   imports: [PresetsModule, ImagesModule, JobsModule, JobEventsModule],
   controllers: [DerivativesController],
   providers: [DerivativesService, DerivativesRepository],
+  exports: [DerivativesService],
 })
 export class DerivativesModule {}

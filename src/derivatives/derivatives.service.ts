@@ -183,7 +183,7 @@ export class DerivativesService {
    */
   private async outputOf(principal: Principal, job: Job): Promise<ImageFileDownload | null> {
     if (job.outputImageIds.length !== job.jobType.length - 1) return null;
-    return this.imageFiles.openFile(principal, job.outputImageIds.at(-1)!).catch((error: unknown) => {
+    return this.imageFiles.findFile(principal, job.outputImageIds.at(-1)!).catch((error: unknown) => {
       if (error instanceof NotFoundException) return null;
       throw error;
     });

@@ -14,7 +14,7 @@ import * as ts from 'typescript';
 const SRC = resolve(__dirname, '..');
 const WORKER = join(SRC, 'worker');
 const PIPELINES = join(SRC, 'pipelines');
-const HTTP_RESOURCES = ['images', 'users', 'jobs', 'job-types', 'image-types', 'auth', 'presets', 'derivatives'];
+const HTTP_RESOURCES = ['images', 'users', 'jobs', 'job-types', 'image-types', 'auth', 'presets', 'derivatives', 'signed-urls'];
 
 interface Import {
   specifier: string;
