@@ -22,6 +22,7 @@ import { Placeholders1797000000000 } from './1797000000000-Placeholders';
 import { Presets1797100000000 } from './1797100000000-Presets';
 import { FileStoredAt1797200000000 } from './1797200000000-FileStoredAt';
 import { UrlSigningKey1797300000000 } from './1797300000000-UrlSigningKey';
+import { EagerPresets1797400000000 } from './1797400000000-EagerPresets';
 
 /** Every migration, in order. `npm run migration:generate` writes new ones; list them here. */
 export const migrations = [
@@ -49,4 +50,5 @@ export const migrations = [
   Presets1797100000000,
   FileStoredAt1797200000000,
   UrlSigningKey1797300000000,
+  EagerPresets1797400000000,
 ];

@@ -300,6 +300,89 @@ describe.each(availableBackends())('presets and derivatives by URL, queue on $na
       expect(await jobsOf(ada, photo.id)).toHaveLength(2);
     }, 60_000);
 
+    it('makes the presets an upload names at once, one interactive job each, which the first request then finds', async () => {
+      const { body: image } = await api(app)
+        .post('/api/images.json')
+        .set(bearer(ada.token))
+        .field('presets', 'thumb_256, avatar_128')
+        .attach('file', await uniquePhoto(), 'photo.jpg')
+        .expect(201);
+      const made = await jobsOf(ada, image.id);
+      expect(made.map((job) => job.job_type.slice(1).join(',')).sort()).toEqual(['resize,convert', 'thumbnail,convert']);
+      for (const job of made) expect(job.lane).toBe('interactive');
+      // format "auto" becomes WebP with no request to negotiate with.
+      expect(made.find((job) => job.job_type[1] === 'resize')!.params.convert).toMatchObject({ format: 'webp' });
+
+      const thumb = await derivative(app, ada.token, image.id, 'thumb_256').expect(200);
+      expect(thumb.headers['content-type']).toBe('image/webp');
+      const avatar = await derivative(app, ada.token, image.id, 'avatar_128', { Accept: 'image/webp' }).expect(200);
+      expect(await sharp(avatar.body).metadata()).toMatchObject({ format: 'webp', width: 128, height: 128 });
+      expect(await jobsOf(ada, image.id)).toHaveLength(2);
+    }, 60_000);
+
+    it('keeps the presets a JSON create names until its file arrives, and makes those of its image type', async () => {
+      const { body: record } = await api(app)
+        .post('/api/images.json')
+        .set(bearer(ada.token))
+        .send({ presets: ['thumb_256'] })
+        .expect(201);
+      expect(await jobsOf(ada, record.id)).toHaveLength(0);
+      await api(app)
+        .put(`/api/images/${record.id}/file`)
+        .set(bearer(ada.token))
+        .set('Content-Type', 'image/jpeg')
+        .send(await uniquePhoto())
+        .expect(200);
+      expect((await jobsOf(ada, record.id)).map((job) => job.job_type)).toEqual([['process', 'thumbnail', 'convert']]);
+
+      const typeName = unique('t');
+      const { body: type } = await api(app)
+        .post('/api/image_types.json')
+        .set(bearer(admin.token))
+        .send({ type_name: typeName, presets: ['gray_1024'] })
+        .expect(201);
+      expect(type.presets).toEqual(['gray_1024']);
+      const { body: typed } = await api(app)
+        .post('/api/images.json')
+        .set(bearer(ada.token))
+        .field('image_type', typeName)
+        .attach('file', await uniquePhoto(), 'photo.jpg')
+        .expect(201);
+      expect((await jobsOf(ada, typed.id)).map((job) => job.job_type)).toEqual([['process', 'grayscale', 'resize', 'convert']]);
+    }, 60_000);
+
+    it('refuses presets that do not exist, storing nothing', async () => {
+      const before = (await api(app).get('/api/images.json?n=all').set(bearer(grace.token)).expect(200)).body.length;
+      const unknown = await api(app)
+        .post('/api/images.json')
+        .set(bearer(grace.token))
+        .field('presets', 'thumb_256,no_such_preset')
+        .attach('file', await uniquePhoto(), 'photo.jpg')
+        .expect(422);
+      expect(unknown.body.details).toEqual([
+        { field: 'presets', message: expect.stringMatching(/"no_such_preset" is not a preset; known: .*thumb_256/) },
+      ]);
+      const malformed = await api(app)
+        .post('/api/images.json')
+        .set(bearer(grace.token))
+        .send({ presets: ['Thumb 256'] })
+        .expect(422);
+      expect(malformed.body.details[0].field).toBe('presets');
+      const tooMany = await api(app)
+        .post('/api/images.json')
+        .set(bearer(grace.token))
+        .send({ presets: Array.from({ length: 9 }, (_, i) => `p${i}`) })
+        .expect(422);
+      expect(tooMany.body.details[0].message).toMatch(/at most 8/);
+      expect((await api(app).get('/api/images.json?n=all').set(bearer(grace.token)).expect(200)).body).toHaveLength(before);
+      const badType = await api(app)
+        .post('/api/image_types.json')
+        .set(bearer(admin.token))
+        .send({ type_name: unique('t'), presets: ['no_such_preset'] })
+        .expect(422);
+      expect(badType.body.details[0].field).toBe('presets');
+    });
+
     it('chooses AVIF, WebP or JPEG from the Accept header for format "auto", with Vary: Accept', async () => {
       const photo = await uploadPhoto(ada);
       const cases: [string | undefined, string, string][] = [

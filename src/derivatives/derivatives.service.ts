@@ -1,11 +1,13 @@
-import { BadGatewayException, ConflictException, Injectable, NotFoundException } from '@nestjs/common';
+import { BadGatewayException, ConflictException, Injectable, Logger, NotFoundException, OnModuleInit } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { invalidField } from '../common/api-errors';
 import { AppConfig } from '../config/app-config';
 import { JobEventHub } from '../events/job-event-hub';
 import { Principal } from '../identity/principal';
 import { ImageFileDownload, ImageFilesService } from '../images/image-files.service';
+import type { Image } from '../images/image.entity';
 import { ImagesService } from '../images/images.service';
+import { OriginalStoredHooks } from '../images/original-stored.hooks';
 import { Job, JOB_LANE, JOB_STATUS } from '../job-runs/job.entity';
 import { JobsService } from '../jobs/jobs.service';
 import { QuotaExceededError } from '../common/quota-exceeded.error';
@@ -17,6 +19,13 @@ import { type EncoderSettings, stepsKey } from '../work-reuse/work-key';
 import { DerivativesRepository } from './derivatives.repository';
 
 const ENDED = new Set<string>([JOB_STATUS.completed, JOB_STATUS.failed, JOB_STATUS.cancelled]);
+
+/**
+ * What an eager derivative's `format: "auto"` becomes, with no request to negotiate with: WebP,
+ * which every current browser and mobile platform decodes. A later request whose Accept header
+ * chooses AVIF or JPEG makes that format on demand.
+ */
+const EAGER_ACCEPT = 'image/webp';
 
 /**
  * How many jobs one request looks for the derivative's file in: when the job it waited for, or
@@ -46,7 +55,8 @@ export type DerivativeAnswer = {
  * for the request, so concurrent first requests share one job and a changed preset makes anew.
  */
 @Injectable()
-export class DerivativesService {
+export class DerivativesService implements OnModuleInit {
+  private readonly logger = new Logger(DerivativesService.name);
   private readonly settings: EncoderSettings;
 
   constructor(
@@ -56,9 +66,41 @@ export class DerivativesService {
     private readonly imageFiles: ImageFilesService,
     private readonly jobs: JobsService,
     private readonly hub: JobEventHub,
+    private readonly originalStored: OriginalStoredHooks,
     private readonly config: AppConfig,
   ) {
     this.settings = { pngCompression: config.PNG_COMPRESSION };
+  }
+
+  onModuleInit(): void {
+    this.originalStored.register((image) => this.makeEager(image));
+  }
+
+  /**
+   * Eager derivatives: as soon as an original is stored, a job for each preset its upload or its
+   * image type names, registered as a derivative, so that the first GET finds it made or being
+   * made. One interactive job per preset: a job is one chain of steps, each on the last one's
+   * output, and presets each start from the original. A preset whose derivative already has a job
+   * (or a request creating one) is left to it. A failure (a preset deleted since, a quota) costs
+   * only that derivative, which its first request then makes: the upload has succeeded.
+   */
+  async makeEager(image: Image): Promise<void> {
+    const names = [...new Set([...image.eagerPresets, ...(image.imageType?.presets ?? [])])];
+    if (names.length === 0) return;
+    const principal = Principal.adminToken();
+    for (const name of names) {
+      try {
+        const preset = await this.presets.findOne(name);
+        const resolved = resolvePresetSteps({ sequence: preset.jobType, params: preset.params }, EAGER_ACCEPT);
+        const key = stepsKey(resolved.spec.steps, resolved.autoFormat, this.settings);
+        const entry = await this.derivatives.jobOrClaim(image.id, key);
+        if (entry.kind === 'claimed') await this.createUnder(principal, image.id, image.userId, key, entry.claim, resolved);
+      } catch (error) {
+        this.logger.warn(
+          `Image ${image.id}: the eager derivative "${name}" was not started (${(error as Error).message}); its first request makes it`,
+        );
+      }
+    }
   }
 
   async serve(principal: Principal, imageId: number, presetName: string, accept: string | undefined): Promise<DerivativeAnswer> {

@@ -9,6 +9,10 @@ export class ImageType {
   @Column({ type: 'varchar', length: 64 })
   typeName: string;
 
+  /** Presets made as soon as an image of this type has its original stored. */
+  @Column({ type: 'varchar', length: 64, array: true, default: '{}' })
+  presets: string[];
+
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;
 

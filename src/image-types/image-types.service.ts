@@ -7,6 +7,7 @@ import { findSelected } from '../common/selection/apply-selection';
 import { Selection } from '../pipelines/selection';
 import { CreateImageTypeDto } from './dto/create-image-type.dto';
 import { UpdateImageTypeDto } from './dto/update-image-type.dto';
+import { PresetsService } from '../presets/presets.service';
 import { ImageType } from './image-type.entity';
 
 /** How many known names an error about an unknown image type lists. */
@@ -14,7 +15,10 @@ const MAX_NAMES_SHOWN = 30;
 
 @Injectable()
 export class ImageTypesService {
-  constructor(@InjectRepository(ImageType) private readonly imageTypes: Repository<ImageType>) {}
+  constructor(
+    @InjectRepository(ImageType) private readonly imageTypes: Repository<ImageType>,
+    private readonly presets: PresetsService,
+  ) {}
 
   findAll(selection: Selection): Promise<ImageType[]> {
     return findSelected(this.imageTypes, selection);
@@ -44,9 +48,10 @@ export class ImageTypesService {
     throw invalidField(field, `image_type ${JSON.stringify(name)} is not an image type; known: ${shown.join(', ')}`);
   }
 
-  create(principal: Principal, dto: CreateImageTypeDto): Promise<ImageType> {
+  async create(principal: Principal, dto: CreateImageTypeDto): Promise<ImageType> {
     principal.requireAdmin('create image types');
-    return this.imageTypes.save(this.imageTypes.create({ typeName: dto.type_name }));
+    await this.presets.assertExist(dto.presets ?? [], 'presets');
+    return this.imageTypes.save(this.imageTypes.create({ typeName: dto.type_name, presets: dto.presets ?? [] }));
   }
 
   async update(principal: Principal, id: number, dto: UpdateImageTypeDto): Promise<ImageType> {
@@ -54,6 +59,10 @@ export class ImageTypesService {
     assertBodyIdMatches(dto.id, id);
     const imageType = await this.findOne(id);
     if (dto.type_name !== undefined) imageType.typeName = dto.type_name;
+    if (dto.presets !== undefined) {
+      await this.presets.assertExist(dto.presets, 'presets');
+      imageType.presets = dto.presets;
+    }
     return this.imageTypes.save(imageType);
   }
 

@@ -17,6 +17,7 @@ import { formatOf } from '../pipelines/image-formats';
 import { ImageUploadService, StoredImageFile } from './image-upload.service';
 import { Image } from './image.entity';
 import { ImagesService } from './images.service';
+import { OriginalStoredHooks } from './original-stored.hooks';
 import { readMultipartUpload } from './multipart-upload';
 
 const PRESIGNED_URL_SECONDS = 900;
@@ -45,6 +46,7 @@ export class ImageFilesService {
     private readonly uploads: ImageUploadService,
     private readonly storage: StorageDriver,
     private readonly files: FileReferences,
+    private readonly originalStored: OriginalStoredHooks,
   ) {}
 
   /** `POST /api/images` as multipart/form-data: the record and its file in one request. */
@@ -54,15 +56,18 @@ export class ImageFilesService {
     // someone else, named in the form: only the exact check, once the owner is known.)
     if (principal.userId !== null && !principal.isAdmin) await this.records.precheckStorage(principal.userId, null);
     const { fields, file } = await readMultipartUpload(request, (stream) => this.uploads.store(stream));
+    let image: Image;
     try {
       const dto = plainToInstance(CreateImageDto, formValues(fields));
       const errors = await validate(dto, BODY_VALIDATION);
       if (errors.length > 0) throw invalidFields(validationDetails(errors));
-      return await this.records.create(principal, dto, file);
+      image = await this.records.create(principal, dto, file);
     } catch (error) {
       await this.storage.delete(file.key);
       throw error;
     }
+    await this.originalStored.run(image);
+    return image;
   }
 
   /** `PUT /api/images/:id/file`: stores the body as the image's original. */
@@ -162,7 +167,9 @@ export class ImageFilesService {
       throw error;
     }
     if (replaced && replaced !== file.key) await this.deleteFile(replaced);
-    return this.records.findOne(principal, image.id);
+    const recorded = await this.records.findOne(principal, image.id);
+    await this.originalStored.run(recorded);
+    return recorded;
   }
 
   /**

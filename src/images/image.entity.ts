@@ -119,6 +119,10 @@ export class Image {
   @Column({ type: 'timestamptz', nullable: true, insert: false, update: false })
   fileStoredAt: Date | null;
 
+  /** Presets to make as soon as the original is stored (an upload named them); kept, not cleared. */
+  @Column({ type: 'varchar', length: 64, array: true, default: '{}' })
+  eagerPresets: string[];
+
   /** Loaded by queries that join it: the histogram this image's step computed, if any. */
   histogram?: Histogram | null;
 

@@ -8,6 +8,7 @@ import { assertStorageAfterWrite, precheckStorage, quotaDefaults } from '../quot
 import { ImageType } from '../image-types/image-type.entity';
 import { ImageTypesService } from '../image-types/image-types.service';
 import { JobRepository } from '../job-runs/job.repository';
+import { PresetsService } from '../presets/presets.service';
 import { ORIGINAL_IMAGE_TYPE } from '../job-types/operation-catalog';
 import { CreateImageDto } from './dto/create-image.dto';
 import { UpdateImageDto } from './dto/update-image.dto';
@@ -28,6 +29,7 @@ export class ImagesService {
     private readonly images: ImageRepository,
     private readonly imageTypes: ImageTypesService,
     private readonly jobRows: JobRepository,
+    private readonly presets: PresetsService,
     private readonly config: AppConfig,
   ) {}
 
@@ -61,12 +63,14 @@ export class ImagesService {
     const imageType = (await this.resolveImageType(dto)) ?? (file ? await this.imageTypes.findByName(ORIGINAL_IMAGE_TYPE) : null);
     const originalId =
       dto.original_id === undefined ? null : (await this.requireOwned(principal, dto.original_id, userId, 'original_id')).id;
+    await this.presets.assertExist(dto.presets ?? [], 'presets');
     const image = await this.images.transaction(async (manager) => {
       const inserted = await this.images.insert(manager, {
         status: file ? IMAGE_STATUS.originalStored : IMAGE_STATUS.created,
         userId,
         imageTypeId: imageType?.id ?? null,
         originalId,
+        eagerPresets: dto.presets ?? [],
         ...(file ? fileColumns(file) : {}),
       });
       if (file) await assertStorageAfterWrite(manager, userId, quotaDefaults(this.config), file.bytes, 'this file');

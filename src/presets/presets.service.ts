@@ -16,6 +16,19 @@ export class PresetsService {
     return this.presets.list();
   }
 
+  /** Refuses `names` as the value of `field` unless each names a preset. */
+  async assertExist(names: string[], field: string): Promise<void> {
+    if (names.length === 0) return;
+    const known = new Set((await this.presets.list()).map((preset) => preset.name));
+    const missing = names.filter((name) => !known.has(name));
+    if (missing.length > 0) {
+      throw invalidField(
+        field,
+        `${missing.map((name) => JSON.stringify(name)).join(', ')} ${missing.length > 1 ? 'are' : 'is'} not a preset; known: ${[...known].join(', ')}`,
+      );
+    }
+  }
+
   async findOne(name: string): Promise<Preset> {
     const preset = STEP_PATTERN.test(name) ? await this.presets.findByName(name) : null;
     if (!preset) throw new NotFoundException(`No preset named ${JSON.stringify(name)}`);

@@ -1,5 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, Length, Matches } from 'class-validator';
+import { IsPresetNames } from '../../presets/preset-names';
 import { IsId } from '../../common/is-int-in-range.decorator';
 import { TYPE_NAME_PATTERN } from './create-image-type.dto';
 
@@ -15,4 +16,7 @@ export class UpdateImageTypeDto {
   @Length(1, 64)
   @Matches(TYPE_NAME_PATTERN, { message: 'type_name may contain only lower-case letters, digits, "_" and "-"' })
   type_name?: string;
+
+  @IsPresetNames('Presets made as soon as an image of this type has its original stored.')
+  presets?: string[];
 }

@@ -2,6 +2,7 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, Length } from 'class-validator';
 import { IsId } from '../../common/is-int-in-range.decorator';
 import { IsStorableText } from '../../common/is-storable-text.decorator';
+import { IsPresetNames } from '../../presets/preset-names';
 
 export class CreateImageDto {
   @ApiPropertyOptional({ description: 'Owner; defaults to you. Only admins may name another user.' })
@@ -25,4 +26,9 @@ export class CreateImageDto {
   @IsOptional()
   @IsId()
   original_id?: number;
+
+  @IsPresetNames(
+    'Presets to make as soon as the original is stored (GET /api/images/:id/derivatives/:preset then finds them made). A multipart form gives them comma-separated.',
+  )
+  presets?: string[];
 }
