@@ -99,7 +99,21 @@ describe('API docs', () => {
     expect(spec.paths['/api/presets'].get.description).toMatch(/thumb_256.*medium_1024.*square_512/);
     const derivative = spec.paths['/api/images/{id}/derivatives/{preset}'].get;
     expect(derivative.security).toEqual([{ bearer: [] }]);
-    expect(Object.keys(derivative.responses).sort()).toEqual(['200', '202', '304', '401', '404', '409', '413', '422', '429', '502', '503']);
+    expect(Object.keys(derivative.responses).sort()).toEqual([
+      '200',
+      '202',
+      '206',
+      '304',
+      '401',
+      '404',
+      '409',
+      '413',
+      '416',
+      '422',
+      '429',
+      '502',
+      '503',
+    ]);
     expect(derivative.responses['202'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/DerivativePendingDto' });
   });
 

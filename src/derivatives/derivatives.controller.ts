@@ -44,7 +44,7 @@ export class DerivativesController {
       '(10 s) for it: the file, or 202 with the job’s URL (Location) and Retry-After. Later requests, and concurrent ones, ' +
       'share that job and get its file. A preset whose convert step has `format: "auto"` answers AVIF, WebP or JPEG as the ' +
       'Accept header allows (`Vary: Accept`). A changed preset makes its derivatives anew. ETag is the file’s sha256; ' +
-      'If-None-Match with it answers 304.',
+      'If-None-Match with it answers 304; a single byte Range answers 206 (416 past the end).',
   })
   @ApiParam({ name: 'preset', example: 'thumb_256', description: 'A preset’s name (GET /api/presets.json)' })
   @ApiProduces('image/webp', 'image/avif', 'image/jpeg', 'image/png')
@@ -57,8 +57,9 @@ export class DerivativesController {
     },
     content: { 'application/json': { schema: { $ref: getSchemaPath(DerivativePendingDto) } } },
   })
+  @ApiResponse({ status: 206, description: 'The bytes of the one range asked for, with `Content-Range`.' })
   @ApiResponse({ status: 304, description: 'If-None-Match named the file’s ETag.' })
-  @ApiErrorResponses(401, 404, 409, 413, 422)
+  @ApiErrorResponses(401, 404, 409, 413, 416, 422)
   @ApiResponse({
     status: 429,
     description: 'Your jobs in progress are at their quota: the derivative’s job could not be created.',

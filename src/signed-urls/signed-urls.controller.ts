@@ -63,7 +63,9 @@ export class PublicDerivativesController {
   @ApiProduces('image/webp', 'image/avif', 'image/jpeg', 'image/png')
   @ApiOkResponse({ schema: { type: 'string', format: 'binary' } })
   @ApiResponse({ status: 202, description: 'Not made within DERIVATIVE_WAIT: ask again after Retry-After seconds.' })
-  @ApiErrorResponses(403, 404, 409, 422)
+  @ApiResponse({ status: 206, description: 'The bytes of the one range asked for, with `Content-Range`.' })
+  @ApiResponse({ status: 304, description: 'Unchanged since the `ETag` the request names.' })
+  @ApiErrorResponses(403, 404, 409, 416, 422)
   async derivative(
     @Param('signature') signature: string,
     @Param('preset') preset: string,
