@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { createAdmin, createImage, createUser, fixture, TestUser, unique } from './utils/factories';
 import { availableBackends } from './utils/faults/cluster';
 import { binary } from './utils/images';
-import { ADMIN_TOKEN, api, bearer, createTestApp, startTestWorker, testEnv, TestEnv } from './utils/test-app';
+import { ADMIN_TOKEN, api, bearer, createTestApp, startTestWorker, testEnv, TestEnv, waitForJob } from './utils/test-app';
 
 /**
  * A fixture photograph with one pixel of random colour, re-encoded as JPEG: a file of its own,
@@ -241,7 +241,7 @@ describe.each(availableBackends())('presets and derivatives by URL, queue on $na
       expect(json(again.body).error).toMatch(new RegExp(`^Image ${corrupt.id} is corrupt: `));
     }, 60_000);
 
-    it('lists the derivative’s images as outputs of the original and counts them; deleting the original leaves them, as any output', async () => {
+    it('lists the derivative’s images as outputs of the original and counts them, and deletes them with the original', async () => {
       const photo = await uploadPhoto(ada);
       const before = await usage(ada);
       await derivative(app, ada.token, photo.id, 'gray_1024').expect(200);
@@ -255,11 +255,20 @@ describe.each(availableBackends())('presets and derivatives by URL, queue on $na
       expect((await usage(ada)).storage_bytes - before.storage_bytes).toBe(outputBytes);
       await derivative(app, grace.token, job.outputs[2], 'thumb_256').expect(404);
 
-      // Outputs outlive their original (images_original_id_fkey is ON DELETE SET NULL): so do a
-      // derivative's. Its entry goes with the original, and so does its URL.
+      // An output of another job of the same original outlives it (images_original_id_fkey is ON
+      // DELETE SET NULL); the derivative's images go with it, and so do their bytes and its URL.
+      const { body: other } = await api(app)
+        .post('/api/jobs.json')
+        .set(bearer(ada.token))
+        .send({ image_id: photo.id, job_type: ['process', 'invert'] })
+        .expect(201);
+      const kept = await waitForJob(app, ada.token, other.id);
+      const keptBytes = (await imageOf(ada, kept.outputs[0])).bytes;
       await api(app).delete(`/api/images/${photo.id}.json`).set(bearer(ada.token)).expect(200);
-      for (const id of job.outputs) expect(await imageOf(ada, id)).toMatchObject({ original_id: null, job_id: job.id });
-      expect((await usage(ada)).storage_bytes).toBe(before.storage_bytes - photo.bytes + outputBytes);
+      for (const id of job.outputs) await api(app).get(`/api/images/${id}.json`).set(bearer(ada.token)).expect(404);
+      expect(await imageOf(ada, kept.outputs[0])).toMatchObject({ original_id: null, job_id: other.id });
+      expect((await usage(ada)).storage_bytes).toBe(before.storage_bytes - photo.bytes + keptBytes);
+      expect((await api(app).get(`/api/jobs/${job.id}.json`).set(bearer(ada.token)).expect(200)).body.outputs).toEqual([]);
       await derivative(app, ada.token, photo.id, 'gray_1024').expect(404);
     }, 60_000);
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 
 /**
  * A claim on a derivative whose creator has been silent this long was abandoned (its process died
@@ -26,6 +26,15 @@ export type DerivativeEntry =
 @Injectable()
 export class DerivativesRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** The images the jobs of image `imageId`'s derivatives made: they go with it when it is deleted. */
+  async imagesOf(manager: EntityManager, imageId: number): Promise<number[]> {
+    const rows = (await manager.query(
+      `SELECT i.id FROM derivatives d JOIN images i ON i.job_id = d.job_id WHERE d.image_id = $1 ORDER BY i.id`,
+      [imageId],
+    )) as { id: number }[];
+    return rows.map((row) => row.id);
+  }
 
   /**
    * The derivative's job, or else a claim on creating it: the row is inserted, or an abandoned

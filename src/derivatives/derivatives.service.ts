@@ -7,7 +7,7 @@ import { Principal } from '../identity/principal';
 import { ImageFileDownload, ImageFilesService } from '../images/image-files.service';
 import type { Image } from '../images/image.entity';
 import { ImagesService } from '../images/images.service';
-import { OriginalStoredHooks } from '../images/original-stored.hooks';
+import { ImageHooks } from '../images/image.hooks';
 import { Job, JOB_LANE, JOB_STATUS } from '../job-runs/job.entity';
 import { JobsService } from '../jobs/jobs.service';
 import { QuotaExceededError } from '../common/quota-exceeded.error';
@@ -66,14 +66,15 @@ export class DerivativesService implements OnModuleInit {
     private readonly imageFiles: ImageFilesService,
     private readonly jobs: JobsService,
     private readonly hub: JobEventHub,
-    private readonly originalStored: OriginalStoredHooks,
+    private readonly imageHooks: ImageHooks,
     private readonly config: AppConfig,
   ) {
     this.settings = { pngCompression: config.PNG_COMPRESSION };
   }
 
   onModuleInit(): void {
-    this.originalStored.register((image) => this.makeEager(image));
+    this.imageHooks.onOriginalStored((image) => this.makeEager(image));
+    this.imageHooks.onDependents((manager, imageId) => this.derivatives.imagesOf(manager, imageId));
   }
 
   /**

@@ -17,7 +17,7 @@ import { formatOf } from '../pipelines/image-formats';
 import { ImageUploadService, StoredImageFile } from './image-upload.service';
 import { Image } from './image.entity';
 import { ImagesService } from './images.service';
-import { OriginalStoredHooks } from './original-stored.hooks';
+import { ImageHooks } from './image.hooks';
 import { readMultipartUpload } from './multipart-upload';
 
 const PRESIGNED_URL_SECONDS = 900;
@@ -46,7 +46,7 @@ export class ImageFilesService {
     private readonly uploads: ImageUploadService,
     private readonly storage: StorageDriver,
     private readonly files: FileReferences,
-    private readonly originalStored: OriginalStoredHooks,
+    private readonly hooks: ImageHooks,
   ) {}
 
   /** `POST /api/images` as multipart/form-data: the record and its file in one request. */
@@ -66,7 +66,7 @@ export class ImageFilesService {
       await this.storage.delete(file.key);
       throw error;
     }
-    await this.originalStored.run(image);
+    await this.hooks.originalStored(image);
     return image;
   }
 
@@ -108,8 +108,8 @@ export class ImageFilesService {
 
   /** Deletes the image (ImagesService.remove), then its file unless another image still points at it. */
   async remove(principal: Principal, id: number): Promise<Image> {
-    const image = await this.records.remove(principal, id);
-    if (image.s3Key) await this.deleteFile(image.s3Key);
+    const { image, files } = await this.records.remove(principal, id);
+    if (files.length > 0) await this.files.release(files);
     return image;
   }
 
@@ -168,7 +168,7 @@ export class ImageFilesService {
     }
     if (replaced && replaced !== file.key) await this.deleteFile(replaced);
     const recorded = await this.records.findOne(principal, image.id);
-    await this.originalStored.run(recorded);
+    await this.hooks.originalStored(recorded);
     return recorded;
   }
 

@@ -197,6 +197,16 @@ export class ImageRepository {
     await manager.delete(Image, { id });
   }
 
+  /** Deletes images `ids`; answers each one's id, job and file. */
+  async deleteReturning(manager: EntityManager, ids: number[]): Promise<Pick<Image, 'id' | 'jobId' | 's3Key'>[]> {
+    if (ids.length === 0) return [];
+    const rows = (await manager.query(`DELETE FROM images WHERE id = ANY($1) RETURNING id, job_id, s3_key`, [ids])) as [
+      { id: number; job_id: number | null; s3_key: string | null }[],
+      number,
+    ];
+    return rows[0].map((row) => ({ id: row.id, jobId: row.job_id, s3Key: row.s3_key }));
+  }
+
   /** The images made from original `originalId` (ids and jobs only), by job then id. */
   outputsOf(originalId: number, manager?: EntityManager): Promise<Pick<Image, 'id' | 'jobId'>[]> {
     return this.images(manager)

@@ -9,13 +9,13 @@ import { ImageRepository } from './image.repository';
 import { ImageUploadService } from './image-upload.service';
 import { ImageFilesService } from './image-files.service';
 import { ImagesService } from './images.service';
-import { OriginalStoredHooks } from './original-stored.hooks';
+import { ImageHooks } from './image.hooks';
 import { PresetsModule } from '../presets/presets.module';
 
 @Module({
   imports: [TypeOrmModule.forFeature([Image]), ImageTypesModule, JobLifecycleModule, FileReferencesModule, PresetsModule],
   controllers: [ImagesController],
-  providers: [ImagesService, ImageFilesService, ImageRepository, ImageUploadService, OriginalStoredHooks],
-  exports: [ImagesService, ImageFilesService, OriginalStoredHooks],
+  providers: [ImagesService, ImageFilesService, ImageRepository, ImageUploadService, ImageHooks],
+  exports: [ImagesService, ImageFilesService, ImageHooks],
 })
 export class ImagesModule {}

@@ -14,6 +14,7 @@ import { CreateImageDto } from './dto/create-image.dto';
 import { UpdateImageDto } from './dto/update-image.dto';
 import type { StoredImageFile } from './image-upload.service';
 import { Image } from './image.entity';
+import { ImageHooks } from './image.hooks';
 import { IMAGE_STATUS } from '../pipelines/image-states';
 import { ImageRepository, ImageRow } from './image.repository';
 
@@ -30,6 +31,7 @@ export class ImagesService {
     private readonly imageTypes: ImageTypesService,
     private readonly jobRows: JobRepository,
     private readonly presets: PresetsService,
+    private readonly hooks: ImageHooks,
     private readonly config: AppConfig,
   ) {}
 
@@ -111,16 +113,23 @@ export class ImagesService {
    * download list only what exists (the image's row first, then the job's: the order
    * JobRepository.finish takes them in). The file is the caller's to release.
    */
-  async remove(principal: Principal, id: number): Promise<Image> {
+  /**
+   * Deletes the image, and the images that go with it (its derivatives' images: ImageHooks), in one
+   * transaction; answers it and the files they no longer point at, for the caller to release.
+   */
+  async remove(principal: Principal, id: number): Promise<{ image: Image; files: string[] }> {
     const image = await this.findOne(principal, id);
-    const failed = await this.images.transaction(async (manager) => {
+    const { failed, files } = await this.images.transaction(async (manager) => {
       const stopped = await this.jobRows.failJobsOfImage(manager, id);
+      const dependents = await this.images.deleteReturning(manager, await this.hooks.dependentsOf(manager, id));
+      for (const dependent of dependents) await this.jobRows.removeOutput(manager, dependent.jobId!, dependent.id);
       await this.images.delete(manager, id);
       if (image.jobId !== null) await this.jobRows.removeOutput(manager, image.jobId, id);
-      return stopped;
+      const keys = [image.s3Key, ...dependents.map((dependent) => dependent.s3Key)].filter((key): key is string => key !== null);
+      return { failed: stopped, files: keys };
     });
     this.jobRows.countFailed(failed);
-    return image;
+    return { image, files };
   }
 
   /**
