@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -59,13 +60,17 @@ export async function startS3Server(bucket: string): Promise<{ endpoint: string;
   };
 }
 
+/** nest build compiles TypeScript alone: a bench run from dist/bench starts the source's script. */
+const processScript = () =>
+  [join(__dirname, 's3-server-process.js'), join(__dirname, '..', '..', 'bench', 's3-server-process.js')].find((path) => existsSync(path))!;
+
 /**
  * startS3Server's store, in a child process (s3-server-process.js): for a test whose own process is busy enough
  * to slow the store down, and with it every node's readiness check.
  */
 export async function startS3ServerProcess(bucket: string): Promise<{ endpoint: string; stop(): Promise<void> }> {
   const directory = await mkdtemp(join(tmpdir(), 's3rver-'));
-  const child = spawn(process.execPath, [join(__dirname, 's3-server-process.js'), directory, bucket], {
+  const child = spawn(process.execPath, [processScript(), directory, bucket], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
