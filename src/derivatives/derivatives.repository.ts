@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
+import type { StoredFileColumns } from '../images/image-files.service';
 
 /**
  * A claim on a derivative whose creator has been silent this long was abandoned (its process died
@@ -18,6 +19,14 @@ export type DerivativeEntry =
   /** Another request holds the claim and is creating the job. */
   | { kind: 'claimed_elsewhere' };
 
+/** An image as a derivative's request first reads it, with the derivative's file if it is made. */
+export interface MadeDerivative {
+  ownerId: number;
+  stored: boolean;
+  /** The last output of the derivative's completed job, with all of its outputs still there. */
+  output: (StoredFileColumns & { typeName: string | null }) | null;
+}
+
 /**
  * The derivatives table: which job makes an image's derivative, by the hash of its resolved steps.
  * Its primary key decides, in PostgreSQL, which of concurrent first requests creates the job, on
@@ -26,6 +35,51 @@ export type DerivativeEntry =
 @Injectable()
 export class DerivativesRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * Image `imageId`'s owner and whether it has its file, and, when the derivative of `stepsKey` is
+   * made, its file: what a request for a made derivative needs, in one statement (null: no image).
+   */
+  async made(imageId: number, stepsKey: string): Promise<MadeDerivative | null> {
+    const [row] = (await this.dataSource.query(
+      `SELECT i.user_id, i.s3_key IS NOT NULL AS stored, o.id, o.s3_key, o.bytes, o.format, o.sha256, o.file_stored_at, t.type_name
+         FROM images i
+         LEFT JOIN derivatives d ON d.image_id = i.id AND d.steps_key = $2
+         LEFT JOIN jobs j ON j.id = d.job_id AND j.status = 'completed'
+               AND cardinality(j.output_image_ids) = cardinality(j.job_type) - 1
+         LEFT JOIN images o ON o.id = j.output_image_ids[cardinality(j.output_image_ids)]
+         LEFT JOIN image_types t ON t.id = o.image_type_id
+        WHERE i.id = $1`,
+      [imageId, stepsKey],
+    )) as {
+      user_id: number;
+      stored: boolean;
+      id: number | null;
+      s3_key: string | null;
+      bytes: number | null;
+      format: string | null;
+      sha256: string | null;
+      file_stored_at: Date | null;
+      type_name: string | null;
+    }[];
+    if (!row) return null;
+    return {
+      ownerId: row.user_id,
+      stored: row.stored,
+      output:
+        row.id === null
+          ? null
+          : {
+              id: row.id,
+              s3Key: row.s3_key,
+              bytes: row.bytes,
+              format: row.format,
+              sha256: row.sha256,
+              fileStoredAt: row.file_stored_at,
+              typeName: row.type_name,
+            },
+    };
+  }
 
   /** The images the jobs of image `imageId`'s derivatives made: they go with it when it is deleted. */
   async imagesOf(manager: EntityManager, imageId: number): Promise<number[]> {

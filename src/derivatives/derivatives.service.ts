@@ -4,7 +4,7 @@ import { invalidField } from '../common/api-errors';
 import { AppConfig } from '../config/app-config';
 import { JobEventHub } from '../events/job-event-hub';
 import { Principal } from '../identity/principal';
-import { ImageFileDownload, ImageFilesService } from '../images/image-files.service';
+import { downloadOf, ImageFileDownload, ImageFilesService } from '../images/image-files.service';
 import type { Image } from '../images/image.entity';
 import { ImagesService } from '../images/images.service';
 import { ImageHooks } from '../images/image.hooks';
@@ -106,16 +106,20 @@ export class DerivativesService implements OnModuleInit {
 
   async serve(principal: Principal, imageId: number, presetName: string, accept: string | undefined): Promise<DerivativeAnswer> {
     const deadline = Date.now() + this.config.DERIVATIVE_WAIT * 1000;
-    const image = await this.images.findOne(principal, imageId);
     const preset = await this.presets.findOne(presetName);
-    if (!image.s3Key) {
-      throw new ConflictException(`Image ${image.id} has no stored file yet: upload it first (PUT /api/images/${image.id}/file)`);
-    }
     const resolved = resolvePresetSteps({ sequence: preset.jobType, params: preset.params }, accept);
     const negotiated = resolved.autoFormat !== null;
     const key = stepsKey(resolved.spec.steps, resolved.autoFormat, this.settings);
+    // A made derivative, the most common request by far, is answered from this one statement.
+    const image = await this.derivatives.made(imageId, key);
+    if (!image || !principal.owns(image.ownerId)) throw new NotFoundException(`No image with id ${imageId}`);
+    if (!image.stored) {
+      throw new ConflictException(`Image ${imageId} has no stored file yet: upload it first (PUT /api/images/${imageId}/file)`);
+    }
+    const made = image.output && downloadOf(image.output, image.output.typeName);
+    if (made) return { negotiated, kind: 'file', file: made };
     for (let round = 1; ; round++) {
-      const found = await this.jobFor(principal, image.id, image.userId, key, resolved, deadline);
+      const found = await this.jobFor(principal, imageId, image.ownerId, key, resolved, deadline);
       if (!found) return { negotiated, kind: 'claimed_elsewhere' };
       if (found.file) return { negotiated, kind: 'file', file: found.file };
       const ended = await this.waitForEnd(principal, found.job, deadline);
@@ -124,7 +128,7 @@ export class DerivativesService implements OnModuleInit {
         const file = await this.outputOf(principal, ended);
         if (file) return { negotiated, kind: 'file', file };
       } else if (ended) {
-        throw await this.failure(principal, image.id, ended);
+        throw await this.failure(principal, imageId, ended);
       }
       if (round === ROUNDS) {
         throw new NotFoundException(`The job making this derivative, or its output, was deleted as it ended; request it again`);

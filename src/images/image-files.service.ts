@@ -30,6 +30,23 @@ export interface ImageFileDownload extends StoredRepresentation {
   filename: string;
 }
 
+/** The columns of an image that describe its stored file. */
+export type StoredFileColumns = Pick<Image, 'id' | 's3Key' | 'bytes' | 'format' | 'sha256' | 'fileStoredAt'>;
+
+/** How a download answers `image`'s file (`typeName` names the saved file); null while it has none. */
+export function downloadOf(image: StoredFileColumns, typeName: string | null): ImageFileDownload | null {
+  if (!image.s3Key || image.bytes === null) return null;
+  const format = formatOf(image.format);
+  return {
+    key: image.s3Key,
+    bytes: image.bytes,
+    mime: format.mime,
+    filename: `${image.id}-${typeName ?? 'image'}.${format.extension}`,
+    etag: `"${image.sha256}"`,
+    lastModified: image.fileStoredAt,
+  };
+}
+
 export interface OpenedImageFile extends ImageFileDownload {
   stream: Readable;
 }
@@ -116,16 +133,9 @@ export class ImageFilesService {
   /** The image's stored file, its size and validators, without reading it. */
   async findFile(principal: Principal, id: number): Promise<ImageFileDownload> {
     const image = await this.records.findOne(principal, id);
-    if (!image.s3Key || image.bytes === null) throw new NotFoundException(`Image ${id} has no stored file yet`);
-    const format = formatOf(image.format);
-    return {
-      key: image.s3Key,
-      bytes: image.bytes,
-      mime: format.mime,
-      filename: `${image.id}-${image.imageType?.typeName ?? 'image'}.${format.extension}`,
-      etag: `"${image.sha256}"`,
-      lastModified: image.fileStoredAt,
-    };
+    const download = downloadOf(image, image.imageType?.typeName ?? null);
+    if (!download) throw new NotFoundException(`Image ${id} has no stored file yet`);
+    return download;
   }
 
   /** The image's stored file, opened whole (a job's download). */
