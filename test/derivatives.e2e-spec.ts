@@ -2,28 +2,11 @@ import { startS3Server } from '../bench/s3-server';
 import { createSuiteDatabase } from './utils/suite-database';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { randomInt } from 'node:crypto';
 import sharp from 'sharp';
 import { createAdmin, createImage, createUser, fixture, TestUser, unique } from './utils/factories';
 import { availableBackends } from './utils/faults/cluster';
-import { binary } from './utils/images';
+import { binary, uniquePhoto } from './utils/images';
 import { ADMIN_TOKEN, api, bearer, createTestApp, startTestWorker, testEnv, TestEnv, waitForJob } from './utils/test-app';
-
-/**
- * A fixture photograph with one pixel of random colour, re-encoded as JPEG: a file of its own,
- * so that no earlier job's work is reused for it and its derivatives are really computed.
- */
-async function uniquePhoto(name = 'astronaut.jpg'): Promise<Buffer> {
-  const pixel = await sharp({
-    create: { width: 1, height: 1, channels: 3, background: { r: randomInt(256), g: randomInt(256), b: randomInt(256) } },
-  })
-    .png()
-    .toBuffer();
-  return sharp(fixture(name))
-    .composite([{ input: pixel, left: 0, top: 0 }])
-    .jpeg({ quality: 90 })
-    .toBuffer();
-}
 
 /** astronaut.jpg whose scan names Huffman tables the file never defines: its structure passes the upload check, its decode fails. */
 function undecodableJpeg(): Buffer {

@@ -1,33 +1,14 @@
 import { createSuiteDatabase } from './utils/suite-database';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { randomInt } from 'node:crypto';
 import { existsSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { createImage, createUser, fixture, TestUser } from './utils/factories';
+import { createImage, createUser, TestUser } from './utils/factories';
 import { availableBackends } from './utils/faults/cluster';
-import { binary } from './utils/images';
-import sharp from 'sharp';
+import { binary, uniquePhoto } from './utils/images';
 import { ADMIN_TOKEN, api, bearer, createTestApp, startTestWorker, testEnv, TestEnv, waitForJob } from './utils/test-app';
 
 const PIPELINE = ['process', 'grayscale', 'histogram'];
-
-/**
- * A fixture with one pixel of random colour: a photo of its own, that no other suite or backend
- * sharing this database has processed (their files are in other data directories, so their rows
- * would be candidates whose files this app cannot find).
- */
-async function uniquePhoto(name: string): Promise<Buffer> {
-  const pixel = await sharp({
-    create: { width: 1, height: 1, channels: 3, background: { r: randomInt(256), g: randomInt(256), b: randomInt(256) } },
-  })
-    .png()
-    .toBuffer();
-  return sharp(fixture(name))
-    .composite([{ input: pixel, left: 0, top: 0 }])
-    .png()
-    .toBuffer();
-}
 
 describe.each(availableBackends())('no redundant work, queue on $name', (backend) => {
   let app: NestExpressApplication;
@@ -69,7 +50,7 @@ describe.each(availableBackends())('no redundant work, queue on $name', (backend
   const stored = (key: string) => existsSync(join(env.DATA_DIR!, 'files', key));
 
   it('reuses every step of a repeated pipeline, recomputes with force, and deletes a shared file with its last image', async () => {
-    const source = await uploadImage(ada, await uniquePhoto('camera.png'));
+    const source = await uploadImage(ada, await uniquePhoto('camera.png', 'png'));
     const first = await run(ada, { image_id: source.id, job_sequence: PIPELINE });
     expect(first).toMatchObject({ force: false, reused_steps: [] });
 
@@ -111,7 +92,7 @@ describe.each(availableBackends())('no redundant work, queue on $name', (backend
   }, 60_000);
 
   it('completes a job whose every step was done before as it is created, alone or in a batch, and queues the rest', async () => {
-    const source = await uploadImage(ada, await uniquePhoto('camera.png'));
+    const source = await uploadImage(ada, await uniquePhoto('camera.png', 'png'));
     const first = await run(ada, { image_id: source.id, job_sequence: PIPELINE });
 
     const again = (
@@ -151,7 +132,7 @@ describe.each(availableBackends())('no redundant work, queue on $name', (backend
 
   it('leaves a repeated job to the queue when its reused outputs would not fit its owner’s storage quota', async () => {
     const owner = await createUser(app);
-    const source = await uploadImage(owner, await uniquePhoto('coffee.png'));
+    const source = await uploadImage(owner, await uniquePhoto('coffee.png', 'png'));
     await run(owner, { image_id: source.id, job_sequence: PIPELINE });
     const used = (await api(app).get(`/api/users/${owner.id}.json`).set(bearer(ADMIN_TOKEN)).expect(200)).body.usage
       .storage_bytes as number;
@@ -171,7 +152,7 @@ describe.each(availableBackends())('no redundant work, queue on $name', (backend
   }, 60_000);
 
   it('reuses the work of the same photo uploaded by another user, whose deletion keeps the shared files', async () => {
-    const photo = await uniquePhoto('coffee.png');
+    const photo = await uniquePhoto('coffee.png', 'png');
     const adas = await uploadImage(ada, photo);
     const first = await run(ada, { image_id: adas.id, job_sequence: PIPELINE });
     const graces = await uploadImage(grace, photo);
@@ -186,7 +167,7 @@ describe.each(availableBackends())('no redundant work, queue on $name', (backend
   }, 60_000);
 
   it('reuses a later copy of the same work when the first file was lost from storage', async () => {
-    const source = await uploadImage(ada, await uniquePhoto('camera.png'));
+    const source = await uploadImage(ada, await uniquePhoto('camera.png', 'png'));
     const first = await run(ada, { image_id: source.id, job_sequence: PIPELINE });
     const forced = await run(ada, { image_id: source.id, job_sequence: PIPELINE, force: true });
     const [lost, kept] = await Promise.all([first, forced].map(async (job) => (await imageOf(ada, job.outputs[0])).s3_key as string));

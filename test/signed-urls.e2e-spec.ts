@@ -1,27 +1,15 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { randomInt } from 'node:crypto';
 import sharp from 'sharp';
 import { UrlSigner } from '../src/signed-urls/url-signature';
-import { createImage, createUser, fixture, TestUser } from './utils/factories';
+import { createImage, createUser, TestUser } from './utils/factories';
 import { availableBackends } from './utils/faults/cluster';
-import { binary } from './utils/images';
+import { binary, uniquePhoto } from './utils/images';
 import { createSuiteDatabase } from './utils/suite-database';
 import { api, bearer, createTestApp, startTestWorker, testEnv, TestEnv } from './utils/test-app';
 
 const OLD_KEY = 'old-signing-key-0123456789abcdefghijklmnop';
 const NEW_KEY = 'new-signing-key-0123456789abcdefghijklmnop';
-
-/** A fixture photograph with one random pixel: a file of its own, whose derivative is really computed. */
-async function uniquePhoto(): Promise<Buffer> {
-  const pixel = await sharp({ create: { width: 1, height: 1, channels: 3, background: { r: randomInt(256), g: 0, b: 0 } } })
-    .png()
-    .toBuffer();
-  return sharp(fixture('astronaut.jpg'))
-    .composite([{ input: pixel, left: 0, top: 0 }])
-    .jpeg({ quality: 90 })
-    .toBuffer();
-}
 
 /** The path and query of an issued URL: the tests ask the app in-process. */
 const pathOf = (url: string) => {

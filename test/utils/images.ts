@@ -1,4 +1,6 @@
+import { randomInt } from 'node:crypto';
 import sharp from 'sharp';
+import { fixture } from './factories';
 
 /** scikit-image's rgb2gray on stored values, scaled to 0–255 and rounded, pixel by pixel. */
 export async function rgb2grayReference(photo: Buffer): Promise<{ data: Buffer; width: number; height: number }> {
@@ -23,4 +25,18 @@ export function binary(
   const chunks: Buffer[] = [];
   response.on('data', (chunk: Buffer) => chunks.push(chunk));
   response.on('end', () => callback(null, Buffer.concat(chunks)));
+}
+
+/**
+ * A fixture with one pixel of random colour, re-encoded (as PNG, or JPEG quality 90): a file of its
+ * own, that no earlier job has processed, so that its steps are really computed rather than reused.
+ */
+export async function uniquePhoto(name = 'astronaut.jpg', as: 'png' | 'jpeg' = 'jpeg'): Promise<Buffer> {
+  const pixel = await sharp({
+    create: { width: 1, height: 1, channels: 3, background: { r: randomInt(256), g: randomInt(256), b: randomInt(256) } },
+  })
+    .png()
+    .toBuffer();
+  const marked = sharp(fixture(name)).composite([{ input: pixel, left: 0, top: 0 }]);
+  return (as === 'png' ? marked.png() : marked.jpeg({ quality: 90 })).toBuffer();
 }
