@@ -53,7 +53,11 @@ describe('API docs', () => {
       'DELETE /api/presets/{name}',
       'GET /api/images/{id}/derivatives/{preset}',
     ];
-    const signedUrls = ['POST /api/images/{id}/derivatives/{preset}/url', 'GET /r/{signature}/{preset}/{id}'];
+    const signedUrls = [
+      'POST /api/images/{id}/derivatives/{preset}/url',
+      'POST /api/images/{id}/derivatives/url',
+      'GET /r/{signature}/{preset}/{id}',
+    ];
     expect(operations).toEqual(
       [...expected, ...sessions, ...files, ...events, ...injector, ...health, ...webhooks, ...queues, ...presets, ...signedUrls].sort(),
     );

@@ -1,7 +1,9 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import sharp from 'sharp';
+import { encodeFreeFormSteps } from '../src/signed-urls/free-form-steps';
 import { UrlSigner } from '../src/signed-urls/url-signature';
+import { parsePresetSteps } from '../src/pipelines/preset-steps';
 import { createImage, createUser, TestUser } from './utils/factories';
 import { availableBackends } from './utils/faults/cluster';
 import { binary, uniquePhoto } from './utils/images';
@@ -145,5 +147,59 @@ describe.each(availableBackends())('signed public URLs of derivatives, queue on 
       await nodeA.close();
       await nodeB.close();
     }
+  });
+
+  describe('STRICT_PRESETS', () => {
+    const steps = { job_type: ['resize', 'convert'], params: { resize: { width: 200 }, convert: { format: 'png' } } };
+    const issueSteps = (target: NestExpressApplication, body: Record<string, unknown>, owner = ada) =>
+      api(target).post(`/api/images/${imageId}/derivatives/url`).set(bearer(owner.token)).send(body);
+    let loose: NestExpressApplication;
+
+    beforeAll(async () => {
+      loose = await createTestApp({ ...env, URL_SIGNING_KEY: OLD_KEY, STRICT_PRESETS: 'false' });
+    });
+
+    afterAll(async () => {
+      await loose?.close();
+    });
+
+    it('on, the default: free-form steps are neither issued nor served, even under a good signature', async () => {
+      const refused = await issueSteps(app, steps).expect(403);
+      expect(refused.body.error).toMatch(/STRICT_PRESETS/);
+      const segment = encodeFreeFormSteps(parsePresetSteps(steps));
+      const signature = new UrlSigner(Buffer.from(OLD_KEY)).sign({ preset: segment, imageId, expires: null });
+      const served = await fetchPublic(app, `/r/${signature}/${segment}/${imageId}`).expect(403);
+      expect(JSON.parse(served.body.toString('utf8')).error).toMatch(/STRICT_PRESETS/);
+    });
+
+    it('off: the owner has free-form steps signed, checked as a preset’s, and anyone holding the URL gets them made', async () => {
+      const { body } = await issueSteps(loose, { ...steps, expires_in: 3600 }).expect(200);
+      expect(body.url).toMatch(new RegExp(`/r/[A-Za-z0-9_-]{43}/~[A-Za-z0-9_-]+/${imageId}\\?expires=\\d+$`));
+      const path = pathOf(body.url);
+      const made = await fetchPublic(loose, path).expect(200);
+      expect(made.headers['content-type']).toBe('image/png');
+      expect(made.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+      expect(await sharp(made.body).metadata()).toEqual(expect.objectContaining({ format: 'png', width: 200 }));
+      // The URL was signed for these steps and no others; and a strict node refuses it.
+      const [, , signature, , , query] = path.split(/[/?]/);
+      const other = encodeFreeFormSteps(parsePresetSteps({ ...steps, params: { resize: { width: 4000 }, convert: { format: 'png' } } }));
+      const altered = await fetchPublic(loose, `/r/${signature}/${other}/${imageId}?${query}`).expect(403);
+      expect(JSON.parse(altered.body.toString('utf8')).error).toMatch(/signature is not valid/);
+      await fetchPublic(app, path).expect(403);
+
+      await issueSteps(loose, steps, grace).expect(404);
+      const unknown = await issueSteps(loose, { job_type: ['levitate'] }).expect(422);
+      expect(unknown.body.details).toEqual([expect.objectContaining({ field: 'job_type' })]);
+      const badParams = await issueSteps(loose, { job_type: ['resize'], params: { resize: { width: -1 } } }).expect(422);
+      expect(badParams.body.error).toMatch(/width/);
+      await issueSteps(loose, { params: {} }).expect(422);
+    });
+
+    it('off: free-form steps equal to a preset’s share its derivative', async () => {
+      const preset = await fetchPublic(loose, pathOf((await issue(loose).expect(200)).body.url)).expect(200);
+      const same = { job_type: ['thumbnail', 'convert'], params: { convert: { format: 'webp', quality: 80 } } };
+      const freeForm = await fetchPublic(loose, pathOf((await issueSteps(loose, same).expect(200)).body.url)).expect(200);
+      expect(freeForm.headers.etag).toBe(preset.headers.etag);
+    });
   });
 });

@@ -412,6 +412,15 @@ export class AppConfig {
   @MinLength(32, { each: true, message: 'URL_SIGNING_KEY_PREVIOUS must list keys of at least 32 characters, comma-separated' })
   URL_SIGNING_KEY_PREVIOUS: string[];
 
+  /**
+   * Public URLs may name presets only, never free-form steps, so that no URL, however it was
+   * obtained, makes the server compute work an admin did not define. On unless set to false.
+   */
+  @Expose()
+  @Transform(({ value }) => (value === undefined || String(value).trim() === '' ? true : flag(value)))
+  @IsBoolean({ message: 'STRICT_PRESETS must be true or false' })
+  STRICT_PRESETS: boolean;
+
   /** Express's `trust proxy`: false, true, a number of hops, or a list of addresses and subnets. */
   @Expose()
   @Transform(({ value }) => trustProxy(value))

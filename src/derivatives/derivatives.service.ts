@@ -12,7 +12,7 @@ import { Job, JOB_LANE, JOB_STATUS } from '../job-runs/job.entity';
 import { JobsService } from '../jobs/jobs.service';
 import { QuotaExceededError } from '../common/quota-exceeded.error';
 import { IMAGE_STATUS } from '../pipelines/image-states';
-import { resolvePresetSteps, ResolvedPresetSteps } from '../pipelines/preset-steps';
+import { type PresetSteps, resolvePresetSteps, ResolvedPresetSteps } from '../pipelines/preset-steps';
 import { PresetsService } from '../presets/presets.service';
 import { isStorageExceeded } from '../quotas/quotas';
 import { type EncoderSettings, stepsKey } from '../work-reuse/work-key';
@@ -107,7 +107,22 @@ export class DerivativesService implements OnModuleInit {
   async serve(principal: Principal, imageId: number, presetName: string, accept: string | undefined): Promise<DerivativeAnswer> {
     const deadline = Date.now() + this.config.DERIVATIVE_WAIT * 1000;
     const preset = await this.presets.findOne(presetName);
-    const resolved = resolvePresetSteps({ sequence: preset.jobType, params: preset.params }, accept);
+    return this.serveSteps(principal, imageId, { sequence: preset.jobType, params: preset.params }, accept, deadline);
+  }
+
+  /**
+   * Steps applied to an image, made and shared as a preset's are: the derivative is named by the
+   * steps themselves (stepsKey), never by a preset's name, so free-form steps that equal a preset's
+   * share its derivative.
+   */
+  async serveSteps(
+    principal: Principal,
+    imageId: number,
+    steps: PresetSteps,
+    accept: string | undefined,
+    deadline = Date.now() + this.config.DERIVATIVE_WAIT * 1000,
+  ): Promise<DerivativeAnswer> {
+    const resolved = resolvePresetSteps(steps, accept);
     const negotiated = resolved.autoFormat !== null;
     const key = stepsKey(resolved.spec.steps, resolved.autoFormat, this.settings);
     // A made derivative, the most common request by far, is answered from this one statement.

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-/** What a public URL gives access to: one preset of one image, until `expires` (Unix seconds) if set. */
+/** What a public URL gives access to: one preset (or free-form steps, free-form-steps.ts) of one image, until `expires` (Unix seconds) if set. */
 export interface SignedTarget {
   preset: string;
   imageId: number;
@@ -38,7 +38,7 @@ export class UrlSigner {
     return 'valid';
   }
 
-  /** Versioned and separated by newlines, which neither a preset name nor a number contains. */
+  /** Versioned and separated by newlines, which neither a preset segment (a name or base64url) nor a number contains. */
   private mac(key: Buffer, { preset, imageId, expires }: SignedTarget): Buffer {
     return createHmac('sha256', key)
       .update(['darkroom-url-1', preset, String(imageId), expires === null ? '' : String(expires)].join('\n'))

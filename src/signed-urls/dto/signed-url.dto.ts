@@ -1,6 +1,7 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, IntersectionType, PickType } from '@nestjs/swagger';
 import { IsOptional } from 'class-validator';
 import { IsIntInRange } from '../../common/is-int-in-range.decorator';
+import { CreatePresetDto } from '../../presets/dto/create-preset.dto';
 
 /** A year: CDNs keep an answer to a signed URL for that long (max-age=31536000). */
 export const MAX_EXPIRES_IN = 31_536_000;
@@ -24,3 +25,9 @@ export class SignedUrlResponseDto {
   @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When the URL stops working; null: never.' })
   expires_at: string | null;
 }
+
+/** Free-form steps for a public URL, written as a preset's, when STRICT_PRESETS is off. */
+export class CreateStepsSignedUrlDto extends IntersectionType(
+  PickType(CreatePresetDto, ['job_type', 'params'] as const),
+  CreateSignedUrlDto,
+) {}
