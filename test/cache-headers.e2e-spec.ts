@@ -6,7 +6,7 @@ import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startS3Server } from '../bench/s3-server';
+import { type Storage, storageFor } from './utils/storages';
 import { createJob, createStoredImage, createUser, fixture, TestUser } from './utils/factories';
 import { binary } from './utils/images';
 import { createSuiteDatabase } from './utils/suite-database';
@@ -23,9 +23,9 @@ const nextSecond = () => new Promise((resolve) => setTimeout(resolve, 1100 - (Da
  * file, 304s, byte ranges, and what curl makes of them (`-z`, `-C -`), with the files on local
  * disk and on S3 (s3rver). The queue backend plays no part: PostgreSQL's.
  */
-describe.each(['local', 's3'])('cache headers, files on %s storage', (storage) => {
+describe.each<Storage>(['local', 's3'])('cache headers, files on %s storage', (storage) => {
   let app: NestExpressApplication;
-  let s3: { endpoint: string; stop(): Promise<void> } | undefined;
+  let files: { stop(): Promise<void> } | undefined;
   let env: TestEnv;
   let user: TestUser;
   let base: string;
@@ -33,18 +33,9 @@ describe.each(['local', 's3'])('cache headers, files on %s storage', (storage) =
 
   beforeAll(async () => {
     // An installation keeps its files in one store: each storage gets a database of its own.
-    const overrides: TestEnv = { DATABASE_URL: (await createSuiteDatabase(`cache_${storage}`)).url };
-    if (storage === 's3') {
-      s3 = await startS3Server(BUCKET);
-      Object.assign(overrides, {
-        STORAGE: 's3',
-        S3_BUCKET: BUCKET,
-        S3_ENDPOINT: s3.endpoint,
-        S3_ACCESS_KEY_ID: 'S3RVER',
-        S3_SECRET_ACCESS_KEY: 'S3RVER',
-      });
-    }
-    env = testEnv(overrides);
+    const started = await storageFor(storage, BUCKET);
+    files = started;
+    env = testEnv({ DATABASE_URL: (await createSuiteDatabase(`cache_${storage}`)).url, ...started.env });
     app = await createTestApp(env);
     await app.listen(0, '127.0.0.1');
     base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
@@ -54,7 +45,7 @@ describe.each(['local', 's3'])('cache headers, files on %s storage', (storage) =
 
   afterAll(async () => {
     await app?.close();
-    await s3?.stop();
+    await files?.stop();
     if (workDir) await rm(workDir, { recursive: true, force: true });
   });
 

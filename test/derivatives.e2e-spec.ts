@@ -1,10 +1,9 @@
-import { startS3Server } from '../bench/s3-server';
 import { createSuiteDatabase } from './utils/suite-database';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import sharp from 'sharp';
 import { createAdmin, createImage, createUser, fixture, TestUser, unique } from './utils/factories';
-import { availableBackends } from './utils/faults/cluster';
+import { backendsAndStorages, storageFor } from './utils/storages';
 import { binary, uniquePhoto } from './utils/images';
 import { ADMIN_TOKEN, api, bearer, createTestApp, startTestWorker, testEnv, TestEnv, waitForJob } from './utils/test-app';
 
@@ -16,17 +15,20 @@ function undecodableJpeg(): Buffer {
   return jpeg;
 }
 
-describe.each(availableBackends())('presets and derivatives by URL, queue on $name', (backend) => {
+describe.each(backendsAndStorages())('presets and derivatives by URL, queue on $name, files on $storage', (setup) => {
   let app: NestExpressApplication;
   let worker: INestApplicationContext;
+  let storage: { stop(): Promise<void> } | undefined;
   let env: TestEnv;
   let admin: TestUser;
   let ada: TestUser;
   let grace: TestUser;
 
   beforeAll(async () => {
-    // Each queue backend on an installation of its own: no work done on the other to reuse.
-    env = testEnv({ DATABASE_URL: (await createSuiteDatabase(`derivatives_${backend.name}`)).url, REDIS_URL: backend.redisUrl });
+    // Each setup on an installation of its own: no work done on another to reuse.
+    const files = await storageFor(setup.storage, 'darkroom-derivatives');
+    storage = files;
+    env = testEnv({ DATABASE_URL: (await createSuiteDatabase(`derivatives_${setup.label}`)).url, REDIS_URL: setup.redisUrl, ...files.env });
     app = await createTestApp(env);
     worker = await startTestWorker(env);
     admin = await createAdmin(app);
@@ -37,6 +39,7 @@ describe.each(availableBackends())('presets and derivatives by URL, queue on $na
   afterAll(async () => {
     await worker?.close();
     await app?.close();
+    await storage?.stop();
   });
 
   const uploadPhoto = async (owner: TestUser, photo?: Buffer): Promise<{ id: number; bytes: number }> => {
@@ -418,60 +421,4 @@ describe.each(availableBackends())('presets and derivatives by URL, queue on $na
       }
     }, 60_000);
   });
-});
-
-describe('derivatives on S3 storage, streamed through the API', () => {
-  const BUCKET = 'darkroom-derivatives';
-  let app: NestExpressApplication;
-  let worker: INestApplicationContext;
-  let s3: { endpoint: string; stop(): Promise<void> } | undefined;
-  let ada: TestUser;
-
-  beforeAll(async () => {
-    s3 = await startS3Server(BUCKET);
-    const env = testEnv({
-      DATABASE_URL: (await createSuiteDatabase('derivatives_s3')).url,
-      STORAGE: 's3',
-      S3_BUCKET: BUCKET,
-      S3_ENDPOINT: s3.endpoint,
-      S3_ACCESS_KEY_ID: 'S3RVER',
-      S3_SECRET_ACCESS_KEY: 'S3RVER',
-    });
-    app = await createTestApp(env);
-    worker = await startTestWorker(env);
-    ada = await createUser(app);
-  });
-
-  afterAll(async () => {
-    await worker?.close();
-    await app?.close();
-    await s3?.stop();
-  });
-
-  it('makes a derivative cold, serves it warm from the bucket with its ETag, and answers 304 to it', async () => {
-    const image = await createImage(app, ada);
-    await api(app)
-      .put(`/api/images/${image.id}/file`)
-      .set(bearer(ada.token))
-      .set('Content-Type', 'image/jpeg')
-      .send(await uniquePhoto())
-      .expect(200);
-    const get = (headers: Record<string, string> = {}) =>
-      api(app).get(`/api/images/${image.id}/derivatives/square_512`).set(bearer(ada.token)).set(headers).buffer(true).parse(binary);
-    const cold = await get({ Accept: 'image/webp' }).expect(200);
-    expect(await sharp(cold.body).metadata()).toMatchObject({ format: 'webp', width: 512, height: 512 });
-    const warm = await get({ Accept: 'image/webp' }).expect(200);
-    expect(warm.body.equals(cold.body)).toBe(true);
-    expect(warm.headers.etag).toBe(cold.headers.etag);
-    const { body: jobs } = await api(app).get('/api/jobs.json').set(bearer(ada.token)).expect(200);
-    expect(jobs.filter((job: { image_id: number }) => job.image_id === image.id)).toHaveLength(1);
-    const output = (
-      await api(app)
-        .get(`/api/images/${jobs[0].outputs.at(-1)}.json`)
-        .set(bearer(ada.token))
-        .expect(200)
-    ).body;
-    expect(cold.headers.etag).toBe(`"${output.sha256}"`);
-    await get({ Accept: 'image/webp', 'If-None-Match': cold.headers.etag }).expect(304);
-  }, 60_000);
 });

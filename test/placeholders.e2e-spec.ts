@@ -1,11 +1,8 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import sharp from 'sharp';
 import { DataSource } from 'typeorm';
 import { createImage, createUser, fixture, TestUser } from './utils/factories';
-import { availableBackends } from './utils/faults/cluster';
 import { binary } from './utils/images';
 import {
   colourDistance,
@@ -16,24 +13,30 @@ import {
   placeholderDistance,
   QUADRANT_TOLERANCE,
 } from './utils/placeholders';
+import { StorageDriver } from '../src/storage/storage.driver';
+import { backendsAndStorages, storageFor } from './utils/storages';
 import { createSuiteDatabase } from './utils/suite-database';
 import { api, bearer, createTestApp, startTestWorker, testEnv, TestEnv, waitForJob } from './utils/test-app';
 
 type ImageJson = Record<string, any>;
 
 /** Every image's JSON carries its oriented size and placeholders: originals from the worker's decode, outputs as they are written. */
-describe.each(availableBackends())('placeholders, queue on $name', (backend) => {
+describe.each(backendsAndStorages())('placeholders, queue on $name, files on $storage', (setup) => {
   let env: TestEnv;
+  let storage: { stop(): Promise<void> } | undefined;
   let app: NestExpressApplication;
   let worker: INestApplicationContext;
   let user: TestUser;
 
   beforeAll(async () => {
     // A database of its own: the worker's pass over stored files reads every image of the installation.
+    const files = await storageFor(setup.storage, 'darkroom-placeholders');
+    storage = files;
     env = testEnv({
-      DATABASE_URL: (await createSuiteDatabase(`placeholders_${backend.name}`)).url,
-      REDIS_URL: backend.redisUrl,
+      DATABASE_URL: (await createSuiteDatabase(`placeholders_${setup.label}`)).url,
+      REDIS_URL: setup.redisUrl,
       VERIFY_DELAY: '1',
+      ...files.env,
     });
     app = await createTestApp(env);
     worker = await startTestWorker(env);
@@ -43,6 +46,7 @@ describe.each(availableBackends())('placeholders, queue on $name', (backend) => 
   afterAll(async () => {
     await worker?.close();
     await app?.close();
+    await storage?.stop();
   });
 
   const imageOf = async (id: number): Promise<ImageJson> =>
@@ -157,7 +161,7 @@ describe.each(availableBackends())('placeholders, queue on $name', (backend) => 
     // The broken file comes first in id order: the pass must go on past it.
     const broken = await outputOf('flop');
     const output = await outputOf('flip');
-    writeFileSync(join(env.DATA_DIR!, 'files', broken.s3_key), Buffer.from('no longer an image'));
+    await app.get(StorageDriver).put(broken.s3_key, Buffer.from('no longer an image'), 'image/png');
     const before = [source, output];
     // As the upgrade leaves them: no placeholders.
     await app

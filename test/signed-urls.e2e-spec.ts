@@ -5,8 +5,8 @@ import { encodeFreeFormSteps } from '../src/signed-urls/free-form-steps';
 import { UrlSigner } from '../src/signed-urls/url-signature';
 import { parsePresetSteps } from '../src/pipelines/preset-steps';
 import { createImage, createUser, TestUser } from './utils/factories';
-import { availableBackends } from './utils/faults/cluster';
 import { binary, uniquePhoto } from './utils/images';
+import { backendsAndStorages, storageFor } from './utils/storages';
 import { createSuiteDatabase } from './utils/suite-database';
 import { api, bearer, createTestApp, startTestWorker, testEnv, TestEnv } from './utils/test-app';
 
@@ -19,8 +19,9 @@ const pathOf = (url: string) => {
   return parsed.pathname + parsed.search;
 };
 
-describe.each(availableBackends())('signed public URLs of derivatives, queue on $name', (backend) => {
+describe.each(backendsAndStorages())('signed public URLs of derivatives, queue on $name, files on $storage', (setup) => {
   let env: TestEnv;
+  let storage: { stop(): Promise<void> } | undefined;
   let app: NestExpressApplication;
   let worker: INestApplicationContext;
   let ada: TestUser;
@@ -28,7 +29,9 @@ describe.each(availableBackends())('signed public URLs of derivatives, queue on 
   let imageId: number;
 
   beforeAll(async () => {
-    env = testEnv({ DATABASE_URL: (await createSuiteDatabase(`signed_urls_${backend.name}`)).url, REDIS_URL: backend.redisUrl });
+    const files = await storageFor(setup.storage, 'darkroom-signed-urls');
+    storage = files;
+    env = testEnv({ DATABASE_URL: (await createSuiteDatabase(`signed_urls_${setup.label}`)).url, REDIS_URL: setup.redisUrl, ...files.env });
     app = await createTestApp({ ...env, URL_SIGNING_KEY: OLD_KEY });
     worker = await startTestWorker(env);
     ada = await createUser(app);
@@ -46,6 +49,7 @@ describe.each(availableBackends())('signed public URLs of derivatives, queue on 
   afterAll(async () => {
     await worker?.close();
     await app?.close();
+    await storage?.stop();
   });
 
   const issue = (target: NestExpressApplication, body: Record<string, unknown> = {}, owner = ada, id = imageId, preset = 'thumb_256') =>
