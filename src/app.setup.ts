@@ -2,7 +2,8 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import cookieParser from 'cookie-parser';
 import type { Express, Request, Response } from 'express';
 import type pino from 'pino';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
+import { createApiDocument } from './api-docs';
 import { SESSION_COOKIE_PATH } from './auth/cookie-session';
 import { ApiExceptionFilter } from './common/api-exception.filter';
 import { ApiValidationPipe } from './common/api-validation.pipe';
@@ -40,26 +41,8 @@ export function configureApp(app: NestExpressApplication, requestLogger?: pino.L
 }
 
 function setUpApiDocs(app: NestExpressApplication): void {
-  const options = new DocumentBuilder()
-    .setTitle('Darkroom')
-    .setDescription(
-      'Image-processing job server. Every route also answers with a `.json` suffix, as in the seed ' +
-        '(`/api/users.json`, `/api/users/7.json`). Sign up with `POST /api/users`, then press ' +
-        '"Authorize" and paste the `authentication_token` (or the server\'s ADMIN_TOKEN).',
-    )
-    .setVersion('0.1.0')
-    // Nest labels a bearer scheme "JWT" unless told otherwise; these tokens are random strings.
-    .addBearerAuth({
-      type: 'http',
-      scheme: 'bearer',
-      bearerFormat: 'opaque token',
-      description:
-        'The `authentication_token` that sign-up (POST /api/users) and sign-in (POST /api/sessions) answer with, ' +
-        "or the server's ADMIN_TOKEN: an opaque random string, not a JWT.",
-    })
-    .build();
   // Built on the first request for the docs rather than at every start, which it slowed by a few tenths of a second.
-  SwaggerModule.setup('api/docs', app, () => SwaggerModule.createDocument(app, options), {
+  SwaggerModule.setup('api/docs', app, () => createApiDocument(app), {
     jsonDocumentUrl: 'api/docs-json',
     customSiteTitle: 'Darkroom API',
     swaggerOptions: { persistAuthorization: true },

@@ -89,18 +89,19 @@ export class ImagesController {
   })
   @ApiConsumes('application/json', 'multipart/form-data')
   @ApiBody({
+    description: 'As JSON, the record alone; as multipart/form-data, the same fields with the original in a `file` part.',
     schema: {
-      oneOf: [
+      anyOf: [
         { $ref: getSchemaPath(CreateImageDto) },
         {
-          type: 'object',
-          required: ['file'],
-          properties: {
-            file: { type: 'string', format: 'binary', description: 'JPEG, PNG, WebP, GIF, TIFF or AVIF' },
-            image_type: { type: 'string' },
-            user_id: { type: 'integer' },
-            original_id: { type: 'integer' },
-          },
+          allOf: [
+            { $ref: getSchemaPath(CreateImageDto) },
+            {
+              type: 'object',
+              required: ['file'],
+              properties: { file: { type: 'string', format: 'binary', description: 'JPEG, PNG, WebP, GIF, TIFF or AVIF' } },
+            },
+          ],
         },
       ],
     },

@@ -8,6 +8,10 @@ export class ComponentStatusDto {
   @ApiProperty({ enum: ['up', 'down'], example: 'up' }) status: 'up' | 'down';
   @ApiProperty({ required: false, example: 'timeout of 2000ms exceeded', description: 'Why it is down' }) message?: string;
   @ApiProperty({ example: 3, description: 'Milliseconds the check took' }) responseTime: number;
+  @ApiProperty({ required: false, enum: ['redis', 'postgres'], description: 'The queue’s backend (the `queue` component only)' })
+  backend?: 'redis' | 'postgres';
+  @ApiProperty({ required: false, enum: ['local', 's3'], description: 'The storage driver (the `storage` component only)' })
+  driver?: 'local' | 's3';
 }
 
 const byComponent = (description: string) => ({
