@@ -3,7 +3,7 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'data/**', 'coverage/**', 'node_modules/**'] },
+  { ignores: ['dist/**', 'data/**', 'coverage/**', 'node_modules/**', 'clients/typescript/dist/**', 'clients/typescript/src/schema.ts'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {
