@@ -26,7 +26,7 @@ export function idempotentFetch(base: typeof fetch, { attempts, firstDelayMs }: 
       const last = attempt >= attempts || request.signal.aborted;
       try {
         const response = await base(request.clone());
-        if (last || !(await isRetried(response))) return response;
+        if (last || !isRetried(response)) return response;
       } catch (error) {
         if (last) throw error;
       }
@@ -35,13 +35,8 @@ export function idempotentFetch(base: typeof fetch, { attempts, firstDelayMs }: 
   };
 }
 
-async function isRetried(response: Response): Promise<boolean> {
+/** A 409 is retried only when it says when to (Retry-After): the server's "that key is still in flight"; any other is an answer. */
+function isRetried(response: Response): boolean {
   if (!RETRIED_STATUSES.has(response.status)) return false;
-  if (response.status !== 409) return true;
-  // Only the server's "still in flight" conflict: a 409 about the request itself stays an answer.
-  const body = (await response
-    .clone()
-    .json()
-    .catch(() => null)) as { error?: string } | null;
-  return /in flight|in progress/i.test(body?.error ?? '');
+  return response.status !== 409 || response.headers.has('Retry-After');
 }
