@@ -79,28 +79,40 @@ export class SyncChanges1797600000000 implements MigrationInterface {
     await queryRunner.query(`CREATE INDEX "sync_changes_user_xid_idx" ON "sync_changes" ("user_id", "xid", "kind", "record_id")`);
     await queryRunner.query(`CREATE INDEX "sync_changes_tombstones_idx" ON "sync_changes" ("changed_at") WHERE deleted`);
     await queryRunner.query(`ALTER TABLE "installation" ADD "sync_purged_through" bigint NOT NULL DEFAULT '0'`);
+    // Inserts and deletes come in bulk (a batch, the injector, a user's deletion): one statement
+    // each, over the statement's rows. Updates come one row at a time, and most change nothing a
+    // client sees (a job's delivery, its dispatch): a row trigger's WHEN clause spares those the call.
     await queryRunner.query(`
-            CREATE FUNCTION record_sync_change() RETURNS trigger LANGUAGE plpgsql AS $$
-            DECLARE
-                record_kind text := TG_ARGV[0];
-                writer bigint := pg_current_xact_id()::text::bigint;
-                gone integer;
+            CREATE FUNCTION record_sync_inserts() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
-                IF TG_OP = 'DELETE' THEN
-                    gone := OLD.user_id;
-                ELSIF TG_OP = 'UPDATE' THEN
-                    IF OLD.user_id <> NEW.user_id THEN
-                        gone := OLD.user_id;
-                    END IF;
-                END IF;
-                IF gone IS NOT NULL THEN
-                    INSERT INTO sync_changes (kind, record_id, user_id, xid, deleted) VALUES (record_kind, OLD.id, gone, writer, true)
+                INSERT INTO sync_changes (kind, record_id, user_id, xid, deleted)
+                SELECT TG_ARGV[0], id, user_id, pg_current_xact_id()::text::bigint, false FROM new_rows
+                ON CONFLICT (kind, record_id, user_id) DO UPDATE SET xid = EXCLUDED.xid, deleted = false, changed_at = now();
+                RETURN NULL;
+            END
+            $$
+        `);
+    await queryRunner.query(`
+            CREATE FUNCTION record_sync_deletes() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO sync_changes (kind, record_id, user_id, xid, deleted)
+                SELECT TG_ARGV[0], id, user_id, pg_current_xact_id()::text::bigint, true FROM old_rows
+                ON CONFLICT (kind, record_id, user_id) DO UPDATE SET xid = EXCLUDED.xid, deleted = true, changed_at = now();
+                RETURN NULL;
+            END
+            $$
+        `);
+    await queryRunner.query(`
+            CREATE FUNCTION record_sync_update() RETURNS trigger LANGUAGE plpgsql AS $$
+            DECLARE
+                writer bigint := pg_current_xact_id()::text::bigint;
+            BEGIN
+                IF OLD.user_id <> NEW.user_id THEN
+                    INSERT INTO sync_changes (kind, record_id, user_id, xid, deleted) VALUES (TG_ARGV[0], OLD.id, OLD.user_id, writer, true)
                     ON CONFLICT (kind, record_id, user_id) DO UPDATE SET xid = EXCLUDED.xid, deleted = true, changed_at = now();
                 END IF;
-                IF TG_OP <> 'DELETE' THEN
-                    INSERT INTO sync_changes (kind, record_id, user_id, xid, deleted) VALUES (record_kind, NEW.id, NEW.user_id, writer, false)
-                    ON CONFLICT (kind, record_id, user_id) DO UPDATE SET xid = EXCLUDED.xid, deleted = false, changed_at = now();
-                END IF;
+                INSERT INTO sync_changes (kind, record_id, user_id, xid, deleted) VALUES (TG_ARGV[0], NEW.id, NEW.user_id, writer, false)
+                ON CONFLICT (kind, record_id, user_id) DO UPDATE SET xid = EXCLUDED.xid, deleted = false, changed_at = now();
                 RETURN NULL;
             END
             $$
@@ -109,13 +121,18 @@ export class SyncChanges1797600000000 implements MigrationInterface {
       ['images', 'image', IMAGE_SHOWN],
       ['jobs', 'job', JOB_SHOWN],
     ] as const) {
-      await queryRunner.query(
-        `CREATE TRIGGER "${table}_sync_insert_delete" AFTER INSERT OR DELETE ON "${table}" FOR EACH ROW EXECUTE FUNCTION record_sync_change('${kind}')`,
-      );
-      // The WHEN clause spares the call (and the row) for updates no client would see.
-      await queryRunner.query(
-        `CREATE TRIGGER "${table}_sync_update" AFTER UPDATE ON "${table}" FOR EACH ROW WHEN (${changed(shown)}) EXECUTE FUNCTION record_sync_change('${kind}')`,
-      );
+      await queryRunner.query(`
+            CREATE TRIGGER "${table}_sync_insert" AFTER INSERT ON "${table}"
+            REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION record_sync_inserts('${kind}')
+        `);
+      await queryRunner.query(`
+            CREATE TRIGGER "${table}_sync_delete" AFTER DELETE ON "${table}"
+            REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION record_sync_deletes('${kind}')
+        `);
+      await queryRunner.query(`
+            CREATE TRIGGER "${table}_sync_update" AFTER UPDATE ON "${table}"
+            FOR EACH ROW WHEN (${changed(shown)}) EXECUTE FUNCTION record_sync_update('${kind}')
+        `);
       await queryRunner.query(`
             INSERT INTO sync_changes (kind, record_id, user_id, xid, deleted)
             SELECT '${kind}', id, user_id, pg_current_xact_id()::text::bigint, false FROM "${table}"
@@ -126,9 +143,12 @@ export class SyncChanges1797600000000 implements MigrationInterface {
   public async down(queryRunner: QueryRunner): Promise<void> {
     for (const table of ['jobs', 'images']) {
       await queryRunner.query(`DROP TRIGGER "${table}_sync_update" ON "${table}"`);
-      await queryRunner.query(`DROP TRIGGER "${table}_sync_insert_delete" ON "${table}"`);
+      await queryRunner.query(`DROP TRIGGER "${table}_sync_delete" ON "${table}"`);
+      await queryRunner.query(`DROP TRIGGER "${table}_sync_insert" ON "${table}"`);
     }
-    await queryRunner.query(`DROP FUNCTION record_sync_change()`);
+    await queryRunner.query(`DROP FUNCTION record_sync_update()`);
+    await queryRunner.query(`DROP FUNCTION record_sync_deletes()`);
+    await queryRunner.query(`DROP FUNCTION record_sync_inserts()`);
     await queryRunner.query(`ALTER TABLE "installation" DROP COLUMN "sync_purged_through"`);
     await queryRunner.query(`DROP TABLE "sync_changes"`);
   }

@@ -175,6 +175,18 @@ describe.each(availableBackends())('delta sync, queue on $name', (backend) => {
     await api(app).get('/api/sync.json').expect(401);
   });
 
+  it('orders changes by transaction id as a number, a page at a time', async () => {
+    const newcomer = await createUser(app);
+    const [first, second] = [await createImage(app, newcomer), await createImage(app, newcomer)];
+    // As if two transactions of ids 9 and 10 had made them: in text, "10" sorts before "9".
+    await database.query(`UPDATE sync_changes SET xid = 9 WHERE kind = 'image' AND record_id = $1`, [first.id]);
+    await database.query(`UPDATE sync_changes SET xid = 10 WHERE kind = 'image' AND record_id = $1`, [second.id]);
+    const replica = new Replica(app, newcomer, 1);
+    expect((await replica.page()).images.map((image) => image.id)).toEqual([first.id]);
+    expect((await replica.page()).images.map((image) => image.id)).toEqual([second.id]);
+    await converge(replica, newcomer);
+  });
+
   it('refuses a malformed cursor or limit with a 422 naming it', async () => {
     const bad = await api(app).get('/api/sync.json?since=2026-12-06T00:00:00Z').set(bearer(ada.token)).expect(422);
     expect(bad.body.details).toEqual([{ field: 'since', message: expect.stringContaining('since must be a cursor') }]);

@@ -58,10 +58,11 @@ export class SyncRepository {
       )) as { horizon: string; purged: string }[];
       const horizon = BigInt(marks.horizon);
       const rows = (await manager.query(
-        `SELECT kind, record_id AS id, xid::text AS xid, deleted FROM sync_changes
-          WHERE user_id = $1 AND xid < $2 AND (xid, kind, record_id) > ($3::bigint, $4::varchar, $5::integer)
-            AND (NOT deleted OR xid >= $6)
-          ORDER BY xid, kind, record_id
+        // Ordered by the columns, c.xid and not the output's text `xid`, which would put 10 before 9.
+        `SELECT c.kind, c.record_id AS id, c.xid::text AS xid, c.deleted FROM sync_changes c
+          WHERE c.user_id = $1 AND c.xid < $2 AND (c.xid, c.kind, c.record_id) > ($3::bigint, $4::varchar, $5::integer)
+            AND (NOT c.deleted OR c.xid >= $6)
+          ORDER BY c.xid, c.kind, c.record_id
           LIMIT $7`,
         [
           request.userId,
