@@ -187,6 +187,27 @@ describe.each(availableBackends())('delta sync, queue on $name', (backend) => {
     await converge(replica, newcomer);
   });
 
+  it('reports an image moved to another user as deleted for the one and new for the other', async () => {
+    const moved = await createImage(app, ada);
+    const [adas, graces] = [new Replica(app, ada, 100), new Replica(app, grace, 100)];
+    await converge(adas, ada);
+    await converge(graces, grace);
+
+    await api(app).put(`/api/images/${moved.id}.json`).set(bearer(admin.token)).send({ user_id: grace.id }).expect(200);
+    await converge(adas, ada);
+    await converge(graces, grace);
+    expect(adas.tombstones.images.has(moved.id)).toBe(true);
+    expect(graces.images.get(moved.id)).toMatchObject({ user_id: grace.id });
+  });
+
+  it('is documented with its two parameters and its answer', async () => {
+    const { body: spec } = await api(app).get('/api/docs-json').expect(200);
+    const route = spec.paths['/api/sync'].get;
+    expect(route.parameters.map((parameter: Json) => parameter.name).sort()).toEqual(['limit', 'since']);
+    expect(route.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/SyncResponseDto' });
+    expect(Object.keys(route.responses).sort()).toEqual(['200', '401', '403', '410', '422']);
+  });
+
   it('refuses a malformed cursor or limit with a 422 naming it', async () => {
     const bad = await api(app).get('/api/sync.json?since=2026-12-06T00:00:00Z').set(bearer(ada.token)).expect(422);
     expect(bad.body.details).toEqual([{ field: 'since', message: expect.stringContaining('since must be a cursor') }]);
