@@ -21,6 +21,7 @@ import { QueueModule } from './queue/queue.module';
 import { QueuesModule } from './queues/queues.module';
 import { RateLimitsModule } from './rate-limits/rate-limits.module';
 import { StorageModule } from './storage/storage.module';
+import { SyncModule } from './sync/sync.module';
 
 @Module({})
 export class AppModule {
@@ -46,6 +47,7 @@ export class AppModule {
         PresetsModule,
         DerivativesModule,
         SignedUrlsModule,
+        SyncModule,
         QueuesModule,
         DashboardModule,
         HealthModule,

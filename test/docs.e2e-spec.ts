@@ -60,8 +60,21 @@ describe('API docs', () => {
       'POST /api/images/{id}/derivatives/url',
       'GET /r/{signature}/{preset}/{id}',
     ];
+    const sync = ['GET /api/sync'];
     expect(operations).toEqual(
-      [...expected, ...sessions, ...files, ...events, ...injector, ...health, ...webhooks, ...queues, ...presets, ...signedUrls].sort(),
+      [
+        ...expected,
+        ...sessions,
+        ...files,
+        ...events,
+        ...injector,
+        ...health,
+        ...webhooks,
+        ...queues,
+        ...presets,
+        ...signedUrls,
+        ...sync,
+      ].sort(),
     );
     expect(spec.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'opaque token' });
     // Swagger UI shows bearerFormat beside the scheme: the tokens are opaque, not JWTs.

@@ -32,6 +32,10 @@ const RESPONSES = {
     description: 'The record is still used elsewhere, or in a state that forbids this.',
     example: { error: 'Job 7 is running; only a queued job can be changed', details: [] },
   },
+  410: {
+    description: 'What was asked for is no longer kept; the message says how to start over.',
+    example: { error: 'This sync cursor is older than the deletions kept (SYNC_TOMBSTONE_DAYS); sync again without since', details: [] },
+  },
   413: {
     description: 'The body or file is larger than the limit.',
     example: { error: 'The file is larger than the 52428800-byte limit', details: [] },

@@ -305,6 +305,16 @@ export class AppConfig {
   @Min(1, { message: 'EVENTS_REPLAY must be a positive number of seconds' })
   EVENTS_REPLAY: number;
 
+  /**
+   * Days a deleted image or job is still reported by delta sync (GET /api/sync); a sweep every
+   * minute purges older ones, and a cursor from before them must sync again from scratch.
+   */
+  @Expose()
+  @Transform(({ value }) => positiveInteger(value, 30))
+  @IsInt({ message: 'SYNC_TOMBSTONE_DAYS must be a positive number of days' })
+  @Min(1, { message: 'SYNC_TOMBSTONE_DAYS must be a positive number of days' })
+  SYNC_TOMBSTONE_DAYS: number;
+
   /** Lets a job's callback_url be http:// to localhost, 127.0.0.1 or ::1, loopback addresses included: a receiver on this machine. */
   @Expose()
   @Transform(({ value }) => flag(value))

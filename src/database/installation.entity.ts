@@ -23,4 +23,8 @@ export class Installation {
   /** Signs public derivative URLs when URL_SIGNING_KEY is unset (64 hex characters). */
   @Column({ type: 'text', select: false })
   urlSigningKey: string;
+
+  /** The highest transaction id of the sync tombstones purged so far (src/sync): a cursor not past it may have missed one. */
+  @Column({ type: 'bigint', default: 0 })
+  syncPurgedThrough: string;
 }

@@ -228,6 +228,12 @@ export class ImageRepository {
     return rows.length > 0 ? { userId: rows[0].user_id, json: rows[0].json } : null;
   }
 
+  /** Images `ids` as the lists answer them (no bins), in `manager`'s transaction: delta sync reads them in its snapshot. */
+  async rowsIn(manager: EntityManager, ids: number[]): Promise<ImageRow[]> {
+    if (ids.length === 0) return [];
+    return (await manager.query(`SELECT ${columns(false)} WHERE i.id = ANY($1)`, [ids])) as ImageRow[];
+  }
+
   /** A bounded list (`selection.limit` set), read at once. */
   async list(selection: Selection): Promise<ImageRow[]> {
     const { text, values } = listStatement(selection);

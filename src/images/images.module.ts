@@ -16,6 +16,6 @@ import { PresetsModule } from '../presets/presets.module';
   imports: [TypeOrmModule.forFeature([Image]), ImageTypesModule, JobLifecycleModule, FileReferencesModule, PresetsModule],
   controllers: [ImagesController],
   providers: [ImagesService, ImageFilesService, ImageRepository, ImageUploadService, ImageHooks],
-  exports: [ImagesService, ImageFilesService, ImageHooks],
+  exports: [ImagesService, ImageFilesService, ImageHooks, ImageRepository],
 })
 export class ImagesModule {}

@@ -625,6 +625,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What changed in your images and jobs since your cursor (delta sync)
+         * @description The records created or changed since `since`, the ids deleted since (kept SYNC_TOMBSTONE_DAYS), and the cursor to send next time. With `has_more`, ask again at once with the new cursor. Without `since`, every current record, paged the same way. Admins sync their own records only; ADMIN_TOKEN, no user, is refused (403). A cursor older than the deletions kept answers 410: sync again without `since`.
+         */
+        get: operations["SyncController_changes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/queues": {
         parameters: {
             query?: never;
@@ -1561,6 +1581,27 @@ export interface components {
              * @example 86400
              */
             expires_in?: number;
+        };
+        SyncDeletedDto: {
+            /** @description Images deleted (or moved to another user) since the cursor. */
+            images: number[];
+            /** @description Jobs deleted (or moved to another user) since the cursor. */
+            jobs: number[];
+        };
+        SyncResponseDto: {
+            /** @description Your images created or changed since the cursor, as GET /api/images lists them (no histogram bins), in the order they changed. */
+            images: components["schemas"]["ImageResponseDto"][];
+            /** @description Your jobs created or changed since the cursor, as GET /api/jobs lists them. */
+            jobs: components["schemas"]["JobResponseDto"][];
+            /** @description Tombstones: ids to forget. Empty on a full sync’s first page. */
+            deleted: components["schemas"]["SyncDeletedDto"];
+            /**
+             * @description Opaque: send it back as `since` for the next page, or the next sync.
+             * @example MTo4MjE6am9iOjQ3OjA
+             */
+            cursor: string;
+            /** @description More changes wait: ask again at once with the new cursor. */
+            has_more: boolean;
         };
         PendingByLaneDto: {
             /** @example 3 */
@@ -5741,6 +5782,95 @@ export interface operations {
                      *           "message": "Range bytes=90000- asks for no byte of the file, whose bytes are 0 to 74521"
                      *         }
                      *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Invalid, missing, unknown or duplicate fields; `details` names each. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "email must be an email address",
+                     *       "details": [
+                     *         {
+                     *           "field": "email",
+                     *           "message": "email must be an email address"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    SyncController_changes: {
+        parameters: {
+            query?: {
+                /** @description How many changes per page (default 20, at most 1000). */
+                limit?: number;
+                /** @description The `cursor` of your last answer: only what changed after it. Without it, every current record (no tombstones). */
+                since?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncResponseDto"];
+                };
+            };
+            /** @description Missing or invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "Invalid bearer token",
+                     *       "details": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Not allowed for this caller. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "Only an admin may create image types",
+                     *       "details": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description What was asked for is no longer kept; the message says how to start over. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "This sync cursor is older than the deletions kept (SYNC_TOMBSTONE_DAYS); sync again without since",
+                     *       "details": []
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorResponseDto"];
