@@ -14,6 +14,7 @@ import { stripJsonSuffix } from './common/json-suffix.middleware';
 import { requestLogging } from './common/request-log.middleware';
 import { ShutdownDrain } from './health/shutdown-drain';
 import { HttpMetrics } from './metrics/http-metrics';
+import { documentIdempotencyKeys } from './idempotency/idempotency-api-docs';
 
 /**
  * Everything about the HTTP app that main.ts and the end-to-end tests must share. Given a logger,
@@ -59,7 +60,7 @@ function setUpApiDocs(app: NestExpressApplication): void {
     })
     .build();
   // Built on the first request for the docs rather than at every start, which it slowed by a few tenths of a second.
-  SwaggerModule.setup('api/docs', app, () => SwaggerModule.createDocument(app, options), {
+  SwaggerModule.setup('api/docs', app, () => documentIdempotencyKeys(SwaggerModule.createDocument(app, options)), {
     jsonDocumentUrl: 'api/docs-json',
     customSiteTitle: 'Darkroom API',
     swaggerOptions: { persistAuthorization: true },

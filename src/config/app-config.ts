@@ -305,6 +305,17 @@ export class AppConfig {
   @Min(1, { message: 'EVENTS_REPLAY must be a positive number of seconds' })
   EVENTS_REPLAY: number;
 
+  /**
+   * Seconds an Idempotency-Key is kept after its first request: a retry within them is answered
+   * as the first request was; after them the key is free again (docs/api.md, "Idempotent retries").
+   */
+  @Expose()
+  @Transform(({ value }) => positiveInteger(value, 24 * 3600))
+  @IsInt({ message: 'IDEMPOTENCY_TTL must be a positive number of seconds, at most 30 days (2592000)' })
+  @Min(1, { message: 'IDEMPOTENCY_TTL must be a positive number of seconds, at most 30 days (2592000)' })
+  @Max(30 * 24 * 3600, { message: 'IDEMPOTENCY_TTL must be a positive number of seconds, at most 30 days (2592000)' })
+  IDEMPOTENCY_TTL: number;
+
   /** Lets a job's callback_url be http:// to localhost, 127.0.0.1 or ::1, loopback addresses included: a receiver on this machine. */
   @Expose()
   @Transform(({ value }) => flag(value))
