@@ -1,10 +1,13 @@
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { requestFingerprint } from '../src/idempotency/idempotency-key';
 import { JobReconciler } from '../src/job-runs/job-reconciler';
 import { createStoredImage, createUser, TestUser } from './utils/factories';
+import { freePort } from '../src/common/free-port';
 import { availableBackends } from './utils/faults/cluster';
+import { API_MAIN, sleep, startNode } from './utils/faults/processes';
 import { uniquePhoto } from './utils/images';
 import { createSuiteDatabase } from './utils/suite-database';
 import { api, bearer, createTestApp, testEnv, TestEnv } from './utils/test-app';
@@ -167,10 +170,11 @@ describe.each(availableBackends())('Idempotency-Key, queue on $name', (backend) 
     expect(await jobsOfImage()).toBe(jobsBefore);
   });
 
-  it('lets a retry take over a key whose request stopped renewing its lease (its process killed), but only the same request', async () => {
+  it('lets a retry take over a claim whose lease ran out, but only the same request', async () => {
     const key = newKey();
     const body = { image_id: imageId, job_type: ['process', 'grayscale'] };
-    // What a request on a process killed mid-way leaves: a claim in flight, never answered.
+    // What a request on a process killed mid-way leaves: a claim in flight, never answered (the
+    // multipart tests below kill a real API process).
     await app.get(DataSource).query(
       `INSERT INTO idempotency_keys (owner, key, fingerprint, lease, leased_until, expires_at)
          VALUES ($1, $2, $3, gen_random_uuid(), now() + interval '1 minute', now() + interval '1 day')`,
@@ -230,17 +234,15 @@ describe.each(availableBackends())('Idempotency-Key, queue on $name', (backend) 
       expect(await imageCount()).toBe(before + 1);
     });
 
-    it('answers 409 to a retry while the first upload is still arriving, then replays its answer', async () => {
-      const key = newKey();
-      const photo = await uniquePhoto();
+    /**
+     * Starts POST /api/images.json of `photo` to the API on `port`, sending only the form's first
+     * kilobyte; resolves once the request has claimed its key. `finish` sends the rest.
+     */
+    async function startSlowUpload(port: number, key: string, photo: Buffer) {
       const boundary = `slow${Date.now()}`;
       const body = form(boundary, photo);
-      const server = app.getHttpServer();
-      if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      const { port } = server.address() as { port: number };
-      const before = await imageCount();
-      let send!: (rest: Buffer) => void;
-      const slow = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      let finish!: () => void;
+      const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
         const outgoing = httpRequest(
           {
             port,
@@ -263,22 +265,73 @@ describe.each(availableBackends())('Idempotency-Key, queue on $name', (backend) 
         );
         outgoing.on('error', reject);
         outgoing.write(body.subarray(0, 1000));
-        send = (rest) => outgoing.end(rest);
+        finish = () => outgoing.end(body.subarray(1000));
       });
-      // The claim is made once the request reaches its handler, before its file has arrived.
+      // The key is claimed once the request reaches its handler, before its file has arrived.
       for (let waited = 0; !(await keyRow(key))?.lease; waited += 20) {
-        if (waited > 10_000) throw new Error('The slow upload never claimed its key');
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        if (waited > 30_000) throw new Error('The slow upload never claimed its key');
+        await sleep(20);
       }
+      return { answer, finish };
+    }
+
+    it('answers 409 to a retry while the first upload is still arriving, then replays its answer', async () => {
+      const key = newKey();
+      const photo = await uniquePhoto();
+      const server = app.getHttpServer();
+      if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const before = await imageCount();
+      const slow = await startSlowUpload((server.address() as { port: number }).port, key, photo);
       const busy = await upload(other, key, photo).expect(409);
       expect(busy.headers['retry-after']).toBe('1');
-      send(body.subarray(1000));
-      const first = await slow;
+      slow.finish();
+      const first = await slow.answer;
       expect(first.status).toBe(201);
       const replay = await upload(other, key, photo).expect(201);
       expect(replay.headers['idempotent-replayed']).toBe('true');
       expect(replay.body).toEqual(JSON.parse(first.body));
       expect(await imageCount()).toBe(before + 1);
+    });
+
+    it('frees the key of an API process SIGKILLed mid-upload once its lease ends: 409 until then, then one image', async () => {
+      const port = await freePort();
+      const lease = 5;
+      const child = startNode(
+        `idempotency-api-${backend.name}`,
+        API_MAIN,
+        ['--api-only'],
+        { PATH: process.env.PATH, HOME: process.env.HOME, ...env, PORT: String(port), IDEMPOTENCY_LEASE: String(lease) },
+        join(env.DATA_DIR!, `idempotency-api-${backend.name}.log`),
+      );
+      try {
+        for (let waited = 0; (await fetch(`http://127.0.0.1:${port}/api/health`).catch(() => null))?.status !== 200; waited += 200) {
+          if (!child.running || waited > 90_000) throw new Error(`The API process did not start:\n${child.tail()}`);
+          await sleep(200);
+        }
+        const key = newKey();
+        const photo = await uniquePhoto();
+        const before = await imageCount();
+        const slow = await startSlowUpload(port, key, photo);
+        slow.answer.catch(() => undefined);
+        await child.kill();
+        await expect(slow.answer).rejects.toThrow();
+        // Another process sees the dead request's claim until its lease runs out, then takes the key over.
+        const busy = await upload(app, key, photo).expect(409);
+        expect(busy.body.error).toMatch(/still in progress/);
+        let taken = busy;
+        for (const started = Date.now(); taken.status === 409; taken = await upload(app, key, photo)) {
+          if (Date.now() - started > (lease + 10) * 1000) throw new Error(`The key was never freed: ${JSON.stringify(taken.body)}`);
+          await sleep(250);
+        }
+        expect(taken.status).toBe(201);
+        expect(taken.headers['idempotent-replayed']).toBeUndefined();
+        const replay = await upload(other, key, photo).expect(201);
+        expect(replay.headers['idempotent-replayed']).toBe('true');
+        expect(replay.body).toEqual(taken.body);
+        expect(await imageCount()).toBe(before + 1);
+      } finally {
+        await child.kill();
+      }
     });
   });
 });

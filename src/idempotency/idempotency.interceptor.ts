@@ -1,7 +1,7 @@
 import { CallHandler, ConflictException, ExecutionContext, Injectable, Logger, NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Response } from 'express';
-import { catchError, from, mergeMap, Observable, of, throwError } from 'rxjs';
+import { catchError, defer, from, mergeAll, mergeMap, Observable, of, throwError } from 'rxjs';
 import { invalidField } from '../common/api-errors';
 import { describeError } from '../common/api-exception.filter';
 import { AppConfig } from '../config/app-config';
@@ -19,13 +19,6 @@ import {
   RequestShape,
 } from './idempotency-key';
 import { formBody, readUploadedForm, uploadedFormOf } from './uploaded-form';
-
-/**
- * Seconds an in-flight claim holds its key unless its request renews it: a request on a process
- * killed mid-way blocks its key this long at most, then a retry takes over.
- */
-export const LEASE_SECONDS = 60;
-const RENEW_EVERY_MS = (LEASE_SECONDS / 3) * 1000;
 
 /**
  * A multipart upload's form is read by its handler, after the key is claimed: until then this
@@ -55,7 +48,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
     private readonly config: AppConfig,
   ) {}
 
-  async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
+  /** A request without a key, every GET among them, passes through at once: no promise, no query. */
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle();
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const header = request.headers['idempotency-key'];
@@ -63,6 +57,15 @@ export class IdempotencyInterceptor implements NestInterceptor {
     // Unauthenticated routes (sign-up, sign-in) answer bearer tokens, which are never stored.
     if (!request.principal || this.reflector.get<boolean>(IDEMPOTENCY_KEY_IGNORED, context.getHandler())) return next.handle();
     const key = idempotencyKeyOf(header);
+    return defer(() => this.keyed(context, next, request, key)).pipe(mergeAll());
+  }
+
+  private async keyed(
+    context: ExecutionContext,
+    next: CallHandler,
+    request: AuthenticatedRequest,
+    key: string,
+  ): Promise<Observable<unknown>> {
     const owner = request.principal.userId === null ? 'admin-token' : `user:${request.principal.userId}`;
     const multipart = request.is('multipart/form-data') !== false;
     const shape: RequestShape = {
@@ -73,7 +76,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     };
     const fingerprint = requestFingerprint(shape);
     const response = context.switchToHttp().getResponse<Response>();
-    const claim = await this.keys.claim(owner, key, fingerprint, LEASE_SECONDS, this.config.IDEMPOTENCY_TTL);
+    const claim = await this.keys.claim(owner, key, fingerprint, this.config.IDEMPOTENCY_LEASE, this.config.IDEMPOTENCY_TTL);
     if (claim.kind !== 'claimed') {
       try {
         return of(await this.answerRetry(claim, fingerprint, shape, request, response));
@@ -83,9 +86,12 @@ export class IdempotencyInterceptor implements NestInterceptor {
       }
     }
     const held: Held = { owner, key, lease: claim.lease };
-    const renewal = setInterval(() => {
-      this.keys.renew(owner, key, claim.lease, LEASE_SECONDS).catch((error: Error) => this.warn(held, 'renew', error));
-    }, RENEW_EVERY_MS);
+    const renewal = setInterval(
+      () => {
+        this.keys.renew(owner, key, claim.lease, this.config.IDEMPOTENCY_LEASE).catch((error: Error) => this.warn(held, 'renew', error));
+      },
+      (this.config.IDEMPOTENCY_LEASE * 1000) / 3,
+    );
     renewal.unref();
     // An upload's answer is kept under its form's own fingerprint, once its handler has read the
     // form. One that ended before (a quota, a file that is no image) stored nothing: it is not
