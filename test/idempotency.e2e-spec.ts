@@ -1,5 +1,6 @@
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { requestFingerprint } from '../src/idempotency/idempotency-key';
@@ -143,6 +144,35 @@ describe.each(availableBackends())('Idempotency-Key, queue on $name', (backend) 
     expect(cancelled.headers['idempotent-replayed']).toBeUndefined();
     expect(cancelled.body.status).toBe('cancelled');
     expect((await cancel().expect(200)).headers['idempotent-replayed']).toBe('true');
+  });
+
+  it('replays a POST sent with no body at all (no Content-Length, as curl -X POST sends it)', async () => {
+    const job = (await postJob(app, undefined, { image_id: imageId, job_type: ['process', 'grayscale'] }).expect(201)).body;
+    const server = app.getHttpServer();
+    if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const key = newKey();
+    const cancel = () =>
+      new Promise<string>((resolve, reject) => {
+        // Written, not ended: the server closes the connection once it has answered (Connection: close).
+        const socket = connect(port, '127.0.0.1', () =>
+          socket.write(
+            `POST /api/jobs/${job.id}/cancel.json HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${ada.token}\r\n` +
+              `Idempotency-Key: ${key}\r\nConnection: close\r\n\r\n`,
+          ),
+        );
+        let text = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk: string) => (text += chunk));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+    const first = await cancel();
+    expect(first).toMatch(/^HTTP\/1\.1 200 /);
+    expect(first).not.toMatch(/idempotent-replayed/i);
+    const again = await cancel();
+    expect(again).toMatch(/^HTTP\/1\.1 200 /);
+    expect(again).toMatch(/^Idempotent-Replayed: true\r$/im);
   });
 
   it('ignores the key where the answer holds a secret: sign-up and sign-in', async () => {

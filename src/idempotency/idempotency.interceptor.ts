@@ -67,7 +67,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
     key: string,
   ): Promise<Observable<unknown>> {
     const owner = request.principal.userId === null ? 'admin-token' : `user:${request.principal.userId}`;
-    const multipart = request.is('multipart/form-data') !== false;
+    // is() answers null for a request without a body, false for another type.
+    const multipart = Boolean(request.is('multipart/form-data'));
     const shape: RequestShape = {
       method: request.method,
       path: request.path,
