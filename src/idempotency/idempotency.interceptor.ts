@@ -1,7 +1,7 @@
 import { CallHandler, ConflictException, ExecutionContext, Injectable, Logger, NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Response } from 'express';
-import { catchError, defer, from, mergeAll, mergeMap, Observable, of, throwError } from 'rxjs';
+import { catchError, defer, finalize, from, mergeAll, mergeMap, Observable, of, throwError } from 'rxjs';
 import { invalidField } from '../common/api-errors';
 import { describeError } from '../common/api-exception.filter';
 import { AppConfig } from '../config/app-config';
@@ -104,18 +104,18 @@ export class IdempotencyInterceptor implements NestInterceptor {
     };
     return next.handle().pipe(
       mergeMap(async (body: unknown) => {
-        clearInterval(renewal);
         await this.settle(held, answered(), { status: response.statusCode, headers: replayedHeaders(response), body: jsonText(body) });
         return body;
       }),
       catchError((error: unknown) => {
-        clearInterval(renewal);
         const { status, body } = describeError(error);
         // Rethrown once settled: the exception filter answers it, as it would without a key.
         return from(this.settle(held, answered(), { status, headers: {}, body: JSON.stringify(body) })).pipe(
           mergeMap(() => throwError(() => error)),
         );
       }),
+      // Also should the response be torn down unanswered: the lease then runs out on its own.
+      finalize(() => clearInterval(renewal)),
     );
   }
 
