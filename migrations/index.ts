@@ -23,6 +23,7 @@ import { Presets1797100000000 } from './1797100000000-Presets';
 import { FileStoredAt1797200000000 } from './1797200000000-FileStoredAt';
 import { UrlSigningKey1797300000000 } from './1797300000000-UrlSigningKey';
 import { EagerPresets1797400000000 } from './1797400000000-EagerPresets';
+import { IdempotencyKeys1797500000000 } from './1797500000000-IdempotencyKeys';
 import { SyncChanges1797600000000 } from './1797600000000-SyncChanges';
 
 /** Every migration, in order. `npm run migration:generate` writes new ones; list them here. */
@@ -52,5 +53,6 @@ export const migrations = [
   FileStoredAt1797200000000,
   UrlSigningKey1797300000000,
   EagerPresets1797400000000,
+  IdempotencyKeys1797500000000,
   SyncChanges1797600000000,
 ];

@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { documentIdempotencyKeys } from './idempotency/idempotency-api-docs';
 
 /**
  * The API's OpenAPI document, as served at /api/docs-json and committed as openapi.json (npm run
@@ -27,7 +28,8 @@ export function createApiDocument(app: INestApplication): OpenAPIObject {
         "or the server's ADMIN_TOKEN: an opaque random string, not a JWT.",
     })
     .build();
-  const document = SwaggerModule.createDocument(app, options);
+  // Before public routes get their empty requirement: the Idempotency-Key is for authenticated routes.
+  const document = documentIdempotencyKeys(SwaggerModule.createDocument(app, options));
   // Every route that needs a token says so (@ApiBearerAuth): the others are the @Public() ones, and
   // an empty requirement tells generators and linters that they take no credentials at all.
   for (const path of Object.values(document.paths)) {

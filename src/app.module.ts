@@ -13,6 +13,7 @@ import { DashboardModule } from './dashboard/dashboard.module';
 import { DerivativesModule } from './derivatives/derivatives.module';
 import { SignedUrlsModule } from './signed-urls/signed-urls.module';
 import { HealthModule } from './health/health.module';
+import { IdempotencyModule } from './idempotency/idempotency.module';
 import { MetricsApiModule } from './metrics/metrics-api.module';
 import { PresetsModule } from './presets/presets.module';
 import { UsersModule } from './users/users.module';
@@ -38,6 +39,7 @@ export class AppModule {
         AuthModule,
         // After AuthModule: its global guard must run first, so per-user limits see the principal.
         RateLimitsModule.forRoot(),
+        IdempotencyModule,
         UsersModule,
         ImageTypesModule,
         ImagesModule,

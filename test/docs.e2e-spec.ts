@@ -127,6 +127,20 @@ describe('API docs', () => {
     );
     expect(spec.paths['/api/users'].get.security).toEqual([{ bearer: [] }]);
     expect(spec.servers).toEqual([{ url: '/', description: expect.any(String) }]);
+    // Idempotency-Key on the authenticated POSTs; not on sign-up, nor where the answer holds a secret, nor on PUT.
+    const keyed = (operation: { parameters?: { name: string; in: string }[] }) =>
+      (operation.parameters ?? []).some((parameter) => parameter.name === 'Idempotency-Key' && parameter.in === 'header');
+    expect(keyed(spec.paths['/api/jobs'].post)).toBe(true);
+    expect(keyed(spec.paths['/api/images'].post)).toBe(true);
+    expect(keyed(spec.paths['/api/jobs/{id}/cancel'].post)).toBe(true);
+    expect(keyed(spec.paths['/api/users'].post)).toBe(false);
+    expect(keyed(spec.paths['/api/sessions'].post)).toBe(false);
+    expect(keyed(spec.paths['/api/users/{id}/webhook_secret'].post)).toBe(false);
+    expect(keyed(spec.paths['/api/jobs/events_token'].post)).toBe(false);
+    expect(keyed(spec.paths['/api/jobs/{id}'].put)).toBe(false);
+    expect(spec.paths['/api/jobs'].post.responses['201'].headers['Idempotent-Replayed'].schema).toEqual({ type: 'string', enum: ['true'] });
+    expect(spec.paths['/api/jobs'].post.responses['409'].description).toMatch(/Idempotency-Key is still in progress/);
+    expect(spec.paths['/api/jobs'].post.responses['422'].description).toMatch(/^Invalid, missing.*Or: The Idempotency-Key is malformed/);
     expect(Object.keys(spec.paths['/api/health/ready'].get.responses)).toEqual(['200', '503']);
     expect(spec.paths['/api/images'].get.responses['401'].content['application/json'].example.error).toBe('Invalid bearer token');
     // The seeded presets are named where admins and app developers look for them.

@@ -58,17 +58,17 @@ describe('the usual protections', () => {
   });
 
   describe('CORS', () => {
-    it('answers a preflight from a listed origin, allowing Authorization and Content-Type', async () => {
+    it('answers a preflight from a listed origin, allowing Authorization, Content-Type and Idempotency-Key', async () => {
       for (const origin of [ALLOWED, 'http://localhost:5173']) {
         const preflight = await api(app)
           .options('/api/jobs.json')
           .set('Origin', origin)
           .set('Access-Control-Request-Method', 'POST')
-          .set('Access-Control-Request-Headers', 'authorization,content-type')
+          .set('Access-Control-Request-Headers', 'authorization,content-type,idempotency-key')
           .expect(204);
         expect(preflight.headers['access-control-allow-origin']).toBe(origin);
         expect(preflight.headers['access-control-allow-methods']).toContain('POST');
-        expect(preflight.headers['access-control-allow-headers']).toBe('Authorization,Content-Type');
+        expect(preflight.headers['access-control-allow-headers']).toBe('Authorization,Content-Type,Idempotency-Key');
         expect(preflight.headers.vary).toMatch(/Origin/);
       }
     });
@@ -77,6 +77,7 @@ describe('the usual protections', () => {
       const ok = await api(app).get(`/api/users/${user.id}.json`).set(bearer(user.token)).set('Origin', ALLOWED).expect(200);
       expect(ok.headers['access-control-allow-origin']).toBe(ALLOWED);
       expect(ok.headers['access-control-expose-headers']).toContain('Content-Disposition');
+      expect(ok.headers['access-control-expose-headers']).toContain('Idempotent-Replayed');
       const refused = await api(app).get('/api/users.json').set('Origin', ALLOWED).expect(401);
       expect(refused.headers['access-control-allow-origin']).toBe(ALLOWED);
     });

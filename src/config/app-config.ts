@@ -315,6 +315,29 @@ export class AppConfig {
   @Min(1, { message: 'SYNC_TOMBSTONE_DAYS must be a positive number of days' })
   SYNC_TOMBSTONE_DAYS: number;
 
+  /**
+   * Seconds an Idempotency-Key is kept after its first request: a retry within them is answered
+   * as the first request was; after them the key is free again (docs/api.md, "Idempotent retries").
+   */
+  @Expose()
+  @Transform(({ value }) => positiveInteger(value, 24 * 3600))
+  @IsInt({ message: 'IDEMPOTENCY_TTL must be a positive number of seconds, at most 30 days (2592000)' })
+  @Min(1, { message: 'IDEMPOTENCY_TTL must be a positive number of seconds, at most 30 days (2592000)' })
+  @Max(30 * 24 * 3600, { message: 'IDEMPOTENCY_TTL must be a positive number of seconds, at most 30 days (2592000)' })
+  IDEMPOTENCY_TTL: number;
+
+  /**
+   * Seconds a request in progress holds its Idempotency-Key unless it renews the hold (it does,
+   * every third of this, while it runs): how long a key stays "in progress" after its process
+   * was killed, before a retry may take it over.
+   */
+  @Expose()
+  @Transform(({ value }) => positiveInteger(value, 60))
+  @IsInt({ message: 'IDEMPOTENCY_LEASE must be a whole number of seconds from 3 to 3600' })
+  @Min(3, { message: 'IDEMPOTENCY_LEASE must be a whole number of seconds from 3 to 3600' })
+  @Max(3600, { message: 'IDEMPOTENCY_LEASE must be a whole number of seconds from 3 to 3600' })
+  IDEMPOTENCY_LEASE: number;
+
   /** Lets a job's callback_url be http:// to localhost, 127.0.0.1 or ::1, loopback addresses included: a receiver on this machine. */
   @Expose()
   @Transform(({ value }) => flag(value))

@@ -6,6 +6,7 @@ import { Principal } from '../identity/principal';
 import { Public } from '../identity/public.decorator';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
 import { ParseIdPipe } from '../common/parse-id.pipe';
+import { IdempotencyKeyIgnored } from '../idempotency/idempotency-key-ignored.decorator';
 import { EventsTokenResponseDto } from './events-token-response.dto';
 import { JobEventsAccess } from './job-events-access';
 import { JobEventsService } from './job-events.service';
@@ -14,6 +15,8 @@ const STREAM_DESCRIPTION =
   'Server-Sent Events (`Accept: text/event-stream`): `status` at each change of status (with progress, attempts, error, outputs and result) ' +
   'and `progress` at each finished step, each with an `id`; reconnect with `Last-Event-ID` to get what was missed (kept EVENTS_REPLAY seconds). ' +
   'A comment every 15 s keeps the stream alive. Authenticate with the bearer token, or `?access_token=` from the matching `events_token` route.';
+
+const EVENTS_TOKEN_NOT_KEPT = 'The answer is a 60-second token, never stored: a retry gets a fresh one.';
 
 /**
  * The event streams authenticate themselves (@Public to the global guard): a browser's
@@ -47,6 +50,7 @@ export class JobEventsController {
   }
 
   @Post('events_token')
+  @IdempotencyKeyIgnored(EVENTS_TOKEN_NOT_KEPT)
   @HttpCode(201)
   @ApiOperation({ summary: 'A 60-second access_token for GET /api/jobs/events (for EventSource, which cannot send headers)' })
   @ApiOkResponse({ type: EventsTokenResponseDto })
@@ -76,6 +80,7 @@ export class JobEventsController {
   }
 
   @Post(':id/events_token')
+  @IdempotencyKeyIgnored(EVENTS_TOKEN_NOT_KEPT)
   @HttpCode(201)
   @ApiOperation({ summary: 'A 60-second access_token for GET /api/jobs/:id/events (for EventSource, which cannot send headers)' })
   @ApiOkResponse({ type: EventsTokenResponseDto })

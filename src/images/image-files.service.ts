@@ -18,7 +18,8 @@ import { ImageUploadService, StoredImageFile } from './image-upload.service';
 import { Image } from './image.entity';
 import { ImagesService } from './images.service';
 import { ImageHooks } from './image.hooks';
-import { readMultipartUpload } from './multipart-upload';
+import { readMultipartUpload } from '../common/multipart-upload';
+import { recordUploadedForm } from '../idempotency/uploaded-form';
 
 const PRESIGNED_URL_SECONDS = 900;
 const NUMERIC_FORM_FIELDS = ['user_id', 'image_type_id', 'original_id'];
@@ -73,6 +74,7 @@ export class ImageFilesService {
     // someone else, named in the form: only the exact check, once the owner is known.)
     if (principal.userId !== null && !principal.isAdmin) await this.records.precheckStorage(principal.userId, null);
     const { fields, file } = await readMultipartUpload(request, (stream) => this.uploads.store(stream));
+    recordUploadedForm(request, { fields, fileSha256: file.sha256 });
     let image: Image;
     try {
       const dto = plainToInstance(CreateImageDto, formValues(fields));

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { IdempotencyKeysModule } from '../idempotency/idempotency.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { JobDispatchModule } from './job-dispatcher';
 import { JobReconciler } from './job-reconciler';
@@ -10,7 +11,7 @@ import { JobRepository } from './job.repository';
  * takes the reconciler's lock does the reconciling.
  */
 @Module({
-  imports: [MetricsModule, JobDispatchModule],
+  imports: [MetricsModule, JobDispatchModule, IdempotencyKeysModule],
   providers: [JobRepository, JobReconciler],
   exports: [JobRepository, JobDispatchModule],
 })

@@ -8,6 +8,7 @@ import { foldUsageDeltas } from '../users/user.repository';
 import { Job, JOB_STATUS } from './job.entity';
 import { JobRepository } from './job.repository';
 import { AdvisoryLock, whileHolding } from '../database/advisory-locks';
+import { IdempotencyKeyRepository } from '../idempotency/idempotency-key.repository';
 
 const BATCH = 500;
 /**
@@ -35,7 +36,7 @@ export interface ReconcileReport {
  * go back to pending (or fail once their attempts are spent), a dispatch pass gives pending jobs
  * whatever room a missed pass left, and queued jobs past their ttl
  * expire even when no worker is up. The same pass folds the users' usage deltas into their counter
- * caches (docs/counters.md). Each action is conditional on the row being as it was read,
+ * caches (docs/counters.md) and deletes the Idempotency-Keys past IDEMPOTENCY_TTL. Each action is conditional on the row being as it was read,
  * so running it at any time, or in several processes, is safe.
  */
 @Injectable()
@@ -50,6 +51,7 @@ export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutd
     private readonly jobs: JobRepository,
     private readonly queue: JobQueue,
     private readonly dispatcher: JobDispatcher,
+    private readonly idempotencyKeys: IdempotencyKeyRepository,
     private readonly config: AppConfig,
   ) {}
 
@@ -83,6 +85,7 @@ export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutd
 
   private async reconcileLocked(): Promise<ReconcileReport> {
     await foldUsageDeltas(this.dataSource.manager);
+    await this.idempotencyKeys.deleteExpired();
     const report: ReconcileReport = {
       expired: (await this.jobs.expireOverdue()).length,
       enqueued: 0,

@@ -4,6 +4,7 @@ import { CurrentPrincipal } from '../identity/current-principal.decorator';
 import { Principal } from '../identity/principal';
 import { ApiErrorResponses } from '../common/api-error-responses.decorator';
 import { ParseIdPipe } from '../common/parse-id.pipe';
+import { IdempotencyKeyIgnored } from '../idempotency/idempotency-key-ignored.decorator';
 import { WebhookDeliveryResponseDto } from './dto/webhook-delivery-response.dto';
 import { WebhookSecretResponseDto } from './dto/webhook-secret-response.dto';
 import { WebhooksService } from './webhooks.service';
@@ -15,6 +16,7 @@ export class WebhooksController {
   constructor(private readonly webhooks: WebhooksService) {}
 
   @Post('users/:id/webhook_secret')
+  @IdempotencyKeyIgnored('The answer is the new secret, which is kept only sealed: a retry makes another one.')
   @ApiOperation({
     summary: "Make or rotate a user's webhook signing secret (yourself, or anyone for an admin)",
     description:

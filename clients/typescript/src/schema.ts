@@ -2505,7 +2505,13 @@ export interface operations {
     ImageTypesController_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: a request repeated with the same key and the same method, path and body is answered as the first one was (status, body, Location), with `Idempotent-Replayed: true`, and its work is not done again. Keys are yours alone and kept for IDEMPOTENCY_TTL (24 h by default). 1 to 255 printable ASCII characters; a UUID per operation is best.
+                 * @example 6f1c0a52-0b0e-4c8e-9a54-3c9b1d0e2f77
+                 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2517,6 +2523,8 @@ export interface operations {
         responses: {
             201: {
                 headers: {
+                    /** @description Present, `true`, when this is the stored answer to an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -2568,7 +2576,22 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Invalid, missing, unknown or duplicate fields; `details` names each. */
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "A request with this Idempotency-Key is still in progress: retry it once that one has been answered",
+                     *       "details": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Invalid, missing, unknown or duplicate fields; `details` names each. Or: The Idempotency-Key is malformed, or was used for a different request. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2915,7 +2938,13 @@ export interface operations {
     ImagesController_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: a request repeated with the same key and the same method, path and body is answered as the first one was (status, body, Location), with `Idempotent-Replayed: true`, and its work is not done again. Keys are yours alone and kept for IDEMPOTENCY_TTL (24 h by default). 1 to 255 printable ASCII characters; a UUID per operation is best.
+                 * @example 6f1c0a52-0b0e-4c8e-9a54-3c9b1d0e2f77
+                 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2941,6 +2970,8 @@ export interface operations {
         responses: {
             201: {
                 headers: {
+                    /** @description Present, `true`, when this is the stored answer to an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -2992,6 +3023,21 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "A request with this Idempotency-Key is still in progress: retry it once that one has been answered",
+                     *       "details": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description The body or file is larger than the limit. */
             413: {
                 headers: {
@@ -3022,7 +3068,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Invalid, missing, unknown or duplicate fields; `details` names each. */
+            /** @description Invalid, missing, unknown or duplicate fields; `details` names each. Or: The Idempotency-Key is malformed, or was used for a different request. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3298,7 +3344,13 @@ export interface operations {
     ImagesController_uploadUrl: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: a request repeated with the same key and the same method, path and body is answered as the first one was (status, body, Location), with `Idempotent-Replayed: true`, and its work is not done again. Keys are yours alone and kept for IDEMPOTENCY_TTL (24 h by default). 1 to 255 printable ASCII characters; a UUID per operation is best.
+                 * @example 6f1c0a52-0b0e-4c8e-9a54-3c9b1d0e2f77
+                 */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: number;
             };
@@ -3312,6 +3364,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description Present, `true`, when this is the stored answer to an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -3348,7 +3402,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description The record is still used elsewhere, or in a state that forbids this. */
+            /** @description The record is still used elsewhere, or in a state that forbids this. Or: A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3363,7 +3417,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Invalid, missing, unknown or duplicate fields; `details` names each. */
+            /** @description Invalid, missing, unknown or duplicate fields; `details` names each. Or: The Idempotency-Key is malformed, or was used for a different request. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3681,7 +3735,13 @@ export interface operations {
     JobTypesController_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: a request repeated with the same key and the same method, path and body is answered as the first one was (status, body, Location), with `Idempotent-Replayed: true`, and its work is not done again. Keys are yours alone and kept for IDEMPOTENCY_TTL (24 h by default). 1 to 255 printable ASCII characters; a UUID per operation is best.
+                 * @example 6f1c0a52-0b0e-4c8e-9a54-3c9b1d0e2f77
+                 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3693,6 +3753,8 @@ export interface operations {
         responses: {
             201: {
                 headers: {
+                    /** @description Present, `true`, when this is the stored answer to an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -3744,7 +3806,22 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Invalid, missing, unknown or duplicate fields; `details` names each. */
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "A request with this Idempotency-Key is still in progress: retry it once that one has been answered",
+                     *       "details": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Invalid, missing, unknown or duplicate fields; `details` names each. Or: The Idempotency-Key is malformed, or was used for a different request. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4267,7 +4344,13 @@ export interface operations {
     JobsController_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: a request repeated with the same key and the same method, path and body is answered as the first one was (status, body, Location), with `Idempotent-Replayed: true`, and its work is not done again. Keys are yours alone and kept for IDEMPOTENCY_TTL (24 h by default). 1 to 255 printable ASCII characters; a UUID per operation is best.
+                 * @example 6f1c0a52-0b0e-4c8e-9a54-3c9b1d0e2f77
+                 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4279,6 +4362,8 @@ export interface operations {
         responses: {
             201: {
                 headers: {
+                    /** @description Present, `true`, when this is the stored answer to an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -4330,7 +4415,22 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Invalid, missing, unknown or duplicate fields; `details` names each. */
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "A request with this Idempotency-Key is still in progress: retry it once that one has been answered",
+                     *       "details": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Invalid, missing, unknown or duplicate fields; `details` names each. Or: The Idempotency-Key is malformed, or was used for a different request. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4372,7 +4472,13 @@ export interface operations {
     JobsController_createMany: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: a request repeated with the same key and the same method, path and body is answered as the first one was (status, body, Location), with `Idempotent-Replayed: true`, and its work is not done again. Keys are yours alone and kept for IDEMPOTENCY_TTL (24 h by default). 1 to 255 printable ASCII characters; a UUID per operation is best.
+                 * @example 6f1c0a52-0b0e-4c8e-9a54-3c9b1d0e2f77
+                 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4385,6 +4491,8 @@ export interface operations {
             /** @description Each body's outcome, in the order of `jobs`. */
             200: {
                 headers: {
+                    /** @description Present, `true`, when this is the stored answer to an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -4421,6 +4529,21 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "A request with this Idempotency-Key is still in progress: retry it once that one has been answered",
+                     *       "details": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description The body or file is larger than the limit. */
             413: {
                 headers: {
@@ -4436,7 +4559,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Invalid, missing, unknown or duplicate fields; `details` names each. */
+            /** @description Invalid, missing, unknown or duplicate fields; `details` names each. Or: The Idempotency-Key is malformed, or was used for a different request. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4686,7 +4809,13 @@ export interface operations {
     JobsController_cancel: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: a request repeated with the same key and the same method, path and body is answered as the first one was (status, body, Location), with `Idempotent-Replayed: true`, and its work is not done again. Keys are yours alone and kept for IDEMPOTENCY_TTL (24 h by default). 1 to 255 printable ASCII characters; a UUID per operation is best.
+                 * @example 6f1c0a52-0b0e-4c8e-9a54-3c9b1d0e2f77
+                 */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: number;
             };
@@ -4697,6 +4826,8 @@ export interface operations {
             /** @description The job, now cancelled. */
             200: {
                 headers: {
+                    /** @description Present, `true`, when this is the stored answer to an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -4733,7 +4864,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description The record is still used elsewhere, or in a state that forbids this. */
+            /** @description The record is still used elsewhere, or in a state that forbids this. Or: A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4743,6 +4874,26 @@ export interface operations {
                      * @example {
                      *       "error": "Job 7 is running; only a queued job can be changed",
                      *       "details": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The Idempotency-Key is malformed, or was used for a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "This Idempotency-Key was used for a different request (method, path or body): use a new key for a new request",
+                     *       "details": [
+                     *         {
+                     *           "field": "Idempotency-Key",
+                     *           "message": "This Idempotency-Key was used for a different request (method, path or body): use a new key for a new request"
+                     *         }
+                     *       ]
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorResponseDto"];
@@ -4753,7 +4904,13 @@ export interface operations {
     JobsController_retry: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: a request repeated with the same key and the same method, path and body is answered as the first one was (status, body, Location), with `Idempotent-Replayed: true`, and its work is not done again. Keys are yours alone and kept for IDEMPOTENCY_TTL (24 h by default). 1 to 255 printable ASCII characters; a UUID per operation is best.
+                 * @example 6f1c0a52-0b0e-4c8e-9a54-3c9b1d0e2f77
+                 */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: number;
             };
@@ -4764,6 +4921,8 @@ export interface operations {
             /** @description The job, queued again. */
             200: {
                 headers: {
+                    /** @description Present, `true`, when this is the stored answer to an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -4800,7 +4959,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description The record is still used elsewhere, or in a state that forbids this. */
+            /** @description The record is still used elsewhere, or in a state that forbids this. Or: A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4810,6 +4969,26 @@ export interface operations {
                      * @example {
                      *       "error": "Job 7 is running; only a queued job can be changed",
                      *       "details": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The Idempotency-Key is malformed, or was used for a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "This Idempotency-Key was used for a different request (method, path or body): use a new key for a new request",
+                     *       "details": [
+                     *         {
+                     *           "field": "Idempotency-Key",
+                     *           "message": "This Idempotency-Key was used for a different request (method, path or body): use a new key for a new request"
+                     *         }
+                     *       ]
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorResponseDto"];
@@ -4875,7 +5054,13 @@ export interface operations {
     JobInjectorController_inject: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: a request repeated with the same key and the same method, path and body is answered as the first one was (status, body, Location), with `Idempotent-Replayed: true`, and its work is not done again. Keys are yours alone and kept for IDEMPOTENCY_TTL (24 h by default). 1 to 255 printable ASCII characters; a UUID per operation is best.
+                 * @example 6f1c0a52-0b0e-4c8e-9a54-3c9b1d0e2f77
+                 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4887,6 +5072,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description Present, `true`, when this is the stored answer to an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -4938,7 +5125,22 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Invalid, missing, unknown or duplicate fields; `details` names each. */
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "A request with this Idempotency-Key is still in progress: retry it once that one has been answered",
+                     *       "details": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Invalid, missing, unknown or duplicate fields; `details` names each. Or: The Idempotency-Key is malformed, or was used for a different request. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4997,7 +5199,13 @@ export interface operations {
     PresetsController_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: a request repeated with the same key and the same method, path and body is answered as the first one was (status, body, Location), with `Idempotent-Replayed: true`, and its work is not done again. Keys are yours alone and kept for IDEMPOTENCY_TTL (24 h by default). 1 to 255 printable ASCII characters; a UUID per operation is best.
+                 * @example 6f1c0a52-0b0e-4c8e-9a54-3c9b1d0e2f77
+                 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5009,6 +5217,8 @@ export interface operations {
         responses: {
             201: {
                 headers: {
+                    /** @description Present, `true`, when this is the stored answer to an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -5060,7 +5270,22 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Invalid, missing, unknown or duplicate fields; `details` names each. */
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "A request with this Idempotency-Key is still in progress: retry it once that one has been answered",
+                     *       "details": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Invalid, missing, unknown or duplicate fields; `details` names each. Or: The Idempotency-Key is malformed, or was used for a different request. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5510,7 +5735,13 @@ export interface operations {
     SignedUrlsController_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: a request repeated with the same key and the same method, path and body is answered as the first one was (status, body, Location), with `Idempotent-Replayed: true`, and its work is not done again. Keys are yours alone and kept for IDEMPOTENCY_TTL (24 h by default). 1 to 255 printable ASCII characters; a UUID per operation is best.
+                 * @example 6f1c0a52-0b0e-4c8e-9a54-3c9b1d0e2f77
+                 */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: number;
                 preset: string;
@@ -5525,6 +5756,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description Present, `true`, when this is the stored answer to an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -5561,7 +5794,22 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Invalid, missing, unknown or duplicate fields; `details` names each. */
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "A request with this Idempotency-Key is still in progress: retry it once that one has been answered",
+                     *       "details": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Invalid, missing, unknown or duplicate fields; `details` names each. Or: The Idempotency-Key is malformed, or was used for a different request. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5586,7 +5834,13 @@ export interface operations {
     SignedUrlsController_createForSteps: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: a request repeated with the same key and the same method, path and body is answered as the first one was (status, body, Location), with `Idempotent-Replayed: true`, and its work is not done again. Keys are yours alone and kept for IDEMPOTENCY_TTL (24 h by default). 1 to 255 printable ASCII characters; a UUID per operation is best.
+                 * @example 6f1c0a52-0b0e-4c8e-9a54-3c9b1d0e2f77
+                 */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: number;
             };
@@ -5600,6 +5854,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description Present, `true`, when this is the stored answer to an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -5651,7 +5907,22 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
-            /** @description Invalid, missing, unknown or duplicate fields; `details` names each. */
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "A request with this Idempotency-Key is still in progress: retry it once that one has been answered",
+                     *       "details": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Invalid, missing, unknown or duplicate fields; `details` names each. Or: The Idempotency-Key is malformed, or was used for a different request. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5950,7 +6221,13 @@ export interface operations {
     QueuesController_pause: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: a request repeated with the same key and the same method, path and body is answered as the first one was (status, body, Location), with `Idempotent-Replayed: true`, and its work is not done again. Keys are yours alone and kept for IDEMPOTENCY_TTL (24 h by default). 1 to 255 printable ASCII characters; a UUID per operation is best.
+                 * @example 6f1c0a52-0b0e-4c8e-9a54-3c9b1d0e2f77
+                 */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The queue: a job’s queue is the first element of its job_type. */
                 name: "process" | "query" | "search";
@@ -5961,6 +6238,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description Present, `true`, when this is the stored answer to an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -6007,6 +6286,41 @@ export interface operations {
                      * @example {
                      *       "error": "No image with id 7",
                      *       "details": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "A request with this Idempotency-Key is still in progress: retry it once that one has been answered",
+                     *       "details": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The Idempotency-Key is malformed, or was used for a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "This Idempotency-Key was used for a different request (method, path or body): use a new key for a new request",
+                     *       "details": [
+                     *         {
+                     *           "field": "Idempotency-Key",
+                     *           "message": "This Idempotency-Key was used for a different request (method, path or body): use a new key for a new request"
+                     *         }
+                     *       ]
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorResponseDto"];
@@ -6017,7 +6331,13 @@ export interface operations {
     QueuesController_resume: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: a request repeated with the same key and the same method, path and body is answered as the first one was (status, body, Location), with `Idempotent-Replayed: true`, and its work is not done again. Keys are yours alone and kept for IDEMPOTENCY_TTL (24 h by default). 1 to 255 printable ASCII characters; a UUID per operation is best.
+                 * @example 6f1c0a52-0b0e-4c8e-9a54-3c9b1d0e2f77
+                 */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The queue: a job’s queue is the first element of its job_type. */
                 name: "process" | "query" | "search";
@@ -6028,6 +6348,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description Present, `true`, when this is the stored answer to an earlier request with the same Idempotency-Key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -6074,6 +6396,41 @@ export interface operations {
                      * @example {
                      *       "error": "No image with id 7",
                      *       "details": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "A request with this Idempotency-Key is still in progress: retry it once that one has been answered",
+                     *       "details": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The Idempotency-Key is malformed, or was used for a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "This Idempotency-Key was used for a different request (method, path or body): use a new key for a new request",
+                     *       "details": [
+                     *         {
+                     *           "field": "Idempotency-Key",
+                     *           "message": "This Idempotency-Key was used for a different request (method, path or body): use a new key for a new request"
+                     *         }
+                     *       ]
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorResponseDto"];

@@ -1,7 +1,7 @@
 import busboy from 'busboy';
 import type { Request } from 'express';
 import { Readable } from 'node:stream';
-import { invalidField } from '../common/api-errors';
+import { invalidField } from './api-errors';
 
 /**
  * Reads a `multipart/form-data` request whose `file` part is handed, as a stream, to `onFile`
