@@ -1,14 +1,16 @@
 import createClient, { type Client } from 'openapi-fetch';
 import { idempotentFetch } from './idempotent-fetch';
 import { type JobEvent, jobEvents } from './job-events';
+import { type ResumableUpload, type ResumableUploadOptions, startResumableUpload } from './resumable-upload';
 import type { components, paths } from './schema';
 
 export type { components, paths } from './schema';
 export type { JobEvent } from './job-events';
+export type { ResumableUpload, ResumableUploadOptions, UploadOutcome } from './resumable-upload';
 export { idempotentFetch } from './idempotent-fetch';
 
 export type Image = components['schemas']['ImageResponseDto'];
-export type Job = components['schemas']['JobDetailResponseDto'];
+export type Job = components['schemas']['JobResponseDto'];
 
 export interface DarkroomClientOptions {
   /** The server's origin, as `https://darkroom.example`: the API is under its /api. */
@@ -72,6 +74,14 @@ export class DarkroomClient {
     if (options.presets !== undefined) form.set('presets', options.presets.join(','));
     form.set('file', file, options.filename);
     return this.json<Image>(await this.send(`${this.baseUrl}/api/images`, { method: 'POST', headers: this.authorization(), body: form }));
+  }
+
+  /**
+   * Uploads an original over tus 1.0 (/api/uploads), resumable after a dropped connection: the
+   * image (and its job, if one is asked for) is made once its last byte is stored and checked.
+   */
+  uploadResumable(file: Blob | Buffer, options: ResumableUploadOptions): ResumableUpload<Image, Job> {
+    return startResumableUpload<Image, Job>(file, `${this.baseUrl}/api/uploads`, () => this.authorization(), options);
   }
 
   /** The bytes of an image's file. */
