@@ -23,6 +23,7 @@ import { Presets1797100000000 } from './1797100000000-Presets';
 import { FileStoredAt1797200000000 } from './1797200000000-FileStoredAt';
 import { UrlSigningKey1797300000000 } from './1797300000000-UrlSigningKey';
 import { EagerPresets1797400000000 } from './1797400000000-EagerPresets';
+import { Uploads1797700000000 } from './1797700000000-Uploads';
 
 /** Every migration, in order. `npm run migration:generate` writes new ones; list them here. */
 export const migrations = [
@@ -51,4 +52,5 @@ export const migrations = [
   FileStoredAt1797200000000,
   UrlSigningKey1797300000000,
   EagerPresets1797400000000,
+  Uploads1797700000000,
 ];

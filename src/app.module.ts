@@ -21,6 +21,7 @@ import { QueueModule } from './queue/queue.module';
 import { QueuesModule } from './queues/queues.module';
 import { RateLimitsModule } from './rate-limits/rate-limits.module';
 import { StorageModule } from './storage/storage.module';
+import { UploadsModule } from './uploads/uploads.module';
 
 @Module({})
 export class AppModule {
@@ -40,6 +41,7 @@ export class AppModule {
         UsersModule,
         ImageTypesModule,
         ImagesModule,
+        UploadsModule,
         JobTypesModule,
         JobEventsModule,
         JobsModule,

@@ -53,13 +53,32 @@ describe('API docs', () => {
       'DELETE /api/presets/{name}',
       'GET /api/images/{id}/derivatives/{preset}',
     ];
+    const uploads = [
+      'POST /api/uploads',
+      'OPTIONS /api/uploads',
+      'HEAD /api/uploads/{id}',
+      'PATCH /api/uploads/{id}',
+      'DELETE /api/uploads/{id}',
+    ];
     const signedUrls = [
       'POST /api/images/{id}/derivatives/{preset}/url',
       'POST /api/images/{id}/derivatives/url',
       'GET /r/{signature}/{preset}/{id}',
     ];
     expect(operations).toEqual(
-      [...expected, ...sessions, ...files, ...events, ...injector, ...health, ...webhooks, ...queues, ...presets, ...signedUrls].sort(),
+      [
+        ...expected,
+        ...sessions,
+        ...files,
+        ...events,
+        ...injector,
+        ...health,
+        ...webhooks,
+        ...queues,
+        ...presets,
+        ...signedUrls,
+        ...uploads,
+      ].sort(),
     );
     expect(spec.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'opaque token' });
     // Swagger UI shows bearerFormat beside the scheme: the tokens are opaque, not JWTs.

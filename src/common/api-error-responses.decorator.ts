@@ -32,6 +32,10 @@ const RESPONSES = {
     description: 'The record is still used elsewhere, or in a state that forbids this.',
     example: { error: 'Job 7 is running; only a queued job can be changed', details: [] },
   },
+  410: {
+    description: 'Expired: the resumable upload is past UPLOAD_EXPIRY.',
+    example: { error: 'The file for this url no longer exists', details: [] },
+  },
   413: {
     description: 'The body or file is larger than the limit.',
     example: { error: 'The file is larger than the 52428800-byte limit', details: [] },
