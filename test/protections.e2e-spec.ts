@@ -58,7 +58,7 @@ describe('the usual protections', () => {
   });
 
   describe('CORS', () => {
-    it('answers a preflight from a listed origin, allowing Authorization and Content-Type', async () => {
+    it('answers a preflight from a listed origin, allowing Authorization, Content-Type and tus’s headers', async () => {
       for (const origin of [ALLOWED, 'http://localhost:5173']) {
         const preflight = await api(app)
           .options('/api/jobs.json')
@@ -68,7 +68,9 @@ describe('the usual protections', () => {
           .expect(204);
         expect(preflight.headers['access-control-allow-origin']).toBe(origin);
         expect(preflight.headers['access-control-allow-methods']).toContain('POST');
-        expect(preflight.headers['access-control-allow-headers']).toBe('Authorization,Content-Type');
+        expect(preflight.headers['access-control-allow-headers']).toBe(
+          'Authorization,Content-Type,Tus-Resumable,Upload-Length,Upload-Offset,Upload-Metadata',
+        );
         expect(preflight.headers.vary).toMatch(/Origin/);
       }
     });

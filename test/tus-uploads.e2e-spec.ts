@@ -211,6 +211,44 @@ describe.each(backendsAndStorages())('resumable uploads (tus), queue on $name, f
     expect([head.status, head.headers.get('upload-offset')]).toEqual([200, String(photo.length)]);
   });
 
+  it('lets one node at a time at an upload: a HEAD on the other waits for the PATCH in flight, a PATCH from its old offset is 409', async () => {
+    const photo = await uniquePhoto();
+    const created = await create(bases[0], ada.token, photo.length);
+    const location = created.headers.get('location')!;
+    const half = Math.floor(photo.length / 2);
+    // A slow PATCH on node 0: half of its bytes, a pause, the rest.
+    const slow = new Promise<number>((resolve, reject) => {
+      const url = new URL(`${bases[0]}${location}`);
+      const req = httpRequest({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'PATCH',
+        headers: {
+          'Tus-Resumable': '1.0.0',
+          Authorization: `Bearer ${ada.token}`,
+          'Upload-Offset': '0',
+          'Content-Type': 'application/offset+octet-stream',
+          'Content-Length': String(half),
+        },
+      });
+      req.on('error', reject);
+      req.on('response', (response) => {
+        response.resume();
+        resolve(response.statusCode!);
+      });
+      req.write(photo.subarray(0, half / 2));
+      setTimeout(() => req.end(photo.subarray(half / 2, half)), 1_000);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Without a lock shared by the nodes, node 1 would read the offset mid-write (a quarter).
+    const head = await tus(bases[1], 'HEAD', location, ada.token);
+    expect(head.headers.get('upload-offset')).toBe(String(half));
+    expect(await slow).toBe(204);
+    expect((await patch(bases[1], location, ada.token, 0, photo.subarray(0, half))).status).toBe(409);
+    expect((await patch(bases[1], location, ada.token, half, photo.subarray(half))).status).toBe(200);
+  });
+
   it('refuses, at the last byte, a file that is not an accepted image; a retry is refused alike', async () => {
     const notAnImage = Buffer.from('these bytes are not a photograph at all');
     const created = await create(bases[0], ada.token, notAnImage.length);
