@@ -11,7 +11,7 @@ import { createUser, TestUser } from './utils/factories';
 import { uniquePhoto } from './utils/images';
 import { backendsAndStorages, storageFor } from './utils/storages';
 import { createSuiteDatabase } from './utils/suite-database';
-import { createTestApp, testEnv, TestEnv } from './utils/test-app';
+import { ADMIN_TOKEN, createTestApp, testEnv, TestEnv } from './utils/test-app';
 
 interface Answer {
   status: number;
@@ -162,7 +162,43 @@ describe.each(backendsAndStorages())('resumable uploads (tus), queue on $name, f
     expect((await tus(bases[1], 'HEAD', location, ada.token)).status).toBe(404);
   });
 
+  const usage = async (user: TestUser) =>
+    (
+      (await (await fetch(`${bases[0]}/api/users/me.json`, { headers: { Authorization: `Bearer ${user.token}` } })).json()) as {
+        usage: { storage_bytes: number };
+      }
+    ).usage.storage_bytes;
+  const setStorageQuota = async (user: TestUser, bytes: number) =>
+    expect(
+      (
+        await fetch(`${bases[0]}/api/users/${user.id}.json`, {
+          method: 'PUT',
+          headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ max_storage_bytes: bytes }),
+        })
+      ).status,
+    ).toBe(200);
+
+  it('checks the storage quota against Upload-Length at creation, and again at the last byte', async () => {
+    const carol = await createUser(apps[0]);
+    const photo = await uniquePhoto();
+    await setStorageQuota(carol, photo.length - 1);
+    const refused = await create(bases[0], carol.token, photo.length);
+    expect(refused.status).toBe(413);
+    expect(JSON.parse(refused.text).error).toMatch(/^Storage quota exceeded/);
+    await setStorageQuota(carol, photo.length);
+    const created = await create(bases[0], carol.token, photo.length);
+    expect(created.status).toBe(201);
+    // The quota shrinks while the bytes travel: the last byte is refused, and nothing is stored.
+    await setStorageQuota(carol, photo.length - 1);
+    const location = created.headers.get('location')!;
+    expect((await patch(bases[1], location, carol.token, 0, photo)).status).toBe(413);
+    expect(await imagesOf(carol)).toEqual([]);
+    expect(await usage(carol)).toBe(0);
+  });
+
   it('resumes a 30 MB upload cut off at about 40 %, and stores exactly its bytes', async () => {
+    const storedBefore = await usage(ada);
     const photo = await noisePng(30 * 1024 * 1024);
     const created = await create(bases[0], ada.token, photo.length, { filename: 'noise.png' });
     expect(created.status).toBe(201);
@@ -183,8 +219,9 @@ describe.each(backendsAndStorages())('resumable uploads (tus), queue on $name, f
       await (await fetch(`${bases[0]}/api/images/${image.id}/file`, { headers: { Authorization: `Bearer ${ada.token}` } })).arrayBuffer(),
     );
     expect(sha256(stored)).toBe(sha256(photo));
-    // The image's file is the one copy: the tus store's is gone.
+    // The image's file is the one copy: the tus store's is gone, and the quota counts it once.
     expect(await leftovers(location.split('/').pop()!)).toEqual([]);
+    expect((await usage(ada)) - storedBefore).toBe(photo.length);
   }, 60_000);
 
   it('makes one image and one job however often, and on whichever node, the final PATCH comes', async () => {
