@@ -135,8 +135,12 @@ describe.each(backendsAndStorages())('resumable uploads (tus), queue on $name, f
     const tooLarge = await create(bases[0], ada.token, 50 * 1024 * 1024 + 1);
     expect(tooLarge.status).toBe(413);
     expect(JSON.parse(tooLarge.text)).toEqual({ error: 'Maximum size exceeded', details: [] });
+    expect(tooLarge.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    const noVersion = await fetch(`${bases[0]}/api/uploads`, { method: 'POST', headers: { Authorization: `Bearer ${ada.token}` } });
+    expect([noVersion.status, await noVersion.json()]).toEqual([412, { error: 'Tus-Resumable Required', details: [] }]);
     const badJob = await create(bases[0], ada.token, 1000, { filename: 'a.jpg', job_type: 'grayscale,no_such_step' });
     expect(badJob.status).toBe(422);
+    expect(badJob.headers.get('content-type')).toBe('application/json; charset=utf-8');
     expect(JSON.parse(badJob.text).details).toEqual([expect.objectContaining({ field: 'job_type' })]);
     const badParams = await create(bases[0], ada.token, 1000, { job_type: '["resize"]', params: '{"resize": {"width": "wide"}}' });
     expect(badParams.status).toBe(422);

@@ -76,7 +76,7 @@ export class UploadsService implements OnApplicationShutdown {
     this.bytes = createUploadBytes(config);
     this.lockPool = new Pool({ connectionString: (dataSource.options as { url?: string }).url, max: config.DATABASE_POOL_SIZE });
     this.lockPool.on('error', (error) => this.logger.warn(`An idle upload-lock connection failed: ${error.message}`));
-    this.server = new Server({
+    this.server = new ApiErrorsServer({
       path: UPLOADS_PATH,
       datastore: new CompletedUploadsStore(this.bytes.store, (id) => this.rows.completedSize(id)),
       locker: new UploadLocker(this.lockPool),
@@ -200,14 +200,25 @@ export class UploadsService implements OnApplicationShutdown {
     return { image, job };
   }
 
-  /** Every error a tus request ends with, answered with the API's error body (tus's own refusals included). */
-  private errorAnswer(error: Error | { status_code: number; body: string }): { status_code: number; body: string } {
-    if ('status_code' in error && typeof error.body === 'string') {
-      return { status_code: error.status_code, body: JSON.stringify({ error: error.body.trim(), details: [] }) };
-    }
+  /** The API's answer to an error of its own in a tus request (tus's own refusals are left as they are: ApiErrorsServer words them). */
+  private errorAnswer(error: Error | { status_code: number; body: string }): { status_code: number; body: string } | undefined {
+    if ('status_code' in error && typeof error.body === 'string') return undefined;
     const { status, body } = describeError(error);
     if (status >= 500) this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
     return { status_code: status, body: JSON.stringify(body) };
+  }
+}
+
+/**
+ * tus's Server, its error answers in the API's error body, `{"error", "details"}`, as JSON: tus
+ * words its own refusals as a line of text (`Maximum size exceeded`), the API's are JSON already
+ * (UploadsService.errorAnswer).
+ */
+class ApiErrorsServer extends Server {
+  override write(...[context, headers, status, body]: Parameters<Server['write']>): ReturnType<Server['write']> {
+    if (status < 400 || body === undefined) return super.write(context, headers, status, body);
+    headers.set('Content-Type', 'application/json; charset=utf-8');
+    return super.write(context, headers, status, body.startsWith('{') ? body : JSON.stringify({ error: body.trim(), details: [] }));
   }
 }
 
