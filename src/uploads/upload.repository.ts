@@ -52,13 +52,22 @@ export class UploadRepository {
     ]);
   }
 
-  /** In the image's transaction: the upload made image `imageId`. */
-  async markCompleted(manager: EntityManager, id: string, imageId: number): Promise<void> {
-    await manager.query(`UPDATE uploads SET state = $2, image_id = $3, claimed_at = NULL WHERE id = $1`, [
-      id,
-      UPLOAD_STATE.completed,
-      imageId,
-    ]);
+  /** Tells other requests that the completion of upload `id` is alive (see claim). */
+  async touchClaim(id: string): Promise<void> {
+    await this.dataSource.query(`UPDATE uploads SET claimed_at = now() WHERE id = $1 AND state = $2`, [id, UPLOAD_STATE.completing]);
+  }
+
+  /**
+   * In the image's transaction: the upload made image `imageId`. False when the upload is no longer
+   * being completed (another request took over a claim it thought abandoned, or it expired): the
+   * caller rolls its image back.
+   */
+  async markCompleted(manager: EntityManager, id: string, imageId: number): Promise<boolean> {
+    const [, changed] = (await manager.query(
+      `UPDATE uploads SET state = $2, image_id = $3, claimed_at = NULL WHERE id = $1 AND state = $4`,
+      [id, UPLOAD_STATE.completed, imageId, UPLOAD_STATE.completing],
+    )) as [unknown, number];
+    return changed === 1;
   }
 
   async recordJob(id: string, jobId: number): Promise<void> {

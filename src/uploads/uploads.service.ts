@@ -28,11 +28,10 @@ import { CompletedUploadsStore, createUploadBytes, UploadBytes } from './upload-
 /** Where tus is served; the upload URLs are `${UPLOADS_PATH}/<id>`. */
 export const UPLOADS_PATH = '/api/uploads';
 
-/**
- * A completion silent this long was abandoned (its process died): another request takes it over.
- * Checking and storing the largest upload takes seconds; this leaves room for a slow store.
- */
-const ABANDONED_COMPLETION_SECONDS = 120;
+/** A completion silent this long was abandoned (its process died): another request takes it over. */
+const ABANDONED_COMPLETION_SECONDS = 60;
+/** How often a completion says it is alive, well within ABANDONED_COMPLETION_SECONDS. */
+const COMPLETION_HEARTBEAT_MS = 15_000;
 /** How long a retried final PATCH waits for the request completing the upload before answering 409. */
 const COMPLETION_WAIT_MS = 60_000;
 const COMPLETION_POLL_MS = 200;
@@ -169,18 +168,25 @@ export class UploadsService implements OnApplicationShutdown {
   private async makeImage(principal: Principal, upload: ResumableUpload): Promise<UploadOutcome> {
     const { image: fields, job: asked } = upload.metadata;
     let image: Image;
+    const heartbeat = setInterval(() => {
+      this.rows.touchClaim(upload.id).catch((error: Error) => this.logger.warn(`Upload ${upload.id}'s claim: ${error.message}`));
+    }, COMPLETION_HEARTBEAT_MS);
     try {
       const body = await this.bytes.read(upload.id);
       try {
-        image = await this.files.createFromStream(principal, fields, body, upload.size, (manager, made) =>
-          this.rows.markCompleted(manager, upload.id, made.id),
-        );
+        image = await this.files.createFromStream(principal, fields, body, upload.size, async (manager, made) => {
+          if (!(await this.rows.markCompleted(manager, upload.id, made.id))) {
+            throw new ConflictException(`Upload ${upload.id} was completed by another request: send the PATCH again`);
+          }
+        });
       } finally {
         body.destroy();
       }
     } catch (error) {
       await this.rows.release(upload.id);
       throw error;
+    } finally {
+      clearInterval(heartbeat);
     }
     // The image has its own copy now: the tus one goes (a failure leaves it to the expiry pass).
     await this.bytes.store
