@@ -78,10 +78,16 @@ export class UploadRepository {
     await this.dataSource.query(`DELETE FROM uploads WHERE id = $1`, [id]);
   }
 
-  /** Up to `limit` uploads past their expiry, oldest first. */
-  async expired(limit: number): Promise<Pick<ResumableUpload, 'id' | 'state'>[]> {
-    return (await this.dataSource.query(`SELECT id, state FROM uploads WHERE expires_at < now() ORDER BY expires_at LIMIT $1`, [
-      limit,
-    ])) as Pick<ResumableUpload, 'id' | 'state'>[];
+  /**
+   * Up to `limit` uploads past their expiry, oldest first; not one a request is completing (a
+   * claim heard from within `abandonedSeconds`), whose bytes it is reading.
+   */
+  async expired(limit: number, abandonedSeconds: number): Promise<Pick<ResumableUpload, 'id' | 'state'>[]> {
+    return (await this.dataSource.query(
+      `SELECT id, state FROM uploads
+        WHERE expires_at < now() AND NOT (state = $2 AND claimed_at >= now() - make_interval(secs => $3))
+        ORDER BY expires_at LIMIT $1`,
+      [limit, UPLOAD_STATE.completing, abandonedSeconds],
+    )) as Pick<ResumableUpload, 'id' | 'state'>[];
   }
 }

@@ -101,7 +101,7 @@ export class UploadsService implements OnApplicationShutdown {
     return this.server.handle(request, response);
   }
 
-  /** Upload `id`, if the caller may see it: someone else's is as absent as a missing one. */
+  /** Refuses (404) upload `id` unless the caller may see it: someone else's is as absent as a missing one. */
   async assertAccess(principal: Principal, id: string): Promise<void> {
     const upload = await this.rows.find(id);
     if (!upload || !principal.owns(upload.userId)) throw new NotFoundException(`No upload with id ${id}`);
@@ -114,7 +114,7 @@ export class UploadsService implements OnApplicationShutdown {
    */
   async deleteExpired(): Promise<number> {
     let deleted = 0;
-    for (const upload of await this.rows.expired(EXPIRED_PER_PASS)) {
+    for (const upload of await this.rows.expired(EXPIRED_PER_PASS, ABANDONED_COMPLETION_SECONDS)) {
       try {
         if (upload.state !== UPLOAD_STATE.completed) await this.bytes.store.remove(upload.id).catch(unlessNotFound);
         await this.rows.delete(upload.id);
