@@ -2,9 +2,9 @@
 const transform = {
   '^.+\\.ts$': 'ts-jest',
   // ES modules only (see the transformer): compiled to CommonJS for jest's module loader.
-  'node_modules/@nestjs/terminus/.+\\.js$': '<rootDir>/test/setup/esm-package-transform.js',
+  'node_modules/(@nestjs/terminus|@tus|srvx)/.+\\.m?js$': '<rootDir>/test/setup/esm-package-transform.js',
 };
-const transformIgnorePatterns = ['/node_modules/(?!@nestjs/terminus/)'];
+const transformIgnorePatterns = ['/node_modules/(?!(@nestjs/terminus|@tus|srvx)/)'];
 
 module.exports = {
   testTimeout: 30000,

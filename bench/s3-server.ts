@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,20 @@ interface S3rverOptions {
 interface S3rverInstance {
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
+  /** Koa's middleware, composed at run(): what is put first answers before s3rver's routes. */
+  middleware: KoaMiddleware[];
 }
+
+/** The little of a Koa context the multipart listings use. */
+interface KoaContext {
+  method: string;
+  path: string;
+  query: Record<string, string | string[] | undefined>;
+  status: number;
+  body: unknown;
+  type: string;
+}
+type KoaMiddleware = (ctx: KoaContext, next: () => Promise<void>) => Promise<void>;
 
 // s3rver ships no type declarations, so it is required with the little of its API used here.
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
@@ -41,6 +54,7 @@ export async function startS3Server(bucket: string): Promise<{ endpoint: string;
     silent: true,
     configureBuckets: [{ name: bucket }],
   });
+  server.middleware.unshift(multipartListings(directory));
   let address: AddressInfo;
   try {
     address = await server.run();
@@ -57,6 +71,71 @@ export async function startS3Server(bucket: string): Promise<{ endpoint: string;
         await rm(directory, { recursive: true, force: true });
       }
     },
+  };
+}
+
+/**
+ * What s3rver 3 lacks of S3's multipart uploads and @tus/s3-store uses (resumable uploads on S3):
+ * ListParts (`GET /bucket/key?uploadId=`), AbortMultipartUpload (`DELETE /bucket/key?uploadId=`)
+ * and ListMultipartUploads (`GET /bucket?uploads`), read from where s3rver keeps an upload's parts
+ * (`<bucket>/._S3rver_uploads/<upload id>/`: its key, and each part with its MD5). Requests are
+ * not authenticated, as nothing else would be but these test stores.
+ */
+function multipartListings(directory: string): KoaMiddleware {
+  const uploadsDir = (bucket: string) => join(directory, bucket, '._S3rver_uploads');
+  const xml = (ctx: KoaContext, status: number, body: string) => {
+    ctx.status = status;
+    ctx.type = 'application/xml';
+    ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n${body}`;
+  };
+  const noSuchUpload = (ctx: KoaContext) =>
+    xml(ctx, 404, '<Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>');
+  const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return async (ctx, next) => {
+    const [bucket, ...keyParts] = ctx.path
+      .split('/')
+      .filter((part) => part !== '')
+      .map(decodeURIComponent);
+    const uploadId = typeof ctx.query.uploadId === 'string' ? ctx.query.uploadId : undefined;
+    if (ctx.method === 'GET' && keyParts.length === 0 && 'uploads' in ctx.query) {
+      const ids = await readdir(uploadsDir(bucket)).catch(() => [] as string[]);
+      const uploads = await Promise.all(
+        ids.map(async (id) => {
+          const keyFile = join(uploadsDir(bucket), id, 'key');
+          const [key, info] = await Promise.all([readFile(keyFile, 'utf8'), stat(keyFile)]);
+          return `<Upload><Key>${escape(key)}</Key><UploadId>${id}</UploadId><Initiated>${info.mtime.toISOString()}</Initiated></Upload>`;
+        }),
+      );
+      return xml(
+        ctx,
+        200,
+        `<ListMultipartUploadsResult><Bucket>${escape(bucket)}</Bucket><IsTruncated>false</IsTruncated>${uploads.join('')}</ListMultipartUploadsResult>`,
+      );
+    }
+    if (uploadId === undefined || keyParts.length === 0 || (ctx.method !== 'GET' && ctx.method !== 'DELETE')) return next();
+    const uploadDir = join(uploadsDir(bucket), uploadId);
+    const names = await readdir(uploadDir).catch(() => null);
+    if (names === null) return noSuchUpload(ctx);
+    if (ctx.method === 'DELETE') {
+      await rm(uploadDir, { recursive: true, force: true });
+      ctx.status = 204;
+      return;
+    }
+    const numbers = names
+      .filter((name) => /^\d+$/.test(name))
+      .map(Number)
+      .sort((a, b) => a - b);
+    const parts = await Promise.all(
+      numbers.map(async (number) => {
+        const [md5, info] = await Promise.all([readFile(join(uploadDir, `${number}.md5`), 'utf8'), stat(join(uploadDir, String(number)))]);
+        return `<Part><PartNumber>${number}</PartNumber><ETag>"${md5}"</ETag><Size>${info.size}</Size></Part>`;
+      }),
+    );
+    xml(
+      ctx,
+      200,
+      `<ListPartsResult><Bucket>${escape(bucket)}</Bucket><Key>${escape(keyParts.join('/'))}</Key><UploadId>${uploadId}</UploadId><IsTruncated>false</IsTruncated>${parts.join('')}</ListPartsResult>`,
+    );
   };
 }
 

@@ -25,6 +25,7 @@ import { UrlSigningKey1797300000000 } from './1797300000000-UrlSigningKey';
 import { EagerPresets1797400000000 } from './1797400000000-EagerPresets';
 import { IdempotencyKeys1797500000000 } from './1797500000000-IdempotencyKeys';
 import { SyncChanges1797600000000 } from './1797600000000-SyncChanges';
+import { Uploads1797700000000 } from './1797700000000-Uploads';
 
 /** Every migration, in order. `npm run migration:generate` writes new ones; list them here. */
 export const migrations = [
@@ -55,4 +56,5 @@ export const migrations = [
   EagerPresets1797400000000,
   IdempotencyKeys1797500000000,
   SyncChanges1797600000000,
+  Uploads1797700000000,
 ];

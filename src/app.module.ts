@@ -23,6 +23,7 @@ import { QueuesModule } from './queues/queues.module';
 import { RateLimitsModule } from './rate-limits/rate-limits.module';
 import { StorageModule } from './storage/storage.module';
 import { SyncModule } from './sync/sync.module';
+import { UploadsModule } from './uploads/uploads.module';
 
 @Module({})
 export class AppModule {
@@ -43,6 +44,7 @@ export class AppModule {
         UsersModule,
         ImageTypesModule,
         ImagesModule,
+        UploadsModule,
         JobTypesModule,
         JobEventsModule,
         JobsModule,

@@ -55,6 +55,13 @@ describe('API docs', () => {
       'DELETE /api/presets/{name}',
       'GET /api/images/{id}/derivatives/{preset}',
     ];
+    const uploads = [
+      'POST /api/uploads',
+      'OPTIONS /api/uploads',
+      'HEAD /api/uploads/{id}',
+      'PATCH /api/uploads/{id}',
+      'DELETE /api/uploads/{id}',
+    ];
     const signedUrls = [
       'POST /api/images/{id}/derivatives/{preset}/url',
       'POST /api/images/{id}/derivatives/url',
@@ -74,6 +81,7 @@ describe('API docs', () => {
         ...presets,
         ...signedUrls,
         ...sync,
+        ...uploads,
       ].sort(),
     );
     expect(spec.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'opaque token' });

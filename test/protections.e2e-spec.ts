@@ -58,7 +58,7 @@ describe('the usual protections', () => {
   });
 
   describe('CORS', () => {
-    it('answers a preflight from a listed origin, allowing Authorization, Content-Type and Idempotency-Key', async () => {
+    it('answers a preflight from a listed origin, allowing Authorization, Content-Type, Idempotency-Key and tus’s headers', async () => {
       for (const origin of [ALLOWED, 'http://localhost:5173']) {
         const preflight = await api(app)
           .options('/api/jobs.json')
@@ -68,7 +68,9 @@ describe('the usual protections', () => {
           .expect(204);
         expect(preflight.headers['access-control-allow-origin']).toBe(origin);
         expect(preflight.headers['access-control-allow-methods']).toContain('POST');
-        expect(preflight.headers['access-control-allow-headers']).toBe('Authorization,Content-Type,Idempotency-Key');
+        expect(preflight.headers['access-control-allow-headers']).toBe(
+          'Authorization,Content-Type,Idempotency-Key,Tus-Resumable,Upload-Length,Upload-Offset,Upload-Metadata',
+        );
         expect(preflight.headers.vary).toMatch(/Origin/);
       }
     });

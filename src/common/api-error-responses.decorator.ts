@@ -33,7 +33,8 @@ const RESPONSES = {
     example: { error: 'Job 7 is running; only a queued job can be changed', details: [] },
   },
   410: {
-    description: 'What was asked for is no longer kept; the message says how to start over.',
+    description:
+      'No longer kept: a sync cursor older than the deletions kept, or a resumable upload past UPLOAD_EXPIRY; the message says how to start over.',
     example: { error: 'This sync cursor is older than the deletions kept (SYNC_TOMBSTONE_DAYS); sync again without since', details: [] },
   },
   413: {

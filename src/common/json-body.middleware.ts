@@ -8,6 +8,9 @@ import type { NextFunction, Request, Response } from 'express';
 const OTHER_BODIES: { method: string; path: RegExp; alsoAccepts: string[] | 'anything' }[] = [
   { method: 'POST', path: /^\/api\/images\/?$/i, alsoAccepts: ['multipart/form-data'] },
   { method: 'PUT', path: /^\/api\/images\/[^/]+\/file\/?$/i, alsoAccepts: 'anything' },
+  // tus: bytes (application/offset+octet-stream), which the tus server itself checks.
+  { method: 'POST', path: /^\/api\/uploads\/?$/i, alsoAccepts: 'anything' },
+  { method: 'PATCH', path: /^\/api\/uploads\/[^/]+\/?$/i, alsoAccepts: 'anything' },
 ];
 
 const JSON_TYPE = 'application/json';

@@ -7,13 +7,34 @@ import type { AppConfig } from '../config/app-config';
 /** The largest JSON body accepted (413 past it); uploads have their own limit, MAX_UPLOAD_BYTES. */
 export const JSON_BODY_LIMIT = 1024 * 1024;
 
-/** Headers that browser clients may read from a cross-origin answer. */
-const EXPOSED_HEADERS = ['Content-Disposition', 'ETag', 'Retry-After', 'Idempotent-Replayed'];
+/** Headers that browser clients may read from a cross-origin answer (with a resumable upload's, tus's). */
+const EXPOSED_HEADERS = [
+  'Content-Disposition',
+  'ETag',
+  'Retry-After',
+  'Location',
+  'Tus-Resumable',
+  'Upload-Offset',
+  'Upload-Length',
+  'Upload-Expires',
+  'Idempotent-Replayed',
+];
+
+/** Headers that browser clients may send cross-origin: the bearer token, a body's type, an Idempotency-Key, and tus's for resumable uploads. */
+const ALLOWED_HEADERS = [
+  'Authorization',
+  'Content-Type',
+  'Idempotency-Key',
+  'Tus-Resumable',
+  'Upload-Length',
+  'Upload-Offset',
+  'Upload-Metadata',
+];
 
 /**
  * Security headers on every answer (helmet's defaults), and CORS for the origins CORS_ORIGINS
  * lists (none by default: no CORS headers at all), allowing the Authorization, Content-Type and
- * Idempotency-Key request headers. helmet's Content-Security-Policy lets the Swagger UI at /api/docs run as it
+ * Idempotency-Key request headers, and tus's (resumable uploads). helmet's Content-Security-Policy lets the Swagger UI at /api/docs run as it
  * is: its scripts are files of this origin and its inline styles are allowed by the default
  * style-src. Only upgrade-insecure-requests is left out: it would send the docs' own requests to
  * https:// on a server that answers plain http (a laptop, a LAN). Registered first, so that every
@@ -29,7 +50,7 @@ export function useProtections(app: NestExpressApplication, config: AppConfig): 
     app.enableCors({
       origin: config.CORS_ORIGINS,
       methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-      allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'],
+      allowedHeaders: ALLOWED_HEADERS,
       exposedHeaders: EXPOSED_HEADERS,
       maxAge: 600,
     });

@@ -147,6 +147,17 @@ export class AppConfig {
   @Min(1, { message: 'MAX_UPLOAD_BYTES must be a positive integer' })
   MAX_UPLOAD_BYTES: number;
 
+  /**
+   * Seconds a resumable upload (tus, /api/uploads) may take from its creation to its last byte:
+   * past it, it answers 410 and its bytes are deleted, on disk or in the bucket.
+   */
+  @Expose()
+  @Transform(({ value }) => positiveInteger(value, 24 * 3600))
+  @IsInt({ message: 'UPLOAD_EXPIRY must be a positive number of seconds' })
+  @Min(1, { message: 'UPLOAD_EXPIRY must be a positive number of seconds' })
+  @Max(365 * 24 * 3600, { message: 'UPLOAD_EXPIRY must be a positive number of seconds' })
+  UPLOAD_EXPIRY: number;
+
   @Expose()
   @Transform(({ value }) => positiveInteger(value, 50_000_000))
   @IsInt({ message: 'MAX_PIXELS must be a positive integer' })

@@ -26,8 +26,12 @@ export enum AdvisoryLock {
   StorageClaim = 7_461_006,
   /** Transaction lock: dispatch passes, from any process, pick the jobs that get queue entries one at a time (JobDispatcher). */
   JobDispatch = 7_461_007,
+  /** Session lock, tried: one API process at a time deletes the expired resumable uploads (UploadExpiry). */
+  UploadExpiry = 7_461_008,
   /** Class of transaction locks, second key a hash of the injection: the batches of one injection take turns (JobInjectorService). */
   JobInjection = 7_461_020,
+  /** Class of session locks, second key the tus upload id's hashtext: one request at a time writes an upload, on any node (upload-locker.ts). */
+  ResumableUpload = 7_461_021,
   /** Class of transaction locks, second key the stored file's key's hashtext: reference counts of stored files (file-references.ts). */
   StoredFile = 0x46494c45,
 }

@@ -7,9 +7,9 @@ export const IDEMPOTENCY_KEY_IGNORED = 'darkroom:idempotency-key-ignored';
 export const IGNORED_EXTENSION = 'x-idempotency-key-ignored';
 
 /**
- * A POST whose Idempotency-Key header is ignored: its answer holds a secret that is never stored
- * in the clear (a bearer token, a webhook secret, a short-lived access token), so it cannot be
- * replayed. `reason` is shown in the API docs.
+ * A POST or PATCH whose Idempotency-Key header is ignored: its answer holds a secret that is never
+ * stored in the clear (a bearer token, a webhook secret, a short-lived access token), so it cannot
+ * be replayed, or its protocol has retries of its own (tus). `reason` is shown in the API docs.
  */
 export function IdempotencyKeyIgnored(reason: string): MethodDecorator {
   return applyDecorators(SetMetadata(IDEMPOTENCY_KEY_IGNORED, true), ApiExtension(IGNORED_EXTENSION, reason));

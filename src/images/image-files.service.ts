@@ -4,6 +4,7 @@ import { validate } from 'class-validator';
 import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
+import type { EntityManager } from 'typeorm';
 import { Principal } from '../identity/principal';
 import { assertBodyIdMatches, invalidField, invalidFields } from '../common/api-errors';
 import { validationDetails } from '../pipelines/invalid-input.error';
@@ -75,12 +76,36 @@ export class ImageFilesService {
     if (principal.userId !== null && !principal.isAdmin) await this.records.precheckStorage(principal.userId, null);
     const { fields, file } = await readMultipartUpload(request, (stream) => this.uploads.store(stream));
     recordUploadedForm(request, { fields, fileSha256: file.sha256 });
-    let image: Image;
-    try {
+    return this.recordNew(file, async () => {
       const dto = plainToInstance(CreateImageDto, formValues(fields));
       const errors = await validate(dto, BODY_VALIDATION);
       if (errors.length > 0) throw invalidFields(validationDetails(errors));
-      image = await this.records.create(principal, dto, file);
+      return this.records.create(principal, dto, file);
+    });
+  }
+
+  /**
+   * A new image from a file of `bytes` bytes that arrived another way (a resumable upload's), with
+   * `dto`'s fields: the file is checked and stored as a multipart upload's is, and recorded as
+   * `POST /api/images` records it; `alongside` runs in the record's transaction (ImagesService.create).
+   */
+  async createFromStream(
+    principal: Principal,
+    dto: CreateImageDto,
+    body: Readable,
+    bytes: number,
+    alongside?: (manager: EntityManager, image: Image) => Promise<void>,
+  ): Promise<Image> {
+    await this.records.precheckStorage(principal.ownerFor(dto.user_id), bytes);
+    const file = await this.uploads.store(body, bytes);
+    return this.recordNew(file, () => this.records.create(principal, dto, file, alongside));
+  }
+
+  /** Records a new image with its stored file (`record`); a refused record deletes the file. */
+  private async recordNew(file: StoredImageFile, record: () => Promise<Image>): Promise<Image> {
+    let image: Image;
+    try {
+      image = await record();
     } catch (error) {
       await this.storage.delete(file.key);
       throw error;

@@ -59,8 +59,17 @@ export class ImagesService {
     return image;
   }
 
-  /** A new image record; with `file` (already stored), its original, the owner's storage quota checked exactly. */
-  async create(principal: Principal, dto: CreateImageDto, file?: StoredImageFile): Promise<Image> {
+  /**
+   * A new image record; with `file` (already stored), its original, the owner's storage quota
+   * checked exactly. `alongside` runs in the record's transaction: what must be written with the
+   * image or not at all (a resumable upload's completion).
+   */
+  async create(
+    principal: Principal,
+    dto: CreateImageDto,
+    file?: StoredImageFile,
+    alongside?: (manager: EntityManager, image: Image) => Promise<void>,
+  ): Promise<Image> {
     const userId = principal.ownerFor(dto.user_id);
     const imageType = (await this.resolveImageType(dto)) ?? (file ? await this.imageTypes.findByName(ORIGINAL_IMAGE_TYPE) : null);
     const originalId =
@@ -76,6 +85,7 @@ export class ImagesService {
         ...(file ? fileColumns(file) : {}),
       });
       if (file) await assertStorageAfterWrite(manager, userId, quotaDefaults(this.config), file.bytes, 'this file');
+      if (alongside) await alongside(manager, inserted);
       return inserted;
     });
     // Answered from the INSERT itself: a new image has no histogram, and its type was just read.
