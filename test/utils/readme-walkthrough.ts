@@ -21,7 +21,7 @@ export const AFTER_WALKTHROUGH = '<!-- examples run after the walk-through -->';
 const SERVER_DIRECTIVE = /^<!-- server: ((?:[A-Z_]+=\S+ ?)+) -->$/gm;
 
 /** Languages a fenced block may name: the shell (marked), and what is shown, never run. */
-const SHOWN_LANGUAGES = new Set(['text', 'yaml', 'js', 'json', 'sql']);
+const SHOWN_LANGUAGES = new Set(['text', 'yaml', 'js', 'ts', 'json', 'sql']);
 /** A `text` block that opens with a command is a shell example in disguise. */
 const COMMAND_START = /^(\$ |curl |npm |npx |node |docker |createdb |psql |bash |export |[A-Z_]+=\S* (npm|node|curl) )/;
 

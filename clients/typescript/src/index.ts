@@ -87,7 +87,7 @@ export class DarkroomClient {
   /** The bytes of an image's file. */
   async download(imageId: number): Promise<Uint8Array> {
     const response = await this.send(`${this.baseUrl}/api/images/${imageId}/file`, { headers: this.authorization() });
-    if (!response.ok) throw new DarkroomError(response.status, await response.json().catch(() => undefined));
+    if (!response.ok) throw new DarkroomError(response.status, (await response.json().catch(() => undefined)) as DarkroomError['body']);
     return new Uint8Array(await response.arrayBuffer());
   }
 
@@ -106,8 +106,8 @@ export class DarkroomClient {
   }
 
   private async json<T>(response: Response): Promise<T> {
-    const body = await response.json().catch(() => undefined);
-    if (!response.ok) throw new DarkroomError(response.status, body);
+    const body: unknown = await response.json().catch(() => undefined);
+    if (!response.ok) throw new DarkroomError(response.status, body as DarkroomError['body']);
     return body as T;
   }
 }

@@ -863,7 +863,7 @@ export interface components {
              * @description true: the session token is set as an HttpOnly cookie for the admin pages (/admin/queues) instead of being answered: how a browser signs in to the queue dashboard.
              * @default false
              */
-            cookie: boolean;
+            cookie?: boolean;
         };
         QuotaFiguresDto: {
             /** @description Queued plus running jobs. */
@@ -1060,7 +1060,7 @@ export interface components {
              * @default image/jpeg
              * @enum {string}
              */
-            content_type: "image/jpeg" | "image/png" | "image/webp" | "image/gif" | "image/tiff" | "image/avif";
+            content_type?: "image/jpeg" | "image/png" | "image/webp" | "image/gif" | "image/tiff" | "image/avif";
         };
         UploadUrlResponseDto: {
             /** @description PUT the file here, with the same Content-Type. */
@@ -1182,14 +1182,14 @@ export interface components {
              * @default interactive
              * @enum {string}
              */
-            lane: "interactive" | "bulk";
+            lane?: "interactive" | "bulk";
             /** @description Attempts before the job fails (default MAX_RETRY). */
             attempts?: number;
             /**
              * @description Compute every step even where the same work (same input file, operation, version and params) was done before; by default such a step points at the earlier output’s file instead (listed in reused_steps).
              * @default false
              */
-            force: boolean;
+            force?: boolean;
             /**
              * @description Where to POST the job's JSON, signed (Standard Webhooks), when it ends: completed, failed or cancelled. An https URL whose host resolves to public addresses only; you need a webhook secret first (POST /api/users/{id}/webhook_secret). null (on an update) removes it.
              * @example https://hooks.example.com/darkroom
@@ -1417,7 +1417,7 @@ export interface components {
              * @description Compute every step even where the same work (same input file, operation, version and params) was done before; by default such a step points at the earlier output’s file instead (listed in reused_steps).
              * @default false
              */
-            force: boolean;
+            force?: boolean;
             /**
              * @description Where to POST the job's JSON, signed (Standard Webhooks), when it ends: completed, failed or cancelled. An https URL whose host resolves to public addresses only; you need a webhook secret first (POST /api/users/{id}/webhook_secret). null (on an update) removes it.
              * @example https://hooks.example.com/darkroom
@@ -1458,12 +1458,12 @@ export interface components {
              * @description Create the job for every matching image, done or pending ones too.
              * @default false
              */
-            force: boolean;
+            force?: boolean;
             /**
              * @description Only count: create nothing.
              * @default false
              */
-            dry_run: boolean;
+            dry_run?: boolean;
         };
         InjectionSummaryDto: {
             /**
