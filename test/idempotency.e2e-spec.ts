@@ -7,9 +7,9 @@ import { requestFingerprint } from '../src/idempotency/idempotency-key';
 import { JobReconciler } from '../src/job-runs/job-reconciler';
 import { createStoredImage, createUser, TestUser } from './utils/factories';
 import { freePort } from '../src/common/free-port';
-import { availableBackends } from './utils/faults/cluster';
 import { API_MAIN, sleep, startNode } from './utils/faults/processes';
 import { uniquePhoto } from './utils/images';
+import { backendsAndStorages, storageFor } from './utils/storages';
 import { createSuiteDatabase } from './utils/suite-database';
 import { api, bearer, createTestApp, testEnv, TestEnv } from './utils/test-app';
 
@@ -25,7 +25,8 @@ function form(boundary: string, photo: Buffer): Buffer {
   ]);
 }
 
-describe.each(availableBackends())('Idempotency-Key, queue on $name', (backend) => {
+describe.each(backendsAndStorages())('Idempotency-Key, queue on $name, files on $storage', (setup) => {
+  let storage: { stop(): Promise<void> } | undefined;
   let env: TestEnv;
   let app: NestExpressApplication;
   /** A second API process of the same installation. */
@@ -34,7 +35,9 @@ describe.each(availableBackends())('Idempotency-Key, queue on $name', (backend) 
   let imageId: number;
 
   beforeAll(async () => {
-    env = testEnv({ DATABASE_URL: (await createSuiteDatabase(`idempotency_${backend.name}`)).url, REDIS_URL: backend.redisUrl });
+    const files = await storageFor(setup.storage, 'darkroom-idempotency');
+    storage = files;
+    env = testEnv({ DATABASE_URL: (await createSuiteDatabase(`idempotency_${setup.label}`)).url, REDIS_URL: setup.redisUrl, ...files.env });
     app = await createTestApp(env);
     other = await createTestApp(env);
     ada = await createUser(app);
@@ -44,6 +47,7 @@ describe.each(availableBackends())('Idempotency-Key, queue on $name', (backend) 
   afterAll(async () => {
     await other?.close();
     await app?.close();
+    await storage?.stop();
   });
 
   const postJob = (target: NestExpressApplication, key: string | undefined, body: Record<string, unknown>, user = ada) => {
@@ -327,11 +331,11 @@ describe.each(availableBackends())('Idempotency-Key, queue on $name', (backend) 
       const port = await freePort();
       const lease = 5;
       const child = startNode(
-        `idempotency-api-${backend.name}`,
+        `idempotency-api-${setup.label}`,
         API_MAIN,
         ['--api-only'],
         { PATH: process.env.PATH, HOME: process.env.HOME, ...env, PORT: String(port), IDEMPOTENCY_LEASE: String(lease) },
-        join(env.DATA_DIR!, `idempotency-api-${backend.name}.log`),
+        join(env.DATA_DIR!, `idempotency-api-${setup.label}.log`),
       );
       try {
         for (let waited = 0; (await fetch(`http://127.0.0.1:${port}/api/health`).catch(() => null))?.status !== 200; waited += 200) {

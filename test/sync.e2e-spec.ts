@@ -1,10 +1,10 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Client } from 'pg';
+import { backendsAndStorages, storageFor } from './utils/storages';
 import { createSuiteDatabase } from './utils/suite-database';
 import { SyncTombstonesSweeper } from '../src/sync/sync-tombstones-sweeper';
 import { createAdmin, createImage, createJob, createStoredImage, createUser, TestUser } from './utils/factories';
-import { availableBackends } from './utils/faults/cluster';
 import { ADMIN_TOKEN, api, bearer, createTestApp, startTestWorker, testEnv, TestEnv } from './utils/test-app';
 
 type Json = Record<string, any>;
@@ -71,7 +71,8 @@ class Replica {
 const byId = (rows: Json[]) => new Map(rows.map((row) => [row.id as number, row]));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe.each(availableBackends())('delta sync, queue on $name', (backend) => {
+describe.each(backendsAndStorages())('delta sync, queue on $name, files on $storage', (setup) => {
+  let storage: { stop(): Promise<void> } | undefined;
   let app: NestExpressApplication;
   let worker: INestApplicationContext;
   let env: TestEnv;
@@ -81,7 +82,9 @@ describe.each(availableBackends())('delta sync, queue on $name', (backend) => {
   let grace: TestUser;
 
   beforeAll(async () => {
-    env = testEnv({ DATABASE_URL: (await createSuiteDatabase(`sync_${backend.name}`)).url, REDIS_URL: backend.redisUrl });
+    const files = await storageFor(setup.storage, 'darkroom-sync');
+    storage = files;
+    env = testEnv({ DATABASE_URL: (await createSuiteDatabase(`sync_${setup.label}`)).url, REDIS_URL: setup.redisUrl, ...files.env });
     app = await createTestApp(env);
     worker = await startTestWorker(env);
     database = new Client({ connectionString: env.DATABASE_URL });
@@ -95,6 +98,7 @@ describe.each(availableBackends())('delta sync, queue on $name', (backend) => {
     await database?.end();
     await worker?.close();
     await app?.close();
+    await storage?.stop();
   });
 
   /** The user's own records as the lists show them (an admin's lists show everyone's unless asked). */
