@@ -5,6 +5,7 @@ import {
   HeadObjectCommand,
   PutObjectCommand,
   S3Client,
+  type S3ClientConfig,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -27,6 +28,24 @@ function isNotFound(error: unknown): boolean {
   return error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404;
 }
 
+/** The S3 client's settings for an installation's bucket: the storage driver's, and the resumable uploads' (src/uploads). */
+export function s3ClientConfig(options: Omit<S3StorageOptions, 'bucket'>): S3ClientConfig {
+  return {
+    region: options.region,
+    endpoint: options.endpoint,
+    forcePathStyle: Boolean(options.endpoint),
+    credentials:
+      options.accessKeyId && options.secretAccessKey
+        ? { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey }
+        : undefined,
+    // By default the SDK sends streamed bodies aws-chunked with a trailing checksum, which some
+    // S3-compatible stores (s3rver among them) save verbatim, framing included; and it puts the CRC32 of
+    // an empty body into presigned PUT URLs, so that S3 would refuse the client's actual bytes.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  };
+}
+
 export class S3StorageDriver extends StorageDriver {
   private readonly client: S3Client;
   private readonly bucket: string;
@@ -34,20 +53,7 @@ export class S3StorageDriver extends StorageDriver {
   constructor(options: S3StorageOptions) {
     super();
     this.bucket = options.bucket;
-    this.client = new S3Client({
-      region: options.region,
-      endpoint: options.endpoint,
-      forcePathStyle: Boolean(options.endpoint),
-      credentials:
-        options.accessKeyId && options.secretAccessKey
-          ? { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey }
-          : undefined,
-      // By default the SDK sends streamed bodies aws-chunked with a trailing checksum, which some
-      // S3-compatible stores (s3rver among them) save verbatim, framing included; and it puts the CRC32 of
-      // an empty body into presigned PUT URLs, so that S3 would refuse the client's actual bytes.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+    this.client = new S3Client(s3ClientConfig(options));
   }
 
   async put(key: string, body: Readable | Buffer, contentType: string): Promise<void> {

@@ -4,6 +4,7 @@ import { DataStore, ERRORS, type KvStore, Upload } from '@tus/utils';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { AppConfig } from '../config/app-config';
+import { s3ClientConfig } from '../storage/s3-storage.driver';
 
 /** A tus store whose finished uploads' bytes can be read back, to be checked and stored as an image's file. */
 export interface UploadBytes {
@@ -27,16 +28,12 @@ export function createUploadBytes(config: AppConfig): UploadBytes {
   const store = new S3UploadStore({
     s3ClientConfig: {
       bucket: config.S3_BUCKET!,
-      region: config.S3_REGION,
-      endpoint: config.S3_ENDPOINT,
-      forcePathStyle: Boolean(config.S3_ENDPOINT),
-      credentials:
-        config.S3_ACCESS_KEY_ID && config.S3_SECRET_ACCESS_KEY
-          ? { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY }
-          : undefined,
-      // As for the storage driver (s3-storage.driver.ts): no aws-chunked bodies, which some S3-compatible stores save framing and all.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
+      ...s3ClientConfig({
+        region: config.S3_REGION,
+        endpoint: config.S3_ENDPOINT,
+        accessKeyId: config.S3_ACCESS_KEY_ID,
+        secretAccessKey: config.S3_SECRET_ACCESS_KEY,
+      }),
     },
     expirationPeriodInMilliseconds,
     // Expiry is deleteExpired's (UploadExpiry), not a bucket lifecycle rule reading tags.
