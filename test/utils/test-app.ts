@@ -37,6 +37,9 @@ export function testEnv(overrides: TestEnv = {}): TestEnv {
     DATABASE_POOL_SIZE: '5',
     // Suites' workers share the machine: none of them serves its metrics unless a test asks.
     WORKER_METRICS_PORT: '0',
+    // A suite closes its apps while their workers may still run its last jobs: SHUTDOWN_GRACE's
+    // 30 s would outlast jest's hook timeout (an idempotency suite's close once did in CI).
+    SHUTDOWN_GRACE: '5',
     // Suites make many users, jobs and uploads quickly; test/rate-limits.e2e-spec.ts sets the limits it tests.
     ...NO_RATE_LIMITS,
     ...overrides,
