@@ -26,6 +26,7 @@ import { EagerPresets1797400000000 } from './1797400000000-EagerPresets';
 import { IdempotencyKeys1797500000000 } from './1797500000000-IdempotencyKeys';
 import { SyncChanges1797600000000 } from './1797600000000-SyncChanges';
 import { Uploads1797700000000 } from './1797700000000-Uploads';
+import { HistogramChangeFeed1797800000000 } from './1797800000000-HistogramChangeFeed';
 
 /** Every migration, in order. `npm run migration:generate` writes new ones; list them here. */
 export const migrations = [
@@ -57,4 +58,5 @@ export const migrations = [
   IdempotencyKeys1797500000000,
   SyncChanges1797600000000,
   Uploads1797700000000,
+  HistogramChangeFeed1797800000000,
 ];

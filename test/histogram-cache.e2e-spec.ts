@@ -3,7 +3,12 @@ import { DataSource } from 'typeorm';
 import { Selection } from '../src/pipelines/selection';
 import { loadConfig } from '../src/config/app-config';
 import { dataSourceOptions } from '../src/database/data-source-options';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { HistogramCache } from '../src/histograms/histogram-cache';
+import { TILE_ROWS } from '../src/histograms/histogram-store';
+import { LocalStorageDriver } from '../src/storage/local-storage.driver';
 import { createSuiteDatabase } from './utils/suite-database';
 import { testEnv } from './utils/test-app';
 
@@ -55,7 +60,11 @@ describe('the histogram cache', () => {
   });
 
   const cacheOf = (megabytes: string) =>
-    new HistogramCache(dataSource, loadConfig(testEnv({ DATABASE_URL: database.url, HISTOGRAM_CACHE_MB: megabytes })));
+    new HistogramCache(
+      dataSource,
+      loadConfig(testEnv({ DATABASE_URL: database.url, HISTOGRAM_CACHE_MB: megabytes })),
+      new LocalStorageDriver(mkdtempSync(join(tmpdir(), 'darkroom-histogram-cache-'))),
+    );
 
   /** Adds `count` histogram images of `userId`, with random bins; returns their image ids. */
   const addHistograms = async (userId: number, count: number): Promise<number[]> => {
@@ -73,18 +82,19 @@ describe('the histogram cache', () => {
 
   /** What the cache hands a job for `selection`, row by row. */
   const read = (cache: HistogramCache, selection: Selection): Promise<Row[]> =>
-    cache.withSelected(selection, async ({ count, blocks }) => {
+    cache.withSelected(selection, async ({ count, tiles, mask }) => {
       const rows: Row[] = [];
-      for (const block of blocks) {
-        for (let i = 0; i < block.count; i++) {
-          const row = block.rows === null ? i : block.rows[i];
+      tiles.forEach((tile, t) => {
+        const values = tile.narrow ?? tile.wide!;
+        for (let row = 0; row < tile.count; row++) {
+          if (!mask[t * TILE_ROWS + row]) continue;
           rows.push({
-            imageId: block.imageIds[i],
-            userId: block.userIds[i],
-            bins: Array.from(block.bins.subarray(row * 256, (row + 1) * 256)),
+            imageId: tile.imageIds[row],
+            userId: tile.userIds[row],
+            bins: Array.from({ length: 256 }, (_, bin) => values[bin * TILE_ROWS + row]),
           });
         }
-      }
+      });
       expect(rows).toHaveLength(count);
       return rows.sort((a, b) => a.imageId - b.imageId);
     });

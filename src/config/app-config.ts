@@ -406,6 +406,12 @@ export class AppConfig {
   HISTOGRAM_CACHE_MB: number;
 
   @Expose()
+  @Transform(({ value }) => (value === undefined || value === '' ? 10000 : Number(value)))
+  @IsInt({ message: 'HISTOGRAM_SNAPSHOT_CHANGES must be a whole number of histograms (0: workers write no snapshot)' })
+  @Min(0, { message: 'HISTOGRAM_SNAPSHOT_CHANGES must be a whole number of histograms (0: workers write no snapshot)' })
+  HISTOGRAM_SNAPSHOT_CHANGES: number;
+
+  @Expose()
   @Transform(({ value }) => rateLimit(value, 10))
   @IsInt({ message: 'AUTH_RATE_LIMIT must be a whole number of requests a minute (0 turns the limit off)' })
   @Min(0, { message: 'AUTH_RATE_LIMIT must be a whole number of requests a minute (0 turns the limit off)' })

@@ -28,6 +28,8 @@ export enum AdvisoryLock {
   JobDispatch = 7_461_007,
   /** Session lock, tried: one API process at a time deletes the expired resumable uploads (UploadExpiry). */
   UploadExpiry = 7_461_008,
+  /** Session lock, tried: one worker at a time writes a snapshot of the histograms (HistogramCache). */
+  HistogramSnapshot = 7_461_009,
   /** Class of transaction locks, second key a hash of the injection: the batches of one injection take turns (JobInjectorService). */
   JobInjection = 7_461_020,
   /** Class of session locks, second key the tus upload id's hashtext: one request at a time writes an upload, on any node (upload-locker.ts). */

@@ -2,76 +2,69 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
-import { Selection } from '../pipelines/selection';
 import { AppConfig } from '../config/app-config';
-import { BLOCK_ROWS, HistogramBlockPool, newHistogramBlock } from './histogram-block-pool';
-import {
-  copyRows,
-  HistogramBlock,
-  HistogramBlockWriter,
-  histogramRowParser,
-  imageConditions,
-  readSelectedHistograms,
-  ROW_BYTES,
-  SelectedHistograms,
-  selectionFilters,
-} from './histogram-reader';
+import { AdvisoryLock, whileHolding } from '../database/advisory-locks';
+import { Selection } from '../pipelines/selection';
+import { newStorageKey } from '../pipelines/storage-key';
+import { StorageDriver } from '../storage/storage.driver';
+import { copyHistogramsInto, readSelectedHistograms } from './histogram-reader';
+import { readSnapshot, snapshotStream } from './histogram-snapshot-file';
+import { HistogramStore, SelectedHistograms, StoreFilter, TILE_ROWS, tileBytes } from './histogram-store';
 
 const REFRESH_MILLISECONDS = 2000;
+/** Snapshots kept: a worker may still be reading the one before the newest. */
+const KEPT_SNAPSHOTS = 2;
+const ALL_HISTOGRAMS = 'FROM histograms h JOIN images i ON i.id = h.image_id';
 
-/** The cached rows a selection picks, by slot, each with its owner. */
-class Picked {
-  count = 0;
-  readonly taken: Uint8Array;
-  readonly userOfSlot: Int32Array;
+interface SnapshotRow {
+  id: number;
+  storage_key: string;
+  horizon: string;
+  histograms: number;
+}
 
-  constructor(slots: number) {
-    this.taken = new Uint8Array(slots);
-    this.userOfSlot = new Int32Array(slots);
-  }
-
-  take(slot: number, userId: number): void {
-    if (slot < 0) throw new Error('A selected histogram could not be read into the cache');
-    if (this.taken[slot]) return;
-    this.taken[slot] = 1;
-    this.userOfSlot[slot] = userId;
-    this.count++;
-  }
+export interface CacheLoad {
+  source: 'snapshot' | 'database';
+  snapshotId: number | null;
 }
 
 /**
- * The bins of every histogram, in the worker's memory: reading a million of them from PostgreSQL
- * takes seconds (more when the machine has let the table fall out of its page cache), while
- * picking them out of memory takes milliseconds. Histograms never change once written, so the
- * copy grows by the new ones alone, every few seconds and at the start of every job.
+ * Every histogram in the worker's memory (HistogramStore: 16-bit tiles where counts allow, about
+ * 540 bytes a histogram), so that a job picks its selection out of memory by the store's own
+ * columns instead of reading rows from PostgreSQL.
  *
- * Exactness does not rest on the copy being current: each job asks the database, in one
- * snapshot, which histograms exist and which images its selection picks (and whose they are
- * now), fetches any histogram the copy lacks, and takes the bins of exactly those. Rows of deleted histograms stay until the copy is rebuilt,
- * but no selection names them. When the histograms outgrow HISTOGRAM_CACHE_MB, jobs read their
- * selection from the database each time instead.
+ * The store catches up from a change feed (the HistogramChangeFeed migration) at the start of every
+ * job and every few seconds: the histograms written, or whose image changed owner, type or time,
+ * in transactions at or above the xmin of the snapshot it last caught up in, and those deleted
+ * there. So each job sees exactly the histograms its database snapshot holds.
+ *
+ * A worker starting loads the newest snapshot file from the installation's storage and catches up
+ * from its horizon; with none (or an unreadable one) it reads every row, as exactly. Workers write
+ * a new snapshot, one at a time, once HISTOGRAM_SNAPSHOT_CHANGES histograms changed since the
+ * newest. The files are caches: the database stays the truth.
+ *
+ * When the histograms outgrow HISTOGRAM_CACHE_MB, jobs read their selection from the database each time.
  */
 @Injectable()
 export class HistogramCache implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(HistogramCache.name);
-  private readonly capacity: number;
-  private readonly blocks: HistogramBlock[] = [];
-  /** Each image's histogram's slot plus one, by image id (0: not cached). Image ids are dense enough: 4 bytes an id. */
-  private slotPlusOne = new Int32Array(0);
-  private rows = 0;
-  /** The highest image id the refreshes have loaded: newer histograms are what the next one loads. */
-  private watermark = 0;
+  private readonly capacityBytes: number;
+  private store: HistogramStore | null = null;
+  /** The xmin of the database snapshot the store last caught up in (a bigint, as text). */
+  private horizon: string | null = null;
   private overCapacity = false;
-  private readonly pool = new HistogramBlockPool();
   private turn: Promise<unknown> = Promise.resolve();
   private refreshTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** How the store was last filled whole. */
+  lastLoad: CacheLoad | null = null;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly config: AppConfig,
+    private readonly storage: StorageDriver,
   ) {
-    this.capacity = Math.floor((config.HISTOGRAM_CACHE_MB * 1024 * 1024) / ROW_BYTES);
+    this.capacityBytes = config.HISTOGRAM_CACHE_MB * 1024 * 1024;
   }
 
   onApplicationBootstrap(): void {
@@ -84,196 +77,156 @@ export class HistogramCache implements OnApplicationBootstrap, OnModuleDestroy {
     await this.turn;
   }
 
-  /** How many histograms the copy holds, deleted ones included. */
+  /** How many histograms the store holds. */
   get size(): number {
-    return this.rows;
+    return this.store?.live ?? 0;
   }
 
   /**
    * Runs `reduce` over the histograms `selection` picks, as the database held them when the read
-   * began. Jobs take turns: each uses every core for its arithmetic, and the blocks they reduce
-   * must not be rebuilt under them.
+   * began. Jobs take turns: each uses every core for its arithmetic, and the store must not change
+   * under them.
    */
   withSelected<T>(selection: Selection, reduce: (selected: SelectedHistograms) => Promise<T>): Promise<T> {
     return this.exclusively(async () => {
-      const { selected, pooled } = await this.inSnapshot((client) => this.select(client, selection));
-      try {
-        return await reduce(selected);
-      } finally {
-        if (pooled) this.pool.release(selected.blocks);
-      }
+      const selected = await this.inSnapshot(async (client) =>
+        (await this.catchUp(client)) ? this.store!.select(await filterOf(client, selection)) : readSelectedHistograms(client, selection),
+      );
+      return reduce(selected);
     });
   }
 
-  private async select(client: PoolClient, selection: Selection): Promise<{ selected: SelectedHistograms; pooled: boolean }> {
-    if (!(await this.refresh(client))) return { selected: await readSelectedHistograms(client, selection, this.pool), pooled: true };
-    const picked = selection.limit === null ? await this.pickAll(client, selection) : await this.pickNewest(client, selection);
-    return { selected: this.view(picked), pooled: false };
-  }
-
-  /**
-   * Every histogram a selection without a limit picks: the images it picks (with their owners
-   * now) that have a histogram now. The two lists are read apart, which PostgreSQL does in half
-   * the time of a join over a million rows, and matched here.
-   */
-  private async pickAll(client: PoolClient, selection: Selection): Promise<Picked> {
-    const histogramImages = await packedIntegers(client, 'SELECT int4send(image_id) AS packed FROM histograms');
-    await this.loadMissing(client, histogramImages, 1);
-    const hasHistogram = new Uint8Array(this.rows);
-    for (let i = 0; i < histogramImages.length; i++) {
-      const slot = this.slotOf(histogramImages[i]);
-      if (slot < 0) throw new Error(`The histogram of image ${histogramImages[i]} could not be read into the cache`);
-      hasHistogram[slot] = 1;
+  /** Brings the store up to the database's snapshot; false when the worker keeps no store. */
+  private async catchUp(client: PoolClient): Promise<boolean> {
+    if (this.capacityBytes === 0 || this.overCapacity) return false;
+    const [now] = (
+      await client.query<{ horizon: string; oldest_kept: string | null }>(
+        `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon, (SELECT min(horizon)::text FROM histogram_snapshots) AS oldest_kept`,
+      )
+    ).rows;
+    // The deletions below every kept snapshot's horizon are pruned: a store older than that reloads.
+    if (this.store === null || (now.oldest_kept !== null && BigInt(this.horizon!) < BigInt(now.oldest_kept))) {
+      this.store = null;
+      if (!(await this.load(client, now.horizon))) return false;
     }
-    const images = await packedIntegers(
-      client,
-      `SELECT int4send(i.id) || int4send(i.user_id) AS packed FROM images i WHERE ${imageConditions(client, selection)}`,
-    );
-    const picked = new Picked(this.rows);
-    for (let i = 0; i < images.length; i += 2) {
-      const slot = this.slotOf(images[i]);
-      if (slot >= 0 && hasHistogram[slot]) picked.take(slot, images[i + 1]);
+    if (this.horizon !== now.horizon) {
+      const deleted = await client.query<{ histogram_id: number }>('SELECT histogram_id FROM histogram_deletions WHERE xid >= $1', [
+        this.horizon,
+      ]);
+      for (const { histogram_id } of deleted.rows) this.store!.remove(histogram_id);
+      await copyHistogramsInto(client, `${ALL_HISTOGRAMS} WHERE h.changed_xid >= ${BigInt(this.horizon!)}`, this.store!);
+      this.horizon = now.horizon;
     }
-    return picked;
-  }
-
-  /** The newest n histograms a selection picks, which PostgreSQL finds through its indexes. */
-  private async pickNewest(client: PoolClient, selection: Selection): Promise<Picked> {
-    const pairs = await packedIntegers(
-      client,
-      `SELECT int4send(h.image_id) || int4send(i.user_id) AS packed ${selectionFilters(client, selection)}
-        ORDER BY i.created_at DESC, i.id DESC LIMIT ${Number(selection.limit)}`,
-    );
-    await this.loadMissing(client, pairs, 2);
-    const picked = new Picked(this.rows);
-    for (let i = 0; i < pairs.length; i += 2) picked.take(this.slotOf(pairs[i]), pairs[i + 1]);
-    return picked;
-  }
-
-  /**
-   * Loads the histograms of the images (every `stride`-th of `imageIds`) that the copy lacks:
-   * histograms committed after a refresh under ids below its watermark, because their
-   * transactions began earlier, are picked up here.
-   */
-  private async loadMissing(client: PoolClient, imageIds: Int32Array, stride: number): Promise<void> {
-    const missing: number[] = [];
-    for (let i = 0; i < imageIds.length; i += stride) if (this.slotOf(imageIds[i]) < 0) missing.push(imageIds[i]);
-    if (missing.length > 0)
-      await this.load(client, `SELECT image_id, bins_packed FROM histograms WHERE image_id = ANY('{${missing.join(',')}}'::int[])`);
-  }
-
-  private slotOf(imageId: number): number {
-    return imageId >= 0 && imageId < this.slotPlusOne.length ? this.slotPlusOne[imageId] - 1 : -1;
-  }
-
-  /** Loads the histograms added since the last refresh; false when they do not all fit. */
-  private async refresh(client: PoolClient): Promise<boolean> {
-    if (this.capacity === 0 || this.overCapacity) return false;
-    const incoming = await countHistograms(client, this.watermark);
-    if (incoming === 0) return true;
-    if (this.rows + incoming > this.capacity) {
-      // The copy still holds the rows of deleted histograms: start afresh before giving up.
-      const live = this.watermark === 0 ? incoming : await countHistograms(client, 0);
-      if (live > this.capacity) {
-        this.giveUp(live);
-        return false;
-      }
-      this.clear();
+    // Deleted and replaced histograms leave dead slots: past a quarter of them, or of the memory
+    // allowed, the live rows move together.
+    let store = this.store!;
+    if (store.slots - store.live > Math.max(TILE_ROWS, store.slots / 4) || store.bytes > this.capacityBytes) {
+      store = this.store = store.compacted();
     }
-    this.watermark = Math.max(
-      this.watermark,
-      await this.load(client, `SELECT image_id, bins_packed FROM histograms WHERE image_id > ${this.watermark}`),
-    );
+    if (store.bytes > this.capacityBytes) {
+      this.giveUp(store.live);
+      return false;
+    }
     return true;
   }
 
-  /** Appends the rows of (image id, packed bins) `query` returns; returns the highest image id among them. */
-  private async load(client: PoolClient, query: string): Promise<number> {
-    const lastBlock =
-      this.blocks.length > 0 && this.blocks[this.blocks.length - 1].count < BLOCK_ROWS ? this.blocks[this.blocks.length - 1] : null;
-    const blocksBefore = this.blocks.length;
-    const writer = new HistogramBlockWriter(() => {
-      const block = newHistogramBlock();
-      this.blocks.push(block);
-      return block;
-    }, lastBlock);
-    try {
-      await copyRows(client, query, histogramRowParser(writer, false));
-      writer.seal();
-    } catch (error) {
-      this.blocks.length = blocksBefore;
-      if (lastBlock) lastBlock.count = this.rows - (blocksBefore - 1) * BLOCK_ROWS;
-      throw error;
+  /** Fills the store whole: from the newest snapshot when one is readable, else from every row. */
+  private async load(client: PoolClient, horizonNow: string): Promise<boolean> {
+    const [{ count }] = (await client.query<{ count: number }>('SELECT count(*)::int AS count FROM histograms')).rows;
+    if (Math.ceil(count / TILE_ROWS) * tileBytes({ wide: null }) > this.capacityBytes) {
+      this.giveUp(count);
+      return false;
     }
-    let highest = 0;
-    const total = this.blocks.length === 0 ? 0 : (this.blocks.length - 1) * BLOCK_ROWS + this.blocks[this.blocks.length - 1].count;
-    for (let slot = this.rows; slot < total; slot++)
-      highest = Math.max(highest, this.blocks[Math.floor(slot / BLOCK_ROWS)].imageIds[slot % BLOCK_ROWS]);
-    if (highest >= this.slotPlusOne.length) {
-      const larger = new Int32Array(Math.max(highest + 1, this.slotPlusOne.length * 2));
-      larger.set(this.slotPlusOne);
-      this.slotPlusOne = larger;
+    const [newest] = (
+      await client.query<SnapshotRow>(
+        'SELECT id, storage_key, horizon::text AS horizon, histograms FROM histogram_snapshots ORDER BY id DESC LIMIT 1',
+      )
+    ).rows;
+    if (newest) {
+      try {
+        const started = performance.now();
+        this.store = await readSnapshot(await this.storage.get(newest.storage_key), newest.histograms);
+        this.horizon = newest.horizon;
+        this.lastLoad = { source: 'snapshot', snapshotId: newest.id };
+        this.logger.log(
+          `Loaded ${newest.histograms} histograms from snapshot ${newest.id} in ${Math.round(performance.now() - started)} ms`,
+        );
+        return true;
+      } catch (error) {
+        this.logger.warn(`Could not load histogram snapshot ${newest.id} (${(error as Error).message}); reading every histogram instead`);
+      }
     }
-    for (let slot = this.rows; slot < total; slot++) {
-      const imageId = this.blocks[Math.floor(slot / BLOCK_ROWS)].imageIds[slot % BLOCK_ROWS];
-      // Image ids come from a sequence; a row under a negative one is left out of the copy, and a
-      // selection naming it is refused by the view.
-      if (imageId >= 0 && this.slotPlusOne[imageId] === 0) this.slotPlusOne[imageId] = slot + 1;
-    }
-    this.rows = total;
-    return highest;
+    const store = new HistogramStore();
+    await copyHistogramsInto(client, ALL_HISTOGRAMS, store);
+    this.store = store;
+    this.horizon = horizonNow;
+    this.lastLoad = { source: 'database', snapshotId: null };
+    return true;
   }
 
-  /**
-   * The picked histograms as blocks that several threads can reduce: each cached block with the
-   * rows picked from it, in order, and their owners as the selection found them.
-   */
-  private view(picked: Picked): SelectedHistograms {
-    const blocks: HistogramBlock[] = [];
-    this.blocks.forEach((block, b) => {
-      const first = b * BLOCK_ROWS;
-      let count = 0;
-      for (let row = 0; row < block.count; row++) count += picked.taken[first + row];
-      if (count === 0) return;
-      const userIds = new Int32Array(new SharedArrayBuffer(count * 4));
-      if (count === block.count) {
-        userIds.set(picked.userOfSlot.subarray(first, first + count));
-        blocks.push({ count, bins: block.bins, rows: null, imageIds: block.imageIds, userIds });
-        return;
-      }
-      const rows = new Int32Array(new SharedArrayBuffer(count * 4));
-      const imageIds = new Int32Array(new SharedArrayBuffer(count * 4));
-      for (let row = 0, i = 0; row < block.count; row++) {
-        if (!picked.taken[first + row]) continue;
-        rows[i] = row;
-        imageIds[i] = block.imageIds[row];
-        userIds[i++] = picked.userOfSlot[first + row];
-      }
-      blocks.push({ count, bins: block.bins, rows, imageIds, userIds });
+  /** Writes a snapshot of the store if enough changed since the newest, and no other worker is writing one. */
+  private async snapshotIfStale(): Promise<void> {
+    const store = this.store;
+    const horizon = this.horizon;
+    if (this.config.HISTOGRAM_SNAPSHOT_CHANGES === 0 || store === null || horizon === null || !(await this.isStale(horizon, store))) return;
+    await whileHolding(this.dataSource, AdvisoryLock.HistogramSnapshot, async () => {
+      if (!(await this.isStale(horizon, store))) return;
+      const started = performance.now();
+      const key = newStorageKey('histogram-snapshots', 'bin');
+      const snapshot = snapshotStream(store);
+      await this.storage.put(key, snapshot.stream, 'application/octet-stream');
+      const dropped = await this.dataSource.transaction(async (manager) => {
+        await manager.query('INSERT INTO histogram_snapshots (storage_key, horizon, histograms, bytes) VALUES ($1, $2, $3, $4)', [
+          key,
+          horizon,
+          snapshot.histograms(),
+          snapshot.bytes(),
+        ]);
+        const old = (await manager.query(
+          `DELETE FROM histogram_snapshots WHERE id NOT IN (SELECT id FROM histogram_snapshots ORDER BY id DESC LIMIT ${KEPT_SNAPSHOTS})
+           RETURNING storage_key`,
+        )) as [{ storage_key: string }[], number];
+        await manager.query('DELETE FROM histogram_deletions WHERE xid < (SELECT min(horizon) FROM histogram_snapshots)');
+        return old[0].map((row) => row.storage_key);
+      });
+      for (const oldKey of dropped) await this.storage.delete(oldKey);
+      this.logger.log(
+        `Wrote a snapshot of ${snapshot.histograms()} histograms (${Math.round(snapshot.bytes() / 1048576)} MB) in ${Math.round(performance.now() - started)} ms`,
+      );
     });
-    return { count: picked.count, blocks };
+  }
+
+  /** Whether the newest snapshot lags `horizon` by HISTOGRAM_SNAPSHOT_CHANGES changes, or there is none and there are histograms. */
+  private async isStale(horizon: string, store: HistogramStore): Promise<boolean> {
+    const [newest] = (
+      await this.dataSource.query<{ horizon: string }[]>('SELECT horizon::text AS horizon FROM histogram_snapshots ORDER BY id DESC LIMIT 1')
+    );
+    if (!newest) return store.live > 0;
+    if (BigInt(newest.horizon) >= BigInt(horizon)) return false;
+    const [{ changes }] = await this.dataSource.query<{ changes: number }[]>(
+      `SELECT (SELECT count(*) FROM histograms WHERE changed_xid >= $1) + (SELECT count(*) FROM histogram_deletions WHERE xid >= $1) AS changes`,
+      [newest.horizon],
+    );
+    return Number(changes) >= this.config.HISTOGRAM_SNAPSHOT_CHANGES;
   }
 
   private giveUp(live: number): void {
     this.overCapacity = true;
-    this.clear();
+    this.store = null;
+    this.horizon = null;
     this.logger.warn(
-      `${live} histograms do not fit in HISTOGRAM_CACHE_MB (${this.config.HISTOGRAM_CACHE_MB} MB, ${this.capacity} histograms): ` +
+      `${live} histograms do not fit in HISTOGRAM_CACHE_MB (${this.config.HISTOGRAM_CACHE_MB} MB): ` +
         'aggregate jobs will read their selection from the database each time',
     );
   }
 
-  private clear(): void {
-    this.blocks.length = 0;
-    this.slotPlusOne = new Int32Array(0);
-    this.rows = 0;
-    this.watermark = 0;
-  }
-
   private scheduleRefresh(delay: number): void {
-    if (this.stopped || this.capacity === 0 || this.overCapacity) return;
+    if (this.stopped || this.capacityBytes === 0 || this.overCapacity) return;
     this.refreshTimer = setTimeout(() => {
-      this.exclusively(() => this.inSnapshot((client) => this.refresh(client)))
+      this.exclusively(async () => {
+        await this.inSnapshot((client) => this.catchUp(client));
+        if (!this.stopped) await this.snapshotIfStale();
+      })
         .catch((error: Error) => this.logger.warn(`Could not refresh the histogram cache: ${error.message}`))
         .finally(() => this.scheduleRefresh(REFRESH_MILLISECONDS));
     }, delay);
@@ -297,6 +250,8 @@ export class HistogramCache implements OnApplicationBootstrap, OnModuleDestroy {
       return result;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
+      // A store half caught up is of no known horizon: the next job loads it afresh.
+      this.store = null;
       throw error;
     } finally {
       await runner.release();
@@ -304,23 +259,17 @@ export class HistogramCache implements OnApplicationBootstrap, OnModuleDestroy {
   }
 }
 
-/**
- * The int4s `query` packs into its `packed` column, gathered by the server into one bytea: an
- * aggregate PostgreSQL computes with parallel workers, where a COPY of a million rows runs on one.
- */
-async function packedIntegers(client: PoolClient, query: string): Promise<Int32Array> {
-  // In binary results the bytea comes as its bytes, not as twice as much hex text to decode.
-  const aggregate = { text: `SELECT string_agg(packed, ''::bytea) AS packed FROM (${query}) rows`, binary: true };
-  const { rows } = await client.query<{ packed: Buffer | null }>(aggregate);
-  const packed = rows[0].packed ?? Buffer.alloc(0);
-  const integers = new Int32Array(packed.length / 4);
-  for (let i = 0; i < integers.length; i++) integers[i] = packed.readInt32BE(i * 4);
-  return integers;
-}
-
-async function countHistograms(client: PoolClient, aboveImageId: number): Promise<number> {
-  const { rows } = await client.query<{ count: number }>('SELECT count(*)::int AS count FROM histograms WHERE image_id > $1', [
-    aboveImageId,
-  ]);
-  return rows[0].count;
+/** A selection's filters as the store's columns: the image type's id is read in the job's snapshot. */
+async function filterOf(client: PoolClient, selection: Selection): Promise<StoreFilter> {
+  let imageTypeId: number | null = null;
+  if (selection.imageType !== null) {
+    const { rows } = await client.query<{ id: number }>('SELECT id FROM image_types WHERE type_name = $1', [selection.imageType]);
+    imageTypeId = rows[0]?.id ?? -1;
+  }
+  return {
+    userId: selection.userId,
+    imageTypeId,
+    sinceMicros: selection.since === null ? null : selection.since.getTime() * 1000,
+    limit: selection.limit,
+  };
 }

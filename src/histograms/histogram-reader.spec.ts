@@ -1,140 +1,133 @@
-import { HistogramBlockPool, newHistogramBlock } from './histogram-block-pool';
-import { HistogramBlockWriter, histogramRowParser } from './histogram-reader';
+import { storedRowParser } from './histogram-reader';
+import { HistogramStore, TILE_ROWS } from './histogram-store';
 
-/**
- * A binary COPY of (image id, user id, bins packed big-endian) rows, as PostgreSQL writes it; or,
- * with `withUsers` false, of (image id, bins) rows, as the histogram cache loads them.
- */
-function copyStream(rows: { imageId: number; userId: number; bins: number[] }[], withUsers = true): Buffer {
+interface Row {
+  histogramId: number;
+  imageId: number;
+  userId: number;
+  imageTypeId: number;
+  createdMicros: number;
+  bins: number[];
+}
+
+/** A binary COPY of STORED_COLUMNS rows, as PostgreSQL writes it. */
+function copyStream(rows: Row[]): Buffer {
   const header = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
-  const tuples = rows.map(({ imageId, userId, bins }) => {
-    const fields: { bytes: number; write: (tuple: Buffer, at: number) => void }[] = [
-      { bytes: 4, write: (tuple, at) => tuple.writeInt32BE(imageId, at) },
-    ];
-    if (withUsers) fields.push({ bytes: 4, write: (tuple, at) => tuple.writeInt32BE(userId, at) });
-    fields.push({ bytes: 1024, write: (tuple, at) => bins.forEach((value, bin) => tuple.writeInt32BE(value, at + bin * 4)) });
-    const tuple = Buffer.alloc(2 + fields.reduce((sum, field) => sum + 4 + field.bytes, 0));
-    tuple.writeInt16BE(fields.length, 0);
+  const tuples = rows.map((row) => {
+    const tuple = Buffer.alloc(2 + 4 * 4 + 4 * 4 + 4 + 8 + 4 + 1024);
+    tuple.writeInt16BE(6, 0);
     let at = 2;
-    for (const field of fields) {
-      tuple.writeInt32BE(field.bytes, at);
-      field.write(tuple, at + 4);
-      at += 4 + field.bytes;
+    for (const value of [row.histogramId, row.imageId, row.userId, row.imageTypeId]) {
+      tuple.writeInt32BE(4, at);
+      tuple.writeInt32BE(value, at + 4);
+      at += 8;
     }
+    tuple.writeInt32BE(8, at);
+    tuple.writeBigInt64BE(BigInt(row.createdMicros), at + 4);
+    at += 12;
+    tuple.writeInt32BE(1024, at);
+    row.bins.forEach((value, bin) => tuple.writeInt32BE(value, at + 4 + bin * 4));
     return tuple;
   });
   return Buffer.concat([header, ...tuples, Buffer.from([0xff, 0xff])]);
 }
 
-function parseInChunks(stream: Buffer, sizes: number[], pool = new HistogramBlockPool()) {
-  const writer = new HistogramBlockWriter(() => pool.acquire());
-  const parser = histogramRowParser(writer, true);
+function parseInChunks(stream: Buffer, sizes: number[], store = new HistogramStore()): HistogramStore {
+  const parser = storedRowParser(store);
   for (let offset = 0, i = 0; offset < stream.length; i++) {
     const size = sizes[i % sizes.length];
     parser.push(stream.subarray(offset, offset + size));
     offset += size;
   }
   parser.finish();
-  writer.seal();
-  return { count: writer.opened.reduce((total, block) => total + block.count, 0), blocks: writer.opened };
+  return store;
 }
 
-describe('reading histograms from a binary COPY', () => {
-  const rows = Array.from({ length: 2500 }, (_, i) => ({
+const rowsOf = (count: number, scale = 1): Row[] =>
+  Array.from({ length: count }, (_, i) => ({
+    histogramId: 5 + i,
     imageId: 10 + i,
     userId: i % 13,
-    bins: Array.from({ length: 256 }, (__, bin) => (i * 7919 + bin * 104729) % 5_000_000),
+    imageTypeId: 1 + (i % 2),
+    createdMicros: 1_780_000_000_000_000 + i * 1001,
+    bins: Array.from({ length: 256 }, (__, bin) => ((i * 7919 + bin * 104729) % 50_000) * scale),
   }));
+
+/** Every live row of the store, as read back from its tiles. */
+function readBack(store: HistogramStore): Row[] {
+  const rows: Row[] = [];
+  for (const tile of store.tiles) {
+    const bins = tile.narrow ?? tile.wide!;
+    for (let row = 0; row < tile.count; row++) {
+      if (!tile.live[row]) continue;
+      rows.push({
+        histogramId: tile.histogramIds[row],
+        imageId: tile.imageIds[row],
+        userId: tile.userIds[row],
+        imageTypeId: tile.imageTypeIds[row],
+        createdMicros: tile.createdMicros[row],
+        bins: Array.from({ length: 256 }, (_, bin) => bins[bin * TILE_ROWS + row]),
+      });
+    }
+  }
+  return rows;
+}
+
+describe('reading histograms from a binary COPY into the store', () => {
+  const rows = rowsOf(2500);
   const stream = copyStream(rows);
 
-  it.each([[[1]], [[7, 1046, 3]], [[1046]], [[65536]], [[stream.length]], [[2, 19, 1045, 1047, 5000]]])(
-    'reads every row whatever the chunk sizes (%j)',
+  it.each([[[1]], [[7, 1046, 3]], [[1066]], [[65536]], [[stream.length]], [[2, 19, 1065, 1067, 5000]]])(
+    'reads every row whatever the chunk sizes (%j), into 16-bit tiles of 1,024 in shared memory',
     (sizes) => {
-      const { count, blocks } = parseInChunks(stream, sizes);
-      expect(count).toBe(rows.length);
-      expect(blocks.map((block) => block.count)).toEqual([2500]);
-      const misread = [];
-      let row = 0;
-      for (const block of blocks) {
-        for (let i = 0; i < block.count; i++, row++) {
-          const { imageId, userId, bins } = rows[row];
-          const read = block.bins.subarray(i * 256, (i + 1) * 256);
-          if (block.imageIds[i] !== imageId || block.userIds[i] !== userId || bins.some((value, bin) => read[bin] !== value))
-            misread.push(row);
-        }
-      }
-      expect(misread).toEqual([]);
+      const store = parseInChunks(stream, sizes);
+      expect(store.live).toBe(2500);
+      expect(store.tiles.map((tile) => [tile.count, tile.wide === null])).toEqual([
+        [1024, true],
+        [1024, true],
+        [452, true],
+      ]);
+      expect(store.tiles[0].narrow!.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expect(readBack(store)).toEqual(rows);
     },
   );
 
-  it('fills blocks of 16,384 rows in shared memory, and reuses the blocks given back', () => {
-    const pool = new HistogramBlockPool();
-    const one = copyStream([{ imageId: 1, userId: 1, bins: Array(256).fill(1) }]);
-    const row = one.subarray(19, one.length - 2);
-    const read = () => {
-      const writer = new HistogramBlockWriter(() => pool.acquire());
-      const parser = histogramRowParser(writer, true);
-      parser.push(one.subarray(0, 19));
-      for (let pushed = 0; pushed < 20_000; pushed += 1000) parser.push(Buffer.concat(Array(1000).fill(row)));
-      parser.push(Buffer.from([0xff, 0xff]));
-      parser.finish();
-      writer.seal();
-      return writer.opened;
-    };
-    const first = read();
-    expect(first.map((block) => block.count)).toEqual([16384, 3616]);
-    expect(first.every((block) => block.bins.buffer instanceof SharedArrayBuffer)).toBe(true);
-    pool.release(first);
-    expect(pool.idle).toBe(2);
-    const second = read();
-    expect(second.map((block) => block.count)).toEqual([16384, 3616]);
-    expect(new Set([...first, ...second].map((block) => block.bins.buffer)).size).toBe(2);
-    expect(pool.idle).toBe(0);
+  it('widens a tile to 32 bits for a count above 65535, keeping the rows it holds', () => {
+    const narrow = rowsOf(3);
+    const wide = rowsOf(2, 100).map((row) => ({ ...row, histogramId: row.histogramId + 100 }));
+    const store = parseInChunks(copyStream([...narrow, ...wide]), [999]);
+    expect(store.tiles.map((tile) => tile.wide !== null)).toEqual([true]);
+    expect(readBack(store)).toEqual([...narrow, ...wide]);
   });
 
-  it('reads an empty selection', () => {
-    expect(parseInChunks(copyStream([]), [5])).toEqual({ count: 0, blocks: [] });
+  it('updates a row read again in place, replaces one whose bins changed, and forgets a deleted one', () => {
+    const store = parseInChunks(copyStream(rowsOf(4)), [4096]);
+    const [first, second, third] = rowsOf(4);
+    parseInChunks(copyStream([{ ...first, userId: 99 }, { ...second, bins: second.bins.map((value) => value + 1) }]), [4096], store);
+    store.remove(third.histogramId);
+    expect(store.live).toBe(3);
+    expect(store.slots).toBe(5);
+    expect(readBack(store).map((row) => [row.histogramId, row.userId, row.bins[0]])).toEqual([
+      [first.histogramId, 99, first.bins[0]],
+      [8, rowsOf(4)[3].userId, rowsOf(4)[3].bins[0]],
+      [second.histogramId, second.userId, second.bins[0] + 1],
+    ]);
   });
 
-  it('appends after the rows a block already holds, putting only the new ones in machine order', () => {
-    const block = newHistogramBlock();
-    const first = new HistogramBlockWriter(() => block);
-    const firstParser = histogramRowParser(first, false);
-    firstParser.push(copyStream(rows.slice(0, 3), false));
-    first.seal();
-    const second = new HistogramBlockWriter(() => newHistogramBlock(), block);
-    const secondParser = histogramRowParser(second, false);
-    const more = copyStream(rows.slice(3, 10), false);
-    for (const [start, end] of [
-      [0, 1],
-      [1, 1038],
-      [1038, 1047],
-      [1047, more.length],
-    ])
-      secondParser.push(more.subarray(start, end));
-    secondParser.finish();
-    second.seal();
-    expect(block.count).toBe(10);
-    expect(second.opened).toEqual([]);
-    expect(Array.from(block.imageIds.subarray(0, 10))).toEqual(rows.slice(0, 10).map((row) => row.imageId));
-    expect(Array.from(block.bins.subarray(0, 10 * 256))).toEqual(rows.slice(0, 10).flatMap((row) => row.bins));
+  it('refuses a negative count, naming the histogram', () => {
+    const [row] = rowsOf(1);
+    expect(() => parseInChunks(copyStream([{ ...row, bins: row.bins.map((value, bin) => (bin === 3 ? -1 : value)) }]), [4096])).toThrow(
+      'Histogram 5 has a negative count (-1) in bin 3',
+    );
   });
 
-  it('refuses a stream cut short', () => {
-    const parser = histogramRowParser(new HistogramBlockWriter(() => newHistogramBlock()), true);
-    parser.push(stream.subarray(0, 5000));
-    expect(() => parser.finish()).toThrow('ended without its trailer');
-  });
-
-  it('refuses rows of another shape', () => {
-    const parser = histogramRowParser(new HistogramBlockWriter(() => newHistogramBlock()), true);
+  it('refuses a stream cut short, rows of another shape, and another header', () => {
+    const cut = storedRowParser(new HistogramStore());
+    cut.push(stream.subarray(0, 5000));
+    expect(() => cut.finish()).toThrow('ended without its trailer');
     const odd = copyStream(rows.slice(0, 2));
-    odd.writeInt32BE(1020, 19 + 18);
-    expect(() => parser.push(odd)).toThrow('not (image id, user id, 1 KB of bins)');
-  });
-
-  it('refuses a stream with another header', () => {
-    const parser = histogramRowParser(new HistogramBlockWriter(() => newHistogramBlock()), false);
-    expect(() => parser.push(Buffer.from('image_id,bins\n1,{1,2}\n'))).toThrow('unexpected header');
+    odd.writeInt32BE(1020, 19 + 2 + 16 * 2 + 12);
+    expect(() => storedRowParser(new HistogramStore()).push(odd)).toThrow('not (histogram id, image id, user id');
+    expect(() => storedRowParser(new HistogramStore()).push(Buffer.from('image_id,bins\n1,{1,2}\n'))).toThrow('unexpected header');
   });
 });

@@ -35,6 +35,11 @@ export class Histogram {
   @Column({ type: 'bytea', select: false, insert: false, update: false })
   binsPacked: Buffer;
 
+  /** The transaction that wrote the row or changed its image's owner, type or time (HistogramChangeFeed migration), as a bigint. */
+  @Index('histograms_changed_xid_idx')
+  @Column({ type: 'bigint', select: false, insert: false, update: false })
+  changedXid: string;
+
   @Index('histograms_created_at_idx')
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;

@@ -5,7 +5,7 @@ const SEGMENT = /^[A-Za-z0-9._-]+$/;
 const EXTENSION = /^[A-Za-z0-9]{1,16}$/;
 
 /** A fresh key such as `originals/2026/11/23/<uuid>.jpg`; the date prefix keeps directories small. */
-export function newStorageKey(kind: 'originals' | 'outputs' | 'uploads', extension: string): string {
+export function newStorageKey(kind: 'originals' | 'outputs' | 'uploads' | 'histogram-snapshots', extension: string): string {
   if (!EXTENSION.test(extension)) {
     throw new Error(`Invalid storage key extension "${extension}"`);
   }

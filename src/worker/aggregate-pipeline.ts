@@ -4,12 +4,12 @@ import { UnrecoverableError } from 'bullmq';
 import sharp from 'sharp';
 import { AppConfig } from '../config/app-config';
 import { HistogramCache } from '../histograms/histogram-cache';
-import type { SelectedHistograms } from '../histograms/histogram-reader';
+import type { SelectedHistograms } from '../histograms/histogram-store';
 import { AggregateRequest } from '../pipelines/aggregate-request';
 import { jobSpecOf } from '../pipelines/job-spec';
 import { Job } from '../job-runs/job.entity';
 import { QueuedJobData } from '../job-runs/queue-names';
-import { meanInThreads, medianInThreads, nearestInThreads } from './aggregates/reducer-threads';
+import { ReducerThreads } from './aggregates/reducer-threads';
 import { JobOutputRepository } from '../job-runs/job-output.repository';
 import { Attempt, JobOutcome, JobRunner } from '../job-runs/job-runner';
 import { encodePng } from './operations/encode';
@@ -27,6 +27,7 @@ export class AggregatePipeline {
     private readonly histograms: HistogramCache,
     private readonly outputs: JobOutputRepository,
     private readonly config: AppConfig,
+    private readonly threads: ReducerThreads,
   ) {}
 
   run(queued: QueuedJob<QueuedJobData>): Promise<void> {
@@ -61,10 +62,10 @@ export class AggregatePipeline {
       };
     }
     if (target) {
-      const neighbors = await nearestInThreads(selected, target, request.userId ?? attempt.job.userId, request.k);
+      const neighbors = await this.threads.nearest(selected, target, request.userId ?? attempt.job.userId, request.k);
       return { outputImageIds: [], result: { count: selected.count, neighbors } };
     }
-    const bins = request.reducer === 'median' ? await medianInThreads(selected) : await meanInThreads(selected);
+    const bins = request.reducer === 'median' ? await this.threads.median(selected) : await this.threads.mean(selected);
     const title = `${request.reducer === 'median' ? 'Median' : 'Mean'} histogram of ${selected.count} histogram${selected.count === 1 ? '' : 's'}`;
     const chart = await encodePng(sharp(Buffer.from(histogramChartSvg(bins, title))).removeAlpha(), {
       pngCompression: this.config.PNG_COMPRESSION,

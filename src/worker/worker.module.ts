@@ -1,6 +1,7 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { HistogramCache } from '../histograms/histogram-cache';
+import { ReducerThreads } from './aggregates/reducer-threads';
 import { JobLifecycleModule } from '../job-runs/job-lifecycle.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { AggregatePipeline } from './aggregate-pipeline';
@@ -41,7 +42,7 @@ export class WorkerModule {
     if (config.WORKER_QUEUES.includes('process'))
       providers.push(ProcessPipeline, ProcessQueueProcessor, ImageVerificationRepository, ImageVerifier);
     if (config.WORKER_QUEUES.includes('query') || config.WORKER_QUEUES.includes('search'))
-      providers.push(AggregatePipeline, HistogramCache);
+      providers.push(AggregatePipeline, HistogramCache, ReducerThreads);
     if (config.WORKER_QUEUES.includes('query')) providers.push(QueryQueueProcessor);
     if (config.WORKER_QUEUES.includes('search')) providers.push(SearchQueueProcessor);
     return {

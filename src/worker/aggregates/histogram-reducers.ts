@@ -1,11 +1,11 @@
 /*
- * The arithmetic of query and search jobs over histograms of 256 bins, held in blocks of rows
- * (`HistogramBlock`: a block's first `count` rows, or the rows it names). These functions also
- * run in worker threads built from their source text (reducer-threads.ts), so each must stand
- * alone: no imports, no reference outside itself. Each reduces a part (a range of bins, or some
- * of the blocks), so that several threads share a job.
+ * The arithmetic of query and search jobs over histograms of 256 bins held in tiles of 1024 rows,
+ * column-major (histogram-store.ts), of which a job takes the rows its mask marks. These functions
+ * also run in worker threads built from their source text (reducer-threads.ts), so each must stand
+ * alone: no imports, no reference outside itself (the tile's shape is spelt out as literals). Each
+ * reduces a part — a range of bins, or a range of tiles — so that several threads share a job.
  */
-import type { HistogramBlock } from '../../histograms/histogram-reader';
+import type { TileView } from '../../histograms/histogram-store';
 
 /** A user's closest histogram, before the square root: what the threads' parts are merged on. */
 export interface NearestCandidate {
@@ -16,139 +16,145 @@ export interface NearestCandidate {
 
 /**
  * The element-wise median, as numpy defines it (the mean of the two middle values for an even
- * count), of bins `firstBin` up to `endBin` over all the blocks' rows.
+ * count), of bins `firstBin` up to `endBin` over the `count` rows the mask marks. Exact, by
+ * counting: each bin's values are counted by value, up to 65535; the values at or above it (only
+ * 32-bit tiles hold any above) are gathered and sorted only when a middle rank falls among them.
  */
-export function medianOfBins(blocks: HistogramBlock[], firstBin = 0, endBin = 256): number[] {
-  const count = blocks.reduce((total, block) => total + block.count, 0);
+export function medianOfBins(
+  tiles: TileView[],
+  mask: Uint8Array,
+  tileCounts: Int32Array,
+  count: number,
+  firstBin: number,
+  endBin: number,
+): number[] {
+  const ROWS = 1024;
+  const TOP = 0xffff;
   const low = (count - 1) >> 1;
   const high = count >> 1;
-  const buckets = new Int32Array(1 << 16);
-  // The bucket holding rank `rank` once the buckets are counted, and how many values lie below it.
-  const bucketOf = (rank: number): { bucket: number; below: number } => {
-    let bucket = 0;
-    let below = 0;
-    while (below + buckets[bucket] <= rank) below += buckets[bucket++];
-    return { bucket, below };
-  };
-  // The median of `values`, exactly. Counts of pictures mostly fit in 16 bits: then one pass
-  // counts the values themselves, noting on the way whether any did not fit. Otherwise the values
-  // are counted by their top 16 bits above the minimum, and the buckets holding the middle ranks
-  // are sorted alone.
-  const middle = (values: Int32Array): number => {
-    buckets.fill(0);
-    let bits = 0;
-    for (let i = 0; i < count; i++) {
-      const value = values[i];
-      buckets[value & 0xffff]++;
-      bits |= value;
-    }
-    if ((bits & ~0xffff) === 0) return (bucketOf(low).bucket + bucketOf(high).bucket) / 2;
-    let min = values[0];
-    let max = values[0];
-    for (let i = 1; i < count; i++) {
-      const value = values[i];
-      if (value < min) min = value;
-      if (value > max) max = value;
-    }
-    if (min === max) return min;
-    const shift = Math.max(0, 32 - Math.clz32(max - min) - 16);
-    buckets.fill(0);
-    for (let i = 0; i < count; i++) buckets[(values[i] - min) >>> shift]++;
-    const lower = bucketOf(low);
-    const upper = bucketOf(high);
-    if (shift === 0) return (min + lower.bucket + min + upper.bucket) / 2;
-    const gathered = new Int32Array(upper.below + buckets[upper.bucket] - lower.below);
-    let filled = 0;
-    for (let i = 0; i < count; i++) {
-      const b = (values[i] - min) >>> shift;
-      if (b >= lower.bucket && b <= upper.bucket) gathered[filled++] = values[i];
-    }
-    gathered.sort();
-    return (gathered[low - lower.below] + gathered[high - lower.below]) / 2;
-  };
-  // Rows are 1 KB apart, so a bin's column takes a cache line per value. Columns are gathered 16
-  // bins (a cache line) at a time, row by row; the copy is spelt out because this machine's V8
-  // runs it twice as fast as a loop over the 16.
-  const GROUP = 16;
-  const columns = new Int32Array(Math.min(GROUP, endBin - firstBin) * count);
-  const c = count;
+  const buckets = new Int32Array(TOP + 1);
   const median: number[] = [];
-  for (let first = firstBin; first < endBin; first += GROUP) {
-    const width = Math.min(GROUP, endBin - first);
-    let a = 0;
-    for (const { bins, count: taken, rows } of blocks) {
-      for (let i = 0; i < taken; i++, a++) {
-        const b = (rows === null ? i : rows[i]) * 256 + first;
-        if (width < GROUP) {
-          for (let g = 0; g < width; g++) columns[g * c + a] = bins[b + g];
-          continue;
+  for (let bin = firstBin; bin < endBin; bin++) {
+    buckets.fill(0);
+    const base = bin * ROWS;
+    for (let t = 0; t < tiles.length; t++) {
+      const taken = tileCounts[t];
+      if (taken === 0) continue;
+      const { count: rows, narrow, wide } = tiles[t];
+      const at = t * ROWS;
+      if (narrow !== null) {
+        if (taken === rows) for (let row = 0; row < rows; row++) buckets[narrow[base + row]]++;
+        else for (let row = 0; row < rows; row++) if (mask[at + row] !== 0) buckets[narrow[base + row]]++;
+      } else {
+        for (let row = 0; row < rows; row++) {
+          if (taken !== rows && mask[at + row] === 0) continue;
+          const value = wide![base + row];
+          buckets[value < TOP ? value : TOP]++;
         }
-        columns[a] = bins[b];
-        columns[c + a] = bins[b + 1];
-        columns[2 * c + a] = bins[b + 2];
-        columns[3 * c + a] = bins[b + 3];
-        columns[4 * c + a] = bins[b + 4];
-        columns[5 * c + a] = bins[b + 5];
-        columns[6 * c + a] = bins[b + 6];
-        columns[7 * c + a] = bins[b + 7];
-        columns[8 * c + a] = bins[b + 8];
-        columns[9 * c + a] = bins[b + 9];
-        columns[10 * c + a] = bins[b + 10];
-        columns[11 * c + a] = bins[b + 11];
-        columns[12 * c + a] = bins[b + 12];
-        columns[13 * c + a] = bins[b + 13];
-        columns[14 * c + a] = bins[b + 14];
-        columns[15 * c + a] = bins[b + 15];
       }
     }
-    for (let g = 0; g < width; g++) median.push(middle(columns.subarray(g * count, (g + 1) * count)));
+    let below = 0;
+    let bucket = 0;
+    while (below + buckets[bucket] <= low) below += buckets[bucket++];
+    const lowBucket = bucket;
+    while (below + buckets[bucket] <= high) below += buckets[bucket++];
+    const highBucket = bucket;
+    if (highBucket < TOP) {
+      median.push((lowBucket + highBucket) / 2);
+      continue;
+    }
+    const top = new Float64Array(buckets[TOP]);
+    let filled = 0;
+    for (let t = 0; t < tiles.length; t++) {
+      if (tileCounts[t] === 0) continue;
+      const { count: rows, narrow, wide } = tiles[t];
+      const values = narrow ?? wide!;
+      for (let row = 0; row < rows; row++) {
+        if (mask[t * ROWS + row] === 0) continue;
+        const value = values[base + row];
+        if (value >= TOP) top[filled++] = value;
+      }
+    }
+    top.sort();
+    const underTop = count - top.length;
+    const lowValue = lowBucket < TOP ? lowBucket : top[low - underTop];
+    median.push((lowValue + top[high - underTop]) / 2);
   }
   return median;
 }
 
-/** The element-wise sums of the blocks' rows (exact: integer sums stay far below 2^53). */
-export function sumOfBins(blocks: HistogramBlock[]): number[] {
-  const sums = new Float64Array(256);
-  for (const { bins, count, rows } of blocks) {
-    for (let i = 0; i < count; i++) {
-      const offset = (rows === null ? i : rows[i]) * 256;
-      for (let bin = 0; bin < 256; bin++) sums[bin] += bins[offset + bin];
+/** The element-wise sums of bins `firstBin` up to `endBin` over the masked rows (exact: integer sums stay far below 2^53). */
+export function sumOfBins(tiles: TileView[], mask: Uint8Array, tileCounts: Int32Array, firstBin: number, endBin: number): number[] {
+  const ROWS = 1024;
+  const sums: number[] = [];
+  for (let bin = firstBin; bin < endBin; bin++) {
+    let sum = 0;
+    const base = bin * ROWS;
+    for (let t = 0; t < tiles.length; t++) {
+      const taken = tileCounts[t];
+      if (taken === 0) continue;
+      const { count: rows, narrow, wide } = tiles[t];
+      const values = narrow ?? wide!;
+      for (let row = 0; row < rows; row++) if (taken === rows || mask[t * ROWS + row] !== 0) sum += values[base + row];
     }
+    sums.push(sum);
   }
-  return Array.from(sums);
+  return sums;
 }
 
 /**
- * The `k` users, other than `excludeUserId`, whose histograms in these blocks are nearest
- * `target`: Euclidean distance between histograms normalised to sum 1, each user at the distance
- * of their closest histogram, ties broken by the smaller image id. Nearest first.
+ * The `k` users, other than `excludeUserId`, whose masked histograms in tiles `firstTile` up to
+ * `endTile` are nearest `target`: Euclidean distance between histograms normalised to sum 1, each
+ * user at the distance of their closest histogram, ties broken by the smaller image id. Nearest
+ * first. A tile's distances are summed bin by bin over its rows, each row's terms in bin order.
  */
-export function nearestUsers(blocks: HistogramBlock[], target: number[], excludeUserId: number, k: number): NearestCandidate[] {
+export function nearestUsers(
+  tiles: TileView[],
+  mask: Uint8Array,
+  tileCounts: Int32Array,
+  firstTile: number,
+  endTile: number,
+  target: number[],
+  excludeUserId: number,
+  k: number,
+): NearestCandidate[] {
+  const ROWS = 1024;
+  const BINS = 256;
   const targetSum = target.reduce((sum, value) => sum + value, 0) || 1;
   const normalisedTarget = Float64Array.from(target, (value) => value / targetSum);
+  const squared = new Float64Array(ROWS);
+  const scale = new Float64Array(ROWS);
   const best = new Map<number, { squared: number; imageId: number }>();
-  for (const { bins, rows, userIds, imageIds, count } of blocks) {
-    for (let i = 0; i < count; i++) {
-      const userId = userIds[i];
-      if (userId === excludeUserId) continue;
-      const offset = (rows === null ? i : rows[i]) * 256;
-      let sum = 0;
-      for (let bin = 0; bin < 256; bin++) sum += bins[offset + bin];
-      const scale = sum === 0 ? 0 : 1 / sum;
-      let squared = 0;
-      for (let bin = 0; bin < 256; bin++) {
-        const difference = bins[offset + bin] * scale - normalisedTarget[bin];
-        squared += difference * difference;
+  for (let t = firstTile; t < endTile; t++) {
+    if (tileCounts[t] === 0) continue;
+    const { count: rows, narrow, wide, sums, userIds, imageIds } = tiles[t];
+    const values = narrow ?? wide!;
+    for (let row = 0; row < rows; row++) {
+      squared[row] = 0;
+      scale[row] = sums[row] === 0 ? 0 : 1 / sums[row];
+    }
+    for (let bin = 0; bin < BINS; bin++) {
+      const base = bin * ROWS;
+      const wanted = normalisedTarget[bin];
+      for (let row = 0; row < rows; row++) {
+        const difference = values[base + row] * scale[row] - wanted;
+        squared[row] += difference * difference;
       }
+    }
+    for (let row = 0; row < rows; row++) {
+      if (mask[t * ROWS + row] === 0) continue;
+      const userId = userIds[row];
+      if (userId === excludeUserId) continue;
       const current = best.get(userId);
-      const imageId = imageIds[i];
-      if (!current || squared < current.squared || (squared === current.squared && imageId < current.imageId)) {
-        best.set(userId, { squared, imageId });
+      const imageId = imageIds[row];
+      const distance = squared[row];
+      if (!current || distance < current.squared || (distance === current.squared && imageId < current.imageId)) {
+        best.set(userId, { squared: distance, imageId });
       }
     }
   }
   return [...best.entries()]
     .sort(([, a], [, b]) => a.squared - b.squared || a.imageId - b.imageId)
     .slice(0, k)
-    .map(([userId, { squared, imageId }]) => ({ user_id: userId, image_id: imageId, squared }));
+    .map(([userId, { squared: distance, imageId }]) => ({ user_id: userId, image_id: imageId, squared: distance }));
 }
