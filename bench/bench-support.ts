@@ -1,5 +1,5 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
@@ -184,6 +184,19 @@ export async function api<T = any>(url: string, token: string, path: string, ini
 export function peakMemoryOfChild(parentPid: number, script: string): number | null {
   const status = statusOfChild(parentPid, script);
   return status ? Number(/VmHWM:\s+(\d+) kB/.exec(status.text)?.[1]) / 1024 : null;
+}
+
+/**
+ * Sets the peak resident memory (VmHWM) of process `pid` back to its current resident memory, so
+ * that a later peakMemoryOfChild tells the peak since now; answers false where the kernel refuses.
+ */
+export function resetPeakMemory(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The process id of `parentPid`'s child running `script`. */
