@@ -168,7 +168,7 @@ async function snapshotAfter(db: Client, xid: string, timeoutMs = 30_000): Promi
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { rows } = await db.query<{ id: number }>(
-      'SELECT id FROM histogram_snapshots WHERE horizon > $1::xid8 ORDER BY id DESC LIMIT 1',
+      'SELECT id FROM histogram_snapshots WHERE horizon > $1::bigint ORDER BY id DESC LIMIT 1',
       [xid],
     );
     if (rows.length > 0) return rows[0].id;
