@@ -198,8 +198,8 @@ export class HistogramCache implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Whether the newest snapshot lags `horizon` by HISTOGRAM_SNAPSHOT_CHANGES changes, or there is none and there are histograms. */
   private async isStale(horizon: string, store: HistogramStore): Promise<boolean> {
-    const [newest] = (
-      await this.dataSource.query<{ horizon: string }[]>('SELECT horizon::text AS horizon FROM histogram_snapshots ORDER BY id DESC LIMIT 1')
+    const [newest] = await this.dataSource.query<{ horizon: string }[]>(
+      'SELECT horizon::text AS horizon FROM histogram_snapshots ORDER BY id DESC LIMIT 1',
     );
     if (!newest) return store.live > 0;
     if (BigInt(newest.horizon) >= BigInt(horizon)) return false;

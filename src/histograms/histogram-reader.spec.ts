@@ -103,7 +103,14 @@ describe('reading histograms from a binary COPY into the store', () => {
   it('updates a row read again in place, replaces one whose bins changed, and forgets a deleted one', () => {
     const store = parseInChunks(copyStream(rowsOf(4)), [4096]);
     const [first, second, third] = rowsOf(4);
-    parseInChunks(copyStream([{ ...first, userId: 99 }, { ...second, bins: second.bins.map((value) => value + 1) }]), [4096], store);
+    parseInChunks(
+      copyStream([
+        { ...first, userId: 99 },
+        { ...second, bins: second.bins.map((value) => value + 1) },
+      ]),
+      [4096],
+      store,
+    );
     store.remove(third.histogramId);
     expect(store.live).toBe(3);
     expect(store.slots).toBe(5);

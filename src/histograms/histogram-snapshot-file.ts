@@ -94,7 +94,7 @@ class ByteReader {
   }
 
   async fill(target: Uint8Array, checked = true): Promise<void> {
-    for (let offset = 0; offset < target.length; ) {
+    for (let offset = 0; offset < target.length;) {
       if (this.pending.length === 0) {
         const next = await this.chunks.next();
         if (next.done) throw new SnapshotFileError('The histogram snapshot is truncated');
@@ -109,7 +109,8 @@ class ByteReader {
   }
 
   async assertEnded(): Promise<void> {
-    if (this.pending.length > 0 || !(await this.chunks.next()).done) throw new SnapshotFileError('The histogram snapshot runs past its end');
+    if (this.pending.length > 0 || !(await this.chunks.next()).done)
+      throw new SnapshotFileError('The histogram snapshot runs past its end');
   }
 }
 

@@ -110,7 +110,9 @@ describe('histogram reducers', () => {
     const reference = rowsOfUser(rows, 2);
     expect(mine.count).toBe(reference.indexes.length);
     expect(median(mine)).toEqual(referenceMedian(reference.rows));
-    expect(sums(mine)).toEqual(referenceMedian(reference.rows).map((_, bin) => reference.rows.filter((__, i) => i % 256 === bin).reduce((a, b) => a + b)));
+    expect(sums(mine)).toEqual(
+      referenceMedian(reference.rows).map((_, bin) => reference.rows.filter((__, i) => i % 256 === bin).reduce((a, b) => a + b)),
+    );
     const target = Array.from(rows.subarray(256, 512));
     expect(nearest(store.select(every), target, 2, 5)).toEqual(referenceNearest(rows, rowsOfUser(rows, null).indexes, target, 2, 5));
     store.remove(1);
