@@ -1,5 +1,5 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
@@ -47,9 +47,11 @@ export async function startProduct(env: NodeJS.ProcessEnv = {}, args: string[] =
     ADMIN_TOKEN: adminToken,
     ...env,
   };
+  // BENCH_PRODUCT_LOG names a file for the product's log, to read where a figure's time went.
+  const log = process.env.BENCH_PRODUCT_LOG ? openSync(process.env.BENCH_PRODUCT_LOG, 'a') : 'ignore';
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, join(__dirname, '..', 'src', 'main.js'), ...args], {
     env: productEnv,
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', log, 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
   for (let waited = 0; ; waited += 250) {

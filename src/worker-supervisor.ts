@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 
 const logger = new Logger('WorkerSupervisor');
+/**
+ * A worker that dies within STARTUP_MS of its start is restarted after RESTART_DELAY_MS, so that
+ * one failing at start does not spin; one that had been running is restarted at once, since its
+ * queued jobs (an aggregate posted just then, say) wait for it.
+ */
 const RESTART_DELAY_MS = 1000;
+const STARTUP_MS = 10_000;
 /** Past the worker's own SHUTDOWN_GRACE, the time it needs to hand its jobs back and close. */
 const CLOSE_MARGIN_MS = 15_000;
 /** How long serve() waits for the worker to say it serves its queues before it stops waiting. */
@@ -51,17 +57,21 @@ export class WorkerSupervisor {
   /** Starts the worker process, which loads its code and then waits for `serve`. */
   fork(): void {
     const child = fork(join(__dirname, 'worker.main.js'), [SUPERVISED], { env: this.env, detached: true });
+    const forkedAt = Date.now();
     this.child = child;
     child.on('error', (error) => logger.error(`The worker process: ${error.message}`));
     child.once('exit', (code, signal) => {
       this.child = null;
       if (this.stopping) return;
       logger.error(`The worker exited (${signal ?? `code ${code}`}); restarting it`);
-      setTimeout(() => {
-        if (this.stopping) return;
-        this.fork();
-        if (this.databaseUrl !== null) void this.serve(this.databaseUrl);
-      }, RESTART_DELAY_MS);
+      setTimeout(
+        () => {
+          if (this.stopping) return;
+          this.fork();
+          if (this.databaseUrl !== null) void this.serve(this.databaseUrl);
+        },
+        Date.now() - forkedAt < STARTUP_MS ? RESTART_DELAY_MS : 0,
+      );
     });
     this.ready = new Promise<void>((resolve) => {
       const done = () => {
