@@ -40,6 +40,9 @@ export function testEnv(overrides: TestEnv = {}): TestEnv {
     // A suite closes its apps while their workers may still run its last jobs: SHUTDOWN_GRACE's
     // 30 s would outlast jest's hook timeout (an idempotency suite's close once did in CI).
     SHUTDOWN_GRACE: '5',
+    // Workers write no histogram snapshots into a suite's storage, whose files several suites
+    // count; test/aggregates-exact.e2e-spec.ts turns them on.
+    HISTOGRAM_SNAPSHOT_CHANGES: '0',
     // Suites make many users, jobs and uploads quickly; test/rate-limits.e2e-spec.ts sets the limits it tests.
     ...NO_RATE_LIMITS,
     ...overrides,
