@@ -4,8 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { HistogramCache } from '../src/histograms/histogram-cache';
+import { CacheLoad, HistogramCache } from '../src/histograms/histogram-cache';
 import { createAdmin, createImageType, createUser, TestUser, unique } from './utils/factories';
+import { ManagedProcess, startNode, WORKER_MAIN } from './utils/faults/processes';
 import { storageFor } from './utils/storages';
 import { createSuiteDatabase } from './utils/suite-database';
 import { api, bearer, createTestApp, startTestWorker, testEnv, TestEnv, waitForJob } from './utils/test-app';
@@ -29,12 +30,6 @@ interface Neighbor {
   user_id: number;
   image_id: number;
   distance: number;
-}
-
-/** How a worker's histogram store filled itself at start (the snapshot store's contract). */
-interface LoadReport {
-  source: 'snapshot' | 'database';
-  snapshotId: number | null;
 }
 
 const MEDIAN = ['query', 'histogram', 'median'];
@@ -190,12 +185,9 @@ async function latestSnapshotId(db: Client): Promise<number | null> {
   return rows[0].id;
 }
 
-/**
- * The worker's report of how its histogram store filled itself, once it has. Read through a
- * structural type: the report is the snapshot store's, which this branch's HistogramCache may lack.
- */
-async function loadReportOf(worker: INestApplicationContext, timeoutMs = 30_000): Promise<LoadReport> {
-  const cache = worker.get(HistogramCache) as unknown as { lastLoad?: LoadReport | null };
+/** The worker's report of how its histogram store filled itself, once it has. */
+async function loadReportOf(worker: INestApplicationContext, timeoutMs = 30_000): Promise<CacheLoad> {
+  const cache = worker.get(HistogramCache);
   const deadline = Date.now() + timeoutMs;
   while (cache.lastLoad == null) {
     if (Date.now() > deadline) {
@@ -564,7 +556,7 @@ describe('query and search jobs stay exact against the database', () => {
   });
 });
 
-describe('two workers, each with a DATA_DIR of its own, on one installation with its files on S3', () => {
+describe('two worker processes, each with a DATA_DIR of its own, on one installation with its files on S3', () => {
   let env: TestEnv;
   let app: NestExpressApplication;
   let db: Client;
@@ -600,26 +592,45 @@ describe('two workers, each with a DATA_DIR of its own, on one installation with
     await storage?.stop();
   });
 
-  it('each loads the shared snapshot and computes the same exact median on its own', async () => {
-    const writer = await startTestWorker({ ...env, DATA_DIR: ownDataDir() });
+  /** A worker process of the installation (worker.main.js), with a DATA_DIR of its own. */
+  const startWorkerProcess = (name: string) =>
+    startNode(
+      name,
+      WORKER_MAIN,
+      [],
+      { PATH: process.env.PATH, HOME: process.env.HOME, ...env, DATA_DIR: ownDataDir(), WORKER_METRICS_PORT: '0' },
+      join(ownDataDir(), `${name}.log`),
+    );
+
+  /** The snapshot a worker process says it loaded at start, once it says so. */
+  const loadedSnapshot = async (worker: ManagedProcess): Promise<number> => {
+    for (const deadline = Date.now() + 60_000; ; await sleep(100)) {
+      const loaded = /Loaded \d+ histograms from snapshot (\d+)/.exec(worker.log());
+      if (loaded) return Number(loaded[1]);
+      if (!worker.running || Date.now() > deadline) throw new Error(`${worker.name} loaded no snapshot:\n${worker.tail()}`);
+    }
+  };
+
+  it('each of two worker processes loads the shared snapshot and computes the same exact median on its own', async () => {
+    const writer = startWorkerProcess('exact-snapshot-writer');
     let snapshotId: number;
     try {
-      snapshotId = await snapshotAfter(db, lastChange);
+      snapshotId = await snapshotAfter(db, lastChange, 60_000);
     } finally {
-      await writer.close();
+      await writer.signal('SIGTERM');
     }
     expect(await latestSnapshotId(db)).toBe(snapshotId);
-    const medianOnAFreshWorker = async () => {
-      const worker = await startTestWorker({ ...env, DATA_DIR: ownDataDir() });
+    const medianOnAFreshWorker = async (name: string) => {
+      const worker = startWorkerProcess(name);
       try {
-        expect(await loadReportOf(worker)).toEqual({ source: 'snapshot', snapshotId });
+        expect(await loadedSnapshot(worker)).toBe(snapshotId);
         await checks.expectMedian(admin, { n: 50 });
         return await checks.expectMedian(admin, {});
       } finally {
-        await worker.close();
+        await worker.signal('SIGTERM');
       }
     };
-    const first = await medianOnAFreshWorker();
-    expect(await medianOnAFreshWorker()).toEqual(first);
-  }, 120_000);
+    const first = await medianOnAFreshWorker('exact-worker-a');
+    expect(await medianOnAFreshWorker('exact-worker-b')).toEqual(first);
+  }, 180_000);
 });

@@ -142,6 +142,27 @@ describe('the histogram cache', () => {
     expect(await read(cache, { ...everyHistogram, imageType: 'grayscale' })).toEqual([]);
   });
 
+  it('sees histograms committed while a transaction open all along holds the xmin back', async () => {
+    const cache = cacheOf('64');
+    const holder = new Client({ connectionString: database.url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_current_xact_id()');
+      await addHistograms(users[0], 5);
+      expect(await read(cache, everyHistogram)).toEqual(await truth(everyHistogram));
+      await addHistograms(users[1], 4);
+      const [late] = await addHistograms(users[2], 1);
+      const rows = await read(cache, everyHistogram);
+      expect(rows.map((row) => row.imageId)).toContain(late);
+      expect(rows).toEqual(await truth(everyHistogram));
+      expect(cache.size).toBe(10);
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+  });
+
   it('compacts its live rows when dead ones would take it past HISTOGRAM_CACHE_MB', async () => {
     const cache = cacheOf('2');
     const first = await addHistograms(users[0], 1000);

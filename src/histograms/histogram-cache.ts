@@ -105,11 +105,15 @@ export class HistogramCache implements OnApplicationBootstrap, OnModuleDestroy {
       )
     ).rows;
     // The deletions below every kept snapshot's horizon are pruned: a store older than that reloads.
+    let loaded: 'snapshot' | 'database' | false | null = null;
     if (this.store === null || (now.oldest_kept !== null && BigInt(this.horizon!) < BigInt(now.oldest_kept))) {
       this.store = null;
-      if (!(await this.load(client, now.horizon))) return false;
+      loaded = await this.load(client, now.horizon);
+      if (loaded === false) return false;
     }
-    if (this.horizon !== now.horizon) {
+    // Read even when the xmin has not moved: a transaction open all along holds it back while
+    // others commit histograms above it.
+    if (loaded !== 'database') {
       const deleted = await client.query<{ histogram_id: number }>('SELECT histogram_id FROM histogram_deletions WHERE xid >= $1', [
         this.horizon,
       ]);
@@ -130,8 +134,11 @@ export class HistogramCache implements OnApplicationBootstrap, OnModuleDestroy {
     return true;
   }
 
-  /** Fills the store whole: from the newest snapshot when one is readable, else from every row. */
-  private async load(client: PoolClient, horizonNow: string): Promise<boolean> {
+  /**
+   * Fills the store whole: from the newest snapshot when one is readable (to be caught up from its
+   * horizon), else from every row; false when they would not fit.
+   */
+  private async load(client: PoolClient, horizonNow: string): Promise<'snapshot' | 'database' | false> {
     const [{ count }] = (await client.query<{ count: number }>('SELECT count(*)::int AS count FROM histograms')).rows;
     if (Math.ceil(count / TILE_ROWS) * tileBytes({ wide: null }) > this.capacityBytes) {
       this.giveUp(count);
@@ -151,7 +158,7 @@ export class HistogramCache implements OnApplicationBootstrap, OnModuleDestroy {
         this.logger.log(
           `Loaded ${newest.histograms} histograms from snapshot ${newest.id} in ${Math.round(performance.now() - started)} ms`,
         );
-        return true;
+        return 'snapshot';
       } catch (error) {
         this.logger.warn(`Could not load histogram snapshot ${newest.id} (${(error as Error).message}); reading every histogram instead`);
       }
@@ -161,7 +168,7 @@ export class HistogramCache implements OnApplicationBootstrap, OnModuleDestroy {
     this.store = store;
     this.horizon = horizonNow;
     this.lastLoad = { source: 'database', snapshotId: null };
-    return true;
+    return 'database';
   }
 
   /** Writes a snapshot of the store if enough changed since the newest, and no other worker is writing one. */
