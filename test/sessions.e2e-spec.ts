@@ -162,7 +162,7 @@ describe('sessions', () => {
       };
       const wrong = [];
       const unknown = [];
-      for (let i = 0; i < 3; i++) {
+      for (let i = 0; i < 5; i++) {
         wrong.push(await attempt(user.username));
         unknown.push(await attempt(unique('nobody')));
       }
@@ -172,13 +172,14 @@ describe('sessions', () => {
           body: { error: 'Wrong username, email or password', details: [] },
         });
       }
-      const median = (results: { ms: number }[]) => results.map((r) => r.ms).sort((a, b) => a - b)[1];
+      const median = (results: { ms: number }[]) => results.map((r) => r.ms).sort((a, b) => a - b)[2];
       // Both run one bcrypt comparison of cost 12 (tens to hundreds of milliseconds); a lookup
-      // alone would be about a millisecond.
-      expect(median(unknown) / median(wrong)).toBeGreaterThan(0.6);
-      expect(median(unknown) / median(wrong)).toBeLessThan(1.6);
+      // alone would be about a millisecond, a ratio near 0.01. The bounds leave room for a busy
+      // machine (a CI run once measured 1.8 between two equal comparisons).
+      expect(median(unknown) / median(wrong)).toBeGreaterThan(0.25);
+      expect(median(unknown) / median(wrong)).toBeLessThan(4);
       const lines = warn.mock.calls.map((call) => String(call[0])).filter((line) => line.startsWith('Failed sign-in'));
-      expect(lines.length).toBeGreaterThanOrEqual(6);
+      expect(lines.length).toBeGreaterThanOrEqual(10);
       expect(lines.find((line) => line.includes(user.username))).toMatch(/from (::ffff:)?127\.0\.0\.1|from ::1/);
       for (const line of lines) expect(line).not.toContain('Secret-Guess-42');
     } finally {
