@@ -1,6 +1,7 @@
 import type { HttpAdapterHost } from '@nestjs/core';
 import { Agent, createServer, get, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { AppConfig } from '../config/app-config';
 import { ShutdownDrain } from './shutdown-drain';
 
 describe('ShutdownDrain', () => {
@@ -8,7 +9,7 @@ describe('ShutdownDrain', () => {
 
   it('fails readiness from the start of the drain, which lasts the seconds given', async () => {
     jest.useFakeTimers();
-    const drain = new ShutdownDrain({} as HttpAdapterHost);
+    const drain = new ShutdownDrain({} as HttpAdapterHost, { SHUTDOWN_GRACE: 30 } as AppConfig);
     expect(drain.draining).toBe(false);
     let drained = false;
     const draining = drain.drain(2).then(() => (drained = true));
@@ -29,7 +30,10 @@ describe('ShutdownDrain', () => {
 
     beforeEach(async () => {
       server = createServer();
-      drain = new ShutdownDrain({ httpAdapter: { getHttpServer: () => server } } as unknown as HttpAdapterHost);
+      drain = new ShutdownDrain(
+        { httpAdapter: { getHttpServer: () => server } } as unknown as HttpAdapterHost,
+        { SHUTDOWN_GRACE: 1 } as AppConfig,
+      );
       const middleware = drain.middleware();
       server.on('request', (request: IncomingMessage, response: ServerResponse) =>
         middleware(request, response, () => {
@@ -65,6 +69,16 @@ describe('ShutdownDrain', () => {
       while (!held.has(path)) await new Promise((resolve) => setImmediate(resolve));
       return held.get(path)!;
     };
+
+    it('closes the connections of requests still unanswered SHUTDOWN_GRACE seconds into the stop', async () => {
+      const stuck = request('/stuck');
+      await heldAt('/stuck');
+      drain.beforeApplicationShutdown();
+      const startedClosing = Date.now();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      expect(Date.now() - startedClosing).toBeGreaterThanOrEqual(900);
+      await expect(stuck).rejects.toThrow(/socket hang up|ECONNRESET/);
+    });
 
     it('answers the requests in flight, then closes their connections: the server closes with the last answer', async () => {
       expect(await request('/quick')).toEqual({ body: 'quick', connection: 'keep-alive' });
