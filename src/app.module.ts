@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthModule } from './auth/auth.module';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
+import { ShutdownWatchModule } from './shutdown-watch';
 import { dataSourceOptions } from './database/data-source-options';
 import { ImageTypesModule } from './image-types/image-types.module';
 import { ImagesModule } from './images/images.module';
@@ -33,6 +34,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        ShutdownWatchModule,
         TypeOrmModule.forRoot(dataSourceOptions(databaseUrl, config.DATABASE_POOL_SIZE)),
         StorageModule,
         QueueModule.forRoot(config, databaseUrl),

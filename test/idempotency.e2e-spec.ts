@@ -45,8 +45,9 @@ describe.each(backendsAndStorages())('Idempotency-Key, queue on $name, files on 
   });
 
   // An app's close has twice outlasted jest's 30 s hook timeout in CI on the embedded PostgreSQL
-  // queue, with no job running and no request in flight (both now bounded by SHUTDOWN_GRACE); its
-  // cause is not found yet. The suite says so and goes on, rather than failing every test after.
+  // queue, with no request in flight (bounded by SHUTDOWN_GRACE); its cause is not found yet, and
+  // ShutdownWatch will name the stop hook that holds it. The suite says so and goes on, rather
+  // than failing every test after.
   afterAll(async () => {
     for (const [name, target] of [
       ['the second API', other],

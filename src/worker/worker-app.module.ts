@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '../config/app-config';
 import { ConfigModule } from '../config/config.module';
+import { ShutdownWatchModule } from '../shutdown-watch';
 import { dataSourceOptions } from '../database/data-source-options';
 import { JobQueueModule } from '../job-runs/job-queue';
 import { QueueModule } from '../queue/queue.module';
@@ -16,6 +17,7 @@ export class WorkerAppModule {
       module: WorkerAppModule,
       imports: [
         ConfigModule.forRoot(config),
+        ShutdownWatchModule,
         TypeOrmModule.forRoot(dataSourceOptions(databaseUrl, config.DATABASE_POOL_SIZE)),
         StorageModule,
         QueueModule.forRoot(config, databaseUrl),
