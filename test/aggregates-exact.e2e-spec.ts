@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { CacheLoad, HistogramCache } from '../src/histograms/histogram-cache';
+import { newStorageKey } from '../src/pipelines/storage-key';
+import { StorageDriver } from '../src/storage/storage.driver';
 import { createAdmin, createImageType, createUser, TestUser, unique } from './utils/factories';
 import { ManagedProcess, startNode, WORKER_MAIN } from './utils/faults/processes';
 import { storageFor } from './utils/storages';
@@ -163,13 +165,13 @@ async function snapshotAfter(db: Client, xid: string, timeoutMs = 30_000): Promi
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { rows } = await db.query<{ id: number }>(
-      'SELECT id FROM histogram_snapshots WHERE horizon > $1::bigint ORDER BY id DESC LIMIT 1',
+      'SELECT id FROM histogram_snapshots WHERE complete AND horizon > $1::bigint ORDER BY id DESC LIMIT 1',
       [xid],
     );
     if (rows.length > 0) return rows[0].id;
     if (Date.now() > deadline) {
       const { rows: latest } = await db.query(
-        'SELECT id, horizon::text, histograms, created_at FROM histogram_snapshots ORDER BY id DESC LIMIT 1',
+        'SELECT id, horizon::text, histograms, complete, created_at FROM histogram_snapshots ORDER BY id DESC LIMIT 1',
       );
       throw new Error(
         `No histogram snapshot past transaction ${xid} within ${timeoutMs} ms although HISTOGRAM_SNAPSHOT_CHANGES=1; ` +
@@ -181,7 +183,7 @@ async function snapshotAfter(db: Client, xid: string, timeoutMs = 30_000): Promi
 }
 
 async function latestSnapshotId(db: Client): Promise<number | null> {
-  const { rows } = await db.query<{ id: number | null }>('SELECT max(id) AS id FROM histogram_snapshots');
+  const { rows } = await db.query<{ id: number | null }>('SELECT max(id) AS id FROM histogram_snapshots WHERE complete');
   return rows[0].id;
 }
 
@@ -553,6 +555,24 @@ describe('query and search jobs stay exact against the database', () => {
       expect(await loadReportOf(worker)).toEqual({ source: 'snapshot', snapshotId });
       await runAll();
     }, 120_000);
+
+    it('deletes the file and the row of a snapshot whose writer died while writing it, and is still exact', async () => {
+      const storage = app.get(StorageDriver);
+      const key = newStorageKey('histogram-snapshots', 'bin');
+      await storage.put(key, Buffer.alloc(4096), 'application/octet-stream');
+      const {
+        rows: [abandoned],
+      } = await db.query<{ id: number }>(
+        'INSERT INTO histogram_snapshots (storage_key, horizon, histograms, bytes) VALUES ($1, 1, 0, 0) RETURNING id',
+        [key],
+      );
+      lastChange = await change(db, () => addHistograms(db, ada.id, 5));
+      const written = await snapshotAfter(db, lastChange);
+      expect(written).toBeGreaterThan(abandoned.id);
+      expect((await db.query('SELECT id FROM histogram_snapshots WHERE id = $1', [abandoned.id])).rows).toEqual([]);
+      expect(await storage.stat(key)).toBeNull();
+      await runAll();
+    }, 90_000);
   });
 });
 

@@ -101,7 +101,7 @@ export class HistogramCache implements OnApplicationBootstrap, OnModuleDestroy {
     if (this.capacityBytes === 0 || this.overCapacity) return false;
     const [now] = (
       await client.query<{ horizon: string; oldest_kept: string | null }>(
-        `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon, (SELECT min(horizon)::text FROM histogram_snapshots) AS oldest_kept`,
+        `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon, (SELECT min(horizon)::text FROM histogram_snapshots WHERE complete) AS oldest_kept`,
       )
     ).rows;
     // The deletions below every kept snapshot's horizon are pruned: a store older than that reloads.
@@ -146,7 +146,7 @@ export class HistogramCache implements OnApplicationBootstrap, OnModuleDestroy {
     }
     const [newest] = (
       await client.query<SnapshotRow>(
-        'SELECT id, storage_key, horizon::text AS horizon, histograms FROM histogram_snapshots ORDER BY id DESC LIMIT 1',
+        'SELECT id, storage_key, horizon::text AS horizon, histograms FROM histogram_snapshots WHERE complete ORDER BY id DESC LIMIT 1',
       )
     ).rows;
     if (newest) {
@@ -177,23 +177,29 @@ export class HistogramCache implements OnApplicationBootstrap, OnModuleDestroy {
     const horizon = this.horizon;
     if (this.config.HISTOGRAM_SNAPSHOT_CHANGES === 0 || store === null || horizon === null || !(await this.isStale(horizon, store))) return;
     await whileHolding(this.dataSource, AdvisoryLock.HistogramSnapshot, async () => {
+      await this.deleteAbandonedSnapshots();
       if (!(await this.isStale(horizon, store))) return;
       const started = performance.now();
       const key = newStorageKey('histogram-snapshots', 'bin');
       const snapshot = snapshotStream(store);
+      // The row before the file: a writer that dies while writing leaves a row naming its file.
+      const [{ id }] = await this.dataSource.query<{ id: number }[]>(
+        'INSERT INTO histogram_snapshots (storage_key, horizon, histograms, bytes) VALUES ($1, $2, 0, 0) RETURNING id',
+        [key, horizon],
+      );
       await this.storage.put(key, snapshot.stream, 'application/octet-stream');
       const dropped = await this.dataSource.transaction(async (manager) => {
-        await manager.query('INSERT INTO histogram_snapshots (storage_key, horizon, histograms, bytes) VALUES ($1, $2, $3, $4)', [
-          key,
-          horizon,
+        await manager.query('UPDATE histogram_snapshots SET complete = true, histograms = $2, bytes = $3 WHERE id = $1', [
+          id,
           snapshot.histograms(),
           snapshot.bytes(),
         ]);
         const old = (await manager.query(
-          `DELETE FROM histogram_snapshots WHERE id NOT IN (SELECT id FROM histogram_snapshots ORDER BY id DESC LIMIT ${KEPT_SNAPSHOTS})
+          `DELETE FROM histogram_snapshots
+            WHERE complete AND id NOT IN (SELECT id FROM histogram_snapshots WHERE complete ORDER BY id DESC LIMIT ${KEPT_SNAPSHOTS})
            RETURNING storage_key`,
         )) as [{ storage_key: string }[], number];
-        await manager.query('DELETE FROM histogram_deletions WHERE xid < (SELECT min(horizon) FROM histogram_snapshots)');
+        await manager.query('DELETE FROM histogram_deletions WHERE xid < (SELECT min(horizon) FROM histogram_snapshots WHERE complete)');
         return old[0].map((row) => row.storage_key);
       });
       for (const oldKey of dropped) await this.storage.delete(oldKey);
@@ -203,10 +209,25 @@ export class HistogramCache implements OnApplicationBootstrap, OnModuleDestroy {
     });
   }
 
+  /**
+   * Deletes the files of snapshots whose writing never ended (the worker died, or storage failed),
+   * and their rows. Called under the snapshot lock, so no such write is still going on.
+   */
+  private async deleteAbandonedSnapshots(): Promise<void> {
+    const abandoned = await this.dataSource.query<{ id: number; storage_key: string }[]>(
+      'SELECT id, storage_key FROM histogram_snapshots WHERE NOT complete',
+    );
+    for (const { id, storage_key } of abandoned) {
+      await this.storage.delete(storage_key);
+      await this.dataSource.query('DELETE FROM histogram_snapshots WHERE id = $1', [id]);
+      this.logger.warn(`Deleted snapshot ${id}, which a worker began writing and never finished`);
+    }
+  }
+
   /** Whether the newest snapshot lags `horizon` by HISTOGRAM_SNAPSHOT_CHANGES changes, or there is none and there are histograms. */
   private async isStale(horizon: string, store: HistogramStore): Promise<boolean> {
     const [newest] = await this.dataSource.query<{ horizon: string }[]>(
-      'SELECT horizon::text AS horizon FROM histogram_snapshots ORDER BY id DESC LIMIT 1',
+      'SELECT horizon::text AS horizon FROM histogram_snapshots WHERE complete ORDER BY id DESC LIMIT 1',
     );
     if (!newest) return store.live > 0;
     if (BigInt(newest.horizon) >= BigInt(horizon)) return false;

@@ -22,6 +22,10 @@ export class HistogramSnapshot {
   @Column({ type: 'bigint' })
   bytes: string;
 
+  /** The file is stored: until then the row names a file being written, or left by a writer that died. */
+  @Column({ type: 'boolean', default: false })
+  complete: boolean;
+
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;
 }
