@@ -1,7 +1,6 @@
 import { endianness } from 'node:os';
 import { Readable } from 'node:stream';
-import { crc32 } from 'node:zlib';
-import { ChecksumThreads } from './checksum-threads';
+import { FunctionThreads } from '../common/function-threads';
 import { HistogramStore, HistogramTile, liveTiles, newTile, TILE_ROWS } from './histogram-store';
 
 /*
@@ -22,6 +21,18 @@ const FORMAT = 1;
 
 export class SnapshotFileError extends Error {
   override name = 'SnapshotFileError';
+}
+
+/**
+ * The CRC-32 (zlib's) of `arrays` one after another: a tile's checksum. A reader runs it on other
+ * threads, from its source, so it requires zlib itself.
+ */
+function crcOfArrays(arrays: ArrayBufferView[]): number {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- runs in a thread from its own source
+  const { crc32 } = require('node:zlib') as typeof import('node:zlib');
+  let crc = 0;
+  for (const array of arrays) crc = crc32(new Uint8Array(array.buffer, array.byteOffset, array.byteLength), crc);
+  return crc;
 }
 
 function assertLittleEndian(): void {
@@ -67,10 +78,7 @@ export function snapshotStream(store: HistogramStore): { stream: Readable; histo
       const tileHeader = Buffer.alloc(16);
       tileHeader.writeUInt32LE(tile.count, 0);
       tileHeader.writeUInt32LE(tile.wide ? 1 : 0, 4);
-      tileHeader.writeUInt32LE(
-        arrays.reduce((crc, array) => crc32(array, crc), 0),
-        8,
-      );
+      tileHeader.writeUInt32LE(crcOfArrays(arrays), 8);
       bytes += tileHeader.length;
       yield tileHeader;
       for (const array of arrays) {
@@ -126,7 +134,7 @@ class ByteReader {
 export async function readSnapshot(stream: Readable, expectedHistograms: number): Promise<HistogramStore> {
   assertLittleEndian();
   const reader = new ByteReader(stream);
-  const checksums = new ChecksumThreads();
+  const checksums = new FunctionThreads({ crcOfArrays }, undefined, 'checksum thread');
   const checks: Promise<void>[] = [];
   try {
     const header = Buffer.alloc(16);
@@ -147,7 +155,7 @@ export async function readSnapshot(stream: Readable, expectedHistograms: number)
       const arrays = arraysOf(tile);
       for (const array of arrays) await reader.fill(bytesOf(array));
       const expectedCrc = tileHeader.readUInt32LE(8);
-      const check = checksums.crc(arrays).then((crc) => {
+      const check = checksums.run('crcOfArrays', arrays).then((crc) => {
         if (crc !== expectedCrc) throw new SnapshotFileError(`The histogram snapshot's tile ${t} fails its checksum`);
       });
       // Awaited below; until then a failure must not count as unhandled.
