@@ -97,6 +97,8 @@ export class HistogramStore {
   /** Each histogram's slot plus one, by histogram id (0: none). Ids come from a sequence: 4 bytes an id. */
   private slotPlusOne = new Int32Array(0);
   private liveRows = 0;
+  /** The bins of the row putPacked is storing, decoded once for the checks, the comparison and the copy. */
+  private readonly scratch = new Int32Array(BINS);
 
   /** Slots used, dead ones included. */
   get slots(): number {
@@ -134,6 +136,7 @@ export class HistogramStore {
    * again, or its image moved to another owner or type); one with other bins is replaced.
    */
   putPacked(meta: HistogramRowMeta, data: Buffer, binsAt: number): void {
+    const values = this.scratch;
     let max = 0;
     let sum = 0;
     for (let bin = 0; bin < BINS; bin++) {
@@ -141,25 +144,21 @@ export class HistogramStore {
       if (value < 0) throw new NegativeBinError(`Histogram ${meta.histogramId} has a negative count (${value}) in bin ${bin}`);
       if (value > max) max = value;
       sum += value;
+      values[bin] = value;
     }
     const existing = this.slotOf(meta.histogramId);
     if (existing >= 0) {
       const tile = this.tiles[Math.floor(existing / TILE_ROWS)];
       const row = existing % TILE_ROWS;
-      if (sameBins(tile, row, data, binsAt)) {
+      if (sameBins(tile, row, values)) {
         this.setMeta(tile, row, meta);
         return;
       }
       this.remove(meta.histogramId);
     }
     const { tile, row } = this.nextSlot(max > NARROW_MAX);
-    if (tile.narrow) {
-      const bins = tile.narrow;
-      for (let bin = 0; bin < BINS; bin++) bins[bin * TILE_ROWS + row] = data.readInt32BE(binsAt + bin * 4);
-    } else {
-      const bins = tile.wide!;
-      for (let bin = 0; bin < BINS; bin++) bins[bin * TILE_ROWS + row] = data.readInt32BE(binsAt + bin * 4);
-    }
+    const bins = tile.narrow ?? tile.wide!;
+    for (let bin = 0; bin < BINS; bin++) bins[bin * TILE_ROWS + row] = values[bin];
     tile.sums[row] = sum;
     this.setMeta(tile, row, meta);
     tile.live[row] = 1;
@@ -327,9 +326,9 @@ function copyRow(from: HistogramTile, row: number, to: HistogramTile): Histogram
   return target;
 }
 
-function sameBins(tile: HistogramTile, row: number, data: Buffer, binsAt: number): boolean {
+function sameBins(tile: HistogramTile, row: number, values: Int32Array): boolean {
   const bins = tile.narrow ?? tile.wide!;
-  for (let bin = 0; bin < BINS; bin++) if (bins[bin * TILE_ROWS + row] !== data.readInt32BE(binsAt + bin * 4)) return false;
+  for (let bin = 0; bin < BINS; bin++) if (bins[bin * TILE_ROWS + row] !== values[bin]) return false;
   return true;
 }
 
