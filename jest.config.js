@@ -31,7 +31,9 @@ module.exports = {
     {
       displayName: 'e2e',
       rootDir: __dirname,
-      testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+      // The end-to-end suites, and the medium ones (test/medium/: a service or repository on its
+      // real PostgreSQL, without HTTP or a queue): both need a database of their own.
+      testMatch: ['<rootDir>/test/**/*.e2e-spec.ts', '<rootDir>/test/medium/**/*.medium-spec.ts'],
       transform,
       transformIgnorePatterns,
       // A database of its own for each test file, copied from the template the global setup migrates.
