@@ -6,7 +6,7 @@ import sharp, { type Sharp } from 'sharp';
 import { withLogContext } from '../common/log-context';
 import { AppConfig } from '../config/app-config';
 import { JobMetrics } from '../metrics/job-metrics';
-import { jobSpecOf, ProcessStep } from '../pipelines/job-spec';
+import { jobSpecOf, ProcessStep, startsFromSource } from '../pipelines/job-spec';
 import { QueuedJobData } from '../job-runs/queue-names';
 import { StorageDriver, StorageObjectNotFoundError } from '../storage/storage.driver';
 import { IMAGE_STATUS } from '../pipelines/image-states';
@@ -20,8 +20,22 @@ import { openGreyLevels } from './operations/grey-levels';
 import type { Operation, OperationContext } from './operations/operation';
 import { stepWorkKey, stepWorkKeyText, type WorkKeyText } from '../work-reuse/work-key';
 
-/** What a step starts from: the previous output's pixels when its operation kept them, else its bytes. */
-export type StepInput = { pixels: GreyLevels; data?: Buffer } | { pixels?: undefined; data: Buffer };
+/** An image decoded whole and oriented: 8-bit samples, `channels` a pixel, row by row. */
+export interface DecodedPixels {
+  data: Buffer;
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
+}
+
+/**
+ * What a step starts from: the previous output's pixels when its operation kept them, the job's
+ * source decoded once for all of its branches, else the encoded bytes.
+ */
+export type StepInput =
+  | { pixels: GreyLevels; data?: Buffer; decoded?: undefined }
+  | { pixels?: undefined; decoded: DecodedPixels; data?: undefined }
+  | { pixels?: undefined; decoded?: undefined; data: Buffer };
 
 /** A step's input as the pipeline holds it: the file's hash at once, its bytes only when needed. */
 interface StepSource {
@@ -32,6 +46,8 @@ interface StepSource {
   assertStored?(): Promise<void>;
   /** Set when these are the job's source image's bytes: a step that cannot decode them tells whether the file is corrupt. */
   original?: UnverifiedImage;
+  /** The source's pixels, decoded on first use and kept, when several branches start from it. */
+  decoded?(): Promise<DecodedPixels>;
 }
 
 /**
@@ -40,8 +56,25 @@ interface StepSource {
  * time does not go on computing for long.
  */
 export function openStepInput(input: StepInput, limitInputPixels: number, timeoutSeconds?: number): Sharp {
-  const image = input.pixels ? openGreyLevels(input.pixels) : sharp(input.data, { limitInputPixels, failOn: 'error' }).rotate();
+  const image = input.pixels
+    ? openGreyLevels(input.pixels)
+    : input.decoded
+      ? sharp(input.decoded.data, { raw: { width: input.decoded.width, height: input.decoded.height, channels: input.decoded.channels } })
+      : sharp(input.data, { limitInputPixels, failOn: 'error' }).rotate();
   return timeoutSeconds === undefined ? image : image.timeout({ seconds: timeoutSeconds });
+}
+
+/**
+ * One decode of an image for several pipelines: with libvips' cache off (worker.main.ts), each
+ * pipeline opened on the encoded bytes would decode them again. The pixels are oriented, as
+ * openStepInput orients bytes, and 8-bit, as every operation's output is.
+ */
+export async function decodePixels(data: Buffer, limitInputPixels: number, timeoutSeconds?: number): Promise<DecodedPixels> {
+  const pixels = await openStepInput({ data }, limitInputPixels, timeoutSeconds)
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  const { width, height, channels } = pixels.info;
+  return { data: pixels.data, width, height, channels };
 }
 
 /** Runs a `process` job: each step's output feeds the next, and each is stored as a new image. */
@@ -95,7 +128,8 @@ export class ProcessPipeline {
    * is a step whose exact work (src/work-reuse/work-key.ts) was done before, unless the job says
    * `force`: its output points at that work's file. Bytes are read only when a step must compute,
    * so a pipeline reused end to end reads no file. The attempt's signal is checked between steps,
-   * so a cancel or a timeout stops it there at the latest.
+   * so a cancel or a timeout stops it there at the latest. A job of branches starts each branch
+   * from the source, decoded at most once for all of them.
    */
   private async runSteps(attempt: Attempt): Promise<JobOutcome> {
     const { job } = attempt;
@@ -107,17 +141,22 @@ export class ProcessPipeline {
     if (!source?.s3Key) throw new UnrecoverableError('The job’s source image, or its stored file, was deleted');
     if (source.status === IMAGE_STATUS.corrupt) throw corrupt(source.id, source.corruptReason ?? 'it could not be decoded');
     const sourceKey = source.s3Key;
-    let input: StepSource = {
-      original: { id: source.id, s3Key: sourceKey },
+    const original: UnverifiedImage = { id: source.id, s3Key: sourceKey };
+    const load = () => this.readSource(source.id, sourceKey);
+    const sourceInput: StepSource = {
+      original,
       sha256: source.sha256 ?? (await this.hashOf(source.id, sourceKey)),
-      load: () => this.readSource(source.id, sourceKey),
+      load,
       assertStored: async () => {
         if (!(await this.storage.stat(sourceKey))) throw missingSource(source.id);
       },
+      decoded: spec.branchStarts.length > 1 ? once(() => this.decodeSource(attempt, original, load)) : undefined,
     };
+    let input = sourceInput;
     const outputImageIds: number[] = [];
     for (const [index, step] of spec.steps.entries()) {
       attempt.throwIfStopped();
+      if (startsFromSource(spec, index)) input = sourceInput;
       const progress = Math.round(((index + 1) / spec.steps.length) * 100);
       const earlier = done.get(index);
       const output: StoredOutput = earlier
@@ -129,6 +168,18 @@ export class ProcessPipeline {
     // A completed job decoded its source whole (or reused work on the very same bytes): the first one says so.
     const verifiedSourceId = source.verifiedAt === null && source.status === IMAGE_STATUS.originalStored ? source.id : undefined;
     return { outputImageIds, verifiedSourceId };
+  }
+
+  /** The source's pixels for several branches; bytes that do not decode are checked as a step's would be (assertDecodes). */
+  private async decodeSource(attempt: Attempt, original: UnverifiedImage, load: () => Promise<Buffer>): Promise<DecodedPixels> {
+    const data = await load();
+    try {
+      return await decodePixels(data, this.config.MAX_PIXELS, attempt.secondsLeft());
+    } catch (error) {
+      attempt.throwIfStopped();
+      await this.assertDecodes(original, data);
+      throw new UnrecoverableError(`The source image could not be decoded: ${(error as Error).message}`);
+    }
   }
 
   private sourceOf(output: StoredOutput): StepSource {
@@ -194,7 +245,11 @@ export class ProcessPipeline {
     input: StepSource,
     context: OperationContext,
   ): Promise<OperationOutput> {
-    const opened = input.pixels ? { pixels: input.pixels } : { data: await input.load() };
+    const opened: StepInput = input.pixels
+      ? { pixels: input.pixels }
+      : input.decoded
+        ? { decoded: await input.decoded() }
+        : { data: await input.load() };
     const image = openStepInput(opened, this.config.MAX_PIXELS, attempt.secondsLeft());
     try {
       return await operation.run(image, step.params as never, context);
@@ -216,6 +271,12 @@ export class ProcessPipeline {
     await this.verification.markCorrupt(original, reason);
     throw corrupt(original.id, reason);
   }
+}
+
+/** `make`'s promise, made on the first call and shared by every later one. */
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => (made ??= make());
 }
 
 function corrupt(imageId: number, reason: string): UnrecoverableError {
