@@ -27,6 +27,7 @@ import { IdempotencyKeys1797500000000 } from './1797500000000-IdempotencyKeys';
 import { SyncChanges1797600000000 } from './1797600000000-SyncChanges';
 import { Uploads1797700000000 } from './1797700000000-Uploads';
 import { HistogramChangeFeed1797800000000 } from './1797800000000-HistogramChangeFeed';
+import { DerivativeOutputStep1797900000000 } from './1797900000000-DerivativeOutputStep';
 
 /** Every migration, in order. `npm run migration:generate` writes new ones; list them here. */
 export const migrations = [
@@ -59,4 +60,5 @@ export const migrations = [
   SyncChanges1797600000000,
   Uploads1797700000000,
   HistogramChangeFeed1797800000000,
+  DerivativeOutputStep1797900000000,
 ];
