@@ -17,6 +17,17 @@ import { operation as grayscale } from './operations/grayscale.operation';
 
 const MAX_PIXELS = 100_000_000;
 
+/** Every input that sharp was asked to decode (opened with `failOn`, as encoded bytes are), by the code under test. */
+const mockDecoded: unknown[] = [];
+jest.mock('sharp', () => {
+  const actual = jest.requireActual('sharp');
+  const counting = (input: unknown, options?: { failOn?: string }) => {
+    if (options?.failOn) mockDecoded.push(input);
+    return actual(input, options);
+  };
+  return Object.assign(counting, actual);
+});
+
 describe('decodePixels, one decode for the branches of a job', () => {
   it('gives the upright pixels, which operations read as they read the file', async () => {
     const bytes = fixture('astronaut-orientation-6.jpg');
@@ -62,9 +73,9 @@ describe('decodePixels, one decode for the branches of a job', () => {
 describe('ProcessPipeline, a job of branches', () => {
   // Each step's debug line is of no use here.
   beforeAll(() => Logger.overrideLogger(['warn', 'error']));
-  /** Runs a forced job (no reuse) on astronaut.jpg with fakes around the pipeline; what each step made, and the source's reads. */
-  async function run(jobType: string[], params: Record<string, unknown>) {
-    const source = fixture('astronaut.jpg');
+  /** Runs a forced job (no reuse) on `file` with fakes around the pipeline; what each step made, and the source's reads. */
+  async function run(file: string, jobType: string[], params: Record<string, unknown>) {
+    const source = fixture(file);
     const reads: string[] = [];
     const made: OperationOutput[] = [];
     const job = { id: 1, imageId: 7, userId: 1, jobType, params, environment: null, force: true, timeout: 60 } as unknown as Job;
@@ -97,11 +108,16 @@ describe('ProcessPipeline, a job of branches', () => {
       {} as ImageVerificationRepository,
     );
     await pipeline.run({ name: jobType.slice(1).join('+'), data: { jobId: 1, deliveryId: 'd' } } as QueuedJob<QueuedJobData>);
-    return { outcome: outcome!, made, reads };
+    return { outcome: outcome!, made, reads, source };
   }
 
-  it('starts each branch from the source, read and decoded once, and each step after from its previous step', async () => {
-    const { outcome, made, reads } = await run(['process', 'grayscale', 'convert', 'thumbnail', 'convert'], {
+  // A PNG source is decoded once for both branches; a JPEG one is opened by each (DECODED_AT_REDUCED_SCALE).
+  it.each([
+    ['astronaut.png', 1],
+    ['astronaut.jpg', 2],
+  ])('starts each branch from %s, read once and decoded %i time(s), and each step after from its previous step', async (file, decodes) => {
+    mockDecoded.length = 0;
+    const { outcome, made, reads, source } = await run(file, ['process', 'grayscale', 'convert', 'thumbnail', 'convert'], {
       branches: [
         { steps: ['grayscale', 'convert'], params: { convert: { format: 'jpeg' } } },
         { steps: ['thumbnail', 'convert'], params: { convert: { format: 'webp', quality: 80 } } },
@@ -109,9 +125,11 @@ describe('ProcessPipeline, a job of branches', () => {
     });
     expect(outcome.outputImageIds).toEqual([100, 101, 102, 103]);
     expect(reads.filter((key) => key === 'originals/7.jpg')).toHaveLength(1);
+    expect(mockDecoded.filter((input) => input === source)).toHaveLength(decodes);
+    const { width: side } = await sharp(fixture(file)).metadata();
     expect(made.map(({ format, width, height }) => [format, width, height])).toEqual([
-      ['png', 512, 512],
-      ['jpeg', 512, 512],
+      ['png', side, side],
+      ['jpeg', side, side],
       ['jpeg', 256, 256],
       ['webp', 256, 256],
     ]);
@@ -120,7 +138,7 @@ describe('ProcessPipeline, a job of branches', () => {
   });
 
   it('reads an ordinary job as one chain, each step from the previous one', async () => {
-    const { made } = await run(['process', 'grayscale', 'thumbnail'], {});
+    const { made } = await run('astronaut.jpg', ['process', 'grayscale', 'thumbnail'], {});
     const [red, green, blue] = (await sharp(made[1].data).stats()).channels;
     expect(made[1]).toMatchObject({ width: 256, height: 256 });
     expect(red.mean).toBeCloseTo(green.mean, 0);
