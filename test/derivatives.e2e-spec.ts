@@ -417,6 +417,44 @@ describe.each(backendsAndStorages())('presets and derivatives by URL, queue on $
       }
     }, 60_000);
 
+    it('lets a client create a job of branches itself, checked as any job, whose outputs are one per step', async () => {
+      const photo = await uploadPhoto(ada);
+      const create = (body: Record<string, unknown>) =>
+        api(app)
+          .post('/api/jobs.json')
+          .set(bearer(ada.token))
+          .send({ image_id: photo.id, ...body });
+      const { body: job } = await create({
+        job_type: ['grayscale', 'flip', 'convert'],
+        params: { branches: [{ steps: ['grayscale'] }, { steps: ['flip', 'convert'], params: { convert: { format: 'webp' } } }] },
+      }).expect(201);
+      expect(job.job_type).toEqual(['process', 'grayscale', 'flip', 'convert']);
+      const done = await waitForJob(app, ada.token, job.id);
+      expect(done).toMatchObject({ status: 'completed', progress: 100 });
+      const outputs = await Promise.all(done.outputs.map((id: number) => imageOf(ada, id)));
+      expect(outputs.map((output) => output.format)).toEqual(['png', 'png', 'webp']);
+      // The flip's branch starts from the original: in colour.
+      const flipped = await api(app)
+        .get(`/api/images/${done.outputs[1]}/file`)
+        .set(bearer(ada.token))
+        .buffer(true)
+        .parse(binary)
+        .expect(200);
+      const [red, , blue] = (await sharp(flipped.body).stats()).channels;
+      expect(red.mean - blue.mean).toBeGreaterThan(20);
+
+      const refused = await create({
+        job_type: ['grayscale', 'convert'],
+        params: { branches: [{ steps: ['grayscale'] }, { steps: ['convert'], params: { convert: { format: 'gif' } } }] },
+      }).expect(422);
+      expect(refused.body.details.map((detail: { field: string }) => detail.field)).toEqual(['params.branches[1].params.convert.format']);
+      const mismatched = await create({
+        job_type: ['grayscale'],
+        params: { branches: [{ steps: ['grayscale'] }, { steps: ['flip'] }] },
+      }).expect(422);
+      expect(mismatched.body.details[0].field).toBe('job_type');
+    }, 60_000);
+
     it('keeps the presets a JSON create names until its file arrives, and makes those of its image type', async () => {
       const { body: record } = await api(app)
         .post('/api/images.json')
