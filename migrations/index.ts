@@ -28,6 +28,7 @@ import { SyncChanges1797600000000 } from './1797600000000-SyncChanges';
 import { Uploads1797700000000 } from './1797700000000-Uploads';
 import { HistogramChangeFeed1797800000000 } from './1797800000000-HistogramChangeFeed';
 import { HistogramSnapshotWrites1797900000000 } from './1797900000000-HistogramSnapshotWrites';
+import { DerivativeOutputStep1798000000000 } from './1798000000000-DerivativeOutputStep';
 
 /** Every migration, in order. `npm run migration:generate` writes new ones; list them here. */
 export const migrations = [
@@ -61,4 +62,5 @@ export const migrations = [
   Uploads1797700000000,
   HistogramChangeFeed1797800000000,
   HistogramSnapshotWrites1797900000000,
+  DerivativeOutputStep1798000000000,
 ];

@@ -295,24 +295,164 @@ describe.each(backendsAndStorages())('presets and derivatives by URL, queue on $
       expect(await jobsOf(ada, photo.id)).toHaveLength(2);
     }, 60_000);
 
-    it('makes the presets an upload names at once, one interactive job each, which the first request then finds', async () => {
-      const { body: image } = await api(app)
-        .post('/api/images.json')
-        .set(bearer(ada.token))
-        .field('presets', 'thumb_256, avatar_128')
-        .attach('file', await uniquePhoto(), 'photo.jpg')
-        .expect(201);
+    it('makes the presets an upload names at once, as one interactive job of branches, which their first requests then find', async () => {
+      const photo = await uniquePhoto();
+      const upload = () =>
+        api(app)
+          .post('/api/images.json')
+          .set(bearer(ada.token))
+          .field('presets', 'thumb_256, avatar_128')
+          .attach('file', photo, 'photo.jpg');
+      const { body: image } = await upload().expect(201);
       const made = await jobsOf(ada, image.id);
-      expect(made.map((job) => job.job_type.slice(1).join(',')).sort()).toEqual(['resize,convert', 'thumbnail,convert']);
-      for (const job of made) expect(job.lane).toBe('interactive');
-      // format "auto" becomes WebP with no request to negotiate with.
-      expect(made.find((job) => job.job_type[1] === 'resize')!.params.convert).toMatchObject({ format: 'webp' });
+      expect(made).toHaveLength(1);
+      const [eager] = made;
+      expect(eager).toMatchObject({ lane: 'interactive', job_type: ['process', 'thumbnail', 'convert', 'resize', 'convert'] });
+      // Both presets convert, each with its own params; format "auto" becomes WebP with no request to negotiate with.
+      expect(eager.params).toEqual({
+        branches: [
+          { steps: ['thumbnail', 'convert'], params: { convert: { format: 'webp', quality: 80 } } },
+          {
+            steps: ['resize', 'convert'],
+            params: { resize: { width: 128, height: 128, fit: 'cover' }, convert: { format: 'webp', quality: 75 } },
+          },
+        ],
+      });
 
       const thumb = await derivative(app, ada.token, image.id, 'thumb_256').expect(200);
       expect(thumb.headers['content-type']).toBe('image/webp');
+      expect(await sharp(thumb.body).metadata()).toMatchObject({ format: 'webp', width: 256, height: 256 });
       const avatar = await derivative(app, ada.token, image.id, 'avatar_128', { Accept: 'image/webp' }).expect(200);
       expect(await sharp(avatar.body).metadata()).toMatchObject({ format: 'webp', width: 128, height: 128 });
+      const done = await waitForJob(app, ada.token, eager.id);
+      expect(done.outputs).toHaveLength(4);
+      const outputs = await Promise.all(done.outputs.map((id: number) => imageOf(ada, id)));
+      for (const output of outputs) expect(output).toMatchObject({ original_id: image.id, job_id: eager.id });
+      expect(outputs.map((output) => output.width)).toEqual([256, 256, 128, 128]);
+      expect(thumb.headers.etag).toBe(`"${outputs[1].sha256}"`);
+      expect(avatar.headers.etag).toBe(`"${outputs[3].sha256}"`);
+      expect(await jobsOf(ada, image.id)).toHaveLength(1);
+
+      // The same photo again: each branch's work is found done from the original, and the job completes as it is created.
+      const { body: copy } = await upload().expect(201);
+      const [reused, ...more] = await jobsOf(ada, copy.id);
+      expect(more).toEqual([]);
+      expect(reused).toMatchObject({ status: 'completed', attempts: 0, reused_steps: [0, 1, 2, 3], job_type: eager.job_type });
+      const copied = await derivative(app, ada.token, copy.id, 'avatar_128', { Accept: 'image/webp' }).expect(200);
+      expect(copied.headers.etag).toBe(avatar.headers.etag);
+
+      // One derivative's file deleted: that one is made again by a job of its own, the other still served from the eager job.
+      await api(app).delete(`/api/images/${outputs[1].id}.json`).set(bearer(ada.token)).expect(200);
+      const remade = await derivative(app, ada.token, image.id, 'thumb_256').expect(200);
+      expect(remade.body.equals(thumb.body)).toBe(true);
+      const again = await derivative(app, ada.token, image.id, 'avatar_128', { Accept: 'image/webp' }).expect(200);
+      expect(again.headers.etag).toBe(avatar.headers.etag);
+      const jobs = await jobsOf(ada, image.id);
+      expect(jobs).toHaveLength(2);
+      // Both steps' files are still stored, the second for the copy's output.
+      expect(jobs.find((job) => job.id !== eager.id)).toMatchObject({
+        job_type: ['process', 'thumbnail', 'convert'],
+        reused_steps: [0, 1],
+      });
+    }, 60_000);
+
+    it('makes a changed preset anew after an eager job made it, and the eager job’s other derivatives stay', async () => {
+      const name = unique('p');
+      await createPreset({ name, job_type: ['grayscale', 'convert'], params: { convert: { format: 'jpeg', quality: 90 } } });
+      const { body: image } = await api(app)
+        .post('/api/images.json')
+        .set(bearer(ada.token))
+        .field('presets', `${name},thumb_256`)
+        .attach('file', await uniquePhoto(), 'photo.jpg')
+        .expect(201);
+      const [eager, ...others] = await jobsOf(ada, image.id);
+      expect(others).toEqual([]);
+      expect(eager.job_type).toEqual(['process', 'grayscale', 'convert', 'thumbnail', 'convert']);
+      const first = await derivative(app, ada.token, image.id, name).expect(200);
+      expect(first.headers['content-type']).toBe('image/jpeg');
+      // The thumbnail's branch starts from the original, not from the grayscale branch's output.
+      const [red, , blue] = (await sharp((await derivative(app, ada.token, image.id, 'thumb_256').expect(200)).body).stats()).channels;
+      expect(red.mean - blue.mean).toBeGreaterThan(20);
+      expect(await jobsOf(ada, image.id)).toHaveLength(1);
+
+      await api(app)
+        .put(`/api/presets/${name}.json`)
+        .set(bearer(admin.token))
+        .send({ job_type: ['grayscale', 'convert'], params: { convert: { format: 'jpeg', quality: 20 } } })
+        .expect(200);
+      const changed = await derivative(app, ada.token, image.id, name).expect(200);
+      expect(changed.body.length).toBeLessThan(first.body.length);
+      const jobs = await jobsOf(ada, image.id);
+      expect(jobs).toHaveLength(2);
+      expect(jobs.find((job) => job.id !== eager.id)).toMatchObject({
+        job_type: ['process', 'grayscale', 'convert'],
+        params: { convert: { quality: 20 } },
+      });
+      await derivative(app, ada.token, image.id, 'thumb_256').expect(200);
       expect(await jobsOf(ada, image.id)).toHaveLength(2);
+    }, 60_000);
+
+    it('makes each derivative of a cancelled eager job anew on its first request', async () => {
+      await api(app).post('/api/queues/process/pause.json').set(bearer(ADMIN_TOKEN)).expect(200);
+      try {
+        const { body: image } = await api(app)
+          .post('/api/images.json')
+          .set(bearer(ada.token))
+          .field('presets', 'thumb_256,square_512')
+          .attach('file', await uniquePhoto(), 'photo.jpg')
+          .expect(201);
+        const [eager] = await jobsOf(ada, image.id);
+        await api(app).post(`/api/jobs/${eager.id}/cancel`).set(bearer(ada.token)).expect(200);
+        await api(app).post('/api/queues/process/resume.json').set(bearer(ADMIN_TOKEN)).expect(200);
+        await derivative(app, ada.token, image.id, 'thumb_256').expect(200);
+        await derivative(app, ada.token, image.id, 'square_512', { Accept: 'image/webp' }).expect(200);
+        const jobs = await jobsOf(ada, image.id);
+        expect(jobs.map((job) => job.job_type.slice(1).join(',')).sort()).toEqual([
+          'resize,convert',
+          'thumbnail,convert',
+          'thumbnail,convert,resize,convert',
+        ]);
+      } finally {
+        await api(app).post('/api/queues/process/resume.json').set(bearer(ADMIN_TOKEN));
+      }
+    }, 60_000);
+
+    it('lets a client create a job of branches itself, checked as any job, whose outputs are one per step', async () => {
+      const photo = await uploadPhoto(ada);
+      const create = (body: Record<string, unknown>) =>
+        api(app)
+          .post('/api/jobs.json')
+          .set(bearer(ada.token))
+          .send({ image_id: photo.id, ...body });
+      const { body: job } = await create({
+        job_type: ['grayscale', 'flip', 'convert'],
+        params: { branches: [{ steps: ['grayscale'] }, { steps: ['flip', 'convert'], params: { convert: { format: 'webp' } } }] },
+      }).expect(201);
+      expect(job.job_type).toEqual(['process', 'grayscale', 'flip', 'convert']);
+      const done = await waitForJob(app, ada.token, job.id);
+      expect(done).toMatchObject({ status: 'completed', progress: 100 });
+      const outputs = await Promise.all(done.outputs.map((id: number) => imageOf(ada, id)));
+      expect(outputs.map((output) => output.format)).toEqual(['png', 'png', 'webp']);
+      // The flip's branch starts from the original: in colour.
+      const flipped = await api(app)
+        .get(`/api/images/${done.outputs[1]}/file`)
+        .set(bearer(ada.token))
+        .buffer(true)
+        .parse(binary)
+        .expect(200);
+      const [red, , blue] = (await sharp(flipped.body).stats()).channels;
+      expect(red.mean - blue.mean).toBeGreaterThan(20);
+
+      const refused = await create({
+        job_type: ['grayscale', 'convert'],
+        params: { branches: [{ steps: ['grayscale'] }, { steps: ['convert'], params: { convert: { format: 'gif' } } }] },
+      }).expect(422);
+      expect(refused.body.details.map((detail: { field: string }) => detail.field)).toEqual(['params.branches[1].params.convert.format']);
+      const mismatched = await create({
+        job_type: ['grayscale'],
+        params: { branches: [{ steps: ['grayscale'] }, { steps: ['flip'] }] },
+      }).expect(422);
+      expect(mismatched.body.details[0].field).toBe('job_type');
     }, 60_000);
 
     it('keeps the presets a JSON create names until its file arrives, and makes those of its image type', async () => {

@@ -3,7 +3,8 @@ import type { Image } from '../images/image.entity';
 import type { Job } from '../job-runs/job.entity';
 
 /**
- * Which job makes an image's derivative: one row per image and resolved steps (stepsKey). While
+ * Which job makes an image's derivative, and which of its steps: one row per image and resolved
+ * steps (stepsKey). While
  * `job_id` is null, the request holding `claim` is creating the job; a claim older than a few
  * seconds was abandoned (its process died) and may be taken over.
  */
@@ -26,6 +27,10 @@ export class Derivative {
   @ManyToOne('Job', { onDelete: 'CASCADE', nullable: true })
   @JoinColumn({ name: 'job_id', foreignKeyConstraintName: 'derivatives_job_id_fkey' })
   job: Relation<Job> | null;
+
+  /** The step of the job whose output is the derivative's file; null: the job's last step. */
+  @Column({ type: 'smallint', nullable: true })
+  outputStep: number | null;
 
   @Column({ type: 'uuid', nullable: true })
   claim: string | null;

@@ -12,25 +12,35 @@ const ABANDONED_CLAIM_SECONDS = 30;
 
 /** What the derivatives table says of an image's derivative. */
 export type DerivativeEntry =
-  /** The job that makes or made it. */
-  | { kind: 'job'; jobId: number }
+  /** The job that makes or made it, and the step of that job whose output is its file. */
+  | { kind: 'job'; jobId: number; outputStep: number | null }
   /** This request holds the claim: it creates the job, then settles or releases the claim. */
   | { kind: 'claimed'; claim: string }
   /** Another request holds the claim and is creating the job. */
   | { kind: 'claimed_elsewhere' };
 
+/** A claim on a derivative, to be settled with the job created under it and the step of that job making its file. */
+export interface SettledClaim {
+  stepsKey: string;
+  claim: string;
+  outputStep: number;
+}
+
 /** An image as a derivative's request first reads it, with the derivative's file if it is made. */
 export interface MadeDerivative {
   ownerId: number;
   stored: boolean;
-  /** The last output of the derivative's completed job, with all of its outputs still there. */
+  /** The output of the derivative's step (its row's output_step, else the last) of its completed job. */
   output: (StoredFileColumns & { typeName: string | null }) | null;
 }
 
 /**
- * The derivatives table: which job makes an image's derivative, by the hash of its resolved steps.
- * Its primary key decides, in PostgreSQL, which of concurrent first requests creates the job, on
- * whichever API process each arrives.
+ * The derivatives table: which job makes an image's derivative, by the hash of its resolved steps,
+ * and which step of that job makes its file (a job of branches makes several derivatives). Its
+ * primary key decides, in PostgreSQL, which of concurrent first requests creates the job, on
+ * whichever API process each arrives. An output is one step's, once and for all (the unique
+ * job_id and step_index of images), so the step names the file without ambiguity, and a deleted
+ * output leaves the derivative unmade.
  */
 @Injectable()
 export class DerivativesRepository {
@@ -46,8 +56,7 @@ export class DerivativesRepository {
          FROM images i
          LEFT JOIN derivatives d ON d.image_id = i.id AND d.steps_key = $2
          LEFT JOIN jobs j ON j.id = d.job_id AND j.status = 'completed'
-               AND cardinality(j.output_image_ids) = cardinality(j.job_type) - 1
-         LEFT JOIN images o ON o.id = j.output_image_ids[cardinality(j.output_image_ids)]
+         LEFT JOIN images o ON o.job_id = j.id AND o.step_index = COALESCE(d.output_step, cardinality(j.job_type) - 2)
          LEFT JOIN image_types t ON t.id = o.image_type_id
         WHERE i.id = $1`,
       [imageId, stepsKey],
@@ -81,6 +90,14 @@ export class DerivativesRepository {
     };
   }
 
+  /** The id of job `jobId`'s output of step `stepIndex`; null when there is none (deleted, or not recorded). */
+  async outputOf(jobId: number, stepIndex: number): Promise<number | null> {
+    const [row] = (await this.dataSource.query('SELECT id FROM images WHERE job_id = $1 AND step_index = $2', [jobId, stepIndex])) as {
+      id: number;
+    }[];
+    return row?.id ?? null;
+  }
+
   /** The images the jobs of image `imageId`'s derivatives made: they go with it when it is deleted. */
   async imagesOf(manager: EntityManager, imageId: number): Promise<number[]> {
     const rows = (await manager.query(
@@ -112,12 +129,12 @@ export class DerivativesRepository {
 
   /** The derivative's job as the table has it now; null when there is no row (or it went with its image or job). */
   async find(imageId: number, stepsKey: string): Promise<DerivativeEntry | null> {
-    const [row] = (await this.dataSource.query('SELECT job_id FROM derivatives WHERE image_id = $1 AND steps_key = $2', [
+    const [row] = (await this.dataSource.query('SELECT job_id, output_step FROM derivatives WHERE image_id = $1 AND steps_key = $2', [
       imageId,
       stepsKey,
-    ])) as { job_id: number | null }[];
+    ])) as { job_id: number | null; output_step: number | null }[];
     if (!row) return null;
-    return row.job_id === null ? { kind: 'claimed_elsewhere' } : { kind: 'job', jobId: row.job_id };
+    return row.job_id === null ? { kind: 'claimed_elsewhere' } : { kind: 'job', jobId: row.job_id, outputStep: row.output_step };
   }
 
   /**
@@ -135,11 +152,22 @@ export class DerivativesRepository {
     return claimed.length > 0 ? claim : null;
   }
 
-  /** Records the job the claim's holder created (a claim taken over meanwhile keeps its own). */
-  async settle(imageId: number, stepsKey: string, claim: string, jobId: number): Promise<void> {
+  /**
+   * Records the job the claims' holder created and the step making each derivative, in one
+   * statement (a claim taken over meanwhile keeps its own).
+   */
+  async settle(imageId: number, jobId: number, settled: SettledClaim[]): Promise<void> {
     await this.dataSource.query(
-      'UPDATE derivatives SET job_id = $4, claim = NULL WHERE image_id = $1 AND steps_key = $2 AND claim = $3 AND job_id IS NULL',
-      [imageId, stepsKey, claim, jobId],
+      `UPDATE derivatives d SET job_id = $2, output_step = s.output_step, claim = NULL
+         FROM unnest($3::varchar[], $4::uuid[], $5::smallint[]) AS s(steps_key, claim, output_step)
+        WHERE d.image_id = $1 AND d.steps_key = s.steps_key AND d.claim = s.claim AND d.job_id IS NULL`,
+      [
+        imageId,
+        jobId,
+        settled.map((entry) => entry.stepsKey),
+        settled.map((entry) => entry.claim),
+        settled.map((entry) => entry.outputStep),
+      ],
     );
   }
 

@@ -12,11 +12,11 @@ import { Job, JOB_LANE, JOB_STATUS } from '../job-runs/job.entity';
 import { JobsService } from '../jobs/jobs.service';
 import { QuotaExceededError } from '../common/quota-exceeded.error';
 import { IMAGE_STATUS } from '../pipelines/image-states';
-import { type PresetSteps, resolvePresetSteps, ResolvedPresetSteps } from '../pipelines/preset-steps';
+import { branchedJobs, type PresetSteps, resolvePresetSteps, ResolvedPresetSteps } from '../pipelines/preset-steps';
 import { PresetsService } from '../presets/presets.service';
 import { isStorageExceeded } from '../quotas/quotas';
 import { type EncoderSettings, stepsKey } from '../work-reuse/work-key';
-import { DerivativesRepository } from './derivatives.repository';
+import { DerivativesRepository, type SettledClaim } from './derivatives.repository';
 
 const ENDED = new Set<string>([JOB_STATUS.completed, JOB_STATUS.failed, JOB_STATUS.cancelled]);
 
@@ -78,30 +78,48 @@ export class DerivativesService implements OnModuleInit {
   }
 
   /**
-   * Eager derivatives: as soon as an original is stored, a job for each preset its upload or its
-   * image type names, registered as a derivative, so that the first GET finds it made or being
-   * made. One interactive job per preset: a job is one chain of steps, each on the last one's
-   * output, and presets each start from the original. A preset whose derivative already has a job
-   * (or a request creating one) is left to it. A failure (a preset deleted since, a quota) costs
-   * only that derivative, which its first request then makes: the upload has succeeded.
+   * Eager derivatives: as soon as an original is stored, one interactive job makes every preset
+   * its upload or its image type names, each preset a branch of steps starting from the original
+   * (branchedJobs; more than one job only past MAX_STEPS steps), and each is registered as a
+   * derivative with its branch's last step, so that the first GET finds it made or being made. A
+   * preset whose derivative already has a job (or a request creating one) is left to it. A failure
+   * (a preset deleted since, a quota) costs only the derivatives it concerns, which their first
+   * requests then make: the upload has succeeded.
    */
   async makeEager(image: Image): Promise<void> {
     const names = [...new Set([...image.eagerPresets, ...(image.imageType?.presets ?? [])])];
     if (names.length === 0) return;
-    const principal = Principal.adminToken();
+    const claimed: { name: string; stepsKey: string; claim: string; spec: ResolvedPresetSteps['spec'] }[] = [];
     for (const name of names) {
       try {
         const preset = await this.presets.findOne(name);
         const resolved = resolvePresetSteps({ sequence: preset.jobType, params: preset.params }, EAGER_ACCEPT);
         const key = stepsKey(resolved.spec.steps, resolved.autoFormat, this.settings);
         const entry = await this.derivatives.jobOrClaim(image.id, key);
-        if (entry.kind === 'claimed') await this.createUnder(principal, image.id, image.userId, key, entry.claim, resolved);
+        if (entry.kind === 'claimed') claimed.push({ name, stepsKey: key, claim: entry.claim, spec: resolved.spec });
       } catch (error) {
-        this.logger.warn(
-          `Image ${image.id}: the eager derivative "${name}" was not started (${(error as Error).message}); its first request makes it`,
-        );
+        this.notStarted(image, [name], error);
       }
     }
+    const principal = Principal.adminToken();
+    for (const job of branchedJobs(claimed.map((entry) => entry.spec))) {
+      const made = job.made.map((position) => claimed[position]);
+      const claims = made.map(({ stepsKey: key, claim }, index) => ({ stepsKey: key, claim, outputStep: job.lastSteps[index] }));
+      await this.createUnder(principal, image.id, image.userId, claims, job).catch((error: unknown) =>
+        this.notStarted(
+          image,
+          made.map((entry) => entry.name),
+          error,
+        ),
+      );
+    }
+  }
+
+  private notStarted(image: Image, names: string[], error: unknown): void {
+    this.logger.warn(
+      `Image ${image.id}: the eager derivatives ${names.map((name) => `"${name}"`).join(', ')} were not started ` +
+        `(${(error as Error).message}); the first request for each makes it`,
+    );
   }
 
   async serve(principal: Principal, imageId: number, presetName: string, accept: string | undefined): Promise<DerivativeAnswer> {
@@ -140,7 +158,7 @@ export class DerivativesService implements OnModuleInit {
       const ended = await this.waitForEnd(principal, found.job, deadline);
       if (ended && !ENDED.has(ended.status)) return { negotiated, kind: 'pending', job: ended };
       if (ended?.status === JOB_STATUS.completed) {
-        const file = await this.outputOf(principal, ended);
+        const file = await this.outputOf(principal, ended, found.outputStep);
         if (file) return { negotiated, kind: 'file', file };
       } else if (ended) {
         throw await this.failure(principal, imageId, ended);
@@ -152,10 +170,10 @@ export class DerivativesService implements OnModuleInit {
   }
 
   /**
-   * The job that makes the derivative: the recorded one, or one this request creates under its
-   * claim. A recorded job that failed, was cancelled or was deleted, or whose output was deleted,
-   * is replaced by a new one. A completed one comes with its output's file, opened. Null when
-   * another request's claim is still unsettled at `deadline`.
+   * The job that makes the derivative and the step of it whose output is its file: the recorded
+   * one, or one this request creates under its claim. A recorded job that failed, was cancelled or
+   * was deleted, or whose output was deleted, is replaced by a new one. A completed one comes with
+   * its output's file, opened. Null when another request's claim is still unsettled at `deadline`.
    */
   private async jobFor(
     principal: Principal,
@@ -164,17 +182,27 @@ export class DerivativesService implements OnModuleInit {
     key: string,
     resolved: ResolvedPresetSteps,
     deadline: number,
-  ): Promise<{ job: Job; file?: ImageFileDownload } | null> {
+  ): Promise<{ job: Job; outputStep: number | null; file?: ImageFileDownload } | null> {
+    const create = async (claim: string) => {
+      const outputStep = resolved.spec.steps.length - 1;
+      const { spec } = resolved;
+      const job = await this.createUnder(principal, imageId, ownerId, [{ stepsKey: key, claim, outputStep }], {
+        jobType: spec.sequence,
+        params: spec.params,
+      });
+      return { job, outputStep };
+    };
     for (let poll = 0; ; poll++) {
       const entry = await this.derivatives.jobOrClaim(imageId, key);
-      if (entry.kind === 'claimed') return { job: await this.createUnder(principal, imageId, ownerId, key, entry.claim, resolved) };
+      if (entry.kind === 'claimed') return create(entry.claim);
       if (entry.kind === 'job') {
+        const { outputStep } = entry;
         const job = await this.reread(principal, entry.jobId);
-        const file = job?.status === JOB_STATUS.completed ? await this.outputOf(principal, job) : null;
-        if (job && file) return { job, file };
-        if (job && !ENDED.has(job.status)) return { job };
+        const file = job?.status === JOB_STATUS.completed ? await this.outputOf(principal, job, outputStep) : null;
+        if (job && file) return { job, outputStep, file };
+        if (job && !ENDED.has(job.status)) return { job, outputStep };
         const claim = await this.derivatives.reclaim(imageId, key, entry.jobId);
-        if (claim) return { job: await this.createUnder(principal, imageId, ownerId, key, claim, resolved) };
+        if (claim) return create(claim);
         continue;
       }
       if (Date.now() >= deadline) return null;
@@ -182,28 +210,31 @@ export class DerivativesService implements OnModuleInit {
     }
   }
 
+  /**
+   * Creates the interactive job making the claimed derivatives through the normal job path, then
+   * records it for each with its step; a job that cannot be created gives the claims up.
+   */
   private async createUnder(
     principal: Principal,
     imageId: number,
     ownerId: number,
-    key: string,
-    claim: string,
-    { spec }: ResolvedPresetSteps,
+    claims: SettledClaim[],
+    { jobType, params }: { jobType: string[]; params: Record<string, object> },
   ): Promise<Job> {
     let job: Job;
     try {
       job = await this.jobs.create(principal, {
         image_id: imageId,
         user_id: ownerId,
-        job_type: spec.sequence,
-        params: spec.params,
+        job_type: jobType,
+        params,
         lane: JOB_LANE.interactive,
       });
     } catch (error) {
-      await this.derivatives.release(imageId, key, claim);
+      for (const { stepsKey: key, claim } of claims) await this.derivatives.release(imageId, key, claim);
       throw error;
     }
-    await this.derivatives.settle(imageId, key, claim, job.id);
+    await this.derivatives.settle(imageId, job.id, claims);
     return job;
   }
 
@@ -238,14 +269,11 @@ export class DerivativesService implements OnModuleInit {
     });
   }
 
-  /**
-   * The file of the completed job's last step; null when an output was deleted. A deleted output
-   * leaves the job's outputs, so the last one left may be an earlier step's: only a job with one
-   * output per step is known to still have its last.
-   */
-  private async outputOf(principal: Principal, job: Job): Promise<ImageFileDownload | null> {
-    if (job.outputImageIds.length !== job.jobType.length - 1) return null;
-    return this.imageFiles.findFile(principal, job.outputImageIds.at(-1)!).catch((error: unknown) => {
+  /** The file of the completed job's step `outputStep` (null: its last); null when that output was deleted. */
+  private async outputOf(principal: Principal, job: Job, outputStep: number | null): Promise<ImageFileDownload | null> {
+    const imageId = await this.derivatives.outputOf(job.id, outputStep ?? job.jobType.length - 2);
+    if (imageId === null) return null;
+    return this.imageFiles.findFile(principal, imageId).catch((error: unknown) => {
       if (error instanceof NotFoundException) return null;
       throw error;
     });

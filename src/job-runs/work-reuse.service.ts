@@ -5,7 +5,7 @@ import { AppConfig } from '../config/app-config';
 import type { Image } from '../images/image.entity';
 import { Job } from './job.entity';
 import { JobRepository } from './job.repository';
-import { jobSpecOf, ProcessStep } from '../pipelines/job-spec';
+import { jobSpecOf, ProcessStep, startsFromSource } from '../pipelines/job-spec';
 import { assertStorageAfterWrite, QuotaDefaults, quotaDefaults } from '../quotas/quotas';
 import { lockFileReferences } from '../storage/file-reference.repository';
 import { StorageDriver } from '../storage/storage.driver';
@@ -17,7 +17,10 @@ interface Chain {
   job: Job;
   sourceId: number;
   steps: ProcessStep[];
-  /** The sha256 of the next step's input: the source's, then each reused output's. */
+  /** The index of each branch's first step, which starts from the source (JobSpec). */
+  branchStarts: number[];
+  sourceSha256: string;
+  /** The sha256 of the next step's input: the source's at a branch's start, else the previous reused output's. */
   inputSha256: string;
   outputs: ReusedOutput[];
 }
@@ -100,14 +103,24 @@ export class WorkReuse {
       if (job.force || !source?.s3Key || !source.sha256) continue;
       const spec = jobSpecOf(job);
       if (spec.kind !== 'process' || spec.steps.length === 0) continue;
-      pending.push({ job, sourceId: source.id, steps: spec.steps, inputSha256: source.sha256, outputs: [] });
+      pending.push({
+        job,
+        sourceId: source.id,
+        steps: spec.steps,
+        branchStarts: spec.branchStarts,
+        sourceSha256: source.sha256,
+        inputSha256: source.sha256,
+        outputs: [],
+      });
     }
     // A source gone from storage fails its job in the worker, with the reason, rather than completing here.
     const sourceStored = await Promise.all(pending.map((chain) => isStored(sources.get(chain.job.imageId!)!.s3Key!)));
     pending = pending.filter((_, index) => sourceStored[index]);
     const complete: Chain[] = [];
     for (let index = 0; pending.length > 0; index++) {
-      const keys = pending.map((chain) => stepWorkKey(chain.inputSha256, chain.steps[index], this.settings));
+      const keys = pending.map((chain) =>
+        stepWorkKey(startsFromSource(chain, index) ? chain.sourceSha256 : chain.inputSha256, chain.steps[index], this.settings),
+      );
       const stored = await this.repository.storedWork([...new Set(keys)]);
       const found = await Promise.all(keys.map((key) => firstInStorage(stored.get(key) ?? [], isStored)));
       const next: Chain[] = [];

@@ -1,6 +1,6 @@
 import { InvalidInputError } from './invalid-input.error';
-import { jobSpecOf, parseJobSpec, requestedSequence } from './job-spec';
-import { BlurParams, ResizeParams } from './operation-params';
+import { jobSpecOf, parseJobSpec, requestedSequence, startsFromSource } from './job-spec';
+import { BlurParams, ConvertParams, ResizeParams } from './operation-params';
 
 const NOW = new Date('2026-11-23T15:00:00Z');
 
@@ -102,6 +102,90 @@ describe('parseJobSpec', () => {
       refusal(() => parseJobSpec({ job_sequence: ['query', 'histogram', 'median'], environment: "QUERY='status=failed'" })).details,
     ).toEqual([
       { field: 'environment.QUERY.status', message: 'status is not a known parameter; known: n, count, days, image_type, user_id' },
+    ]);
+  });
+});
+
+describe('parseJobSpec, a job of branches', () => {
+  const branched = {
+    job_type: ['process', 'thumbnail', 'convert', 'resize', 'convert'],
+    params: {
+      branches: [
+        { steps: ['thumbnail', 'convert'], params: { convert: { format: 'webp', quality: 80 } } },
+        { steps: ['resize', 'convert'], params: { resize: { width: 1024, height: 1024 }, convert: { format: 'jpeg', quality: 85 } } },
+      ],
+    },
+  };
+
+  it("gives each branch's steps their own params, two convert steps included, each branch starting from the source", () => {
+    const spec = parseJobSpec(branched);
+    if (spec.kind !== 'process') throw new Error('expected a process job');
+    expect(spec.sequence).toEqual(branched.job_type);
+    expect(spec.steps.map(({ name }) => name)).toEqual(['thumbnail', 'convert', 'resize', 'convert']);
+    expect(spec.steps[1].params).toBeInstanceOf(ConvertParams);
+    expect(spec.steps[1].params).toMatchObject({ format: 'webp', quality: 80 });
+    expect(spec.steps[3].params).toMatchObject({ format: 'jpeg', quality: 85 });
+    expect(spec.branchStarts).toEqual([0, 2]);
+    expect([0, 1, 2, 3].map((index) => startsFromSource(spec, index))).toEqual([true, false, true, false]);
+    expect(JSON.parse(JSON.stringify(spec.params))).toEqual(branched.params);
+    expect(jobSpecOf({ jobType: spec.sequence, params: spec.params, environment: null })).toEqual(spec);
+  });
+
+  it('reads an ordinary job as one branch', () => {
+    const spec = parseJobSpec({ job_type: ['grayscale', 'histogram'] });
+    expect(spec).toMatchObject({ kind: 'process', branchStarts: [0] });
+  });
+
+  it('stores only the params given, as an ordinary job does', () => {
+    const spec = parseJobSpec({
+      job_type: ['grayscale', 'thumbnail'],
+      params: { branches: [{ steps: ['grayscale'] }, { steps: ['thumbnail'], params: {} }] },
+    });
+    expect(JSON.parse(JSON.stringify(spec.params))).toEqual({
+      branches: [
+        { steps: ['grayscale'], params: {} },
+        { steps: ['thumbnail'], params: {} },
+      ],
+    });
+  });
+
+  it("names each branch's faults by its position", () => {
+    const error = refusal(() =>
+      parseJobSpec({
+        job_type: ['thumbnail', 'convert', 'sepia'],
+        params: { branches: [{ steps: ['thumbnail', 'convert'], params: { convert: { format: 'gif' } } }, { steps: ['sepia'] }] },
+      }),
+    );
+    expect(error.details).toEqual([
+      { field: 'params.branches[0].params.convert.format', message: expect.any(String) },
+      { field: 'params.branches[1].steps', message: expect.stringMatching(/^"sepia" is not an operation/) },
+    ]);
+  });
+
+  it('refuses a job whose steps are not its branches one after the other', () => {
+    const error = refusal(() => parseJobSpec({ ...branched, job_type: ['resize', 'convert', 'thumbnail', 'convert'] }));
+    expect(error.details).toEqual([
+      {
+        field: 'job_type',
+        message: 'job_type must name the steps of params.branches, one branch after the other (thumbnail, convert, resize, convert)',
+      },
+    ]);
+  });
+
+  it('refuses fewer than two branches, malformed ones, and params beside them', () => {
+    const field = (params: Record<string, unknown>) => refusal(() => parseJobSpec({ job_type: ['thumbnail'], params })).details;
+    expect(field({ branches: [{ steps: ['thumbnail'] }] })[0].field).toBe('params.branches');
+    expect(field({ branches: {} })[0].field).toBe('params.branches');
+    expect(field({ branches: [{ steps: [] }, { steps: 'thumbnail' }] }).map((detail) => detail.field)).toEqual([
+      'params.branches[0].steps',
+      'params.branches[1].steps',
+    ]);
+    expect(field({ branches: [{ steps: ['thumbnail'], params: [] }, null] }).map((detail) => detail.field)).toEqual([
+      'params.branches[0].params',
+      'params.branches[1].steps',
+    ]);
+    expect(field({ branches: [{ steps: ['thumbnail'] }, { steps: ['thumbnail'] }], thumbnail: {} })).toEqual([
+      { field: 'params.thumbnail', message: "With params.branches, each step's params go in its branch" },
     ]);
   });
 });

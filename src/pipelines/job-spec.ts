@@ -1,4 +1,4 @@
-import { type ErrorDetail, invalidField, invalidFields } from './invalid-input.error';
+import { type ErrorDetail, invalidField, invalidFields, InvalidInputError } from './invalid-input.error';
 import { AggregateRequest, parseAggregateRequest } from './aggregate-request';
 import { normalizeJobSequence, pipelineKind } from './job-sequence';
 import { operationCatalog } from './operation-catalog';
@@ -17,12 +17,30 @@ export interface ProcessStep {
   params: object;
 }
 
+/**
+ * The params key of a process job made of branches: chains of steps that each start from the job's
+ * source image, where an ordinary job is one chain. Eager derivatives make several presets in one
+ * job this way. It names no operation, so it cannot clash with a step's own params.
+ */
+export const BRANCHES = 'branches';
+
+/** One branch as `params.branches` stores it: its operations and their params, by operation name. */
+export interface BranchInput {
+  steps: string[];
+  params?: Record<string, unknown>;
+}
+
 /** A job that can run, whoever reads it: the API on create and update, the worker before it runs it. */
 export type JobSpec =
   | {
       kind: 'process';
       sequence: string[];
       steps: ProcessStep[];
+      /**
+       * The index of each branch's first step, which starts from the job's source image; every other
+       * step starts from the previous step's output. `[0]` for an ordinary job, one chain.
+       */
+      branchStarts: number[];
       /** As stored: only the parameters given, each checked. */
       params: Record<string, object>;
     }
@@ -52,7 +70,11 @@ export function parseJobSpec(input: JobSpecInput, now = new Date()): JobSpec {
   if (!requested) throw invalidField('job_type', 'job_type (or job_sequence) is required');
   const { sequence, field } = requested;
   const kind = pipelineKind(sequence);
-  if (kind === 'process') return { kind, sequence, ...processSteps(sequence, field, input.params ?? {}) };
+  if (kind === 'process') {
+    const params = input.params ?? {};
+    if (params[BRANCHES] !== undefined) return { kind, sequence, ...branchedSteps(sequence, field, params) };
+    return { kind, sequence, branchStarts: [0], ...processSteps(sequence, field, params) };
+  }
   const aggregate = parseAggregateRequest(sequence, field, input.environment, input.params, now);
   return { kind, sequence, aggregate, params: input.params ?? {} };
 }
@@ -70,6 +92,73 @@ export function jobSpecOf(
     { job_type: row.jobType, params: row.params, environment: hasParams ? undefined : (row.environment ?? undefined) },
     now,
   );
+}
+
+/** Whether step `index` of a process job starts from the job's source image rather than the previous step's output. */
+export function startsFromSource(spec: { branchStarts: number[] }, index: number): boolean {
+  return spec.branchStarts.includes(index);
+}
+
+/**
+ * A process job of branches: `params.branches` lists at least two, each `{"steps", "params"?}`
+ * checked as an ordinary job's operations and params are, and the job's own steps (job_type) are
+ * theirs one after the other, so that a job still has one output per step, in step order. Params
+ * by operation name sit in each branch, where two branches' `convert` do not clash.
+ */
+function branchedSteps(
+  sequence: string[],
+  field: string,
+  rawParams: Record<string, unknown>,
+): { steps: ProcessStep[]; branchStarts: number[]; params: Record<string, object> } {
+  const branches = rawParams[BRANCHES];
+  const others = Object.keys(rawParams).filter((name) => name !== BRANCHES);
+  if (others.length > 0) {
+    throw invalidFields(
+      others.map((name) => ({ field: `params.${name}`, message: `With params.${BRANCHES}, each step's params go in its branch` })),
+    );
+  }
+  const where = `params.${BRANCHES}`;
+  if (!Array.isArray(branches) || branches.length < 2) {
+    throw invalidField(where, `${where} must be an array of at least 2 branches, each {"steps": [...], "params": {...}}`);
+  }
+  const details: ErrorDetail[] = [];
+  const steps: ProcessStep[] = [];
+  const branchStarts: number[] = [];
+  const stored: { steps: string[]; params: Record<string, object> }[] = [];
+  for (const [index, branch] of (branches as unknown[]).entries()) {
+    const at = `${where}[${index}]`;
+    const input = branch as Partial<BranchInput> | null;
+    const named = input?.steps;
+    if (!Array.isArray(named) || named.length === 0 || !named.every((name) => typeof name === 'string')) {
+      details.push({ field: `${at}.steps`, message: `${at}.steps must name at least one operation` });
+      continue;
+    }
+    const params = input?.params ?? {};
+    if (typeof params !== 'object' || Array.isArray(params)) {
+      details.push({ field: `${at}.params`, message: `${at}.params must be an object` });
+      continue;
+    }
+    try {
+      const chain = processSteps(['process', ...named], `${at}.steps`, params);
+      branchStarts.push(steps.length);
+      steps.push(...chain.steps);
+      stored.push({ steps: named, params: chain.params });
+    } catch (error) {
+      if (!(error instanceof InvalidInputError)) throw error;
+      // A step's params are named as an ordinary job names them (params.<operation>), here within the branch.
+      const within = (field: string) => (field.startsWith(at) ? field : field.replace(/^params\./, `${at}.params.`));
+      details.push(...error.details.map((detail) => ({ ...detail, field: within(detail.field) })));
+    }
+  }
+  if (details.length > 0) throw invalidFields(details);
+  const operations = sequence.slice(1);
+  if (steps.length !== operations.length || steps.some((step, index) => step.name !== operations[index])) {
+    throw invalidField(
+      field,
+      `${field} must name the steps of ${where}, one branch after the other (${steps.map((step) => step.name).join(', ')})`,
+    );
+  }
+  return { steps, branchStarts, params: { [BRANCHES]: stored } };
 }
 
 /**

@@ -1,5 +1,7 @@
 import { InvalidInputError } from './invalid-input.error';
-import { parsePresetSteps, resolvePresetSteps } from './preset-steps';
+import { MAX_STEPS } from './job-sequence';
+import { parseJobSpec } from './job-spec';
+import { branchedJobs, parsePresetSteps, resolvePresetSteps } from './preset-steps';
 
 function refusal(run: () => unknown): InvalidInputError {
   try {
@@ -19,6 +21,13 @@ describe('parsePresetSteps', () => {
       sequence: ['process', 'resize', 'convert'],
       params: { resize: { width: 1024 }, convert: { format: 'auto', quality: 80 } },
     });
+  });
+
+  it('refuses branches: a preset makes one image', () => {
+    const branches = [{ steps: ['thumbnail'] }, { steps: ['grayscale'] }];
+    expect(refusal(() => parsePresetSteps({ job_type: ['thumbnail', 'grayscale'], params: { branches } })).details[0].field).toBe(
+      'params.branches',
+    );
   });
 
   it('refuses what a process job refuses, naming the field', () => {
@@ -63,5 +72,55 @@ describe('resolvePresetSteps', () => {
     const resolved = resolvePresetSteps(fixed, 'image/avif');
     expect(resolved.autoFormat).toBeNull();
     expect(resolved.spec.params.convert).toMatchObject({ format: 'webp' });
+  });
+});
+
+describe('branchedJobs', () => {
+  const thumb = resolvePresetSteps(
+    { sequence: ['process', 'thumbnail', 'convert'], params: { convert: { format: 'webp', quality: 80 } } },
+    undefined,
+  ).spec;
+  const medium = resolvePresetSteps(
+    {
+      sequence: ['process', 'resize', 'convert'],
+      params: { resize: { width: 1024, height: 1024 }, convert: { format: 'auto', quality: 80 } },
+    },
+    'image/webp',
+  ).spec;
+
+  it('makes several presets one job of branches, each made by its last step, which a job reads back as given', () => {
+    const [job, ...others] = branchedJobs([thumb, medium]);
+    expect(others).toEqual([]);
+    expect(job).toMatchObject({ jobType: ['process', 'thumbnail', 'convert', 'resize', 'convert'], made: [0, 1], lastSteps: [1, 3] });
+    expect(JSON.parse(JSON.stringify(job.params))).toEqual({
+      branches: [
+        { steps: ['thumbnail', 'convert'], params: { convert: { format: 'webp', quality: 80 } } },
+        { steps: ['resize', 'convert'], params: { resize: { width: 1024, height: 1024 }, convert: { format: 'webp', quality: 80 } } },
+      ],
+    });
+    const spec = parseJobSpec({ job_type: job.jobType, params: job.params });
+    if (spec.kind !== 'process') throw new Error('expected a process job');
+    expect(spec.steps).toEqual([...thumb.steps, ...medium.steps]);
+    expect(spec.branchStarts).toEqual([0, 2]);
+  });
+
+  it("makes one preset that preset's ordinary job", () => {
+    expect(branchedJobs([medium])).toEqual([{ jobType: medium.sequence, params: medium.params, made: [0], lastSteps: [1] }]);
+    expect(branchedJobs([])).toEqual([]);
+  });
+
+  it('starts another job where the steps would pass MAX_STEPS', () => {
+    const long = parseJobSpec({ job_type: Array.from({ length: MAX_STEPS - 1 }, () => 'flip') });
+    if (long.kind !== 'process') throw new Error('expected a process job');
+    const jobs = branchedJobs([thumb, long, medium, thumb]);
+    expect(jobs.map((job) => [job.made, job.lastSteps])).toEqual([
+      [[0], [1]],
+      [[1], [MAX_STEPS - 2]],
+      [
+        [2, 3],
+        [1, 3],
+      ],
+    ]);
+    for (const job of jobs) expect(job.jobType.length - 1).toBeLessThanOrEqual(MAX_STEPS);
   });
 });

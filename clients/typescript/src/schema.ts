@@ -1162,7 +1162,7 @@ export interface components {
              */
             environment?: string;
             /**
-             * @description Each step's parameters, by operation name.
+             * @description Each step's parameters, by operation name. Or `branches`: [{"steps": [...], "params": {...}}, ...], at least 2 chains that each start from the image (params by operation name within each), `job_type` then naming their steps one after the other.
              * @example {
              *       "resize": {
              *         "width": 800
@@ -1226,6 +1226,7 @@ export interface components {
             user_id: number;
             image_id: number | null;
             /**
+             * @description The job's parameters: a process job's by operation name, or for a job of branches (eager derivatives), `branches`: [{"steps": [...], "params": {...}}, ...], each a chain from the image whose steps `job_type` lists one after the other.
              * @example {
              *       "resize": {
              *         "width": 800
@@ -1336,6 +1337,7 @@ export interface components {
             user_id: number;
             image_id: number | null;
             /**
+             * @description The job's parameters: a process job's by operation name, or for a job of branches (eager derivatives), `branches`: [{"steps": [...], "params": {...}}, ...], each a chain from the image whose steps `job_type` lists one after the other.
              * @example {
              *       "resize": {
              *         "width": 800

@@ -56,7 +56,9 @@ export class CreateJobDto {
   environment?: string;
 
   @ApiPropertyOptional({
-    description: "Each step's parameters, by operation name.",
+    description:
+      'Each step\'s parameters, by operation name. Or `branches`: [{"steps": [...], "params": {...}}, ...], at least 2 chains ' +
+      'that each start from the image (params by operation name within each), `job_type` then naming their steps one after the other.',
     example: { resize: { width: 800 }, blur: { sigma: 3 } },
   })
   @IsOptional()

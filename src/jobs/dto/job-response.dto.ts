@@ -26,7 +26,14 @@ export class JobResponseDto implements JobJson {
   @ApiProperty({ type: [String], example: ['process', 'grayscale', 'histogram'] }) job_type: string[];
   @ApiProperty() user_id: number;
   @ApiProperty({ type: Number, nullable: true }) image_id: number | null;
-  @ApiProperty({ type: Object, example: { resize: { width: 800 } } }) params: Record<string, object>;
+  @ApiProperty({
+    type: Object,
+    description:
+      "The job's parameters: a process job's by operation name, or for a job of branches (eager derivatives), `branches`: " +
+      '[{"steps": [...], "params": {...}}, ...], each a chain from the image whose steps `job_type` lists one after the other.',
+    example: { resize: { width: 800 } },
+  })
+  params: Record<string, object>;
   @ApiProperty({ description: 'Percent of the steps done.' }) progress: number;
   @ApiProperty({ description: 'How many times a worker has started the job.' }) attempts: number;
   @ApiProperty({ description: 'Attempts allowed before the job fails.' }) max_attempts: number;
