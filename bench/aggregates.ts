@@ -92,7 +92,7 @@ function workerPeakMb(productPid: number): number {
 }
 
 /**
- * Waits until the latest row of histogram_snapshots is as current as the product keeps it: within
+ * Waits until the latest complete snapshot (histogram_snapshots) is as current as the product keeps it: within
  * HISTOGRAM_SNAPSHOT_CHANGES of `histograms` (a worker writes a new one only past that many
  * changes), so that the restarted worker is timed loading a snapshot and catching up on at most
  * that many rows; answers what it found.
@@ -102,7 +102,7 @@ async function waitForSnapshot(db: Client, histograms: number): Promise<string> 
   if (!present) return 'there is no histogram_snapshots table: the worker was killed without waiting for a snapshot';
   const started = performance.now();
   for (;;) {
-    const { rows } = await db.query('SELECT histograms FROM histogram_snapshots ORDER BY id DESC LIMIT 1');
+    const { rows } = await db.query('SELECT histograms FROM histogram_snapshots WHERE complete ORDER BY id DESC LIMIT 1');
     const covered = Number(rows[0]?.histograms ?? 0);
     const waited = (performance.now() - started) / 1000;
     if (rows.length > 0 && covered > histograms - SNAPSHOT_CHANGES)
