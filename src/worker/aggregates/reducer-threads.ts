@@ -24,10 +24,6 @@ export class ReducerThreads implements OnModuleDestroy {
     await this.pool.close();
   }
 
-  get threads(): number {
-    return this.pool.size;
-  }
-
   async median(selected: SelectedHistograms): Promise<number[]> {
     const parts = await Promise.all(
       binRanges(this.pool.size).map(([first, end]) =>
